@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/store"
+	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
+)
+
+// serveOptions are deskprov serve's flags (each with a DESKPROV_* fallback).
+type serveOptions struct {
+	Listen    string
+	DataDir   string
+	DB        string
+	PublicURL string
+	TLSCert   string
+	TLSKey    string
+	LogLevel  string
+	LogFormat string
+}
+
+func init() {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the deskprov server",
+		Long: `Run the deskprov server: phone provisioning under /prov/, firmware, web sign-in,
+the admin REST API under /api/v1 and the admin console under /admin.
+
+Every flag falls back to an environment variable: --data-dir to DESKPROV_DATA_DIR, and so on.
+On first start with no admin account, "admin" is created with the password in
+DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Listen, "listen", ":8080", "address to listen on")
+	f.StringVar(&o.DataDir, "data-dir", "./deskprov-data", "directory for the SQLite store, firmware images and uploads")
+	f.StringVar(&o.DB, "db", "", "database DSN: empty for SQLite in the data dir, or postgres://user:pass@host/db")
+	f.StringVar(&o.PublicURL, "public-url", "", "base URL phones and browsers use (default: derived from --listen and this machine's address)")
+	f.StringVar(&o.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS when set with --tls-key")
+	f.StringVar(&o.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
+	rootCmd.AddCommand(cmd)
+}
+
+// app is everything serve builds. Each area adds its service here and its
+// web module to modules.
+type app struct {
+	db      *gorm.DB
+	engine  store.Engine
+	log     *slog.Logger
+	tenant  *tenant.Service
+	modules []web.Module
+	// closers run at shutdown, last added first.
+	closers []func()
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// buildApp opens the store, migrates it and builds every service.
+func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (*app, error) {
+	db, engine, err := store.Open(o.DB, o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{db: db, engine: engine, log: log}
+	a.closers = append(a.closers, func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	})
+	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate} {
+		if err := m(db); err != nil {
+			a.close()
+			return nil, fmt.Errorf("migrate the store: %w", err)
+		}
+	}
+	a.tenant = tenant.New(db)
+	return a, nil
+}
+
+func newLogger(o serveOptions, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", o.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch o.LogFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", o.LogFormat)
+}
+
+func serve(ctx context.Context, o serveOptions, out io.Writer) error {
+	log, err := newLogger(o, os.Stderr)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(log)
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both or neither")
+	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.Listen, err)
+	}
+	scheme := "http"
+	if o.TLSCert != "" {
+		scheme = "https"
+	}
+	if o.PublicURL == "" {
+		o.PublicURL = derivePublicURL(scheme, ln.Addr().(*net.TCPAddr))
+	}
+	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
+
+	a, err := buildApp(ctx, o, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer a.close()
+	if pw, err := a.tenant.EnsureBootstrapAdmin(ctx, os.Getenv("DESKPROV_ADMIN_PASSWORD")); err != nil {
+		ln.Close()
+		return fmt.Errorf("create the first admin: %w", err)
+	} else if pw != "" && os.Getenv("DESKPROV_ADMIN_PASSWORD") == "" {
+		log.Warn("created the first admin account; this password is shown once", "username", "admin", "password", pw)
+	} else if pw != "" {
+		log.Info("created the first admin account from DESKPROV_ADMIN_PASSWORD", "username", "admin")
+	}
+
+	srv, err := web.New(web.Deps{DB: a.db, Tenant: a.tenant, Log: log, PublicURL: o.PublicURL}, a.modules...)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+
+	storeDesc := "SQLite " + filepath.Join(o.DataDir, "deskprov.db")
+	if a.engine == store.Postgres {
+		storeDesc = "PostgreSQL " + redactDSN(o.DB)
+	} else if o.DB != "" {
+		storeDesc = "SQLite " + strings.TrimPrefix(o.DB, "sqlite://")
+	}
+	fmt.Fprintf(out, `deskprov is running
+  listening on        %s (%s)
+  public URL          %s
+  point phones at     %s/prov/   (DHCP option 66 or 160)
+  admin console       %s/admin
+  web sign-in         %s/devicelogin
+  store               %s
+Stop with Ctrl-C.
+`, ln.Addr(), scheme, o.PublicURL, o.PublicURL, o.PublicURL, o.PublicURL, storeDesc)
+	log.Info("deskprov started", "listen", ln.Addr().String(), "public_url", o.PublicURL, "store", string(a.engine))
+
+	errc := make(chan error, 1)
+	go func() {
+		if o.TLSCert != "" {
+			errc <- hs.ServeTLS(ln, o.TLSCert, o.TLSKey)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// derivePublicURL picks the URL a phone on the LAN can reach: the listen
+// address when it names a host, else this machine's first non-loopback IPv4
+// address, else localhost.
+func derivePublicURL(scheme string, addr *net.TCPAddr) string {
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+		if ifs, err := net.InterfaceAddrs(); err == nil {
+			for _, ia := range ifs {
+				if ipn, ok := ia.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil && !ipn.IP.IsLinkLocalUnicast() {
+					host = ipn.IP.String()
+					break
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("%s://%s", scheme, net.JoinHostPort(host, fmt.Sprint(addr.Port)))
+}
+
+func redactDSN(dsn string) string {
+	if at := strings.Index(dsn, "@"); at > 0 {
+		if colon := strings.Index(dsn[:at], ":"); colon > 0 && strings.Contains(dsn[:colon+3], "://") {
+			scheme := strings.Index(dsn, "://") + 3
+			if c := strings.Index(dsn[scheme:at], ":"); c >= 0 {
+				return dsn[:scheme+c] + ":***" + dsn[at:]
+			}
+		}
+	}
+	return dsn
+}

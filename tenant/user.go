@@ -1,0 +1,381 @@
+package tenant
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/store"
+)
+
+// Location says where a user's Skype for Business or Exchange account lives.
+type Location string
+
+const (
+	Online     Location = "Online"
+	OnPremises Location = "OnPremises"
+)
+
+func parseLocation(field, s string) (Location, error) {
+	switch strings.ToLower(strings.ReplaceAll(s, "-", "")) {
+	case "", "online":
+		return Online, nil
+	case "onpremises", "onprem":
+		return OnPremises, nil
+	}
+	return "", fault.FieldInvalid(field, "%s must be Online or OnPremises, not %q", field, s)
+}
+
+// User is a person in the organisation.
+type User struct {
+	ID uint `gorm:"primaryKey" json:"-"`
+	// UPN is kept as the admin typed it; UPNKey, its lower-case form, is what
+	// makes it unique regardless of case.
+	UPN              string   `gorm:"size:256;not null" json:"upn"`
+	UPNKey           string   `gorm:"size:256;uniqueIndex;not null" json:"-"`
+	DisplayName      string   `gorm:"size:256" json:"displayName"`
+	PasswordHash     string   `gorm:"size:100" json:"-"`
+	SkypeLocation    Location `gorm:"size:20;not null" json:"skypeLocation"`
+	ExchangeLocation Location `gorm:"size:20;not null" json:"exchangeLocation"`
+	MFA              bool     `gorm:"not null" json:"mfa"`
+	// TOTPSecret is set when the user has enrolled an authenticator app.
+	TOTPSecret string `gorm:"size:100" json:"-"`
+	// Extension is unique when set; NULL for users without PIN sign-in.
+	Extension *string   `gorm:"size:20;uniqueIndex" json:"extension,omitempty"`
+	PINHash   string    `gorm:"size:100" json:"-"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+
+	// Filled on reads, not stored.
+	Licenses    []SKU `gorm:"-" json:"licenses"`
+	HasPassword bool  `gorm:"-" json:"hasPassword"`
+	HasPIN      bool  `gorm:"-" json:"hasPin"`
+}
+
+// UserInput creates a user; UserPatch changes one. Pointers tell "not given"
+// from "set to empty".
+type UserInput struct {
+	UPN              string `json:"upn"`
+	DisplayName      string `json:"displayName"`
+	Password         string `json:"password"`
+	SkypeLocation    string `json:"skypeLocation"`
+	ExchangeLocation string `json:"exchangeLocation"`
+	MFA              bool   `json:"mfa"`
+	Extension        string `json:"extension"`
+	PIN              string `json:"pin"`
+}
+
+type UserPatch struct {
+	DisplayName      *string `json:"displayName"`
+	Password         *string `json:"password"`
+	SkypeLocation    *string `json:"skypeLocation"`
+	ExchangeLocation *string `json:"exchangeLocation"`
+	MFA              *bool   `json:"mfa"`
+	Extension        *string `json:"extension"`
+	PIN              *string `json:"pin"`
+}
+
+var (
+	upnLocal  = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+/=?^_{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_{|}~-]+)*$`)
+	upnDomain = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$`)
+	digits    = regexp.MustCompile(`^[0-9]+$`)
+)
+
+// NormalizeUPN checks that upn looks like name@domain and returns its
+// canonical (trimmed) form and its lower-case key.
+func NormalizeUPN(upn string) (string, string, error) {
+	upn = strings.TrimSpace(upn)
+	if upn == "" {
+		return "", "", fault.FieldInvalid("upn", "upn is required, in the form name@domain (for example amosm@contoso.com)")
+	}
+	at := strings.LastIndex(upn, "@")
+	if at <= 0 || at == len(upn)-1 || len(upn) > 256 {
+		return "", "", fault.FieldInvalid("upn", "%q is not a user principal name: use name@domain, for example amosm@contoso.com", upn)
+	}
+	local, domain := upn[:at], upn[at+1:]
+	if len(local) > 64 || !upnLocal.MatchString(local) {
+		return "", "", fault.FieldInvalid("upn", "the name part of %q is not valid: use letters, digits and . _ - + ' without leading, trailing or double dots", upn)
+	}
+	if !upnDomain.MatchString(domain) {
+		return "", "", fault.FieldInvalid("upn", "the domain part of %q is not valid: use a domain such as contoso.com", upn)
+	}
+	return upn, strings.ToLower(upn), nil
+}
+
+func validatePassword(pw string) error {
+	if len(pw) < 8 {
+		return fault.FieldInvalid("password", "the password must have at least 8 characters")
+	}
+	if len(pw) > 72 {
+		return fault.FieldInvalid("password", "the password must have at most 72 bytes")
+	}
+	return nil
+}
+
+func validateExtension(ext string) error {
+	if !digits.MatchString(ext) || len(ext) > 15 {
+		return fault.FieldInvalid("extension", "the extension must be 1 to 15 digits, not %q", ext)
+	}
+	return nil
+}
+
+func validateSignInPIN(pin string) error {
+	if !digits.MatchString(pin) || len(pin) < 4 || len(pin) > 15 {
+		return fault.FieldInvalid("pin", "the PIN must be 4 to 15 digits")
+	}
+	return nil
+}
+
+// CreateUser adds a user to the organisation.
+func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
+	upn, key, err := NormalizeUPN(in.UPN)
+	if err != nil {
+		return User{}, err
+	}
+	u := User{UPN: upn, UPNKey: key, DisplayName: strings.TrimSpace(in.DisplayName), MFA: in.MFA}
+	if u.SkypeLocation, err = parseLocation("skypeLocation", in.SkypeLocation); err != nil {
+		return User{}, err
+	}
+	if u.ExchangeLocation, err = parseLocation("exchangeLocation", in.ExchangeLocation); err != nil {
+		return User{}, err
+	}
+	if in.Password != "" {
+		if err := validatePassword(in.Password); err != nil {
+			return User{}, err
+		}
+		if u.PasswordHash, err = s.hash(in.Password); err != nil {
+			return User{}, err
+		}
+	}
+	if err := s.applyExtensionPIN(&u, in.Extension, in.PIN); err != nil {
+		return User{}, err
+	}
+	if err := s.db.WithContext(ctx).Create(&u).Error; err != nil {
+		if store.IsUniqueViolation(err) {
+			return User{}, s.uniqueConflict(ctx, u)
+		}
+		return User{}, err
+	}
+	return s.decorate(s.db.WithContext(ctx), u)
+}
+
+func (s *Service) applyExtensionPIN(u *User, ext, pin string) error {
+	ext, pin = strings.TrimSpace(ext), strings.TrimSpace(pin)
+	if ext != "" {
+		if err := validateExtension(ext); err != nil {
+			return err
+		}
+		u.Extension = &ext
+	}
+	if pin != "" {
+		if u.Extension == nil {
+			return fault.FieldInvalid("pin", "a PIN is used with an extension: give the extension too")
+		}
+		if err := validateSignInPIN(pin); err != nil {
+			return err
+		}
+		h, err := s.hash(pin)
+		if err != nil {
+			return err
+		}
+		u.PINHash = h
+	}
+	return nil
+}
+
+func (s *Service) uniqueConflict(ctx context.Context, u User) error {
+	var n int64
+	s.db.WithContext(ctx).Model(&User{}).Where("upn_key = ? AND id <> ?", u.UPNKey, u.ID).Count(&n)
+	if n > 0 {
+		return fault.Conflictf("a user %s already exists (names are compared without case)", u.UPN).WithCode("upn_taken")
+	}
+	return fault.Conflictf("extension %s already belongs to another user", deref(u.Extension)).WithCode("extension_taken")
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// Users lists every user, ordered by UPN.
+func (s *Service) Users(ctx context.Context) ([]User, error) {
+	var us []User
+	if err := s.db.WithContext(ctx).Order("upn_key").Find(&us).Error; err != nil {
+		return nil, err
+	}
+	var uls []UserLicense
+	if err := s.db.WithContext(ctx).Find(&uls).Error; err != nil {
+		return nil, err
+	}
+	byUser := map[uint]map[SKU]bool{}
+	for _, ul := range uls {
+		if byUser[ul.UserID] == nil {
+			byUser[ul.UserID] = map[SKU]bool{}
+		}
+		byUser[ul.UserID][ul.SKU] = true
+	}
+	for i := range us {
+		us[i].Licenses = sortedSKUs(byUser[us[i].ID])
+		us[i].HasPassword = us[i].PasswordHash != ""
+		us[i].HasPIN = us[i].PINHash != ""
+	}
+	return us, nil
+}
+
+// User returns one user by UPN, compared without case.
+func (s *Service) User(ctx context.Context, upn string) (User, error) {
+	u, err := findUser(s.db.WithContext(ctx), upn)
+	if err != nil {
+		return User{}, err
+	}
+	return s.decorate(s.db.WithContext(ctx), u)
+}
+
+// UserByID returns one user by internal ID (for tokens that carry it).
+func (s *Service) UserByID(ctx context.Context, id uint) (User, error) {
+	var u User
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&u).Error; err != nil {
+		return User{}, err
+	}
+	if u.ID == 0 {
+		return User{}, fault.NotFoundf("no user with id %d", id)
+	}
+	return s.decorate(s.db.WithContext(ctx), u)
+}
+
+func (s *Service) decorate(tx *gorm.DB, u User) (User, error) {
+	held, err := heldSKUs(tx, u.ID)
+	if err != nil {
+		return User{}, err
+	}
+	u.Licenses = sortedSKUs(held)
+	u.HasPassword = u.PasswordHash != ""
+	u.HasPIN = u.PINHash != ""
+	return u, nil
+}
+
+func findUser(tx *gorm.DB, upn string) (User, error) {
+	key := strings.ToLower(strings.TrimSpace(upn))
+	var u User
+	if err := tx.Where("upn_key = ?", key).Limit(1).Find(&u).Error; err != nil {
+		return User{}, err
+	}
+	if u.ID == 0 {
+		return User{}, fault.NotFoundf("no user %q in the organisation", upn).WithCode("unknown_user")
+	}
+	return u, nil
+}
+
+// UpdateUser changes the fields p names.
+func (s *Service) UpdateUser(ctx context.Context, upn string, p UserPatch) (User, error) {
+	var out User
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		u, err := findUser(tx, upn)
+		if err != nil {
+			return err
+		}
+		if p.DisplayName != nil {
+			u.DisplayName = strings.TrimSpace(*p.DisplayName)
+		}
+		if p.SkypeLocation != nil {
+			if u.SkypeLocation, err = parseLocation("skypeLocation", *p.SkypeLocation); err != nil {
+				return err
+			}
+		}
+		if p.ExchangeLocation != nil {
+			if u.ExchangeLocation, err = parseLocation("exchangeLocation", *p.ExchangeLocation); err != nil {
+				return err
+			}
+		}
+		if p.MFA != nil {
+			u.MFA = *p.MFA
+		}
+		if p.Password != nil {
+			if *p.Password == "" {
+				u.PasswordHash = ""
+			} else {
+				if err := validatePassword(*p.Password); err != nil {
+					return err
+				}
+				if u.PasswordHash, err = s.hash(*p.Password); err != nil {
+					return err
+				}
+			}
+		}
+		if p.Extension != nil {
+			if strings.TrimSpace(*p.Extension) == "" {
+				u.Extension, u.PINHash = nil, ""
+			} else if err := s.applyExtensionPIN(&u, *p.Extension, ""); err != nil {
+				return err
+			}
+		}
+		if p.PIN != nil {
+			if *p.PIN == "" {
+				u.PINHash = ""
+			} else if err := s.applyExtensionPIN(&u, deref(u.Extension), *p.PIN); err != nil {
+				return err
+			}
+		}
+		if err := tx.Save(&u).Error; err != nil {
+			if store.IsUniqueViolation(err) {
+				return s.uniqueConflict(ctx, u)
+			}
+			return err
+		}
+		out, err = s.decorate(tx, u)
+		return err
+	})
+	return out, err
+}
+
+// SetTOTPSecret records (or, with "", clears) a user's authenticator secret.
+func (s *Service) SetTOTPSecret(ctx context.Context, upn, secret string) error {
+	u, err := findUser(s.db.WithContext(ctx), upn)
+	if err != nil {
+		return err
+	}
+	return s.db.WithContext(ctx).Model(&User{}).Where("id = ?", u.ID).Update("totp_secret", secret).Error
+}
+
+// DeleteUser removes a user and frees their licenses.
+func (s *Service) DeleteUser(ctx context.Context, upn string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		u, err := findUser(tx, upn)
+		if err != nil {
+			return err
+		}
+		if err := tx.Where("user_id = ?", u.ID).Delete(&UserLicense{}).Error; err != nil {
+			return err
+		}
+		return tx.Delete(&User{}, u.ID).Error
+	})
+}
+
+// CheckPassword returns the user when password is theirs. A wrong password
+// and an unknown user give the same answer, so the answer tells no one which
+// accounts exist.
+func (s *Service) CheckPassword(ctx context.Context, upn, password string) (User, error) {
+	u, err := findUser(s.db.WithContext(ctx), upn)
+	if err != nil || !checkHash(u.PasswordHash, password) {
+		return User{}, fault.New(fault.Unauthorized, "the username or password is incorrect").WithCode("invalid_credentials")
+	}
+	return s.decorate(s.db.WithContext(ctx), u)
+}
+
+// CheckPIN returns the user with extension ext when pin is theirs.
+func (s *Service) CheckPIN(ctx context.Context, ext, pin string) (User, error) {
+	var u User
+	if err := s.db.WithContext(ctx).Where("extension = ?", strings.TrimSpace(ext)).Limit(1).Find(&u).Error; err != nil {
+		return User{}, err
+	}
+	if u.ID == 0 || !checkHash(u.PINHash, pin) {
+		return User{}, fault.New(fault.Unauthorized, "the extension or PIN is incorrect").WithCode("invalid_credentials")
+	}
+	return s.decorate(s.db.WithContext(ctx), u)
+}

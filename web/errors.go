@@ -1,0 +1,142 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/deskprov/deskprov/fault"
+)
+
+// errorBody is every admin API error: {"error": kind, "message": what to do}.
+type errorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+	Code    string `json:"code,omitempty"`
+	Field   string `json:"field,omitempty"`
+}
+
+func writeError(c *gin.Context, status int, kind, msg string) {
+	c.AbortWithStatusJSON(status, errorBody{Error: kind, Message: msg})
+}
+
+// StatusOf maps a fault kind to its HTTP status.
+func StatusOf(k fault.Kind) int {
+	switch k {
+	case fault.Invalid:
+		return http.StatusBadRequest
+	case fault.Unauthorized:
+		return http.StatusUnauthorized
+	case fault.Forbidden:
+		return http.StatusForbidden
+	case fault.NotFound:
+		return http.StatusNotFound
+	case fault.Conflict:
+		return http.StatusConflict
+	case fault.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case fault.RateLimited:
+		return http.StatusTooManyRequests
+	case fault.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// Fail writes err as a JSON error. Errors without a fault kind are bugs or
+// broken dependencies: they are logged in full and shown to the client only
+// as an internal error.
+func (s *Server) Fail(c *gin.Context, err error) {
+	fe, ok := fault.As(err)
+	if !ok {
+		s.Log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+		writeError(c, http.StatusInternalServerError, string(fault.Internal), "the server could not complete the request; the details are in its log")
+		return
+	}
+	if fe.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
+	}
+	c.AbortWithStatusJSON(StatusOf(fe.Kind), errorBody{Error: string(fe.Kind), Message: fe.Message, Code: fe.Code, Field: fe.Field})
+}
+
+// MaxJSONBody caps admin API request bodies.
+const MaxJSONBody = 1 << 20
+
+// BindJSON decodes the request body into v strictly: malformed JSON, a wrong
+// type or an unknown field is a fault.Invalid naming the problem.
+func BindJSON(c *gin.Context, v any) error {
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, MaxJSONBody+1))
+	if err != nil {
+		return fault.Invalidf("could not read the request body: %v", err)
+	}
+	if len(body) > MaxJSONBody {
+		return fault.New(fault.TooLarge, "the request body is over %d bytes", MaxJSONBody)
+	}
+	return DecodeStrict(body, v)
+}
+
+// DecodeStrict decodes JSON, refusing unknown fields and trailing data.
+func DecodeStrict(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return fault.Invalidf("the request body is empty: send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonFault(err)
+	}
+	if dec.More() {
+		return fault.Invalidf("the request body holds more than one JSON value")
+	}
+	return nil
+}
+
+func jsonFault(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fault.Invalidf("malformed JSON at byte %d: %v", syn.Offset, err)
+	case errors.As(err, &typ):
+		f := typ.Field
+		if f == "" {
+			return fault.Invalidf("the request body must be a JSON %s, not %s", typ.Type.Kind(), typ.Value)
+		}
+		return fault.FieldInvalid(f, "field %q must be %s, not %s", f, jsonKind(typ.Type.Kind().String()), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return fault.Invalidf("malformed JSON: the body ends too early")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return fault.FieldInvalid(name, "unknown field %q", name)
+	}
+	return fault.Invalidf("malformed JSON: %v", err)
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "int", "int64", "int32", "uint", "uint64", "float64":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "string":
+		return "a string"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	case "ptr":
+		return "a value of the right type"
+	}
+	return fmt.Sprintf("a %s", k)
+}
+
+func faultMissing(field, example string) error {
+	return fault.FieldInvalid(field, "field %q is required, for example %s", field, example)
+}

@@ -1,0 +1,78 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/deskprov/deskprov/store"
+)
+
+// recoverJSON turns a panic into a logged 500 with a JSON body, so a bug
+// costs one request and not the process.
+func (s *Server) recoverJSON() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.Log.Error("panic serving request", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				if !c.Writer.Written() {
+					writeError(c, http.StatusInternalServerError, "internal", "the server hit an internal error; the details are in its log")
+				}
+			}
+		}()
+		c.Next()
+	}
+}
+
+// observe logs each request and counts it for /metrics, labelled by route
+// pattern (not raw path, which would carry MACs and UPNs).
+func (s *Server) observe() gin.HandlerFunc {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "deskprov_http_requests_total", Help: "HTTP requests by route and status.",
+	}, []string{"method", "route", "status"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "deskprov_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+	}, []string{"method", "route"})
+	s.Registry.MustRegister(requests, latency)
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		status := c.Writer.Status()
+		requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
+		latency.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+		if status >= 500 {
+			s.Log.Warn("request", "method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "dur", time.Since(start), "client", c.ClientIP())
+		} else {
+			s.Log.Debug("request", "method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "dur", time.Since(start), "client", c.ClientIP())
+		}
+	}
+}
+
+func (s *Server) mountCore() {
+	s.engine.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	s.engine.GET("/readyz", func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		if err := store.Ping(ctx, s.DB); err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "message": "the store does not answer: " + err.Error()})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"status": "ready", "store": string(store.EngineOf(s.DB))})
+	})
+	metrics := promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})
+	s.engine.GET("/metrics", gin.WrapH(metrics))
+}

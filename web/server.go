@@ -1,0 +1,103 @@
+// Package web is deskprov's HTTP face: the gin router and its middleware, the
+// admin REST API, and the modules that each area (provisioning, sign-in,
+// policy, …) mounts on it. Handlers parse, call one service method and write
+// the answer; the rules live in the domain packages.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/tenant"
+)
+
+// Deps are what every part of the HTTP face may need.
+type Deps struct {
+	DB     *gorm.DB
+	Tenant *tenant.Service
+	Log    *slog.Logger
+	// PublicURL is the base URL phones and browsers use, without a trailing slash.
+	PublicURL string
+	// Now is the clock; tests move it.
+	Now func() time.Time
+	// AdminTokenTTL is how long an admin token from POST /login lasts.
+	AdminTokenTTL time.Duration
+	// Registry collects Prometheus metrics; New makes one when nil.
+	Registry *prometheus.Registry
+}
+
+// Module is one area's routes. Each area (policy, provisioning, …) has a
+// module in this package that cmd/deskprov hands to New.
+type Module interface {
+	Mount(r *Routes)
+}
+
+// Routes is where a module mounts its handlers.
+type Routes struct {
+	// Root serves phone and browser paths (/prov/, /devicelogin, …).
+	Root *gin.Engine
+	// Admin is /api/v1 behind an admin bearer token.
+	Admin *gin.RouterGroup
+	// Server gives modules the shared helpers (public URL, clock, logger, metrics).
+	Server *Server
+}
+
+// Server is the HTTP face.
+type Server struct {
+	Deps
+	engine *gin.Engine
+	auth   *adminAuth
+}
+
+// New builds the router with the core routes and every module's.
+func New(d Deps, modules ...Module) (*Server, error) {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.AdminTokenTTL == 0 {
+		d.AdminTokenTTL = 12 * time.Hour
+	}
+	d.PublicURL = strings.TrimRight(d.PublicURL, "/")
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{Deps: d, engine: gin.New()}
+	auth, err := newAdminAuth(s)
+	if err != nil {
+		return nil, err
+	}
+	s.auth = auth
+	s.engine.HandleMethodNotAllowed = true
+	s.engine.Use(s.recoverJSON(), s.observe())
+	s.engine.NoRoute(func(c *gin.Context) {
+		writeError(c, http.StatusNotFound, "not_found", "no such path: "+c.Request.URL.Path)
+	})
+	s.engine.NoMethod(func(c *gin.Context) {
+		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", c.Request.Method+" is not allowed on "+c.Request.URL.Path)
+	})
+	s.mountCore()
+	r := &Routes{Root: s.engine, Admin: s.engine.Group("/api/v1", s.auth.require), Server: s}
+	mountTenant(r, d.Tenant)
+	for _, m := range modules {
+		m.Mount(r)
+	}
+	return s, nil
+}
+
+// Handler is the root http.Handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// URL joins the public URL and a path.
+func (s *Server) URL(path string) string { return s.PublicURL + path }

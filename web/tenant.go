@@ -1,0 +1,134 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/deskprov/deskprov/tenant"
+)
+
+// tenantAPI serves users and licenses.
+type tenantAPI struct {
+	s  *Server
+	tn *tenant.Service
+}
+
+func mountTenant(r *Routes, tn *tenant.Service) {
+	h := &tenantAPI{s: r.Server, tn: tn}
+	a := r.Admin
+	a.POST("/users", h.createUser)
+	a.GET("/users", h.listUsers)
+	a.GET("/users/:upn", h.getUser)
+	a.PATCH("/users/:upn", h.patchUser)
+	a.DELETE("/users/:upn", h.deleteUser)
+	a.PUT("/users/:upn/licenses/:sku", h.assign)
+	a.DELETE("/users/:upn/licenses/:sku", h.unassign)
+	a.GET("/licenses", h.listLicenses)
+	a.PUT("/licenses/:sku", h.setLicense)
+	// POST /api/v1/login is answered by the auth middleware before routing;
+	// this route only gives it a name in metrics and method handling.
+	a.POST("/login", func(c *gin.Context) {})
+}
+
+func (h *tenantAPI) createUser(c *gin.Context) {
+	var in tenant.UserInput
+	if err := BindJSON(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	u, err := h.tn.CreateUser(c.Request.Context(), in)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.Header("Location", "/api/v1/users/"+u.UPN)
+	c.JSON(http.StatusCreated, u)
+}
+
+func (h *tenantAPI) listUsers(c *gin.Context) {
+	us, err := h.tn.Users(c.Request.Context())
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, us)
+}
+
+func (h *tenantAPI) getUser(c *gin.Context) {
+	u, err := h.tn.User(c.Request.Context(), c.Param("upn"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, u)
+}
+
+func (h *tenantAPI) patchUser(c *gin.Context) {
+	var p tenant.UserPatch
+	if err := BindJSON(c, &p); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	u, err := h.tn.UpdateUser(c.Request.Context(), c.Param("upn"), p)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, u)
+}
+
+func (h *tenantAPI) deleteUser(c *gin.Context) {
+	if err := h.tn.DeleteUser(c.Request.Context(), c.Param("upn")); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h *tenantAPI) assign(c *gin.Context) {
+	if err := h.tn.Assign(c.Request.Context(), c.Param("upn"), c.Param("sku")); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	h.getUser(c)
+}
+
+func (h *tenantAPI) unassign(c *gin.Context) {
+	if err := h.tn.Unassign(c.Request.Context(), c.Param("upn"), c.Param("sku")); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	h.getUser(c)
+}
+
+func (h *tenantAPI) listLicenses(c *gin.Context) {
+	ls, err := h.tn.Licenses(c.Request.Context())
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ls)
+}
+
+type setLicenseRequest struct {
+	Purchased *int `json:"purchased"`
+}
+
+func (h *tenantAPI) setLicense(c *gin.Context) {
+	var req setLicenseRequest
+	if err := BindJSON(c, &req); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	if req.Purchased == nil {
+		h.s.Fail(c, faultMissing("purchased", `{"purchased": 10}`))
+		return
+	}
+	lc, err := h.tn.SetPurchased(c.Request.Context(), c.Param("sku"), *req.Purchased)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, lc)
+}
