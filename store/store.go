@@ -118,7 +118,7 @@ type secret struct {
 func (secret) TableName() string { return "server_secrets" }
 
 // Migrate creates the store's own tables.
-func Migrate(db *gorm.DB) error { return db.AutoMigrate(&secret{}) }
+func Migrate(db *gorm.DB) error { return db.AutoMigrate(&secret{}, &generation{}) }
 
 // Secret returns the named secret, creating it with size random bytes on first
 // use. Two instances racing to create it agree on one value.

@@ -101,3 +101,12 @@ func (s *Server) Handler() http.Handler { return s.engine }
 
 // URL joins the public URL and a path.
 func (s *Server) URL(path string) string { return s.PublicURL + path }
+
+// ImageHandler serves a firmware image that a phone asked for by its vendor's
+// file name (Polycom "3111-44500-001.sip.ld", Yealink "T46-28.83.0.120.rom",
+// AudioCodes "420HD.img", LPE ".cab"). mac is the requesting phone's MAC when
+// known ("" otherwise). It answers the request and returns true, or returns
+// false without writing anything when name is no image it knows, so that
+// provisioning can answer a plain 404. Firmware's module provides it;
+// provisioning's module calls it for /prov/ names that look like images.
+type ImageHandler func(c *gin.Context, vendor, name, mac string) bool
