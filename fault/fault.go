@@ -11,15 +11,15 @@ import (
 type Kind string
 
 const (
-	Invalid      Kind = "invalid"       // 400: the request itself is wrong
-	Unauthorized Kind = "unauthorized"  // 401: who you are is not established
-	Forbidden    Kind = "forbidden"     // 403: you are known but may not do this
-	NotFound     Kind = "not_found"     // 404
-	Conflict     Kind = "conflict"      // 409: the request clashes with the current state
-	TooLarge     Kind = "too_large"     // 413
-	RateLimited  Kind = "rate_limited"  // 429
-	Unavailable  Kind = "unavailable"   // 503: try again later
-	Internal     Kind = "internal"      // 500: a bug or a broken dependency
+	Invalid      Kind = "invalid"      // 400: the request itself is wrong
+	Unauthorized Kind = "unauthorized" // 401: who you are is not established
+	Forbidden    Kind = "forbidden"    // 403: you are known but may not do this
+	NotFound     Kind = "not_found"    // 404
+	Conflict     Kind = "conflict"     // 409: the request clashes with the current state
+	TooLarge     Kind = "too_large"    // 413
+	RateLimited  Kind = "rate_limited" // 429
+	Unavailable  Kind = "unavailable"  // 503: try again later
+	Internal     Kind = "internal"     // 500: a bug or a broken dependency
 )
 
 // Error is a domain error. Code is an optional machine-readable detail
@@ -32,7 +32,7 @@ type Error struct {
 	RetryAfter int
 	// Field names the input field at fault, when there is one.
 	Field string
-	cause     error
+	cause error
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -284,4 +284,3 @@ func (s *Service) RequireVoice(ctx context.Context) error {
 	}
 	return nil
 }
-

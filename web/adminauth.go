@@ -144,4 +144,3 @@ func (s *Server) IssueAdminToken(username string) (string, error) { return s.aut
 
 // VerifyAdminToken checks an admin token and returns the admin's username.
 func (s *Server) VerifyAdminToken(raw string) (string, error) { return s.auth.Verify(raw) }
-
