@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer lets the test read what serve prints while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startServe runs deskprov serve on a free loopback port with a fresh data
+// directory and returns its public URL.
+func startServe(t *testing.T) string {
+	t.Helper()
+	t.Setenv("DESKPROV_ADMIN_PASSWORD", "admin-password")
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, serveOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "warn", LogFormat: "text"}, out)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v after shutdown", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("serve did not shut down")
+		}
+	})
+	re := regexp.MustCompile(`public URL\s+(\S+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			for _, want := range []string{"/prov/", "DHCP option 66", "/admin", "/devicelogin", "SQLite"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("serve's banner lacks %q:\n%s", want, out.String())
+				}
+			}
+			return m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped: %v\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("serve printed no URLs:\n%s", out.String())
+	return ""
+}
+
+// runCLI runs the CLI in-process and returns what it printed.
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	rootCmd.SetOut(&out)
+	rootCmd.SetErr(&out)
+	rootCmd.SetIn(strings.NewReader(""))
+	globalOpts.output = "table"
+	rootCmd.SetArgs(args)
+	err := rootCmd.Execute()
+	return out.String(), err
+}
+
+func TestServeAndCLI(t *testing.T) {
+	base := startServe(t)
+	t.Setenv("DESKPROV_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
+	t.Setenv("DESKPROV_SERVER", "")
+	t.Setenv("DESKPROV_TOKEN", "")
+
+	resp, err := http.Get(base + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	t.Run("commands before login say how to sign in", func(t *testing.T) {
+		_, err := runCLI(t, "user", "list")
+		if err == nil || !strings.Contains(err.Error(), "deskprov login") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("a wrong password is refused", func(t *testing.T) {
+		_, err := runCLI(t, "login", "--server", base, "--username", "admin", "--password", "wrong-password")
+		if err == nil || !strings.Contains(err.Error(), "401") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("login keeps the token for later commands", func(t *testing.T) {
+		out, err := runCLI(t, "login", "--server", base, "--username", "admin", "--password", "admin-password")
+		if err != nil || !strings.Contains(out, "Signed in") {
+			t.Fatalf("%s %v", out, err)
+		}
+	})
+	steps := []struct {
+		name string
+		args []string
+		want string // in the output, or in the error when fails
+		fail bool
+	}{
+		{"buying Phone System", []string{"license", "set", "PhoneSystem", "2"}, "PhoneSystem", false},
+		{"buying a Calling Plan", []string{"license", "set", "CallingPlanDomestic", "1"}, "CallingPlanDomestic", false},
+		{"an unknown SKU is named", []string{"license", "set", "Teams", "1"}, "unknown license SKU", true},
+		{"a count that is not a number", []string{"license", "set", "PhoneSystem", "many"}, "whole number", true},
+		{"adding a user", []string{"user", "add", "amosm@contoso.com", "--display-name", "Amos Marble", "--password", "password1"}, "amosm@contoso.com", false},
+		{"a bad UPN", []string{"user", "add", "amosm"}, "name@domain", true},
+		{"a Calling Plan before Phone System", []string{"license", "assign", "amosm@contoso.com", "CallingPlanDomestic"}, "Phone System", true},
+		{"assigning Phone System", []string{"license", "assign", "amosm@contoso.com", "PhoneSystem"}, "PhoneSystem", false},
+		{"assigning the Calling Plan", []string{"license", "assign", "amosm@contoso.com", "CallingPlanDomestic"}, "CallingPlanDomestic", false},
+		{"listing licenses", []string{"license", "list"}, "AVAILABLE", false},
+		{"showing a user", []string{"user", "show", "AMOSM@contoso.com"}, "Amos Marble", false},
+		{"changing a user", []string{"user", "set", "amosm@contoso.com", "--exchange-location", "OnPremises"}, "OnPremises", false},
+		{"listing users", []string{"user", "list"}, "amosm@contoso.com", false},
+		{"an unknown output format", []string{"user", "list", "--output", "yaml"}, "table or json", true},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			out, err := runCLI(t, st.args...)
+			got := out
+			if st.fail {
+				if err == nil {
+					t.Fatalf("succeeded: %s", out)
+				}
+				got = err.Error()
+			} else if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if !strings.Contains(got, st.want) {
+				t.Fatalf("got %q, want it to mention %q", got, st.want)
+			}
+		})
+	}
+	t.Run("json output is machine-readable", func(t *testing.T) {
+		out, err := runCLI(t, "user", "list", "--output", "json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var us []map[string]any
+		if err := json.Unmarshal([]byte(out), &us); err != nil || len(us) != 1 || us[0]["exchangeLocation"] != "OnPremises" {
+			t.Fatalf("%v %s", err, out)
+		}
+		licenses := us[0]["licenses"].([]any)
+		if len(licenses) != 2 {
+			t.Fatalf("licenses = %v", licenses)
+		}
+	})
+	t.Run("removing a user", func(t *testing.T) {
+		if out, err := runCLI(t, "user", "remove", "amosm@contoso.com"); err != nil || !strings.Contains(out, "Removed") {
+			t.Fatalf("%s %v", out, err)
+		}
+	})
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, c := range allCommands() {
+		if c.Short == "" {
+			t.Errorf("%q has no short help", c.CommandPath())
+		}
+	}
+}
