@@ -5,6 +5,7 @@
 package web
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -31,6 +32,10 @@ type Deps struct {
 	AdminTokenTTL time.Duration
 	// Registry collects Prometheus metrics; New makes one when nil.
 	Registry *prometheus.Registry
+	// TrustedProxies are the addresses (or CIDRs) of reverse proxies whose
+	// X-Forwarded-For is believed. Empty trusts none, so a client cannot dodge
+	// per-address rate limits by sending the header itself.
+	TrustedProxies []string
 }
 
 // Module is one area's routes. Each area (policy, provisioning, …) has a
@@ -74,6 +79,9 @@ func New(d Deps, modules ...Module) (*Server, error) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{Deps: d, engine: gin.New()}
+	if err := s.engine.SetTrustedProxies(d.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	auth, err := newAdminAuth(s)
 	if err != nil {
 		return nil, err

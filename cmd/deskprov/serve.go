@@ -33,6 +33,8 @@ type serveOptions struct {
 	TLSKey    string
 	LogLevel  string
 	LogFormat string
+	// TrustedProxies are reverse proxies whose X-Forwarded-For is believed.
+	TrustedProxies []string
 }
 
 func init() {
@@ -62,6 +64,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.StringVar(&o.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
+	f.StringSliceVar(&o.TrustedProxies, "trusted-proxies", nil, "reverse proxies (addresses or CIDRs) whose X-Forwarded-For gives the client address")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -157,7 +160,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		log.Info("created the first admin account from DESKPROV_ADMIN_PASSWORD", "username", "admin")
 	}
 
-	srv, err := web.New(web.Deps{DB: a.db, Tenant: a.tenant, Log: log, PublicURL: o.PublicURL}, a.modules...)
+	srv, err := web.New(web.Deps{DB: a.db, Tenant: a.tenant, Log: log, PublicURL: o.PublicURL, TrustedProxies: o.TrustedProxies}, a.modules...)
 	if err != nil {
 		ln.Close()
 		return err
