@@ -38,7 +38,9 @@ func Migrate(db *gorm.DB) error {
 	if err := throttle.Migrate(db); err != nil {
 		return err
 	}
-	return db.AutoMigrate(&User{}, &License{}, &UserLicense{}, &Admin{})
+	return db.AutoMigrate(&User{}, &License{}, &UserLicense{}, &Admin{},
+		&VoiceService{}, &EmergencyAddress{}, &EmergencyLocation{}, &PhoneNumber{}, &NumberReservation{},
+		&PortOrder{}, &PortOrderNumber{}, &NumberRequest{})
 }
 
 func (s *Service) hash(secret string) (string, error) {

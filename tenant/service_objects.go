@@ -1,0 +1,138 @@
+package tenant
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/store"
+)
+
+// ServiceKind is what a service number can be given to.
+type ServiceKind string
+
+const (
+	ConferenceBridge ServiceKind = "conferenceBridge"
+	CallQueue        ServiceKind = "callQueue"
+	AutoAttendant    ServiceKind = "autoAttendant"
+)
+
+// ServiceKinds lists the kinds in a stable order.
+var ServiceKinds = []ServiceKind{ConferenceBridge, CallQueue, AutoAttendant}
+
+// ParseServiceKind accepts a kind in any case.
+func ParseServiceKind(s string) (ServiceKind, error) {
+	k := strings.ToLower(strings.NewReplacer("-", "", "_", "", " ", "").Replace(s))
+	for _, sk := range ServiceKinds {
+		if strings.ToLower(string(sk)) == k {
+			return sk, nil
+		}
+	}
+	return "", fault.FieldInvalid("kind", "kind must be conferenceBridge, callQueue or autoAttendant, not %q", s)
+}
+
+// VoiceService is a named audio-conferencing bridge, call queue or auto
+// attendant: something a service number can be dedicated to.
+type VoiceService struct {
+	ID        uint        `gorm:"primaryKey" json:"id"`
+	Kind      ServiceKind `gorm:"size:20;not null;uniqueIndex:idx_voice_service_name,priority:1" json:"kind"`
+	Name      string      `gorm:"size:128;not null" json:"name"`
+	NameKey   string      `gorm:"size:128;not null;uniqueIndex:idx_voice_service_name,priority:2" json:"-"`
+	CreatedAt time.Time   `json:"createdAt"`
+	// Number is the service's number, filled on reads.
+	Number string `gorm:"-" json:"number,omitempty"`
+}
+
+// ServiceInput creates a service.
+type ServiceInput struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+// CreateService adds a conference bridge, call queue or auto attendant.
+func (s *Service) CreateService(ctx context.Context, in ServiceInput) (VoiceService, error) {
+	if err := s.RequireVoice(ctx); err != nil {
+		return VoiceService{}, err
+	}
+	k, err := ParseServiceKind(in.Kind)
+	if err != nil {
+		return VoiceService{}, err
+	}
+	name := strings.Join(strings.Fields(in.Name), " ")
+	if name == "" || len(name) > 128 {
+		return VoiceService{}, fault.FieldInvalid("name", "a service needs a name of 1 to 128 characters")
+	}
+	v := VoiceService{Kind: k, Name: name, NameKey: strings.ToLower(name)}
+	if err := s.db.WithContext(ctx).Create(&v).Error; err != nil {
+		if store.IsUniqueViolation(err) {
+			return VoiceService{}, fault.Conflictf("there is already a %s named %q", k, name).WithCode("service_exists")
+		}
+		return VoiceService{}, err
+	}
+	return v, nil
+}
+
+// Services lists every service with its number.
+func (s *Service) Services(ctx context.Context) ([]VoiceService, error) {
+	if err := s.RequireVoice(ctx); err != nil {
+		return nil, err
+	}
+	var vs []VoiceService
+	if err := s.db.WithContext(ctx).Order("kind, name_key").Find(&vs).Error; err != nil {
+		return nil, err
+	}
+	var nums []PhoneNumber
+	if err := s.db.WithContext(ctx).Where("service_id IS NOT NULL").Find(&nums).Error; err != nil {
+		return nil, err
+	}
+	byID := map[uint]string{}
+	for _, n := range nums {
+		byID[*n.ServiceID] = n.Number
+	}
+	for i := range vs {
+		vs[i].Number = byID[vs[i].ID]
+	}
+	return vs, nil
+}
+
+func findService(tx *gorm.DB, ref ServiceRef) (VoiceService, error) {
+	k, err := ParseServiceKind(string(ref.Kind))
+	if err != nil {
+		return VoiceService{}, err
+	}
+	var v VoiceService
+	if err := tx.Where("id = ? AND kind = ?", ref.ID, k).Limit(1).Find(&v).Error; err != nil {
+		return v, err
+	}
+	if v.ID == 0 {
+		return v, fault.NotFoundf("no %s with id %d (GET /api/v1/voiceservices lists them)", k, ref.ID)
+	}
+	return v, nil
+}
+
+// DeleteService removes a service that holds no number.
+func (s *Service) DeleteService(ctx context.Context, id uint) error {
+	if err := s.RequireVoice(ctx); err != nil {
+		return err
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var n PhoneNumber
+		if err := tx.Where("service_id = ?", id).Limit(1).Find(&n).Error; err != nil {
+			return err
+		}
+		if n.Number != "" {
+			return fault.Conflictf("service %d has %s: release the number first", id, n.Number).WithCode("service_has_number")
+		}
+		res := tx.Delete(&VoiceService{}, id)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return fault.NotFoundf("no service %d", id)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,351 @@
+package web
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/tenant"
+)
+
+// NumbersModule serves phone numbers (quota, pool, reservations, assignment),
+// port orders, number requests, emergency addresses and the services that
+// service numbers go to, under /api/v1. The rules live in package tenant.
+type NumbersModule struct{}
+
+type numbersAPI struct {
+	s  *Server
+	tn *tenant.Service
+}
+
+// Mount implements Module.
+func (NumbersModule) Mount(r *Routes) {
+	h := &numbersAPI{s: r.Server, tn: r.Server.Tenant}
+	a := r.Admin
+	a.GET("/numbers/quota", h.quota)
+	a.POST("/numbers/inventory", h.loadInventory)
+	a.GET("/numbers/search", h.search)
+	a.POST("/numbers/reservations", h.reserve)
+	a.GET("/numbers/reservations/:id", h.reservation)
+	a.DELETE("/numbers/reservations/:id", h.cancelReservation)
+	a.POST("/numbers/reservations/:id/acquire", h.acquire)
+	a.GET("/numbers", h.list)
+	a.GET("/numbers/:number", h.number)
+	a.POST("/numbers/:number/assign", h.assign)
+	a.POST("/numbers/:number/release", h.release)
+
+	a.POST("/portorders", h.submitPortOrder)
+	a.GET("/portorders", h.portOrders)
+	a.GET("/portorders/:id", h.portOrder)
+	a.POST("/portorders/:id/:action", h.movePortOrder)
+	a.POST("/numberrequests", h.submitNumberRequest)
+	a.GET("/numberrequests", h.numberRequests)
+	a.POST("/numberrequests/:id/:action", h.moveNumberRequest)
+
+	a.POST("/emergencyaddresses", h.createAddress)
+	a.GET("/emergencyaddresses", h.addresses)
+	a.GET("/emergencyaddresses/:id", h.address)
+	a.DELETE("/emergencyaddresses/:id", h.deleteAddress)
+	a.POST("/emergencyaddresses/:id/locations", h.addLocation)
+
+	a.POST("/voiceservices", h.createService)
+	a.GET("/voiceservices", h.services)
+	a.DELETE("/voiceservices/:id", h.deleteService)
+}
+
+// answer writes v with status, or the error.
+func (h *numbersAPI) answer(c *gin.Context, status int, v any, err error) {
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	if v == nil {
+		c.Status(status)
+		return
+	}
+	c.JSON(status, v)
+}
+
+// numbersBindOptional decodes a JSON body strictly when there is one; an
+// empty body leaves v as it is.
+func numbersBindOptional(c *gin.Context, v any) error {
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, MaxJSONBody+1))
+	if err != nil {
+		return fault.Invalidf("could not read the request body: %v", err)
+	}
+	if len(body) > MaxJSONBody {
+		return fault.New(fault.TooLarge, "the request body is over %d bytes", MaxJSONBody)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	return DecodeStrict(body, v)
+}
+
+func numbersID(c *gin.Context) (uint, error) {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 32)
+	if err != nil || id == 0 {
+		return 0, fault.FieldInvalid("id", "%q is not an id: use the number the list shows", c.Param("id"))
+	}
+	return uint(id), nil
+}
+
+func numbersFilter(c *gin.Context) (tenant.NumberFilter, error) {
+	f := tenant.NumberFilter{Type: c.Query("type"), Country: c.Query("country"), State: c.Query("state"),
+		City: c.Query("city"), Status: c.Query("status")}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			return f, fault.FieldInvalid("limit", "limit must be a positive whole number, not %q", l)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+func (h *numbersAPI) quota(c *gin.Context) {
+	q, err := h.tn.NumberQuota(c.Request.Context())
+	h.answer(c, http.StatusOK, q, err)
+}
+
+func (h *numbersAPI) loadInventory(c *gin.Context) {
+	var in struct {
+		Numbers []tenant.InventoryNumber `json:"numbers"`
+	}
+	if err := BindJSON(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	n, err := h.tn.LoadInventory(c.Request.Context(), in.Numbers)
+	h.answer(c, http.StatusCreated, gin.H{"added": n}, err)
+}
+
+func (h *numbersAPI) search(c *gin.Context) {
+	f, err := numbersFilter(c)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	res, err := h.tn.SearchNumbers(c.Request.Context(), f)
+	h.answer(c, http.StatusOK, res, err)
+}
+
+func (h *numbersAPI) reserve(c *gin.Context) {
+	var in tenant.ReserveInput
+	if err := BindJSON(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	r, err := h.tn.Reserve(c.Request.Context(), in, AdminOf(c))
+	h.answer(c, http.StatusCreated, r, err)
+}
+
+func (h *numbersAPI) reservation(c *gin.Context) {
+	r, err := h.tn.Reservation(c.Request.Context(), c.Param("id"))
+	h.answer(c, http.StatusOK, r, err)
+}
+
+func (h *numbersAPI) cancelReservation(c *gin.Context) {
+	h.answer(c, http.StatusNoContent, nil, h.tn.CancelReservation(c.Request.Context(), c.Param("id")))
+}
+
+func (h *numbersAPI) acquire(c *gin.Context) {
+	var in struct {
+		Numbers []string `json:"numbers"`
+	}
+	if err := numbersBindOptional(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	res, err := h.tn.Acquire(c.Request.Context(), c.Param("id"), in.Numbers)
+	h.answer(c, http.StatusOK, res, err)
+}
+
+func (h *numbersAPI) list(c *gin.Context) {
+	f, err := numbersFilter(c)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	ns, err := h.tn.Numbers(c.Request.Context(), f)
+	h.answer(c, http.StatusOK, ns, err)
+}
+
+func (h *numbersAPI) number(c *gin.Context) {
+	n, err := h.tn.Number(c.Request.Context(), c.Param("number"))
+	h.answer(c, http.StatusOK, n, err)
+}
+
+func (h *numbersAPI) assign(c *gin.Context) {
+	var in tenant.AssignInput
+	if err := BindJSON(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	n, err := h.tn.AssignNumber(c.Request.Context(), c.Param("number"), in)
+	h.answer(c, http.StatusOK, n, err)
+}
+
+func (h *numbersAPI) release(c *gin.Context) {
+	var in struct {
+		ReturnToPool bool `json:"returnToPool"`
+	}
+	if err := numbersBindOptional(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	n, err := h.tn.ReleaseNumber(c.Request.Context(), c.Param("number"), in.ReturnToPool)
+	h.answer(c, http.StatusOK, n, err)
+}
+
+func (h *numbersAPI) submitPortOrder(c *gin.Context) {
+	var in tenant.PortOrderInput
+	if err := BindJSON(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	o, err := h.tn.SubmitPortOrder(c.Request.Context(), in)
+	h.answer(c, http.StatusCreated, o, err)
+}
+
+func (h *numbersAPI) portOrders(c *gin.Context) {
+	orders, err := h.tn.PortOrders(c.Request.Context())
+	h.answer(c, http.StatusOK, orders, err)
+}
+
+func (h *numbersAPI) portOrder(c *gin.Context) {
+	id, err := numbersID(c)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	o, err := h.tn.PortOrder(c.Request.Context(), id)
+	h.answer(c, http.StatusOK, o, err)
+}
+
+func (h *numbersAPI) movePortOrder(c *gin.Context) {
+	id, err := numbersID(c)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	var in tenant.PortTransition
+	if err := numbersBindOptional(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	o, err := h.tn.MovePortOrder(c.Request.Context(), id, c.Param("action"), in)
+	h.answer(c, http.StatusOK, o, err)
+}
+
+func (h *numbersAPI) submitNumberRequest(c *gin.Context) {
+	var in tenant.NumberRequestInput
+	if err := BindJSON(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	r, err := h.tn.SubmitNumberRequest(c.Request.Context(), in)
+	h.answer(c, http.StatusCreated, r, err)
+}
+
+func (h *numbersAPI) numberRequests(c *gin.Context) {
+	rs, err := h.tn.NumberRequests(c.Request.Context())
+	h.answer(c, http.StatusOK, rs, err)
+}
+
+func (h *numbersAPI) moveNumberRequest(c *gin.Context) {
+	id, err := numbersID(c)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	var in struct {
+		Reason  string   `json:"reason"`
+		Numbers []string `json:"numbers"`
+	}
+	if err := numbersBindOptional(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	r, err := h.tn.MoveNumberRequest(c.Request.Context(), id, c.Param("action"), in.Reason, in.Numbers)
+	h.answer(c, http.StatusOK, r, err)
+}
+
+func (h *numbersAPI) createAddress(c *gin.Context) {
+	var in tenant.AddressInput
+	if err := BindJSON(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	a, err := h.tn.CreateAddress(c.Request.Context(), in)
+	h.answer(c, http.StatusCreated, a, err)
+}
+
+func (h *numbersAPI) addresses(c *gin.Context) {
+	as, err := h.tn.Addresses(c.Request.Context())
+	h.answer(c, http.StatusOK, as, err)
+}
+
+func (h *numbersAPI) address(c *gin.Context) {
+	id, err := numbersID(c)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	a, err := h.tn.Address(c.Request.Context(), id)
+	h.answer(c, http.StatusOK, a, err)
+}
+
+func (h *numbersAPI) deleteAddress(c *gin.Context) {
+	id, err := numbersID(c)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	h.answer(c, http.StatusNoContent, nil, h.tn.DeleteAddress(c.Request.Context(), id))
+}
+
+func (h *numbersAPI) addLocation(c *gin.Context) {
+	id, err := numbersID(c)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := BindJSON(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	l, err := h.tn.AddLocation(c.Request.Context(), id, in.Name)
+	h.answer(c, http.StatusCreated, l, err)
+}
+
+func (h *numbersAPI) createService(c *gin.Context) {
+	var in tenant.ServiceInput
+	if err := BindJSON(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	v, err := h.tn.CreateService(c.Request.Context(), in)
+	h.answer(c, http.StatusCreated, v, err)
+}
+
+func (h *numbersAPI) services(c *gin.Context) {
+	vs, err := h.tn.Services(c.Request.Context())
+	h.answer(c, http.StatusOK, vs, err)
+}
+
+func (h *numbersAPI) deleteService(c *gin.Context) {
+	id, err := numbersID(c)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	h.answer(c, http.StatusNoContent, nil, h.tn.DeleteService(c.Request.Context(), id))
+}

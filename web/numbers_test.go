@@ -1,0 +1,128 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/store/storetest"
+	"github.com/deskprov/deskprov/tenant"
+)
+
+// numbersTestServer starts the server with the numbers module and returns
+// its URL and an admin token.
+func numbersTestServer(t *testing.T, db *gorm.DB) (string, string) {
+	t.Helper()
+	if err := tenant.Migrate(db); err != nil {
+		t.Fatal(err)
+	}
+	tn := tenant.New(db)
+	tn.HashCost = bcrypt.MinCost
+	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, NumbersModule{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code := tenantCall(t, ts.URL, "", "POST", "/api/v1/login", `{"username":"admin","password":"admin-password"}`, &out); code != 200 {
+		t.Fatalf("login: %d", code)
+	}
+	return ts.URL, out.AccessToken
+}
+
+func TestNumbersAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, tok := numbersTestServer(t, db)
+		call := func(method, path, body string, out any) int {
+			t.Helper()
+			return tenantCall(t, base, tok, method, path, body, out)
+		}
+		var e tenantErr
+		if code := call("GET", "/api/v1/numbers/quota", "", &e); code != 403 || e.Error != "forbidden" {
+			t.Fatalf("quota without voice licenses: %d %+v", code, e)
+		}
+		for _, l := range []string{`PhoneSystem 50`, `CallingPlanDomestic 50`} {
+			var sku string
+			var n int
+			fmt.Sscan(l, &sku, &n)
+			if code := call("PUT", "/api/v1/licenses/"+sku, fmt.Sprintf(`{"purchased":%d}`, n), nil); code != 200 {
+				t.Fatalf("set %s: %d", sku, code)
+			}
+		}
+		var q tenant.Quota
+		if code := call("GET", "/api/v1/numbers/quota", "", &q); code != 200 || q.User.Limit != 65 || q.ServiceToll.Limit != 20 || q.ServiceTollFree.Limit != 0 {
+			t.Fatalf("quota: %d %+v", code, q)
+		}
+		t.Run("an unknown field in a load is a 400 naming it", func(t *testing.T) {
+			var e tenantErr
+			if code := call("POST", "/api/v1/numbers/inventory", `{"numbers":[],"colour":"red"}`, &e); code != 400 {
+				t.Fatalf("%d %+v", code, e)
+			}
+		})
+		body := `{"numbers":[{"number":"+14255550100","type":"user","country":"US","state":"WA","city":"Redmond"},
+			{"number":"+14255550101","type":"user","country":"US","state":"WA","city":"Redmond"}]}`
+		if code := call("POST", "/api/v1/numbers/inventory", body, nil); code != 201 {
+			t.Fatalf("load: %d", code)
+		}
+		var r tenant.NumberReservation
+		if code := call("POST", "/api/v1/numbers/reservations", `{"type":"user","country":"US","state":"WA","city":"Redmond","quantity":2}`, &r); code != 201 || len(r.Numbers) != 2 {
+			t.Fatalf("reserve: %d %+v", code, r)
+		}
+		if code := call("POST", "/api/v1/numbers/reservations", `{"type":"user","country":"US","quantity":1}`, &e); code != 409 {
+			t.Fatalf("second reservation of a held pool: %d %+v", code, e)
+		}
+		var acq tenant.AcquireResult
+		if code := call("POST", "/api/v1/numbers/reservations/"+r.ID+"/acquire", `{"numbers":["+14255550100"]}`, &acq); code != 200 || len(acq.Numbers) != 1 || acq.Quota.Used != 1 {
+			t.Fatalf("acquire: %d %+v", code, acq)
+		}
+		var addr tenant.EmergencyAddress
+		if code := call("POST", "/api/v1/emergencyaddresses", `{"description":"HQ","houseNumber":"1","street":"Microsoft Way","city":"Redmond","state":"Washington","postalCode":"98052","country":"US"}`, &addr); code != 201 || addr.ValidationStatus != "AcceptedWithChanges" || addr.State != "WA" {
+			t.Fatalf("address: %d %+v", code, addr)
+		}
+		if code := call("POST", "/api/v1/users", `{"upn":"ann@contoso.com","password":"password1"}`, nil); code != 201 {
+			t.Fatalf("user: %d", code)
+		}
+		for _, sku := range []string{"PhoneSystem", "CallingPlanDomestic"} {
+			if code := call("PUT", "/api/v1/users/ann@contoso.com/licenses/"+sku, "", nil); code != 200 {
+				t.Fatalf("assign %s: %d", sku, code)
+			}
+		}
+		var n tenant.NumberView
+		if code := call("POST", "/api/v1/numbers/+14255550100/assign", fmt.Sprintf(`{"user":"ann@contoso.com","emergencyAddressId":%d}`, addr.ID), &n); code != 200 || n.User != "ann@contoso.com" || n.Status != "assigned" {
+			t.Fatalf("assign: %d %+v", code, n)
+		}
+		var list []tenant.NumberView
+		if code := call("GET", "/api/v1/numbers?status=assigned", "", &list); code != 200 || len(list) != 1 {
+			t.Fatalf("list: %d %+v", code, list)
+		}
+		if code := call("POST", "/api/v1/numbers/+14255550100/release", "", &n); code != 200 || n.Status != "unassigned" {
+			t.Fatalf("release: %d %+v", code, n)
+		}
+		if code := call("POST", "/api/v1/numbers/+14255550100/release", `{"returnToPool":true}`, &n); code != 200 || n.Status != "available" {
+			t.Fatalf("release to pool: %d %+v", code, n)
+		}
+		var o tenant.PortOrder
+		if code := call("POST", "/api/v1/portorders", `{"numberType":"serviceToll","country":"US","carrier":"Contoso Telecom","accountNumber":"1","billingName":"Fabrikam","billingAddress":"1 Main St","authorizedSignatory":"Pat","numbers":["+12065550100"]}`, &o); code != 201 || o.Path != "serviceRequest" {
+			t.Fatalf("port order: %d %+v", code, o)
+		}
+		if code := call("POST", fmt.Sprintf("/api/v1/portorders/%d/cancel", o.ID), `{"reason":"not needed"}`, &o); code != 200 || o.State != "cancelled" {
+			t.Fatalf("cancel: %d %+v", code, o)
+		}
+		if code := call("POST", "/api/v1/numberrequests", `{"type":"user","country":"NZ","quantity":3,"contact":"pat@example.com"}`, nil); code != 201 {
+			t.Fatalf("number request: %d", code)
+		}
+		if code := call("POST", "/api/v1/portorders/abc/cancel", "", &e); code != 400 {
+			t.Fatalf("bad id: %d", code)
+		}
+	})
+}
