@@ -1,0 +1,248 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/store"
+)
+
+// The admin console: server-rendered pages under /admin that work without
+// JavaScript. The session cookie holds an admin token (the same signed token
+// as the API's bearer token), HttpOnly and SameSite=Strict. Every form
+// carries a CSRF token: an HMAC of a random per-browser nonce kept in its own
+// HttpOnly cookie, checked on every POST together with the Origin header.
+
+//go:embed templates/console
+var consoleFiles embed.FS
+
+const (
+	consoleSessionCookie = "deskprov_admin_session"
+	consoleNonceCookie   = "deskprov_console_nonce"
+	consoleCSRFField     = "csrf_token"
+	consoleNonceKey      = "deskprov.console.nonce"
+)
+
+// console holds what every console page needs.
+type console struct {
+	s     *Server
+	pages map[string]*template.Template
+	key   []byte
+	css   []byte
+}
+
+// consolePageData is what the layout shows around every page.
+type consolePageData struct {
+	Title string
+	Admin string
+	CSRF  string
+	Flash string
+	Error string
+	Body  any
+}
+
+func newConsole(s *Server) (*console, error) {
+	key, err := store.Secret(context.Background(), s.DB, "admin-console-csrf", 32)
+	if err != nil {
+		return nil, err
+	}
+	css, err := consoleFiles.ReadFile("templates/console/console.css")
+	if err != nil {
+		return nil, err
+	}
+	funcs := template.FuncMap{
+		"pathEscape": url.PathEscape,
+		"eq":         func(a, b string) bool { return a == b },
+	}
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(consoleFiles, "templates/console/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, name := range []string{"login", "policies", "policy"} {
+		t, err := template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/console/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		pages[name] = t
+	}
+	return &console{s: s, pages: pages, key: key, css: css}, nil
+}
+
+// render writes a page with the status given.
+func (cn *console) render(c *gin.Context, status int, page string, d consolePageData) {
+	d.CSRF = cn.csrfToken(c)
+	d.Admin = AdminOf(c)
+	var buf bytes.Buffer
+	if err := cn.pages[page].ExecuteTemplate(&buf, "layout.html", d); err != nil {
+		cn.s.Log.Error("render console page", "page", page, "err", err)
+		c.String(http.StatusInternalServerError, "the page could not be shown; the details are in the server log")
+		return
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// headers sets the security headers of every console response.
+func (cn *console) headers(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	c.Next()
+}
+
+func (cn *console) secure(c *gin.Context) bool {
+	return c.Request.TLS != nil || strings.HasPrefix(cn.s.PublicURL, "https://")
+}
+
+func (cn *console) setCookie(c *gin.Context, name, value string, maxAge int) {
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: name, Value: value, Path: "/admin", MaxAge: maxAge,
+		HttpOnly: true, Secure: cn.secure(c), SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// nonce gives each browser a random value that its CSRF tokens derive from.
+func (cn *console) nonce(c *gin.Context) {
+	if ck, err := c.Request.Cookie(consoleNonceCookie); err == nil && len(ck.Value) >= 32 {
+		c.Set(consoleNonceKey, ck.Value)
+		c.Next()
+		return
+	}
+	cn.newNonce(c)
+	c.Next()
+}
+
+func (cn *console) newNonce(c *gin.Context) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		cn.s.Fail(c, err)
+		return
+	}
+	v := base64.RawURLEncoding.EncodeToString(b)
+	cn.setCookie(c, consoleNonceCookie, v, 0)
+	c.Set(consoleNonceKey, v)
+}
+
+func (cn *console) csrfToken(c *gin.Context) string {
+	m := hmac.New(sha256.New, cn.key)
+	m.Write([]byte("csrf|" + c.GetString(consoleNonceKey)))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// checkCSRF refuses a POST whose token does not match the browser's nonce,
+// or that a page of another origin sent.
+func (cn *console) checkCSRF(c *gin.Context) {
+	if c.Request.Method != http.MethodPost {
+		c.Next()
+		return
+	}
+	if o := c.GetHeader("Origin"); o != "" && o != "null" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != c.Request.Host {
+			cn.refuse(c, "this form was sent from another site")
+			return
+		}
+	}
+	_, noCookie := c.Request.Cookie(consoleNonceCookie)
+	got := c.PostForm(consoleCSRFField)
+	if noCookie != nil || got == "" || !hmac.Equal([]byte(got), []byte(cn.csrfToken(c))) {
+		cn.refuse(c, "the form has expired or did not come from this console: reload the page and try again")
+		return
+	}
+	c.Next()
+}
+
+func (cn *console) refuse(c *gin.Context, msg string) {
+	c.Data(http.StatusForbidden, "text/plain; charset=utf-8", []byte(msg+"\n"))
+	c.Abort()
+}
+
+// requireAdmin lets a request through with a valid session, else sends the
+// browser to the sign-in page.
+func (cn *console) requireAdmin(c *gin.Context) {
+	ck, err := c.Request.Cookie(consoleSessionCookie)
+	if err == nil && ck.Value != "" {
+		user, err := cn.s.VerifyAdminToken(ck.Value)
+		if err == nil {
+			ok, err := cn.s.Tenant.AdminExists(c.Request.Context(), user)
+			if err != nil {
+				cn.s.Fail(c, err)
+				return
+			}
+			if ok {
+				c.Set(AdminKey, user)
+				c.Next()
+				return
+			}
+		}
+	}
+	c.Redirect(http.StatusSeeOther, "/admin/login")
+	c.Abort()
+}
+
+func (cn *console) loginPage(c *gin.Context) {
+	if ck, err := c.Request.Cookie(consoleSessionCookie); err == nil && ck.Value != "" {
+		if _, err := cn.s.VerifyAdminToken(ck.Value); err == nil {
+			c.Redirect(http.StatusSeeOther, "/admin/policies")
+			return
+		}
+	}
+	cn.render(c, http.StatusOK, "login", consolePageData{Title: "Sign in", Body: map[string]string{}})
+}
+
+func (cn *console) login(c *gin.Context) {
+	username := strings.TrimSpace(c.PostForm("username"))
+	a, err := cn.s.Tenant.AdminLogin(c.Request.Context(), username, c.PostForm("password"), c.ClientIP())
+	if err != nil {
+		fe, ok := fault.As(err)
+		if !ok {
+			cn.s.Log.Error("console sign-in", "err", err)
+			fe = fault.New(fault.Internal, "the server could not check the password; the details are in its log")
+		}
+		cn.render(c, StatusOf(fe.Kind), "login", consolePageData{Title: "Sign in", Error: fe.Message, Body: map[string]string{"Username": username}})
+		return
+	}
+	tok, err := cn.s.IssueAdminToken(a.Username)
+	if err != nil {
+		cn.s.Fail(c, err)
+		return
+	}
+	cn.setCookie(c, consoleSessionCookie, tok, int(cn.s.AdminTokenTTL.Seconds()))
+	cn.newNonce(c) // a fresh CSRF nonce for the new session
+	c.Redirect(http.StatusSeeOther, "/admin/policies")
+}
+
+func (cn *console) logout(c *gin.Context) {
+	cn.setCookie(c, consoleSessionCookie, "", -1)
+	c.Redirect(http.StatusSeeOther, "/admin/login")
+}
+
+func (cn *console) stylesheet(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=300")
+	c.Data(http.StatusOK, "text/css; charset=utf-8", cn.css)
+}
+
+// problemOf returns the message of a fault for a person, logging anything
+// that is not one.
+func (cn *console) problemOf(err error) string {
+	if fe, ok := fault.As(err); ok && fe.Kind != fault.Internal {
+		return fe.Message
+	}
+	cn.s.Log.Error("console request failed", "err", err)
+	return "the server could not complete the request; the details are in its log"
+}

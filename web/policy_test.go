@@ -1,0 +1,144 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/store/storetest"
+	"github.com/deskprov/deskprov/tenant"
+)
+
+// policyTestServer starts a server with the policy module, one admin
+// ("admin" / "admin-password") and one user, and returns its URL and an
+// admin token.
+func policyTestServer(t *testing.T, db *gorm.DB) (string, string) {
+	t.Helper()
+	for _, m := range []func(*gorm.DB) error{tenant.Migrate, policy.Migrate} {
+		if err := m(db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tn := tenant.New(db)
+	tn.HashCost = bcrypt.MinCost
+	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.CreateUser(context.Background(), tenant.UserInput{UPN: "amosm@contoso.com"}); err != nil {
+		t.Fatal(err)
+	}
+	ps := policy.New(db)
+	ps.Users = tn
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, PolicyModule(ps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	tok, err := s.IssueAdminToken("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts.URL, tok
+}
+
+// policyCall sends a request and returns the status and the body.
+func policyCall(t *testing.T, base, token, method, path, body string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, base+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func TestPolicyAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, tok := policyTestServer(t, db)
+		steps := []struct {
+			name, method, path, body string
+			status                   int
+			contains                 []string
+		}{
+			{"listing needs an admin token", "GET", "/api/v1/ipphonepolicies", "", 401, nil},
+			{"the list starts with Global and its defaults", "GET", "/api/v1/ipphonepolicies", "", 200, []string{`[{"Identity":"Global","Version":`, `"PhoneLockTimeout":"00:10:00"`, `"SignInMode":"UserSignIn"`}},
+			{"a policy is created with some settings", "POST", "/api/v1/ipphonepolicies", `{"Identity":"Sales","EnableDeviceUpdate":false}`, 201, []string{`"Identity":"Sales"`, `"EnableDeviceUpdate":false`, `"EnablePhoneLock":true`}},
+			{"creating it again is a conflict", "POST", "/api/v1/ipphonepolicies", `{"Identity":"sales"}`, 409, []string{`already exists`}},
+			{"creating without Identity names the field", "POST", "/api/v1/ipphonepolicies", `{"EnableDeviceUpdate":false}`, 400, []string{`"field":"Identity"`}},
+			{"creating Global is a conflict", "POST", "/api/v1/ipphonepolicies", `{"Identity":"Global"}`, 409, nil},
+			{"a bad value is a 400 naming the field and what is allowed", "PATCH", "/api/v1/ipphonepolicies/Sales", `{"PhoneLockTimeout":"01:30:00"}`, 400, []string{`"field":"PhoneLockTimeout"`, `under 01:00:00`}},
+			{"an unknown field is a 400", "PATCH", "/api/v1/ipphonepolicies/Sales", `{"EnableTeleporter":true}`, 400, []string{`"field":"EnableTeleporter"`, `unknown field`}},
+			{"a wrong type is a 400", "PATCH", "/api/v1/ipphonepolicies/Sales", `{"MinPhonePinLength":"eight"}`, 400, []string{`"field":"MinPhonePinLength"`, `6 to 15`}},
+			{"an enum outside its values is a 400 listing them", "PATCH", "/api/v1/ipphonepolicies/Sales", `{"AllowHomeScreen":"Sometimes"}`, 400, []string{`Enabled, EnabledUserOverride, Disabled`}},
+			{"malformed JSON is a 400", "PATCH", "/api/v1/ipphonepolicies/Sales", `{"MinPhonePinLength":`, 400, nil},
+			{"renaming is refused", "PATCH", "/api/v1/ipphonepolicies/Sales", `{"Identity":"Other"}`, 400, []string{`"field":"Identity"`}},
+			{"a patch changes only what it names", "PATCH", "/api/v1/ipphonepolicies/Sales", `{"PhoneLockTimeout":"00:05:00","Identity":"Sales"}`, 200, []string{`"PhoneLockTimeout":"00:05:00"`, `"EnableDeviceUpdate":false`}},
+			{"a patch with a stale version is a conflict", "PATCH", "/api/v1/ipphonepolicies/Sales", `{"Version":1,"DateTimeFormat":"12"}`, 409, []string{`version_mismatch`}},
+			{"an unknown policy is not found", "GET", "/api/v1/ipphonepolicies/Nope", "", 404, nil},
+			{"the effective policy of an unknown user is not found", "GET", "/api/v1/users/nobody@contoso.com/ipphonepolicy/effective", "", 404, []string{`unknown_user`}},
+			{"granting to an unknown user is not found", "PUT", "/api/v1/users/nobody@contoso.com/ipphonepolicy", `{"PolicyName":"Sales"}`, 404, nil},
+			{"granting without PolicyName names the field", "PUT", "/api/v1/users/amosm@contoso.com/ipphonepolicy", `{}`, 400, []string{`"field":"PolicyName"`}},
+			{"granting a number is refused", "PUT", "/api/v1/users/amosm@contoso.com/ipphonepolicy", `{"PolicyName":5}`, 400, []string{`"field":"PolicyName"`}},
+			{"a grant answers the user's policy", "PUT", "/api/v1/users/amosm@contoso.com/ipphonepolicy", `{"PolicyName":"Sales"}`, 200, []string{`"upn":"amosm@contoso.com"`, `"PolicyName":"Sales"`}},
+			{"the grant reads back", "GET", "/api/v1/users/AMOSM@contoso.com/ipphonepolicy", "", 200, []string{`"PolicyName":"Sales"`}},
+			{"the effective policy is the granted one", "GET", "/api/v1/users/amosm@contoso.com/ipphonepolicy/effective", "", 200, []string{`"Identity":"Sales"`, `"PhoneLockTimeout":"00:05:00"`}},
+			{"removing a held policy is a 409 with the count", "DELETE", "/api/v1/ipphonepolicies/Sales", "", 409, []string{`1 user(s)`}},
+			{"a bad force is a 400", "DELETE", "/api/v1/ipphonepolicies/Sales?force=maybe", "", 400, []string{`"field":"force"`}},
+			{"forced removal moves the users to Global", "DELETE", "/api/v1/ipphonepolicies/Sales?force=true", "", 200, []string{`"removed":"Sales"`, `"movedToGlobal":1`}},
+			{"the user falls back to Global", "GET", "/api/v1/users/amosm@contoso.com/ipphonepolicy/effective", "", 200, []string{`"Identity":"Global"`}},
+			{"Global cannot be removed", "DELETE", "/api/v1/ipphonepolicies/Global", "", 409, []string{`reset`}},
+			{"Global can be changed", "PATCH", "/api/v1/ipphonepolicies/Global", `{"LocalProvisioningServerPassword":"s3cret","LocalProvisioningServerType":"HTTPS"}`, 200, []string{`"LocalProvisioningServerPassword":"********"`, `"LocalProvisioningServerType":"HTTPS"`}},
+			{"Global can be reset", "POST", "/api/v1/ipphonepolicies/Global/reset", "", 200, []string{`"LocalProvisioningServerType":"FTP"`, `"LocalProvisioningServerPassword":""`}},
+			{"the audit log shows who changed what", "GET", "/api/v1/audit?object=ipphonepolicy/Global", "", 200, []string{`"actor":"admin"`, `"action":"reset"`, `"action":"update"`, `"LocalProvisioningServerPassword":"********"`}},
+			{"the audit log of a user shows the grants", "GET", "/api/v1/audit?object=user/amosm@contoso.com", "", 200, []string{`"before":{"upn":"amosm@contoso.com","PolicyName":"Sales"},"after":{"upn":"amosm@contoso.com","PolicyName":null}`}},
+			{"a bad audit limit is a 400", "GET", "/api/v1/audit?limit=x", "", 400, nil},
+		}
+		for _, st := range steps {
+			t.Run(st.name, func(t *testing.T) {
+				token := tok
+				if st.status == 401 {
+					token = ""
+				}
+				code, body := policyCall(t, base, token, st.method, st.path, st.body)
+				if code != st.status {
+					t.Fatalf("status %d, want %d: %s", code, st.status, body)
+				}
+				if code >= 400 && !json.Valid([]byte(body)) {
+					t.Fatalf("error body is not JSON: %s", body)
+				}
+				for _, want := range st.contains {
+					if !strings.Contains(body, want) {
+						t.Fatalf("body lacks %s: %s", want, body)
+					}
+				}
+			})
+		}
+		t.Run("the audit log never shows the password", func(t *testing.T) {
+			_, body := policyCall(t, base, tok, "GET", "/api/v1/audit", "")
+			if strings.Contains(body, "s3cret") {
+				t.Fatalf("the audit log shows the password: %s", body)
+			}
+		})
+	})
+}
