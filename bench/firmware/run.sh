@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Firmware delivery benchmark: a 100 MB image fetched by 4 and by 200
+# concurrent clients from deskprov and from nginx serving the same file, one
+# server at a time, each run bounded by DURATION (default 8s). Prints the
+# throughput of both, their ratio, and deskprov's peak RSS (VmHWM).
+# Needs nginx on PATH. Usage: bench/firmware/run.sh [DURATION]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DUR=${1:-8s}
+WORK=$(mktemp -d)
+DPID= NPID=
+cleanup() {
+	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null || true
+	[ -n "$NPID" ] && kill "$NPID" 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+go build -o "$WORK/deskprov" ./cmd/deskprov
+go build -o "$WORK/load" ./bench/firmware/load
+IMG=T46-28.83.0.120.rom
+head -c 104857600 /dev/urandom >"$WORK/$IMG"
+
+DPORT=18481 NPORT=18482
+DESKPROV_ADMIN_PASSWORD=bench-password "$WORK/deskprov" serve --listen 127.0.0.1:$DPORT \
+	--data-dir "$WORK/data" --log-level warn --firmware-max-downloads 256 >"$WORK/serve.log" 2>&1 &
+DPID=$!
+for _ in $(seq 50); do curl -sf http://127.0.0.1:$DPORT/healthz >/dev/null && break; sleep 0.2; done
+export DESKPROV_CONFIG="$WORK/cli.json"
+"$WORK/deskprov" login --server http://127.0.0.1:$DPORT --username admin --password bench-password >/dev/null
+"$WORK/deskprov" firmware import "$WORK/$IMG" >/dev/null 2>&1
+
+mkdir -p "$WORK/www" "$WORK/nginx"
+cp "$WORK/$IMG" "$WORK/www/$IMG"
+# nginx workers may run as another user (nobody when started as root).
+chmod 755 "$WORK" "$WORK/www" && chmod 644 "$WORK/www/$IMG"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	client_body_temp_path $WORK/nginx;
+	proxy_temp_path $WORK/nginx;
+	fastcgi_temp_path $WORK/nginx;
+	uwsgi_temp_path $WORK/nginx;
+	scgi_temp_path $WORK/nginx;
+	server { listen 127.0.0.1:$NPORT; root $WORK/www; }
+}
+CONF
+nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
+NPID=$!
+sleep 0.5
+
+for c in 4 200; do
+	n=$("$WORK/load" -url http://127.0.0.1:$NPORT/$IMG -c $c -d "$DUR")
+	d=$("$WORK/load" -url http://127.0.0.1:$DPORT/prov/$IMG -c $c -d "$DUR")
+	nm=$(sed 's/.*MBps=\([0-9.]*\).*/\1/' <<<"$n")
+	dm=$(sed 's/.*MBps=\([0-9.]*\).*/\1/' <<<"$d")
+	echo "nginx    $n"
+	echo "deskprov $d"
+	awk -v d="$dm" -v n="$nm" -v c="$c" 'BEGIN { printf "clients=%d ratio deskprov/nginx = %.2f\n", c, d / n }'
+done
+echo "deskprov peak RSS: $(grep VmHWM /proc/$DPID/status | awk '{printf "%.1f MiB", $2/1024}')"

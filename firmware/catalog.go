@@ -1,0 +1,253 @@
+package firmware
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/store"
+)
+
+// Image is one certified firmware file in the catalog. Its ID is its SHA-256.
+type Image struct {
+	ID        string    `gorm:"primaryKey;size:64"`
+	Vendor    string    `gorm:"size:16;not null;index:idx_fw_image_name"`
+	FileName  string    `gorm:"size:200;not null;index:idx_fw_image_name"`
+	Models    string    `gorm:"size:400;not null"`
+	Version   string    `gorm:"size:64;not null"`
+	Revision  string    `gorm:"size:64;not null;default:''"`
+	Locale    string    `gorm:"size:32;not null;default:''"`
+	Size      int64     `gorm:"not null"`
+	CreatedAt time.Time `gorm:"not null"`
+	CreatedBy string    `gorm:"size:200"`
+}
+
+func (Image) TableName() string { return "firmware_images" }
+
+// ModelList is the models the image is for.
+func (i Image) ModelList() []string { return strings.Split(i.Models, ",") }
+
+// MarshalJSON writes the API view.
+func (i Image) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID        string    `json:"id"`
+		SHA256    string    `json:"sha256"`
+		Size      int64     `json:"size"`
+		Vendor    string    `json:"vendor"`
+		Models    []string  `json:"models"`
+		Version   string    `json:"version"`
+		FileName  string    `json:"fileName"`
+		Revision  string    `json:"revision,omitempty"`
+		Locale    string    `json:"locale,omitempty"`
+		CreatedAt time.Time `json:"createdAt"`
+		CreatedBy string    `json:"createdBy,omitempty"`
+	}{i.ID, i.ID, i.Size, i.Vendor, i.ModelList(), i.Version, i.FileName, i.Revision, i.Locale, i.CreatedAt, i.CreatedBy})
+}
+
+// Upload is an image received in full and hashed, not yet in the catalog.
+// Commit it or Discard it.
+type Upload struct {
+	path   string
+	SHA256 string
+	Size   int64
+}
+
+// Discard removes the staged file. Safe to call twice and after Commit.
+func (u *Upload) Discard() {
+	if u != nil && u.path != "" {
+		os.Remove(u.path)
+		u.path = ""
+	}
+}
+
+const tempPrefix = ".upload-"
+
+// Stage streams r to a temporary file in the image directory while hashing
+// it, so an image is never held whole in memory. A read error or an image
+// over MaxUpload leaves nothing behind.
+func (s *Service) Stage(r io.Reader) (*Upload, error) {
+	f, err := os.CreateTemp(s.dir, tempPrefix+"*")
+	if err != nil {
+		return nil, err
+	}
+	u := &Upload{path: f.Name()}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, s.MaxUpload+1))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		u.Discard()
+		return nil, fault.Invalidf("the upload was interrupted after %d bytes (%v): nothing was kept, send it again", n, err).Wrap(err)
+	}
+	if n > s.MaxUpload {
+		u.Discard()
+		return nil, fault.New(fault.TooLarge, "the image is over %d bytes", s.MaxUpload)
+	}
+	if n == 0 {
+		u.Discard()
+		return nil, fault.FieldInvalid("file", "the image is empty")
+	}
+	u.SHA256, u.Size = hex.EncodeToString(h.Sum(nil)), n
+	return u, nil
+}
+
+// Commit adds a staged upload to the catalog under its SHA-256, reading
+// vendor, models and version from fileName where given leaves them out. The
+// image becomes the pending version of the rule of each model it is for.
+// The same bytes uploaded again (even concurrently) give the existing entry
+// and created=false. The staged file is consumed either way.
+func (s *Service) Commit(ctx context.Context, u *Upload, fileName string, given ImageMeta, actor string) (img Image, created bool, err error) {
+	defer u.Discard()
+	meta, err := ParseMeta(fileName, given)
+	if err != nil {
+		return Image{}, false, err
+	}
+	if existing, err := s.Image(ctx, u.SHA256); err == nil {
+		return existing, false, nil
+	} else if !fault.Is(err, fault.NotFound) {
+		return Image{}, false, err
+	}
+	img = Image{ID: u.SHA256, Vendor: meta.Vendor, FileName: meta.FileName, Models: strings.Join(meta.Models, ","),
+		Version: meta.Version, Revision: meta.Revision, Locale: meta.Locale, Size: u.Size, CreatedAt: s.now(), CreatedBy: actor}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		if err := tx.Create(&img).Error; err != nil {
+			return err
+		}
+		for _, m := range meta.Models {
+			r, err := s.ruleFor(tx, meta.Vendor, m, meta.Revision, meta.Locale, true)
+			if err != nil {
+				return err
+			}
+			if err := tx.Model(&r).Updates(map[string]any{"pending_image": img.ID, "updated_at": s.now()}).Error; err != nil {
+				return err
+			}
+		}
+		if err := s.audit(tx, actor, "import", img.ID, meta.Vendor+" "+img.Models+" "+img.Version+" "+img.FileName); err != nil {
+			return err
+		}
+		// Rename inside the transaction: a failed rename rolls the row back;
+		// a failed commit leaves at worst a file named by its own hash, which
+		// the next identical upload reuses.
+		return os.Rename(u.path, s.path(img.ID))
+	})
+	if err != nil {
+		if store.IsUniqueViolation(err) {
+			if existing, gerr := s.Image(ctx, u.SHA256); gerr == nil {
+				return existing, false, nil
+			}
+		}
+		return Image{}, false, err
+	}
+	u.path = ""
+	return img, true, nil
+}
+
+func (s *Service) path(sha string) string { return filepath.Join(s.dir, sha) }
+
+// Image returns one catalog entry.
+func (s *Service) Image(ctx context.Context, id string) (Image, error) {
+	var img Image
+	err := s.db.WithContext(ctx).Where("id = ?", strings.ToLower(id)).Limit(1).Find(&img).Error
+	if err != nil {
+		return img, err
+	}
+	if img.ID == "" {
+		return img, fault.NotFoundf("no firmware image %s", id)
+	}
+	return img, nil
+}
+
+// Images lists the catalog, newest first, optionally for one vendor.
+func (s *Service) Images(ctx context.Context, vendor string) ([]Image, error) {
+	q := s.db.WithContext(ctx).Order("created_at DESC, id")
+	if vendor != "" {
+		q = q.Where("vendor = ?", strings.ToLower(vendor))
+	}
+	out := []Image{}
+	return out, q.Find(&out).Error
+}
+
+// Open opens an image's file for reading.
+func (s *Service) Open(img Image) (*os.File, error) {
+	f, err := os.Open(s.path(img.ID))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fault.New(fault.Unavailable, "the file of image %s is missing from %s", img.ID, s.dir)
+	}
+	return f, err
+}
+
+// Resolve finds the image a phone asks for by its vendor's file name. Several
+// versions can share a name (Polycom's part numbers carry no version): the
+// one last offered to this phone wins, then an approved one, then a pending
+// one, then the newest.
+func (s *Service) Resolve(ctx context.Context, vendor, name, mac string) (Image, bool, error) {
+	var cands []Image
+	err := s.db.WithContext(ctx).Where("vendor = ? AND LOWER(file_name) = ?", strings.ToLower(vendor), strings.ToLower(name)).
+		Order("created_at DESC").Find(&cands).Error
+	if err != nil || len(cands) == 0 {
+		return Image{}, false, err
+	}
+	if len(cands) == 1 {
+		return cands[0], true, nil
+	}
+	if mac = NormalizeMAC(mac); mac != "" {
+		var st deviceState
+		if err := s.db.WithContext(ctx).Where("mac = ?", mac).Limit(1).Find(&st).Error; err != nil {
+			return Image{}, false, err
+		}
+		for _, c := range cands {
+			if st.OfferedImage == c.ID {
+				return c, true, nil
+			}
+		}
+	}
+	ids := make([]string, len(cands))
+	for i, c := range cands {
+		ids[i] = c.ID
+	}
+	var rules []Rule
+	if err := s.db.WithContext(ctx).Where("approved_image IN ? OR pending_image IN ?", ids, ids).Find(&rules).Error; err != nil {
+		return Image{}, false, err
+	}
+	rank := map[string]int{}
+	for _, r := range rules {
+		rank[r.ApprovedImage] = 2
+		if rank[r.PendingImage] < 1 {
+			rank[r.PendingImage] = 1
+		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return rank[cands[i].ID] > rank[cands[j].ID] })
+	return cands[0], true, nil
+}
+
+// removeStaleUploads clears temporary files an earlier process left behind
+// when it died mid-upload.
+func (s *Service) removeStaleUploads(olderThan time.Duration) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), tempPrefix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > olderThan {
+			os.Remove(filepath.Join(s.dir, e.Name()))
+		}
+	}
+}

@@ -1,0 +1,105 @@
+// Package firmware keeps the certified image catalog, the update rules
+// (pending, approved, restore) with their test devices, staged rollouts and
+// the update-loop guard, and decides which image each phone is offered.
+// Images are files named by their SHA-256 in a directory the caller gives.
+package firmware
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/store"
+)
+
+// Device is a phone as provisioning sees it on one request.
+type Device struct {
+	Vendor, Model, MAC, Serial, Version, Revision, Locale string
+}
+
+// Decision is what one phone is offered. FileName is the vendor's file name
+// the phone will request.
+type Decision struct {
+	Offer    bool   `json:"offer"`
+	Reason   string `json:"reason"`
+	Version  string `json:"version,omitempty"`
+	FileName string `json:"fileName,omitempty"`
+	SHA256   string `json:"sha256,omitempty"`
+	Size     int64  `json:"size,omitempty"`
+}
+
+// Service is the firmware area.
+type Service struct {
+	db  *gorm.DB
+	dir string
+	// Now is the clock; tests move it.
+	Now func() time.Time
+	// MaxUpload caps one image (bytes).
+	MaxUpload int64
+	// LoopFlips is how many version changes within LoopWindow flag a phone.
+	LoopFlips  int
+	LoopWindow time.Duration
+}
+
+// New returns the service storing images under dir (created if missing).
+func New(db *gorm.DB, dir string) (*Service, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create the firmware directory %s: %w", dir, err)
+	}
+	s := &Service{db: db, dir: dir, Now: time.Now, MaxUpload: 2 << 30, LoopFlips: 3, LoopWindow: 24 * time.Hour}
+	s.removeStaleUploads(24 * time.Hour)
+	return s, nil
+}
+
+// Dir is where images live.
+func (s *Service) Dir() string { return s.dir }
+
+// Migrate creates the firmware tables.
+func Migrate(db *gorm.DB) error {
+	return db.AutoMigrate(&Image{}, &Rule{}, &TestDevice{}, &AuditEntry{}, &Rollout{}, &deviceState{}, &versionChange{})
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC() }
+
+// tx runs fn in a transaction that also bumps the config generation: every
+// write here can change what a phone is offered.
+func (s *Service) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return store.Bump(tx, store.ConfigGeneration)
+	})
+}
+
+// AuditEntry records one admin action on firmware.
+type AuditEntry struct {
+	ID     uint      `gorm:"primaryKey" json:"id"`
+	At     time.Time `gorm:"index;not null" json:"at"`
+	Actor  string    `gorm:"size:200;not null" json:"actor"`
+	Action string    `gorm:"size:64;not null" json:"action"`
+	Target string    `gorm:"size:200;not null" json:"target"`
+	Detail string    `gorm:"size:1000" json:"detail"`
+}
+
+func (AuditEntry) TableName() string { return "firmware_audit" }
+
+func (s *Service) audit(tx *gorm.DB, actor, action, target, detail string) error {
+	if actor == "" {
+		actor = "system"
+	}
+	return tx.Create(&AuditEntry{At: s.now(), Actor: actor, Action: action, Target: target, Detail: detail}).Error
+}
+
+// Audit lists the newest audit entries first.
+func (s *Service) Audit(ctx context.Context, limit int) ([]AuditEntry, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 200
+	}
+	var out []AuditEntry
+	err := s.db.WithContext(ctx).Order("id DESC").Limit(limit).Find(&out).Error
+	return out, err
+}

@@ -1,0 +1,462 @@
+package web
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/firmware"
+)
+
+// Firmware is the firmware area's HTTP part: the admin API for the catalog,
+// rules, test devices, rollouts and the loop guard, and image delivery (its
+// ServeImage is the web.ImageHandler provisioning calls for /prov/ image
+// names; Lync Phone Edition's /RequestHandler/Files/... it mounts itself).
+type Firmware struct {
+	svc *firmware.Service
+	// slots caps concurrent image downloads server-wide (per process).
+	slots      chan struct{}
+	retryAfter int
+	s          *Server
+	active     prometheus.Gauge
+	rejected   prometheus.Counter
+}
+
+// NewFirmware builds the module. maxDownloads caps concurrent image
+// downloads (beyond it phones get 503 with Retry-After: retryAfter seconds).
+func NewFirmware(svc *firmware.Service, maxDownloads, retryAfter int) *Firmware {
+	if maxDownloads <= 0 {
+		maxDownloads = 256
+	}
+	if retryAfter <= 0 {
+		retryAfter = 30
+	}
+	return &Firmware{svc: svc, slots: make(chan struct{}, maxDownloads), retryAfter: retryAfter}
+}
+
+// Mount adds the routes.
+func (h *Firmware) Mount(r *Routes) {
+	h.s = r.Server
+	h.active = prometheus.NewGauge(prometheus.GaugeOpts{Name: "deskprov_firmware_downloads_active", Help: "Firmware image downloads in progress."})
+	h.rejected = prometheus.NewCounter(prometheus.CounterOpts{Name: "deskprov_firmware_downloads_rejected_total", Help: "Firmware downloads turned away with 503 by the concurrency cap."})
+	r.Server.Registry.MustRegister(h.active, h.rejected)
+	a := r.Admin
+	a.POST("/firmware", h.upload)
+	a.GET("/firmware", h.list)
+	a.GET("/firmware/:id", h.get)
+	a.GET("/deviceupdaterules", h.rules)
+	a.GET("/deviceupdaterules/:id", h.rule)
+	a.POST("/deviceupdaterules/:id/:action", h.act)
+	a.GET("/testdevices", h.testDevices)
+	a.POST("/testdevices", h.addTestDevice)
+	a.DELETE("/testdevices/:id", h.removeTestDevice)
+	a.GET("/rollouts", h.rollouts)
+	a.GET("/rollouts/:id", h.rollout)
+	a.POST("/rollouts/:id/:action", h.rolloutAction)
+	a.GET("/updateloops", h.loops)
+	a.DELETE("/updateloops/:mac", h.clearLoop)
+	a.GET("/firmwareaudit", h.audit)
+	r.Root.GET("/RequestHandler/Files/*path", h.lpeFile)
+	r.Root.HEAD("/RequestHandler/Files/*path", h.lpeFile)
+}
+
+// maxFormField caps a non-file multipart field.
+const maxFormField = 4096
+
+func (h *Firmware) upload(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, h.svc.MaxUpload+1<<20)
+	mr, err := c.Request.MultipartReader()
+	if err != nil {
+		h.s.Fail(c, fault.Invalidf("send the image as multipart/form-data with a part named file (%v)", err))
+		return
+	}
+	var up *firmware.Upload
+	defer func() { up.Discard() }()
+	fileName, wantSHA := "", ""
+	var meta firmware.ImageMeta
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			h.s.Fail(c, uploadFault(err))
+			return
+		}
+		name := part.FormName()
+		if name == "file" {
+			if up != nil {
+				h.s.Fail(c, fault.FieldInvalid("file", "send one image per upload"))
+				return
+			}
+			fileName = part.FileName()
+			if up, err = h.svc.Stage(part); err != nil {
+				h.s.Fail(c, uploadFault(err))
+				return
+			}
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(part, maxFormField+1))
+		if err != nil {
+			h.s.Fail(c, uploadFault(err))
+			return
+		}
+		if len(b) > maxFormField {
+			h.s.Fail(c, fault.FieldInvalid(name, "field %q is over %d bytes", name, maxFormField))
+			return
+		}
+		v := strings.TrimSpace(string(b))
+		switch name {
+		case "vendor":
+			meta.Vendor = v
+		case "models", "model":
+			meta.Models = append(meta.Models, v)
+		case "version":
+			meta.Version = v
+		case "revision":
+			meta.Revision = v
+		case "locale":
+			meta.Locale = v
+		case "fileName":
+			fileName = v
+		case "sha256":
+			wantSHA = strings.ToLower(v)
+		default:
+			h.s.Fail(c, fault.FieldInvalid(name, "unknown field %q: use file, vendor, models, version, revision, locale, fileName, sha256", name))
+			return
+		}
+	}
+	if up == nil {
+		h.s.Fail(c, fault.FieldInvalid("file", "the upload has no part named file"))
+		return
+	}
+	if wantSHA != "" && wantSHA != up.SHA256 {
+		h.s.Fail(c, fault.FieldInvalid("sha256", "the image arrived corrupted: its SHA-256 is %s, not %s; nothing was kept, send it again", up.SHA256, wantSHA))
+		return
+	}
+	img, created, err := h.svc.Commit(c.Request.Context(), up, fileName, meta, AdminOf(c))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	c.Header("Location", "/api/v1/firmware/"+img.ID)
+	c.JSON(status, img)
+}
+
+func uploadFault(err error) error {
+	if _, ok := fault.As(err); ok {
+		return err
+	}
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) {
+		return fault.New(fault.TooLarge, "the upload is over %d bytes", mb.Limit)
+	}
+	return fault.Invalidf("the upload was interrupted or is not valid multipart (%v): nothing was kept, send it again", err)
+}
+
+func (h *Firmware) list(c *gin.Context) {
+	imgs, err := h.svc.Images(c.Request.Context(), c.Query("vendor"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, imgs)
+}
+
+func (h *Firmware) get(c *gin.Context) {
+	img, err := h.svc.Image(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, img)
+}
+
+func (h *Firmware) rules(c *gin.Context) {
+	rs, err := h.svc.Rules(c.Request.Context())
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, rs)
+}
+
+func firmwareID(c *gin.Context, what string) (uint, error) {
+	n, err := strconv.ParseUint(c.Param("id"), 10, 32)
+	if err != nil || n == 0 {
+		return 0, fault.NotFoundf("no %s %q", what, c.Param("id"))
+	}
+	return uint(n), nil
+}
+
+func (h *Firmware) rule(c *gin.Context) {
+	id, err := firmwareID(c, "device update rule")
+	if err == nil {
+		var r firmware.RuleView
+		if r, err = h.svc.RuleByID(c.Request.Context(), id); err == nil {
+			c.JSON(http.StatusOK, r)
+			return
+		}
+	}
+	h.s.Fail(c, err)
+}
+
+// actInput is the optional body of approve: a rollout plan.
+type actInput struct {
+	Rollout *firmware.Plan `json:"rollout"`
+}
+
+func (h *Firmware) act(c *gin.Context) {
+	id, err := firmwareID(c, "device update rule")
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	action := c.Param("action")
+	if action != firmware.ActionApprove && action != firmware.ActionRestore && action != firmware.ActionReset {
+		h.s.Fail(c, fault.NotFoundf("no action %q on a rule: use approve, restore or reset", action))
+		return
+	}
+	var in actInput
+	if c.Request.ContentLength != 0 {
+		if err := BindJSON(c, &in); err != nil {
+			h.s.Fail(c, err)
+			return
+		}
+	}
+	r, err := h.svc.Act(c.Request.Context(), id, action, in.Rollout, AdminOf(c))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
+}
+
+func (h *Firmware) testDevices(c *gin.Context) {
+	ts, err := h.svc.TestDevices(c.Request.Context())
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ts)
+}
+
+func (h *Firmware) addTestDevice(c *gin.Context) {
+	var in struct {
+		IdentifierType string `json:"identifierType"`
+		Identifier     string `json:"identifier"`
+	}
+	if err := BindJSON(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	td, err := h.svc.AddTestDevice(c.Request.Context(), in.IdentifierType, in.Identifier, AdminOf(c))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, td)
+}
+
+func (h *Firmware) removeTestDevice(c *gin.Context) {
+	id, err := firmwareID(c, "test device")
+	if err == nil {
+		err = h.svc.RemoveTestDevice(c.Request.Context(), id, AdminOf(c))
+	}
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h *Firmware) rollouts(c *gin.Context) {
+	rs, err := h.svc.Rollouts(c.Request.Context())
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, rs)
+}
+
+func (h *Firmware) rollout(c *gin.Context) {
+	id, err := firmwareID(c, "rollout")
+	if err == nil {
+		var r firmware.RolloutStatus
+		if r, err = h.svc.RolloutByID(c.Request.Context(), id); err == nil {
+			c.JSON(http.StatusOK, r)
+			return
+		}
+	}
+	h.s.Fail(c, err)
+}
+
+func (h *Firmware) rolloutAction(c *gin.Context) {
+	id, err := firmwareID(c, "rollout")
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	switch c.Param("action") {
+	case "pause", "resume", "abort":
+	default:
+		h.s.Fail(c, fault.NotFoundf("no action %q on a rollout: use pause, resume or abort", c.Param("action")))
+		return
+	}
+	r, err := h.svc.SetRolloutState(c.Request.Context(), id, c.Param("action"), AdminOf(c))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
+}
+
+func (h *Firmware) loops(c *gin.Context) {
+	ls, err := h.svc.Loops(c.Request.Context())
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ls)
+}
+
+func (h *Firmware) clearLoop(c *gin.Context) {
+	if err := h.svc.ClearLoop(c.Request.Context(), c.Param("mac"), AdminOf(c)); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h *Firmware) audit(c *gin.Context) {
+	limit, _ := strconv.Atoi(c.Query("limit"))
+	es, err := h.svc.Audit(c.Request.Context(), limit)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, es)
+}
+
+// lpeFile serves Lync Phone Edition images: /RequestHandler/Files/<name>.cab
+// or /RequestHandler/Files/<sha256>/<name>.cab (the form deskprov hands out,
+// unambiguous when two versions share a name).
+func (h *Firmware) lpeFile(c *gin.Context) {
+	p := strings.Trim(c.Param("path"), "/")
+	dir, name := "", p
+	if i := strings.LastIndex(p, "/"); i >= 0 {
+		dir, name = p[:i], p[i+1:]
+	}
+	if dir != "" {
+		img, err := h.svc.Image(c.Request.Context(), dir)
+		if err != nil || img.Vendor != firmware.LPE || !strings.EqualFold(img.FileName, name) {
+			writeError(c, http.StatusNotFound, "not_found", "no image "+p)
+			return
+		}
+		h.serve(c, img, "")
+		return
+	}
+	if !h.ServeImage(c, firmware.LPE, name, "") {
+		writeError(c, http.StatusNotFound, "not_found", "no image "+p)
+	}
+}
+
+// ServeImage is the web.ImageHandler for provisioning's /prov/ image names.
+func (h *Firmware) ServeImage(c *gin.Context, vendor, name, mac string) bool {
+	img, ok, err := h.svc.Resolve(c.Request.Context(), vendor, name, mac)
+	if err != nil {
+		h.s.Fail(c, err)
+		return true
+	}
+	if !ok {
+		return false
+	}
+	h.serve(c, img, mac)
+	return true
+}
+
+var _ ImageHandler = (*Firmware)(nil).ServeImage
+
+// serve sends an image with http.ServeContent (HEAD, Range, If-None-Match,
+// If-Range) from its file, by sendfile where the connection allows.
+func (h *Firmware) serve(c *gin.Context, img firmware.Image, mac string) {
+	select {
+	case h.slots <- struct{}{}:
+		h.active.Inc()
+		defer func() { <-h.slots; h.active.Dec() }()
+	default:
+		h.rejected.Inc()
+		h.s.Fail(c, &fault.Error{Kind: fault.Unavailable, RetryAfter: h.retryAfter,
+			Message: "too many firmware downloads at once; try again in " + strconv.Itoa(h.retryAfter) + " seconds"})
+		return
+	}
+	f, err := h.svc.Open(img)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	defer f.Close()
+	hd := c.Writer.Header()
+	hd.Set("Content-Type", "application/octet-stream")
+	hd.Set("ETag", `"`+img.ID+`"`)
+	hd.Set("X-Checksum-SHA256", img.ID)
+	hd.Set("Cache-Control", "no-cache")
+	http.ServeContent(sendfileWriter{c.Writer}, c.Request, img.FileName, img.CreatedAt, f)
+	if c.Request.Method == http.MethodGet && reachesEnd(c.Writer.Status(), c.Request.Header.Get("Range"), img.Size) {
+		if err := h.svc.RecordDownload(c.Request.Context(), mac, img); err != nil {
+			h.s.Log.Warn("record firmware download", "mac", mac, "image", img.ID, "err", err)
+		}
+	}
+}
+
+// reachesEnd tells whether an answer carried the image's last byte: a full
+// 200, or a single range running to the end (AudioCodes reads the header
+// with a short range first; that is not a download).
+func reachesEnd(status int, rng string, size int64) bool {
+	if status == http.StatusOK {
+		return true
+	}
+	if status != http.StatusPartialContent || strings.Contains(rng, ",") {
+		return false
+	}
+	_, spec, ok := strings.Cut(rng, "=")
+	if !ok {
+		return false
+	}
+	a, b, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	if !ok {
+		return false
+	}
+	if a == "" || b == "" {
+		return true // suffix range or open end: runs to the last byte
+	}
+	end, err := strconv.ParseInt(b, 10, 64)
+	return err == nil && end >= size-1
+}
+
+// sendfileWriter lets http.ServeContent reach the connection's ReadFrom
+// (sendfile) through gin's writer, which does not expose it.
+type sendfileWriter struct{ gin.ResponseWriter }
+
+func (w sendfileWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.ResponseWriter.WriteHeaderNow()
+	if u, ok := w.ResponseWriter.(interface{ Unwrap() http.ResponseWriter }); ok {
+		if rf, ok := u.Unwrap().(io.ReaderFrom); ok {
+			return rf.ReadFrom(r)
+		}
+	}
+	return io.Copy(writerOnly{w.ResponseWriter}, r)
+}
+
+// writerOnly hides ReadFrom so io.Copy does not loop back into it.
+type writerOnly struct{ io.Writer }

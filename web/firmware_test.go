@@ -1,0 +1,419 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/firmware"
+	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/store/storetest"
+	"github.com/deskprov/deskprov/tenant"
+)
+
+// firmwareTestProv stands in for provisioning's /prov/ routes: it hands
+// image names to the firmware module's ImageHandler.
+type firmwareTestProv struct{ images ImageHandler }
+
+func (p firmwareTestProv) Mount(r *Routes) {
+	h := func(c *gin.Context) {
+		if !p.images(c, c.Param("vendor"), c.Param("name"), c.Query("mac")) {
+			c.String(http.StatusNotFound, "")
+		}
+	}
+	r.Root.GET("/prov/:vendor/:name", h)
+	r.Root.HEAD("/prov/:vendor/:name", h)
+}
+
+// firmwareTestServer starts a server with the firmware module (2 download
+// slots) and returns its URL, an admin token, the service and the module.
+func firmwareTestServer(t *testing.T, db *gorm.DB) (string, string, *firmware.Service, *Firmware) {
+	t.Helper()
+	for _, m := range []func(*gorm.DB) error{tenant.Migrate, firmware.Migrate} {
+		if err := m(db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tn := tenant.New(db)
+	tn.HashCost = bcrypt.MinCost
+	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := firmware.New(db, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw := NewFirmware(svc, 2, 7)
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, firmwareTestProv{fw.ServeImage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code := tenantCall(t, ts.URL, "", "POST", "/api/v1/login", `{"username":"admin","password":"admin-password"}`, &out); code != 200 {
+		t.Fatalf("login: %d", code)
+	}
+	return ts.URL, out.AccessToken, svc, fw
+}
+
+// firmwareTestUpload posts an image as multipart and decodes the answer.
+func firmwareTestUpload(t *testing.T, base, token, fileName string, content []byte, fields map[string]string, out any) int {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	if fileName != "" {
+		fw, _ := mw.CreateFormFile("file", fileName)
+		fw.Write(content)
+	}
+	mw.Close()
+	req, _ := http.NewRequest("POST", base+"/api/v1/firmware", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		json.Unmarshal(body, out)
+	}
+	if resp.StatusCode >= 400 && out == nil {
+		t.Logf("upload answered %d %s", resp.StatusCode, body)
+	}
+	return resp.StatusCode
+}
+
+func firmwareTestGet(t *testing.T, method, url string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+type firmwareTestImage struct {
+	ID       string   `json:"id"`
+	SHA256   string   `json:"sha256"`
+	Size     int64    `json:"size"`
+	Vendor   string   `json:"vendor"`
+	Models   []string `json:"models"`
+	Version  string   `json:"version"`
+	FileName string   `json:"fileName"`
+}
+
+func TestFirmwareUploadAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, token, svc, fw := firmwareTestServer(t, db)
+		content := bytes.Repeat([]byte("polycom"), 1000)
+		var first, second firmwareTestImage
+		t.Run("an upload reads models from the part number and answers 201", func(t *testing.T) {
+			code := firmwareTestUpload(t, base, token, "3111-44500-001.sip.ld", content, map[string]string{"version": "5.9.7.4477"}, &first)
+			if code != 201 || first.Vendor != "polycom" || len(first.Models) != 1 || first.Models[0] != "VVX500" || first.Size != int64(len(content)) || first.ID != first.SHA256 {
+				t.Fatalf("%d %+v", code, first)
+			}
+		})
+		t.Run("the same image again answers the existing entry with 200", func(t *testing.T) {
+			code := firmwareTestUpload(t, base, token, "3111-44500-001.sip.ld", content, map[string]string{"version": "5.9.7.4477"}, &second)
+			if code != 200 || second.ID != first.ID {
+				t.Fatalf("%d %+v", code, second)
+			}
+		})
+		cases := []struct {
+			name, file string
+			fields     map[string]string
+			status     int
+			field      string
+		}{
+			{"a Polycom image without a version is refused naming the field", "3111-44500-001.sip.ld", nil, 400, "version"},
+			{"an upload without a file is refused", "", map[string]string{"vendor": "yealink"}, 400, "file"},
+			{"an unknown form field is refused", "T46-28.83.0.120.rom", map[string]string{"colour": "blue"}, 400, "colour"},
+			{"an unknown vendor is refused", "x.rom", map[string]string{"vendor": "cisco", "version": "1.0"}, 400, "vendor"},
+			{"an image whose checksum does not match is refused", "T46-28.83.0.120.rom", map[string]string{"sha256": strings.Repeat("ab", 32)}, 400, "sha256"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				var e struct{ Error, Message, Field string }
+				code := firmwareTestUpload(t, base, token, c.file, []byte("x"), c.fields, &e)
+				if code != c.status || e.Field != c.field || e.Message == "" {
+					t.Fatalf("%d %+v", code, e)
+				}
+			})
+		}
+		t.Run("an upload cut off mid-file leaves nothing behind", func(t *testing.T) {
+			pr, pw := io.Pipe()
+			mw := multipart.NewWriter(pw)
+			go func() {
+				fw, _ := mw.CreateFormFile("file", "T46-28.83.0.120.rom")
+				fw.Write(bytes.Repeat([]byte("x"), 200000))
+				pw.CloseWithError(io.ErrUnexpectedEOF) // the cable is pulled
+			}()
+			req := httptest.NewRequest("POST", "/api/v1/firmware", pr)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			req.Header.Set("Authorization", "Bearer "+token)
+			rec := httptest.NewRecorder()
+			fw.s.Handler().ServeHTTP(rec, req) // returns when the handler is done
+			entries, _ := os.ReadDir(svc.Dir())
+			var imgs []firmwareTestImage
+			tenantCall(t, base, token, "GET", "/api/v1/firmware?vendor=yealink", "", &imgs)
+			if rec.Code != 400 || len(entries) != 1 || len(imgs) != 0 {
+				t.Fatalf("answered %d %s; left behind %d files, %d yealink images", rec.Code, rec.Body, len(entries), len(imgs))
+			}
+		})
+		t.Run("a body that is not multipart is refused", func(t *testing.T) {
+			if code := tenantCall(t, base, token, "POST", "/api/v1/firmware", `{"file":"x"}`, nil); code != 400 {
+				t.Fatalf("%d", code)
+			}
+		})
+		t.Run("an image whose checksum matches is kept", func(t *testing.T) {
+			var img firmwareTestImage
+			sum := sha256.Sum256([]byte("yealink"))
+			code := firmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", []byte("yealink"), map[string]string{"sha256": hex.EncodeToString(sum[:])}, &img)
+			if code != 201 || img.SHA256 != hex.EncodeToString(sum[:]) {
+				t.Fatalf("%d %+v", code, img)
+			}
+		})
+		t.Run("the catalog lists one image per vendor", func(t *testing.T) {
+			var imgs []firmwareTestImage
+			if code := tenantCall(t, base, token, "GET", "/api/v1/firmware?vendor=polycom", "", &imgs); code != 200 || len(imgs) != 1 {
+				t.Fatalf("%d %+v", code, imgs)
+			}
+		})
+	})
+}
+
+func TestFirmwareDelivery(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, token, _, fw := firmwareTestServer(t, db)
+		content := []byte(strings.Repeat("0123456789", 1000))
+		var img firmwareTestImage
+		if code := firmwareTestUpload(t, base, token, "420HD.img", content, map[string]string{"version": "3.4.6.604"}, &img); code != 201 {
+			t.Fatalf("upload %d", code)
+		}
+		url := base + "/prov/audiocodes/420HD.img"
+		etag := `"` + img.SHA256 + `"`
+		t.Run("a GET answers the whole image with its checksum and ETag", func(t *testing.T) {
+			resp, body := firmwareTestGet(t, "GET", url, nil)
+			if resp.StatusCode != 200 || !bytes.Equal(body, content) || resp.Header.Get("ETag") != etag ||
+				resp.Header.Get("X-Checksum-SHA256") != img.SHA256 || resp.ContentLength != int64(len(content)) ||
+				resp.Header.Get("Accept-Ranges") != "bytes" {
+				t.Fatalf("%d %v len %d", resp.StatusCode, resp.Header, len(body))
+			}
+		})
+		t.Run("a HEAD answers the length and no body", func(t *testing.T) {
+			resp, body := firmwareTestGet(t, "HEAD", url, nil)
+			if resp.StatusCode != 200 || len(body) != 0 || resp.Header.Get("Content-Length") != fmt.Sprint(len(content)) || resp.Header.Get("ETag") != etag {
+				t.Fatalf("%d %v", resp.StatusCode, resp.Header)
+			}
+		})
+		t.Run("a range answers just the header bytes", func(t *testing.T) {
+			resp, body := firmwareTestGet(t, "GET", url, map[string]string{"Range": "bytes=0-99"})
+			if resp.StatusCode != 206 || !bytes.Equal(body, content[:100]) || resp.Header.Get("Content-Range") != fmt.Sprintf("bytes 0-99/%d", len(content)) {
+				t.Fatalf("%d %v %d", resp.StatusCode, resp.Header, len(body))
+			}
+		})
+		t.Run("a range past the end is unsatisfiable", func(t *testing.T) {
+			resp, _ := firmwareTestGet(t, "GET", url, map[string]string{"Range": "bytes=20000-"})
+			if resp.StatusCode != 416 {
+				t.Fatalf("%d", resp.StatusCode)
+			}
+		})
+		t.Run("If-None-Match with the ETag answers 304", func(t *testing.T) {
+			resp, body := firmwareTestGet(t, "GET", url, map[string]string{"If-None-Match": etag})
+			if resp.StatusCode != 304 || len(body) != 0 {
+				t.Fatalf("%d", resp.StatusCode)
+			}
+		})
+		t.Run("an unknown image name is a plain 404", func(t *testing.T) {
+			if resp, _ := firmwareTestGet(t, "GET", base+"/prov/audiocodes/450HD.img", nil); resp.StatusCode != 404 {
+				t.Fatalf("%d", resp.StatusCode)
+			}
+		})
+		t.Run("beyond the download cap the answer is 503 with Retry-After", func(t *testing.T) {
+			fw.slots <- struct{}{}
+			fw.slots <- struct{}{}
+			resp, _ := firmwareTestGet(t, "GET", url, nil)
+			<-fw.slots
+			<-fw.slots
+			if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "7" {
+				t.Fatalf("%d %v", resp.StatusCode, resp.Header)
+			}
+			if resp, _ := firmwareTestGet(t, "GET", url, nil); resp.StatusCode != 200 {
+				t.Fatalf("after release: %d", resp.StatusCode)
+			}
+			if _, m := firmwareTestGet(t, "GET", base+"/metrics", nil); !strings.Contains(string(m), "deskprov_firmware_downloads_rejected_total 1") ||
+				!strings.Contains(string(m), "deskprov_firmware_downloads_active 0") {
+				t.Fatal("the metrics do not count the refused download")
+			}
+		})
+		t.Run("a Lync Phone Edition cab is served under /RequestHandler/Files", func(t *testing.T) {
+			var cab firmwareTestImage
+			cabBytes := []byte("MSCF cab image")
+			if code := firmwareTestUpload(t, base, token, "UCUpdates.cab", cabBytes, map[string]string{"models": "CX600", "version": "4.0.7577.4387"}, &cab); code != 201 {
+				t.Fatalf("upload %d", code)
+			}
+			for _, p := range []string{"/RequestHandler/Files/" + cab.SHA256 + "/UCUpdates.cab", "/RequestHandler/Files/ucupdates.cab"} {
+				resp, body := firmwareTestGet(t, "GET", base+p, nil)
+				if resp.StatusCode != 200 || !bytes.Equal(body, cabBytes) {
+					t.Fatalf("%s: %d", p, resp.StatusCode)
+				}
+			}
+			if resp, _ := firmwareTestGet(t, "GET", base+"/RequestHandler/Files/"+img.SHA256+"/UCUpdates.cab", nil); resp.StatusCode != 404 {
+				t.Fatalf("another vendor's image under a cab name: %d", resp.StatusCode)
+			}
+		})
+	})
+}
+
+func TestReachesEnd(t *testing.T) {
+	cases := []struct {
+		name   string
+		status int
+		rng    string
+		want   bool
+	}{
+		{"a full answer is a download", 200, "", true},
+		{"a header read is not", 206, "bytes=0-99", false},
+		{"a range to the last byte is", 206, "bytes=100-999", true},
+		{"an open range is", 206, "bytes=100-", true},
+		{"a not-modified answer is not", 304, "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := reachesEnd(c.status, c.rng, 1000); got != c.want {
+				t.Fatalf("got %v", got)
+			}
+		})
+	}
+}
+
+// TestFirmwareEndToEnd: a phone boots, is offered the approved image in the
+// first wave, fetches it, reports the new version on its next poll, and the
+// rollout advances.
+func TestFirmwareEndToEnd(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		base, token, svc, _ := firmwareTestServer(t, db)
+		var v1, v2 firmwareTestImage
+		firmwareTestUpload(t, base, token, "T46-28.83.0.100.rom", []byte("old yealink"), nil, &v1)
+		var rules []firmware.RuleView
+		tenantCall(t, base, token, "GET", "/api/v1/deviceupdaterules", "", &rules)
+		if len(rules) != 1 {
+			t.Fatalf("rules %+v", rules)
+		}
+		rule := fmt.Sprint(rules[0].ID)
+		if code := tenantCall(t, base, token, "POST", "/api/v1/deviceupdaterules/"+rule+"/approve", "", nil); code != 200 {
+			t.Fatalf("approve %d", code)
+		}
+		firmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", []byte("new yealink image"), nil, &v2)
+		// Two phones: one in the first (50%) wave, one in the second.
+		macIn := func(lo, hi int) string {
+			for i := 0; ; i++ {
+				mac := fmt.Sprintf("001565%06x", i)
+				if b := firmware.Bucket(mac); b >= lo && b < hi {
+					return mac
+				}
+			}
+		}
+		early := firmware.Device{Vendor: "yealink", Model: "SIP-T46G", MAC: macIn(0, 5000), Version: v1.Version}
+		late := firmware.Device{Vendor: "yealink", Model: "SIP-T46G", MAC: macIn(5000, 10000), Version: v1.Version}
+		pol := policy.Defaults()
+		for _, p := range []firmware.Device{early, late} { // both boot and ask for their config
+			if err := svc.Poll(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var ro firmware.RuleView
+		code := tenantCall(t, base, token, "POST", "/api/v1/deviceupdaterules/"+rule+"/approve", `{"rollout":{"waves":[50,100],"advanceAt":1}}`, &ro)
+		if code != 200 || ro.Rollout == nil || ro.Approved.Version != v2.Version {
+			t.Fatalf("approve with rollout: %d %+v", code, ro)
+		}
+		roPath := fmt.Sprintf("/api/v1/rollouts/%d", *ro.Rollout)
+		var st firmware.RolloutStatus
+		tenantCall(t, base, token, "GET", roPath, "", &st)
+		if st.State != firmware.StateRunning || st.Wave != 0 || len(st.Waves) != 2 || st.Waves[0].Devices != 1 || st.Waves[1].Devices != 1 {
+			t.Fatalf("status %+v", st)
+		}
+		// upgrade: the phone is offered the image, fetches it under its
+		// vendor name, installs it and reports the new version on its next poll.
+		upgrade := func(p *firmware.Device) {
+			t.Helper()
+			d, err := svc.Decide(ctx, *p, pol)
+			if err != nil || !d.Offer || d.Version != v2.Version {
+				t.Fatalf("decision for %s: %+v %v", p.MAC, d, err)
+			}
+			resp, body := firmwareTestGet(t, "GET", base+"/prov/yealink/"+d.FileName+"?mac="+p.MAC, nil)
+			if resp.StatusCode != 200 || string(body) != "new yealink image" {
+				t.Fatalf("download %d %q", resp.StatusCode, body)
+			}
+			p.Version = d.Version
+			if err := svc.Poll(ctx, *p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if d, _ := svc.Decide(ctx, late, pol); d.Offer {
+			t.Fatalf("the phone in the second wave was offered the image early: %+v", d)
+		}
+		upgrade(&early)
+		tenantCall(t, base, token, "GET", roPath, "", &st)
+		if st.State != firmware.StateRunning || st.Wave != 1 || st.Waves[0].Updated != 1 {
+			t.Fatalf("the rollout did not advance: %+v", st)
+		}
+		upgrade(&late)
+		tenantCall(t, base, token, "GET", roPath, "", &st)
+		if st.State != firmware.StateDone {
+			t.Fatalf("the rollout did not complete: %+v", st)
+		}
+		t.Run("rollout actions on a finished rollout are conflicts", func(t *testing.T) {
+			if code := tenantCall(t, base, token, "POST", roPath+"/pause", "", nil); code != 409 {
+				t.Fatalf("%d", code)
+			}
+			if code := tenantCall(t, base, token, "POST", roPath+"/explode", "", nil); code != 404 {
+				t.Fatalf("%d", code)
+			}
+		})
+		t.Run("test devices and loops answer through the API", func(t *testing.T) {
+			if code := tenantCall(t, base, token, "POST", "/api/v1/testdevices", `{"identifierType":"MACAddress","identifier":"00:15:65:4C:4C:27"}`, nil); code != 201 {
+				t.Fatalf("%d", code)
+			}
+			if code := tenantCall(t, base, token, "POST", "/api/v1/testdevices", `{"identifierType":"IMEI","identifier":"1"}`, nil); code != 400 {
+				t.Fatalf("%d", code)
+			}
+			if code := tenantCall(t, base, token, "DELETE", "/api/v1/updateloops/0015654c4c26", "", nil); code != 404 {
+				t.Fatalf("%d", code)
+			}
+			var audit []firmware.AuditEntry
+			tenantCall(t, base, token, "GET", "/api/v1/firmwareaudit", "", &audit)
+			if len(audit) < 4 || audit[0].Action != "testdevice.add" || audit[0].Actor != "admin" {
+				t.Fatalf("%+v", audit)
+			}
+		})
+	})
+}
