@@ -1,0 +1,522 @@
+package signin
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/store"
+	"github.com/deskprov/deskprov/tenant"
+)
+
+// UserCodeAlphabet is RFC 8628 §6.1's: no vowels (no words), no look-alikes.
+const UserCodeAlphabet = "BCDFGHJKLMNPQRSTVWXZ"
+
+// Device code states.
+const (
+	statePending  = "pending"
+	stateApproved = "approved"
+	stateDenied   = "denied"
+	stateUsed     = "used"
+)
+
+// deviceCode is one web sign-in in progress. Both codes are stored only as
+// HMACs.
+type deviceCode struct {
+	ID             string    `gorm:"primaryKey;size:32"`
+	DeviceCodeHash string    `gorm:"size:64;uniqueIndex;not null"`
+	UserCodeHash   string    `gorm:"size:64;uniqueIndex;not null"`
+	ClientID       string    `gorm:"size:20;not null"`
+	MAC            string    `gorm:"size:12;not null"`
+	Scope          string    `gorm:"size:200"`
+	State          string    `gorm:"size:10;not null"`
+	ExpiresAt      time.Time `gorm:"not null;index"`
+	Interval       int       `gorm:"not null"`
+	LastPollAt     *time.Time
+	// UPN is the user who approved (or was refused).
+	UPN string `gorm:"size:256"`
+	// PasswordUPN is set once a user's password was right, while a TOTP code
+	// is still to come.
+	PasswordUPN string `gorm:"size:256"`
+	// PendingTOTP is an authenticator secret being enrolled in this sign-in.
+	PendingTOTP string `gorm:"size:100"`
+	Failures    int    `gorm:"not null"`
+	DenyCode    string `gorm:"size:40"`
+	DenyMessage string `gorm:"size:500"`
+	CreatedAt   time.Time
+}
+
+func (deviceCode) TableName() string { return "signin_device_codes" }
+
+// DeviceAuthorization is the answer of the device authorization endpoint.
+type DeviceAuthorization struct {
+	DeviceCode              string `json:"device_code"`
+	UserCode                string `json:"user_code"`
+	VerificationURI         string `json:"verification_uri"`
+	VerificationURIComplete string `json:"verification_uri_complete"`
+	ExpiresIn               int    `json:"expires_in"`
+	Interval                int    `json:"interval"`
+}
+
+// StartDeviceAuthorization begins a web sign-in for the phone mac of family clientID.
+func (s *Service) StartDeviceAuthorization(ctx context.Context, clientID, mac, scope string) (DeviceAuthorization, error) {
+	if _, err := CheckClient(clientID); err != nil {
+		return DeviceAuthorization{}, err
+	}
+	if mac == "" {
+		return DeviceAuthorization{}, oauthErr(ErrInvalidRequest, "device_id is required: the phone's MAC address, 12 hex digits")
+	}
+	m, err := NormalizeMAC(mac)
+	if err != nil {
+		return DeviceAuthorization{}, oauthErr(ErrInvalidRequest, "%s", err.Error())
+	}
+	deviceCodeValue := randomToken(32)
+	dh, err := s.digest(ctx, "device", deviceCodeValue)
+	if err != nil {
+		return DeviceAuthorization{}, err
+	}
+	now := s.now()
+	for attempt := 0; attempt < 5; attempt++ {
+		uc := newUserCode()
+		uh, err := s.digest(ctx, "user", uc)
+		if err != nil {
+			return DeviceAuthorization{}, err
+		}
+		row := deviceCode{ID: randomID(), DeviceCodeHash: dh, UserCodeHash: uh, ClientID: clientID, MAC: m,
+			Scope: scope, State: statePending, ExpiresAt: now.Add(s.DeviceCodeTTL), Interval: s.Interval, CreatedAt: now}
+		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			// A user code may be reused once its sign-in is long over.
+			if err := tx.Where("expires_at < ?", now.Add(-time.Hour)).Delete(&deviceCode{}).Error; err != nil {
+				return err
+			}
+			return tx.Create(&row).Error
+		})
+		if store.IsUniqueViolation(err) {
+			continue
+		}
+		if err != nil {
+			return DeviceAuthorization{}, err
+		}
+		shown := FormatUserCode(uc)
+		return DeviceAuthorization{
+			DeviceCode:              deviceCodeValue,
+			UserCode:                shown,
+			VerificationURI:         s.Issuer + "/devicelogin",
+			VerificationURIComplete: s.Issuer + "/devicelogin?user_code=" + url.QueryEscape(shown),
+			ExpiresIn:               int(s.DeviceCodeTTL / time.Second),
+			Interval:                s.Interval,
+		}, nil
+	}
+	return DeviceAuthorization{}, fmt.Errorf("could not draw a free user code in 5 attempts")
+}
+
+func newUserCode() string {
+	b := make([]byte, 8)
+	n := big.NewInt(int64(len(UserCodeAlphabet)))
+	for i := range b {
+		v, err := rand.Int(rand.Reader, n)
+		if err != nil {
+			panic("crypto/rand failed: " + err.Error())
+		}
+		b[i] = UserCodeAlphabet[v.Int64()]
+	}
+	return string(b)
+}
+
+// FormatUserCode shows a canonical user code as XXXX-XXXX.
+func FormatUserCode(uc string) string { return uc[:4] + "-" + uc[4:] }
+
+// NormalizeUserCode drops dashes and spaces and upper-cases a typed user code,
+// and reports whether the result can be one.
+func NormalizeUserCode(typed string) (string, bool) {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(typed) {
+		if r == '-' || r == ' ' {
+			continue
+		}
+		if !strings.ContainsRune(UserCodeAlphabet, r) {
+			return "", false
+		}
+		b.WriteRune(r)
+	}
+	return b.String(), b.Len() == 8
+}
+
+// PendingCode is a web sign-in found by its user code, as the browser sees it.
+type PendingCode struct {
+	ID           string
+	ClientID     string
+	Manufacturer string
+	ExpiresAt    time.Time
+}
+
+func codeGuessKey(addr string) string { return "signin:usercode:addr:" + addr }
+
+// LookupUserCode finds the pending sign-in of a user code typed in a
+// browser at client address addr. Wrong codes count against addr.
+func (s *Service) LookupUserCode(ctx context.Context, typed, addr string) (PendingCode, error) {
+	if blocked, wait, err := s.limiter.Blocked(ctx, codeGuessKey(addr), s.CodeGuessRule); err != nil {
+		return PendingCode{}, err
+	} else if blocked {
+		return PendingCode{}, tooMany("Too many wrong codes were tried from your network. Wait %s and try again.", wait)
+	}
+	uc, ok := NormalizeUserCode(typed)
+	if !ok {
+		return PendingCode{}, s.wrongCode(ctx, addr, fault.FieldInvalid("user_code", "That is not a code from a phone: codes have 8 letters, like BCDF-GHJK."))
+	}
+	uh, err := s.digest(ctx, "user", uc)
+	if err != nil {
+		return PendingCode{}, err
+	}
+	var dc deviceCode
+	if err := s.db.WithContext(ctx).Where("user_code_hash = ?", uh).Limit(1).Find(&dc).Error; err != nil {
+		return PendingCode{}, err
+	}
+	if dc.ID == "" {
+		return PendingCode{}, s.wrongCode(ctx, addr, fault.FieldInvalid("user_code", "That code is wrong. Check the code on the phone's screen and type it again."))
+	}
+	if err := s.checkBrowsable(dc); err != nil {
+		return PendingCode{}, err
+	}
+	return PendingCode{ID: dc.ID, ClientID: dc.ClientID, Manufacturer: Clients[dc.ClientID], ExpiresAt: dc.ExpiresAt}, nil
+}
+
+func (s *Service) wrongCode(ctx context.Context, addr string, e error) error {
+	if over, wait, err := s.limiter.Strike(ctx, codeGuessKey(addr), s.CodeGuessRule); err != nil {
+		return err
+	} else if over {
+		return tooMany("Too many wrong codes were tried from your network. Wait %s and try again.", wait)
+	}
+	return e
+}
+
+func tooMany(format string, wait time.Duration) error {
+	e := fault.New(fault.RateLimited, format, wait.Round(time.Second))
+	e.RetryAfter = int(wait/time.Second) + 1
+	return e
+}
+
+// checkBrowsable says why a device code can no longer be completed in a browser.
+func (s *Service) checkBrowsable(dc deviceCode) error {
+	switch {
+	case dc.State == stateApproved || dc.State == stateUsed:
+		return fault.Conflictf("This code has already been used to sign in. If the phone is not signed in, press Retry on the phone for a new code.").WithCode("code_used")
+	case dc.Failures >= s.MaxCodeFailures:
+		return fault.Forbiddenf("Too many wrong attempts were made with this code. Press Retry on the phone for a new code.").WithCode("too_many_attempts")
+	case dc.State == stateDenied:
+		return fault.Forbiddenf("%s", dc.DenyMessage).WithCode(dc.DenyCode)
+	case !s.now().Before(dc.ExpiresAt):
+		return fault.New(fault.Invalid, "This code has expired: codes last 15 minutes. Press Retry on the phone for a new code.").WithCode("code_expired")
+	}
+	return nil
+}
+
+// Pending returns a pending sign-in by its ID (from the browser's session),
+// with the reason it can no longer be completed, if any.
+func (s *Service) Pending(ctx context.Context, id string) (PendingCode, error) {
+	dc, err := s.deviceCodeByID(s.db.WithContext(ctx), id)
+	if err != nil {
+		return PendingCode{}, err
+	}
+	if err := s.checkBrowsable(dc); err != nil {
+		return PendingCode{}, err
+	}
+	return PendingCode{ID: dc.ID, ClientID: dc.ClientID, Manufacturer: Clients[dc.ClientID], ExpiresAt: dc.ExpiresAt}, nil
+}
+
+func (s *Service) deviceCodeByID(tx *gorm.DB, id string) (deviceCode, error) {
+	var dc deviceCode
+	if err := tx.Where("id = ?", id).Limit(1).Find(&dc).Error; err != nil {
+		return deviceCode{}, err
+	}
+	if dc.ID == "" {
+		return deviceCode{}, fault.NotFoundf("This sign-in is no longer known. Press Retry on the phone for a new code and start again.").WithCode("code_unknown")
+	}
+	return dc, nil
+}
+
+// Next tells the browser what a sign-in step leads to.
+type Next struct {
+	// Done: the phone is signed in (it finds out at its next poll).
+	Done bool
+	// TOTP: the user must type the code from their authenticator app.
+	TOTP bool
+	// Enroll: the user must first add deskprov to an authenticator app by
+	// scanning EnrollURL (an otpauth:// URL), then type a code from it.
+	Enroll    bool
+	EnrollURL string
+	Secret    string
+}
+
+func passwordKey(addr, upn string) string {
+	return "signin:password:" + strings.ToLower(upn) + ":" + addr
+}
+
+// Authenticate checks the password of upn for the pending sign-in id, typed
+// in a browser at address addr, and approves it or asks for a TOTP code.
+func (s *Service) Authenticate(ctx context.Context, id, upn, password, addr string) (Next, error) {
+	pk := passwordKey(addr, upn)
+	if blocked, wait, err := s.limiter.Blocked(ctx, pk, s.PasswordRule); err != nil {
+		return Next{}, err
+	} else if blocked {
+		return Next{}, tooMany("Too many wrong passwords for this account from your network. Wait %s and try again.", wait)
+	}
+	if _, err := s.Pending(ctx, id); err != nil {
+		return Next{}, err
+	}
+	u, err := s.dir.CheckPassword(ctx, upn, password)
+	if err != nil {
+		if fault.KindOf(err) == fault.Unauthorized {
+			s.limiter.Strike(ctx, pk, s.PasswordRule)
+			if ferr := s.countFailure(ctx, id); ferr != nil {
+				return Next{}, ferr
+			}
+			return Next{}, fault.New(fault.Unauthorized, "Your account or password is incorrect. Type them again.").WithCode("invalid_credentials")
+		}
+		return Next{}, err
+	}
+	s.limiter.Reset(ctx, pk)
+	if !u.MFA {
+		return Next{Done: true}, s.approve(ctx, id, u)
+	}
+	var next Next
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		dc, err := s.deviceCodeByID(store.ForUpdate(tx), id)
+		if err != nil {
+			return err
+		}
+		dc.PasswordUPN = u.UPN
+		if u.TOTPSecret != "" {
+			next = Next{TOTP: true}
+		} else {
+			if dc.PendingTOTP == "" {
+				key, err := totp.Generate(totp.GenerateOpts{Issuer: "deskprov", AccountName: u.UPN})
+				if err != nil {
+					return err
+				}
+				dc.PendingTOTP = key.Secret()
+			}
+			next = Next{Enroll: true, Secret: dc.PendingTOTP, EnrollURL: otpauthURL(u.UPN, dc.PendingTOTP)}
+		}
+		return tx.Model(&deviceCode{}).Where("id = ?", id).Updates(map[string]any{"password_upn": dc.PasswordUPN, "pending_totp": dc.PendingTOTP}).Error
+	})
+	return next, err
+}
+
+func validTOTP(code, secret string, at time.Time) bool {
+	ok, err := totp.ValidateCustom(code, secret, at, totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	return err == nil && ok
+}
+
+func otpauthURL(upn, secret string) string {
+	v := url.Values{}
+	v.Set("secret", secret)
+	v.Set("issuer", "deskprov")
+	v.Set("algorithm", "SHA1")
+	v.Set("digits", "6")
+	v.Set("period", "30")
+	return "otpauth://totp/" + url.PathEscape("deskprov:"+upn) + "?" + v.Encode()
+}
+
+// EnrollmentURL returns the otpauth:// URL being enrolled in a pending sign-in.
+func (s *Service) EnrollmentURL(ctx context.Context, id string) (string, string, error) {
+	dc, err := s.deviceCodeByID(s.db.WithContext(ctx), id)
+	if err != nil {
+		return "", "", err
+	}
+	if dc.PendingTOTP == "" || dc.PasswordUPN == "" {
+		return "", "", fault.Conflictf("No authenticator app is being set up in this sign-in: sign in with your password first.")
+	}
+	return otpauthURL(dc.PasswordUPN, dc.PendingTOTP), dc.PendingTOTP, nil
+}
+
+// VerifyTOTP checks the authenticator code for a pending sign-in whose
+// password was already right, enrolling the app on its first code.
+func (s *Service) VerifyTOTP(ctx context.Context, id, code, addr string) error {
+	if _, err := s.Pending(ctx, id); err != nil {
+		return err
+	}
+	dc, err := s.deviceCodeByID(s.db.WithContext(ctx), id)
+	if err != nil {
+		return err
+	}
+	if dc.PasswordUPN == "" {
+		return fault.Conflictf("Sign in with your password first.")
+	}
+	pk := passwordKey(addr, dc.PasswordUPN)
+	if blocked, wait, err := s.limiter.Blocked(ctx, pk, s.PasswordRule); err != nil {
+		return err
+	} else if blocked {
+		return tooMany("Too many wrong codes for this account from your network. Wait %s and try again.", wait)
+	}
+	u, err := s.dir.User(ctx, dc.PasswordUPN)
+	if err != nil {
+		return err
+	}
+	secret := u.TOTPSecret
+	if secret == "" {
+		secret = dc.PendingTOTP
+	}
+	code = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
+	if secret == "" || !validTOTP(code, secret, s.now()) {
+		s.limiter.Strike(ctx, pk, s.PasswordRule)
+		if err := s.countFailure(ctx, id); err != nil {
+			return err
+		}
+		return fault.FieldInvalid("otp", "That code is wrong. Type the 6-digit code your authenticator app shows now.").WithCode("invalid_otp")
+	}
+	if u.TOTPSecret == "" {
+		if err := s.dir.SetTOTPSecret(ctx, u.UPN, secret); err != nil {
+			return err
+		}
+	}
+	return s.approve(ctx, id, u)
+}
+
+func (s *Service) countFailure(ctx context.Context, id string) error {
+	if err := s.db.WithContext(ctx).Model(&deviceCode{}).Where("id = ?", id).
+		Update("failures", gorm.Expr("failures + 1")).Error; err != nil {
+		return err
+	}
+	dc, err := s.deviceCodeByID(s.db.WithContext(ctx), id)
+	if err != nil {
+		return err
+	}
+	if dc.Failures >= s.MaxCodeFailures {
+		return fault.Forbiddenf("Too many wrong attempts were made with this code. Press Retry on the phone for a new code.").WithCode("too_many_attempts")
+	}
+	return nil
+}
+
+// approve ends a browser sign-in: the user may sign in on this phone, or the
+// sign-in is refused, the refusal recorded for the phone's next poll, and the
+// same reason returned for the browser.
+func (s *Service) approve(ctx context.Context, id string, u tenant.User) error {
+	refusal := s.mayUseMethod(ctx, u, MethodWeb)
+	var denied error
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		dc, err := s.deviceCodeByID(store.ForUpdate(tx), id)
+		if err != nil {
+			return err
+		}
+		if err := s.checkBrowsable(dc); err != nil {
+			return err
+		}
+		if refusal == nil {
+			refusal = methodForClient(u, MethodWeb, dc.ClientID)
+		}
+		if refusal == nil {
+			refusal = s.checkPhoneLimit(tx, u.UPN, dc.MAC)
+		}
+		if refusal != nil {
+			fe, ok := fault.As(refusal)
+			if !ok {
+				return refusal
+			}
+			denied = refusal
+			return tx.Model(&deviceCode{}).Where("id = ?", id).Updates(map[string]any{
+				"state": stateDenied, "upn": u.UPN, "deny_code": fe.Code, "deny_message": fe.Message}).Error
+		}
+		return tx.Model(&deviceCode{}).Where("id = ?", id).Updates(map[string]any{"state": stateApproved, "upn": u.UPN}).Error
+	})
+	if err != nil {
+		return err
+	}
+	return denied
+}
+
+// PollDeviceCode is the device_code grant (RFC 8628 §3.4–3.5).
+func (s *Service) PollDeviceCode(ctx context.Context, clientID, code string) (Tokens, error) {
+	if _, err := CheckClient(clientID); err != nil {
+		return Tokens{}, err
+	}
+	if code == "" {
+		return Tokens{}, oauthErr(ErrInvalidRequest, "device_code is required")
+	}
+	if err := s.ready(ctx); err != nil {
+		return Tokens{}, err
+	}
+	dh, err := s.digest(ctx, "device", code)
+	if err != nil {
+		return Tokens{}, err
+	}
+	var out Tokens
+	var oerr *OAuthError
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var dc deviceCode
+		if err := store.ForUpdate(tx).Where("device_code_hash = ?", dh).Limit(1).Find(&dc).Error; err != nil {
+			return err
+		}
+		now := s.now()
+		switch {
+		case dc.ID == "":
+			oerr = oauthErr(ErrInvalidGrant, "unknown device_code: start the sign-in again")
+			return nil
+		case dc.ClientID != clientID:
+			oerr = oauthErr(ErrInvalidGrant, "this device_code was issued to another client_id")
+			return nil
+		case dc.State == stateUsed:
+			oerr = oauthErr(ErrInvalidGrant, "this device_code has already been used")
+			return nil
+		case !now.Before(dc.ExpiresAt):
+			oerr = oauthErr(ErrExpiredToken, "the code expired after 15 minutes: ask the user to press Retry for a new code")
+			return nil
+		}
+		if dc.LastPollAt != nil && now.Sub(*dc.LastPollAt) < time.Duration(dc.Interval)*time.Second {
+			// RFC 8628 §3.5: slow_down adds 5 seconds to the interval for good.
+			oerr = oauthErr(ErrSlowDown, "polling too fast: wait %d seconds between requests", dc.Interval+5)
+			return tx.Model(&deviceCode{}).Where("id = ?", dc.ID).Updates(map[string]any{"interval": dc.Interval + 5, "last_poll_at": now}).Error
+		}
+		if err := tx.Model(&deviceCode{}).Where("id = ?", dc.ID).Update("last_poll_at", now).Error; err != nil {
+			return err
+		}
+		switch dc.State {
+		case statePending:
+			oerr = oauthErr(ErrAuthorizationPending, "the user has not finished signing in yet")
+			return nil
+		case stateDenied:
+			oerr = &OAuthError{Code: ErrAccessDenied, Description: dc.DenyMessage, Reason: dc.DenyCode}
+			return nil
+		}
+		// Approved: the one poll that gets here spends the code.
+		if err := tx.Model(&deviceCode{}).Where("id = ?", dc.ID).Update("state", stateUsed).Error; err != nil {
+			return err
+		}
+		u, err := s.dir.User(ctx, dc.UPN)
+		if err != nil {
+			// The user was deleted since approving: tell the phone why.
+			oe, ierr := refusalOf(err)
+			if ierr != nil {
+				return ierr
+			}
+			oerr = oe
+			return nil
+		}
+		t, refusal, err := s.signIn(ctx, tx, u, dc.ClientID, dc.MAC, MethodWeb)
+		if err != nil {
+			return err
+		}
+		if refusal != nil {
+			oerr = refusal
+			return nil
+		}
+		out = t
+		return nil
+	})
+	if err != nil {
+		return Tokens{}, err
+	}
+	if oerr != nil {
+		return Tokens{}, oerr
+	}
+	return out, nil
+}

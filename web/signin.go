@@ -1,0 +1,351 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/signin"
+)
+
+// SignIn is the sign-in area's HTTP face: OpenID discovery and JWKS, the
+// device authorization, token and revocation endpoints, phone sign-out and
+// phone lock for phones, the /devicelogin pages for people, and the admin's
+// sign-out, PIN reset and unlock codes.
+func SignIn(svc *signin.Service) Module { return &signinAPI{svc: svc} }
+
+type signinAPI struct {
+	s   *Server
+	svc *signin.Service
+	dl  *deviceLogin
+	// tokens counts token endpoint answers by grant and outcome.
+	tokens *prometheus.CounterVec
+}
+
+// Grant types the token endpoint accepts.
+const (
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
+	GrantPassword   = "password"
+	GrantRefresh    = "refresh_token"
+	GrantPIN        = "urn:deskprov:params:oauth:grant-type:pin"
+	GrantBToE       = "urn:deskprov:params:oauth:grant-type:btoe"
+)
+
+func (h *signinAPI) Mount(r *Routes) {
+	h.s = r.Server
+	h.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "deskprov_signin_token_requests_total",
+		Help: "Token endpoint answers by grant type and outcome (ok or the OAuth error code).",
+	}, []string{"grant", "outcome"})
+	r.Server.Registry.MustRegister(h.tokens)
+	root := r.Root
+	root.GET("/.well-known/openid-configuration", h.discovery)
+	root.GET("/oauth2/jwks", h.jwks)
+	root.POST("/oauth2/devicecode", h.deviceAuthorization)
+	root.GET("/oauth2/devicecode/qr.png", h.qr)
+	root.POST("/oauth2/token", h.token)
+	root.POST("/oauth2/revoke", h.revoke)
+	root.POST("/oauth2/signout", h.phone(h.signOut))
+	root.GET("/oauth2/phonelock", h.phone(h.lockStatus))
+	root.POST("/oauth2/phonelock/pin", h.phone(h.setPIN))
+	root.POST("/oauth2/phonelock/lock", h.phone(h.lock))
+	root.POST("/oauth2/phonelock/unlock", h.phone(h.unlock))
+
+	a := r.Admin
+	a.GET("/phonesessions", h.sessions)
+	a.POST("/phonesessions/:mac/signout", h.adminSignOutPhone)
+	a.POST("/phonesessions/:mac/resetpin", h.adminResetPIN)
+	a.POST("/phonesessions/:mac/unlockcode", h.adminUnlockCode)
+	a.POST("/users/:upn/signout", h.adminSignOutUser)
+	a.POST("/signin/keys/rotate", h.adminRotateKey)
+
+	h.dl = &deviceLogin{s: r.Server, svc: h.svc}
+	h.dl.mount(root)
+}
+
+// oauthFail writes an RFC 6749 §5.2 error body; other errors go the usual way.
+func (h *signinAPI) oauthFail(c *gin.Context, err error) {
+	oe, ok := signin.AsOAuth(err)
+	if !ok {
+		if fe, ok := fault.As(err); ok && fe.Kind == fault.Invalid {
+			oe = &signin.OAuthError{Code: signin.ErrInvalidRequest, Description: fe.Message}
+		} else {
+			h.s.Fail(c, err)
+			return
+		}
+	}
+	status := http.StatusBadRequest
+	if oe.Code == signin.ErrInvalidClient {
+		status = http.StatusUnauthorized
+	}
+	body := gin.H{"error": oe.Code, "error_description": oe.Description}
+	if oe.Reason != "" {
+		body["reason"] = oe.Reason
+	}
+	c.Header("Cache-Control", "no-store")
+	c.AbortWithStatusJSON(status, body)
+}
+
+func (h *signinAPI) discovery(c *gin.Context) {
+	iss := h.svc.Issuer
+	c.JSON(http.StatusOK, gin.H{
+		"issuer":                                     iss,
+		"device_authorization_endpoint":              iss + "/oauth2/devicecode",
+		"token_endpoint":                             iss + "/oauth2/token",
+		"jwks_uri":                                   iss + "/oauth2/jwks",
+		"revocation_endpoint":                        iss + "/oauth2/revoke",
+		"grant_types_supported":                      []string{GrantDeviceCode, GrantPassword, GrantRefresh, GrantPIN, GrantBToE},
+		"token_endpoint_auth_methods_supported":      []string{"none"},
+		"revocation_endpoint_auth_methods_supported": []string{"none"},
+		"id_token_signing_alg_values_supported":      []string{"ES256"},
+		"scopes_supported":                           []string{"skype", "exchange"},
+		"response_types_supported":                   []string{"token"},
+		"subject_types_supported":                    []string{"public"},
+	})
+}
+
+func (h *signinAPI) jwks(c *gin.Context) {
+	ks, err := h.svc.JWKS(c.Request.Context())
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=300")
+	c.JSON(http.StatusOK, ks)
+}
+
+func (h *signinAPI) deviceAuthorization(c *gin.Context) {
+	da, err := h.svc.StartDeviceAuthorization(c.Request.Context(), c.PostForm("client_id"), c.PostForm("device_id"), c.PostForm("scope"))
+	if err != nil {
+		h.oauthFail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, da)
+}
+
+// qr is a PNG QR code of verification_uri_complete, for phones with a screen.
+func (h *signinAPI) qr(c *gin.Context) {
+	uc, ok := signin.NormalizeUserCode(c.Query("user_code"))
+	if !ok {
+		h.s.Fail(c, fault.FieldInvalid("user_code", "user_code must be a code from the device authorization endpoint, like BCDF-GHJK"))
+		return
+	}
+	png, err := qrcode.Encode(h.svc.Issuer+"/devicelogin?user_code="+signin.FormatUserCode(uc), qrcode.Medium, 256)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "image/png", png)
+}
+
+func (h *signinAPI) token(c *gin.Context) {
+	ctx := c.Request.Context()
+	client := c.PostForm("client_id")
+	var tok signin.Tokens
+	var err error
+	gt := c.PostForm("grant_type")
+	defer func() { h.tokens.WithLabelValues(grantLabel(gt), outcomeLabel(err)).Inc() }()
+	switch gt {
+	case GrantDeviceCode:
+		tok, err = h.svc.PollDeviceCode(ctx, client, c.PostForm("device_code"))
+	case GrantPassword:
+		tok, err = h.svc.PasswordGrant(ctx, client, c.PostForm("device_id"), c.PostForm("username"), c.PostForm("password"), c.ClientIP())
+	case GrantPIN:
+		tok, err = h.svc.PINGrant(ctx, client, c.PostForm("device_id"), c.PostForm("extension"), c.PostForm("pin"), c.ClientIP())
+	case GrantRefresh:
+		tok, err = h.svc.Refresh(ctx, client, c.PostForm("refresh_token"))
+	case GrantBToE:
+		tok, err = h.svc.RedeemPCCode(ctx, client, c.PostForm("device_id"), c.PostForm("code"))
+	case "":
+		err = &signin.OAuthError{Code: signin.ErrInvalidRequest, Description: "grant_type is required"}
+	default:
+		err = &signin.OAuthError{Code: signin.ErrUnsupportedGrantType, Description: "grant_type " + gt + " is not supported: use " +
+			strings.Join([]string{GrantDeviceCode, GrantPassword, GrantPIN, GrantRefresh, GrantBToE}, ", ")}
+	}
+	if err != nil {
+		h.oauthFail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+	c.JSON(http.StatusOK, tok)
+}
+
+func grantLabel(gt string) string {
+	switch gt {
+	case GrantDeviceCode, GrantPassword, GrantPIN, GrantRefresh, GrantBToE:
+		return gt
+	}
+	return "other"
+}
+
+func outcomeLabel(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	if oe, ok := signin.AsOAuth(err); ok {
+		return oe.Code
+	}
+	return "error"
+}
+
+// revoke is RFC 7009: 200 whether or not the token was known.
+func (h *signinAPI) revoke(c *gin.Context) {
+	if err := h.svc.Revoke(c.Request.Context(), c.PostForm("token")); err != nil {
+		h.oauthFail(c, err)
+		return
+	}
+	c.Status(http.StatusOK)
+}
+
+// phone authenticates a phone by its bearer access token.
+func (h *signinAPI) phone(next func(c *gin.Context, sess signin.Session)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if !ok || raw == "" {
+			c.Header("WWW-Authenticate", `Bearer realm="deskprov"`)
+			writeError(c, http.StatusUnauthorized, string(fault.Unauthorized), "send the phone's access token as Authorization: Bearer <token>")
+			return
+		}
+		_, sess, err := h.svc.VerifyAccessToken(c.Request.Context(), strings.TrimSpace(raw))
+		if err != nil {
+			if oe, ok := signin.AsOAuth(err); ok {
+				c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
+				writeError(c, http.StatusUnauthorized, string(fault.Unauthorized), oe.Description)
+				return
+			}
+			h.s.Fail(c, err)
+			return
+		}
+		next(c, sess)
+	}
+}
+
+func (h *signinAPI) signOut(c *gin.Context, sess signin.Session) {
+	if err := h.svc.SignOut(c.Request.Context(), sess.ID); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"signedOut": true})
+}
+
+func (h *signinAPI) lockStatus(c *gin.Context, sess signin.Session) {
+	st, err := h.svc.PhoneLock(c.Request.Context(), sess.ID)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, st)
+}
+
+func (h *signinAPI) setPIN(c *gin.Context, sess signin.Session) {
+	if err := h.svc.SetLockPIN(c.Request.Context(), sess.ID, c.PostForm("pin")); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	h.lockStatus(c, sess)
+}
+
+func (h *signinAPI) lock(c *gin.Context, sess signin.Session) {
+	if err := h.svc.Lock(c.Request.Context(), sess.ID); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	h.lockStatus(c, sess)
+}
+
+// unlock takes form field pin, or unlock_code from an admin.
+func (h *signinAPI) unlock(c *gin.Context, sess signin.Session) {
+	ctx := c.Request.Context()
+	if code := c.PostForm("unlock_code"); code != "" {
+		if err := h.svc.UnlockWithCode(ctx, sess.ID, code); err != nil {
+			h.s.Fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, signin.UnlockResult{Unlocked: true})
+		return
+	}
+	res, err := h.svc.Unlock(ctx, sess.ID, c.PostForm("pin"))
+	if err != nil {
+		fe, ok := fault.As(err)
+		if !ok {
+			h.s.Fail(c, err)
+			return
+		}
+		c.AbortWithStatusJSON(StatusOf(fe.Kind), gin.H{"error": string(fe.Kind), "message": fe.Message, "code": fe.Code,
+			"retriesLeft": res.RetriesLeft, "signedOut": res.SignedOut, "needsUnlockCode": res.NeedsUnlockCode})
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}
+
+func (h *signinAPI) sessions(c *gin.Context) {
+	ss, err := h.svc.Sessions(c.Request.Context(), c.Query("upn"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ss)
+}
+
+func (h *signinAPI) adminSignOutPhone(c *gin.Context) {
+	if err := h.svc.SignOutPhone(c.Request.Context(), c.Param("mac")); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	h.s.Log.Info("admin signed a phone out", "admin", AdminOf(c), "mac", c.Param("mac"))
+	c.JSON(http.StatusOK, gin.H{"signedOut": 1})
+}
+
+func (h *signinAPI) adminSignOutUser(c *gin.Context) {
+	n, err := h.svc.SignOutUser(c.Request.Context(), c.Param("upn"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	h.s.Log.Info("admin signed a user out of every phone", "admin", AdminOf(c), "upn", c.Param("upn"), "phones", n)
+	c.JSON(http.StatusOK, gin.H{"signedOut": n})
+}
+
+func (h *signinAPI) adminResetPIN(c *gin.Context) {
+	if err := h.svc.ResetLockPIN(c.Request.Context(), c.Param("mac")); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	h.s.Log.Info("admin reset a phone-lock PIN", "admin", AdminOf(c), "mac", c.Param("mac"))
+	c.JSON(http.StatusOK, gin.H{"reset": true})
+}
+
+func (h *signinAPI) adminUnlockCode(c *gin.Context) {
+	code, exp, err := h.svc.IssueUnlockCode(c.Request.Context(), c.Param("mac"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	h.s.Log.Info("admin issued a phone unlock code", "admin", AdminOf(c), "mac", c.Param("mac"))
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"code": code, "expiresAt": exp.UTC().Format("2006-01-02T15:04:05Z07:00")})
+}
+
+// adminRotateKey starts a new token signing key; the old one stays in the
+// JWKS for one access token lifetime.
+func (h *signinAPI) adminRotateKey(c *gin.Context) {
+	ctx := c.Request.Context()
+	if err := h.svc.RotateKey(ctx); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	ks, err := h.svc.JWKS(ctx)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	h.s.Log.Info("admin rotated the token signing key", "admin", AdminOf(c), "kid", ks.Keys[0].Kid)
+	c.JSON(http.StatusOK, gin.H{"kid": ks.Keys[0].Kid, "published": len(ks.Keys)})
+}
