@@ -1,0 +1,269 @@
+// Package btoe is Better Together over Ethernet (SPEC §5): deskprov brokers
+// between a desk phone and the PC app on the phone's PC port. The phone
+// registers, the PC app pairs with it (with no user action in Auto mode, with
+// a code the phone shows in Manual mode), and from then on the PC app's
+// sign-in, lock, unlock and click-to-call reach the phone as events. Events
+// wait in the store, numbered per mailbox, until their receiver acknowledges
+// them, so a receiver that reconnects misses nothing and, acknowledging as it
+// goes, never sees one twice.
+package btoe
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/store"
+	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/throttle"
+)
+
+// Policies tells which IP phone policy applies to a user ("" = a phone with
+// nobody signed in, which gets Global). policy.Service satisfies it.
+type Policies interface {
+	EffectiveForUser(ctx context.Context, upn string) (policy.Effective, error)
+}
+
+// SignIns is what btoe asks of sign-in: who is on a phone, and a one-time
+// code that lets the phone sign a user in at the token endpoint.
+// signin.Service satisfies it.
+type SignIns interface {
+	UserOnDevice(ctx context.Context, mac string) (string, error)
+	IssuePCSignInCode(ctx context.Context, mac, upn string) (code string, expiresAt time.Time, err error)
+}
+
+// Credentials checks the password the PC app's user signs in with.
+// tenant.Service satisfies it.
+type Credentials interface {
+	CheckPassword(ctx context.Context, upn, password string) (tenant.User, error)
+}
+
+// Pairing modes, as the policy setting BetterTogetherOverEthernetPairingMode names them.
+const (
+	ModeAuto   = "Auto"
+	ModeManual = "Manual"
+)
+
+// Operating systems a PC app may declare. Only Windows is supported (SPEC §5).
+const (
+	OSWindows = "Windows"
+	OSMac     = "Mac"
+	OSVDI     = "VDI"
+)
+
+// Event types.
+const (
+	EventPaired   = "paired"
+	EventSignIn   = "signin"
+	EventLock     = "lock"
+	EventUnlock   = "unlock"
+	EventDial     = "dial"
+	EventUnpaired = "unpaired"
+)
+
+// Limits. Variables so that an operator's build or a test can change them.
+var (
+	// CodeTTL is how long a Manual pairing code is good for.
+	CodeTTL = 5 * time.Minute
+	// CodeRule limits wrong pairing codes per phone.
+	CodeRule = throttle.Rule{Max: 5, Window: 5 * time.Minute}
+	// PasswordRule limits wrong PC sign-in passwords per pairing.
+	PasswordRule = throttle.Rule{Max: 5, Window: 5 * time.Minute}
+	// MaxPending is how many unacknowledged events a mailbox may hold; past it
+	// new events are refused until the receiver catches up.
+	MaxPending int64 = 1000
+	// MaxWait bounds a long poll.
+	MaxWait = 60 * time.Second
+)
+
+// Phone is a registered phone.
+type Phone struct {
+	MAC           string     `gorm:"primaryKey;size:12" json:"mac"`
+	TokenHash     string     `gorm:"size:64;uniqueIndex;not null" json:"-"`
+	CodeHash      string     `gorm:"size:64" json:"-"`
+	CodeExpiresAt *time.Time `json:"-"`
+	RegisteredAt  time.Time  `gorm:"not null" json:"registeredAt"`
+}
+
+func (Phone) TableName() string { return "btoe_phones" }
+
+// Pairing links a PC app to a phone. A phone has at most one active pairing;
+// an ended one stays so its PC app can still read the "unpaired" event.
+type Pairing struct {
+	ID        string     `gorm:"primaryKey;size:32" json:"id"`
+	PhoneMAC  string     `gorm:"size:12;index;not null" json:"phoneMac"`
+	ClientID  string     `gorm:"size:200;not null" json:"clientId"`
+	OS        string     `gorm:"size:16;not null" json:"os"`
+	Mode      string     `gorm:"size:16;not null" json:"mode"`
+	TokenHash string     `gorm:"size:64;uniqueIndex;not null" json:"-"`
+	CreatedAt time.Time  `gorm:"not null" json:"createdAt"`
+	EndedAt   *time.Time `json:"endedAt,omitempty"`
+	EndedBy   string     `gorm:"size:16" json:"endedBy,omitempty"`
+	// SignedInUPN is the user the PC app last signed the phone in as.
+	SignedInUPN string `gorm:"size:320" json:"signedInUpn,omitempty"`
+}
+
+func (Pairing) TableName() string { return "btoe_pairings" }
+
+// Active reports whether the pairing has not ended.
+func (p Pairing) Active() bool { return p.EndedAt == nil }
+
+// Migrate creates btoe's tables (and the throttle's, which it uses).
+func Migrate(db *gorm.DB) error {
+	if err := throttle.Migrate(db); err != nil {
+		return err
+	}
+	return db.AutoMigrate(&Phone{}, &Pairing{}, &mailbox{}, &eventRow{})
+}
+
+// Service is BToE.
+type Service struct {
+	db       *gorm.DB
+	policies Policies
+	signins  SignIns
+	creds    Credentials
+	throttle *throttle.Limiter
+	notify   *notifier
+	// Now is the clock; tests move it.
+	Now func() time.Time
+	// PollInterval is how often a waiting receiver looks in the store for
+	// events written by another deskprov instance (events written by this
+	// one wake it at once).
+	PollInterval time.Duration
+
+	keyMu sync.Mutex
+	key   []byte
+
+	stopOnce sync.Once
+	stopped  chan struct{}
+}
+
+// New returns the service.
+func New(db *gorm.DB, p Policies, si SignIns, cr Credentials) *Service {
+	t := throttle.New(db)
+	s := &Service{db: db, policies: p, signins: si, creds: cr, throttle: t, notify: newNotifier(), Now: time.Now, PollInterval: time.Second, stopped: make(chan struct{})}
+	t.Now = func() time.Time { return s.Now() }
+	return s
+}
+
+// Stop ends every wait in progress and makes later ones return at once, so
+// that long polls and event streams let the server shut down. Register it
+// with http.Server.RegisterOnShutdown.
+func (s *Service) Stop() { s.stopOnce.Do(func() { close(s.stopped) }) }
+
+// Stopping reports whether Stop was called.
+func (s *Service) Stopping() bool {
+	select {
+	case <-s.stopped:
+		return true
+	default:
+		return false
+	}
+}
+
+// CanonicalMAC returns mac as 12 lower-case hex digits, accepting the common
+// spellings (colons, dashes, dots, upper case).
+func CanonicalMAC(mac string) (string, error) {
+	m := strings.ToLower(strings.TrimSpace(mac))
+	m = strings.NewReplacer(":", "", "-", "", ".", "", " ", "").Replace(m)
+	if len(m) != 12 {
+		return "", fault.FieldInvalid("mac", "%q is not a MAC address: give 12 hex digits, for example 64:16:7f:12:34:56", mac)
+	}
+	if _, err := hex.DecodeString(m); err != nil {
+		return "", fault.FieldInvalid("mac", "%q is not a MAC address: give 12 hex digits, for example 64:16:7f:12:34:56", mac)
+	}
+	return m, nil
+}
+
+// settingsFor returns the BToE settings that apply to the phone: those of the
+// effective policy of whoever is signed in on it, or Global.
+func (s *Service) settingsFor(ctx context.Context, mac string) (upn string, enabled bool, mode string, err error) {
+	upn, err = s.signins.UserOnDevice(ctx, mac)
+	if err != nil {
+		return "", false, "", err
+	}
+	return s.settingsForUser(ctx, upn)
+}
+
+func (s *Service) settingsForUser(ctx context.Context, upn string) (string, bool, string, error) {
+	eff, err := s.policies.EffectiveForUser(ctx, upn)
+	if err != nil {
+		return "", false, "", err
+	}
+	mode := eff.Settings.BetterTogetherOverEthernetPairingMode
+	if mode != ModeManual {
+		mode = ModeAuto
+	}
+	return upn, eff.Settings.EnableBetterTogetherOverEthernet, mode, nil
+}
+
+func disabledFault(upn, identity string) error {
+	who := "phones with nobody signed in"
+	if upn != "" {
+		who = upn
+	}
+	return fault.Forbiddenf("Better Together over Ethernet is disabled for %s by IP phone policy %q: ask your admin to set EnableBetterTogetherOverEthernet", who, identity).WithCode("btoe_disabled")
+}
+
+// newToken returns a random bearer token with a readable prefix, and its hash.
+func newToken(prefix string) (string, string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", err
+	}
+	tok := prefix + base64.RawURLEncoding.EncodeToString(b)
+	return tok, hashToken(tok), nil
+}
+
+func hashToken(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
+
+func newID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// newCode returns a 6-digit pairing code.
+func newCode() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%06d", n.Int64()), nil
+}
+
+// hashCode keys the hash of a pairing code with a server secret: a six-digit
+// code has too few values for a plain hash to hide it.
+func (s *Service) hashCode(ctx context.Context, mac, code string) (string, error) {
+	s.keyMu.Lock()
+	if s.key == nil {
+		k, err := store.Secret(ctx, s.db, "btoe-pairing-code", 32)
+		if err != nil {
+			s.keyMu.Unlock()
+			return "", err
+		}
+		s.key = k
+	}
+	key := s.key
+	s.keyMu.Unlock()
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(mac + ":" + code))
+	return hex.EncodeToString(m.Sum(nil)), nil
+}
