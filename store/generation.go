@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 
 	"gorm.io/gorm"
 )
@@ -33,3 +35,41 @@ func Generation(ctx context.Context, db *gorm.DB, name string) (int64, error) {
 	err := db.WithContext(ctx).Where("name = ?", name).Limit(1).Find(&g).Error
 	return g.Value, err
 }
+
+// GenerationReader reads one counter through a prepared statement, without
+// gorm's per-query work: the fast path for a read made on every phone poll.
+// It reads the same row Generation does.
+type GenerationReader struct {
+	stmt *sql.Stmt
+	name string
+}
+
+// NewGenerationReader prepares the read of the named counter.
+func NewGenerationReader(db *gorm.DB, name string) (*GenerationReader, error) {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	q := "SELECT value FROM generations WHERE name = ?"
+	if EngineOf(db) == Postgres {
+		q = "SELECT value FROM generations WHERE name = $1"
+	}
+	stmt, err := sqlDB.Prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	return &GenerationReader{stmt: stmt, name: name}, nil
+}
+
+// Read returns the counter (0 before its first bump).
+func (r *GenerationReader) Read(ctx context.Context) (int64, error) {
+	var v int64
+	err := r.stmt.QueryRowContext(ctx, r.name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
+}
+
+// Close releases the statement.
+func (r *GenerationReader) Close() error { return r.stmt.Close() }

@@ -1,0 +1,224 @@
+// Command phonesim simulates desk phones against a deskprov server: N phones
+// of mixed families (Polycom VVX, Yealink T4x, AudioCodes 4xx HD) each walk
+// their family's real boot sequence, then poll their main config file with
+// If-None-Match, as phones do. It reports every answer that differs from
+// what a phone expects, and the request rate.
+//
+//	phonesim -server http://127.0.0.1:8080 -phones 10000 -polls 2 -etags etags.txt
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/deskprov/deskprov/provisioning"
+	"github.com/deskprov/deskprov/provisioning/audiocodes"
+	"github.com/deskprov/deskprov/provisioning/polycom"
+	"github.com/deskprov/deskprov/provisioning/yealink"
+)
+
+// phone is one simulated device.
+type phone struct {
+	fam provisioning.Family
+	dev provisioning.Device
+	ua  string
+}
+
+// phones makes n phones, the families in turn, with MACs under each
+// vendor's prefix so that they are stable from run to run.
+func phones(n int) []phone {
+	out := make([]phone, n)
+	for i := range out {
+		suffix := fmt.Sprintf("%06x", i)
+		switch i % 3 {
+		case 0:
+			d := provisioning.Device{Vendor: "polycom", Model: "VVX500", MAC: "0004f2" + suffix, Version: "5.9.7.4477"}
+			out[i] = phone{polycom.New(), d, "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"}
+		case 1:
+			d := provisioning.Device{Vendor: "yealink", Model: "T46G", MAC: "001565" + suffix, Version: "28.83.0.120"}
+			out[i] = phone{yealink.New(), d, "Yealink SIP-T46G 28.83.0.120 " + colons(d.MAC)}
+		default:
+			d := provisioning.Device{Vendor: "audiocodes", Model: "440HD", MAC: "00908f" + suffix, Version: "2.2.8.61"}
+			out[i] = phone{audiocodes.New(), d, "AUDC-IPPhone/2.2.8.61 (440HDG-Rev0; " + strings.ToUpper(d.MAC) + ")"}
+		}
+	}
+	return out
+}
+
+func colons(mac string) string {
+	var b strings.Builder
+	for i := 0; i < 12; i += 2 {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		b.WriteString(mac[i : i+2])
+	}
+	return b.String()
+}
+
+// mainFile is the file a phone polls.
+func mainFile(p phone) string {
+	if p.dev.Vendor == "audiocodes" {
+		return strings.ToUpper(p.dev.MAC) + ".cfg"
+	}
+	return p.dev.MAC + ".cfg"
+}
+
+type result struct {
+	requests, unexpected atomic.Int64
+	statuses             sync.Map // "METHOD status" → *atomic.Int64
+	firstErrs            []string
+	mu                   sync.Mutex
+}
+
+func (r *result) count(method string, status int) {
+	v, _ := r.statuses.LoadOrStore(fmt.Sprintf("%s %d", method, status), new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+	r.requests.Add(1)
+}
+
+func (r *result) fail(format string, args ...any) {
+	r.unexpected.Add(1)
+	r.mu.Lock()
+	if len(r.firstErrs) < 10 {
+		r.firstErrs = append(r.firstErrs, fmt.Sprintf(format, args...))
+	}
+	r.mu.Unlock()
+}
+
+func main() {
+	server := flag.String("server", "http://127.0.0.1:8080", "deskprov base URL")
+	n := flag.Int("phones", 300, "number of simulated phones")
+	polls := flag.Int("polls", 1, "config polls per phone after booting")
+	conc := flag.Int("concurrency", 32, "phones working at once")
+	etags := flag.String("etags", "", "write 'path etag user-agent' lines of every phone's main file here (for bench/)")
+	boot := flag.Bool("boot", true, "walk the boot sequence first")
+	flag.Parse()
+	if err := run(*server, *n, *polls, *conc, *etags, *boot); err != nil {
+		fmt.Fprintln(os.Stderr, "phonesim:", err)
+		os.Exit(1)
+	}
+}
+
+func run(server string, n, polls, conc int, etagFile string, boot bool) error {
+	if n <= 0 || conc <= 0 || polls < 0 {
+		return errors.New("-phones and -concurrency must be positive, -polls not negative")
+	}
+	server = strings.TrimRight(server, "/")
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
+	ps := phones(n)
+	tags := make([]string, n)
+	var res result
+	ctx := context.Background()
+	start := time.Now()
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				p := ps[i]
+				if boot {
+					for _, st := range p.fam.BootSequence(p.dev) {
+						status, _, _, err := do(ctx, client, st.Method, server+"/prov/"+st.Name, p.ua, "", st.Method == http.MethodPut)
+						if err != nil {
+							res.fail("%s %s: %v", st.Method, st.Name, err)
+							continue
+						}
+						res.count(st.Method, status)
+						// A second run finds uploads already there (204, 200).
+						if status != st.Status && !(st.Status == http.StatusCreated && status == http.StatusNoContent) &&
+							!(st.Method != http.MethodPut && st.Status == http.StatusNotFound && status == http.StatusOK && strings.Contains(st.Name, "-")) {
+							res.fail("%s %s (%s): got %d, a phone expects %d", st.Method, st.Name, p.dev.Vendor, status, st.Status)
+						}
+					}
+				}
+				etag := ""
+				for k := 0; k < polls || (k == 0 && etagFile != ""); k++ {
+					status, tag, body, err := do(ctx, client, http.MethodGet, server+"/prov/"+mainFile(p), p.ua, etag, false)
+					if err != nil {
+						res.fail("poll %s: %v", mainFile(p), err)
+						break
+					}
+					if k < polls {
+						res.count("POLL", status)
+					}
+					switch {
+					case status == http.StatusOK && len(body) > 0 && tag != "":
+						etag = tag
+					case status == http.StatusNotModified && etag != "":
+					default:
+						res.fail("poll %s: got %d", mainFile(p), status)
+					}
+				}
+				tags[i] = etag
+			}
+		}()
+	}
+	for i := range ps {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	dur := time.Since(start)
+
+	fmt.Printf("phones %d, requests %d in %s (%.0f requests/s)\n", n, res.requests.Load(), dur.Round(time.Millisecond), float64(res.requests.Load())/dur.Seconds())
+	var keys []string
+	res.statuses.Range(func(k, _ any) bool { keys = append(keys, k.(string)); return true })
+	sort.Strings(keys)
+	for _, k := range keys {
+		v, _ := res.statuses.Load(k)
+		fmt.Printf("  %-12s %d\n", k, v.(*atomic.Int64).Load())
+	}
+	if etagFile != "" {
+		var b bytes.Buffer
+		for i, p := range ps {
+			fmt.Fprintf(&b, "/prov/%s\t%s\t%s\n", mainFile(p), tags[i], p.ua)
+		}
+		if err := os.WriteFile(etagFile, b.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	if u := res.unexpected.Load(); u > 0 {
+		for _, e := range res.firstErrs {
+			fmt.Fprintln(os.Stderr, "  unexpected:", e)
+		}
+		return fmt.Errorf("%d answers a phone would not accept", u)
+	}
+	fmt.Println("every answer was what a phone expects")
+	return nil
+}
+
+func do(ctx context.Context, c *http.Client, method, url, ua, etag string, put bool) (int, string, []byte, error) {
+	var body io.Reader
+	if put {
+		body = strings.NewReader("#!version:1.0.0.1\n# phonesim upload\n")
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return 0, "", nil, err
+	}
+	req.Header.Set("User-Agent", ua)
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("ETag"), b, err
+}

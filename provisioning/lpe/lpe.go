@@ -1,0 +1,96 @@
+// Package lpe is the update exchange of Lync Phone Edition devices
+// (CX600/CX3000, Aastra 6721ip/6725ip, HP 4110/4120): an XML request POSTed
+// to /RequestHandler/ucdevice.upx (or /RequestHandlerExt/ from outside) and
+// the answer naming the update to install, or none.
+//
+// No public capture of the real bodies exists (VENDORS.md), so the exchange
+// is deskprov's own, defined here and only here, documented in
+// docs/provisioning.md, so that it can be corrected against a capture.
+package lpe
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"strings"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/provisioning"
+)
+
+// MaxRequest caps a request body.
+const MaxRequest = 64 << 10
+
+// Request is what a device sends.
+type Request struct {
+	XMLName        xml.Name `xml:"UpdateRequest"`
+	DeviceType     string   `xml:"DeviceType"`
+	Model          string   `xml:"Model"`
+	Revision       string   `xml:"Revision"`
+	Locale         string   `xml:"Locale"`
+	MACAddress     string   `xml:"MACAddress"`
+	SerialNumber   string   `xml:"SerialNumber"`
+	CurrentVersion string   `xml:"CurrentVersion"`
+}
+
+// Answer is what deskprov sends back. Status is "update" (with Version, URL,
+// SHA256 and Size) or "none" (with Reason).
+type Answer struct {
+	XMLName xml.Name `xml:"UpdateResponse"`
+	Status  string   `xml:"Status"`
+	Version string   `xml:"Version,omitempty"`
+	URL     string   `xml:"URL,omitempty"`
+	SHA256  string   `xml:"SHA256,omitempty"`
+	Size    int64    `xml:"Size,omitempty"`
+	Reason  string   `xml:"Reason,omitempty"`
+}
+
+// FilesPath is where images are served.
+const FilesPath = "/RequestHandler/Files/"
+
+// Parse reads a request into device facts; anything malformed or missing is
+// a fault.Invalid naming it.
+func Parse(r io.Reader) (provisioning.Device, error) {
+	body, err := io.ReadAll(io.LimitReader(r, MaxRequest+1))
+	if err != nil {
+		return provisioning.Device{}, fault.Invalidf("could not read the request: %v", err)
+	}
+	if len(body) > MaxRequest {
+		return provisioning.Device{}, fault.New(fault.TooLarge, "the update request is over %d bytes", MaxRequest)
+	}
+	var req Request
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&req); err != nil {
+		return provisioning.Device{}, fault.Invalidf("the update request is not an <UpdateRequest> XML document: %v", err)
+	}
+	for _, f := range []struct{ name, v string }{{"DeviceType", req.DeviceType}, {"Model", req.Model}, {"MACAddress", req.MACAddress}, {"CurrentVersion", req.CurrentVersion}} {
+		if strings.TrimSpace(f.v) == "" {
+			return provisioning.Device{}, fault.FieldInvalid(f.name, "<%s> is missing from the update request", f.name)
+		}
+	}
+	mac, err := provisioning.ParseMAC(strings.TrimSpace(req.MACAddress))
+	if err != nil {
+		return provisioning.Device{}, fault.FieldInvalid("MACAddress", "<MACAddress> %q is not a MAC address", req.MACAddress)
+	}
+	clean := func(s string) string {
+		s = strings.TrimSpace(s)
+		if len(s) > 64 {
+			s = s[:64]
+		}
+		return s
+	}
+	return provisioning.Device{Vendor: provisioning.LPE, Model: clean(req.Model), MAC: mac, Version: clean(req.CurrentVersion),
+		Serial: clean(req.SerialNumber), Revision: clean(req.Revision), Locale: clean(req.Locale)}, nil
+}
+
+// Render writes the answer for a decision; publicURL is the server's base URL.
+func Render(d provisioning.Decision, publicURL string) []byte {
+	a := Answer{Status: "none", Reason: d.Reason}
+	if d.Offer && d.FileName != "" {
+		a = Answer{Status: "update", Version: d.Version, URL: strings.TrimRight(publicURL, "/") + FilesPath + d.FileName, SHA256: d.SHA256, Size: d.Size}
+	} else if a.Reason == "" {
+		a.Reason = "the device runs the version it should"
+	}
+	out, _ := xml.MarshalIndent(a, "", "  ") // a struct of strings always marshals
+	return append([]byte(xml.Header), append(out, '\n')...)
+}

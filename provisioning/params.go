@@ -1,0 +1,139 @@
+package provisioning
+
+import (
+	"strconv"
+	"strings"
+	"text/template"
+)
+
+// Param is one row of a vendor's mapping table: the vendor's parameter name
+// and how its value follows from the inputs. ok false leaves the parameter
+// out of the file. Every family keeps all its rows in one table, so a name
+// VENDORS.md marks unconfirmed is corrected in one place.
+type Param struct {
+	Name  string
+	Value func(in Inputs) (value string, ok bool)
+	// Unconfirmed marks names not confirmed by a vendor document or a public
+	// template (VENDORS.md); docs/provisioning.md lists them.
+	Unconfirmed bool
+}
+
+// KV is a rendered parameter.
+type KV struct{ Name, Value string }
+
+// Apply evaluates a table in order.
+func Apply(table []Param, in Inputs) []KV {
+	out := make([]KV, 0, len(table))
+	for _, p := range table {
+		if v, ok := p.Value(in); ok {
+			out = append(out, KV{p.Name, v})
+		}
+	}
+	return out
+}
+
+// Const is a fixed value.
+func Const(v string) func(Inputs) (string, bool) {
+	return func(Inputs) (string, bool) { return v, true }
+}
+
+// Bool01 renders a policy flag as 1/0.
+func Bool01(f func(in Inputs) bool) func(Inputs) (string, bool) {
+	return func(in Inputs) (string, bool) {
+		if f(in) {
+			return "1", true
+		}
+		return "0", true
+	}
+}
+
+// Int renders an integer.
+func Int(f func(in Inputs) int) func(Inputs) (string, bool) {
+	return func(in Inputs) (string, bool) { return strconv.Itoa(f(in)), true }
+}
+
+// Seconds parses hh:mm:ss (or mm:ss, or plain seconds) into seconds; bad
+// input gives 0.
+func Seconds(hms string) int {
+	parts := strings.Split(strings.TrimSpace(hms), ":")
+	if len(parts) > 3 {
+		return 0
+	}
+	total := 0
+	for _, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return 0
+		}
+		total = total*60 + n
+	}
+	return total
+}
+
+// Codecs splits PrioritizedCodecsList ("G722_8000;PCMU;PCMA;G729") into names.
+func Codecs(list string) []string {
+	var out []string
+	for _, c := range strings.Split(list, ";") {
+		if c = strings.TrimSpace(c); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// CodecRank is the 1-based place of codec in the policy's list, 0 when absent.
+func CodecRank(in Inputs, codec string) int {
+	for i, c := range Codecs(in.Policy.Settings.PrioritizedCodecsList) {
+		if strings.EqualFold(c, codec) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// FirmwareURL is where a phone downloads an offered image under /prov/.
+func FirmwareURL(in Inputs) (string, bool) {
+	if !in.Firmware.Offer || in.Firmware.FileName == "" {
+		return "", false
+	}
+	return in.Server.ProvURL() + in.Firmware.FileName, true
+}
+
+// TemplateFuncs are available to every family's templates.
+var TemplateFuncs = template.FuncMap{
+	"xmlattr": XMLAttr,
+}
+
+// XMLAttr escapes a string for an XML attribute value in double quotes.
+func XMLAttr(s string) string { return xmlAttr.Replace(s) }
+
+var xmlAttr = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;", "\n", "&#10;", "\r", "&#13;", "\t", "&#9;")
+
+// OneLine folds line breaks into spaces, for line-based formats.
+func OneLine(s string) string { return oneLine.Replace(s) }
+
+var oneLine = strings.NewReplacer("\n", " ", "\r", " ")
+
+// BareMAC drops the separators a MAC may be written with, for prefix checks.
+func BareMAC(s string) string { return bareMAC.Replace(s) }
+
+var bareMAC = strings.NewReplacer(":", "", "-", "", ".", "")
+
+// SplitMAC splits name into a MAC and one of suffixes (matched without case).
+// zero is true when the MAC part is the all-zero placeholder some phones ask
+// for. ok is false when no suffix matches; err is set when one matches but
+// the rest is not a MAC.
+func SplitMAC(name string, suffixes ...string) (mac, suffix string, ok bool, err error) {
+	lower := strings.ToLower(name)
+	for _, s := range suffixes {
+		if !strings.HasSuffix(lower, s) || len(name) == len(s) {
+			continue
+		}
+		m, err := ParseMAC(name[:len(name)-len(s)])
+		if err != nil {
+			return "", s, true, err
+		}
+		return m, s, true, nil
+	}
+	return "", "", false, nil
+}

@@ -1,0 +1,205 @@
+// Package polycom serves Polycom VVX phones (UC Software 5.x, Skype for
+// Business mode): the master file <mac>.cfg (or 000000000000.cfg), the
+// configuration deskprov-<mac>.cfg it names, split firmware images
+// <part>.sip.ld, and the logs and override files phones upload.
+package polycom
+
+import (
+	"bytes"
+	"embed"
+	"net/http"
+	"regexp"
+	"strings"
+	"text/template"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/provisioning"
+)
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+var templates = template.Must(template.New("").Funcs(provisioning.TemplateFuncs).ParseFS(templateFS, "templates/*.tmpl"))
+
+// Family is the Polycom family.
+type Family struct{}
+
+// New returns the Polycom family.
+func New() Family { return Family{} }
+
+// Vendor is "polycom".
+func (Family) Vendor() string { return provisioning.Polycom }
+
+// Zero is the MAC placeholder of the shared master file.
+const Zero = "000000000000"
+
+// ConfigPrefix starts the name of the configuration file the master names.
+const ConfigPrefix = "deskprov-"
+
+var uaRE = regexp.MustCompile(`Polycom([A-Za-z]+)-([A-Za-z0-9_]+?)-UA/([0-9][0-9.]*)`)
+
+// Identify reads "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application".
+func (Family) Identify(ua string) (provisioning.Device, bool) {
+	m := uaRE.FindStringSubmatch(ua)
+	if m == nil {
+		return provisioning.Device{}, false
+	}
+	return provisioning.Device{Vendor: provisioning.Polycom, Model: strings.ReplaceAll(m[2], "_", ""), Version: strings.TrimRight(m[3], ".")}, true
+}
+
+// Polycom MAC prefixes (IEEE OUIs of Polycom/Poly).
+var ouis = []string{"0004f2", "64167f", "482567", "00e0db"}
+
+// Claims recognises Polycom names when the User-Agent said nothing.
+func (Family) Claims(name string) bool {
+	l := strings.ToLower(name)
+	if strings.HasPrefix(l, Zero) || strings.HasSuffix(l, ".sip.ld") || l == "sip.ld" || strings.HasPrefix(l, ConfigPrefix) {
+		return true
+	}
+	for _, o := range ouis {
+		if strings.HasPrefix(provisioning.BareMAC(l), o) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	uploads  = []string{"-app.log", "-boot.log", "-phone.cfg", "-web.cfg"}
+	optional = []string{"-license.cfg", "-calls.xml", "-directory.xml"}
+)
+
+// Resolve names what a Polycom file name is.
+func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioning.Entry, error) {
+	dev.Vendor = provisioning.Polycom
+	l := strings.ToLower(name)
+	if l == "sip.ld" || strings.HasSuffix(l, ".sip.ld") {
+		return provisioning.Entry{Kind: provisioning.Image, Name: name}, nil
+	}
+	if strings.HasPrefix(l, ConfigPrefix) {
+		mac, _, ok, err := provisioning.SplitMAC(name[len(ConfigPrefix):], ".cfg")
+		if err != nil {
+			return provisioning.Entry{}, err
+		}
+		if ok && mac != Zero {
+			dev.MAC = mac
+			return provisioning.Entry{Kind: provisioning.Rendered, Template: "config.xml.tmpl", Name: ConfigPrefix + mac + ".cfg", ContentType: "application/xml", PerDevice: true}, nil
+		}
+		return provisioning.Entry{}, provisioning.NotFound(name)
+	}
+	mac, suffix, ok, err := provisioning.SplitMAC(name, append(append(append([]string{}, uploads...), optional...), ".cfg")...)
+	if !ok {
+		return provisioning.Entry{}, provisioning.NotFound(name)
+	}
+	if err != nil {
+		return provisioning.Entry{}, err
+	}
+	if suffix == ".cfg" {
+		if mac == Zero {
+			return provisioning.Entry{Kind: provisioning.Rendered, Template: "master.xml.tmpl", Name: Zero + ".cfg", ContentType: "application/xml", Main: true}, nil
+		}
+		dev.MAC = mac
+		return provisioning.Entry{Kind: provisioning.Rendered, Template: "master.xml.tmpl", Name: mac + ".cfg", ContentType: "application/xml", Main: true, PerDevice: true}, nil
+	}
+	for _, s := range uploads {
+		if s == suffix && mac != Zero {
+			dev.MAC = mac
+			ct := "text/plain; charset=utf-8"
+			if strings.HasSuffix(s, ".cfg") {
+				ct = "application/xml"
+			}
+			return provisioning.Entry{Kind: provisioning.Upload, Name: mac + s, ContentType: ct, PerDevice: true}, nil
+		}
+	}
+	if method == http.MethodPut {
+		return provisioning.Entry{}, fault.Forbiddenf("deskprov does not keep %s uploads", suffix)
+	}
+	if mac != Zero {
+		dev.MAC = mac
+	}
+	return provisioning.Entry{Kind: provisioning.Optional, Name: mac + suffix}, nil
+}
+
+// Render makes the master or configuration file.
+func (Family) Render(e provisioning.Entry, in provisioning.Inputs) ([]byte, error) {
+	var data any
+	switch e.Template {
+	case "master.xml.tmpl":
+		d := struct{ MAC, AppFile, Model, ModelFile string }{MAC: in.Device.MAC}
+		if in.Firmware.Offer && in.Firmware.FileName != "" {
+			d.AppFile = in.Firmware.FileName
+			if in.Device.Model != "" && modelName.MatchString(in.Device.Model) {
+				d.Model, d.ModelFile = in.Device.Model, in.Firmware.FileName
+			}
+		}
+		data = d
+	case "config.xml.tmpl":
+		data = struct {
+			MAC, Policy string
+			Version     int64
+			Params      []provisioning.KV
+		}{in.Device.MAC, in.Policy.Identity, in.Policy.Version, params(in)}
+	default:
+		return nil, provisioning.NotFound(e.Name)
+	}
+	var b bytes.Buffer
+	if err := templates.ExecuteTemplate(&b, e.Template, data); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+var modelName = regexp.MustCompile(`^[A-Za-z0-9]{1,16}$`)
+
+// params evaluates Table, adding the ".set" companion every device.*
+// parameter needs.
+func params(in provisioning.Inputs) []provisioning.KV {
+	var out []provisioning.KV
+	for _, kv := range provisioning.Apply(Table, in) {
+		out = append(out, kv)
+		if strings.HasPrefix(kv.Name, "device.") {
+			out = append(out, provisioning.KV{Name: kv.Name + ".set", Value: "1"})
+		}
+	}
+	return out
+}
+
+// Parts are the split firmware image part numbers by model (VENDORS.md).
+var Parts = map[string]string{
+	"VVX101": "3111-40250-001", "VVX150": "3111-48810-001", "VVX201": "3111-40450-001",
+	"VVX250": "3111-48820-001", "VVX300": "3111-46135-002", "VVX301": "3111-48300-001",
+	"VVX310": "3111-46161-001", "VVX311": "3111-48350-001", "VVX350": "3111-48830-001",
+	"VVX400": "3111-46157-002", "VVX401": "3111-48400-001", "VVX410": "3111-46162-001",
+	"VVX411": "3111-48450-001", "VVX450": "3111-48840-001", "VVX500": "3111-44500-001",
+	"VVX501": "3111-48500-001", "VVX600": "3111-44600-001", "VVX601": "3111-48600-001",
+	"VVX1500": "2345-17960-001",
+}
+
+// BootSequence is a VVX's requests at boot (VENDORS.md, logged from a VVX 500).
+func (Family) BootSequence(dev provisioning.Device) []provisioning.Step {
+	m := dev.MAC
+	part := Parts[dev.Model]
+	if part == "" {
+		part = "3111-44500-001"
+	}
+	return []provisioning.Step{
+		{Method: http.MethodPut, Name: m + "-boot.log", Status: http.StatusCreated},
+		{Method: http.MethodGet, Name: m + ".cfg", Status: http.StatusOK},
+		{Method: http.MethodGet, Name: part + ".sip.ld", Status: http.StatusNotFound},
+		{Method: http.MethodGet, Name: ConfigPrefix + m + ".cfg", Status: http.StatusOK},
+		{Method: http.MethodGet, Name: m + "-phone.cfg", Status: http.StatusNotFound},
+		{Method: http.MethodGet, Name: m + "-web.cfg", Status: http.StatusNotFound},
+		{Method: http.MethodGet, Name: Zero + "-license.cfg", Status: http.StatusNotFound},
+		{Method: http.MethodGet, Name: m + "-license.cfg", Status: http.StatusNotFound},
+		{Method: http.MethodGet, Name: m + "-calls.xml", Status: http.StatusNotFound},
+		{Method: http.MethodGet, Name: m + "-directory.xml", Status: http.StatusNotFound},
+		{Method: http.MethodGet, Name: Zero + "-directory.xml", Status: http.StatusNotFound},
+		{Method: http.MethodHead, Name: m + "-app.log", Status: http.StatusNotFound},
+		{Method: http.MethodPut, Name: m + "-app.log", Status: http.StatusCreated},
+	}
+}
+
+// Files are the rendered files of one phone.
+func (Family) Files(dev provisioning.Device) []string {
+	return []string{dev.MAC + ".cfg", ConfigPrefix + dev.MAC + ".cfg", Zero + ".cfg"}
+}

@@ -1,0 +1,300 @@
+package provisioning
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/store"
+)
+
+// Service serves phone files and keeps the device inventory.
+type Service struct {
+	db       *gorm.DB
+	families []Family
+
+	// Policy, SignIn and Firmware are wired by cmd/deskprov; when Policy is
+	// nil the Global defaults apply, when SignIn is nil nobody is signed in,
+	// when Firmware is nil no firmware is offered.
+	Policy   PolicySource
+	SignIn   SignedIn
+	Firmware Firmware
+	Server   Server
+	// Now is the clock; tests move it.
+	Now func() time.Time
+	// Uploads keeps phones' uploaded files; nil refuses uploads.
+	Uploads *Uploads
+
+	genOnce sync.Once
+	gen     *genReads
+
+	cache     sync.RWMutex
+	cacheGen  int64
+	rendered  map[string]*File
+	inventory *inventory
+}
+
+// MaxCached bounds the rendered-file cache; it is emptied when full.
+const MaxCached = 200_000
+
+// New builds the service for the given families.
+func New(db *gorm.DB, families ...Family) *Service {
+	s := &Service{db: db, families: families, Now: time.Now, rendered: map[string]*File{}}
+	s.inventory = newInventory(s)
+	return s
+}
+
+// Request is a phone's request for a file under /prov/.
+type Request struct {
+	Method    string
+	Name      string
+	UserAgent string
+	IP        string
+}
+
+// File is a rendered file.
+type File struct {
+	Name        string
+	ContentType string
+	Body        []byte
+	ETag        string
+	User        string
+	Generation  int64
+}
+
+// Answer is what to send a phone.
+type Answer struct {
+	Device Device
+	Entry  Entry
+	// File is set for Rendered entries.
+	File *File
+}
+
+// Family returns the family of a vendor, nil when none is wired.
+func (s *Service) Family(vendor string) Family {
+	for _, f := range s.families {
+		if f.Vendor() == vendor {
+			return f
+		}
+	}
+	return nil
+}
+
+// Identify finds the family, device and entry of a request without side
+// effects.
+func (s *Service) Identify(method, name, userAgent string) (Family, Device, Entry, error) {
+	if err := CheckName(name); err != nil {
+		return nil, Device{}, Entry{}, err
+	}
+	var fam Family
+	var dev Device
+	for _, f := range s.families {
+		if d, ok := f.Identify(userAgent); ok {
+			fam, dev = f, d
+			break
+		}
+	}
+	if fam == nil {
+		for _, f := range s.families {
+			if f.Claims(name) {
+				fam, dev = f, Device{Vendor: f.Vendor()}
+				break
+			}
+		}
+	}
+	if fam == nil {
+		return nil, Device{}, Entry{}, NotFound(name)
+	}
+	e, err := fam.Resolve(method, name, &dev)
+	if err != nil {
+		return nil, Device{}, Entry{}, err
+	}
+	return fam, dev, e, nil
+}
+
+// Fetch answers a request for a file: it identifies the phone, records it in
+// the inventory and, for rendered files, returns the file (from the cache
+// while the config generation is unchanged).
+func (s *Service) Fetch(ctx context.Context, r Request) (Answer, error) {
+	fam, dev, e, err := s.Identify(r.Method, r.Name, r.UserAgent)
+	if err != nil {
+		return Answer{}, err
+	}
+	a := Answer{Device: dev, Entry: e}
+	if e.Kind != Rendered {
+		s.inventory.seen(dev, r.IP, e.Name, nil)
+		return a, nil
+	}
+	if e.Main && s.Firmware != nil && dev.MAC != "" {
+		if err := s.Firmware.Poll(ctx, dev); err != nil {
+			return Answer{}, err
+		}
+	}
+	f, err := s.render(ctx, fam, dev, e)
+	if err != nil {
+		return Answer{}, err
+	}
+	a.File = f
+	var cfg *File
+	if e.Main {
+		cfg = f
+	}
+	s.inventory.seen(dev, r.IP, e.Name, cfg)
+	return a, nil
+}
+
+// Preview renders a file for dev as a phone would get it, without recording
+// anything.
+func (s *Service) Preview(ctx context.Context, dev Device, name string) (*File, error) {
+	fam := s.Family(dev.Vendor)
+	if fam == nil {
+		return nil, fault.FieldInvalid("vendor", "unknown vendor %q: use polycom, yealink or audiocodes", dev.Vendor)
+	}
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	e, err := fam.Resolve("GET", name, &dev)
+	if err != nil {
+		return nil, err
+	}
+	if e.Kind != Rendered {
+		return nil, fault.NotFoundf("%q is not a file deskprov renders for %s phones", name, dev.Vendor)
+	}
+	return s.render(ctx, fam, dev, e)
+}
+
+// render returns the file from the cache when the config generation has not
+// moved since it was made; otherwise it gathers the inputs and renders.
+func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry) (*File, error) {
+	gen, err := s.generation(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the config generation: %w", err)
+	}
+	if !e.PerDevice {
+		dev.MAC, dev.Serial = "", ""
+	}
+	key := e.Template + "|" + e.Name + "|" + dev.key()
+	s.cache.RLock()
+	f, ok := s.rendered[key]
+	cur := s.cacheGen
+	s.cache.RUnlock()
+	if ok && cur == gen {
+		return f, nil
+	}
+	in, err := s.inputs(ctx, dev)
+	if err != nil {
+		return nil, err
+	}
+	body, err := fam.Render(e, in)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(body)
+	f = &File{Name: e.Name, ContentType: e.ContentType, Body: body, ETag: `"` + hex.EncodeToString(sum[:12]) + `"`, User: in.User, Generation: gen}
+	s.cache.Lock()
+	if gen > s.cacheGen || len(s.rendered) >= MaxCached {
+		// A newer generation makes every cached file suspect.
+		s.rendered = map[string]*File{}
+		if gen > s.cacheGen {
+			s.cacheGen = gen
+		}
+	}
+	if gen == s.cacheGen {
+		s.rendered[key] = f
+	}
+	s.cache.Unlock()
+	return f, nil
+}
+
+// generation reads the config generation, through a prepared statement
+// when the store allows one.
+func (s *Service) generation(ctx context.Context) (int64, error) {
+	s.genOnce.Do(func() {
+		read := func(ctx context.Context) (int64, error) { return store.Generation(ctx, s.db, store.ConfigGeneration) }
+		if r, err := store.NewGenerationReader(s.db, store.ConfigGeneration); err == nil {
+			read = r.Read
+		}
+		s.gen = &genReads{read: read}
+	})
+	return s.gen.get(ctx)
+}
+
+// Inputs gathers what a file for dev depends on.
+func (s *Service) inputs(ctx context.Context, dev Device) (Inputs, error) {
+	in := Inputs{Device: dev, Server: s.Server}
+	if s.SignIn != nil && dev.MAC != "" {
+		upn, err := s.SignIn.UserOnDevice(ctx, dev.MAC)
+		if err != nil {
+			return in, fmt.Errorf("who is signed in on %s: %w", dev.MAC, err)
+		}
+		in.User = upn
+	}
+	var pol PolicySource = GlobalDefaults{}
+	if s.Policy != nil {
+		pol = s.Policy
+	}
+	eff, err := pol.EffectiveForUser(ctx, in.User)
+	if err != nil {
+		return in, fmt.Errorf("effective policy for %q: %w", in.User, err)
+	}
+	in.Policy = eff
+	if s.Firmware != nil && eff.Settings.EnableDeviceUpdate {
+		d, err := s.Firmware.Decide(ctx, dev, eff.Settings)
+		if err != nil {
+			return in, fmt.Errorf("firmware decision: %w", err)
+		}
+		in.Firmware = d
+	} else if !eff.Settings.EnableDeviceUpdate {
+		in.Firmware = Decision{Reason: "EnableDeviceUpdate is off in the effective IP phone policy"}
+	}
+	return in, nil
+}
+
+// UpdateCheck answers a Lync Phone Edition update request. external is true
+// for /RequestHandlerExt/: a device nobody has signed in on is refused there.
+func (s *Service) UpdateCheck(ctx context.Context, dev Device, ip string, external bool) (Decision, error) {
+	dev.Vendor = LPE
+	mac, err := ParseMAC(dev.MAC)
+	if err != nil {
+		return Decision{}, err
+	}
+	dev.MAC = mac
+	var user string
+	if s.SignIn != nil {
+		if user, err = s.SignIn.UserOnDevice(ctx, mac); err != nil {
+			return Decision{}, fmt.Errorf("who is signed in on %s: %w", mac, err)
+		}
+	}
+	if external && user == "" {
+		return Decision{}, fault.New(fault.Unauthorized, "an external update request is answered only for a phone someone has signed in on: sign in on the phone first, or ask from inside the network")
+	}
+	if s.Firmware != nil {
+		if err := s.Firmware.Poll(ctx, dev); err != nil {
+			return Decision{}, err
+		}
+	}
+	var pol PolicySource = GlobalDefaults{}
+	if s.Policy != nil {
+		pol = s.Policy
+	}
+	eff, err := pol.EffectiveForUser(ctx, user)
+	if err != nil {
+		return Decision{}, fmt.Errorf("effective policy for %q: %w", user, err)
+	}
+	d := Decision{Reason: "no firmware service is configured"}
+	if !eff.Settings.EnableDeviceUpdate {
+		d = Decision{Reason: "EnableDeviceUpdate is off in the effective IP phone policy"}
+	} else if s.Firmware != nil {
+		if d, err = s.Firmware.Decide(ctx, dev, eff.Settings); err != nil {
+			return Decision{}, fmt.Errorf("firmware decision: %w", err)
+		}
+	}
+	s.inventory.seenUser(dev, ip, "ucdevice.upx", user)
+	return d, nil
+}

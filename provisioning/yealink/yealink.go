@@ -1,0 +1,205 @@
+// Package yealink serves Yealink T4x/T5x phones: the boot files <mac>.boot
+// and y000000000000.boot, the common y0000000000xx.cfg, the per-phone
+// <mac>.cfg, firmware .rom images and the <mac>-local.cfg phones upload.
+package yealink
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"text/template"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/provisioning"
+)
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+var templates = template.Must(template.New("").Funcs(provisioning.TemplateFuncs).ParseFS(templateFS, "templates/*.tmpl"))
+
+// Family is the Yealink family.
+type Family struct{}
+
+// New returns the Yealink family.
+func New() Family { return Family{} }
+
+// Vendor is "yealink".
+func (Family) Vendor() string { return provisioning.Yealink }
+
+// Codes are the model codes: the xx of y0000000000xx.cfg and the first
+// number of the firmware version (VENDORS.md; S and W models unconfirmed).
+var Codes = map[string]string{
+	"T40P": "54", "T40G": "76", "T41P": "36", "T42G": "29", "T46G": "28", "T48G": "35",
+	"T41S": "68", "T42S": "67", "T46S": "66", "T48S": "65", "T52S": "70", "T54S": "70",
+	"T53W": "95", "T54W": "96", "T57W": "97", "T58": "58", "T27G": "69", "T29G": "46", "T23G": "44",
+}
+
+var uaRE = regexp.MustCompile(`Yealink\s+SIP-([A-Za-z0-9]+)\s+([0-9][0-9.]*)(?:\s+([0-9A-Fa-f:\-]{12,17}))?`)
+
+// Identify reads "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26".
+func (Family) Identify(ua string) (provisioning.Device, bool) {
+	m := uaRE.FindStringSubmatch(ua)
+	if m == nil {
+		return provisioning.Device{}, false
+	}
+	d := provisioning.Device{Vendor: provisioning.Yealink, Model: strings.ToUpper(m[1]), Version: strings.TrimRight(m[2], ".")}
+	if mac, err := provisioning.ParseMAC(m[3]); err == nil {
+		d.MAC = mac
+	}
+	return d, true
+}
+
+var ouis = []string{"001565", "805ec0", "249ad8", "805e0c", "44dbd2"}
+
+var commonRE = regexp.MustCompile(`^y0000000000([0-9]{2})\.cfg$`)
+
+// Claims recognises Yealink names when the User-Agent said nothing.
+func (Family) Claims(name string) bool {
+	l := strings.ToLower(name)
+	if l == "y000000000000.boot" || commonRE.MatchString(l) || strings.HasSuffix(l, ".rom") || strings.HasSuffix(l, ".boot") || strings.HasSuffix(l, "-local.cfg") {
+		return true
+	}
+	bare := provisioning.BareMAC(l)
+	for _, o := range ouis {
+		if strings.HasPrefix(bare, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// Resolve names what a Yealink file name is.
+func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioning.Entry, error) {
+	dev.Vendor = provisioning.Yealink
+	l := strings.ToLower(name)
+	text := "text/plain; charset=utf-8"
+	switch {
+	case strings.HasSuffix(l, ".rom"):
+		return provisioning.Entry{Kind: provisioning.Image, Name: name}, nil
+	case l == "y000000000000.boot":
+		return provisioning.Entry{Kind: provisioning.Rendered, Template: "boot.tmpl", Name: l, ContentType: text, PerDevice: dev.MAC != ""}, nil
+	}
+	if m := commonRE.FindStringSubmatch(l); m != nil {
+		if code := Codes[dev.Model]; code != "" && code != m[1] {
+			// The common file of another model: this phone never parses it.
+			return provisioning.Entry{}, provisioning.NotFound(name)
+		}
+		if Codes[dev.Model] == "" {
+			dev.Model = modelOf(m[1])
+		}
+		if dev.Model == "" {
+			return provisioning.Entry{}, provisioning.NotFound(name)
+		}
+		return provisioning.Entry{Kind: provisioning.Rendered, Template: "cfg.tmpl", Name: l, ContentType: text}, nil
+	}
+	mac, suffix, ok, err := provisioning.SplitMAC(name, "-local.cfg", ".boot", ".cfg")
+	if !ok {
+		return provisioning.Entry{}, provisioning.NotFound(name)
+	}
+	if err != nil {
+		return provisioning.Entry{}, err
+	}
+	dev.MAC = mac
+	if method == http.MethodPut && suffix != "-local.cfg" {
+		return provisioning.Entry{}, fault.Forbiddenf("only <mac>-local.cfg can be uploaded")
+	}
+	switch suffix {
+	case "-local.cfg":
+		return provisioning.Entry{Kind: provisioning.Upload, Name: mac + suffix, ContentType: text, PerDevice: true}, nil
+	case ".boot":
+		return provisioning.Entry{Kind: provisioning.Rendered, Template: "boot.tmpl", Name: mac + suffix, ContentType: text, PerDevice: true}, nil
+	}
+	return provisioning.Entry{Kind: provisioning.Rendered, Template: "cfg.tmpl", Name: mac + suffix, ContentType: text, Main: true, PerDevice: true}, nil
+}
+
+func modelOf(code string) string {
+	best := ""
+	for m, c := range Codes {
+		if c == code && (best == "" || m < best) {
+			best = m
+		}
+	}
+	return best
+}
+
+// Render makes a boot or configuration file.
+func (Family) Render(e provisioning.Entry, in provisioning.Inputs) ([]byte, error) {
+	var data any
+	switch e.Template {
+	case "boot.tmpl":
+		var inc []string
+		if code := Codes[in.Device.Model]; code != "" {
+			inc = append(inc, in.Server.ProvURL()+"y0000000000"+code+".cfg")
+		}
+		if in.Device.MAC != "" {
+			inc = append(inc, in.Server.ProvURL()+in.Device.MAC+".cfg")
+		}
+		data = struct{ Includes []string }{inc}
+	case "cfg.tmpl":
+		kvs := provisioning.Apply(Table, in)
+		if legacy(in.Device.Version) {
+			for i := range kvs {
+				kvs[i].Name = strings.TrimPrefix(kvs[i].Name, "static.")
+			}
+		}
+		for i := range kvs {
+			if kvs[i].Value == "" {
+				kvs[i].Value = "%NULL%"
+			}
+			kvs[i].Value = provisioning.OneLine(kvs[i].Value)
+		}
+		data = struct {
+			MAC, Model, Policy string
+			Version            int64
+			Params             []provisioning.KV
+		}{in.Device.MAC, in.Device.Model, in.Policy.Identity, in.Policy.Version, kvs}
+	default:
+		return nil, provisioning.NotFound(e.Name)
+	}
+	var b bytes.Buffer
+	if err := templates.ExecuteTemplate(&b, e.Template, data); err != nil {
+		return nil, fmt.Errorf("render %s: %w", e.Name, err)
+	}
+	return b.Bytes(), nil
+}
+
+// legacy is firmware v7x/v80 (the second number of the version), which reads
+// the names without "static.".
+func legacy(version string) bool {
+	parts := strings.Split(version, ".")
+	if len(parts) < 2 {
+		return false
+	}
+	return provisioning.CompareVersions(parts[1], "81") < 0
+}
+
+// BootSequence is a Yealink's requests at boot, newer firmware first asking
+// for the boot files.
+func (Family) BootSequence(dev provisioning.Device) []provisioning.Step {
+	code := Codes[dev.Model]
+	if code == "" {
+		code = "28"
+	}
+	return []provisioning.Step{
+		{Method: http.MethodGet, Name: dev.MAC + ".boot", Status: http.StatusOK},
+		{Method: http.MethodGet, Name: "y000000000000.boot", Status: http.StatusOK},
+		{Method: http.MethodGet, Name: "y0000000000" + code + ".cfg", Status: http.StatusOK},
+		{Method: http.MethodGet, Name: dev.MAC + ".cfg", Status: http.StatusOK},
+		{Method: http.MethodGet, Name: dev.MAC + "-local.cfg", Status: http.StatusNotFound},
+		{Method: http.MethodPut, Name: dev.MAC + "-local.cfg", Status: http.StatusCreated},
+		{Method: http.MethodGet, Name: dev.MAC + "-local.cfg", Status: http.StatusOK},
+	}
+}
+
+// Files are the rendered files of one phone.
+func (Family) Files(dev provisioning.Device) []string {
+	out := []string{dev.MAC + ".boot", "y000000000000.boot"}
+	if code := Codes[dev.Model]; code != "" {
+		out = append(out, "y0000000000"+code+".cfg")
+	}
+	return append(out, dev.MAC+".cfg")
+}

@@ -1,0 +1,330 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/provisioning"
+	"github.com/deskprov/deskprov/provisioning/lpe"
+)
+
+// Provisioning is the provisioning module: phone files under /prov/, the Lync
+// Phone Edition update handler, and the device inventory admin API.
+type Provisioning struct {
+	Service *provisioning.Service
+	// Images serves firmware images by vendor file name; nil answers 404.
+	Images ImageHandler
+}
+
+// Mount adds the module's routes.
+func (m Provisioning) Mount(r *Routes) {
+	h := &provHandler{s: r.Server, svc: m.Service, images: m.Images}
+	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPut} {
+		r.Root.Handle(method, "/prov/*name", h.file)
+	}
+	r.Root.POST("/RequestHandler/ucdevice.upx", func(c *gin.Context) { h.upx(c, false) })
+	r.Root.POST("/RequestHandlerExt/ucdevice.upx", func(c *gin.Context) { h.upx(c, true) })
+	a := r.Admin
+	a.GET("/devices", h.list)
+	a.GET("/devices/:mac", h.show)
+	a.GET("/devices/:mac/files", h.files)
+	a.GET("/devices/:mac/files/:name", h.preview)
+	a.GET("/devices/:mac/uploads", h.uploads)
+	a.GET("/devices/:mac/uploads/:name", h.download)
+}
+
+type provHandler struct {
+	s      *Server
+	svc    *provisioning.Service
+	images ImageHandler
+}
+
+// phoneFail answers a phone in plain text: phones parse what they get, so no
+// JSON error page.
+func (h *provHandler) phoneFail(c *gin.Context, err error) {
+	status := http.StatusInternalServerError
+	msg := "internal error\n"
+	if fe, ok := fault.As(err); ok {
+		status, msg = StatusOf(fe.Kind), fe.Message+"\n"
+	} else {
+		h.s.Log.Error("provisioning failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Data(status, "text/plain; charset=utf-8", []byte(msg))
+	c.Abort()
+}
+
+func plainNotFound(c *gin.Context) {
+	c.Data(http.StatusNotFound, "text/plain; charset=utf-8", []byte("not found\n"))
+}
+
+func (h *provHandler) file(c *gin.Context) {
+	name := strings.TrimPrefix(c.Param("name"), "/")
+	ctx := c.Request.Context()
+	ans, err := h.svc.Fetch(ctx, provisioning.Request{Method: c.Request.Method, Name: name, UserAgent: c.Request.UserAgent(), IP: c.ClientIP()})
+	if err != nil {
+		if fault.KindOf(err) == fault.NotFound {
+			plainNotFound(c)
+			return
+		}
+		h.phoneFail(c, err)
+		return
+	}
+	put := c.Request.Method == http.MethodPut
+	switch ans.Entry.Kind {
+	case provisioning.Optional:
+		plainNotFound(c)
+	case provisioning.Image:
+		if put {
+			h.phoneFail(c, fault.New(fault.Forbidden, "firmware images are uploaded through the admin API"))
+			return
+		}
+		if h.images == nil || !h.images(c, ans.Device.Vendor, ans.Entry.Name, ans.Device.MAC) {
+			plainNotFound(c)
+		}
+	case provisioning.Upload:
+		h.upload(c, ans)
+	case provisioning.Rendered:
+		if put {
+			c.Header("Allow", "GET, HEAD")
+			c.Data(http.StatusMethodNotAllowed, "text/plain; charset=utf-8", []byte("deskprov renders this file; it cannot be uploaded\n"))
+			return
+		}
+		f := ans.File
+		c.Header("ETag", f.ETag)
+		c.Header("Cache-Control", "no-cache")
+		if etagMatch(c.GetHeader("If-None-Match"), f.ETag) {
+			c.Status(http.StatusNotModified)
+			return
+		}
+		if c.Request.Method == http.MethodHead {
+			c.Header("Content-Type", f.ContentType)
+			c.Header("Content-Length", itoa(len(f.Body)))
+			c.Status(http.StatusOK)
+			return
+		}
+		c.Data(http.StatusOK, f.ContentType, f.Body)
+	}
+}
+
+func (h *provHandler) upload(c *gin.Context, ans provisioning.Answer) {
+	up := h.svc.Uploads
+	if up == nil {
+		h.phoneFail(c, fault.New(fault.Unavailable, "this server keeps no uploads"))
+		return
+	}
+	mac, name := ans.Device.MAC, ans.Entry.Name
+	if c.Request.Method != http.MethodPut {
+		f, info, err := up.Open(mac, name)
+		if err != nil {
+			if fault.KindOf(err) == fault.NotFound {
+				plainNotFound(c)
+				return
+			}
+			h.phoneFail(c, err)
+			return
+		}
+		defer f.Close()
+		c.Header("Content-Type", ans.Entry.ContentType)
+		http.ServeContent(c.Writer, c.Request, name, info.ModifiedAt, f)
+		return
+	}
+	if c.Request.ContentLength > up.Max {
+		h.phoneFail(c, fault.New(fault.TooLarge, "%s is over the %d-byte upload limit", name, up.Max))
+		return
+	}
+	existed := false
+	if f, _, err := up.Open(mac, name); err == nil {
+		f.Close()
+		existed = true
+	}
+	if _, err := up.Put(mac, name, c.Request.Body); err != nil {
+		h.phoneFail(c, err)
+		return
+	}
+	if existed {
+		c.Status(http.StatusNoContent)
+		return
+	}
+	c.Status(http.StatusCreated)
+}
+
+func (h *provHandler) upx(c *gin.Context, external bool) {
+	dev, err := lpe.Parse(c.Request.Body)
+	if err != nil {
+		h.phoneFail(c, err)
+		return
+	}
+	d, err := h.svc.UpdateCheck(c.Request.Context(), dev, c.ClientIP(), external)
+	if err != nil {
+		h.phoneFail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "application/xml; charset=utf-8", lpe.Render(d, h.s.PublicURL))
+}
+
+// etagMatch implements If-None-Match for strong and weak tags and "*".
+func etagMatch(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	if n == 0 {
+		return "0"
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+func (h *provHandler) list(c *gin.Context) {
+	f := provisioning.DeviceFilter{Vendor: c.Query("vendor"), Model: c.Query("model"), Firmware: c.Query("firmware")}
+	if s := c.Query("seenSince"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			h.s.Fail(c, fault.FieldInvalid("seenSince", "seenSince %q is not an RFC 3339 time such as 2026-01-02T15:04:05Z", s))
+			return
+		}
+		f.SeenSince = t
+	}
+	ds, err := h.svc.Devices(c.Request.Context(), f)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, ds)
+}
+
+func (h *provHandler) show(c *gin.Context) {
+	d, err := h.svc.Device(c.Request.Context(), c.Param("mac"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, d)
+}
+
+// previewDevice is the device an admin previews: the inventory's facts,
+// overridden (or, for a phone never seen, given) by the query's vendor,
+// model and firmware.
+func (h *provHandler) previewDevice(c *gin.Context) (provisioning.Device, error) {
+	mac, err := provisioning.ParseMAC(c.Param("mac"))
+	if err != nil {
+		return provisioning.Device{}, err
+	}
+	dev := provisioning.Device{MAC: mac}
+	rec, err := h.svc.Device(c.Request.Context(), mac)
+	switch {
+	case err == nil:
+		dev = rec.DeviceOf()
+	case fault.KindOf(err) != fault.NotFound:
+		return dev, err
+	}
+	if v := c.Query("vendor"); v != "" {
+		dev.Vendor = strings.ToLower(v)
+	}
+	if v := c.Query("model"); v != "" {
+		dev.Model = v
+	}
+	if v := c.Query("firmware"); v != "" {
+		dev.Version = v
+	}
+	if dev.Vendor == "" {
+		return dev, fault.FieldInvalid("vendor", "deskprov has not seen %s: say which phone it is with ?vendor=polycom|yealink|audiocodes&model=…&firmware=…", mac)
+	}
+	return dev, nil
+}
+
+// provFileView is a previewed file.
+type provFileView struct {
+	Name        string `json:"name"`
+	ContentType string `json:"contentType"`
+	ETag        string `json:"etag"`
+	Body        string `json:"body"`
+}
+
+func (h *provHandler) files(c *gin.Context) {
+	dev, err := h.previewDevice(c)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	fam := h.svc.Family(dev.Vendor)
+	if fam == nil {
+		h.s.Fail(c, fault.FieldInvalid("vendor", "deskprov renders no files for vendor %q", dev.Vendor))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"device": dev, "files": fam.Files(dev)})
+}
+
+func (h *provHandler) preview(c *gin.Context) {
+	dev, err := h.previewDevice(c)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	f, err := h.svc.Preview(c.Request.Context(), dev, c.Param("name"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, provFileView{Name: f.Name, ContentType: f.ContentType, ETag: f.ETag, Body: string(f.Body)})
+}
+
+func (h *provHandler) uploads(c *gin.Context) {
+	mac, err := provisioning.ParseMAC(c.Param("mac"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	if h.svc.Uploads == nil {
+		c.JSON(http.StatusOK, []provisioning.UploadInfo{})
+		return
+	}
+	list, err := h.svc.Uploads.List(mac)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, list)
+}
+
+func (h *provHandler) download(c *gin.Context) {
+	mac, err := provisioning.ParseMAC(c.Param("mac"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	if h.svc.Uploads == nil {
+		h.s.Fail(c, fault.NotFoundf("this server keeps no uploads"))
+		return
+	}
+	f, info, err := h.svc.Uploads.Open(mac, c.Param("name"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	defer f.Close()
+	c.Header("Content-Type", "application/octet-stream")
+	c.Header("Content-Disposition", `attachment; filename="`+info.Name+`"`)
+	http.ServeContent(c.Writer, c.Request, info.Name, info.ModifiedAt, f)
+}

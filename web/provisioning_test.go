@@ -1,0 +1,396 @@
+package web
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/firmware"
+	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/provisioning"
+	"github.com/deskprov/deskprov/provisioning/audiocodes"
+	"github.com/deskprov/deskprov/provisioning/polycom"
+	"github.com/deskprov/deskprov/provisioning/yealink"
+	"github.com/deskprov/deskprov/store/storetest"
+	"github.com/deskprov/deskprov/tenant"
+)
+
+// provTestServer starts the server with the policy and provisioning modules,
+// returning its URL, an admin token and the provisioning service.
+func provTestServer(t *testing.T, db *gorm.DB) (string, string, *provisioning.Service) {
+	t.Helper()
+	for _, m := range []func(*gorm.DB) error{tenant.Migrate, policy.Migrate, provisioning.Migrate} {
+		if err := m(db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tn := tenant.New(db)
+	tn.HashCost = bcrypt.MinCost
+	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
+		t.Fatal(err)
+	}
+	ps := policy.New(db)
+	ps.Users = tn
+	prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
+	prov.Policy = ps
+	up, err := provisioning.OpenUploads(filepath.Join(t.TempDir(), "uploads"), 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { up.Close() })
+	prov.Uploads = up
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, PolicyModule(ps), Provisioning{Service: prov})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov.Server = provisioning.Server{PublicURL: s.PublicURL}
+	tok, err := s.IssueAdminToken("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := provTestListen(t, s)
+	return base, tok, prov
+}
+
+func provTestListen(t *testing.T, s *Server) string {
+	t.Helper()
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+type provTestAnswer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func provTestDo(t *testing.T, method, url, ua string, body io.Reader, hdr map[string]string) provTestAnswer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("User-Agent", ua)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return provTestAnswer{resp.StatusCode, resp.Header, b}
+}
+
+func TestEachFamilyBootSequenceIsServedAsItsPhonesExpect(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, tok, prov := provTestServer(t, db)
+		phones := []struct {
+			name string
+			ua   string
+			dev  provisioning.Device
+		}{
+			{"a Polycom VVX 500", "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application", provisioning.Device{Vendor: "polycom", Model: "VVX500", MAC: "0004f2a1b2c3"}},
+			{"a Yealink T46G", "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26", provisioning.Device{Vendor: "yealink", Model: "T46G", MAC: "0015654c4c26"}},
+			{"an AudioCodes 440HD", "AUDC-IPPhone/2.2.8.61 (440HDG-Rev0; 00908F602AAC)", provisioning.Device{Vendor: "audiocodes", Model: "440HD", MAC: "00908f602aac"}},
+		}
+		for _, ph := range phones {
+			t.Run(ph.name+" boots", func(t *testing.T) {
+				for _, st := range prov.Family(ph.dev.Vendor).BootSequence(ph.dev) {
+					var body io.Reader
+					if st.Method == http.MethodPut {
+						body = strings.NewReader("log line from the phone\n")
+						if ph.dev.Vendor == "yealink" {
+							body = strings.NewReader("#!version:1.0.0.1\nlang.gui = English\n")
+						}
+					}
+					a := provTestDo(t, st.Method, base+"/prov/"+st.Name, ph.ua, body, nil)
+					if a.status != st.Status {
+						t.Fatalf("%s %s: status %d, want %d (%s)", st.Method, st.Name, a.status, st.Status, a.body)
+					}
+					ct := a.header.Get("Content-Type")
+					switch {
+					case a.status == http.StatusNotFound:
+						if !strings.HasPrefix(ct, "text/plain") {
+							t.Fatalf("%s: a missing file must be a plain 404, got %q", st.Name, ct)
+						}
+					case a.status == http.StatusOK && st.Method == http.MethodGet:
+						provTestParseable(t, ph.dev.Vendor, st.Name, ct, a.body)
+					}
+				}
+			})
+		}
+		t.Run("the inventory lists the three phones with the files they fetched", func(t *testing.T) {
+			var ds []provisioning.DeviceRecord
+			provTestJSON(t, base, tok, "/api/v1/devices", &ds)
+			if len(ds) != 3 {
+				t.Fatalf("%d devices: %+v", len(ds), ds)
+			}
+			var one provisioning.DeviceRecord
+			provTestJSON(t, base, tok, "/api/v1/devices/00-15-65-4C-4C-26", &one)
+			if one.Vendor != "yealink" || one.Model != "T46G" || one.Firmware != "28.83.0.120" || len(one.FileList) < 4 || one.ConfigVersion == "" {
+				t.Fatalf("yealink record %+v", one)
+			}
+			var only []provisioning.DeviceRecord
+			provTestJSON(t, base, tok, "/api/v1/devices?vendor=polycom&model=VVX500", &only)
+			if len(only) != 1 || only[0].MAC != "0004f2a1b2c3" {
+				t.Fatalf("filtered %+v", only)
+			}
+		})
+		t.Run("uploads are listed and downloadable through the admin API", func(t *testing.T) {
+			var list []provisioning.UploadInfo
+			provTestJSON(t, base, tok, "/api/v1/devices/0004f2a1b2c3/uploads", &list)
+			if len(list) != 2 || list[0].Name != "0004f2a1b2c3-app.log" {
+				t.Fatalf("uploads %+v", list)
+			}
+			a := provTestDo(t, "GET", base+"/api/v1/devices/0004f2a1b2c3/uploads/0004f2a1b2c3-boot.log", "", nil, map[string]string{"Authorization": "Bearer " + tok})
+			if a.status != 200 || string(a.body) != "log line from the phone\n" {
+				t.Fatalf("download: %d %q", a.status, a.body)
+			}
+			big := provTestDo(t, "PUT", base+"/prov/0004f2a1b2c3-app.log", phones[0].ua, bytes.NewReader(make([]byte, 2048)), nil)
+			if big.status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("an upload over the cap: %d", big.status)
+			}
+		})
+		t.Run("an admin previews a phone's file without the phone", func(t *testing.T) {
+			var f provFileView
+			provTestJSON(t, base, tok, "/api/v1/devices/0004f2a1b2c3/files/deskprov-0004f2a1b2c3.cfg", &f)
+			if !strings.Contains(f.Body, `phoneLock.enabled="1"`) || f.ETag == "" {
+				t.Fatalf("preview %+v", f)
+			}
+			var unseen provFileView
+			provTestJSON(t, base, tok, "/api/v1/devices/00:15:65:00:00:01/files/001565000001.cfg?vendor=yealink&model=T48G&firmware=35.83.0.120", &unseen)
+			if !strings.HasPrefix(unseen.Body, "#!version:1.0.0.1\n") {
+				t.Fatalf("preview of an unseen phone %+v", unseen)
+			}
+		})
+	})
+}
+
+func provTestParseable(t *testing.T, vendor, name, ct string, body []byte) {
+	t.Helper()
+	switch vendor {
+	case "polycom":
+		if !strings.HasPrefix(ct, "application/xml") {
+			t.Fatalf("%s: content type %q", name, ct)
+		}
+		d := xml.NewDecoder(bytes.NewReader(body))
+		for {
+			if _, err := d.Token(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%s is not well-formed XML: %v", name, err)
+			}
+		}
+	case "yealink":
+		line, _ := bufio.NewReader(bytes.NewReader(body)).ReadString('\n')
+		if line != "#!version:1.0.0.1\n" || !strings.HasPrefix(ct, "text/plain") {
+			t.Fatalf("%s: first line %q, content type %q", name, line, ct)
+		}
+	case "audiocodes":
+		if !strings.HasPrefix(ct, "text/plain") || !bytes.Contains(body, []byte("provisioning/configuration/url=http://prov.test/prov/\n")) {
+			t.Fatalf("%s: content type %q body %s", name, ct, body)
+		}
+	}
+}
+
+func provTestJSON(t *testing.T, base, tok, path string, out any) {
+	t.Helper()
+	a := provTestDo(t, "GET", base+path, "", nil, map[string]string{"Authorization": "Bearer " + tok})
+	if a.status != 200 {
+		t.Fatalf("GET %s: %d %s", path, a.status, a.body)
+	}
+	if err := json.Unmarshal(a.body, out); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+}
+
+func TestAPolicyEditChangesTheNextPollAndRetiresTheOldETag(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, tok, _ := provTestServer(t, db)
+		ua := "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26"
+		url := base + "/prov/0015654c4c26.cfg"
+		first := provTestDo(t, "GET", url, ua, nil, nil)
+		etag := first.header.Get("ETag")
+		if first.status != 200 || etag == "" {
+			t.Fatalf("first poll %d etag %q", first.status, etag)
+		}
+		if again := provTestDo(t, "GET", url, ua, nil, map[string]string{"If-None-Match": etag}); again.status != http.StatusNotModified || len(again.body) != 0 {
+			t.Fatalf("an unchanged poll with its ETag: %d", again.status)
+		}
+		edit := provTestDo(t, "PATCH", base+"/api/v1/ipphonepolicies/Global", "", strings.NewReader(`{"EnablePhoneLock":false}`),
+			map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
+		if edit.status != 200 {
+			t.Fatalf("policy edit: %d %s", edit.status, edit.body)
+		}
+		next := provTestDo(t, "GET", url, ua, nil, map[string]string{"If-None-Match": etag})
+		if next.status != 200 || next.header.Get("ETag") == etag || !bytes.Contains(next.body, []byte("phone_setting.phone_lock.enable = 0\n")) {
+			t.Fatalf("after the edit: %d etag %q\n%s", next.status, next.header.Get("ETag"), next.body)
+		}
+	})
+}
+
+func TestProvisioningRefusesBadNamesAndAnswersPhonesInPlainText(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, _, _ := provTestServer(t, db)
+		ua := "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"
+		for _, tc := range []struct {
+			name, method, path string
+			status             int
+		}{
+			{"a traversal", "GET", "/prov/..%2fdeskprov.db", 400},
+			{"a nested path", "GET", "/prov/a/0004f2a1b2c3.cfg", 400},
+			{"a malformed MAC", "GET", "/prov/0004f2a1b2zz.cfg", 400},
+			{"an unknown file", "GET", "/prov/favicon.ico", 404},
+			{"an image with no firmware module", "GET", "/prov/3111-44500-001.sip.ld", 404},
+			{"a PUT of a rendered file", "PUT", "/prov/0004f2a1b2c3.cfg", 405},
+			{"a PUT of a file deskprov does not keep", "PUT", "/prov/0004f2a1b2c3-directory.xml", 403},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				a := provTestDo(t, tc.method, base+tc.path, ua, strings.NewReader("x"), nil)
+				if a.status != tc.status || !strings.HasPrefix(a.header.Get("Content-Type"), "text/plain") {
+					t.Fatalf("%s %s: %d %q %s", tc.method, tc.path, a.status, a.header.Get("Content-Type"), a.body)
+				}
+			})
+		}
+	})
+}
+
+func TestLPEUpdateHandlerAnswersTheDocumentedXML(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, _, _ := provTestServer(t, db)
+		req := `<?xml version="1.0" encoding="utf-8"?><UpdateRequest><DeviceType>UCPhone</DeviceType><Model>CX600</Model><Revision>A</Revision><Locale>ENU</Locale><MACAddress>00-04-F2-11-22-33</MACAddress><SerialNumber>SN1</SerialNumber><CurrentVersion>4.0.7577.4387</CurrentVersion></UpdateRequest>`
+		in := provTestDo(t, "POST", base+"/RequestHandler/ucdevice.upx", "", strings.NewReader(req), nil)
+		var ans struct {
+			Status string `xml:"Status"`
+		}
+		if in.status != 200 || xml.Unmarshal(in.body, &ans) != nil || ans.Status != "none" {
+			t.Fatalf("internal: %d %s", in.status, in.body)
+		}
+		if ext := provTestDo(t, "POST", base+"/RequestHandlerExt/ucdevice.upx", "", strings.NewReader(req), nil); ext.status != 401 {
+			t.Fatalf("external with nobody signed in: %d %s", ext.status, ext.body)
+		}
+		if bad := provTestDo(t, "POST", base+"/RequestHandler/ucdevice.upx", "", strings.NewReader("<UpdateRequest><Model>CX600</Model></UpdateRequest>"), nil); bad.status != 400 {
+			t.Fatalf("a request without a MAC: %d %s", bad.status, bad.body)
+		}
+	})
+}
+
+// BenchmarkProvisioningPoll is a phone's poll of an unchanged config through
+// the whole HTTP stack (router, middleware, handler), answered 304.
+func BenchmarkProvisioningPoll(b *testing.B) {
+	db := storetest.SQLite(b)
+	if err := provisioning.Migrate(db); err != nil {
+		b.Fatal(err)
+	}
+	tn := tenant.New(db)
+	if err := tenant.Migrate(db); err != nil {
+		b.Fatal(err)
+	}
+	prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, Provisioning{Service: prov})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := s.Handler()
+	req := httptest.NewRequest("GET", "/prov/0015654c4c26.cfg", nil)
+	req.Header.Set("User-Agent", "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	req.Header.Set("If-None-Match", w.Header().Get("ETag"))
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusNotModified {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
+// provTestFirmware adapts firmware.Service to provisioning, as cmd/deskprov does.
+type provTestFirmware struct{ s *firmware.Service }
+
+func provTestFWDevice(d provisioning.Device) firmware.Device {
+	return firmware.Device{Vendor: d.Vendor, Model: d.Model, MAC: d.MAC, Serial: d.Serial, Version: d.Version, Revision: d.Revision, Locale: d.Locale}
+}
+
+func (f provTestFirmware) Decide(ctx context.Context, d provisioning.Device, p policy.Settings) (provisioning.Decision, error) {
+	x, err := f.s.Decide(ctx, provTestFWDevice(d), p)
+	return provisioning.Decision{Offer: x.Offer, Reason: x.Reason, Version: x.Version, FileName: x.FileName, SHA256: x.SHA256, Size: x.Size}, err
+}
+
+func (f provTestFirmware) Poll(ctx context.Context, d provisioning.Device) error {
+	return f.s.Poll(ctx, provTestFWDevice(d))
+}
+
+// BenchmarkProvisioningPollParallel is many phones' 304 polls at once through
+// the whole HTTP stack, with the firmware service following each poll.
+func BenchmarkProvisioningPollParallel(b *testing.B) {
+	for _, withFirmware := range []bool{false, true} {
+		name := "without firmware"
+		if withFirmware {
+			name = "with firmware.Poll"
+		}
+		b.Run(name, func(b *testing.B) {
+			db := storetest.SQLite(b)
+			for _, m := range []func(*gorm.DB) error{tenant.Migrate, provisioning.Migrate, firmware.Migrate} {
+				if err := m(db); err != nil {
+					b.Fatal(err)
+				}
+			}
+			prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
+			if withFirmware {
+				fs, err := firmware.New(db, b.TempDir())
+				if err != nil {
+					b.Fatal(err)
+				}
+				prov.Firmware = provTestFirmware{fs}
+			}
+			s, err := New(Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test"}, Provisioning{Service: prov})
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := s.Handler()
+			const phones = 1000
+			tags := make([]string, phones)
+			path := func(i int) string {
+				return "/prov/001565" + strings.Repeat("0", 6-len(strconv.Itoa(i))) + strconv.Itoa(i) + ".cfg"
+			}
+			for i := range tags {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest("GET", path(i), nil))
+				tags[i] = w.Header().Get("ETag")
+			}
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := int(next.Add(1) % phones)
+					req := httptest.NewRequest("GET", path(i), nil)
+					req.Header.Set("If-None-Match", tags[i])
+					w := httptest.NewRecorder()
+					h.ServeHTTP(w, req)
+					if w.Code != http.StatusNotModified {
+						b.Fatalf("status %d", w.Code)
+					}
+				}
+			})
+		})
+	}
+}
