@@ -59,3 +59,20 @@ func init() {
 		return envFallback(cmd.InheritedFlags())
 	}
 }
+
+// resetFlag puts one flag back to its default. A list flag is emptied with
+// Replace rather than Set, because Set appends: Set("[]") would leave the
+// literal "[]" in the list.
+func resetFlag(f *pflag.Flag) {
+	if sv, ok := f.Value.(pflag.SliceValue); ok {
+		def := strings.TrimSuffix(strings.TrimPrefix(f.DefValue, "["), "]")
+		var vals []string
+		if def != "" {
+			vals = strings.Split(def, ",")
+		}
+		_ = sv.Replace(vals)
+	} else {
+		_ = f.Value.Set(f.DefValue)
+	}
+	f.Changed = false
+}

@@ -18,6 +18,11 @@ import (
 	"github.com/spf13/cobra"
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/btoe"
+	"github.com/deskprov/deskprov/firmware"
+	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/provisioning"
+	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
@@ -35,6 +40,15 @@ type serveOptions struct {
 	LogFormat string
 	// TrustedProxies are reverse proxies whose X-Forwarded-For is believed.
 	TrustedProxies []string
+	// PhoneLockLockout says, per phone family, what too many wrong phone-lock
+	// PINs do: sign_out or admin_unlock_code.
+	PhoneLockLockout map[string]string
+	// PollInterval is how often phones are told to poll for their config.
+	PollInterval time.Duration
+	// FirmwareMaxDownloads caps concurrent image downloads; FirmwareRetryAfter
+	// is the Retry-After (seconds) of the 503 beyond it.
+	FirmwareMaxDownloads int
+	FirmwareRetryAfter   int
 }
 
 func init() {
@@ -65,6 +79,10 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringSliceVar(&o.TrustedProxies, "trusted-proxies", nil, "reverse proxies (addresses or CIDRs) whose X-Forwarded-For gives the client address")
+	f.StringToStringVar(&o.PhoneLockLockout, "phone-lock-lockout", nil, "per phone family, what too many wrong phone-lock PINs do: sign_out or admin_unlock_code (default polycom=sign_out,yealink=sign_out,audiocodes=admin_unlock_code,lpe=admin_unlock_code)")
+	f.IntVar(&o.FirmwareMaxDownloads, "firmware-max-downloads", 256, "concurrent firmware image downloads before phones are told to retry (503)")
+	f.IntVar(&o.FirmwareRetryAfter, "firmware-retry-after", 30, "seconds a phone turned away by --firmware-max-downloads waits before retrying")
+	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -75,6 +93,9 @@ type app struct {
 	engine  store.Engine
 	log     *slog.Logger
 	tenant  *tenant.Service
+	policy  *policy.Service
+	prov    *provisioning.Service
+	btoe    *btoe.Service
 	modules []web.Module
 	// closers run at shutdown, last added first.
 	closers []func()
@@ -98,13 +119,35 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (*app, erro
 			sqlDB.Close()
 		}
 	})
-	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate} {
+	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate, policy.Migrate, provisioning.Migrate, firmware.Migrate, signin.Migrate} {
 		if err := m(db); err != nil {
 			a.close()
 			return nil, fmt.Errorf("migrate the store: %w", err)
 		}
 	}
 	a.tenant = tenant.New(db)
+	a.modules = append(a.modules, web.NumbersModule{})
+	a.policy = policy.New(db)
+	a.policy.Users = a.tenant
+	a.modules = append(a.modules, web.PolicyModule(a.policy))
+	fw, images, err := a.addFirmware(ctx, o)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	si, err := a.addSignIn(o)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	if err := a.addBToE(si); err != nil {
+		a.close()
+		return nil, err
+	}
+	if err := a.addProvisioning(ctx, o, si, fw, images); err != nil {
+		a.close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -166,6 +209,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		return err
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	if a.btoe != nil {
+		hs.RegisterOnShutdown(a.btoe.Stop) // end BToE long polls and event streams
+	}
 
 	storeDesc := "SQLite " + filepath.Join(o.DataDir, "deskprov.db")
 	if a.engine == store.Postgres {

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deskprov/deskprov/provisioning"
+	"github.com/deskprov/deskprov/provisioning/audiocodes"
+	"github.com/deskprov/deskprov/provisioning/polycom"
+	"github.com/deskprov/deskprov/provisioning/yealink"
+	"github.com/deskprov/deskprov/web"
+)
+
+// addProvisioning builds the provisioning service on the app's store and
+// policy, starts its inventory flusher and adds its web module. signedIn,
+// fw and images may be nil: then nobody is signed in, no firmware is
+// offered and image names answer 404.
+func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn provisioning.SignedIn, fw provisioning.Firmware, images web.ImageHandler) error {
+	if o.PollInterval != 0 && (o.PollInterval < 5*time.Minute || o.PollInterval > 720*time.Hour) {
+		return fmt.Errorf("--poll-interval %s: give a duration from 5m to 720h (Yealink phones accept at most 30 days)", o.PollInterval)
+	}
+	p := provisioning.New(a.db, polycom.New(), yealink.New(), audiocodes.New())
+	p.Server = provisioning.Server{PublicURL: o.PublicURL, PollInterval: o.PollInterval}
+	if a.policy != nil {
+		p.Policy = a.policy
+	}
+	p.SignIn, p.Firmware = signedIn, fw
+	up, err := provisioning.OpenUploads(filepath.Join(o.DataDir, "uploads"), provisioning.DefaultMaxUpload)
+	if err != nil {
+		return err
+	}
+	p.Uploads = up
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(runCtx, func(err error) { a.log.Warn("could not write the device inventory", "err", err) })
+	}()
+	a.closers = append(a.closers, func() { cancel(); <-done; up.Close() })
+	a.prov = p
+	a.modules = append(a.modules, web.Provisioning{Service: p, Images: images})
+	return nil
+}
+
+type deviceView struct {
+	ID            string   `json:"id"`
+	Vendor        string   `json:"vendor"`
+	Model         string   `json:"model"`
+	Serial        string   `json:"serial"`
+	Firmware      string   `json:"firmware"`
+	Revision      string   `json:"revision"`
+	Locale        string   `json:"locale"`
+	IP            string   `json:"ip"`
+	FirstSeen     string   `json:"firstSeen"`
+	LastSeen      string   `json:"lastSeen"`
+	ConfigVersion string   `json:"configVersion"`
+	ConfigAt      string   `json:"configAt"`
+	User          string   `json:"user"`
+	Files         []string `json:"files"`
+}
+
+var deviceHeaders = []string{"MAC", "VENDOR", "MODEL", "FIRMWARE", "IP", "USER", "LAST SEEN"}
+
+func deviceRows(ds []deviceView) [][]string {
+	rows := make([][]string, len(ds))
+	for i, d := range ds {
+		rows[i] = []string{d.ID, d.Vendor, firstNonEmpty(d.Model, "-"), firstNonEmpty(d.Firmware, "-"), firstNonEmpty(d.IP, "-"), firstNonEmpty(d.User, "-"), d.LastSeen}
+	}
+	return rows
+}
+
+func init() {
+	device := &cobra.Command{Use: "device", Short: "See the phones that have asked this server for files"}
+
+	var filter struct{ vendor, model, firmware, seenSince string }
+	list := &cobra.Command{
+		Use: "list", Short: "List devices (newest sighting first)", Args: cobra.NoArgs,
+		Example: "  deskprov device list --vendor yealink --seen-since 24h",
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
+			q := url.Values{}
+			for k, v := range map[string]string{"vendor": filter.vendor, "model": filter.model, "firmware": filter.firmware} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			if filter.seenSince != "" {
+				t, err := sinceTime(filter.seenSince, time.Now())
+				if err != nil {
+					return err
+				}
+				q.Set("seenSince", t.Format(time.RFC3339))
+			}
+			path := "/api/v1/devices"
+			if len(q) > 0 {
+				path += "?" + q.Encode()
+			}
+			var ds []deviceView
+			if err := c.do(http.MethodGet, path, nil, &ds); err != nil {
+				return err
+			}
+			return render(cmd, ds, func(w io.Writer) { printTable(w, deviceHeaders, deviceRows(ds)) })
+		}),
+	}
+	lf := list.Flags()
+	lf.StringVar(&filter.vendor, "vendor", "", "only this vendor: polycom, yealink, audiocodes or lpe")
+	lf.StringVar(&filter.model, "model", "", "only this model, e.g. VVX500 or T46G")
+	lf.StringVar(&filter.firmware, "firmware", "", "only phones running this firmware version")
+	lf.StringVar(&filter.seenSince, "seen-since", "", "only phones seen since this RFC 3339 time or this long ago (e.g. 24h)")
+
+	show := &cobra.Command{
+		Use: "show MAC", Short: "Show one device (MAC in any common spelling)", Args: cobra.ExactArgs(1),
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
+			var d deviceView
+			if err := c.do(http.MethodGet, "/api/v1/devices/"+pathEscape(args[0]), nil, &d); err != nil {
+				return err
+			}
+			return render(cmd, d, func(w io.Writer) {
+				printTable(w, []string{"FIELD", "VALUE"}, [][]string{
+					{"MAC", d.ID}, {"Vendor", d.Vendor}, {"Model", firstNonEmpty(d.Model, "-")},
+					{"Serial", firstNonEmpty(d.Serial, "-")}, {"Firmware", firstNonEmpty(d.Firmware, "-")},
+					{"IP", firstNonEmpty(d.IP, "-")}, {"Signed in", firstNonEmpty(d.User, "-")},
+					{"First seen", d.FirstSeen}, {"Last seen", d.LastSeen},
+					{"Config version", firstNonEmpty(d.ConfigVersion, "-")}, {"Config fetched", firstNonEmpty(d.ConfigAt, "-")},
+					{"Files fetched", firstNonEmpty(strings.Join(d.Files, ", "), "-")},
+				})
+			})
+		}),
+	}
+
+	var as struct{ vendor, model, firmware string }
+	asQuery := func() string {
+		q := url.Values{}
+		for k, v := range map[string]string{"vendor": as.vendor, "model": as.model, "firmware": as.firmware} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		if len(q) == 0 {
+			return ""
+		}
+		return "?" + q.Encode()
+	}
+	preview := &cobra.Command{
+		Use:   "preview MAC [FILE]",
+		Short: "Show the files deskprov renders for a phone, or one of them, as the phone would get it",
+		Long: `Without FILE, list the rendered files of the phone; with FILE, print that file.
+A phone deskprov has not seen yet needs --vendor (and --model, --firmware for files that depend on them).`,
+		Example: "  deskprov device preview 0004f2a1b2c3 deskprov-0004f2a1b2c3.cfg\n  deskprov device preview 00:15:65:4c:4c:26 --vendor yealink --model T46G --firmware 28.83.0.120",
+		Args:    cobra.RangeArgs(1, 2),
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
+			base := "/api/v1/devices/" + pathEscape(args[0]) + "/files"
+			if len(args) == 1 {
+				var out struct {
+					Files []string `json:"files"`
+				}
+				if err := c.do(http.MethodGet, base+asQuery(), nil, &out); err != nil {
+					return err
+				}
+				return render(cmd, out, func(w io.Writer) {
+					for _, f := range out.Files {
+						fmt.Fprintln(w, f)
+					}
+				})
+			}
+			var f struct {
+				Name, ContentType, ETag, Body string
+			}
+			if err := c.do(http.MethodGet, base+"/"+pathEscape(args[1])+asQuery(), nil, &f); err != nil {
+				return err
+			}
+			return render(cmd, f, func(w io.Writer) { io.WriteString(w, f.Body) })
+		}),
+	}
+	pf := preview.Flags()
+	pf.StringVar(&as.vendor, "vendor", "", "render as this vendor's phone (polycom, yealink, audiocodes)")
+	pf.StringVar(&as.model, "model", "", "render as this model")
+	pf.StringVar(&as.firmware, "firmware", "", "render as a phone running this firmware version")
+
+	uploads := &cobra.Command{
+		Use: "uploads MAC [NAME]", Short: "List a phone's uploaded files (logs, overrides), or print one", Args: cobra.RangeArgs(1, 2),
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
+			base := "/api/v1/devices/" + pathEscape(args[0]) + "/uploads"
+			if len(args) == 2 {
+				var raw json.RawMessage
+				if err := c.do(http.MethodGet, base+"/"+pathEscape(args[1]), nil, &raw); err != nil {
+					return err
+				}
+				_, err := cmd.OutOrStdout().Write(raw)
+				return err
+			}
+			var list []struct {
+				Name       string `json:"name"`
+				Size       int64  `json:"size"`
+				ModifiedAt string `json:"modifiedAt"`
+			}
+			if err := c.do(http.MethodGet, base, nil, &list); err != nil {
+				return err
+			}
+			return render(cmd, list, func(w io.Writer) {
+				rows := make([][]string, len(list))
+				for i, u := range list {
+					rows[i] = []string{u.Name, fmt.Sprint(u.Size), u.ModifiedAt}
+				}
+				printTable(w, []string{"NAME", "SIZE", "MODIFIED"}, rows)
+			})
+		}),
+	}
+	device.AddCommand(list, show, preview, uploads)
+	rootCmd.AddCommand(device)
+}
+
+// sinceTime reads an RFC 3339 time or a duration ago ("24h").
+func sinceTime(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("--seen-since %q: give an RFC 3339 time (2026-01-02T15:04:05Z) or a duration such as 24h", s)
+	}
+	return now.Add(-d).UTC(), nil
+}

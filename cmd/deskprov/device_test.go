@@ -1,0 +1,64 @@
+package main
+
+import (
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDeviceCLI(t *testing.T) {
+	base := startServe(t)
+	t.Setenv("DESKPROV_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
+	t.Setenv("DESKPROV_SERVER", "")
+	t.Setenv("DESKPROV_TOKEN", "")
+	if out, err := runCLI(t, "login", "--server", base, "--username", "admin", "--password", "admin-password"); err != nil {
+		t.Fatalf("login: %s %v", out, err)
+	}
+	ua := "FileTransport PolycomVVX-VVX_500-UA/5.4.2.1 Type/Application"
+	for _, step := range []struct {
+		method, name string
+		status       int
+	}{
+		{"PUT", "0004f2a1b2c3-boot.log", 201},
+		{"GET", "0004f2a1b2c3.cfg", 200},
+		{"GET", "deskprov-0004f2a1b2c3.cfg", 200},
+		{"GET", "0004f2a1b2c3-license.cfg", 404},
+	} {
+		req, _ := http.NewRequest(step.method, base+"/prov/"+step.name, strings.NewReader("boot log\n"))
+		req.Header.Set("User-Agent", ua)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != step.status {
+			t.Fatalf("%s %s: %d, want %d", step.method, step.name, resp.StatusCode, step.status)
+		}
+	}
+	run := func(name, want string, args ...string) string {
+		t.Helper()
+		out, err := runCLI(t, args...)
+		if err != nil || !strings.Contains(out, want) {
+			t.Fatalf("%s: deskprov %s printed %q, err %v; want %q", name, strings.Join(args, " "), out, err, want)
+		}
+		return out
+	}
+	run("the list shows the phone", "VVX500", "device", "list", "--vendor", "polycom", "--seen-since", "1h")
+	if out, _ := runCLI(t, "device", "list", "--vendor", "yealink"); strings.Contains(out, "0004f2a1b2c3") {
+		t.Fatalf("the vendor filter let a Polycom through: %q", out)
+	}
+	if out, _ := runCLI(t, "device", "list", "--seen-since", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)); strings.Contains(out, "0004f2a1b2c3") {
+		t.Fatalf("--seen-since in the future still listed the phone: %q", out)
+	}
+	run("show takes any MAC spelling", "deskprov-0004f2a1b2c3.cfg", "device", "show", "00-04-F2-A1-B2-C3")
+	run("preview lists the files", "deskprov-0004f2a1b2c3.cfg", "device", "preview", "0004f2a1b2c3")
+	run("preview prints a file with the 5.4 upgrade soft key", `lync.deviceUpdate.popUpSK.enabled="1"`, "device", "preview", "0004f2a1b2c3", "deskprov-0004f2a1b2c3.cfg")
+	run("an unseen phone previews with --vendor", "#!version:1.0.0.1", "device", "preview", "001565000001", "001565000001.cfg", "--vendor", "yealink", "--model", "T46G", "--firmware", "28.83.0.120")
+	run("uploads are listed", "0004f2a1b2c3-boot.log", "device", "uploads", "0004f2a1b2c3")
+	run("an upload prints", "boot log", "device", "uploads", "0004f2a1b2c3", "0004f2a1b2c3-boot.log")
+	if out, err := runCLI(t, "device", "show", "not-a-mac"); err == nil || !strings.Contains(err.Error(), "MAC") {
+		t.Fatalf("a malformed MAC: %q %v", out, err)
+	}
+}

@@ -1,0 +1,544 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deskprov/deskprov/firmware"
+	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/provisioning"
+	"github.com/deskprov/deskprov/web"
+)
+
+type firmwareImageView struct {
+	ID        string   `json:"id"`
+	SHA256    string   `json:"sha256"`
+	Size      int64    `json:"size"`
+	Vendor    string   `json:"vendor"`
+	Models    []string `json:"models"`
+	Version   string   `json:"version"`
+	FileName  string   `json:"fileName"`
+	Revision  string   `json:"revision,omitempty"`
+	Locale    string   `json:"locale,omitempty"`
+	CreatedAt string   `json:"createdAt"`
+}
+
+func firmwareImageTable(w io.Writer, imgs []firmwareImageView) {
+	rows := make([][]string, len(imgs))
+	for i, m := range imgs {
+		rows[i] = []string{m.SHA256[:12], m.Vendor, strings.Join(m.Models, ","), m.Version, m.FileName, humanBytes(m.Size)}
+	}
+	printTable(w, []string{"ID", "VENDOR", "MODELS", "VERSION", "FILE", "SIZE"}, rows)
+}
+
+type firmwareVersionRef struct {
+	SHA256  string `json:"sha256"`
+	Version string `json:"version"`
+}
+
+type firmwareRuleView struct {
+	ID        uint                `json:"id"`
+	Vendor    string              `json:"vendor"`
+	Model     string              `json:"model"`
+	Revision  string              `json:"revision,omitempty"`
+	Locale    string              `json:"locale,omitempty"`
+	Pending   *firmwareVersionRef `json:"pending"`
+	Approved  *firmwareVersionRef `json:"approved"`
+	Restore   *firmwareVersionRef `json:"restore"`
+	RolloutID *uint               `json:"rolloutId,omitempty"`
+}
+
+func firmwareRuleTable(w io.Writer, rs []firmwareRuleView) {
+	ver := func(v *firmwareVersionRef) string {
+		if v == nil {
+			return "-"
+		}
+		return v.Version
+	}
+	rows := make([][]string, len(rs))
+	for i, r := range rs {
+		model := r.Model
+		if r.Revision != "" || r.Locale != "" {
+			model += " " + r.Revision + " " + r.Locale
+		}
+		ro := "-"
+		if r.RolloutID != nil {
+			ro = strconv.Itoa(int(*r.RolloutID))
+		}
+		rows[i] = []string{strconv.Itoa(int(r.ID)), r.Vendor, model, ver(r.Pending), ver(r.Approved), ver(r.Restore), ro}
+	}
+	printTable(w, []string{"RULE", "VENDOR", "MODEL", "PENDING", "APPROVED", "RESTORE", "ROLLOUT"}, rows)
+}
+
+type firmwareWaveView struct {
+	Percent int   `json:"percent"`
+	Open    bool  `json:"open"`
+	Devices int64 `json:"devices"`
+	Updated int64 `json:"updated"`
+	Failed  int64 `json:"failed"`
+}
+
+type firmwareRolloutView struct {
+	ID          uint               `json:"id"`
+	RuleID      uint               `json:"ruleId"`
+	Vendor      string             `json:"vendor"`
+	Model       string             `json:"model"`
+	Version     string             `json:"version"`
+	FromVersion string             `json:"fromVersion"`
+	State       string             `json:"state"`
+	Reason      string             `json:"reason"`
+	Wave        int                `json:"wave"`
+	Window      string             `json:"window"`
+	Waves       []firmwareWaveView `json:"waves"`
+}
+
+func firmwareRolloutTable(w io.Writer, rs []firmwareRolloutView) {
+	rows := make([][]string, len(rs))
+	for i, r := range rs {
+		wave := "-"
+		if r.Wave < len(r.Waves) {
+			wave = fmt.Sprintf("%d (%d%%)", r.Wave+1, r.Waves[r.Wave].Percent)
+		}
+		rows[i] = []string{strconv.Itoa(int(r.ID)), strconv.Itoa(int(r.RuleID)), r.Vendor + " " + r.Model,
+			firstNonEmpty(r.FromVersion, "-") + " → " + r.Version, r.State, wave, firstNonEmpty(r.Window, "-")}
+	}
+	printTable(w, []string{"ROLLOUT", "RULE", "MODEL", "VERSIONS", "STATE", "WAVE", "WINDOW"}, rows)
+}
+
+func firmwareRolloutDetail(w io.Writer, r firmwareRolloutView) {
+	firmwareRolloutTable(w, []firmwareRolloutView{r})
+	if r.Reason != "" {
+		fmt.Fprintf(w, "\nreason: %s\n", r.Reason)
+	}
+	fmt.Fprintln(w)
+	rows := make([][]string, len(r.Waves))
+	for i, wv := range r.Waves {
+		rows[i] = []string{strconv.Itoa(i + 1), strconv.Itoa(wv.Percent) + "%", yesNo(wv.Open),
+			strconv.FormatInt(wv.Devices, 10), strconv.FormatInt(wv.Updated, 10), strconv.FormatInt(wv.Failed, 10)}
+	}
+	printTable(w, []string{"WAVE", "UP TO", "OPEN", "PHONES", "UPDATED", "FAILED"}, rows)
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// progressReader draws a progress bar on w as the upload is read.
+type progressReader struct {
+	r     io.Reader
+	w     io.Writer
+	total int64
+	mu    sync.Mutex
+	done  int64
+	last  time.Time
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.mu.Lock()
+	p.done += int64(n)
+	if time.Since(p.last) > 150*time.Millisecond || err == io.EOF {
+		p.last = time.Now()
+		p.draw()
+	}
+	p.mu.Unlock()
+	return n, err
+}
+
+func (p *progressReader) draw() {
+	const width = 30
+	frac := 1.0
+	if p.total > 0 {
+		frac = float64(p.done) / float64(p.total)
+	}
+	fill := int(frac * width)
+	fmt.Fprintf(p.w, "\r[%s%s] %3.0f%% %s / %s", strings.Repeat("=", fill), strings.Repeat(" ", width-fill), frac*100, humanBytes(p.done), humanBytes(p.total))
+}
+
+func init() {
+	fw := &cobra.Command{
+		Use:   "firmware",
+		Short: "Manage certified firmware, update rules, test devices and rollouts",
+		Long: `Every certified firmware image is imported once; it becomes the pending version of the
+update rule of each model it is for. Only test devices install a pending version; approve makes
+it the version every phone gets (optionally in waves), restore rolls back, reset drops it.`,
+	}
+
+	var meta struct {
+		vendor, version, revision, locale, models string
+	}
+	imp := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Upload a firmware image (vendor, models and version read from its name when not given)",
+		Args:  cobra.ExactArgs(1),
+		Example: `  deskprov firmware import T46-28.83.0.120.rom
+  deskprov firmware import 3111-44500-001.sip.ld --version 5.9.7.4477
+  deskprov firmware import 420HD.img --version 3.4.6.604
+  deskprov firmware import UCUpdates.cab --vendor lpe --model CX600 --version 4.0.7577.4387 --locale en-US`,
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			fi, err := f.Stat()
+			if err != nil {
+				return err
+			}
+			if fi.IsDir() {
+				return fmt.Errorf("%s is a directory, not an image", args[0])
+			}
+			pr, pw := io.Pipe()
+			mw := multipart.NewWriter(pw)
+			prog := &progressReader{r: f, w: cmd.ErrOrStderr(), total: fi.Size()}
+			go func() {
+				fields := [][2]string{{"vendor", meta.vendor}, {"version", meta.version}, {"revision", meta.revision}, {"locale", meta.locale}}
+				fields = append(fields, [2]string{"models", meta.models})
+				for _, kv := range fields {
+					if kv[1] != "" {
+						if err := mw.WriteField(kv[0], kv[1]); err != nil {
+							pw.CloseWithError(err)
+							return
+						}
+					}
+				}
+				// The checksum goes after the file, so the server can tell an
+				// image corrupted on the way from the one that was sent.
+				h := sha256.New()
+				part, err := mw.CreateFormFile("file", filepath.Base(args[0]))
+				if err == nil {
+					_, err = io.Copy(part, io.TeeReader(prog, h))
+				}
+				if err == nil {
+					err = mw.WriteField("sha256", hex.EncodeToString(h.Sum(nil)))
+				}
+				if err == nil {
+					err = mw.Close()
+				}
+				pw.CloseWithError(err)
+			}()
+			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, c.base+"/api/v1/firmware", pr)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			req.Header.Set("Authorization", "Bearer "+c.token)
+			req.Header.Set("Accept", "application/json")
+			// No overall timeout: a large image on a slow link takes as long as it takes.
+			resp, err := (&http.Client{}).Do(req)
+			fmt.Fprintln(cmd.ErrOrStderr())
+			if err != nil {
+				return fmt.Errorf("could not upload to %s: %w", c.base, err)
+			}
+			defer resp.Body.Close()
+			var img firmwareImageView
+			if err := decodeAnswer(resp, &img); err != nil {
+				return err
+			}
+			if resp.StatusCode == http.StatusOK {
+				fmt.Fprintln(cmd.ErrOrStderr(), "this image was already in the catalog")
+			}
+			return render(cmd, img, func(w io.Writer) { firmwareImageTable(w, []firmwareImageView{img}) })
+		}),
+	}
+	imp.Flags().StringVar(&meta.vendor, "vendor", "", "polycom, yealink, audiocodes or lpe (default: from the file name)")
+	imp.Flags().StringVar(&meta.models, "model", "", "model(s) the image is for, comma-separated (default: from the file name)")
+	imp.Flags().StringVar(&meta.version, "version", "", "firmware version (required for Polycom, AudioCodes and LPE images)")
+	imp.Flags().StringVar(&meta.revision, "revision", "", "hardware revision (Lync Phone Edition)")
+	imp.Flags().StringVar(&meta.locale, "locale", "", "locale, for example en-US (Lync Phone Edition)")
+
+	var vendor string
+	list := &cobra.Command{
+		Use: "list", Short: "List the firmware catalog", Args: cobra.NoArgs,
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
+			var imgs []firmwareImageView
+			path := "/api/v1/firmware"
+			if vendor != "" {
+				path += "?vendor=" + pathEscape(vendor)
+			}
+			if err := c.do(http.MethodGet, path, nil, &imgs); err != nil {
+				return err
+			}
+			return render(cmd, imgs, func(w io.Writer) { firmwareImageTable(w, imgs) })
+		}),
+	}
+	list.Flags().StringVar(&vendor, "vendor", "", "only this vendor's images")
+
+	rules := &cobra.Command{
+		Use: "rules", Short: "List the device update rules with their pending, approved and restore versions", Args: cobra.NoArgs,
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
+			var rs []firmwareRuleView
+			if err := c.do(http.MethodGet, "/api/v1/deviceupdaterules", nil, &rs); err != nil {
+				return err
+			}
+			return render(cmd, rs, func(w io.Writer) { firmwareRuleTable(w, rs) })
+		}),
+	}
+
+	var plan struct {
+		waves          string
+		advanceAt      float64
+		maxFailures    float64
+		failAfterPolls int
+		window         string
+	}
+	ruleAction := func(action, short string) *cobra.Command {
+		return &cobra.Command{
+			Use: action + " RULE", Short: short, Args: cobra.ExactArgs(1),
+			RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
+				var body any
+				if action == "approve" && plan.waves != "" {
+					var waves []int
+					for _, w := range strings.Split(plan.waves, ",") {
+						n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(w), "%")))
+						if err != nil {
+							return fmt.Errorf("--waves %q: give percentages such as 1,10,50,100", plan.waves)
+						}
+						waves = append(waves, n)
+					}
+					body = map[string]any{"rollout": map[string]any{"waves": waves, "advanceAt": plan.advanceAt,
+						"maxFailures": plan.maxFailures, "failAfterPolls": plan.failAfterPolls, "window": plan.window}}
+				}
+				var r firmwareRuleView
+				if err := c.do(http.MethodPost, "/api/v1/deviceupdaterules/"+pathEscape(args[0])+"/"+action, body, &r); err != nil {
+					return err
+				}
+				return render(cmd, r, func(w io.Writer) { firmwareRuleTable(w, []firmwareRuleView{r}) })
+			}),
+		}
+	}
+	approve := ruleAction("approve", "Make the pending version the approved one (the approved one becomes restore)")
+	approve.Example = "  deskprov firmware approve 3\n  deskprov firmware approve 3 --waves 1,10,50,100 --window 22:00-05:00"
+	af := approve.Flags()
+	af.StringVar(&plan.waves, "waves", "", "roll out in waves: rising cumulative percentages ending at 100")
+	af.Float64Var(&plan.advanceAt, "advance-at", 0, "share of a wave that must report the new version before the next opens (default 0.9)")
+	af.Float64Var(&plan.maxFailures, "max-failures", 0, "share of failed phones that halts the rollout (default 0.1)")
+	af.IntVar(&plan.failAfterPolls, "fail-after-polls", 0, "polls after a download before a phone still on the old version counts as failed (default 3)")
+	af.StringVar(&plan.window, "window", "", "maintenance window HH:MM-HH:MM (UTC) outside which nothing is offered")
+
+	td := &cobra.Command{Use: "testdevice", Short: "Manage test devices (they install pending versions)"}
+	var tdMAC, tdSerial string
+	tdAdd := &cobra.Command{
+		Use: "add (--mac MAC | --serial SERIAL)", Short: "List a phone as a test device", Args: cobra.NoArgs,
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
+			if (tdMAC == "") == (tdSerial == "") {
+				return fmt.Errorf("give exactly one of --mac or --serial")
+			}
+			in := map[string]string{"identifierType": "MACAddress", "identifier": tdMAC}
+			if tdSerial != "" {
+				in = map[string]string{"identifierType": "SerialNumber", "identifier": tdSerial}
+			}
+			var out map[string]any
+			if err := c.do(http.MethodPost, "/api/v1/testdevices", in, &out); err != nil {
+				return err
+			}
+			return render(cmd, out, func(w io.Writer) {
+				printTable(w, []string{"ID", "TYPE", "IDENTIFIER"}, [][]string{{fmt.Sprint(out["id"]), fmt.Sprint(out["identifierType"]), fmt.Sprint(out["identifier"])}})
+			})
+		}),
+	}
+	tdAdd.Flags().StringVar(&tdMAC, "mac", "", "the phone's MAC address")
+	tdAdd.Flags().StringVar(&tdSerial, "serial", "", "the phone's serial number")
+	tdList := &cobra.Command{
+		Use: "list", Short: "List test devices", Args: cobra.NoArgs,
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
+			var out []struct {
+				ID             uint   `json:"id"`
+				IdentifierType string `json:"identifierType"`
+				Identifier     string `json:"identifier"`
+			}
+			if err := c.do(http.MethodGet, "/api/v1/testdevices", nil, &out); err != nil {
+				return err
+			}
+			return render(cmd, out, func(w io.Writer) {
+				rows := make([][]string, len(out))
+				for i, d := range out {
+					rows[i] = []string{strconv.Itoa(int(d.ID)), d.IdentifierType, d.Identifier}
+				}
+				printTable(w, []string{"ID", "TYPE", "IDENTIFIER"}, rows)
+			})
+		}),
+	}
+	tdRemove := &cobra.Command{
+		Use: "remove ID", Short: "Take a phone off the test list", Args: cobra.ExactArgs(1),
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
+			if err := c.do(http.MethodDelete, "/api/v1/testdevices/"+pathEscape(args[0]), nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "removed test device", args[0])
+			return nil
+		}),
+	}
+	td.AddCommand(tdAdd, tdList, tdRemove)
+
+	ro := &cobra.Command{Use: "rollout", Short: "Follow and steer staged rollouts"}
+	roList := &cobra.Command{
+		Use: "list", Short: "List rollouts", Args: cobra.NoArgs,
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
+			var rs []firmwareRolloutView
+			if err := c.do(http.MethodGet, "/api/v1/rollouts", nil, &rs); err != nil {
+				return err
+			}
+			return render(cmd, rs, func(w io.Writer) { firmwareRolloutTable(w, rs) })
+		}),
+	}
+	roStatus := &cobra.Command{
+		Use: "status ID", Short: "Show a rollout wave by wave", Args: cobra.ExactArgs(1),
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
+			var r firmwareRolloutView
+			if err := c.do(http.MethodGet, "/api/v1/rollouts/"+pathEscape(args[0]), nil, &r); err != nil {
+				return err
+			}
+			return render(cmd, r, func(w io.Writer) { firmwareRolloutDetail(w, r) })
+		}),
+	}
+	ro.AddCommand(roList, roStatus)
+	for _, a := range []struct{ name, short string }{
+		{"pause", "Stop offering the new version to more phones"},
+		{"resume", "Resume a paused or halted rollout"},
+		{"abort", "Abort: the previous approved version comes back, the new one is pending again"},
+	} {
+		ro.AddCommand(&cobra.Command{
+			Use: a.name + " ID", Short: a.short, Args: cobra.ExactArgs(1),
+			RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
+				var r firmwareRolloutView
+				if err := c.do(http.MethodPost, "/api/v1/rollouts/"+pathEscape(args[0])+"/"+a.name, nil, &r); err != nil {
+					return err
+				}
+				return render(cmd, r, func(w io.Writer) { firmwareRolloutDetail(w, r) })
+			}),
+		})
+	}
+
+	loops := &cobra.Command{Use: "loops", Short: "Phones the update-loop guard stopped"}
+	loops.AddCommand(&cobra.Command{
+		Use: "list", Short: "List phones flagged for flipping between versions", Args: cobra.NoArgs,
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
+			var out []struct {
+				MAC, Vendor, Model, Version, FlaggedAt string
+			}
+			var raw json.RawMessage
+			if err := c.do(http.MethodGet, "/api/v1/updateloops", nil, &raw); err != nil {
+				return err
+			}
+			if err := json.Unmarshal(raw, &out); err != nil {
+				return err
+			}
+			return render(cmd, raw, func(w io.Writer) {
+				rows := make([][]string, len(out))
+				for i, d := range out {
+					rows[i] = []string{d.MAC, d.Vendor, d.Model, d.Version, d.FlaggedAt}
+				}
+				printTable(w, []string{"MAC", "VENDOR", "MODEL", "VERSION", "FLAGGED"}, rows)
+			})
+		}),
+	}, &cobra.Command{
+		Use: "clear MAC", Short: "Clear a phone's loop flag so it is offered updates again", Args: cobra.ExactArgs(1),
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
+			if err := c.do(http.MethodDelete, "/api/v1/updateloops/"+pathEscape(args[0]), nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "cleared", args[0])
+			return nil
+		}),
+	})
+
+	audit := &cobra.Command{
+		Use: "audit", Short: "Show who did what to firmware, newest first", Args: cobra.NoArgs,
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
+			var out []struct {
+				At, Actor, Action, Target, Detail string
+			}
+			var raw json.RawMessage
+			if err := c.do(http.MethodGet, "/api/v1/firmwareaudit", nil, &raw); err != nil {
+				return err
+			}
+			if err := json.Unmarshal(raw, &out); err != nil {
+				return err
+			}
+			return render(cmd, raw, func(w io.Writer) {
+				rows := make([][]string, len(out))
+				for i, e := range out {
+					rows[i] = []string{e.At, e.Actor, e.Action, e.Target, e.Detail}
+				}
+				printTable(w, []string{"AT", "ADMIN", "ACTION", "TARGET", "DETAIL"}, rows)
+			})
+		}),
+	}
+
+	fw.AddCommand(imp, list, rules, approve,
+		ruleAction("restore", "Roll phones back to the restore version"),
+		ruleAction("reset", "Drop the pending version"),
+		td, ro, loops, audit)
+	rootCmd.AddCommand(fw)
+}
+
+// addFirmware builds the firmware service (images under <data-dir>/firmware),
+// its web module, and the minute ticker that advances rollouts and notices
+// maintenance windows. It returns what provisioning asks of firmware.
+func (a *app) addFirmware(ctx context.Context, o serveOptions) (provisioning.Firmware, web.ImageHandler, error) {
+	svc, err := firmware.New(a.db, filepath.Join(o.DataDir, "firmware"))
+	if err != nil {
+		return nil, nil, err
+	}
+	mod := web.NewFirmware(svc, o.FirmwareMaxDownloads, o.FirmwareRetryAfter)
+	a.modules = append(a.modules, mod)
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+				if err := svc.Tick(runCtx); err != nil && runCtx.Err() == nil {
+					a.log.Warn("firmware rollout tick", "err", err)
+				}
+			}
+		}
+	}()
+	a.closers = append(a.closers, func() { cancel(); <-done })
+	return firmwareForProvisioning{svc}, mod.ServeImage, nil
+}
+
+// firmwareForProvisioning adapts firmware.Service to provisioning's
+// Firmware interface (each package declares its own Device and Decision).
+type firmwareForProvisioning struct{ s *firmware.Service }
+
+func (f firmwareForProvisioning) Decide(ctx context.Context, d provisioning.Device, pol policy.Settings) (provisioning.Decision, error) {
+	dec, err := f.s.Decide(ctx, firmwareDevice(d), pol)
+	return provisioning.Decision(dec), err
+}
+
+func (f firmwareForProvisioning) Poll(ctx context.Context, d provisioning.Device) error {
+	return f.s.Poll(ctx, firmwareDevice(d))
+}
+
+func firmwareDevice(d provisioning.Device) firmware.Device {
+	return firmware.Device{Vendor: d.Vendor, Model: d.Model, MAC: d.MAC, Serial: d.Serial, Version: d.Version, Revision: d.Revision, Locale: d.Locale}
+}

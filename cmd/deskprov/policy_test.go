@@ -1,0 +1,93 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deskprov/deskprov/policy"
+)
+
+func TestPolicyFlagsAreTheSettings(t *testing.T) {
+	for _, name := range []string{"set", "new"} {
+		cmd, _, err := rootCmd.Find([]string{"policy", name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range policy.Fields() {
+			if cmd.Flags().Lookup(f.Name) == nil {
+				t.Errorf("policy %s has no --%s flag", name, f.Name)
+			}
+		}
+	}
+}
+
+func TestPolicyCLI(t *testing.T) {
+	base := startServe(t)
+	t.Setenv("DESKPROV_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
+	t.Setenv("DESKPROV_SERVER", "")
+	t.Setenv("DESKPROV_TOKEN", "")
+	if out, err := runCLI(t, "login", "--server", base, "--username", "admin", "--password", "admin-password"); err != nil {
+		t.Fatalf("%s %v", out, err)
+	}
+	if out, err := runCLI(t, "user", "add", "amosm@contoso.com"); err != nil {
+		t.Fatalf("%s %v", out, err)
+	}
+	steps := []struct {
+		name string
+		args []string
+		want string
+		fail bool
+	}{
+		{"listing shows Global", []string{"policy", "get"}, "Global", false},
+		{"showing Global lists every setting", []string{"policy", "get", "Global"}, "HotDeskingIdleTimeoutInMinutes", false},
+		{"set needs a setting", []string{"policy", "set", "Global"}, "at least one setting", true},
+		{"a bad timeout is refused naming the field", []string{"policy", "set", "Global", "--PhoneLockTimeout", "01:30:00"}, "under 01:00:00", true},
+		{"a bad number flag is refused", []string{"policy", "set", "Global", "--MinPhonePinLength", "many"}, "MinPhonePinLength", true},
+		{"set changes the flags given", []string{"policy", "set", "Global", "--EnableDeviceUpdate=false", "--PhoneLockTimeout", "00:05:00"}, "00:05:00", false},
+		{"new creates a policy", []string{"policy", "new", "Sales", "--DateTimeFormat", "12"}, "Sales", false},
+		{"grant gives it to a user", []string{"policy", "grant", "amosm@contoso.com", "Sales"}, "now has the IP phone policy Sales", false},
+		{"grant needs a name or --global", []string{"policy", "grant", "amosm@contoso.com"}, "--global", true},
+		{"the effective policy is Sales", []string{"policy", "effective", "amosm@contoso.com"}, "Sales", false},
+		{"remove refuses a held policy", []string{"policy", "remove", "Sales"}, "1 user(s)", true},
+		{"grant --global falls back", []string{"policy", "grant", "amosm@contoso.com", "--global"}, "Global", false},
+		{"remove removes it", []string{"policy", "remove", "Sales"}, "removed Sales", false},
+		{"Global cannot be removed", []string{"policy", "remove", "Global"}, "cannot be removed", true},
+		{"reset puts Global back", []string{"policy", "reset", "Global"}, "00:10:00", false},
+		{"the audit shows the changes", []string{"policy", "audit", "--object", "ipphonepolicy/Global"}, "PhoneLockTimeout: 00:10:00 → 00:05:00", false},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			out, err := runCLI(t, st.args...)
+			got := out
+			if st.fail {
+				if err == nil {
+					t.Fatalf("succeeded: %s", out)
+				}
+				got = err.Error()
+			} else if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if !strings.Contains(got, st.want) {
+				t.Fatalf("got %q, want it to mention %q", got, st.want)
+			}
+		})
+	}
+	t.Run("set sends only the flags of this run", func(t *testing.T) {
+		if _, err := runCLI(t, "policy", "set", "Global", "--AllowHotDesking"); err != nil {
+			t.Fatal(err)
+		}
+		out, err := runCLI(t, "policy", "get", "Global", "--output", "json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p map[string]any
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if p["AllowHotDesking"] != true || p["EnableDeviceUpdate"] != true || p["PhoneLockTimeout"] != "00:10:00" {
+			t.Fatalf("got %v", p)
+		}
+	})
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSignInCLI(t *testing.T) {
+	base := startServe(t)
+	t.Setenv("DESKPROV_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
+	t.Setenv("DESKPROV_SERVER", "")
+	t.Setenv("DESKPROV_TOKEN", "")
+	for _, args := range [][]string{
+		{"login", "--server", base, "--username", "admin", "--password", "admin-password"},
+		{"user", "add", "amosm@contoso.com", "--password", "correct horse"},
+		{"license", "set", "PhoneSystem", "5"},
+		{"license", "set", "CallingPlanDomestic", "5"},
+		{"license", "assign", "amosm@contoso.com", "PhoneSystem"},
+		{"license", "assign", "amosm@contoso.com", "CallingPlanDomestic"},
+	} {
+		if out, err := runCLI(t, args...); err != nil {
+			t.Fatalf("%v: %s %v", args, out, err)
+		}
+	}
+	resp, err := http.PostForm(base+"/oauth2/token", url.Values{"grant_type": {"password"}, "client_id": {"audiocodes"},
+		"device_id": {"00:90:8F:12:34:56"}, "username": {"amosm@contoso.com"}, "password": {"correct horse"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok map[string]any
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("a phone could not sign in through serve: %d %v", resp.StatusCode, tok)
+	}
+	for _, st := range []struct {
+		name string
+		args []string
+		want string
+		fail bool
+	}{
+		{"phones lists the signed-in phone", []string{"signin", "phones"}, "00908f123456", false},
+		{"phones filters by user", []string{"signin", "phones", "--user", "someone@contoso.com"}, "MAC", false},
+		{"unlock-code gives 10 digits", []string{"signin", "unlock-code", "00-90-8f-12-34-56"}, "works once", false},
+		{"reset-pin clears the PIN", []string{"signin", "reset-pin", "00908f123456"}, "new one", false},
+		{"unlock-code for an empty phone says nobody is on it", []string{"signin", "unlock-code", "00908f000000"}, "nobody is signed in", true},
+		{"rotate-key publishes two keys", []string{"signin", "rotate-key"}, "2 key(s)", false},
+		{"signout-user signs out of every phone", []string{"signin", "signout-user", "amosm@contoso.com"}, "out of 1 phone", false},
+		{"signout-phone of an empty phone says so", []string{"signin", "signout-phone", "00908f123456"}, "nobody is signed in", true},
+	} {
+		t.Run(st.name, func(t *testing.T) {
+			out, err := runCLI(t, st.args...)
+			got := out
+			if st.fail {
+				if err == nil {
+					t.Fatalf("succeeded: %s", out)
+				}
+				got = err.Error()
+			} else if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if !strings.Contains(got, st.want) {
+				t.Fatalf("got %q, want it to mention %q", got, st.want)
+			}
+		})
+	}
+}
