@@ -58,60 +58,76 @@ func wantFault(t *testing.T, err error, kind fault.Kind, field string) *fault.Er
 	return fe
 }
 
+// settingCases are the validation rules of issue 3, one or more cases each:
+// types, enums, PhoneLockTimeout, MinPhonePinLength, positive timeouts,
+// DateTimeFormat, unknown fields.
+var settingCases = []struct {
+	name    string
+	field   string
+	value   string
+	ok      bool
+	message string // part of the message when refused
+}{
+	{"a bool accepts false", "EnableDeviceUpdate", `false`, true, ""},
+	{"a bool refuses a string", "EnableDeviceUpdate", `"no"`, false, "true or false"},
+	{"a bool refuses a number", "AllowHotDesking", `1`, false, "true or false"},
+	{"the pairing mode accepts Manual", "BetterTogetherOverEthernetPairingMode", `"Manual"`, true, ""},
+	{"the pairing mode refuses other words", "BetterTogetherOverEthernetPairingMode", `"Sometimes"`, false, "Auto, Manual"},
+	{"the pairing mode is case-sensitive as in the cmdlet output", "BetterTogetherOverEthernetPairingMode", `"auto"`, false, "Auto, Manual"},
+	{"the lock timeout accepts five minutes", "PhoneLockTimeout", `"00:05:00"`, true, ""},
+	{"the lock timeout accepts 59:59", "PhoneLockTimeout", `"00:59:59"`, true, ""},
+	{"the lock timeout refuses an hour and a half", "PhoneLockTimeout", `"01:30:00"`, false, "under 01:00:00"},
+	{"the lock timeout refuses exactly an hour", "PhoneLockTimeout", `"01:00:00"`, false, "under 01:00:00"},
+	{"the lock timeout refuses zero", "PhoneLockTimeout", `"00:00:00"`, false, "at least 00:00:01"},
+	{"the lock timeout refuses 61 minutes", "PhoneLockTimeout", `"00:61:00"`, false, "up to 59"},
+	{"the lock timeout refuses a bare number", "PhoneLockTimeout", `"600"`, false, "hh:mm:ss"},
+	{"the lock timeout refuses a JSON number", "PhoneLockTimeout", `600`, false, "JSON string"},
+	{"the PIN length accepts 6", "MinPhonePinLength", `6`, true, ""},
+	{"the PIN length accepts 15", "MinPhonePinLength", `15`, true, ""},
+	{"the PIN length refuses 5", "MinPhonePinLength", `5`, false, "from 6 to 15"},
+	{"the PIN length refuses 16", "MinPhonePinLength", `16`, false, "from 6 to 15"},
+	{"the PIN length refuses a fraction", "MinPhonePinLength", `6.5`, false, "whole number"},
+	{"the PIN length refuses a string", "MinPhonePinLength", `"6"`, false, "whole number"},
+	{"the PIN retries refuse zero", "KeyboardLockMaxPinRetry", `0`, false, "from 1"},
+	{"the dial timeout refuses a negative", "UserDialTimeoutMS", `-5`, false, "from 1"},
+	{"the office-hours power save refuses zero", "PowerSaveDuringOfficeHoursTimeoutMS", `0`, false, "from 1"},
+	{"the after-hours power save refuses a negative", "PowerSavePostOfficeHoursTimeoutMS", `-1`, false, "from 1"},
+	{"the hot-desking timeout refuses zero", "HotDeskingIdleTimeoutInMinutes", `0`, false, "from 1"},
+	{"the hot-desking timeout accepts 30", "HotDeskingIdleTimeoutInMinutes", `30`, true, ""},
+	{"the clock accepts 12", "DateTimeFormat", `"12"`, true, ""},
+	{"the clock refuses 13", "DateTimeFormat", `"13"`, false, "12, 24"},
+	{"the clock refuses a number", "DateTimeFormat", `24`, false, "JSON string"},
+	{"the server type accepts HTTPS", "LocalProvisioningServerType", `"HTTPS"`, true, ""},
+	{"the server type refuses SFTP", "LocalProvisioningServerType", `"SFTP"`, false, "FTP, HTTP, HTTPS"},
+	{"the sign-in mode accepts MeetingSignIn", "SignInMode", `"MeetingSignIn"`, true, ""},
+	{"the sign-in mode refuses others", "SignInMode", `"Kiosk"`, false, "UserSignIn, CommonAreaPhoneSignIn, MeetingSignIn"},
+	{"the home screen accepts Disabled", "AllowHomeScreen", `"Disabled"`, true, ""},
+	{"the home screen refuses Off", "AllowHomeScreen", `"Off"`, false, "Enabled, EnabledUserOverride, Disabled"},
+	{"the codec list accepts a list", "PrioritizedCodecsList", `"PCMU;G729"`, true, ""},
+	{"the codec list refuses an empty list", "PrioritizedCodecsList", `""`, false, "at least one codec"},
+	{"the codec list refuses a comma list", "PrioritizedCodecsList", `"PCMU,G729"`, false, "semicolons"},
+	{"the server address accepts empty", "LocalProvisioningServerAddress", `""`, true, ""},
+	{"the server address refuses line breaks", "LocalProvisioningServerAddress", `"a\nb"`, false, "line breaks"},
+	{"the server address refuses very long text", "LocalProvisioningServerAddress", `"` + strings.Repeat("a", 257) + `"`, false, "at most 256"},
+	{"the PIN retries accept 10", "KeyboardLockMaxPinRetry", `10`, true, ""},
+	{"the PIN retries refuse 101", "KeyboardLockMaxPinRetry", `101`, false, "from 1 to 100"},
+	{"the dial timeout accepts 8000", "UserDialTimeoutMS", `8000`, true, ""},
+	{"the dial timeout refuses zero", "UserDialTimeoutMS", `0`, false, "from 1"},
+	{"the office-hours power save accepts a minute", "PowerSaveDuringOfficeHoursTimeoutMS", `60000`, true, ""},
+	{"the after-hours power save accepts a minute", "PowerSavePostOfficeHoursTimeoutMS", `60000`, true, ""},
+	{"the hot-desking timeout refuses a negative", "HotDeskingIdleTimeoutInMinutes", `-1`, false, "from 1"},
+	{"the lock timeout refuses a one-digit hour", "PhoneLockTimeout", `"0:05:00"`, false, "hh:mm:ss"},
+	{"the lock timeout accepts one second", "PhoneLockTimeout", `"00:00:01"`, true, ""},
+	{"the server user refuses very long text", "LocalProvisioningServerUser", `"` + strings.Repeat("u", 257) + `"`, false, "at most 256"},
+	{"the server password refuses a number", "LocalProvisioningServerPassword", `1234`, false, "JSON string"},
+	{"the pairing mode refuses a bool", "BetterTogetherOverEthernetPairingMode", `true`, false, "JSON string"},
+	{"a setting refuses null", "EnablePhoneLock", `null`, false, "null"},
+	{"an unknown setting is refused", "EnableTeleporter", `true`, false, "unknown field"},
+	{"a setting in the wrong case is refused with a hint", "enabledeviceupdate", `true`, false, `did you mean "EnableDeviceUpdate"`},
+}
+
 func TestEverySettingIsValidated(t *testing.T) {
-	cases := []struct {
-		name    string
-		field   string
-		value   string
-		ok      bool
-		message string // part of the message when refused
-	}{
-		{"a bool accepts false", "EnableDeviceUpdate", `false`, true, ""},
-		{"a bool refuses a string", "EnableDeviceUpdate", `"no"`, false, "true or false"},
-		{"a bool refuses a number", "AllowHotDesking", `1`, false, "true or false"},
-		{"the pairing mode accepts Manual", "BetterTogetherOverEthernetPairingMode", `"Manual"`, true, ""},
-		{"the pairing mode refuses other words", "BetterTogetherOverEthernetPairingMode", `"Sometimes"`, false, "Auto, Manual"},
-		{"the pairing mode is case-sensitive as in the cmdlet output", "BetterTogetherOverEthernetPairingMode", `"auto"`, false, "Auto, Manual"},
-		{"the lock timeout accepts five minutes", "PhoneLockTimeout", `"00:05:00"`, true, ""},
-		{"the lock timeout accepts 59:59", "PhoneLockTimeout", `"00:59:59"`, true, ""},
-		{"the lock timeout refuses an hour and a half", "PhoneLockTimeout", `"01:30:00"`, false, "under 01:00:00"},
-		{"the lock timeout refuses exactly an hour", "PhoneLockTimeout", `"01:00:00"`, false, "under 01:00:00"},
-		{"the lock timeout refuses zero", "PhoneLockTimeout", `"00:00:00"`, false, "at least 00:00:01"},
-		{"the lock timeout refuses 61 minutes", "PhoneLockTimeout", `"00:61:00"`, false, "up to 59"},
-		{"the lock timeout refuses a bare number", "PhoneLockTimeout", `"600"`, false, "hh:mm:ss"},
-		{"the lock timeout refuses a JSON number", "PhoneLockTimeout", `600`, false, "JSON string"},
-		{"the PIN length accepts 6", "MinPhonePinLength", `6`, true, ""},
-		{"the PIN length accepts 15", "MinPhonePinLength", `15`, true, ""},
-		{"the PIN length refuses 5", "MinPhonePinLength", `5`, false, "from 6 to 15"},
-		{"the PIN length refuses 16", "MinPhonePinLength", `16`, false, "from 6 to 15"},
-		{"the PIN length refuses a fraction", "MinPhonePinLength", `6.5`, false, "whole number"},
-		{"the PIN length refuses a string", "MinPhonePinLength", `"6"`, false, "whole number"},
-		{"the PIN retries refuse zero", "KeyboardLockMaxPinRetry", `0`, false, "from 1"},
-		{"the dial timeout refuses a negative", "UserDialTimeoutMS", `-5`, false, "from 1"},
-		{"the office-hours power save refuses zero", "PowerSaveDuringOfficeHoursTimeoutMS", `0`, false, "from 1"},
-		{"the after-hours power save refuses a negative", "PowerSavePostOfficeHoursTimeoutMS", `-1`, false, "from 1"},
-		{"the hot-desking timeout refuses zero", "HotDeskingIdleTimeoutInMinutes", `0`, false, "from 1"},
-		{"the hot-desking timeout accepts 30", "HotDeskingIdleTimeoutInMinutes", `30`, true, ""},
-		{"the clock accepts 12", "DateTimeFormat", `"12"`, true, ""},
-		{"the clock refuses 13", "DateTimeFormat", `"13"`, false, "12, 24"},
-		{"the clock refuses a number", "DateTimeFormat", `24`, false, "JSON string"},
-		{"the server type accepts HTTPS", "LocalProvisioningServerType", `"HTTPS"`, true, ""},
-		{"the server type refuses SFTP", "LocalProvisioningServerType", `"SFTP"`, false, "FTP, HTTP, HTTPS"},
-		{"the sign-in mode accepts MeetingSignIn", "SignInMode", `"MeetingSignIn"`, true, ""},
-		{"the sign-in mode refuses others", "SignInMode", `"Kiosk"`, false, "UserSignIn, CommonAreaPhoneSignIn, MeetingSignIn"},
-		{"the home screen accepts Disabled", "AllowHomeScreen", `"Disabled"`, true, ""},
-		{"the home screen refuses Off", "AllowHomeScreen", `"Off"`, false, "Enabled, EnabledUserOverride, Disabled"},
-		{"the codec list accepts a list", "PrioritizedCodecsList", `"PCMU;G729"`, true, ""},
-		{"the codec list refuses an empty list", "PrioritizedCodecsList", `""`, false, "at least one codec"},
-		{"the codec list refuses a comma list", "PrioritizedCodecsList", `"PCMU,G729"`, false, "semicolons"},
-		{"the server address accepts empty", "LocalProvisioningServerAddress", `""`, true, ""},
-		{"the server address refuses line breaks", "LocalProvisioningServerAddress", `"a\nb"`, false, "line breaks"},
-		{"the server address refuses very long text", "LocalProvisioningServerAddress", `"` + strings.Repeat("a", 257) + `"`, false, "at most 256"},
-		{"a setting refuses null", "EnablePhoneLock", `null`, false, "null"},
-		{"an unknown setting is refused", "EnableTeleporter", `true`, false, "unknown field"},
-		{"a setting in the wrong case is refused with a hint", "enabledeviceupdate", `true`, false, `did you mean "EnableDeviceUpdate"`},
-	}
-	for _, tc := range cases {
+	for _, tc := range settingCases {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := policy.Patch{tc.field: json.RawMessage(tc.value)}.Apply(policy.Defaults())
 			if tc.ok {
@@ -130,6 +146,60 @@ func TestEverySettingIsValidated(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEverySettingIsValidatedInTheStore sends every case of settingCases to
+// a stored policy on SQLite and PostgreSQL: an accepted value reads back from
+// the store, a refused one is an Invalid fault naming the field and leaves
+// the policy and its version as they were.
+func TestEverySettingIsValidatedInTheStore(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ps, _ := policyTestService(t, db)
+		if _, err := ps.Create(ctx, "admin", "Rules", nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range settingCases {
+			t.Run(tc.name, func(t *testing.T) {
+				before, err := ps.Get(ctx, "Rules")
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = ps.Update(ctx, "admin", "Rules", policy.Patch{tc.field: json.RawMessage(tc.value)}, 0)
+				after, gerr := ps.Get(ctx, "Rules")
+				if gerr != nil {
+					t.Fatal(gerr)
+				}
+				if tc.ok {
+					if err != nil {
+						t.Fatalf("want accepted, got %v", err)
+					}
+					f, _ := policy.FieldNamed(tc.field)
+					if b, _ := json.Marshal(f.Value(after.Settings)); string(b) != tc.value {
+						t.Fatalf("the store holds %s, want %s", b, tc.value)
+					}
+					return
+				}
+				fe := wantFault(t, err, fault.Invalid, tc.field)
+				if !strings.Contains(fe.Message, tc.message) {
+					t.Fatalf("message %q does not say %q", fe.Message, tc.message)
+				}
+				if after.Settings != before.Settings || after.Version != before.Version {
+					t.Fatalf("a refused value changed the policy: version %d → %d", before.Version, after.Version)
+				}
+			})
+		}
+		t.Run("a refused create stores nothing, whatever the rule", func(t *testing.T) {
+			for _, tc := range settingCases {
+				if tc.ok {
+					continue
+				}
+				_, err := ps.Create(ctx, "admin", "Refused", policy.Patch{tc.field: json.RawMessage(tc.value)})
+				wantFault(t, err, fault.Invalid, tc.field)
+			}
+			_, err := ps.Get(ctx, "Refused")
+			wantFault(t, err, fault.NotFound, "")
+		})
+	})
 }
 
 func TestProblemsListEveryBadField(t *testing.T) {

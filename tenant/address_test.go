@@ -108,3 +108,126 @@ func TestEmergencyAddressesAndLocations(t *testing.T) {
 		})
 	})
 }
+
+func TestOrdinalSuffixRule(t *testing.T) {
+	for n, want := range map[int]string{1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 10: "10th", 11: "11th", 12: "12th", 13: "13th",
+		21: "21st", 22: "22nd", 23: "23rd", 101: "101st", 111: "111th", 112: "112th", 113: "113th", 122: "122nd"} {
+		if got := ordinal(n); got != want {
+			t.Errorf("ordinal(%d) = %q, want %q", n, got, want)
+		}
+	}
+	addr := func(country, street string) AddressInput {
+		switch country {
+		case "CA":
+			return AddressInput{HouseNumber: "100", Street: street, City: "Calgary", State: "AB", PostalCode: "T2P 1J9", Country: "CA"}
+		case "GB":
+			return AddressInput{HouseNumber: "12", Street: street, City: "London", PostalCode: "SW1A 2AA", Country: "GB"}
+		}
+		return AddressInput{HouseNumber: "350", Street: street, City: "New York", State: "NY", PostalCode: "10118", Country: "US"}
+	}
+	for _, c := range []struct {
+		name, country, street, status, want string
+	}{
+		{"1 needs st", "US", "1 Avenue", ValidationRejected, `"1st Avenue"`},
+		{"2 needs nd", "US", "2 Avenue", ValidationRejected, `"2nd Avenue"`},
+		{"3 needs rd", "US", "3 Avenue", ValidationRejected, `"3rd Avenue"`},
+		{"12 needs th, not nd", "US", "W 12 Street", ValidationRejected, `"W 12th Street"`},
+		{"113 needs th", "US", "113 Street", ValidationRejected, `"113th Street"`},
+		{"a Canadian numbered street needs its suffix", "CA", "8 Avenue SW", ValidationRejected, `"8th Avenue SW"`},
+		{"a British numbered street needs its suffix", "GB", "2 Street", ValidationRejected, `"2nd Street"`},
+		{"1th is corrected to 1st", "US", "1th Avenue", ValidationAcceptedWithChanges, "1st Avenue"},
+		{"12nd is corrected to 12th", "US", "12nd Street", ValidationAcceptedWithChanges, "12th Street"},
+		{"23th is corrected to 23rd", "US", "23th Street", ValidationAcceptedWithChanges, "23rd Street"},
+		{"an upper-case suffix is accepted", "US", "5TH Avenue", ValidationAccepted, ""},
+		{"Highway 101 is a road number", "US", "Highway 101", ValidationAccepted, ""},
+		{"a street with no number is accepted", "US", "Broadway", ValidationAccepted, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v := ValidateAddress(addr(c.country, c.street))
+			if v.Status != c.status {
+				t.Fatalf("status = %s (reason %q, corrections %+v), want %s", v.Status, v.Reason, v.Corrections, c.status)
+			}
+			switch c.status {
+			case ValidationRejected:
+				if !strings.Contains(v.Reason, "ordinal suffix") || !strings.Contains(v.Reason, c.want) {
+					t.Fatalf("reason = %q, want it to suggest %s", v.Reason, c.want)
+				}
+			case ValidationAcceptedWithChanges:
+				if v.Address.Street != c.want || len(v.Corrections) != 1 || v.Corrections[0].From != c.street {
+					t.Fatalf("street = %q, corrections %+v; want %q", v.Address.Street, v.Corrections, c.want)
+				}
+			}
+		})
+	}
+}
+
+func TestUserNumbersOutsideTheUSNeedAnEmergencyAddress(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		s, _ := numbersTestTenant(t, db, numbersT0)
+		ctx := context.Background()
+		numbersLoad(t, s, UserNumber, "GB", "", "London", 0, 3)
+		numbersLoad(t, s, ServiceTollNumber, "GB", "", "London", 10, 1)
+		wantCode := func(t *testing.T, err error, code string) {
+			t.Helper()
+			if fe, _ := fault.As(err); fe == nil || fe.Code != code {
+				t.Fatalf("err = %v, want %s", err, code)
+			}
+		}
+		reserve := func() (NumberReservation, error) {
+			return s.Reserve(ctx, ReserveInput{Type: "user", Country: "GB", Quantity: 1}, "admin")
+		}
+		t.Run("without any address user numbers are refused with what to do", func(t *testing.T) {
+			_, err := reserve()
+			wantCode(t, err, "emergency_address_required")
+			if !strings.Contains(err.Error(), "create a valid emergency address in GB") {
+				t.Fatalf("message = %q", err)
+			}
+		})
+		t.Run("an address in another country does not count", func(t *testing.T) {
+			if _, err := s.CreateAddress(ctx, AddressInput{HouseNumber: "1", Street: "Microsoft Way", City: "Redmond", State: "WA", PostalCode: "98052", Country: "US"}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := reserve()
+			wantCode(t, err, "emergency_address_required")
+		})
+		t.Run("a rejected address does not count", func(t *testing.T) {
+			a, err := s.CreateAddress(ctx, AddressInput{HouseNumber: "10", Street: "Downing Street", City: "London", PostalCode: "12345", Country: "GB"})
+			if err != nil || a.ValidationStatus != ValidationRejected {
+				t.Fatalf("address = %+v, %v", a, err)
+			}
+			_, err = reserve()
+			wantCode(t, err, "emergency_address_required")
+		})
+		t.Run("service numbers need no address", func(t *testing.T) {
+			if _, err := s.Reserve(ctx, ReserveInput{Type: "serviceToll", Country: "GB", Quantity: 1}, "admin"); err != nil {
+				t.Fatal(err)
+			}
+		})
+		var gb EmergencyAddress
+		t.Run("with a valid address in the country they can be reserved and acquired", func(t *testing.T) {
+			var err error
+			gb, err = s.CreateAddress(ctx, AddressInput{HouseNumber: "10", Street: "Downing Street", City: "London", PostalCode: "sw1a2aa", Country: "GB"})
+			if err != nil || gb.ValidationStatus != ValidationAcceptedWithChanges {
+				t.Fatalf("address = %+v, %v", gb, err)
+			}
+			r, err := reserve()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Acquire(ctx, r.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+		})
+		t.Run("the rule is checked again when acquiring", func(t *testing.T) {
+			r, err := reserve()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.DeleteAddress(ctx, gb.ID); err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Acquire(ctx, r.ID, nil)
+			wantCode(t, err, "emergency_address_required")
+		})
+	})
+}

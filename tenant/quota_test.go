@@ -3,6 +3,7 @@ package tenant
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 
 	"gorm.io/gorm"
@@ -91,5 +92,66 @@ func TestNumberQuotaCountsPurchasedNotAssignedAndSkipsPorted(t *testing.T) {
 		if q.ServiceToll.Limit != 20 || q.ServiceTollFree.Limit != 0 || q.ServiceTollFree.Reason == "" {
 			t.Fatalf("service quota = %+v / %+v", q.ServiceToll, q.ServiceTollFree)
 		}
+	})
+}
+
+// TestQuotaWorkedExamplesInTheStore checks SPEC §1's worked examples through
+// the stored, purchased license counts on SQLite and PostgreSQL: 50 → 65 and
+// 100 → 120 user numbers, 51 → 20 toll, 1,001 → 125 toll-free.
+func TestQuotaWorkedExamplesInTheStore(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		s := newTestTenant(t, db)
+		ctx := context.Background()
+		quota := func() Quota {
+			t.Helper()
+			q, err := s.NumberQuota(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return q
+		}
+		t.Run("50 Calling Plans give 65 user numbers", func(t *testing.T) {
+			mustSet(t, s, PhoneSystem, 50)
+			mustSet(t, s, CallingPlanDomestic, 50)
+			if q := quota(); q.User != (QuotaLine{Limit: 65, Available: 65}) {
+				t.Fatalf("user quota = %+v", q.User)
+			}
+		})
+		t.Run("100 Calling Plans give 120 user numbers", func(t *testing.T) {
+			mustSet(t, s, PhoneSystem, 100)
+			mustSet(t, s, CallingPlanDomestic, 70)
+			mustSet(t, s, CallingPlanInternational, 30)
+			if q := quota(); q.User.Limit != 120 {
+				t.Fatalf("user quota = %+v", q.User)
+			}
+		})
+		t.Run("51 licenses give 20 toll numbers", func(t *testing.T) {
+			mustSet(t, s, CallingPlanDomestic, 0)
+			mustSet(t, s, CallingPlanInternational, 0)
+			mustSet(t, s, PhoneSystem, 26)
+			mustSet(t, s, AudioConferencing, 25)
+			q := quota()
+			if q.ServiceToll.Limit != 20 || q.User.Limit != 0 || q.User.Reason == "" {
+				t.Fatalf("quota = %+v", q)
+			}
+			if q.ServiceTollFree.Limit != 0 || !strings.Contains(q.ServiceTollFree.Reason, "Communications Credits") {
+				t.Fatalf("toll-free without credits = %+v", q.ServiceTollFree)
+			}
+		})
+		t.Run("1,001 licenses give 125 toll-free numbers with Communications Credits", func(t *testing.T) {
+			mustSet(t, s, AudioConferencing, 0)
+			mustSet(t, s, PhoneSystem, 1001)
+			mustSet(t, s, CommunicationsCredits, 1)
+			if q := quota(); q.ServiceTollFree.Limit != 125 || q.ServiceToll.Limit != 125 {
+				t.Fatalf("quota = %+v", q)
+			}
+		})
+		t.Run("each E5 counts once as Phone System and once as Audio Conferencing", func(t *testing.T) {
+			mustSet(t, s, PhoneSystem, 0)
+			mustSet(t, s, EnterpriseE5, 25) // 50 licenses: the 50–99 tier
+			if q := quota(); q.ServiceToll.Limit != 20 {
+				t.Fatalf("toll quota = %+v", q.ServiceToll)
+			}
+		})
 	})
 }

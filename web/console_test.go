@@ -277,6 +277,42 @@ func TestConsole(t *testing.T) {
 				t.Fatalf("got %d", res.StatusCode)
 			}
 		})
+		t.Run("every setting saves from the form and reads back through the API", func(t *testing.T) {
+			if code, body := policyCall(t, base, tok, "POST", "/api/v1/ipphonepolicies", `{"Identity":"Every"}`); code != 201 {
+				t.Fatalf("create: %d %s", code, body)
+			}
+			form := consoleEditForm(t, b, "Every")
+			for _, f := range policy.Fields() {
+				v := policyOtherValue(t, f)
+				if f.Kind == policy.Bool && v == "false" {
+					form.Del(f.Name) // an unticked box is not sent
+					continue
+				}
+				form.Set(f.Name, v)
+			}
+			res, page := b.post("/admin/policies/Every", form)
+			if res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("got %d:\n%s", res.StatusCode, page)
+			}
+			policyWantEverySetting(t, db, "Every")
+			_, page = b.get("/admin/policies/Every")
+			if strings.Contains(page, "s3cret") {
+				t.Fatal("the form shows the provisioning server password")
+			}
+			again := consoleEditForm(t, b, "Every")
+			for _, f := range policy.Fields() {
+				if f.Kind == policy.Secret {
+					continue
+				}
+				want := policyOtherValue(t, f)
+				if f.Kind == policy.Bool && want == "false" {
+					want = ""
+				}
+				if got := again.Get(f.Name); got != want {
+					t.Errorf("the form shows %s = %q, want %q", f.Name, got, want)
+				}
+			}
+		})
 		t.Run("signing out ends the session", func(t *testing.T) {
 			_, page := b.get("/admin/policies")
 			b.post("/admin/logout", url.Values{"csrf_token": {consoleCSRF(t, page)}})

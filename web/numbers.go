@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -233,10 +235,22 @@ func (h *numbersAPI) movePortOrder(c *gin.Context) {
 		h.s.Fail(c, err)
 		return
 	}
-	var in tenant.PortTransition
-	if err := numbersBindOptional(c, &in); err != nil {
+	var body struct {
+		FirmOrderDate *string `json:"firmOrderDate"`
+		Reason        string  `json:"reason"`
+	}
+	if err := numbersBindOptional(c, &body); err != nil {
 		h.s.Fail(c, err)
 		return
+	}
+	in := tenant.PortTransition{Reason: body.Reason}
+	if body.FirmOrderDate != nil {
+		d, err := parseFirmOrderDate(*body.FirmOrderDate)
+		if err != nil {
+			h.s.Fail(c, err)
+			return
+		}
+		in.FirmOrderDate = &d
 	}
 	o, err := h.tn.MovePortOrder(c.Request.Context(), id, c.Param("action"), in)
 	h.answer(c, http.StatusOK, o, err)
@@ -348,4 +362,17 @@ func (h *numbersAPI) deleteService(c *gin.Context) {
 		return
 	}
 	h.answer(c, http.StatusNoContent, nil, h.tn.DeleteService(c.Request.Context(), id))
+}
+
+// parseFirmOrderDate reads a firm order date: RFC 3339, or a plain date
+// (midnight UTC).
+func parseFirmOrderDate(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if d, err := time.Parse(time.RFC3339, s); err == nil {
+		return d, nil
+	}
+	if d, err := time.Parse("2006-01-02", s); err == nil {
+		return d, nil
+	}
+	return time.Time{}, fault.FieldInvalid("firmOrderDate", "firmOrderDate %q is not a date: use RFC 3339 (2026-12-15T09:00:00Z) or 2026-12-15", s)
 }

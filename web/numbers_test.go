@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
@@ -124,5 +126,78 @@ func TestNumbersAPI(t *testing.T) {
 		if code := call("POST", "/api/v1/portorders/abc/cancel", "", &e); code != 400 {
 			t.Fatalf("bad id: %d", code)
 		}
+		t.Run("each address outcome answers 201 with its status", func(t *testing.T) {
+			var a tenant.EmergencyAddress
+			if code := call("POST", "/api/v1/emergencyaddresses", `{"houseNumber":"1","street":"Microsoft Way","city":"Redmond","state":"WA","postalCode":"98052","country":"US"}`, &a); code != 201 || a.ValidationStatus != "Accepted" || len(a.Corrections) != 0 || len(a.Locations) != 1 {
+				t.Fatalf("accepted: %d %+v", code, a)
+			}
+			a = tenant.EmergencyAddress{}
+			if code := call("POST", "/api/v1/emergencyaddresses", `{"houseNumber":"350","street":"5rd Avenue","city":"New York","state":"NY","postalCode":"10118","country":"US"}`, &a); code != 201 || a.ValidationStatus != "AcceptedWithChanges" || a.Street != "5th Avenue" || len(a.Corrections) != 1 || a.Corrections[0].From != "5rd Avenue" {
+				t.Fatalf("accepted with changes: %d %+v", code, a)
+			}
+			a = tenant.EmergencyAddress{}
+			if code := call("POST", "/api/v1/emergencyaddresses", `{"houseNumber":"1","street":"42 Street","city":"New York","state":"NY","postalCode":"10001","country":"US"}`, &a); code != 201 || a.ValidationStatus != "Rejected" || !strings.Contains(a.Reason, `"42nd Street"`) {
+				t.Fatalf("rejected: %d %+v", code, a)
+			}
+			var again tenant.NumberReservation
+			if code := call("POST", "/api/v1/numbers/reservations", `{"type":"user","country":"US","quantity":1}`, &again); code != 201 {
+				t.Fatalf("reserve: %d %+v", code, again)
+			}
+			if code := call("POST", "/api/v1/numbers/reservations/"+again.ID+"/acquire", "", nil); code != 200 {
+				t.Fatalf("acquire: %d", code)
+			}
+			var e tenantErr
+			if code := call("POST", "/api/v1/numbers/"+again.Numbers[0]+"/assign", fmt.Sprintf(`{"user":"ann@contoso.com","emergencyAddressId":%d}`, a.ID), &e); code != 409 || !strings.Contains(e.Message, "was rejected") {
+				t.Fatalf("a rejected address given to a number: %d %+v", code, e)
+			}
+		})
+		t.Run("bad input is a 4xx naming the field", func(t *testing.T) {
+			for _, c := range []struct {
+				name, method, path, body string
+				status                   int
+				field                    string
+			}{
+				{"a quantity as text", "POST", "/api/v1/numbers/reservations", `{"type":"user","country":"US","quantity":"2"}`, 400, "quantity"},
+				{"a quantity of zero", "POST", "/api/v1/numbers/reservations", `{"type":"user","country":"US","quantity":0}`, 400, "quantity"},
+				{"an unknown number type", "POST", "/api/v1/numbers/reservations", `{"type":"fax","country":"US","quantity":1}`, 400, "type"},
+				{"a missing country", "POST", "/api/v1/numbers/reservations", `{"type":"user","quantity":1}`, 400, "country"},
+				{"a malformed number to acquire", "POST", "/api/v1/numbers/reservations/" + r.ID + "/acquire", `{"numbers":["12"]}`, 400, "numbers[0]"},
+				{"an unknown field on assign", "POST", "/api/v1/numbers/+14255550101/assign", `{"owner":"ann@contoso.com"}`, 400, "owner"},
+				{"a malformed number in the path", "GET", "/api/v1/numbers/12", "", 400, "number"},
+				{"a bad list status", "GET", "/api/v1/numbers?status=lost", "", 400, "status"},
+				{"a port order without its LOA", "POST", "/api/v1/portorders", `{"numberType":"user","country":"US","numbers":["+12065550150"]}`, 400, "carrier"},
+				{"a firm order date that is no date", "POST", fmt.Sprintf("/api/v1/portorders/%d/confirm", o.ID), `{"firmOrderDate":"next week"}`, 400, "firmOrderDate"},
+				{"an address with an unknown field", "POST", "/api/v1/emergencyaddresses", `{"zip":"98052"}`, 400, "zip"},
+				{"a location without a name", "POST", "/api/v1/emergencyaddresses/1/locations", `{"name":" "}`, 400, "name"},
+				{"a user number in GB without an address there", "POST", "/api/v1/numbers/reservations", `{"type":"user","country":"GB","quantity":1}`, 409, ""},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					var e tenantErr
+					if code := call(c.method, c.path, c.body, &e); code != c.status || e.Field != c.field || e.Message == "" {
+						t.Fatalf("got %d %+v, want %d naming %q", code, e, c.status, c.field)
+					}
+				})
+			}
+		})
+		t.Run("a port order moves through its states", func(t *testing.T) {
+			var po tenant.PortOrder
+			if code := call("POST", "/api/v1/portorders", `{"numberType":"user","country":"US","carrier":"Contoso Telecom","accountNumber":"1","billingName":"Fabrikam","billingAddress":"1 Main St","authorizedSignatory":"Pat","numbers":["+12065550160","+12065550161"]}`, &po); code != 201 || po.Path != "wizard" || po.State != "submitted" {
+				t.Fatalf("submit: %d %+v", code, po)
+			}
+			foc := time.Now().UTC().Add(48 * time.Hour).Format("2006-01-02")
+			if code := call("POST", fmt.Sprintf("/api/v1/portorders/%d/confirm", po.ID), `{"firmOrderDate":"`+foc+`"}`, &po); code != 200 || po.State != "confirmed" || po.FirmOrderDate == nil {
+				t.Fatalf("confirm: %d %+v", code, po)
+			}
+			var e tenantErr
+			if code := call("POST", fmt.Sprintf("/api/v1/portorders/%d/complete", po.ID), "", &e); code != 409 || !strings.Contains(e.Message, "due on") {
+				t.Fatalf("complete before the date: %d %+v", code, e)
+			}
+			if code := call("POST", fmt.Sprintf("/api/v1/portorders/%d/teleport", po.ID), "", &e); code != 404 || !strings.Contains(e.Message, "confirm, complete, cancel or reject") {
+				t.Fatalf("unknown action: %d %+v", code, e)
+			}
+			if code := call("POST", fmt.Sprintf("/api/v1/portorders/%d/reject", po.ID), `{"reason":"the LOA is not signed"}`, &po); code != 200 || po.State != "rejected" || po.Reason != "the LOA is not signed" {
+				t.Fatalf("reject: %d %+v", code, po)
+			}
+		})
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -140,5 +141,92 @@ func TestPolicyAPI(t *testing.T) {
 				t.Fatalf("the audit log shows the password: %s", body)
 			}
 		})
+	})
+}
+
+// policyOtherValue is a valid value for f, in its text form, that differs
+// from the default: setting every field to it shows that a surface (API,
+// console, CLI) carries every setting through to the store.
+func policyOtherValue(t *testing.T, f policy.Field) string {
+	t.Helper()
+	def := policy.Defaults()
+	switch f.Kind {
+	case policy.Bool:
+		return strconv.FormatBool(!f.Value(def).(bool))
+	case policy.Int:
+		n := f.Value(def).(int) + 1
+		if f.Max > 0 && n > f.Max {
+			n = f.Min
+		}
+		return strconv.Itoa(n)
+	case policy.Enum:
+		for _, a := range f.Allowed {
+			if a != f.Text(def) {
+				return a
+			}
+		}
+	case policy.Duration:
+		return "00:05:30"
+	case policy.Secret:
+		return "s3cret-" + f.Name
+	case policy.Text:
+		if f.Name == "PrioritizedCodecsList" {
+			return "PCMU;G722_8000"
+		}
+		return "prov-" + strings.ToLower(f.Name)
+	}
+	t.Fatalf("no other value for %s (%s)", f.Name, f.Kind)
+	return ""
+}
+
+// policyWantEverySetting checks that the stored policy holds
+// policyOtherValue for every setting.
+func policyWantEverySetting(t *testing.T, db *gorm.DB, identity string) {
+	t.Helper()
+	p, err := policy.New(db).Get(context.Background(), identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range policy.Fields() {
+		if got, want := f.Text(p.Settings), policyOtherValue(t, f); got != want {
+			t.Errorf("%s is %q in the store, want %q", f.Name, got, want)
+		}
+	}
+}
+
+func TestPolicyAPICarriesEverySetting(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, tok := policyTestServer(t, db)
+		if code, body := policyCall(t, base, tok, "POST", "/api/v1/ipphonepolicies", `{"Identity":"Every"}`); code != 201 {
+			t.Fatalf("create: %d %s", code, body)
+		}
+		patch := map[string]json.RawMessage{}
+		for _, f := range policy.Fields() {
+			raw, err := policy.ParseText(f.Name, policyOtherValue(t, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			patch[f.Name] = raw
+		}
+		b, _ := json.Marshal(patch)
+		code, body := policyCall(t, base, tok, "PATCH", "/api/v1/ipphonepolicies/Every", string(b))
+		if code != 200 {
+			t.Fatalf("patch: %d %s", code, body)
+		}
+		policyWantEverySetting(t, db, "Every")
+		var got map[string]any
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range policy.Fields() {
+			want := policyOtherValue(t, f)
+			if f.Kind == policy.Secret {
+				want = policy.PasswordMask
+			}
+			raw, _ := json.Marshal(got[f.Name])
+			if text := strings.Trim(string(raw), `"`); text != want {
+				t.Errorf("the API answers %s = %s, want %s", f.Name, raw, want)
+			}
+		}
 	})
 }

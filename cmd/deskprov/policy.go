@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -44,20 +45,55 @@ func printPolicy(w io.Writer, p policyView) {
 }
 
 // addSettingFlags gives cmd one flag per setting, named exactly as the
-// Set-CsIPPhonePolicy parameter.
+// Set-CsIPPhonePolicy parameter. Each flag reads its value with
+// policy.ParseText, the parser the console uses, so a bad value gets the
+// same message naming the setting and what it allows.
 func addSettingFlags(fs *pflag.FlagSet) {
 	for _, f := range policy.Fields() {
-		help := f.Help + " (" + f.AllowedText() + ")"
+		v := &settingFlag{field: f}
+		def := ""
 		switch f.Kind {
 		case policy.Bool:
-			fs.Bool(f.Name, false, help)
+			def = "false"
 		case policy.Int:
-			fs.Int(f.Name, 0, help)
-		default:
-			fs.String(f.Name, "", help)
+			def = "0"
+		}
+		v.text = def
+		fl := fs.VarPF(v, f.Name, "", f.Help+" ("+f.AllowedText()+")")
+		fl.DefValue = def
+		if f.Kind == policy.Bool {
+			fl.NoOptDefVal = "true" // --EnableDeviceUpdate alone means true
 		}
 	}
 }
+
+// settingFlag is one setting's flag: its text as given, checked on Set.
+type settingFlag struct {
+	field policy.Field
+	text  string
+}
+
+func (v *settingFlag) String() string { return v.text }
+
+func (v *settingFlag) Set(s string) error {
+	if _, err := policy.ParseText(v.field.Name, s); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), v.field.Name+": "))
+	}
+	v.text = s
+	return nil
+}
+
+func (v *settingFlag) Type() string {
+	switch v.field.Kind {
+	case policy.Bool:
+		return "bool"
+	case policy.Int:
+		return "int"
+	}
+	return "string"
+}
+
+func (v *settingFlag) IsBoolFlag() bool { return v.field.Kind == policy.Bool }
 
 // settingPatch collects the setting flags given on the command line.
 func settingPatch(fs *pflag.FlagSet) (map[string]json.RawMessage, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -74,6 +75,56 @@ func TestPolicyCLI(t *testing.T) {
 			}
 		})
 	}
+	t.Run("every setting flag reaches the server", func(t *testing.T) {
+		args := []string{"policy", "new", "Every"}
+		for _, f := range policy.Fields() {
+			args = append(args, "--"+f.Name+"="+cliOtherValue(t, f))
+		}
+		if out, err := runCLI(t, args...); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		out, err := runCLI(t, "policy", "get", "Every", "--output", "json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p map[string]any
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		for _, f := range policy.Fields() {
+			want := cliOtherValue(t, f)
+			if f.Kind == policy.Secret {
+				want = policy.PasswordMask
+			}
+			raw, _ := json.Marshal(p[f.Name])
+			if got := strings.Trim(string(raw), `"`); got != want {
+				t.Errorf("%s is %s on the server, want %s", f.Name, raw, want)
+			}
+		}
+		// The table shows every setting by its parameter name.
+		table, err := runCLI(t, "policy", "get", "Every")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range policy.Fields() {
+			if !strings.Contains(table, f.Name) {
+				t.Errorf("policy get does not show %s", f.Name)
+			}
+		}
+	})
+	t.Run("a bad flag value names what is allowed", func(t *testing.T) {
+		for flag, want := range map[string]string{
+			"--MinPhonePinLength=many":   "a whole number from 6 to 15",
+			"--EnableDeviceUpdate=maybe": "true or false",
+			"--DateTimeFormat=13":        "12, 24",
+			"--MinPhonePinLength=16":     "from 6 to 15",
+		} {
+			_, err := runCLI(t, "policy", "set", "Global", flag)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: got %v, want it to say %q", flag, err, want)
+			}
+		}
+	})
 	t.Run("set sends only the flags of this run", func(t *testing.T) {
 		if _, err := runCLI(t, "policy", "set", "Global", "--AllowHotDesking"); err != nil {
 			t.Fatal(err)
@@ -90,4 +141,37 @@ func TestPolicyCLI(t *testing.T) {
 			t.Fatalf("got %v", p)
 		}
 	})
+}
+
+// cliOtherValue is a valid value for f that differs from the default.
+func cliOtherValue(t *testing.T, f policy.Field) string {
+	t.Helper()
+	def := policy.Defaults()
+	switch f.Kind {
+	case policy.Bool:
+		return strconv.FormatBool(!f.Value(def).(bool))
+	case policy.Int:
+		n := f.Value(def).(int) + 1
+		if f.Max > 0 && n > f.Max {
+			n = f.Min
+		}
+		return strconv.Itoa(n)
+	case policy.Enum:
+		for _, a := range f.Allowed {
+			if a != f.Text(def) {
+				return a
+			}
+		}
+	case policy.Duration:
+		return "00:05:30"
+	case policy.Secret:
+		return "s3cret"
+	case policy.Text:
+		if f.Name == "PrioritizedCodecsList" {
+			return "PCMU;G722_8000"
+		}
+		return "prov-" + strings.ToLower(f.Name)
+	}
+	t.Fatalf("no other value for %s", f.Name)
+	return ""
 }
