@@ -108,8 +108,13 @@ func ParseMeta(fileName string, given ImageMeta) (ImageMeta, error) {
 			if models == nil && len(given.Models) == 0 {
 				return m, fault.FieldInvalid("models", "part number %s is not in the Polycom part-number table: give models", g[1])
 			}
+		} else if strings.EqualFold(name, "sip.ld") {
+			m.FileName = "sip.ld"
+			if len(given.Models) == 0 {
+				return m, fault.FieldInvalid("models", "sip.ld is Polycom's combined image and names no model: give the models it is for (for example --model VVX400,VVX500)")
+			}
 		} else if len(given.Models) == 0 {
-			return m, fault.FieldInvalid("file", "Polycom images are named <part>.sip.ld (for example 3111-44500-001.sip.ld), not %q", name)
+			return m, fault.FieldInvalid("file", "Polycom images are named <part>.sip.ld (for example 3111-44500-001.sip.ld) or sip.ld, not %q", name)
 		}
 	case AudioCodes:
 		if g := audiocodesNm.FindStringSubmatch(strings.ToUpper(name)); g != nil {
@@ -166,7 +171,7 @@ func ParseMeta(fileName string, given ImageMeta) (ImageMeta, error) {
 func vendorOf(name string) string {
 	l := strings.ToLower(name)
 	switch {
-	case strings.HasSuffix(l, ".sip.ld"):
+	case strings.HasSuffix(l, ".sip.ld"), l == "sip.ld":
 		return Polycom
 	case strings.HasSuffix(l, ".rom"):
 		return Yealink

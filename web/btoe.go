@@ -217,6 +217,9 @@ func btoeInt(c *gin.Context, name string, max int64) (int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 || n > max {
+		if max >= 1<<62 {
+			return 0, fault.FieldInvalid(name, "query parameter %s=%q must be a whole number, 0 or more", name, v)
+		}
 		return 0, fault.FieldInvalid(name, "query parameter %s=%q must be a whole number from 0 to %d", name, v, max)
 	}
 	return n, nil

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
@@ -106,18 +106,7 @@ func btoeCLIServer(t *testing.T, db *gorm.DB) *btoeCLIEnv {
 // default, as a fresh process would have it.
 func (e *btoeCLIEnv) run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	var reset func(c *cobra.Command)
-	reset = func(c *cobra.Command) {
-		for _, fs := range []*pflag.FlagSet{c.Flags(), c.PersistentFlags()} {
-			fs.VisitAll(resetFlag)
-		}
-		for _, sub := range c.Commands() {
-			reset(sub)
-		}
-	}
-	reset(rootCmd)
-	t.Cleanup(func() { globalOpts.server, btoeStatePath = "", "" })
-	return runCLI(t, append([]string{"btoe", "--server", e.url, "--state", e.state}, args...)...)
+	return cliFresh(t, append([]string{"btoe", "--server", e.url, "--state", e.state}, args...)...)
 }
 
 func btoeCLIWant(t *testing.T, out string, err error, wantErr bool, want ...string) {
@@ -343,4 +332,159 @@ func loadBToEStateFrom(path string) (btoeState, error) {
 	btoeStatePath = path
 	defer func() { btoeStatePath = old }()
 	return loadBToEState()
+}
+
+// TestBToEAgainstRunningServer plays the whole of BToE through the reference
+// client against "deskprov serve" with its real policy, tenant and sign-in
+// services, on SQLite and PostgreSQL: Auto pairing, PC sign-in redeemed by
+// the phone at the token endpoint, lock sync and click-to-call, events across
+// a phone reconnect, Manual pairing with wrong and expired codes, Mac and VDI
+// refused, and BToE disabled by the policy of the user signed in on the phone.
+func TestBToEAgainstRunningServer(t *testing.T) {
+	serveEach(t, func(t *testing.T, base string) {
+		admin := func(args ...string) {
+			t.Helper()
+			if out, err := cliFresh(t, args...); err != nil {
+				t.Fatalf("deskprov %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+		}
+		admin("license", "set", "PhoneSystem", "1")
+		admin("license", "set", "CallingPlanDomestic", "1")
+		admin("user", "add", "amosm@contoso.com", "--display-name", "Amos Marble", "--password", "Correct-horse-1")
+		admin("license", "assign", "amosm@contoso.com", "PhoneSystem")
+		admin("license", "assign", "amosm@contoso.com", "CallingPlanDomestic")
+
+		// The PC app and the phone keep separate state files, as they would
+		// on two machines.
+		pc := &btoeCLIEnv{url: base, state: filepath.Join(t.TempDir(), "pc.json")}
+		ph := &btoeCLIEnv{url: base, state: filepath.Join(t.TempDir(), "phone.json")}
+		t.Setenv("DESKPROV_BTOE_PASSWORD", "Correct-horse-1")
+		const mac = "64167faabbcc"
+
+		out, err := ph.run(t, "phone", "register", "--mac", "64:16:7F:AA:BB:CC")
+		btoeCLIWant(t, out, err, false, "pairing mode Auto")
+		for _, osName := range []string{"Mac", "macOS", "VDI"} {
+			out, err = pc.run(t, "pair", "--phone", mac, "--os", osName)
+			btoeCLIWant(t, out, err, true, "not supported", "403")
+		}
+		out, err = pc.run(t, "pair", "--phone", mac)
+		btoeCLIWant(t, out, err, false, "(Auto mode)")
+		out, err = pc.run(t, "signin", "--upn", "amosm@contoso.com")
+		btoeCLIWant(t, out, err, false, "sign-in for amosm@contoso.com sent")
+		for _, args := range [][]string{{"lock"}, {"unlock"}, {"call", "+1 425 555 0123"}} {
+			if out, err := pc.run(t, args...); err != nil {
+				t.Fatalf("%v: %v\n%s", args, err, out)
+			}
+		}
+		evs := ph.phoneEvents(t)
+		if got := btoeCLITypes(evs); got != "paired,signin,lock,unlock,dial" {
+			t.Fatalf("the phone got %s", got)
+		}
+
+		// The phone redeems the sign-in code at the token endpoint: the
+		// user is then signed in on it, as deskprov's sign-in sees it.
+		var si btoe.SignInEvent
+		if err := json.Unmarshal(evs[1].Data, &si); err != nil {
+			t.Fatal(err)
+		}
+		redeem := func() (int, map[string]any) {
+			resp, err := http.PostForm(base+"/oauth2/token", url.Values{"grant_type": {web.GrantBToE}, "client_id": {"polycom"}, "device_id": {mac}, "code": {si.Code}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body map[string]any
+			json.NewDecoder(resp.Body).Decode(&body)
+			return resp.StatusCode, body
+		}
+		if code, body := redeem(); code != http.StatusOK || body["access_token"] == nil {
+			t.Fatalf("redeeming the PC sign-in code: %d %v", code, body)
+		}
+		if code, body := redeem(); code != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Fatalf("a PC sign-in code works twice: %d %v", code, body)
+		}
+		out, err = ph.run(t, "phone", "register", "--mac", mac) // a restart, with its token
+		btoeCLIWant(t, out, err, false, "signed in: amosm@contoso.com")
+		out, err = pc.run(t, "status")
+		btoeCLIWant(t, out, err, false, "active", "amosm@contoso.com")
+
+		// The phone takes an event and drops off before acknowledging it: it
+		// gets it again when it reconnects, once.
+		if _, err := pc.run(t, "lock"); err != nil {
+			t.Fatal(err)
+		}
+		st, err := loadBToEStateFrom(ph.state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken, err := btoePoll(btoeClient(base, st.Phone.Token), btoeSidePhone, 0, 0)
+		if err != nil || btoeCLITypes(taken) != "lock" {
+			t.Fatalf("first fetch: %v %v", taken, err)
+		}
+		if evs := ph.phoneEvents(t); len(evs) != 1 || evs[0].Seq != taken[0].Seq {
+			t.Fatalf("after the reconnect: %+v, want seq %d once", evs, taken[0].Seq)
+		}
+		if evs := ph.phoneEvents(t); len(evs) != 0 {
+			t.Fatalf("delivered twice: %+v", evs)
+		}
+
+		// BToE turned off for the user signed in on the phone: the phone
+		// cannot be paired again, with the policy named; a phone nobody is
+		// signed in on still follows Global.
+		admin("policy", "new", "NoBToE", "--EnableBetterTogetherOverEthernet=false")
+		admin("policy", "grant", "amosm@contoso.com", "NoBToE")
+		out, err = pc.run(t, "pair", "--phone", mac)
+		btoeCLIWant(t, out, err, true, "disabled for amosm@contoso.com", `"NoBToE"`, "403")
+		out, err = pc.run(t, "signin", "--upn", "amosm@contoso.com")
+		btoeCLIWant(t, out, err, true, "disabled for amosm@contoso.com")
+
+		// Manual mode from Global: a second phone shows a code.
+		admin("policy", "set", "Global", "--BetterTogetherOverEthernetPairingMode", "Manual")
+		const mac2 = "64167faa0002"
+		ph2 := &btoeCLIEnv{url: base, state: filepath.Join(t.TempDir(), "phone2.json")}
+		pc2 := &btoeCLIEnv{url: base, state: filepath.Join(t.TempDir(), "pc2.json")}
+		codeRE := regexp.MustCompile(`pairing code: (\d{6})`)
+		oldTTL := btoe.CodeTTL
+		btoe.CodeTTL = time.Second
+		t.Cleanup(func() { btoe.CodeTTL = oldTTL })
+		out, err = ph2.run(t, "phone", "register", "--mac", mac2)
+		btoeCLIWant(t, out, err, false, "pairing mode Manual", "pairing code:")
+		code := codeRE.FindStringSubmatch(out)[1]
+		out, err = pc2.run(t, "pair", "--phone", mac2)
+		btoeCLIWant(t, out, err, true, "type the pairing code the phone shows")
+		wrong := "000000"
+		if code == wrong {
+			wrong = "111111"
+		}
+		out, err = pc2.run(t, "pair", "--phone", mac2, "--code", wrong)
+		btoeCLIWant(t, out, err, true, "pairing code is wrong", "403")
+		time.Sleep(btoe.CodeTTL + 100*time.Millisecond)
+		out, err = pc2.run(t, "pair", "--phone", mac2, "--code", code)
+		btoeCLIWant(t, out, err, true, "expired")
+		btoe.CodeTTL = oldTTL
+		out, err = ph2.run(t, "phone", "code")
+		btoeCLIWant(t, out, err, false, "pairing code:")
+		code = codeRE.FindStringSubmatch(out)[1]
+		out, err = pc2.run(t, "pair", "--phone", mac2, "--code", code)
+		btoeCLIWant(t, out, err, false, "(Manual mode)")
+		out, err = pc2.run(t, "pair", "--phone", mac2, "--code", code)
+		btoeCLIWant(t, out, err, true, "no pairing code waiting")
+		out, err = pc2.run(t, "call", "1234")
+		btoeCLIWant(t, out, err, false, "dials 1234")
+
+		// BToE off in Global: new phones cannot register.
+		admin("policy", "set", "Global", "--EnableBetterTogetherOverEthernet=false")
+		ph3 := &btoeCLIEnv{url: base, state: filepath.Join(t.TempDir(), "phone3.json")}
+		out, err = ph3.run(t, "phone", "register", "--mac", "64167faa0003")
+		btoeCLIWant(t, out, err, true, "disabled", `"Global"`, "EnableBetterTogetherOverEthernet")
+
+		// Unpairing from the phone ends it; the PC app is told.
+		out, err = ph2.run(t, "phone", "unpair")
+		btoeCLIWant(t, out, err, false, "unpaired")
+		out, err = pc2.run(t, "events")
+		btoeCLIWant(t, out, err, false, "unpaired", `"by":"phone"`)
+		if got := btoeCLITypes(ph2.phoneEvents(t)); got != "paired,dial" {
+			t.Fatalf("the second phone got %s", got)
+		}
+	})
 }

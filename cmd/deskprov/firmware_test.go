@@ -1,13 +1,134 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/deskprov/deskprov/firmware"
+	"github.com/deskprov/deskprov/store"
+	"github.com/deskprov/deskprov/store/storetest"
 )
+
+// serveEach runs fn against a running "deskprov serve" on SQLite and, when
+// DESKPROV_TEST_POSTGRES is set, on a fresh PostgreSQL schema, with the CLI
+// logged in as admin.
+func serveEach(t *testing.T, fn func(t *testing.T, base string)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { fn(t, serveOn(t, "")) })
+	if dsn := os.Getenv(storetest.EnvPostgres); dsn != "" {
+		t.Run("postgres", func(t *testing.T) { fn(t, serveOn(t, postgresSchemaDSN(t, dsn))) })
+	}
+}
+
+// postgresSchemaDSN creates a schema for one test, dropped when it ends, and
+// returns dsn pointed at it.
+func postgresSchemaDSN(t *testing.T, dsn string) string {
+	t.Helper()
+	admin, _, err := store.Open(dsn, "")
+	if err != nil {
+		t.Fatalf("open PostgreSQL: %v", err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "t_" + hex.EncodeToString(b)
+	if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		if sqlDB, err := admin.DB(); err == nil {
+			sqlDB.Close()
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// serveOn starts serve on the store dsn ("" for SQLite in the data dir),
+// logs the CLI in as admin and returns the server's URL.
+func serveOn(t *testing.T, dsn string) string {
+	t.Helper()
+	t.Setenv("DESKPROV_ADMIN_PASSWORD", "admin-password")
+	t.Setenv("DESKPROV_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
+	t.Setenv("DESKPROV_SERVER", "")
+	t.Setenv("DESKPROV_TOKEN", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, serveOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), DB: dsn, LogLevel: "warn", LogFormat: "text"}, out)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v after shutdown", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("serve did not shut down")
+		}
+	})
+	re := regexp.MustCompile(`public URL\s+(\S+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	base := ""
+	for base == "" && time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped: %v\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if base == "" {
+		t.Fatalf("serve printed no URL:\n%s", out.String())
+	}
+	if out, err := cliFresh(t, "login", "--server", base, "--username", "admin", "--password", "admin-password"); err != nil {
+		t.Fatalf("login: %s %v", out, err)
+	}
+	return base
+}
+
+// cliFresh runs the CLI with every flag back at its default, as a fresh
+// process would have it.
+func cliFresh(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var reset func(c *cobra.Command)
+	reset = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.Flags(), c.PersistentFlags()} {
+			fs.VisitAll(resetFlag)
+		}
+		for _, sub := range c.Commands() {
+			reset(sub)
+		}
+	}
+	reset(rootCmd)
+	t.Cleanup(func() { globalOpts.server, btoeStatePath = "", "" })
+	return runCLI(t, args...)
+}
 
 func TestFirmwareCLI(t *testing.T) {
 	base := startServe(t)
@@ -25,7 +146,7 @@ func TestFirmwareCLI(t *testing.T) {
 	}
 	run := func(name string, want string, args ...string) string {
 		t.Helper()
-		out, err := runCLI(t, args...)
+		out, err := cliFresh(t, args...)
 		if err != nil || !strings.Contains(out, want) {
 			t.Fatalf("%s: deskprov %s printed %q, err %v; want %q", name, strings.Join(args, " "), out, err, want)
 		}
@@ -38,6 +159,19 @@ func TestFirmwareCLI(t *testing.T) {
 	if !strings.Contains(out, "100%") {
 		t.Fatalf("no progress bar in %q", out)
 	}
+	ac := filepath.Join(dir, "420HD.img")
+	if err := os.WriteFile(ac, []byte("audiocodes image"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cliFresh(t, "firmware", "import", ac); err == nil || !strings.Contains(err.Error(), "give version") {
+		t.Fatalf("an AudioCodes import without --version must fail naming it: %q %v", out, err)
+	}
+	run("an AudioCodes image takes its model from the name", "420HD", "firmware", "import", ac, "--version", "3.4.6.604")
+	yl := filepath.Join(dir, "T46S(T48S,T42S,T41S)-66.86.0.15.rom")
+	if err := os.WriteFile(yl, []byte("yealink image"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run("a Yealink image takes models and version from the name", "T46S,T48S,T42S,T41S", "firmware", "import", yl)
 	run("importing again finds the existing entry", "already in the catalog", "firmware", "import", img, "--version", "5.9.7.4477")
 	run("the catalog lists it", "3111-44500-001.sip.ld", "firmware", "list")
 	run("the rule holds it as pending", "5.9.7.4477", "firmware", "rules")
@@ -57,4 +191,103 @@ func TestFirmwareCLI(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != content || resp.Header.Get("X-Checksum-SHA256") == "" {
 		t.Fatalf("the image is not served under /prov/: %d %d bytes", resp.StatusCode, len(body))
 	}
+}
+
+// TestFirmwareRolloutThroughProvisioning is the issue's end to end on a
+// running server: images imported and approved with the CLI, simulated
+// Yealink phones booting against /prov/, the phone in the first wave offered
+// the new image in its config, fetching it, reporting the new version on its
+// next poll, and the rollout advancing to the next wave and finishing.
+func TestFirmwareRolloutThroughProvisioning(t *testing.T) {
+	serveEach(t, func(t *testing.T, base string) {
+		dir := t.TempDir()
+		image := func(name, content string) string {
+			p := filepath.Join(dir, name)
+			if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		run := func(want string, args ...string) string {
+			t.Helper()
+			out, err := cliFresh(t, args...)
+			if err != nil || !strings.Contains(out, want) {
+				t.Fatalf("deskprov %s printed %q, err %v; want %q", strings.Join(args, " "), out, err, want)
+			}
+			return out
+		}
+		newImage := strings.Repeat("yealink 28.83.0.120 ", 5000)
+		run("T46G", "firmware", "import", image("T46-28.83.0.100.rom", "yealink 28.83.0.100"))
+		run("28.83.0.100", "firmware", "approve", "1")
+		run("28.83.0.120", "firmware", "import", image("T46-28.83.0.120.rom", newImage))
+
+		type phone struct{ mac, version string }
+		macIn := func(lo, hi int) string {
+			for i := 0; ; i++ {
+				if mac := fmt.Sprintf("001565%06x", i); firmware.Bucket(mac) >= lo && firmware.Bucket(mac) < hi {
+					return mac
+				}
+			}
+		}
+		early := &phone{macIn(0, 5000), "28.83.0.100"}
+		late := &phone{macIn(5000, 10000), "28.83.0.100"}
+		get := func(p *phone, name string) (int, string) {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodGet, base+"/prov/"+name, nil)
+			req.Header.Set("User-Agent", "Yealink SIP-T46G "+p.version+" "+p.mac)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		imageURL := base + "/prov/T46-28.83.0.120.rom"
+		// poll fetches the phone's main config and says whether it names the new image.
+		poll := func(p *phone) bool {
+			t.Helper()
+			code, cfg := get(p, p.mac+".cfg")
+			if code != http.StatusOK {
+				t.Fatalf("%s.cfg: %d %s", p.mac, code, cfg)
+			}
+			return strings.Contains(cfg, imageURL)
+		}
+		// upgrade downloads the offered image, installs it and reboots:
+		// the next poll reports the new version.
+		upgrade := func(p *phone) {
+			t.Helper()
+			if !poll(p) {
+				t.Fatalf("phone %s (bucket %d) was not offered the new image", p.mac, firmware.Bucket(p.mac))
+			}
+			if code, body := get(p, "T46-28.83.0.120.rom"); code != http.StatusOK || body != newImage {
+				t.Fatalf("download: %d, %d bytes", code, len(body))
+			}
+			p.version = "28.83.0.120"
+			if poll(p) {
+				t.Fatalf("phone %s on the new version is still offered it", p.mac)
+			}
+		}
+		for _, p := range []*phone{early, late} { // both boot on the approved version
+			if poll(p) {
+				t.Fatalf("phone %s was offered the pending image", p.mac)
+			}
+		}
+		run("ROLLOUT", "firmware", "approve", "1", "--waves", "50,100", "--advance-at", "1")
+		out := run("running", "firmware", "rollout", "status", "1")
+		if !regexp.MustCompile(`(?m)^1\s+50%\s+yes\s+1\s+0\s+0\s*$`).MatchString(out) || !regexp.MustCompile(`(?m)^2\s+100%\s+no\s+1\s+0\s+0\s*$`).MatchString(out) {
+			t.Fatalf("rollout status before any upgrade:\n%s", out)
+		}
+		if poll(late) {
+			t.Fatal("the phone in the second wave was offered the image while only the first was open")
+		}
+		upgrade(early)
+		out = run("running", "firmware", "rollout", "status", "1")
+		if !regexp.MustCompile(`(?m)^1\s+50%\s+yes\s+1\s+1\s+0\s*$`).MatchString(out) || !regexp.MustCompile(`(?m)^2\s+100%\s+yes\s+1\s+0\s+0\s*$`).MatchString(out) {
+			t.Fatalf("the rollout did not advance to the second wave:\n%s", out)
+		}
+		upgrade(late)
+		run("done", "firmware", "rollout", "status", "1")
+		run("28.83.0.100", "firmware", "rules") // now the restore version
+	})
 }
