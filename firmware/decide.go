@@ -202,6 +202,11 @@ func (s *Service) Poll(ctx context.Context, dev Device) error {
 	vendor, model, rev, loc := dev.key()
 	version := strings.TrimSpace(dev.Version)
 	serial := strings.ToUpper(strings.TrimSpace(dev.Serial))
+	reported := pollFacts{vendor: vendor, model: model, revision: rev, locale: loc, serial: serial, version: version, at: s.now()}
+	if s.polls.unchanged(mac, reported, reported.at) {
+		return nil
+	}
+	mark := s.polls.mark()
 	db := s.db.WithContext(ctx)
 	var st deviceState
 	if err := db.Where("mac = ?", mac).Limit(1).Find(&st).Error; err != nil {
@@ -227,8 +232,10 @@ func (s *Service) Poll(ctx context.Context, dev Device) error {
 	}
 	same := st.Vendor == vendor && st.Model == model && st.Revision == rev && st.Locale == loc && st.Serial == serial
 	if same && st.Version == version && st.DownloadedImage == "" {
+		s.polls.remember(mac, reported, mark)
 		return nil
 	}
+	s.polls.forget(mac)
 	return db.Transaction(func(tx *gorm.DB) error {
 		if err := store.ForUpdate(tx).Where("mac = ?", mac).Limit(1).Find(&st).Error; err != nil {
 			return err
@@ -316,6 +323,9 @@ func (s *Service) RecordDownload(ctx context.Context, mac string, img Image) err
 	if mac = NormalizeMAC(mac); mac == "" {
 		return nil
 	}
+	// Forgotten before the write, so a poll racing it reads the store.
+	s.polls.forget(mac)
+	defer s.polls.forget(mac)
 	return s.db.WithContext(ctx).Model(&deviceState{}).
 		Where("mac = ? AND version <> ? AND downloaded_image <> ?", mac, img.Version, img.ID).
 		Updates(map[string]any{"downloaded_image": img.ID, "downloaded_version": img.Version, "polls_since_download": 0, "failed": false}).Error

@@ -42,6 +42,9 @@ type Service struct {
 	// LoopFlips is how many version changes within LoopWindow flag a phone.
 	LoopFlips  int
 	LoopWindow time.Duration
+
+	// polls remembers recent polls that changed nothing (see pollCache).
+	polls pollCache
 }
 
 // New returns the service storing images under dir (created if missing).

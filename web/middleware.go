@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -54,10 +55,14 @@ func (s *Server) observe() gin.HandlerFunc {
 		status := c.Writer.Status()
 		requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
 		latency.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+		level := slog.LevelDebug
 		if status >= 500 {
-			s.Log.Warn("request", "method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "dur", time.Since(start), "client", c.ClientIP())
-		} else {
-			s.Log.Debug("request", "method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "dur", time.Since(start), "client", c.ClientIP())
+			level = slog.LevelWarn
+		}
+		// Checked first: working out the client address costs more than
+		// the rest of a cached phone poll.
+		if s.Log.Enabled(c.Request.Context(), level) {
+			s.Log.Log(c.Request.Context(), level, "request", "method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "dur", time.Since(start), "client", c.ClientIP())
 		}
 	}
 }

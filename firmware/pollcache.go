@@ -1,0 +1,74 @@
+package firmware
+
+import (
+	"sync"
+	"time"
+)
+
+// pollFacts are what one phone reported on a poll that changed nothing in
+// the store: same facts as its stored row, and no outstanding download.
+type pollFacts struct {
+	vendor, model, revision, locale, serial, version string
+	at                                               time.Time
+}
+
+// pollCache lets Poll skip its store read when a phone reports exactly what
+// it reported on a recent poll that needed no write. Every write this
+// process makes to a phone's row that could change that outcome (a recorded
+// download, Poll's own update) forgets the phone first, so on one server
+// (SQLite) the cache is exact. Across several servers sharing PostgreSQL,
+// another server's write is seen once the entry is older than pollCacheTTL:
+// a phone polls hourly and takes minutes to install an image, so a poll
+// skipped inside that window loses nothing the loop guard or a rollout
+// counts on.
+type pollCache struct {
+	mu sync.RWMutex
+	m  map[string]pollFacts
+	// forgets counts forget calls: a poll remembers what it read only when
+	// no forget happened since before its read, so a write racing the read
+	// cannot be hidden behind a stale entry.
+	forgets uint64
+}
+
+// pollCacheTTL bounds how long a remembered poll stands in for a read.
+const pollCacheTTL = 30 * time.Second
+
+// pollCacheMax bounds the cache; it is emptied when full.
+const pollCacheMax = 500_000
+
+func (c *pollCache) unchanged(mac string, f pollFacts, now time.Time) bool {
+	c.mu.RLock()
+	old, ok := c.m[mac]
+	c.mu.RUnlock()
+	if !ok || now.Sub(old.at) > pollCacheTTL || now.Before(old.at) {
+		return false
+	}
+	f.at = old.at
+	return f == old
+}
+
+// mark is taken before a read whose result may be remembered.
+func (c *pollCache) mark() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.forgets
+}
+
+func (c *pollCache) remember(mac string, f pollFacts, mark uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.forgets != mark {
+		return
+	}
+	if c.m == nil || len(c.m) >= pollCacheMax {
+		c.m = make(map[string]pollFacts)
+	}
+	c.m[mac] = f
+}
+
+func (c *pollCache) forget(mac string) {
+	c.mu.Lock()
+	c.forgets++
+	delete(c.m, mac)
+	c.mu.Unlock()
+}

@@ -1,0 +1,98 @@
+package firmware
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/store/storetest"
+)
+
+// TestPollCache checks that skipping the store read for a repeated poll never
+// hides a write: one made here is seen on the next poll, one made by another
+// server (straight to the store) once the remembered poll is older than
+// pollCacheTTL.
+func TestPollCache(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s, now := firmwareTestService(t, db)
+		img := firmwareTestImport(t, s, "T46-28.83.0.130.rom", "new", ImageMeta{})
+		dev := Device{Vendor: "yealink", Model: "T46G", MAC: "001565aabbcc", Version: "28.83.0.120"}
+		row := func() deviceState {
+			t.Helper()
+			var st deviceState
+			if err := db.Where("mac = ?", dev.MAC).Take(&st).Error; err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
+		poll := func() {
+			t.Helper()
+			if err := s.Poll(ctx, dev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		poll() // creates the row
+		poll() // reads it, changes nothing: remembered
+		if _, ok := s.polls.m[dev.MAC]; !ok {
+			t.Fatal("an unchanged poll was not remembered")
+		}
+
+		t.Run("a download recorded here is counted on the very next poll", func(t *testing.T) {
+			if err := s.RecordDownload(ctx, dev.MAC, img); err != nil {
+				t.Fatal(err)
+			}
+			poll()
+			if st := row(); st.DownloadedImage != img.ID || st.PollsSinceDownload != 1 {
+				t.Fatalf("%+v", st)
+			}
+			dev.Version = img.Version
+			poll() // the phone installed it
+			if st := row(); st.DownloadedImage != "" || st.Version != img.Version {
+				t.Fatalf("%+v", st)
+			}
+			poll()
+		})
+
+		t.Run("another server's write is seen once the remembered poll is older than the TTL", func(t *testing.T) {
+			poll()
+			if _, ok := s.polls.m[dev.MAC]; !ok {
+				t.Fatal("not remembered")
+			}
+			// Another server records a download straight in the store.
+			if err := db.Model(&deviceState{}).Where("mac = ?", dev.MAC).
+				Updates(map[string]any{"downloaded_image": "other", "downloaded_version": "28.83.0.140"}).Error; err != nil {
+				t.Fatal(err)
+			}
+			poll()
+			if st := row(); st.PollsSinceDownload != 0 {
+				t.Fatalf("inside the TTL the remembered poll stands: %+v", st)
+			}
+			*now = now.Add(pollCacheTTL + time.Second)
+			poll()
+			if st := row(); st.PollsSinceDownload != 1 {
+				t.Fatalf("past the TTL the poll must read the store: %+v", st)
+			}
+		})
+
+		t.Run("a different report is never answered from the cache", func(t *testing.T) {
+			dev.Version = "28.83.0.150"
+			poll()
+			if st := row(); st.Version != "28.83.0.150" {
+				t.Fatalf("%+v", st)
+			}
+		})
+
+		t.Run("a forget racing a read keeps that read from being remembered", func(t *testing.T) {
+			c := &pollCache{}
+			mark := c.mark()
+			c.forget("001565aabbcc")
+			c.remember("001565aabbcc", pollFacts{vendor: "yealink"}, mark)
+			if _, ok := c.m["001565aabbcc"]; ok {
+				t.Fatal("remembered a read older than a forget")
+			}
+		})
+	})
+}
