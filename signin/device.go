@@ -161,17 +161,32 @@ type PendingCode struct {
 
 func codeGuessKey(addr string) string { return "signin:usercode:addr:" + addr }
 
+func codeGuessPersonKey(username, addr string) string {
+	return "signin:usercode:user:" + strings.ToLower(strings.TrimSpace(username)) + ":" + addr
+}
+
 // LookupUserCode finds the pending sign-in of a user code typed in a
-// browser at client address addr. Wrong codes count against addr.
-func (s *Service) LookupUserCode(ctx context.Context, typed, addr string) (PendingCode, error) {
+// browser at client address addr by the person who gave username on the
+// first page ("" when unknown). Wrong codes count against the address
+// (CodeGuessRule) and against the person at that address
+// (CodeGuessPersonRule), so one person or script typing wrong codes is
+// stopped long before the office behind the same NAT address is.
+func (s *Service) LookupUserCode(ctx context.Context, typed, username, addr string) (PendingCode, error) {
 	if blocked, wait, err := s.limiter.Blocked(ctx, codeGuessKey(addr), s.CodeGuessRule); err != nil {
 		return PendingCode{}, err
 	} else if blocked {
 		return PendingCode{}, tooMany("Too many wrong codes were tried from your network. Wait %s and try again.", wait)
 	}
+	if username != "" {
+		if blocked, wait, err := s.limiter.Blocked(ctx, codeGuessPersonKey(username, addr), s.CodeGuessPersonRule); err != nil {
+			return PendingCode{}, err
+		} else if blocked {
+			return PendingCode{}, tooMany("You have typed too many wrong codes. Wait %s, then type the code the phone shows now.", wait)
+		}
+	}
 	uc, ok := NormalizeUserCode(typed)
 	if !ok {
-		return PendingCode{}, s.wrongCode(ctx, addr, fault.FieldInvalid("user_code", "That is not a code from a phone: codes have 8 letters, like BCDF-GHJK."))
+		return PendingCode{}, s.wrongCode(ctx, username, addr, fault.FieldInvalid("user_code", "That is not a code from a phone: codes have 8 letters, like BCDF-GHJK."))
 	}
 	uh, err := s.digest(ctx, "user", uc)
 	if err != nil {
@@ -182,7 +197,7 @@ func (s *Service) LookupUserCode(ctx context.Context, typed, addr string) (Pendi
 		return PendingCode{}, err
 	}
 	if dc.ID == "" {
-		return PendingCode{}, s.wrongCode(ctx, addr, fault.FieldInvalid("user_code", "That code is wrong. Check the code on the phone's screen and type it again."))
+		return PendingCode{}, s.wrongCode(ctx, username, addr, fault.FieldInvalid("user_code", "That code is wrong. Check the code on the phone's screen and type it again."))
 	}
 	if err := s.checkBrowsable(dc); err != nil {
 		return PendingCode{}, err
@@ -190,10 +205,21 @@ func (s *Service) LookupUserCode(ctx context.Context, typed, addr string) (Pendi
 	return PendingCode{ID: dc.ID, ClientID: dc.ClientID, Manufacturer: Clients[dc.ClientID], ExpiresAt: dc.ExpiresAt}, nil
 }
 
-func (s *Service) wrongCode(ctx context.Context, addr string, e error) error {
-	if over, wait, err := s.limiter.Strike(ctx, codeGuessKey(addr), s.CodeGuessRule); err != nil {
+func (s *Service) wrongCode(ctx context.Context, username, addr string, e error) error {
+	over, wait, err := s.limiter.Strike(ctx, codeGuessKey(addr), s.CodeGuessRule)
+	if err != nil {
 		return err
-	} else if over {
+	}
+	if username != "" {
+		pover, pwait, err := s.limiter.Strike(ctx, codeGuessPersonKey(username, addr), s.CodeGuessPersonRule)
+		if err != nil {
+			return err
+		}
+		if pover && !over {
+			return tooMany("You have typed too many wrong codes. Wait %s, then type the code the phone shows now.", pwait)
+		}
+	}
+	if over {
 		return tooMany("Too many wrong codes were tried from your network. Wait %s and try again.", wait)
 	}
 	return e
@@ -211,7 +237,7 @@ func (s *Service) checkBrowsable(dc deviceCode) error {
 	case dc.State == stateApproved || dc.State == stateUsed:
 		return fault.Conflictf("This code has already been used to sign in. If the phone is not signed in, press Retry on the phone for a new code.").WithCode("code_used")
 	case dc.Failures >= s.MaxCodeFailures:
-		return fault.Forbiddenf("Too many wrong attempts were made with this code. Press Retry on the phone for a new code.").WithCode("too_many_attempts")
+		return fault.Forbiddenf("%s", tooManyAttempts).WithCode("too_many_attempts")
 	case dc.State == stateDenied:
 		return fault.Forbiddenf("%s", dc.DenyMessage).WithCode(dc.DenyCode)
 	case !s.now().Before(dc.ExpiresAt):
@@ -243,6 +269,26 @@ func (s *Service) deviceCodeByID(tx *gorm.DB, id string) (deviceCode, error) {
 	}
 	return dc, nil
 }
+
+// Decline ends a pending sign-in that the person in the browser did not
+// start: on the confirm page they said the phone is not theirs. The phone's
+// next poll gets access_denied (reason user_declined), which is RFC 8628
+// §5.4's defence against a code someone else sent them.
+func (s *Service) Decline(ctx context.Context, id string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		dc, err := s.deviceCodeByID(store.ForUpdate(tx), id)
+		if err != nil {
+			return err
+		}
+		if err := s.checkBrowsable(dc); err != nil {
+			return err
+		}
+		return tx.Model(&deviceCode{}).Where("id = ?", id).Updates(map[string]any{
+			"state": stateDenied, "deny_code": "user_declined", "deny_message": declinedMessage}).Error
+	})
+}
+
+const declinedMessage = "The sign-in was cancelled in the browser because the phone was not recognised. Press Retry on the phone to start again."
 
 // Next tells the browser what a sign-in step leads to.
 type Next struct {
@@ -382,20 +428,38 @@ func (s *Service) VerifyTOTP(ctx context.Context, id, code, addr string) error {
 	return s.approve(ctx, id, u)
 }
 
+// countFailure counts a wrong password or TOTP code against a pending
+// sign-in. At MaxCodeFailures the code is spent: the browser is told so, and
+// the phone's next poll gets access_denied (reason too_many_attempts), so it
+// can ask the user to press Retry instead of polling until the code expires.
 func (s *Service) countFailure(ctx context.Context, id string) error {
-	if err := s.db.WithContext(ctx).Model(&deviceCode{}).Where("id = ?", id).
-		Update("failures", gorm.Expr("failures + 1")).Error; err != nil {
-		return err
-	}
-	dc, err := s.deviceCodeByID(s.db.WithContext(ctx), id)
+	spent := false
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		dc, err := s.deviceCodeByID(store.ForUpdate(tx), id)
+		if err != nil {
+			return err
+		}
+		upd := map[string]any{"failures": dc.Failures + 1}
+		if dc.Failures+1 >= s.MaxCodeFailures {
+			spent = true
+			if dc.State == statePending {
+				upd["state"] = stateDenied
+				upd["deny_code"] = "too_many_attempts"
+				upd["deny_message"] = tooManyAttempts
+			}
+		}
+		return tx.Model(&deviceCode{}).Where("id = ?", id).Updates(upd).Error
+	})
 	if err != nil {
 		return err
 	}
-	if dc.Failures >= s.MaxCodeFailures {
-		return fault.Forbiddenf("Too many wrong attempts were made with this code. Press Retry on the phone for a new code.").WithCode("too_many_attempts")
+	if spent {
+		return fault.Forbiddenf("%s", tooManyAttempts).WithCode("too_many_attempts")
 	}
 	return nil
 }
+
+const tooManyAttempts = "Too many wrong attempts were made with this code. Press Retry on the phone for a new code."
 
 // approve ends a browser sign-in: the user may sign in on this phone, or the
 // sign-in is refused, the refusal recorded for the phone's next poll, and the
@@ -449,6 +513,20 @@ func (s *Service) PollDeviceCode(ctx context.Context, clientID, code string) (To
 	if err != nil {
 		return Tokens{}, err
 	}
+	// The approving user is read from the directory before the write
+	// transaction, on a first unlocked read of the code: the directory has
+	// its own connection, and on SQLite a second connection inside the
+	// transaction can wait for the busy timeout while other polls hold the
+	// pool. A code's user never changes once approved.
+	var pre deviceCode
+	if err := s.db.WithContext(ctx).Where("device_code_hash = ?", dh).Limit(1).Find(&pre).Error; err != nil {
+		return Tokens{}, err
+	}
+	var approver tenant.User
+	var approverErr error
+	if pre.State == stateApproved && pre.ClientID == clientID {
+		approver, approverErr = s.dir.User(ctx, pre.UPN)
+	}
 	var out Tokens
 	var oerr *OAuthError
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -487,11 +565,16 @@ func (s *Service) PollDeviceCode(ctx context.Context, clientID, code string) (To
 			oerr = &OAuthError{Code: ErrAccessDenied, Description: dc.DenyMessage, Reason: dc.DenyCode}
 			return nil
 		}
+		if pre.State != stateApproved || pre.UPN != dc.UPN {
+			// Approved between the two reads: the next poll gets the tokens.
+			oerr = oauthErr(ErrAuthorizationPending, "the user has just finished signing in: poll again after the interval")
+			return nil
+		}
 		// Approved: the one poll that gets here spends the code.
 		if err := tx.Model(&deviceCode{}).Where("id = ?", dc.ID).Update("state", stateUsed).Error; err != nil {
 			return err
 		}
-		u, err := s.dir.User(ctx, dc.UPN)
+		u, err := approver, approverErr
 		if err != nil {
 			// The user was deleted since approving: tell the phone why.
 			oe, ierr := refusalOf(err)
@@ -518,5 +601,5 @@ func (s *Service) PollDeviceCode(ctx context.Context, clientID, code string) (To
 	if oerr != nil {
 		return Tokens{}, oerr
 	}
-	return out, nil
+	return s.finish(ctx, out)
 }

@@ -170,11 +170,23 @@ type AccessClaims struct {
 	SID      string `json:"sid"`
 }
 
-func (s *Service) signAccess(ctx context.Context, c AccessClaims) (string, error) {
-	kid, key, err := s.activeKey(ctx)
+// signAccess signs an access token with the active key, read through db:
+// inside a write transaction pass the transaction, so that signing needs no
+// second connection (on SQLite, a second connection while others queue for
+// the write lock can leave none free until the busy timeout).
+func (s *Service) signAccess(ctx context.Context, db *gorm.DB, c AccessClaims) (string, error) {
+	var k signingKey
+	if err := db.WithContext(ctx).Where("retired_at IS NULL").Order("created_at DESC").Limit(1).Find(&k).Error; err != nil {
+		return "", err
+	}
+	if k.KID == "" {
+		return "", errors.New("no active token signing key: call ready before the transaction")
+	}
+	key, err := parseKey(k)
 	if err != nil {
 		return "", err
 	}
+	kid := k.KID
 	t := jwt.NewWithClaims(jwt.SigningMethodES256, c)
 	t.Header["kid"] = kid
 	return t.SignedString(key)

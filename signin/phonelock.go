@@ -84,9 +84,7 @@ func (s *Service) liveSession(ctx context.Context, tx *gorm.DB, id string) (Sess
 // ValidateLockPIN applies SPEC §3's rules to a new phone-lock PIN: 6 to 15
 // digits, at least minLen, and not trivial.
 func ValidateLockPIN(pin string, minLen int) error {
-	if minLen < 6 {
-		minLen = 6
-	}
+	minLen = min(max(minLen, 6), 15)
 	for _, r := range pin {
 		if r < '0' || r > '9' {
 			return fault.FieldInvalid("pin", "the phone-lock PIN must be digits only")
@@ -174,14 +172,20 @@ type UnlockResult struct {
 // Unlock checks the phone-lock PIN. After KeyboardLockMaxPinRetry wrong
 // PINs the phone is signed out or needs an admin unlock code, per family.
 func (s *Service) Unlock(ctx context.Context, sessionID, pin string) (UnlockResult, error) {
+	// The policy is read before the write transaction: the policy service
+	// reads on its own connection.
+	first, err := s.liveSession(ctx, s.db.WithContext(ctx), sessionID)
+	if err != nil {
+		return UnlockResult{}, err
+	}
+	st, err := s.lockRules(ctx, first)
+	if err != nil {
+		return UnlockResult{}, err
+	}
 	var res UnlockResult
 	var refusal error
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		sess, err := s.liveSession(ctx, store.ForUpdate(tx), sessionID)
-		if err != nil {
-			return err
-		}
-		st, err := s.lockRules(ctx, sess)
 		if err != nil {
 			return err
 		}

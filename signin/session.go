@@ -67,6 +67,23 @@ type Tokens struct {
 	// PhoneLockRequired tells the phone to make the user set a phone-lock
 	// PIN before anything else (SPEC §3).
 	PhoneLockRequired bool `json:"phone_lock_required"`
+
+	// upn and pinSet let finish fill PhoneLockRequired once the
+	// transaction that issued the tokens is over.
+	upn    string
+	pinSet bool
+}
+
+// finish fills PhoneLockRequired from the user's effective policy. It runs
+// after the issuing transaction: the policy service reads on its own
+// connection.
+func (s *Service) finish(ctx context.Context, t Tokens) (Tokens, error) {
+	pol, err := s.effective(ctx, t.upn)
+	if err != nil {
+		return Tokens{}, err
+	}
+	t.PhoneLockRequired = pol.EnablePhoneLock && !t.pinSet
+	return t, nil
 }
 
 // Scopes are the accesses a sign-in grants, from the deployment table of
@@ -186,7 +203,7 @@ func (s *Service) issue(ctx context.Context, tx *gorm.DB, sess Session) (Tokens,
 	if err := tx.Create(&refreshToken{Hash: h, SessionID: sess.ID, ExpiresAt: now.Add(s.RefreshTTL)}).Error; err != nil {
 		return Tokens{}, err
 	}
-	at, err := s.signAccess(ctx, AccessClaims{
+	at, err := s.signAccess(ctx, tx, AccessClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: s.Issuer, Subject: sess.UPN, Audience: jwt.ClaimStrings{sess.ClientID},
 			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(s.AccessTTL)), ID: randomID(),
@@ -196,12 +213,8 @@ func (s *Service) issue(ctx context.Context, tx *gorm.DB, sess Session) (Tokens,
 	if err != nil {
 		return Tokens{}, err
 	}
-	pol, err := s.effective(ctx, sess.UPN)
-	if err != nil {
-		return Tokens{}, err
-	}
 	return Tokens{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(s.AccessTTL / time.Second), RefreshToken: raw,
-		Scope: sess.Scope, PhoneLockRequired: pol.EnablePhoneLock && sess.LockPINHash == ""}, nil
+		Scope: sess.Scope, upn: sess.UPN, pinSet: sess.LockPINHash != ""}, nil
 }
 
 // endSessions signs out the sessions matching where, with their refresh tokens.
@@ -316,7 +329,7 @@ func (s *Service) grant(ctx context.Context, u tenant.User, clientID, mac string
 	if refusal != nil {
 		return Tokens{}, refusal
 	}
-	return out, nil
+	return s.finish(ctx, out)
 }
 
 func (s *Service) phoneMAC(mac string) (string, error) {
@@ -346,6 +359,23 @@ func (s *Service) Refresh(ctx context.Context, clientID, raw string) (Tokens, er
 	h, err := s.digest(ctx, "refresh", raw)
 	if err != nil {
 		return Tokens{}, err
+	}
+	// The license check reads the directory on its own connection, so it
+	// runs before the write transaction, on a first unlocked read of the
+	// token's phone session (a session's user never changes).
+	var pre refreshToken
+	var preSess Session
+	if err := s.db.WithContext(ctx).Where("hash = ?", h).Limit(1).Find(&pre).Error; err != nil {
+		return Tokens{}, err
+	}
+	if pre.Hash != "" {
+		if err := s.db.WithContext(ctx).Where("id = ?", pre.SessionID).Limit(1).Find(&preSess).Error; err != nil {
+			return Tokens{}, err
+		}
+	}
+	var gate error
+	if preSess.ID != "" {
+		gate = s.dir.CanSignIn(ctx, preSess.UPN)
 	}
 	var out Tokens
 	var oerr *OAuthError
@@ -379,7 +409,11 @@ func (s *Service) Refresh(ctx context.Context, clientID, raw string) (Tokens, er
 			oerr = oauthErr(ErrInvalidGrant, "the refresh token has expired: sign in again")
 			return nil
 		}
-		if err := s.dir.CanSignIn(ctx, sess.UPN); err != nil {
+		if sess.ID != preSess.ID {
+			oerr = oauthErr(ErrInvalidGrant, "this phone was signed out while the refresh token was in use: sign in again")
+			return nil
+		}
+		if err := gate; err != nil {
 			oe, err := refusalOf(err)
 			if err != nil {
 				return err
@@ -399,7 +433,7 @@ func (s *Service) Refresh(ctx context.Context, clientID, raw string) (Tokens, er
 	if oerr != nil {
 		return Tokens{}, oerr
 	}
-	return out, nil
+	return s.finish(ctx, out)
 }
 
 // Revoke is RFC 7009 revocation: revoking a phone's refresh or access token
@@ -415,14 +449,12 @@ func (s *Service) Revoke(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var rt refreshToken
-		if err := tx.Where("hash = ?", h).Limit(1).Find(&rt).Error; err != nil {
-			return err
-		}
-		if rt.Hash != "" {
-			return endSessions(tx, "id = ?", rt.SessionID)
-		}
+	var rt refreshToken
+	if err := s.db.WithContext(ctx).Where("hash = ?", h).Limit(1).Find(&rt).Error; err != nil {
+		return err
+	}
+	sid := rt.SessionID
+	if rt.Hash == "" {
 		c, _, err := s.VerifyAccessToken(ctx, token)
 		if err != nil {
 			if _, ok := AsOAuth(err); ok {
@@ -430,8 +462,9 @@ func (s *Service) Revoke(ctx context.Context, token string) error {
 			}
 			return err
 		}
-		return endSessions(tx, "id = ?", c.SID)
-	})
+		sid = c.SID
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return endSessions(tx, "id = ?", sid) })
 }
 
 // SignOut signs out the phone session id (the phone's own sign-out).

@@ -91,6 +91,9 @@ type Service struct {
 	// CodeGuessRule limits wrong user codes per client address; generous,
 	// so that an office behind one NAT address is not locked out.
 	CodeGuessRule throttle.Rule
+	// CodeGuessPersonRule limits wrong user codes per username and client
+	// address, so one person cannot use up the address's allowance.
+	CodeGuessPersonRule throttle.Rule
 	// PasswordRule limits wrong passwords per client address and user.
 	PasswordRule throttle.Rule
 
@@ -117,9 +120,10 @@ func New(db *gorm.DB, dir Directory, policies Policies, issuer string) *Service 
 			"polycom": LockoutSignOut, "yealink": LockoutSignOut,
 			"audiocodes": LockoutAdminCode, "lpe": LockoutAdminCode,
 		},
-		HashCost:      bcrypt.DefaultCost,
-		CodeGuessRule: throttle.Rule{Max: 100, Window: 15 * time.Minute},
-		PasswordRule:  throttle.Rule{Max: 10, Window: 15 * time.Minute},
+		HashCost:            bcrypt.DefaultCost,
+		CodeGuessRule:       throttle.Rule{Max: 100, Window: 15 * time.Minute},
+		CodeGuessPersonRule: throttle.Rule{Max: 10, Window: 15 * time.Minute},
+		PasswordRule:        throttle.Rule{Max: 10, Window: 15 * time.Minute},
 	}
 	s.limiter = throttle.New(db)
 	s.limiter.Now = func() time.Time { return s.Now() }

@@ -90,7 +90,7 @@ func (f *signinFixture) webSignIn(t *testing.T, client, mac, upn string) (string
 	if err != nil {
 		t.Fatalf("device authorization: %v", err)
 	}
-	pc, err := f.svc.LookupUserCode(ctx, strings.ToLower(strings.ReplaceAll(da.UserCode, "-", "")), "192.0.2.1")
+	pc, err := f.svc.LookupUserCode(ctx, strings.ToLower(strings.ReplaceAll(da.UserCode, "-", "")), "", "192.0.2.1")
 	if err != nil {
 		t.Fatalf("lookup %s: %v", da.UserCode, err)
 	}
@@ -196,6 +196,21 @@ func TestEveryRFC8628TokenErrorIsAnswered(t *testing.T) {
 				_, err = f.svc.PollDeviceCode(ctx, "polycom", dc)
 				return err
 			}, signin.ErrAccessDenied, tenant.ReasonNoPhoneSystem},
+			{"a sign-in declined on the confirm page is access_denied saying so", func() error {
+				da, _ := f.svc.StartDeviceAuthorization(ctx, "polycom", "0004f2000007", "")
+				pc, err := f.svc.LookupUserCode(ctx, da.UserCode, "amosm@contoso.com", "192.0.2.1")
+				if err != nil {
+					return err
+				}
+				if err := f.svc.Decline(ctx, pc.ID); err != nil {
+					return err
+				}
+				if _, err := f.svc.LookupUserCode(ctx, da.UserCode, "amosm@contoso.com", "192.0.2.1"); !strings.Contains(fmt.Sprint(err), "cancelled") {
+					return fmt.Errorf("the declined code typed again says %v", err)
+				}
+				_, err = f.svc.PollDeviceCode(ctx, "polycom", da.DeviceCode)
+				return err
+			}, signin.ErrAccessDenied, "user_declined"},
 			{"a code polled after 15 minutes is expired_token", func() error {
 				da, _ := f.svc.StartDeviceAuthorization(ctx, "polycom", "0004f2000004", "")
 				f.now = f.now.Add(15 * time.Minute)
@@ -240,41 +255,68 @@ func TestEveryRFC8628TokenErrorIsAnswered(t *testing.T) {
 	})
 }
 
-func TestManyConcurrentPollsOfOneApprovedCodeGetExactlyOneToken(t *testing.T) {
+// TestManyConcurrentPollsOfOneDeviceCode: 32 polls at once (more than the
+// store's connection pool) of one code, first while the user is still in
+// the browser, then once approved. Every poll gets an RFC 8628 answer, none
+// a store error; exactly one gets the tokens.
+func TestManyConcurrentPollsOfOneDeviceCode(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newSigninFixture(t, db, signinPolicy{})
 		f.user(t, tenant.UserInput{UPN: "amosm@contoso.com"}, true)
-		dc, err := f.webSignIn(t, "yealink", "805ec0000001", "amosm@contoso.com")
+		ctx := context.Background()
+		da, err := f.svc.StartDeviceAuthorization(ctx, "yealink", "805ec0000001", "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		tokens, others := 0, map[string]int{}
-		for i := 0; i < 16; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, err := f.svc.PollDeviceCode(context.Background(), "yealink", dc)
-				mu.Lock()
-				defer mu.Unlock()
-				if err == nil {
-					tokens++
-				} else if oe, ok := signin.AsOAuth(err); ok {
-					others[oe.Code]++
-				} else {
-					others[err.Error()]++
-				}
-			}()
+		pollAll := func() (int, map[string]int) {
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			tokens, others := 0, map[string]int{}
+			for i := 0; i < 32; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := f.svc.PollDeviceCode(ctx, "yealink", da.DeviceCode)
+					mu.Lock()
+					defer mu.Unlock()
+					if err == nil {
+						tokens++
+					} else if oe, ok := signin.AsOAuth(err); ok {
+						others[oe.Code]++
+					} else {
+						others[err.Error()]++
+					}
+				}()
+			}
+			wg.Wait()
+			return tokens, others
 		}
-		wg.Wait()
+
+		tokens, others := pollAll()
+		if tokens != 0 || others[signin.ErrAuthorizationPending] != 1 || others[signin.ErrSlowDown] != 31 {
+			t.Fatalf("32 polls of a pending code: %d tokens, %v; want 1 authorization_pending and 31 slow_down", tokens, others)
+		}
+
+		pc, err := f.svc.LookupUserCode(ctx, da.UserCode, "amosm@contoso.com", "192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Authenticate(ctx, pc.ID, "amosm@contoso.com", "correct horse", "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+		// Past the interval that 31 slow_downs grew to (5 + 31×5 s), inside 15 minutes.
+		f.now = f.now.Add(10 * time.Minute)
+		tokens, others = pollAll()
 		if tokens != 1 {
-			t.Fatalf("%d polls got a token, want exactly 1 (others: %v)", tokens, others)
+			t.Fatalf("%d polls of the approved code got a token, want exactly 1 (others: %v)", tokens, others)
 		}
 		for code := range others {
 			if code != signin.ErrInvalidGrant && code != signin.ErrSlowDown {
 				t.Errorf("a losing poll got %q", code)
 			}
+		}
+		if upn, _ := f.svc.UserOnDevice(ctx, "805ec0000001"); upn != "amosm@contoso.com" {
+			t.Fatalf("the phone shows %q signed in", upn)
 		}
 	})
 }
@@ -286,16 +328,16 @@ func TestUserCodesAreComparedWithoutCaseOrDashAndWrongOnesSaySo(t *testing.T) {
 		da, _ := f.svc.StartDeviceAuthorization(ctx, "audiocodes", "00908f000001", "")
 		plain := strings.ReplaceAll(da.UserCode, "-", "")
 		for _, typed := range []string{da.UserCode, strings.ToLower(da.UserCode), plain, " " + strings.ToLower(plain[:4]) + " " + plain[4:]} {
-			pc, err := f.svc.LookupUserCode(ctx, typed, "192.0.2.9")
+			pc, err := f.svc.LookupUserCode(ctx, typed, "", "192.0.2.9")
 			if err != nil || pc.Manufacturer != "AudioCodes" {
 				t.Errorf("typed %q: %v %+v", typed, err, pc)
 			}
 		}
-		if _, err := f.svc.LookupUserCode(ctx, "BCDF-GHJK", "192.0.2.9"); !strings.Contains(fmt.Sprint(err), "wrong") {
+		if _, err := f.svc.LookupUserCode(ctx, "BCDF-GHJK", "", "192.0.2.9"); !strings.Contains(fmt.Sprint(err), "wrong") {
 			t.Errorf("a wrong code says %v", err)
 		}
 		f.now = f.now.Add(15 * time.Minute)
-		if _, err := f.svc.LookupUserCode(ctx, da.UserCode, "192.0.2.9"); !strings.Contains(fmt.Sprint(err), "expired") {
+		if _, err := f.svc.LookupUserCode(ctx, da.UserCode, "", "192.0.2.9"); !strings.Contains(fmt.Sprint(err), "expired") {
 			t.Errorf("an expired code says %v", err)
 		}
 	})
@@ -308,14 +350,56 @@ func TestWrongCodesFromOneAddressAreLimitedWithoutBlockingOthers(t *testing.T) {
 		ctx := context.Background()
 		var err error
 		for i := 0; i < 4; i++ {
-			_, err = f.svc.LookupUserCode(ctx, "BCDF-GHJK", "198.51.100.7")
+			_, err = f.svc.LookupUserCode(ctx, "BCDF-GHJK", "", "198.51.100.7")
 		}
 		if !fault.Is(err, fault.RateLimited) {
 			t.Fatalf("4th wrong code from one address: %v, want rate_limited", err)
 		}
+		if fe, _ := fault.As(err); fe == nil || fe.RetryAfter <= 0 || !strings.Contains(fe.Message, "from your network") {
+			t.Fatalf("the refusal does not say why or for how long: %v", err)
+		}
 		da, _ := f.svc.StartDeviceAuthorization(ctx, "polycom", "0004f2000009", "")
-		if _, err := f.svc.LookupUserCode(ctx, da.UserCode, "198.51.100.8"); err != nil {
+		if _, err := f.svc.LookupUserCode(ctx, da.UserCode, "", "198.51.100.8"); err != nil {
 			t.Fatalf("another address was blocked too: %v", err)
+		}
+	})
+}
+
+// TestAnOfficeBehindOneNATAddressIsNotLockedOut: with the default limits,
+// sixty people at one address who each mistype their code once all sign in,
+// and one person (or script) typing wrong codes again and again is stopped
+// at CodeGuessPersonRule while colleagues at the same address go on.
+func TestAnOfficeBehindOneNATAddressIsNotLockedOut(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := newSigninFixture(t, db, signinPolicy{})
+		ctx := context.Background()
+		const nat = "203.0.113.10"
+		for i := 0; i < 60; i++ {
+			person := fmt.Sprintf("user%d@contoso.com", i)
+			da, err := f.svc.StartDeviceAuthorization(ctx, "yealink", fmt.Sprintf("805ec00100%02d", i), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.LookupUserCode(ctx, "BCDF-GHJK", person, nat); !fault.Is(err, fault.Invalid) {
+				t.Fatalf("person %d, a typo: %v, want the code called wrong", i, err)
+			}
+			if _, err := f.svc.LookupUserCode(ctx, da.UserCode, person, nat); err != nil {
+				t.Fatalf("person %d behind the office address was locked out: %v", i, err)
+			}
+		}
+
+		// 60 strikes above: room for 15 more before the address is blocked.
+		f.svc.CodeGuessRule.Max = 75
+		var err error
+		for i := 0; i < 30; i++ {
+			_, err = f.svc.LookupUserCode(ctx, "BCDF-GHJK", "mallory@contoso.com", nat)
+		}
+		if fe, _ := fault.As(err); fe == nil || fe.Kind != fault.RateLimited || !strings.Contains(fe.Message, "You have typed too many wrong codes") {
+			t.Fatalf("the 30th wrong code of one person: %v, want that person stopped", err)
+		}
+		da, _ := f.svc.StartDeviceAuthorization(ctx, "yealink", "805ec0019999", "")
+		if _, err := f.svc.LookupUserCode(ctx, da.UserCode, "colleague@contoso.com", nat); err != nil {
+			t.Fatalf("a colleague at the same address was blocked by one person's wrong codes: %v", err)
 		}
 	})
 }
@@ -326,7 +410,7 @@ func TestWrongPasswordsSpendACode(t *testing.T) {
 		f.user(t, tenant.UserInput{UPN: "amosm@contoso.com"}, true)
 		ctx := context.Background()
 		da, _ := f.svc.StartDeviceAuthorization(ctx, "polycom", "0004f2000010", "")
-		pc, _ := f.svc.LookupUserCode(ctx, da.UserCode, "192.0.2.1")
+		pc, _ := f.svc.LookupUserCode(ctx, da.UserCode, "", "192.0.2.1")
 		var err error
 		for i := 0; i < 5; i++ {
 			_, err = f.svc.Authenticate(ctx, pc.ID, "amosm@contoso.com", "wrong password", fmt.Sprintf("192.0.2.%d", i))
@@ -337,6 +421,13 @@ func TestWrongPasswordsSpendACode(t *testing.T) {
 		if _, err := f.svc.Authenticate(ctx, pc.ID, "amosm@contoso.com", "correct horse", "192.0.2.50"); err == nil {
 			t.Fatal("the right password still worked on a spent code")
 		}
+		// The phone is told too, so it can ask for Retry instead of polling
+		// until the code expires.
+		_, err = f.svc.PollDeviceCode(ctx, "polycom", da.DeviceCode)
+		signinWantOAuth(t, err, signin.ErrAccessDenied, "too_many_attempts")
+		if oe, _ := signin.AsOAuth(err); !strings.Contains(oe.Description, "Retry") {
+			t.Errorf("the phone was told %q", oe.Description)
+		}
 	})
 }
 
@@ -346,7 +437,7 @@ func TestMFAUsersEnrollAnAuthenticatorAndThenNeedItsCode(t *testing.T) {
 		f.user(t, tenant.UserInput{UPN: "mfa@contoso.com", MFA: true}, true)
 		ctx := context.Background()
 		da, _ := f.svc.StartDeviceAuthorization(ctx, "polycom", "0004f2000011", "")
-		pc, _ := f.svc.LookupUserCode(ctx, da.UserCode, "192.0.2.1")
+		pc, _ := f.svc.LookupUserCode(ctx, da.UserCode, "", "192.0.2.1")
 		next, err := f.svc.Authenticate(ctx, pc.ID, "mfa@contoso.com", "correct horse", "192.0.2.1")
 		if err != nil || !next.Enroll || !strings.HasPrefix(next.EnrollURL, "otpauth://totp/") {
 			t.Fatalf("first MFA sign-in: %+v %v, want enrollment", next, err)
@@ -364,7 +455,7 @@ func TestMFAUsersEnrollAnAuthenticatorAndThenNeedItsCode(t *testing.T) {
 			t.Fatalf("poll: %+v %v", tok, err)
 		}
 		da2, _ := f.svc.StartDeviceAuthorization(ctx, "polycom", "0004f2000012", "")
-		pc2, _ := f.svc.LookupUserCode(ctx, da2.UserCode, "192.0.2.1")
+		pc2, _ := f.svc.LookupUserCode(ctx, da2.UserCode, "", "192.0.2.1")
 		next, err = f.svc.Authenticate(ctx, pc2.ID, "mfa@contoso.com", "correct horse", "192.0.2.1")
 		if err != nil || !next.TOTP || next.Enroll {
 			t.Fatalf("second MFA sign-in: %+v %v, want a TOTP prompt", next, err)
@@ -395,8 +486,13 @@ func TestDeploymentTable(t *testing.T) {
 			{"online user, on-premises mailbox, password, MFA on: refused", "Online", "OnPremises", signin.MethodPassword, true, false, "use_web_sign_in"},
 			{"on-premises user, PIN: Skype only", "OnPremises", "Online", signin.MethodPIN, false, false, ""},
 			{"on-premises user, on-premises mailbox, PIN: Skype only", "OnPremises", "OnPremises", signin.MethodPIN, false, false, ""},
-			{"on-premises user, password: Skype and Exchange", "OnPremises", "OnPremises", signin.MethodPassword, false, true, ""},
-			{"on-premises user, PC (BToE): Skype and Exchange", "OnPremises", "Online", signin.MethodBToE, false, true, ""},
+			{"on-premises user, on-premises mailbox, password: Skype and Exchange", "OnPremises", "OnPremises", signin.MethodPassword, false, true, ""},
+			{"on-premises user, online mailbox, password: Skype and Exchange", "OnPremises", "Online", signin.MethodPassword, false, true, ""},
+			{"on-premises user, online mailbox, PC (BToE): Skype and Exchange", "OnPremises", "Online", signin.MethodBToE, false, true, ""},
+			{"on-premises user, on-premises mailbox, PC (BToE): Skype and Exchange", "OnPremises", "OnPremises", signin.MethodBToE, false, true, ""},
+			// Not a row of the table: web sign-in is modern auth, which reaches
+			// Exchange only when Skype and Exchange are both online.
+			{"on-premises user, online mailbox, web sign-in: Skype only", "OnPremises", "Online", signin.MethodWeb, false, false, ""},
 			{"online user, PIN: refused, on-premises only", "Online", "Online", signin.MethodPIN, false, false, "pin_online_user"},
 		}
 		for i, r := range rows {
@@ -413,7 +509,7 @@ func TestDeploymentTable(t *testing.T) {
 				switch r.method {
 				case signin.MethodWeb:
 					da, _ := f.svc.StartDeviceAuthorization(ctx, "polycom", mac, "")
-					pc, _ := f.svc.LookupUserCode(ctx, da.UserCode, "192.0.2.1")
+					pc, _ := f.svc.LookupUserCode(ctx, da.UserCode, "", "192.0.2.1")
 					next, aerr := f.svc.Authenticate(ctx, pc.ID, upn, "correct horse", "192.0.2.1")
 					if aerr == nil && next.TOTP {
 						code, _ := totp.GenerateCode("JBSWY3DPEHPK3PXP", f.now)
@@ -610,12 +706,20 @@ func TestPhoneLockPINRules(t *testing.T) {
 		{"58392", 6, false},
 		{"5839201746283910", 6, false},
 		{"583920", 8, false},
+		{"583920", 4, true}, // the 6-digit floor of SPEC §3 holds under a lower policy minimum
+		{"58392", 4, false},
+		{"583920174628391", 20, true}, // a policy minimum above 15 asks for 15
+		{"5839201746283", 0, true},    // an unset minimum means 6
 		{"111111", 6, false},
 		{"123456", 6, false},
 		{"654321", 6, false},
 		{"890123", 6, false},
 		{"121212", 6, false},
 		{"583a20", 6, false},
+		{"", 6, false},
+		{"５８３９２０", 6, false}, // full-width digits are not digits a phone keypad sends
+		{"987654", 6, false},
+		{"123123", 6, false},
 	} {
 		t.Run(fmt.Sprintf("PIN %s with a minimum of %d is accepted: %v", tc.pin, tc.minLen, tc.ok), func(t *testing.T) {
 			err := signin.ValidateLockPIN(tc.pin, tc.minLen)

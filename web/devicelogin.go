@@ -221,7 +221,7 @@ func (d *deviceLogin) code(c *gin.Context) {
 		d.restart(c, http.StatusBadRequest, "Type your username first.")
 		return
 	}
-	pc, err := d.svc.LookupUserCode(c.Request.Context(), c.PostForm("user_code"), c.ClientIP())
+	pc, err := d.svc.LookupUserCode(c.Request.Context(), c.PostForm("user_code"), st.Username, c.ClientIP())
 	if err != nil {
 		status, msg, ok := errText(err)
 		if !ok {
@@ -267,6 +267,20 @@ func (d *deviceLogin) confirm(c *gin.Context) {
 		return
 	}
 	if _, ok := d.pending(c, st); !ok {
+		return
+	}
+	if c.PostForm("decision") == "decline" {
+		if err := d.svc.Decline(c.Request.Context(), st.Pending); err != nil {
+			d.stepFailed(c, err, "refused", dlPage{Title: "The phone was not signed in"})
+			return
+		}
+		st.Pending, st.Confirmed = "", false
+		if err := d.save(c, st); err != nil {
+			d.s.Fail(c, err)
+			return
+		}
+		d.render(c, http.StatusOK, "refused", dlPage{Title: "Sign-in cancelled",
+			Error: "You cancelled this sign-in, so the phone was not signed in. If someone sent you this code, do not use it."})
 		return
 	}
 	st.Confirmed = true

@@ -118,7 +118,22 @@ func (h *signinAPI) jwks(c *gin.Context) {
 	c.JSON(http.StatusOK, ks)
 }
 
+// formEncoded refuses a body that is not application/x-www-form-urlencoded
+// (RFC 6749 §3.2, RFC 8628 §3.1), which would otherwise read as missing fields.
+func formEncoded(c *gin.Context) error {
+	ct := c.ContentType()
+	if ct == "" || ct == "application/x-www-form-urlencoded" {
+		return nil
+	}
+	return &signin.OAuthError{Code: signin.ErrInvalidRequest,
+		Description: "send the fields as an application/x-www-form-urlencoded form, not " + ct + " (RFC 6749 §3.2)"}
+}
+
 func (h *signinAPI) deviceAuthorization(c *gin.Context) {
+	if err := formEncoded(c); err != nil {
+		h.oauthFail(c, err)
+		return
+	}
 	da, err := h.svc.StartDeviceAuthorization(c.Request.Context(), c.PostForm("client_id"), c.PostForm("device_id"), c.PostForm("scope"))
 	if err != nil {
 		h.oauthFail(c, err)
@@ -151,6 +166,10 @@ func (h *signinAPI) token(c *gin.Context) {
 	var err error
 	gt := c.PostForm("grant_type")
 	defer func() { h.tokens.WithLabelValues(grantLabel(gt), outcomeLabel(err)).Inc() }()
+	if err = formEncoded(c); err != nil {
+		h.oauthFail(c, err)
+		return
+	}
 	switch gt {
 	case GrantDeviceCode:
 		tok, err = h.svc.PollDeviceCode(ctx, client, c.PostForm("device_code"))
@@ -197,6 +216,10 @@ func outcomeLabel(err error) string {
 
 // revoke is RFC 7009: 200 whether or not the token was known.
 func (h *signinAPI) revoke(c *gin.Context) {
+	if err := formEncoded(c); err != nil {
+		h.oauthFail(c, err)
+		return
+	}
 	if err := h.svc.Revoke(c.Request.Context(), c.PostForm("token")); err != nil {
 		h.oauthFail(c, err)
 		return

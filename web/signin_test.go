@@ -13,9 +13,13 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/crypto/bcrypt"
@@ -157,6 +161,151 @@ func TestSignInTokenEndpointAnswersRFCErrorBodies(t *testing.T) {
 				}
 				if tc.reason != "" && body["reason"] != tc.reason {
 					t.Fatalf("reason %v, want %s", body["reason"], tc.reason)
+				}
+			})
+		}
+	})
+}
+
+// TestSignInEveryRFC8628PollingErrorOverHTTP is RFC 8628 §3.5 (and the
+// RFC 6749 §5.2 errors a poll can get) as a phone sees them: status, error
+// code, a description, and Cache-Control: no-store.
+func TestSignInEveryRFC8628PollingErrorOverHTTP(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		env := signinTestServer(t, db)
+		var skew atomic.Int64
+		env.svc.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+		ctx := context.Background()
+		start := func(client, mac string) signin.DeviceAuthorization {
+			t.Helper()
+			st, body := signinPostForm(t, env.url+"/oauth2/devicecode", url.Values{"client_id": {client}, "device_id": {mac}})
+			if st != 200 || body["device_code"] == nil {
+				t.Fatalf("device authorization: %d %v", st, body)
+			}
+			return signin.DeviceAuthorization{DeviceCode: body["device_code"].(string), UserCode: body["user_code"].(string)}
+		}
+		signInAs := func(da signin.DeviceAuthorization, upn, password string) error {
+			t.Helper()
+			pc, err := env.svc.LookupUserCode(ctx, da.UserCode, upn, "192.0.2.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = env.svc.Authenticate(ctx, pc.ID, upn, password, "192.0.2.1")
+			return err
+		}
+		poll := func(client, code string) url.Values {
+			return url.Values{"grant_type": {GrantDeviceCode}, "client_id": {client}, "device_code": {code}}
+		}
+		for _, tc := range []struct {
+			name   string
+			form   func() url.Values // sets the scene and returns the poll that gets the error
+			status int
+			code   string
+			reason string
+		}{
+			{"authorization_pending while the user has not finished", func() url.Values {
+				return poll("polycom", start("polycom", "0004f2300001").DeviceCode)
+			}, 400, "authorization_pending", ""},
+			{"slow_down for a poll sooner than the interval", func() url.Values {
+				da := start("polycom", "0004f2300002")
+				signinPostForm(t, env.url+"/oauth2/token", poll("polycom", da.DeviceCode))
+				return poll("polycom", da.DeviceCode)
+			}, 400, "slow_down", ""},
+			{"access_denied with the license reason", func() url.Values {
+				da := start("yealink", "805ec0300003")
+				signInAs(da, "nolicense@contoso.com", "correct horse")
+				return poll("yealink", da.DeviceCode)
+			}, 400, "access_denied", tenant.ReasonNoPhoneSystem},
+			{"access_denied after too many wrong passwords with the code", func() url.Values {
+				da := start("yealink", "805ec0300004")
+				for i := 0; i < 5; i++ {
+					signInAs(da, "amosm@contoso.com", "wrong password")
+				}
+				return poll("yealink", da.DeviceCode)
+			}, 400, "access_denied", "too_many_attempts"},
+			{"access_denied when the person declined on the confirm page", func() url.Values {
+				da := start("yealink", "805ec0300012")
+				pc, err := env.svc.LookupUserCode(ctx, da.UserCode, "amosm@contoso.com", "192.0.2.1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := env.svc.Decline(ctx, pc.ID); err != nil {
+					t.Fatal(err)
+				}
+				return poll("yealink", da.DeviceCode)
+			}, 400, "access_denied", "user_declined"},
+			{"expired_token after 15 minutes", func() url.Values {
+				da := start("audiocodes", "00908f300005")
+				skew.Add(int64(15 * time.Minute))
+				return poll("audiocodes", da.DeviceCode)
+			}, 400, "expired_token", ""},
+			{"invalid_grant for a code already used", func() url.Values {
+				da := start("polycom", "0004f2300006")
+				if err := signInAs(da, "amosm@contoso.com", "correct horse"); err != nil {
+					t.Fatal(err)
+				}
+				if st, body := signinPostForm(t, env.url+"/oauth2/token", poll("polycom", da.DeviceCode)); st != 200 {
+					t.Fatalf("first poll: %d %v", st, body)
+				}
+				skew.Add(int64(10 * time.Second))
+				return poll("polycom", da.DeviceCode)
+			}, 400, "invalid_grant", ""},
+			{"invalid_grant for an unknown code", func() url.Values { return poll("polycom", "never-issued") }, 400, "invalid_grant", ""},
+			{"invalid_grant for another client's code", func() url.Values {
+				return poll("yealink", start("polycom", "0004f2300008").DeviceCode)
+			}, 400, "invalid_grant", ""},
+			{"invalid_request without device_code", func() url.Values { return poll("polycom", "") }, 400, "invalid_request", ""},
+			{"invalid_client for an unknown client_id", func() url.Values {
+				return poll("cisco", start("polycom", "0004f2300010").DeviceCode)
+			}, 401, "invalid_client", ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				form := tc.form()
+				resp, err := http.PostForm(env.url+"/oauth2/token", form)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var body map[string]any
+				if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+					t.Fatalf("body is not JSON: %v", err)
+				}
+				if resp.StatusCode != tc.status || body["error"] != tc.code {
+					t.Fatalf("%d %v, want %d %s", resp.StatusCode, body, tc.status, tc.code)
+				}
+				if d, _ := body["error_description"].(string); d == "" {
+					t.Errorf("%s without error_description", tc.code)
+				}
+				if tc.reason != "" && body["reason"] != tc.reason {
+					t.Errorf("reason %v, want %s", body["reason"], tc.reason)
+				}
+				if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+					t.Errorf("Cache-Control %q, want no-store", cc)
+				}
+			})
+		}
+
+		for _, tc := range []struct {
+			name, contentType, body string
+			status                  int
+			code                    string
+		}{
+			{"device authorization without client_id", "application/x-www-form-urlencoded", "device_id=0004f2300011", 400, "invalid_request"},
+			{"device authorization from an unknown client", "application/x-www-form-urlencoded", "client_id=cisco&device_id=0004f2300011", 401, "invalid_client"},
+			{"device authorization without device_id", "application/x-www-form-urlencoded", "client_id=polycom", 400, "invalid_request"},
+			{"device authorization with a device_id that is no MAC", "application/x-www-form-urlencoded", "client_id=polycom&device_id=phone-1", 400, "invalid_request"},
+			{"device authorization sent as JSON", "application/json", `{"client_id":"polycom","device_id":"0004f2300011"}`, 400, "invalid_request"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				resp, err := http.Post(env.url+"/oauth2/devicecode", tc.contentType, strings.NewReader(tc.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var body map[string]any
+				json.NewDecoder(resp.Body).Decode(&body)
+				if resp.StatusCode != tc.status || body["error"] != tc.code || body["error_description"] == "" {
+					t.Fatalf("%d %v, want %d %s", resp.StatusCode, body, tc.status, tc.code)
 				}
 			})
 		}
@@ -320,6 +469,39 @@ func TestSignInDeviceLoginPagesSayWhatWentWrong(t *testing.T) {
 	})
 }
 
+// TestSignInDeviceLoginDeclineTellsThePhone: "No, this is not my phone" on
+// the confirm page ends the sign-in for good (RFC 8628 §5.4), and the phone
+// hears why.
+func TestSignInDeviceLoginDeclineTellsThePhone(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		env := signinTestServer(t, db)
+		jar, _ := cookiejar.New(nil)
+		b := &signinBrowser{t: t, c: &http.Client{Jar: jar}, base: env.url}
+		da, err := env.svc.StartDeviceAuthorization(context.Background(), "polycom", "0004f2000021", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.get("/devicelogin?user_code=" + url.QueryEscape(da.UserCode))
+		b.post("/devicelogin/username", url.Values{"username": {"amosm@contoso.com"}, "user_code": {da.UserCode}})
+		b.post("/devicelogin/code", url.Values{"user_code": {da.UserCode}})
+		if !strings.Contains(b.page, `id="decline"`) {
+			t.Fatalf("the confirm page offers no way to say no: %s", b.page)
+		}
+		if st := b.post("/devicelogin/confirm", url.Values{"decision": {"decline"}}); st != 200 || !strings.Contains(b.page, "You cancelled this sign-in") {
+			t.Fatalf("declining: %d %s", st, b.page)
+		}
+		status, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {GrantDeviceCode}, "client_id": {"polycom"}, "device_code": {da.DeviceCode}})
+		if status != 400 || body["error"] != "access_denied" || body["reason"] != "user_declined" || !strings.Contains(body["error_description"].(string), "Retry") {
+			t.Fatalf("the phone was told %d %v", status, body)
+		}
+		b.get("/devicelogin")
+		b.post("/devicelogin/username", url.Values{"username": {"amosm@contoso.com"}})
+		if st := b.post("/devicelogin/code", url.Values{"user_code": {da.UserCode}}); st != 403 || !strings.Contains(b.page, "cancelled") {
+			t.Fatalf("the declined code typed again: %d %s", st, b.page)
+		}
+	})
+}
+
 func TestSignInDeviceLoginEnrollsAnAuthenticatorForMFAUsers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := signinTestServer(t, db)
@@ -417,18 +599,70 @@ func TestSignInEndToEndWithOAuthClientAndChromium(t *testing.T) {
 	}
 	tctx, cancelSteps := context.WithTimeout(bctx, 60*time.Second)
 	defer cancelSteps()
+	// The pages must work without JavaScript: turn it off in this tab, and
+	// check that it is off.
+	err = chromedp.Do(tctx,
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+			return err
+		}),
+		chromedp.Navigate("data:text/html,<title>off</title><script>document.title='on'</script>"),
+	)
+	if err != nil {
+		t.Fatalf("turn JavaScript off: %v", err)
+	}
+	if title, err := chromedp.Run(tctx, chromedp.Title()); err != nil || title != "off" {
+		t.Fatalf("JavaScript is not off in the browser (title %q, %v)", title, err)
+	}
+
 	err = chromedp.Do(tctx,
 		chromedp.Navigate(da.VerificationURIComplete),
 		chromedp.WaitVisible(chromedp.ID("username")),
+	)
+	if err != nil {
+		t.Fatalf("browser, first page: %v", err)
+	}
+	signinAXCheck(t, tctx, "username page")
+	err = chromedp.Do(tctx,
 		chromedp.SendKeys(chromedp.ID("username"), "amosm@contoso.com"),
 		chromedp.Click(chromedp.ID("next")),
 		chromedp.WaitVisible(chromedp.ID("user_code")),
+	)
+	if err != nil {
+		t.Fatalf("browser, username: %v", err)
+	}
+	if v, err := chromedp.Run(tctx, chromedp.Value(chromedp.ID("user_code"))); err != nil || v != da.UserCode {
+		t.Fatalf("the code was not carried over from verification_uri_complete: %q %v", v, err)
+	}
+	signinAXCheck(t, tctx, "code page")
+	// A wrong code is said in words, announced as an alert, and tied to the field.
+	err = chromedp.Do(tctx,
+		chromedp.Clear(chromedp.ID("user_code")),
+		chromedp.SendKeys(chromedp.ID("user_code"), "BCDF-GHJK"),
+		chromedp.Click(chromedp.ID("next")),
+		chromedp.WaitVisible(chromedp.ID("error")),
+	)
+	if err != nil {
+		t.Fatalf("browser, a wrong code: %v", err)
+	}
+	if msg, err := chromedp.Run(tctx, chromedp.Text(chromedp.ID("error"))); err != nil || !strings.Contains(msg, "That code is wrong") {
+		t.Fatalf("a wrong code says %q (%v)", msg, err)
+	}
+	ax := signinAXCheck(t, tctx, "code page with an error")
+	if !ax.alert || !strings.Contains(ax.descriptions["Code from the phone"], "That code is wrong") {
+		t.Fatalf("the error is not announced or not tied to the code field: alert %v, descriptions %q", ax.alert, ax.descriptions)
+	}
+	// The right code, typed in lower case without the dash.
+	err = chromedp.Do(tctx,
+		chromedp.Clear(chromedp.ID("user_code")),
+		chromedp.SendKeys(chromedp.ID("user_code"), strings.ToLower(strings.ReplaceAll(da.UserCode, "-", ""))),
 		chromedp.Click(chromedp.ID("next")),
 		chromedp.WaitVisible(chromedp.ID("continue")),
 	)
 	if err != nil {
-		t.Fatalf("browser, username and code: %v", err)
+		t.Fatalf("browser, the right code: %v", err)
 	}
+	signinAXCheck(t, tctx, "confirm page")
 	device, err := chromedp.Run(tctx, chromedp.Text(chromedp.ID("device")))
 	if err != nil {
 		t.Fatal(err)
@@ -436,15 +670,28 @@ func TestSignInEndToEndWithOAuthClientAndChromium(t *testing.T) {
 	err = chromedp.Do(tctx,
 		chromedp.Click(chromedp.ID("continue")),
 		chromedp.WaitVisible(chromedp.ID("account-this")),
+	)
+	if err != nil {
+		t.Fatalf("browser, continue: %v", err)
+	}
+	signinAXCheck(t, tctx, "account page")
+	err = chromedp.Do(tctx,
 		chromedp.Click(chromedp.ID("account-this")),
 		chromedp.WaitVisible(chromedp.ID("password")),
+	)
+	if err != nil {
+		t.Fatalf("browser, account: %v", err)
+	}
+	signinAXCheck(t, tctx, "password page")
+	err = chromedp.Do(tctx,
 		chromedp.SendKeys(chromedp.ID("password"), "correct horse"),
 		chromedp.Click(chromedp.ID("signin")),
 		chromedp.WaitVisible(chromedp.ID("done")),
 	)
 	if err != nil {
-		t.Fatalf("browser, account and password: %v", err)
+		t.Fatalf("browser, password: %v", err)
 	}
+	signinAXCheck(t, tctx, "last page")
 	final, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("main")))
 	if err != nil {
 		t.Fatal(err)
@@ -468,4 +715,64 @@ func TestSignInEndToEndWithOAuthClientAndChromium(t *testing.T) {
 	if _, _, err := env.svc.VerifyAccessToken(context.Background(), r.tok.AccessToken); err != nil {
 		t.Fatalf("the access token does not verify: %v", err)
 	}
+}
+
+// signinAX is what signinAXCheck saw in the accessibility tree.
+type signinAX struct {
+	alert bool
+	// descriptions maps a control's accessible name to its description.
+	descriptions map[string]string
+}
+
+// signinAXCheck reads the page's accessibility tree, as a screen reader
+// does, and fails for a control (text field, button, link, image) without
+// an accessible name, or a page without a level-1 heading.
+func signinAXCheck(t *testing.T, ctx context.Context, page string) signinAX {
+	t.Helper()
+	nodes, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) ([]*accessibility.Node, error) {
+		res, err := cdp.Call(ctx, tg, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
+		return res.Nodes, err
+	})
+	if err != nil {
+		t.Fatalf("%s: accessibility tree: %v", page, err)
+	}
+	str := func(v *accessibility.Value) string {
+		if v == nil || len(v.Value) == 0 {
+			return ""
+		}
+		var s string
+		if json.Unmarshal(v.Value, &s) != nil {
+			return string(v.Value)
+		}
+		return s
+	}
+	out := signinAX{descriptions: map[string]string{}}
+	heading, controls := false, 0
+	for _, n := range nodes {
+		if n.Ignored {
+			continue
+		}
+		role, name := str(n.Role), strings.TrimSpace(str(n.Name))
+		switch role {
+		case "textbox", "button", "link", "image", "img", "combobox", "checkbox", "radio":
+			controls++
+			if name == "" {
+				t.Errorf("%s: a %s has no accessible name", page, role)
+			}
+			if d := str(n.Description); d != "" {
+				out.descriptions[name] = d
+			}
+		case "heading":
+			heading = heading || name != ""
+		case "alert":
+			out.alert = true
+		}
+	}
+	if !heading {
+		t.Errorf("%s: no heading names the page", page)
+	}
+	if controls == 0 && page != "last page" {
+		t.Errorf("%s: the accessibility tree shows no controls at all", page)
+	}
+	return out
 }
