@@ -24,7 +24,7 @@ cd "$here/.."
 if [ -n "${DESKPROV_BIN:-}" ]; then cp "$DESKPROV_BIN" "$work/deskprov"; else go build -o "$work/deskprov" ./cmd/deskprov; fi
 if [ -n "${PHONESIM_BIN:-}" ]; then cp "$PHONESIM_BIN" "$work/phonesim"; else go build -o "$work/phonesim" ./cmd/phonesim; fi
 
-DESKPROV_ADMIN_PASSWORD=bench-password-1 "$work/deskprov" serve --listen 127.0.0.1:$DP_PORT \
+DESKPROV_ADMIN_PASSWORD=bench-password-1 "$work/deskprov" serve ${DEBUG_LISTEN:+--debug-listen $DEBUG_LISTEN} --listen 127.0.0.1:$DP_PORT \
   --data-dir "$work/data" --public-url http://127.0.0.1:$DP_PORT --log-level warn >"$work/deskprov.log" 2>&1 &
 pids="$pids $!"
 for i in $(seq 50); do curl -sf http://127.0.0.1:$DP_PORT/readyz >/dev/null && break; sleep 0.2; done

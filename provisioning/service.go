@@ -31,8 +31,9 @@ type Service struct {
 	// Uploads keeps phones' uploaded files; nil refuses uploads.
 	Uploads *Uploads
 
-	genOnce sync.Once
-	gen     *genReads
+	genOnce   sync.Once
+	gen       *genReads
+	genDirect func(context.Context) (int64, error)
 
 	cache     sync.RWMutex
 	cacheGen  int64
@@ -212,16 +213,24 @@ func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry) (
 	return f, nil
 }
 
-// generation reads the config generation, through a prepared statement
-// when the store allows one.
+// generation reads the config generation. On a SQLite store this server
+// owns it is kept in memory (store.GenerationReader), so a poll does not
+// touch the store at all; otherwise it is one prepared read per poll, shared
+// by polls that arrive together (genReads).
 func (s *Service) generation(ctx context.Context) (int64, error) {
 	s.genOnce.Do(func() {
 		read := func(ctx context.Context) (int64, error) { return store.Generation(ctx, s.db, store.ConfigGeneration) }
 		if r, err := store.NewGenerationReader(s.db, store.ConfigGeneration); err == nil {
 			read = r.Read
+			if r.InMemory() {
+				s.genDirect = r.Read
+			}
 		}
 		s.gen = &genReads{read: read}
 	})
+	if s.genDirect != nil {
+		return s.genDirect(ctx)
+	}
 	return s.gen.get(ctx)
 }
 

@@ -25,9 +25,17 @@ func (generation) TableName() string { return "generations" }
 // Bump increments the named counter, inside tx when tx is a transaction, so
 // the bump commits (or rolls back) with the change it announces.
 func Bump(tx *gorm.DB, name string) error {
-	return tx.Exec(`INSERT INTO generations (name, value) VALUES (?, 1)
-ON CONFLICT (name) DO UPDATE SET value = generations.value + 1`, name).Error
+	if err := tx.Exec(`INSERT INTO generations (name, value) VALUES (?, 1)
+ON CONFLICT (name) DO UPDATE SET value = generations.value + 1`, name).Error; err != nil {
+		return err
+	}
+	noteBump(tx, name)
+	return nil
 }
+
+// InMemory tells whether a GenerationReader answers without touching the
+// store (a SQLite store this process owns).
+func (r *GenerationReader) InMemory() bool { return r.owned != nil }
 
 // Generation reads the named counter (0 before its first bump).
 func Generation(ctx context.Context, db *gorm.DB, name string) (int64, error) {
@@ -39,9 +47,13 @@ func Generation(ctx context.Context, db *gorm.DB, name string) (int64, error) {
 // GenerationReader reads one counter through a prepared statement, without
 // gorm's per-query work: the fast path for a read made on every phone poll.
 // It reads the same row Generation does.
+//
+// On a SQLite store, which one server owns, it answers from memory (see
+// mirror.go) and touches the store only for its first read.
 type GenerationReader struct {
-	stmt *sql.Stmt
-	name string
+	stmt  *sql.Stmt
+	name  string
+	owned *ownedPool
 }
 
 // NewGenerationReader prepares the read of the named counter.
@@ -58,11 +70,14 @@ func NewGenerationReader(db *gorm.DB, name string) (*GenerationReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &GenerationReader{stmt: stmt, name: name}, nil
+	return &GenerationReader{stmt: stmt, name: name, owned: mirrorOf(db)}, nil
 }
 
 // Read returns the counter (0 before its first bump).
 func (r *GenerationReader) Read(ctx context.Context) (int64, error) {
+	if r.owned != nil {
+		return r.owned.mirror.get(ctx, r.owned.DB, r.name)
+	}
 	var v int64
 	err := r.stmt.QueryRowContext(ctx, r.name).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {

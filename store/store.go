@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -75,13 +76,15 @@ func OpenSQLiteFile(path string, cfg *gorm.Config) (*gorm.DB, error) {
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_txlock", "immediate")
-	db, err := gorm.Open(sqlite.Open("file:"+path+"?"+q.Encode()), cfg)
+	sqlDB, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
 	}
-	sqlDB, err := db.DB()
+	pool := &ownedPool{DB: sqlDB, mirror: mirrorFor(path)}
+	db, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: "sqlite3", Conn: pool}), cfg)
 	if err != nil {
-		return nil, err
+		sqlDB.Close()
+		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
 	}
 	sqlDB.SetMaxOpenConns(8)
 	sqlDB.SetMaxIdleConns(8)

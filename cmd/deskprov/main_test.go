@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/deskprov/deskprov/store"
 )
 
 // lockedBuffer lets the test read what serve prints while it runs.
@@ -182,4 +185,25 @@ func TestEveryCommandHasHelp(t *testing.T) {
 			t.Errorf("%q has no short help", c.CommandPath())
 		}
 	}
+}
+
+func TestSecondServerOnOneDataDirectoryIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	release, err := store.LockDataDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	t.Setenv("DESKPROV_ADMIN_PASSWORD", "admin-password")
+	err = serve(context.Background(), serveOptions{Listen: "127.0.0.1:0", DataDir: dir, LogLevel: "warn", LogFormat: "text"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "already serving the data directory") || !strings.Contains(err.Error(), "--data-dir") {
+		t.Fatalf("err = %v", err)
+	}
+	release()
+	// Once the first lets go, the directory can be taken again.
+	again, err := store.LockDataDir(dir)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	again()
 }

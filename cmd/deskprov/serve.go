@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -49,6 +50,8 @@ type serveOptions struct {
 	// is the Retry-After (seconds) of the 503 beyond it.
 	FirmwareMaxDownloads int
 	FirmwareRetryAfter   int
+	// DebugListen, when set, serves Go's profiler (net/http/pprof) there.
+	DebugListen string
 }
 
 func init() {
@@ -82,6 +85,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.StringToStringVar(&o.PhoneLockLockout, "phone-lock-lockout", nil, "per phone family, what too many wrong phone-lock PINs do: sign_out or admin_unlock_code (default polycom=sign_out,yealink=sign_out,audiocodes=admin_unlock_code,lpe=admin_unlock_code)")
 	f.IntVar(&o.FirmwareMaxDownloads, "firmware-max-downloads", 256, "concurrent firmware image downloads before phones are told to retry (503)")
 	f.IntVar(&o.FirmwareRetryAfter, "firmware-retry-after", 30, "seconds a phone turned away by --firmware-max-downloads waits before retrying")
+	f.StringVar(&o.DebugListen, "debug-listen", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; never expose it")
 	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
 	rootCmd.AddCommand(cmd)
 }
@@ -119,6 +123,14 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (*app, erro
 			sqlDB.Close()
 		}
 	})
+	if engine == store.SQLite {
+		release, err := store.LockDataDir(o.DataDir)
+		if err != nil {
+			a.close()
+			return nil, err
+		}
+		a.closers = append(a.closers, release)
+	}
 	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate, policy.Migrate, provisioning.Migrate, firmware.Migrate, signin.Migrate} {
 		if err := m(db); err != nil {
 			a.close()
@@ -207,6 +219,22 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	if o.DebugListen != "" {
+		dl, err := net.Listen("tcp", o.DebugListen)
+		if err != nil {
+			return fmt.Errorf("--debug-listen %s: %w", o.DebugListen, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		ds := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go ds.Serve(dl)
+		defer ds.Close()
+		fmt.Fprintf(out, "  profiling       http://%s/debug/pprof/ (keep it on loopback)\n", dl.Addr())
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	if a.btoe != nil {

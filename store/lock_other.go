@@ -1,0 +1,6 @@
+//go:build !unix
+
+package store
+
+// LockDataDir is a no-op where flock is not available.
+func LockDataDir(dir string) (release func(), err error) { return func() {}, nil }
