@@ -195,17 +195,22 @@ func (s *Service) Decide(ctx context.Context, dev Device, pol policy.Settings) (
 // feeds the loop guard and the rollout), or an outstanding download being
 // counted towards failure.
 func (s *Service) Poll(ctx context.Context, dev Device) error {
-	mac := NormalizeMAC(dev.MAC)
-	if mac == "" {
-		return nil // nothing to follow a phone by
+	mac := dev.MAC
+	if !canonicalMAC(mac) {
+		if mac = NormalizeMAC(mac); mac == "" {
+			return nil // nothing to follow a phone by
+		}
+	}
+	// The report exactly as given: equal reports normalise equally, so the
+	// cache is checked before any normalising.
+	reported := pollFacts{dev: dev, at: s.now()}
+	reported.dev.MAC = mac
+	if s.polls.unchanged(mac, reported, reported.at) {
+		return nil
 	}
 	vendor, model, rev, loc := dev.key()
 	version := strings.TrimSpace(dev.Version)
 	serial := strings.ToUpper(strings.TrimSpace(dev.Serial))
-	reported := pollFacts{vendor: vendor, model: model, revision: rev, locale: loc, serial: serial, version: version, at: s.now()}
-	if s.polls.unchanged(mac, reported, reported.at) {
-		return nil
-	}
 	mark := s.polls.mark()
 	db := s.db.WithContext(ctx)
 	var st deviceState

@@ -183,6 +183,8 @@ func vendorOf(name string) string {
 	return ""
 }
 
+var polycomModelSeparators = strings.NewReplacer("_", "", " ", "", "-", "")
+
 // NormalizeModel gives a model the one spelling rules are keyed by, whatever
 // the phone or admin wrote: "VVX_500" → "VVX500", "SIP-T46G" → "T46G",
 // "440HDG-Rev0" → "440HD", "C450HD" → "450HD".
@@ -190,7 +192,7 @@ func NormalizeModel(vendor, model string) string {
 	m := strings.ToUpper(strings.TrimSpace(model))
 	switch strings.ToLower(vendor) {
 	case Polycom:
-		m = strings.NewReplacer("_", "", " ", "", "-", "").Replace(m)
+		m = polycomModelSeparators.Replace(m)
 	case Yealink:
 		m = strings.TrimPrefix(m, "SIP-")
 		m = strings.TrimPrefix(m, "SIP")

@@ -6,10 +6,24 @@ import (
 )
 
 // pollFacts are what one phone reported on a poll that changed nothing in
-// the store: same facts as its stored row, and no outstanding download.
+// the store (same facts as its stored row, and no outstanding download), as
+// it reported them, and when.
 type pollFacts struct {
-	vendor, model, revision, locale, serial, version string
-	at                                               time.Time
+	dev Device
+	at  time.Time
+}
+
+// canonicalMAC tells whether s is already 12 lower-case hex digits.
+func canonicalMAC(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // pollCache lets Poll skip its store read when a phone reports exactly what

@@ -89,7 +89,7 @@ func TestPollCache(t *testing.T) {
 			c := &pollCache{}
 			mark := c.mark()
 			c.forget("001565aabbcc")
-			c.remember("001565aabbcc", pollFacts{vendor: "yealink"}, mark)
+			c.remember("001565aabbcc", pollFacts{dev: Device{Vendor: "yealink"}}, mark)
 			if _, ok := c.m["001565aabbcc"]; ok {
 				t.Fatal("remembered a read older than a forget")
 			}

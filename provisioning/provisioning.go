@@ -35,11 +35,6 @@ type Device struct {
 	Locale   string `json:"locale,omitempty"`
 }
 
-// key is the part of a device that can change a rendered file.
-func (d Device) key() string {
-	return d.Vendor + "|" + d.Model + "|" + d.MAC + "|" + d.Version + "|" + d.Serial + "|" + d.Revision + "|" + d.Locale
-}
-
 // Kind says what deskprov does with a file name.
 type Kind int
 

@@ -35,9 +35,12 @@ type Service struct {
 	gen       *genReads
 	genDirect func(context.Context) (int64, error)
 
+	agentsMu sync.RWMutex
+	agents   map[string]agentSeen
+
 	cache     sync.RWMutex
 	cacheGen  int64
-	rendered  map[string]*File
+	rendered  map[renderKey]*File
 	inventory *inventory
 }
 
@@ -46,7 +49,7 @@ const MaxCached = 200_000
 
 // New builds the service for the given families.
 func New(db *gorm.DB, families ...Family) *Service {
-	s := &Service{db: db, families: families, Now: time.Now, rendered: map[string]*File{}}
+	s := &Service{db: db, families: families, Now: time.Now, rendered: map[renderKey]*File{}}
 	s.inventory = newInventory(s)
 	return s
 }
@@ -57,6 +60,12 @@ type Request struct {
 	Name      string
 	UserAgent string
 	IP        string
+}
+
+// renderKey names a cached file: what was rendered, for which device facts.
+type renderKey struct {
+	template, name string
+	dev            Device
 }
 
 // File is a rendered file.
@@ -93,14 +102,7 @@ func (s *Service) Identify(method, name, userAgent string) (Family, Device, Entr
 	if err := CheckName(name); err != nil {
 		return nil, Device{}, Entry{}, err
 	}
-	var fam Family
-	var dev Device
-	for _, f := range s.families {
-		if d, ok := f.Identify(userAgent); ok {
-			fam, dev = f, d
-			break
-		}
-	}
+	fam, dev := s.identifyAgent(userAgent)
 	if fam == nil {
 		for _, f := range s.families {
 			if f.Claims(name) {
@@ -117,6 +119,45 @@ func (s *Service) Identify(method, name, userAgent string) (Family, Device, Entr
 		return nil, Device{}, Entry{}, err
 	}
 	return fam, dev, e, nil
+}
+
+// agentSeen is what a User-Agent said: the family (nil for none) and device.
+type agentSeen struct {
+	fam Family
+	dev Device
+}
+
+// maxAgents bounds the User-Agent cache; it is emptied when full.
+const maxAgents = 100_000
+
+// maxAgentLen is the longest User-Agent kept in the cache.
+const maxAgentLen = 256
+
+// identifyAgent reads a User-Agent through the families' parsers, once per
+// distinct string: a phone sends the same one on every poll.
+func (s *Service) identifyAgent(ua string) (Family, Device) {
+	s.agentsMu.RLock()
+	a, ok := s.agents[ua]
+	s.agentsMu.RUnlock()
+	if ok {
+		return a.fam, a.dev
+	}
+	for _, f := range s.families {
+		if d, ok := f.Identify(ua); ok {
+			a = agentSeen{fam: f, dev: d}
+			break
+		}
+	}
+	if len(ua) > maxAgentLen {
+		return a.fam, a.dev // no phone sends one this long; not worth keeping
+	}
+	s.agentsMu.Lock()
+	if s.agents == nil || len(s.agents) >= maxAgents {
+		s.agents = make(map[string]agentSeen)
+	}
+	s.agents[ua] = a
+	s.agentsMu.Unlock()
+	return a.fam, a.dev
 }
 
 // Fetch answers a request for a file: it identifies the phone, records it in
@@ -180,7 +221,7 @@ func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry) (
 	if !e.PerDevice {
 		dev.MAC, dev.Serial = "", ""
 	}
-	key := e.Template + "|" + e.Name + "|" + dev.key()
+	key := renderKey{template: e.Template, name: e.Name, dev: dev}
 	s.cache.RLock()
 	f, ok := s.rendered[key]
 	cur := s.cacheGen
@@ -201,7 +242,7 @@ func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry) (
 	s.cache.Lock()
 	if gen > s.cacheGen || len(s.rendered) >= MaxCached {
 		// A newer generation makes every cached file suspect.
-		s.rendered = map[string]*File{}
+		s.rendered = map[renderKey]*File{}
 		if gen > s.cacheGen {
 			s.cacheGen = gen
 		}
