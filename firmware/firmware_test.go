@@ -744,3 +744,49 @@ func TestLPERulesMatchRevisionAndLocale(t *testing.T) {
 		}
 	})
 }
+
+// TestRolloutWaitsForPhones: approved before any phone of the rule has been
+// seen, a rollout stays at its first wave instead of finishing at once; once
+// phones are known, empty waves are passed.
+func TestRolloutWaitsForPhones(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s, _ := firmwareTestService(t, db)
+		firmwareTestImport(t, s, "420HD.img", "v1", ImageMeta{Version: "3.4.6.600"})
+		rules, _ := s.Rules(ctx)
+		rid := rules[0].ID
+		if _, err := s.Act(ctx, rid, ActionApprove, nil, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		firmwareTestImport(t, s, "420HD.img", "v2", ImageMeta{Version: "3.4.6.604"})
+		if _, err := s.Act(ctx, rid, ActionApprove, &Plan{Waves: []int{1, 100}, AdvanceAt: 1}, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		ros, _ := s.Rollouts(ctx)
+		if len(ros) != 1 || ros[0].State != StateRunning || ros[0].Wave != 0 {
+			t.Fatalf("with no phones seen: %+v", ros)
+		}
+		if err := s.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := s.RolloutByID(ctx, ros[0].ID); st.State != StateRunning || st.Wave != 0 {
+			t.Fatalf("a tick with no phones moved it: %+v", st)
+		}
+		// A phone outside the 1% wave appears: the empty first wave passes.
+		var mac string
+		for i := 0; ; i++ {
+			if mac = fmt.Sprintf("00908f%06x", i); Bucket(mac) >= 100 {
+				break
+			}
+		}
+		if err := s.Poll(ctx, Device{Vendor: "audiocodes", Model: "420HD", MAC: mac, Version: "3.4.6.600"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := s.RolloutByID(ctx, ros[0].ID); st.State != StateRunning || st.Wave != 1 {
+			t.Fatalf("after a phone appeared: %+v", st)
+		}
+	})
+}

@@ -309,6 +309,16 @@ func (s *Service) evaluate(tx *gorm.DB, ro *Rollout) (bool, error) {
 	if err := tx.Where("id = ?", ro.Image).Limit(1).Find(&to).Error; err != nil {
 		return false, err
 	}
+	// With no phone of this rule seen at all, every wave would be "empty"
+	// and the rollout would finish at once, leaving the first phones that
+	// appear unstaged: wait for phones instead (the tick re-evaluates).
+	all, err := s.counts(tx, r, to, 0, 10000)
+	if err != nil {
+		return false, err
+	}
+	if all.Devices == 0 {
+		return false, nil
+	}
 	changed := false
 	last := len(ro.waves()) - 1
 	for {
