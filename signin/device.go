@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net/url"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
 )
@@ -47,7 +49,8 @@ type deviceCode struct {
 	// PasswordUPN is set once a user's password was right, while a TOTP code
 	// is still to come.
 	PasswordUPN string `gorm:"size:256"`
-	// PendingTOTP is an authenticator secret being enrolled in this sign-in.
+	// PendingTOTP is an authenticator secret being enrolled in this sign-in,
+	// sealed ("v1:…") with Service.Secrets and bound to this row's ID.
 	PendingTOTP string `gorm:"size:100"`
 	Failures    int    `gorm:"not null"`
 	DenyCode    string `gorm:"size:40"`
@@ -65,6 +68,23 @@ type DeviceAuthorization struct {
 	VerificationURIComplete string `json:"verification_uri_complete"`
 	ExpiresIn               int    `json:"expires_in"`
 	Interval                int    `json:"interval"`
+}
+
+// AllowDeviceAuthorization counts one device authorization request from the
+// client address addr and refuses it beyond DeviceCodeRule (DeviceCodeLimit
+// per DeviceCodeWindow) with temporarily_unavailable and a Retry-After.
+func (s *Service) AllowDeviceAuthorization(ctx context.Context, addr string) error {
+	over, wait, err := s.limiter.Strike(ctx, "signin:devicecode:"+addr, s.DeviceCodeRule)
+	if err != nil {
+		return err
+	}
+	if !over {
+		return nil
+	}
+	e := oauthErr(ErrTemporarilyUnavailable, "too many sign-in codes were requested from your network address (at most %d every %s): wait %s and try again",
+		s.DeviceCodeRule.Max, s.DeviceCodeRule.Window, wait.Round(time.Second))
+	e.RetryAfter = int(wait/time.Second) + 1
+	return e
 }
 
 // StartDeviceAuthorization begins a web sign-in for the phone mac of family clientID.
@@ -344,14 +364,20 @@ func (s *Service) Authenticate(ctx context.Context, id, upn, password, addr stri
 		if u.TOTPSecret != "" {
 			next = Next{TOTP: true}
 		} else {
-			if dc.PendingTOTP == "" {
+			// A pending secret that does not open (the server's key changed
+			// during this sign-in) is replaced: nothing was enrolled yet.
+			secret, err := s.Secrets.Open(dc.PendingTOTP, pendingBinding(dc.ID))
+			if err != nil || secret == "" {
 				key, err := totp.Generate(totp.GenerateOpts{Issuer: "deskprov", AccountName: u.UPN})
 				if err != nil {
 					return err
 				}
-				dc.PendingTOTP = key.Secret()
+				secret = key.Secret()
 			}
-			next = Next{Enroll: true, Secret: dc.PendingTOTP, EnrollURL: otpauthURL(u.UPN, dc.PendingTOTP)}
+			if dc.PendingTOTP, err = s.Secrets.Seal(secret, pendingBinding(dc.ID)); err != nil {
+				return fmt.Errorf("seal the authenticator secret being enrolled: %w", err)
+			}
+			next = Next{Enroll: true, Secret: secret, EnrollURL: otpauthURL(u.UPN, secret)}
 		}
 		return tx.Model(&deviceCode{}).Where("id = ?", id).Updates(map[string]any{"password_upn": dc.PasswordUPN, "pending_totp": dc.PendingTOTP}).Error
 	})
@@ -382,7 +408,39 @@ func (s *Service) EnrollmentURL(ctx context.Context, id string) (string, string,
 	if dc.PendingTOTP == "" || dc.PasswordUPN == "" {
 		return "", "", fault.Conflictf("No authenticator app is being set up in this sign-in: sign in with your password first.")
 	}
-	return otpauthURL(dc.PasswordUPN, dc.PendingTOTP), dc.PendingTOTP, nil
+	secret, err := s.Secrets.Open(dc.PendingTOTP, pendingBinding(dc.ID))
+	if err != nil {
+		slog.Error("open the authenticator secret being enrolled", "err", err)
+		return "", "", fault.Conflictf("The authenticator app set-up of this sign-in can no longer be read. Sign in with your password again for a new QR code.")
+	}
+	return otpauthURL(dc.PasswordUPN, secret), secret, nil
+}
+
+// pendingBinding ties a sealed pending_totp to its device code row.
+func pendingBinding(id string) string { return "signin_device_codes.pending_totp:" + id }
+
+// SealClearSecrets seals pending_totp values stored in clear by versions
+// before they were sealed, and returns how many it sealed. serve runs it at
+// every start.
+func (s *Service) SealClearSecrets(ctx context.Context) (int, error) {
+	var rows []deviceCode
+	if err := s.db.WithContext(ctx).Select("id", "pending_totp").
+		Where("pending_totp <> '' AND pending_totp NOT LIKE ?", sealbox.Prefix+"%").Find(&rows).Error; err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, dc := range rows {
+		sealed, err := s.Secrets.Seal(dc.PendingTOTP, pendingBinding(dc.ID))
+		if err != nil {
+			return n, fmt.Errorf("seal the authenticator secret being enrolled: %w", err)
+		}
+		res := s.db.WithContext(ctx).Model(&deviceCode{}).Where("id = ? AND pending_totp = ?", dc.ID, dc.PendingTOTP).Update("pending_totp", sealed)
+		if res.Error != nil {
+			return n, res.Error
+		}
+		n += int(res.RowsAffected)
+	}
+	return n, nil
 }
 
 // VerifyTOTP checks the authenticator code for a pending sign-in whose
@@ -408,9 +466,16 @@ func (s *Service) VerifyTOTP(ctx context.Context, id, code, addr string) error {
 	if err != nil {
 		return err
 	}
-	secret := u.TOTPSecret
-	if secret == "" {
-		secret = dc.PendingTOTP
+	secret, err := s.dir.TOTPSecret(u)
+	if err != nil {
+		slog.Error("open an enrolled authenticator secret", "upn", u.UPN, "err", err)
+		return fault.Forbiddenf("Your authenticator app cannot be checked: this server can no longer read your enrollment (its secret key changed). Ask your admin to turn MFA off and on again for your account, then sign in again to set up your authenticator app.").WithCode("mfa_unreadable")
+	}
+	if u.TOTPSecret == "" {
+		if secret, err = s.Secrets.Open(dc.PendingTOTP, pendingBinding(dc.ID)); err != nil {
+			slog.Error("open the authenticator secret being enrolled", "err", err)
+			return fault.Conflictf("The authenticator app set-up of this sign-in can no longer be read. Sign in with your password again for a new QR code.")
+		}
 	}
 	code = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
 	if secret == "" || !validTOTP(code, secret, s.now()) {

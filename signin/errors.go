@@ -18,6 +18,9 @@ const (
 	ErrAccessDenied         = "access_denied"
 	ErrExpiredToken         = "expired_token"
 	ErrInvalidToken         = "invalid_token"
+	// ErrTemporarilyUnavailable (RFC 6749 §4.1.2.1) answers a client address
+	// that asked for too many device codes: HTTP 429 with Retry-After.
+	ErrTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // OAuthError is an error a phone gets in an RFC 6749 error body. Reason is
@@ -27,6 +30,8 @@ type OAuthError struct {
 	Code        string
 	Description string
 	Reason      string
+	// RetryAfter, when set, is the seconds to wait before asking again.
+	RetryAfter int
 }
 
 func (e *OAuthError) Error() string { return e.Code + ": " + e.Description }

@@ -19,6 +19,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
@@ -37,6 +38,8 @@ type Directory interface {
 	CheckPIN(ctx context.Context, ext, pin string) (tenant.User, error)
 	CanSignIn(ctx context.Context, upn string) error
 	SetTOTPSecret(ctx context.Context, upn, secret string) error
+	// TOTPSecret opens the user's stored (sealed) authenticator secret.
+	TOTPSecret(u tenant.User) (string, error)
 }
 
 // Lockout is what happens when a phone-lock PIN is wrong too often.
@@ -57,6 +60,14 @@ var Clients = map[string]string{
 	"audiocodes": "AudioCodes",
 	"lpe":        "Microsoft Lync Phone Edition",
 }
+
+// DeviceCodeLimit device authorization requests (POST /oauth2/devicecode)
+// are allowed per client address in each DeviceCodeWindow: generous, so that
+// an office of phones behind one NAT address restarting at once gets through.
+const (
+	DeviceCodeLimit  = 300
+	DeviceCodeWindow = 10 * time.Minute
+)
 
 // Service is the authorization server.
 type Service struct {
@@ -96,6 +107,12 @@ type Service struct {
 	CodeGuessPersonRule throttle.Rule
 	// PasswordRule limits wrong passwords per client address and user.
 	PasswordRule throttle.Rule
+	// DeviceCodeRule limits device authorization requests per client address.
+	DeviceCodeRule throttle.Rule
+	// Secrets seals the authenticator secret being enrolled in a sign-in
+	// (signin_device_codes.pending_totp). Without it MFA users cannot enroll;
+	// serve always sets it.
+	Secrets *sealbox.Box
 
 	secretMu sync.Mutex
 	secret   []byte
@@ -124,6 +141,7 @@ func New(db *gorm.DB, dir Directory, policies Policies, issuer string) *Service 
 		CodeGuessRule:       throttle.Rule{Max: 100, Window: 15 * time.Minute},
 		CodeGuessPersonRule: throttle.Rule{Max: 10, Window: 15 * time.Minute},
 		PasswordRule:        throttle.Rule{Max: 10, Window: 15 * time.Minute},
+		DeviceCodeRule:      throttle.Rule{Max: DeviceCodeLimit, Window: DeviceCodeWindow},
 	}
 	s.limiter = throttle.New(db)
 	s.limiter.Now = func() time.Time { return s.Now() }

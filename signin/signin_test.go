@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store"
@@ -36,6 +37,7 @@ type signinFixture struct {
 	db  *gorm.DB
 	svc *signin.Service
 	tn  *tenant.Service
+	box *sealbox.Box
 	now time.Time
 }
 
@@ -47,10 +49,17 @@ func newSigninFixture(t *testing.T, db *gorm.DB, pol signinPolicy) *signinFixtur
 		}
 	}
 	f := &signinFixture{db: db, now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	box, err := sealbox.New(make([]byte, sealbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.box = box
 	f.tn = tenant.New(db)
+	f.tn.Secrets = box
 	f.tn.HashCost = bcrypt.MinCost
 	f.tn.Now = func() time.Time { return f.now }
 	f.svc = signin.New(db, f.tn, pol, "https://deskprov.example")
+	f.svc.Secrets = box
 	f.svc.HashCost = bcrypt.MinCost
 	f.svc.Now = func() time.Time { return f.now }
 	ctx := context.Background()

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/throttle"
 )
 
@@ -19,6 +20,9 @@ type Service struct {
 	Now func() time.Time
 	// HashCost is the bcrypt cost for passwords and PINs. Tests lower it.
 	HashCost int
+	// Secrets seals authenticator (TOTP) secrets at rest. Without it no
+	// authenticator can be enrolled; serve always sets it.
+	Secrets *sealbox.Box
 }
 
 // New returns the tenant service on db. Call Migrate first.

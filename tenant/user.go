@@ -2,13 +2,16 @@ package tenant
 
 import (
 	"context"
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/store"
 )
 
@@ -42,7 +45,9 @@ type User struct {
 	SkypeLocation    Location `gorm:"size:20;not null" json:"skypeLocation"`
 	ExchangeLocation Location `gorm:"size:20;not null" json:"exchangeLocation"`
 	MFA              bool     `gorm:"not null" json:"mfa"`
-	// TOTPSecret is set when the user has enrolled an authenticator app.
+	// TOTPSecret is set when the user has enrolled an authenticator app. It
+	// is stored sealed ("v1:…", see Service.TOTPSecret to open it); a value
+	// without that prefix is a legacy clear one, sealed by SealClearSecrets.
 	TOTPSecret string `gorm:"size:100" json:"-"`
 	// Extension is unique when set; NULL for users without PIN sign-in.
 	Extension *string   `gorm:"size:20;uniqueIndex" json:"extension,omitempty"`
@@ -295,6 +300,11 @@ func (s *Service) UpdateUser(ctx context.Context, upn string, p UserPatch) (User
 		}
 		if p.MFA != nil {
 			u.MFA = *p.MFA
+			if !u.MFA {
+				// Turning MFA off forgets the authenticator app, so turning
+				// it on again enrolls a new one (a lost phone, a new key).
+				u.TOTPSecret = ""
+			}
 		}
 		if p.Password != nil {
 			if *p.Password == "" {
@@ -334,13 +344,58 @@ func (s *Service) UpdateUser(ctx context.Context, upn string, p UserPatch) (User
 	return out, err
 }
 
-// SetTOTPSecret records (or, with "", clears) a user's authenticator secret.
+// totpBinding ties a sealed TOTP secret to its user's row: copied to
+// another user, it does not open.
+func totpBinding(id uint) string {
+	return "tenant.users.totp_secret:" + strconv.FormatUint(uint64(id), 10)
+}
+
+// SetTOTPSecret records (or, with "", clears) a user's authenticator secret,
+// sealed with Secrets.
 func (s *Service) SetTOTPSecret(ctx context.Context, upn, secret string) error {
 	u, err := findUser(s.db.WithContext(ctx), upn)
 	if err != nil {
 		return err
 	}
-	return s.db.WithContext(ctx).Model(&User{}).Where("id = ?", u.ID).Update("totp_secret", secret).Error
+	sealed, err := s.Secrets.Seal(secret, totpBinding(u.ID))
+	if err != nil {
+		return fmt.Errorf("seal the authenticator secret of %s: %w", u.UPN, err)
+	}
+	return s.db.WithContext(ctx).Model(&User{}).Where("id = ?", u.ID).Update("totp_secret", sealed).Error
+}
+
+// TOTPSecret opens u's authenticator secret ("" when none is enrolled). A
+// legacy clear value is returned as it is.
+func (s *Service) TOTPSecret(u User) (string, error) {
+	v, err := s.Secrets.Open(u.TOTPSecret, totpBinding(u.ID))
+	if err != nil {
+		return "", fmt.Errorf("open the authenticator secret of %s: %w", u.UPN, err)
+	}
+	return v, nil
+}
+
+// SealClearSecrets seals the authenticator secrets stored in clear by
+// versions before they were sealed, and returns how many it sealed. serve
+// runs it at every start; a row changed meanwhile is left for the next.
+func (s *Service) SealClearSecrets(ctx context.Context) (int, error) {
+	var users []User
+	if err := s.db.WithContext(ctx).Select("id", "upn", "totp_secret").
+		Where("totp_secret <> '' AND totp_secret NOT LIKE ?", sealbox.Prefix+"%").Find(&users).Error; err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, u := range users {
+		sealed, err := s.Secrets.Seal(u.TOTPSecret, totpBinding(u.ID))
+		if err != nil {
+			return n, fmt.Errorf("seal the authenticator secret of %s: %w", u.UPN, err)
+		}
+		res := s.db.WithContext(ctx).Model(&User{}).Where("id = ? AND totp_secret = ?", u.ID, u.TOTPSecret).Update("totp_secret", sealed)
+		if res.Error != nil {
+			return n, res.Error
+		}
+		n += int(res.RowsAffected)
+	}
+	return n, nil
 }
 
 // DeleteUser removes a user and frees their licenses.

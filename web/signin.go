@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -79,8 +80,14 @@ func (h *signinAPI) oauthFail(c *gin.Context, err error) {
 		}
 	}
 	status := http.StatusBadRequest
-	if oe.Code == signin.ErrInvalidClient {
+	switch oe.Code {
+	case signin.ErrInvalidClient:
 		status = http.StatusUnauthorized
+	case signin.ErrTemporarilyUnavailable:
+		status = http.StatusTooManyRequests
+	}
+	if oe.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(oe.RetryAfter))
 	}
 	body := gin.H{"error": oe.Code, "error_description": oe.Description}
 	if oe.Reason != "" {
@@ -131,6 +138,10 @@ func formEncoded(c *gin.Context) error {
 
 func (h *signinAPI) deviceAuthorization(c *gin.Context) {
 	if err := formEncoded(c); err != nil {
+		h.oauthFail(c, err)
+		return
+	}
+	if err := h.svc.AllowDeviceAuthorization(c.Request.Context(), c.ClientIP()); err != nil {
 		h.oauthFail(c, err)
 		return
 	}

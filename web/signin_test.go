@@ -26,6 +26,7 @@ import (
 	"golang.org/x/oauth2"
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
@@ -51,8 +52,13 @@ func signinTestServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
 	ctx := context.Background()
+	box, err := sealbox.New(bytes.Repeat([]byte{7}, sealbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tn := tenant.New(db)
 	tn.HashCost = bcrypt.MinCost
+	tn.Secrets = box
 	if _, err := tn.EnsureBootstrapAdmin(ctx, "admin-password"); err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +86,7 @@ func signinTestServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	svc := signin.New(db, tn, nil, ts.URL)
 	svc.HashCost = bcrypt.MinCost
 	svc.Interval = 1
+	svc.Secrets = box
 	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(svc))
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +109,38 @@ func signinPostForm(t *testing.T, u string, form url.Values) (int, map[string]an
 	var out map[string]any
 	json.NewDecoder(resp.Body).Decode(&out)
 	return resp.StatusCode, out
+}
+
+func TestSignInDeviceCodeRequestsAreLimitedPerAddress(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		env := signinTestServer(t, db)
+		env.svc.DeviceCodeRule.Max = 2
+		form := url.Values{"client_id": {"polycom"}, "device_id": {"0004f2000099"}}
+		for i := 0; i < 2; i++ {
+			if st, body := signinPostForm(t, env.url+"/oauth2/devicecode", form); st != 200 {
+				t.Fatalf("request %d: %d %v", i+1, st, body)
+			}
+		}
+		resp, err := http.PostForm(env.url+"/oauth2/devicecode", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		json.NewDecoder(resp.Body).Decode(&body)
+		if resp.StatusCode != http.StatusTooManyRequests || body["error"] != "temporarily_unavailable" {
+			t.Fatalf("over the limit: %d %v, want 429 temporarily_unavailable", resp.StatusCode, body)
+		}
+		if d, _ := body["error_description"].(string); !strings.Contains(d, "wait") {
+			t.Errorf("error_description %q does not say to wait", d)
+		}
+		if ra := resp.Header.Get("Retry-After"); ra == "" || ra == "0" {
+			t.Errorf("Retry-After %q", ra)
+		}
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("Content-Type %q", ct)
+		}
+	})
 }
 
 func TestSignInDiscoveryAndJWKSArePublished(t *testing.T) {
@@ -534,8 +573,12 @@ func TestSignInDeviceLoginEnrollsAnAuthenticatorForMFAUsers(t *testing.T) {
 		if st := b.post("/devicelogin/otp", url.Values{"otp": {code}}); st != 200 || !strings.Contains(b.page, "You can close this window") {
 			t.Fatalf("right TOTP code: %d %s", st, b.page)
 		}
-		if u, _ := env.tn.User(context.Background(), "mfa@contoso.com"); u.TOTPSecret != m[1] {
-			t.Fatal("the authenticator was not enrolled")
+		u, _ := env.tn.User(context.Background(), "mfa@contoso.com")
+		if got, err := env.tn.TOTPSecret(u); err != nil || got != m[1] {
+			t.Fatalf("the authenticator was not enrolled: %q %v", got, err)
+		}
+		if !strings.HasPrefix(u.TOTPSecret, "v1:") || strings.Contains(u.TOTPSecret, m[1]) {
+			t.Fatalf("the enrolled secret is stored as %q, not sealed", u.TOTPSecret)
 		}
 		status, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {GrantDeviceCode}, "client_id": {"audiocodes"}, "device_code": {da.DeviceCode}})
 		if status != 200 || body["scope"] != "skype exchange" {

@@ -75,8 +75,18 @@ func serveOn(t *testing.T, dsn string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lockedBuffer{}
 	done := make(chan error, 1)
+	o := serveOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), DB: dsn, LogLevel: "warn", LogFormat: "text"}
+	if dsn != "" {
+		// PostgreSQL needs a key file for sealed secrets (SQLite makes one).
+		o.SecretKeyFile = filepath.Join(t.TempDir(), "deskprov.key")
+		key := make([]byte, 32)
+		rand.Read(key)
+		if err := os.WriteFile(o.SecretKeyFile, key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	go func() {
-		done <- serve(ctx, serveOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), DB: dsn, LogLevel: "warn", LogFormat: "text"}, out)
+		done <- serve(ctx, o, out)
 	}()
 	t.Cleanup(func() {
 		cancel()

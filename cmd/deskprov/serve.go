@@ -21,6 +21,7 @@ import (
 
 	"github.com/deskprov/deskprov/btoe"
 	"github.com/deskprov/deskprov/firmware"
+	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/signin"
@@ -52,6 +53,9 @@ type serveOptions struct {
 	FirmwareRetryAfter   int
 	// DebugListen, when set, serves Go's profiler (net/http/pprof) there.
 	DebugListen string
+	// SecretKeyFile holds the key that seals TOTP secrets at rest (32 bytes
+	// or 64 hex digits); required with PostgreSQL.
+	SecretKeyFile string
 }
 
 func init() {
@@ -86,6 +90,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.IntVar(&o.FirmwareMaxDownloads, "firmware-max-downloads", 256, "concurrent firmware image downloads before phones are told to retry (503)")
 	f.IntVar(&o.FirmwareRetryAfter, "firmware-retry-after", 30, "seconds a phone turned away by --firmware-max-downloads waits before retrying")
 	f.StringVar(&o.DebugListen, "debug-listen", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; never expose it")
+	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "file with the key that encrypts authenticator (TOTP) secrets in the database: 32 random bytes or 64 hex digits (head -c 32 /dev/urandom > deskprov.key). Required with PostgreSQL, the same file on every server; with SQLite the default is secret.key in the data dir, created on first start")
 	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
 	rootCmd.AddCommand(cmd)
 }
@@ -100,6 +105,7 @@ type app struct {
 	policy  *policy.Service
 	prov    *provisioning.Service
 	btoe    *btoe.Service
+	secrets *sealbox.Box
 	modules []web.Module
 	// closers run at shutdown, last added first.
 	closers []func()
@@ -131,6 +137,13 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (*app, erro
 		}
 		a.closers = append(a.closers, release)
 	}
+	box, keySrc, err := sealbox.Load(o.SecretKeyFile, o.DataDir, engine == store.Postgres)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	a.secrets = box
+	log.Info("sealing authenticator secrets at rest", "key_file", keySrc)
 	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate, policy.Migrate, provisioning.Migrate, firmware.Migrate, signin.Migrate} {
 		if err := m(db); err != nil {
 			a.close()
@@ -138,6 +151,13 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (*app, erro
 		}
 	}
 	a.tenant = tenant.New(db)
+	a.tenant.Secrets = box
+	if n, err := a.tenant.SealClearSecrets(ctx); err != nil {
+		a.close()
+		return nil, fmt.Errorf("seal authenticator secrets stored in clear: %w", err)
+	} else if n > 0 {
+		log.Info("sealed authenticator secrets stored in clear by an earlier version", "count", n)
+	}
 	a.modules = append(a.modules, web.NumbersModule{})
 	a.policy = policy.New(db)
 	a.policy.Users = a.tenant

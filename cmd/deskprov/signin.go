@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,6 +21,10 @@ func (a *app) addSignIn(o serveOptions) (*signin.Service, error) {
 		pol = a.policy
 	}
 	si := signin.New(a.db, a.tenant, pol, o.PublicURL)
+	si.Secrets = a.secrets
+	if _, err := si.SealClearSecrets(context.Background()); err != nil {
+		return nil, fmt.Errorf("seal authenticator secrets stored in clear: %w", err)
+	}
 	for family, action := range o.PhoneLockLockout {
 		if _, ok := signin.Clients[family]; !ok {
 			return nil, fmt.Errorf("--phone-lock-lockout: unknown phone family %q: use polycom, yealink, audiocodes or lpe", family)

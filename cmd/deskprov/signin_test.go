@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deskprov/deskprov/store/storetest"
 )
 
 func TestSignInCLI(t *testing.T) {
@@ -67,5 +72,37 @@ func TestSignInCLI(t *testing.T) {
 				t.Fatalf("got %q, want it to mention %q", got, st.want)
 			}
 		})
+	}
+}
+
+func TestServeRefusesABadSecretKeyFile(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "deskprov.key")
+	if err := os.WriteFile(key, []byte("too short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := serve(context.Background(), serveOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), SecretKeyFile: key, LogLevel: "warn", LogFormat: "text"}, io.Discard)
+	if err == nil {
+		t.Fatal("serve started with a 10-byte key file")
+	}
+	for _, want := range []string{key, "32 random bytes or 64 hex digits", "head -c 32 /dev/urandom > deskprov.key"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+}
+
+func TestServeRefusesPostgresWithoutASecretKeyFile(t *testing.T) {
+	dsn := os.Getenv(storetest.EnvPostgres)
+	if dsn == "" {
+		t.Skip("set " + storetest.EnvPostgres + " to run on PostgreSQL")
+	}
+	err := serve(context.Background(), serveOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), DB: postgresSchemaDSN(t, dsn), LogLevel: "warn", LogFormat: "text"}, io.Discard)
+	if err == nil {
+		t.Fatal("serve started on PostgreSQL without --secret-key-file")
+	}
+	for _, want := range []string{"--secret-key-file", "Every server sharing the database needs the same key file", "head -c 32 /dev/urandom > deskprov.key"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
 	}
 }
