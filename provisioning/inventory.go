@@ -91,9 +91,11 @@ func (iv *inventory) record(dev Device, ip, file, config, user string, knownUser
 		p = &sighting{first: now, files: map[string]bool{}}
 		iv.pending[dev.MAC] = p
 	}
-	p.dev = merge(p.dev, dev)
+	if p.dev != dev {
+		p.dev = merge(p.dev, dev)
+	}
 	p.ip, p.last = ip, now
-	if len(p.files) < 64 {
+	if len(p.files) < 64 && !p.files[file] {
 		p.files[file] = true
 	}
 	if config != "" {

@@ -74,8 +74,10 @@ type File struct {
 	ContentType string
 	Body        []byte
 	ETag        string
-	User        string
-	Generation  int64
+	// Header values built once, so a cached answer allocates none.
+	ETagHeader, ContentTypeHeader []string
+	User                          string
+	Generation                    int64
 }
 
 // Answer is what to send a phone.
@@ -238,7 +240,9 @@ func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry) (
 		return nil, err
 	}
 	sum := sha256.Sum256(body)
-	f = &File{Name: e.Name, ContentType: e.ContentType, Body: body, ETag: `"` + hex.EncodeToString(sum[:12]) + `"`, User: in.User, Generation: gen}
+	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	f = &File{Name: e.Name, ContentType: e.ContentType, Body: body, ETag: etag, User: in.User, Generation: gen,
+		ETagHeader: []string{etag}, ContentTypeHeader: []string{e.ContentType}}
 	s.cache.Lock()
 	if gen > s.cacheGen || len(s.rendered) >= MaxCached {
 		// A newer generation makes every cached file suspect.

@@ -60,6 +60,9 @@ func mirrorFor(path string) *mirror {
 }
 
 func (m *mirror) value(name string) *mirrorValue {
+	if v, ok := m.m.Load(name); ok {
+		return v.(*mirrorValue)
+	}
 	v, _ := m.m.LoadOrStore(name, &mirrorValue{})
 	return v.(*mirrorValue)
 }

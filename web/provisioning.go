@@ -58,6 +58,8 @@ func (h *provHandler) phoneFail(c *gin.Context, err error) {
 	c.Abort()
 }
 
+var noCacheHeader = []string{"no-cache"}
+
 func plainNotFound(c *gin.Context) {
 	c.Data(http.StatusNotFound, "text/plain; charset=utf-8", []byte("not found\n"))
 }
@@ -94,20 +96,24 @@ func (h *provHandler) file(c *gin.Context) {
 			c.Data(http.StatusMethodNotAllowed, "text/plain; charset=utf-8", []byte("deskprov renders this file; it cannot be uploaded\n"))
 			return
 		}
+		// The hot path of every poll: header values are shared, prebuilt
+		// slices (net/http copies them when it writes the header).
 		f := ans.File
-		c.Header("ETag", f.ETag)
-		c.Header("Cache-Control", "no-cache")
-		if etagMatch(c.GetHeader("If-None-Match"), f.ETag) {
+		hdr := c.Writer.Header()
+		hdr["Etag"] = f.ETagHeader
+		hdr["Cache-Control"] = noCacheHeader
+		if etagMatch(c.Request.Header.Get("If-None-Match"), f.ETag) {
 			c.Status(http.StatusNotModified)
 			return
 		}
+		hdr["Content-Type"] = f.ContentTypeHeader
 		if c.Request.Method == http.MethodHead {
-			c.Header("Content-Type", f.ContentType)
 			c.Header("Content-Length", itoa(len(f.Body)))
 			c.Status(http.StatusOK)
 			return
 		}
-		c.Data(http.StatusOK, f.ContentType, f.Body)
+		c.Status(http.StatusOK)
+		c.Writer.Write(f.Body)
 	}
 }
 

@@ -67,6 +67,8 @@ func (Family) Claims(name string) bool {
 var (
 	uploads  = []string{"-app.log", "-boot.log", "-phone.cfg", "-web.cfg"}
 	optional = []string{"-license.cfg", "-calls.xml", "-directory.xml"}
+	// macSuffixes are every per-MAC file name ending, the main file last.
+	macSuffixes = append(append(append([]string{}, uploads...), optional...), ".cfg")
 )
 
 // Resolve names what a Polycom file name is.
@@ -87,7 +89,7 @@ func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioni
 		}
 		return provisioning.Entry{}, provisioning.NotFound(name)
 	}
-	mac, suffix, ok, err := provisioning.SplitMAC(name, append(append(append([]string{}, uploads...), optional...), ".cfg")...)
+	mac, suffix, ok, err := provisioning.SplitMAC(name, macSuffixes...)
 	if !ok {
 		return provisioning.Entry{}, provisioning.NotFound(name)
 	}
