@@ -4,12 +4,13 @@
 # run on the same machine, loopback only. Bounded: each wrk run lasts DURATION.
 #
 #   bench/run.sh            # from the repository root
-#   PHONES=10000 DURATION=10s THREADS=2 CONNS=64 bench/run.sh
+#   PHONES=10000 DURATION=10s THREADS=2 CONNS=64 ROUNDS=3 bench/run.sh
 set -eu
 PHONES=${PHONES:-10000}
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-64}
+ROUNDS=${ROUNDS:-3}
 DP_PORT=${DP_PORT:-18581}
 NG_PORT=${NG_PORT:-18582}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +27,7 @@ if [ -n "${PHONESIM_BIN:-}" ]; then cp "$PHONESIM_BIN" "$work/phonesim"; else go
 
 DESKPROV_ADMIN_PASSWORD=bench-password-1 "$work/deskprov" serve ${DEBUG_LISTEN:+--debug-listen $DEBUG_LISTEN} --listen 127.0.0.1:$DP_PORT \
   --data-dir "$work/data" --public-url http://127.0.0.1:$DP_PORT --log-level warn >"$work/deskprov.log" 2>&1 &
+dp_pid=$!
 pids="$pids $!"
 for i in $(seq 50); do curl -sf http://127.0.0.1:$DP_PORT/readyz >/dev/null && break; sleep 0.2; done
 
@@ -66,12 +68,25 @@ rps() { BENCH_TARGETS=$1 BENCH_MODE=$2 wrk -t"$THREADS" -c"$CONNS" -d"$DURATION"
   grep -q 'Non-2xx' "$work/last.txt" && { echo "errors in the run above" >&2; exit 1; }
   awk '/^Requests\/sec/{print $2}' "$work/last.txt"; }
 
-echo "== deskprov 200"; d200=$(rps "$work/targets.txt" 200 http://127.0.0.1:$DP_PORT)
-echo "== nginx 200";    n200=$(rps "$work/nginx-targets.txt" 200 http://127.0.0.1:$NG_PORT)
-echo "== deskprov 304"; d304=$(rps "$work/targets.txt" 304 http://127.0.0.1:$DP_PORT)
-echo "== nginx 304";    n304=$(rps "$work/nginx-targets.txt" 304 http://127.0.0.1:$NG_PORT)
+# ROUNDS alternating runs of each (deskprov, nginx, deskprov, …): this machine's
+# throughput swings by a fifth from one run to the next, so each figure is the
+# median of its rounds and the ratio is the ratio of medians.
+median() { sort -n | awk '{a[NR]=$1} END{if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+: >"$work/d200"; : >"$work/n200"; : >"$work/d304"; : >"$work/n304"
+for r in $(seq "$ROUNDS"); do
+  echo "== round $r/$ROUNDS: deskprov 200"; rps "$work/targets.txt" 200 http://127.0.0.1:$DP_PORT >>"$work/d200"
+  echo "== round $r/$ROUNDS: nginx 200";    rps "$work/nginx-targets.txt" 200 http://127.0.0.1:$NG_PORT >>"$work/n200"
+  echo "== round $r/$ROUNDS: deskprov 304"; rps "$work/targets.txt" 304 http://127.0.0.1:$DP_PORT >>"$work/d304"
+  echo "== round $r/$ROUNDS: nginx 304";    rps "$work/nginx-targets.txt" 304 http://127.0.0.1:$NG_PORT >>"$work/n304"
+done
+d200=$(median <"$work/d200"); n200=$(median <"$work/n200")
+d304=$(median <"$work/d304"); n304=$(median <"$work/n304")
+peak=$(awk '/VmHWM/{print $2}' /proc/$dp_pid/status 2>/dev/null || echo "?")
 
 echo
-printf 'path  deskprov req/s  nginx req/s  ratio\n'
+echo "each round (req/s): deskprov 200: $(tr '\n' ' ' <"$work/d200")| nginx 200: $(tr '\n' ' ' <"$work/n200")"
+echo "                    deskprov 304: $(tr '\n' ' ' <"$work/d304")| nginx 304: $(tr '\n' ' ' <"$work/n304")"
+printf 'path  deskprov req/s (median)  nginx req/s (median)  ratio\n'
 printf '200   %s  %s  %.2f\n' "$d200" "$n200" "$(echo "$d200 $n200" | awk '{print $1/$2}')"
 printf '304   %s  %s  %.2f\n' "$d304" "$n304" "$(echo "$d304 $n304" | awk '{print $1/$2}')"
+echo "deskprov peak RSS: ${peak} kB"

@@ -2,6 +2,7 @@ package firmware
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,11 +37,13 @@ func canonicalMAC(s string) bool {
 // skipped inside that window loses nothing the loop guard or a rollout
 // counts on.
 type pollCache struct {
-	mu sync.RWMutex
-	m  map[string]pollFacts
-	// forgets counts forget calls: a poll remembers what it read only when
-	// no forget happened since before its read, so a write racing the read
-	// cannot be hidden behind a stale entry.
+	// m maps a MAC to its pollFacts; reads take no lock.
+	m atomic.Pointer[sync.Map]
+	n atomic.Int64
+	// mu orders remember against forget: a poll remembers what it read
+	// only when no forget happened since before its read (forgets counts
+	// them), so a write racing the read cannot hide behind a stale entry.
+	mu      sync.Mutex
 	forgets uint64
 }
 
@@ -50,21 +53,30 @@ const pollCacheTTL = 30 * time.Second
 // pollCacheMax bounds the cache; it is emptied when full.
 const pollCacheMax = 500_000
 
+func (c *pollCache) load() *sync.Map {
+	if m := c.m.Load(); m != nil {
+		return m
+	}
+	c.m.CompareAndSwap(nil, new(sync.Map))
+	return c.m.Load()
+}
+
 func (c *pollCache) unchanged(mac string, f pollFacts, now time.Time) bool {
-	c.mu.RLock()
-	old, ok := c.m[mac]
-	c.mu.RUnlock()
-	if !ok || now.Sub(old.at) > pollCacheTTL || now.Before(old.at) {
+	v, ok := c.load().Load(mac)
+	if !ok {
 		return false
 	}
-	f.at = old.at
-	return f == old
+	old := v.(*pollFacts)
+	if now.Sub(old.at) > pollCacheTTL || now.Before(old.at) {
+		return false
+	}
+	return f.dev == old.dev
 }
 
 // mark is taken before a read whose result may be remembered.
 func (c *pollCache) mark() uint64 {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.forgets
 }
 
@@ -74,15 +86,22 @@ func (c *pollCache) remember(mac string, f pollFacts, mark uint64) {
 	if c.forgets != mark {
 		return
 	}
-	if c.m == nil || len(c.m) >= pollCacheMax {
-		c.m = make(map[string]pollFacts)
+	m := c.load()
+	if _, loaded := m.Swap(mac, &f); !loaded && c.n.Add(1) > pollCacheMax {
+		c.m.Store(new(sync.Map))
+		c.n.Store(0)
 	}
-	c.m[mac] = f
 }
 
 func (c *pollCache) forget(mac string) {
 	c.mu.Lock()
 	c.forgets++
-	delete(c.m, mac)
+	c.load().Delete(mac)
 	c.mu.Unlock()
+}
+
+// has tells whether mac is remembered (tests).
+func (c *pollCache) has(mac string) bool {
+	_, ok := c.load().Load(mac)
+	return ok
 }

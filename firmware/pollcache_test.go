@@ -36,7 +36,7 @@ func TestPollCache(t *testing.T) {
 		}
 		poll() // creates the row
 		poll() // reads it, changes nothing: remembered
-		if _, ok := s.polls.m[dev.MAC]; !ok {
+		if !s.polls.has(dev.MAC) {
 			t.Fatal("an unchanged poll was not remembered")
 		}
 
@@ -58,7 +58,7 @@ func TestPollCache(t *testing.T) {
 
 		t.Run("another server's write is seen once the remembered poll is older than the TTL", func(t *testing.T) {
 			poll()
-			if _, ok := s.polls.m[dev.MAC]; !ok {
+			if !s.polls.has(dev.MAC) {
 				t.Fatal("not remembered")
 			}
 			// Another server records a download straight in the store.
@@ -90,7 +90,7 @@ func TestPollCache(t *testing.T) {
 			mark := c.mark()
 			c.forget("001565aabbcc")
 			c.remember("001565aabbcc", pollFacts{dev: Device{Vendor: "yealink"}}, mark)
-			if _, ok := c.m["001565aabbcc"]; ok {
+			if c.has("001565aabbcc") {
 				t.Fatal("remembered a read older than a forget")
 			}
 		})

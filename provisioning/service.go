@@ -35,8 +35,8 @@ type Service struct {
 	gen       *genReads
 	genDirect func(context.Context) (int64, error)
 
-	agentsMu sync.RWMutex
-	agents   map[string]agentSeen
+	agents  *lookup[string, agentSeen]
+	answers *lookup[answerKey, answerSeen]
 
 	cache     sync.RWMutex
 	cacheGen  int64
@@ -49,7 +49,8 @@ const MaxCached = 200_000
 
 // New builds the service for the given families.
 func New(db *gorm.DB, families ...Family) *Service {
-	s := &Service{db: db, families: families, Now: time.Now, rendered: map[renderKey]*File{}}
+	s := &Service{db: db, families: families, Now: time.Now, rendered: map[renderKey]*File{},
+		agents: newLookup[string, agentSeen](maxAgents), answers: newLookup[answerKey, answerSeen](MaxCached)}
 	s.inventory = newInventory(s)
 	return s
 }
@@ -138,9 +139,7 @@ const maxAgentLen = 256
 // identifyAgent reads a User-Agent through the families' parsers, once per
 // distinct string: a phone sends the same one on every poll.
 func (s *Service) identifyAgent(ua string) (Family, Device) {
-	s.agentsMu.RLock()
-	a, ok := s.agents[ua]
-	s.agentsMu.RUnlock()
+	a, ok := s.agents.get(ua)
 	if ok {
 		return a.fam, a.dev
 	}
@@ -153,12 +152,7 @@ func (s *Service) identifyAgent(ua string) (Family, Device) {
 	if len(ua) > maxAgentLen {
 		return a.fam, a.dev // no phone sends one this long; not worth keeping
 	}
-	s.agentsMu.Lock()
-	if s.agents == nil || len(s.agents) >= maxAgents {
-		s.agents = make(map[string]agentSeen)
-	}
-	s.agents[ua] = a
-	s.agentsMu.Unlock()
+	s.agents.put(ua, a)
 	return a.fam, a.dev
 }
 
@@ -166,12 +160,29 @@ func (s *Service) identifyAgent(ua string) (Family, Device) {
 // the inventory and, for rendered files, returns the file (from the cache
 // while the config generation is unchanged).
 func (s *Service) Fetch(ctx context.Context, r Request) (Answer, error) {
-	fam, dev, e, err := s.Identify(r.Method, r.Name, r.UserAgent)
-	if err != nil {
-		return Answer{}, err
+	// A phone asks for the same names with the same User-Agent on every
+	// poll, and what a request identifies depends on nothing else: known
+	// requests skip identifying, and while the generation stands, rendering.
+	key := answerKey{method: r.Method, name: r.Name, ua: r.UserAgent}
+	cacheable := len(r.UserAgent) <= maxAgentLen && (r.Method == "GET" || r.Method == "HEAD")
+	var known answerSeen
+	hit := false
+	if cacheable {
+		known, hit = s.answers.get(key)
 	}
+	if !hit {
+		fam, dev, e, err := s.Identify(r.Method, r.Name, r.UserAgent)
+		if err != nil {
+			return Answer{}, err
+		}
+		known = answerSeen{fam: fam, dev: dev, e: e}
+	}
+	fam, dev, e := known.fam, known.dev, known.e
 	a := Answer{Device: dev, Entry: e}
 	if e.Kind != Rendered {
+		if cacheable && !hit {
+			s.answers.put(key, known)
+		}
 		s.inventory.seen(dev, r.IP, e.Name, nil)
 		return a, nil
 	}
@@ -180,9 +191,19 @@ func (s *Service) Fetch(ctx context.Context, r Request) (Answer, error) {
 			return Answer{}, err
 		}
 	}
-	f, err := s.render(ctx, fam, dev, e)
+	gen, err := s.generation(ctx)
 	if err != nil {
-		return Answer{}, err
+		return Answer{}, fmt.Errorf("read the config generation: %w", err)
+	}
+	f := known.file
+	if f == nil || f.Generation != gen {
+		if f, err = s.render(ctx, fam, dev, e, gen); err != nil {
+			return Answer{}, err
+		}
+		if cacheable {
+			known.file = f
+			s.answers.put(key, known)
+		}
 	}
 	a.File = f
 	var cfg *File
@@ -191,6 +212,18 @@ func (s *Service) Fetch(ctx context.Context, r Request) (Answer, error) {
 	}
 	s.inventory.seen(dev, r.IP, e.Name, cfg)
 	return a, nil
+}
+
+// answerKey is a request as far as what it identifies goes.
+type answerKey struct{ method, name, ua string }
+
+// answerSeen is what a request identified, and the file last rendered for
+// it (stale once the generation moves).
+type answerSeen struct {
+	fam  Family
+	dev  Device
+	e    Entry
+	file *File
 }
 
 // Preview renders a file for dev as a phone would get it, without recording
@@ -210,16 +243,17 @@ func (s *Service) Preview(ctx context.Context, dev Device, name string) (*File, 
 	if e.Kind != Rendered {
 		return nil, fault.NotFoundf("%q is not a file deskprov renders for %s phones", name, dev.Vendor)
 	}
-	return s.render(ctx, fam, dev, e)
-}
-
-// render returns the file from the cache when the config generation has not
-// moved since it was made; otherwise it gathers the inputs and renders.
-func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry) (*File, error) {
 	gen, err := s.generation(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read the config generation: %w", err)
 	}
+	return s.render(ctx, fam, dev, e, gen)
+}
+
+// render returns the file from the cache when the config generation gen
+// (read by the caller) is the one it was made at; otherwise it gathers the
+// inputs and renders.
+func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry, gen int64) (*File, error) {
 	if !e.PerDevice {
 		dev.MAC, dev.Serial = "", ""
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -45,6 +46,17 @@ func (s *Server) observe() gin.HandlerFunc {
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 	}, []string{"method", "route"})
 	s.Registry.MustRegister(requests, latency)
+	// The labelled children are looked up once per method, route and
+	// status, not hashed again on every request.
+	type key struct {
+		method, route string
+		status        int
+	}
+	type child struct {
+		count   prometheus.Counter
+		latency prometheus.Observer
+	}
+	var children sync.Map
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -53,8 +65,23 @@ func (s *Server) observe() gin.HandlerFunc {
 			route = "unmatched"
 		}
 		status := c.Writer.Status()
-		requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
-		latency.WithLabelValues(c.Request.Method, route).Observe(time.Since(start).Seconds())
+		method := c.Request.Method
+		switch method {
+		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		default:
+			method = "OTHER" // a client's made-up method must not mint a series
+		}
+		k := key{method, route, status}
+		v, ok := children.Load(k)
+		if !ok {
+			v, _ = children.LoadOrStore(k, child{
+				count:   requests.WithLabelValues(k.method, route, strconv.Itoa(status)),
+				latency: latency.WithLabelValues(k.method, route),
+			})
+		}
+		ch := v.(child)
+		ch.count.Inc()
+		ch.latency.Observe(time.Since(start).Seconds())
 		level := slog.LevelDebug
 		if status >= 500 {
 			level = slog.LevelWarn
