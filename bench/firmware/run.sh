@@ -3,10 +3,11 @@
 # concurrent clients from deskprov and from nginx serving the same file, one
 # server at a time, each run bounded by DURATION (default 8s). Prints the
 # throughput of both, their ratio, and deskprov's peak RSS (VmHWM).
-# Needs nginx on PATH. Usage: bench/firmware/run.sh [DURATION]
+# Needs nginx on PATH. Usage: [ROUNDS=3] bench/firmware/run.sh [DURATION]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DUR=${1:-8s}
+ROUNDS=${ROUNDS:-3}
 WORK=$(mktemp -d)
 DPID= NPID=
 cleanup() {
@@ -56,13 +57,22 @@ nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
 NPID=$!
 sleep 0.5
 
+# ROUNDS rounds per client count, alternating which server goes first (the
+# second run of a pair was seen to gain or lose up to a fifth on this shared
+# machine); each figure is the median of its rounds.
+median() { sort -n | awk '{a[NR]=$1} END{if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+mbps() { sed 's/.*MBps=\([0-9.]*\).*/\1/'; }
 for c in 4 200; do
-	n=$("$WORK/load" -url http://127.0.0.1:$NPORT/$IMG -c $c -d "$DUR")
-	d=$("$WORK/load" -url http://127.0.0.1:$DPORT/prov/$IMG -c $c -d "$DUR")
-	nm=$(sed 's/.*MBps=\([0-9.]*\).*/\1/' <<<"$n")
-	dm=$(sed 's/.*MBps=\([0-9.]*\).*/\1/' <<<"$d")
-	echo "nginx    $n"
-	echo "deskprov $d"
-	awk -v d="$dm" -v n="$nm" -v c="$c" 'BEGIN { printf "clients=%d ratio deskprov/nginx = %.2f\n", c, d / n }'
+	: >"$WORK/n$c"; : >"$WORK/d$c"
+	for r in $(seq "$ROUNDS"); do
+		if [ $((r % 2)) = 1 ]; then order="n d"; else order="d n"; fi
+		for who in $order; do
+			if [ "$who" = n ]; then out=$("$WORK/load" -url http://127.0.0.1:$NPORT/$IMG -c $c -d "$DUR"); echo "nginx    $out"
+			else out=$("$WORK/load" -url http://127.0.0.1:$DPORT/prov/$IMG -c $c -d "$DUR"); echo "deskprov $out"; fi
+			mbps <<<"$out" >>"$WORK/$who$c"
+		done
+	done
+	nm=$(median <"$WORK/n$c"); dm=$(median <"$WORK/d$c")
+	awk -v d="$dm" -v n="$nm" -v c="$c" 'BEGIN { printf "clients=%d median MB/s deskprov %.0f nginx %.0f ratio deskprov/nginx = %.2f\n", c, d, n, d / n }'
 done
 echo "deskprov peak RSS: $(grep VmHWM /proc/$DPID/status | awk '{printf "%.1f MiB", $2/1024}')"
