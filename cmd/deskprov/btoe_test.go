@@ -109,7 +109,7 @@ func (e *btoeCLIEnv) run(t *testing.T, args ...string) (string, error) {
 	return cliFresh(t, append([]string{"btoe", "--server", e.url, "--state", e.state}, args...)...)
 }
 
-func btoeCLIWant(t *testing.T, out string, err error, wantErr bool, want ...string) {
+func cliWant(t *testing.T, out string, err error, wantErr bool, want ...string) {
 	t.Helper()
 	got := out
 	if wantErr {
@@ -162,27 +162,27 @@ func TestBToEReferenceClientAutoMode(t *testing.T) {
 		t.Setenv("DESKPROV_BTOE_PASSWORD", "Correct-horse-1")
 
 		out, err := env.run(t, "phone", "register", "--mac", "64:16:7F:AA:BB:CC")
-		btoeCLIWant(t, out, err, false, "64167faabbcc", "pairing mode Auto")
+		cliWant(t, out, err, false, "64167faabbcc", "pairing mode Auto")
 		if strings.Contains(out, "pairing code") {
 			t.Fatalf("Auto mode showed a code: %s", out)
 		}
 		out, err = env.run(t, "pair", "--phone", "64167faabbcc", "--os", "Mac")
-		btoeCLIWant(t, out, err, true, "not supported on Mac", "403")
+		cliWant(t, out, err, true, "not supported on Mac", "403")
 		out, err = env.run(t, "pair", "--phone", "64167faabbcc", "--os", "VDI")
-		btoeCLIWant(t, out, err, true, "not supported on VDI")
+		cliWant(t, out, err, true, "not supported on VDI")
 		out, err = env.run(t, "pair", "--phone", "64167faabbcc")
-		btoeCLIWant(t, out, err, false, "paired with phone 64167faabbcc (Auto mode)")
+		cliWant(t, out, err, false, "paired with phone 64167faabbcc (Auto mode)")
 
 		out, err = env.run(t, "signin", "--upn", "amosm@contoso.com")
-		btoeCLIWant(t, out, err, false, "sign-in for amosm@contoso.com sent")
+		cliWant(t, out, err, false, "sign-in for amosm@contoso.com sent")
 		out, err = env.run(t, "lock")
-		btoeCLIWant(t, out, err, false, "lock sent to phone 64167faabbcc")
+		cliWant(t, out, err, false, "lock sent to phone 64167faabbcc")
 		out, err = env.run(t, "unlock")
-		btoeCLIWant(t, out, err, false, "unlock sent")
+		cliWant(t, out, err, false, "unlock sent")
 		out, err = env.run(t, "call", "+1 (425) 555-0123")
-		btoeCLIWant(t, out, err, false, "dials +14255550123")
+		cliWant(t, out, err, false, "dials +14255550123")
 		out, err = env.run(t, "call", "call me maybe")
-		btoeCLIWant(t, out, err, true, "not a number the phone can dial")
+		cliWant(t, out, err, true, "not a number the phone can dial")
 
 		evs := env.phoneEvents(t)
 		if got := btoeCLITypes(evs); got != "paired,signin,lock,unlock,dial" {
@@ -197,7 +197,7 @@ func TestBToEReferenceClientAutoMode(t *testing.T) {
 		}
 		// Printed events were acknowledged: the next run gets nothing again.
 		out, err = env.run(t, "phone", "events")
-		btoeCLIWant(t, out, err, false, "no events")
+		cliWant(t, out, err, false, "no events")
 
 		// A phone that fetched an event and dropped off before
 		// acknowledging it gets it again when it reconnects, and only once.
@@ -223,29 +223,29 @@ func TestBToEReferenceClientAutoMode(t *testing.T) {
 		// The phone restarts and registers again with its token: the
 		// pairing survives; a stranger who only knows the MAC is refused.
 		out, err = env.run(t, "phone", "register", "--mac", "64167faabbcc")
-		btoeCLIWant(t, out, err, false, "registered")
+		cliWant(t, out, err, false, "registered")
 		if _, err := btoePoll(btoeClient(env.url, st.Phone.Token), btoeSidePhone, 0, 0); err == nil {
 			t.Fatal("the phone's old token still works")
 		}
 		stranger := &btoeCLIEnv{url: env.url, state: filepath.Join(t.TempDir(), "stranger.json")}
 		out, err = stranger.run(t, "phone", "register", "--mac", "64167faabbcc")
-		btoeCLIWant(t, out, err, true, "already registered", "409")
+		cliWant(t, out, err, true, "already registered", "409")
 
 		out, err = env.run(t, "status")
-		btoeCLIWant(t, out, err, false, "active", "amosm@contoso.com")
+		cliWant(t, out, err, false, "active", "amosm@contoso.com")
 		out, err = env.run(t, "phone", "unpair")
-		btoeCLIWant(t, out, err, false, "unpaired")
+		cliWant(t, out, err, false, "unpaired")
 		out, err = env.run(t, "events")
-		btoeCLIWant(t, out, err, false, "unpaired", `"by":"phone"`)
+		cliWant(t, out, err, false, "unpaired", `"by":"phone"`)
 		out, err = env.run(t, "lock")
-		btoeCLIWant(t, out, err, true, "pairing has ended", "409")
+		cliWant(t, out, err, true, "pairing has ended", "409")
 
 		// Pair again and unpair from the PC side: the phone is told.
 		if _, err := env.run(t, "pair", "--phone", "64167faabbcc"); err != nil {
 			t.Fatal(err)
 		}
 		out, err = env.run(t, "unpair")
-		btoeCLIWant(t, out, err, false, "unpaired from phone")
+		cliWant(t, out, err, false, "unpaired from phone")
 		if got := btoeCLITypes(env.phoneEvents(t)); got != "paired,unpaired" {
 			t.Fatalf("the phone got %s", got)
 		}
@@ -259,30 +259,30 @@ func TestBToEReferenceClientManualMode(t *testing.T) {
 		codeRE := regexp.MustCompile(`pairing code: (\d{6})`)
 
 		out, err := env.run(t, "phone", "register", "--mac", "64167faabbcc")
-		btoeCLIWant(t, out, err, false, "pairing mode Manual", "pairing code:")
+		cliWant(t, out, err, false, "pairing mode Manual", "pairing code:")
 		code := codeRE.FindStringSubmatch(out)[1]
 
 		out, err = env.run(t, "pair", "--phone", "64167faabbcc")
-		btoeCLIWant(t, out, err, true, "type the pairing code the phone shows")
+		cliWant(t, out, err, true, "type the pairing code the phone shows")
 		wrong := "000000"
 		if code == wrong {
 			wrong = "111111"
 		}
 		out, err = env.run(t, "pair", "--phone", "64167faabbcc", "--code", wrong)
-		btoeCLIWant(t, out, err, true, "pairing code is wrong")
+		cliWant(t, out, err, true, "pairing code is wrong")
 
 		// The code expires: moving the clock past it makes the right code fail.
 		env.advance(btoe.CodeTTL + time.Second)
 		out, err = env.run(t, "pair", "--phone", "64167faabbcc", "--code", code)
-		btoeCLIWant(t, out, err, true, "expired")
+		cliWant(t, out, err, true, "expired")
 
 		out, err = env.run(t, "phone", "code")
-		btoeCLIWant(t, out, err, false, "pairing code:")
+		cliWant(t, out, err, false, "pairing code:")
 		code = codeRE.FindStringSubmatch(out)[1]
 		out, err = env.run(t, "pair", "--phone", "64167faabbcc", "--code", code)
-		btoeCLIWant(t, out, err, false, "(Manual mode)")
+		cliWant(t, out, err, false, "(Manual mode)")
 		out, err = env.run(t, "call", "1234")
-		btoeCLIWant(t, out, err, false, "dials 1234")
+		cliWant(t, out, err, false, "dials 1234")
 		if got := btoeCLITypes(env.phoneEvents(t)); got != "paired,dial" {
 			t.Fatalf("the phone got %s", got)
 		}
@@ -294,18 +294,18 @@ func TestBToEReferenceClientRefusals(t *testing.T) {
 		env := btoeCLIServer(t, db)
 		t.Run("commands before pairing say what to do", func(t *testing.T) {
 			out, err := env.run(t, "lock")
-			btoeCLIWant(t, out, err, true, "deskprov btoe pair")
+			cliWant(t, out, err, true, "deskprov btoe pair")
 		})
 		t.Run("a phone with BToE disabled by policy cannot register", func(t *testing.T) {
 			env.pol.mu.Lock()
 			env.pol.s.EnableBetterTogetherOverEthernet = false
 			env.pol.mu.Unlock()
 			out, err := env.run(t, "phone", "register", "--mac", "64167faabbcc")
-			btoeCLIWant(t, out, err, true, "disabled", "Global", "EnableBetterTogetherOverEthernet")
+			cliWant(t, out, err, true, "disabled", "Global", "EnableBetterTogetherOverEthernet")
 		})
 		t.Run("a phone that never registered cannot be paired with", func(t *testing.T) {
 			out, err := env.run(t, "pair", "--phone", "001122334455")
-			btoeCLIWant(t, out, err, true, "has not registered", "404")
+			cliWant(t, out, err, true, "has not registered", "404")
 		})
 		t.Run("a wrong PC password sends nothing", func(t *testing.T) {
 			env.pol.mu.Lock()
@@ -319,7 +319,7 @@ func TestBToEReferenceClientRefusals(t *testing.T) {
 			}
 			t.Setenv("DESKPROV_BTOE_PASSWORD", "not-it")
 			out, err := env.run(t, "signin", "--upn", "amosm@contoso.com")
-			btoeCLIWant(t, out, err, true, "incorrect", "401")
+			cliWant(t, out, err, true, "incorrect", "401")
 			if got := btoeCLITypes(env.phoneEvents(t)); got != "paired" {
 				t.Fatalf("the phone got %s", got)
 			}
@@ -362,15 +362,15 @@ func TestBToEAgainstRunningServer(t *testing.T) {
 		const mac = "64167faabbcc"
 
 		out, err := ph.run(t, "phone", "register", "--mac", "64:16:7F:AA:BB:CC")
-		btoeCLIWant(t, out, err, false, "pairing mode Auto")
+		cliWant(t, out, err, false, "pairing mode Auto")
 		for _, osName := range []string{"Mac", "macOS", "VDI"} {
 			out, err = pc.run(t, "pair", "--phone", mac, "--os", osName)
-			btoeCLIWant(t, out, err, true, "not supported", "403")
+			cliWant(t, out, err, true, "not supported", "403")
 		}
 		out, err = pc.run(t, "pair", "--phone", mac)
-		btoeCLIWant(t, out, err, false, "(Auto mode)")
+		cliWant(t, out, err, false, "(Auto mode)")
 		out, err = pc.run(t, "signin", "--upn", "amosm@contoso.com")
-		btoeCLIWant(t, out, err, false, "sign-in for amosm@contoso.com sent")
+		cliWant(t, out, err, false, "sign-in for amosm@contoso.com sent")
 		for _, args := range [][]string{{"lock"}, {"unlock"}, {"call", "+1 425 555 0123"}} {
 			if out, err := pc.run(t, args...); err != nil {
 				t.Fatalf("%v: %v\n%s", args, err, out)
@@ -404,9 +404,9 @@ func TestBToEAgainstRunningServer(t *testing.T) {
 			t.Fatalf("a PC sign-in code works twice: %d %v", code, body)
 		}
 		out, err = ph.run(t, "phone", "register", "--mac", mac) // a restart, with its token
-		btoeCLIWant(t, out, err, false, "signed in: amosm@contoso.com")
+		cliWant(t, out, err, false, "signed in: amosm@contoso.com")
 		out, err = pc.run(t, "status")
-		btoeCLIWant(t, out, err, false, "active", "amosm@contoso.com")
+		cliWant(t, out, err, false, "active", "amosm@contoso.com")
 
 		// The phone takes an event and drops off before acknowledging it: it
 		// gets it again when it reconnects, once.
@@ -434,9 +434,9 @@ func TestBToEAgainstRunningServer(t *testing.T) {
 		admin("policy", "new", "NoBToE", "--EnableBetterTogetherOverEthernet=false")
 		admin("policy", "grant", "amosm@contoso.com", "NoBToE")
 		out, err = pc.run(t, "pair", "--phone", mac)
-		btoeCLIWant(t, out, err, true, "disabled for amosm@contoso.com", `"NoBToE"`, "403")
+		cliWant(t, out, err, true, "disabled for amosm@contoso.com", `"NoBToE"`, "403")
 		out, err = pc.run(t, "signin", "--upn", "amosm@contoso.com")
-		btoeCLIWant(t, out, err, true, "disabled for amosm@contoso.com")
+		cliWant(t, out, err, true, "disabled for amosm@contoso.com")
 
 		// Manual mode from Global: a second phone shows a code.
 		admin("policy", "set", "Global", "--BetterTogetherOverEthernetPairingMode", "Manual")
@@ -448,41 +448,41 @@ func TestBToEAgainstRunningServer(t *testing.T) {
 		btoe.CodeTTL = time.Second
 		t.Cleanup(func() { btoe.CodeTTL = oldTTL })
 		out, err = ph2.run(t, "phone", "register", "--mac", mac2)
-		btoeCLIWant(t, out, err, false, "pairing mode Manual", "pairing code:")
+		cliWant(t, out, err, false, "pairing mode Manual", "pairing code:")
 		code := codeRE.FindStringSubmatch(out)[1]
 		out, err = pc2.run(t, "pair", "--phone", mac2)
-		btoeCLIWant(t, out, err, true, "type the pairing code the phone shows")
+		cliWant(t, out, err, true, "type the pairing code the phone shows")
 		wrong := "000000"
 		if code == wrong {
 			wrong = "111111"
 		}
 		out, err = pc2.run(t, "pair", "--phone", mac2, "--code", wrong)
-		btoeCLIWant(t, out, err, true, "pairing code is wrong", "403")
+		cliWant(t, out, err, true, "pairing code is wrong", "403")
 		time.Sleep(btoe.CodeTTL + 100*time.Millisecond)
 		out, err = pc2.run(t, "pair", "--phone", mac2, "--code", code)
-		btoeCLIWant(t, out, err, true, "expired")
+		cliWant(t, out, err, true, "expired")
 		btoe.CodeTTL = oldTTL
 		out, err = ph2.run(t, "phone", "code")
-		btoeCLIWant(t, out, err, false, "pairing code:")
+		cliWant(t, out, err, false, "pairing code:")
 		code = codeRE.FindStringSubmatch(out)[1]
 		out, err = pc2.run(t, "pair", "--phone", mac2, "--code", code)
-		btoeCLIWant(t, out, err, false, "(Manual mode)")
+		cliWant(t, out, err, false, "(Manual mode)")
 		out, err = pc2.run(t, "pair", "--phone", mac2, "--code", code)
-		btoeCLIWant(t, out, err, true, "no pairing code waiting")
+		cliWant(t, out, err, true, "no pairing code waiting")
 		out, err = pc2.run(t, "call", "1234")
-		btoeCLIWant(t, out, err, false, "dials 1234")
+		cliWant(t, out, err, false, "dials 1234")
 
 		// BToE off in Global: new phones cannot register.
 		admin("policy", "set", "Global", "--EnableBetterTogetherOverEthernet=false")
 		ph3 := &btoeCLIEnv{url: base, state: filepath.Join(t.TempDir(), "phone3.json")}
 		out, err = ph3.run(t, "phone", "register", "--mac", "64167faa0003")
-		btoeCLIWant(t, out, err, true, "disabled", `"Global"`, "EnableBetterTogetherOverEthernet")
+		cliWant(t, out, err, true, "disabled", `"Global"`, "EnableBetterTogetherOverEthernet")
 
 		// Unpairing from the phone ends it; the PC app is told.
 		out, err = ph2.run(t, "phone", "unpair")
-		btoeCLIWant(t, out, err, false, "unpaired")
+		cliWant(t, out, err, false, "unpaired")
 		out, err = pc2.run(t, "events")
-		btoeCLIWant(t, out, err, false, "unpaired", `"by":"phone"`)
+		cliWant(t, out, err, false, "unpaired", `"by":"phone"`)
 		if got := btoeCLITypes(ph2.phoneEvents(t)); got != "paired,dial" {
 			t.Fatalf("the second phone got %s", got)
 		}

@@ -90,6 +90,26 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 	return out.String(), err
 }
 
+// cliStep is one CLI run of a table test: the text its output (or, when it
+// must fail, its error) has to contain.
+type cliStep struct {
+	name string
+	args []string
+	want string
+	fail bool
+}
+
+// runSteps runs the steps in order, each as a subtest.
+func runSteps(t *testing.T, steps []cliStep) {
+	t.Helper()
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			out, err := runCLI(t, st.args...)
+			cliWant(t, out, err, st.fail, st.want)
+		})
+	}
+}
+
 func TestServeAndCLI(t *testing.T) {
 	base := startServe(t)
 	t.Setenv("DESKPROV_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
@@ -120,12 +140,7 @@ func TestServeAndCLI(t *testing.T) {
 			t.Fatalf("%s %v", out, err)
 		}
 	})
-	steps := []struct {
-		name string
-		args []string
-		want string // in the output, or in the error when fails
-		fail bool
-	}{
+	steps := []cliStep{
 		{"buying Phone System", []string{"license", "set", "PhoneSystem", "2"}, "PhoneSystem", false},
 		{"buying a Calling Plan", []string{"license", "set", "CallingPlanDomestic", "1"}, "CallingPlanDomestic", false},
 		{"an unknown SKU is named", []string{"license", "set", "Teams", "1"}, "unknown license SKU", true},
@@ -141,23 +156,7 @@ func TestServeAndCLI(t *testing.T) {
 		{"listing users", []string{"user", "list"}, "amosm@contoso.com", false},
 		{"an unknown output format", []string{"user", "list", "--output", "yaml"}, "table or json", true},
 	}
-	for _, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			out, err := runCLI(t, st.args...)
-			got := out
-			if st.fail {
-				if err == nil {
-					t.Fatalf("succeeded: %s", out)
-				}
-				got = err.Error()
-			} else if err != nil {
-				t.Fatalf("%v\n%s", err, out)
-			}
-			if !strings.Contains(got, st.want) {
-				t.Fatalf("got %q, want it to mention %q", got, st.want)
-			}
-		})
-	}
+	runSteps(t, steps)
 	t.Run("json output is machine-readable", func(t *testing.T) {
 		out, err := runCLI(t, "user", "list", "--output", "json")
 		if err != nil {

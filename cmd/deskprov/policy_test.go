@@ -35,12 +35,7 @@ func TestPolicyCLI(t *testing.T) {
 	if out, err := runCLI(t, "user", "add", "amosm@contoso.com"); err != nil {
 		t.Fatalf("%s %v", out, err)
 	}
-	steps := []struct {
-		name string
-		args []string
-		want string
-		fail bool
-	}{
+	steps := []cliStep{
 		{"listing shows Global", []string{"policy", "get"}, "Global", false},
 		{"showing Global lists every setting", []string{"policy", "get", "Global"}, "HotDeskingIdleTimeoutInMinutes", false},
 		{"set needs a setting", []string{"policy", "set", "Global"}, "at least one setting", true},
@@ -58,23 +53,7 @@ func TestPolicyCLI(t *testing.T) {
 		{"reset puts Global back", []string{"policy", "reset", "Global"}, "00:10:00", false},
 		{"the audit shows the changes", []string{"policy", "audit", "--object", "ipphonepolicy/Global"}, "PhoneLockTimeout: 00:10:00 → 00:05:00", false},
 	}
-	for _, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			out, err := runCLI(t, st.args...)
-			got := out
-			if st.fail {
-				if err == nil {
-					t.Fatalf("succeeded: %s", out)
-				}
-				got = err.Error()
-			} else if err != nil {
-				t.Fatalf("%v\n%s", err, out)
-			}
-			if !strings.Contains(got, st.want) {
-				t.Fatalf("got %q, want it to mention %q", got, st.want)
-			}
-		})
-	}
+	runSteps(t, steps)
 	t.Run("every setting flag reaches the server", func(t *testing.T) {
 		args := []string{"policy", "new", "Every"}
 		for _, f := range policy.Fields() {
