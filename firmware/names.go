@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/provisioning/polycom"
 )
 
 // Vendors are the phone families deskprov provisions (also the OAuth client_ids).
@@ -17,16 +18,8 @@ const (
 )
 
 // polycomParts maps a Polycom model to the part number of its split image
-// (<part>.sip.ld), from VENDORS.md.
-var polycomParts = map[string]string{
-	"VVX101": "3111-40250-001", "VVX150": "3111-48810-001", "VVX201": "3111-40450-001",
-	"VVX250": "3111-48820-001", "VVX300": "3111-46135-002", "VVX301": "3111-48300-001",
-	"VVX310": "3111-46161-001", "VVX311": "3111-48350-001", "VVX350": "3111-48830-001",
-	"VVX400": "3111-46157-002", "VVX401": "3111-48400-001", "VVX410": "3111-46162-001",
-	"VVX411": "3111-48450-001", "VVX450": "3111-48840-001", "VVX500": "3111-44500-001",
-	"VVX501": "3111-48500-001", "VVX600": "3111-44600-001", "VVX601": "3111-48600-001",
-	"VVX1500": "2345-17960-001",
-}
+// (<part>.sip.ld): the one table, kept with the Polycom family.
+var polycomParts = polycom.Parts
 
 // yealinkCodes maps the first number of a Yealink version (its model code) to
 // the model, for image names that carry only the model family ("T46-28…").
