@@ -419,8 +419,8 @@ func (s *Service) EnrollmentURL(ctx context.Context, id string) (string, string,
 // pendingBinding ties a sealed pending_totp to its device code row.
 func pendingBinding(id string) string { return "signin_device_codes.pending_totp:" + id }
 
-// SealClearSecrets seals pending_totp values stored in clear by versions
-// before they were sealed, and returns how many it sealed. serve runs it at
+// SealClearSecrets seals pending_totp values and signing keys stored in
+// clear by versions before they were sealed, and returns how many it sealed. serve runs it at
 // every start.
 func (s *Service) SealClearSecrets(ctx context.Context) (int, error) {
 	var rows []deviceCode
@@ -435,6 +435,22 @@ func (s *Service) SealClearSecrets(ctx context.Context) (int, error) {
 			return n, fmt.Errorf("seal the authenticator secret being enrolled: %w", err)
 		}
 		res := s.db.WithContext(ctx).Model(&deviceCode{}).Where("id = ? AND pending_totp = ?", dc.ID, dc.PendingTOTP).Update("pending_totp", sealed)
+		if res.Error != nil {
+			return n, res.Error
+		}
+		n += int(res.RowsAffected)
+	}
+	// Signing keys made before keys were sealed.
+	var keys []signingKey
+	if err := s.db.WithContext(ctx).Where("private_pem NOT LIKE ?", sealbox.Prefix+"%").Find(&keys).Error; err != nil {
+		return n, err
+	}
+	for _, k := range keys {
+		sealed, err := s.Secrets.Seal(k.PrivatePEM, keyBinding(k.KID))
+		if err != nil {
+			return n, fmt.Errorf("seal signing key %s: %w", k.KID, err)
+		}
+		res := s.db.WithContext(ctx).Model(&signingKey{}).Where("k_id = ? AND private_pem = ?", k.KID, k.PrivatePEM).Update("private_pem", sealed)
 		if res.Error != nil {
 			return n, res.Error
 		}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/internal/sealbox"
 )
 
 // signingKey is an ES256 key that signs tokens. The newest key signs; older
@@ -47,8 +49,19 @@ type JWKS struct {
 	Keys []JWK `json:"keys"`
 }
 
-func parseKey(k signingKey) (*ecdsa.PrivateKey, error) {
-	blk, _ := pem.Decode([]byte(k.PrivatePEM))
+// keyBinding binds a sealed private key to its row.
+func keyBinding(kid string) string { return "signin_keys.private_pem:" + kid }
+
+// parseKey opens (when sealed) and parses a stored signing key.
+func (s *Service) parseKey(k signingKey) (*ecdsa.PrivateKey, error) {
+	text := k.PrivatePEM
+	if sealbox.Sealed(text) {
+		var err error
+		if text, err = s.Secrets.Open(text, keyBinding(k.KID)); err != nil {
+			return nil, fmt.Errorf("signing key %s: %w", k.KID, err)
+		}
+	}
+	blk, _ := pem.Decode([]byte(text))
 	if blk == nil {
 		return nil, fmt.Errorf("signing key %s: no PEM block", k.KID)
 	}
@@ -97,7 +110,7 @@ func (s *Service) activeKey(ctx context.Context) (string, *ecdsa.PrivateKey, err
 		}
 		return s.activeKey(ctx)
 	}
-	key, err := parseKey(k)
+	key, err := s.parseKey(k)
 	return k.KID, key, err
 }
 
@@ -118,6 +131,10 @@ func (s *Service) RotateKey(ctx context.Context) error {
 	k, err := newSigningKey(s.now())
 	if err != nil {
 		return err
+	}
+	// The private key is stored sealed, never in clear.
+	if k.PrivatePEM, err = s.Secrets.Seal(k.PrivatePEM, keyBinding(k.KID)); err != nil {
+		return fmt.Errorf("seal the new signing key: %w", err)
 	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		now := s.now()
@@ -148,7 +165,7 @@ func (s *Service) JWKS(ctx context.Context) (JWKS, error) {
 	}
 	out := JWKS{Keys: []JWK{}}
 	for _, k := range ks {
-		key, err := parseKey(k)
+		key, err := s.parseKey(k)
 		if err != nil {
 			return JWKS{}, err
 		}
@@ -182,7 +199,7 @@ func (s *Service) signAccess(ctx context.Context, db *gorm.DB, c AccessClaims) (
 	if k.KID == "" {
 		return "", errors.New("no active token signing key: call ready before the transaction")
 	}
-	key, err := parseKey(k)
+	key, err := s.parseKey(k)
 	if err != nil {
 		return "", err
 	}
@@ -204,7 +221,7 @@ func (s *Service) VerifyAccessToken(ctx context.Context, raw string) (AccessClai
 		kid, _ := t.Header["kid"].(string)
 		for _, k := range ks {
 			if k.KID == kid {
-				key, err := parseKey(k)
+				key, err := s.parseKey(k)
 				if err != nil {
 					return nil, err
 				}

@@ -221,3 +221,46 @@ func TestDeviceAuthorizationIsLimitedPerClientAddress(t *testing.T) {
 		}
 	})
 }
+
+// TestSigningKeysAreSealedAtRest: the private half of every token-signing
+// key is stored sealed; a key stored in clear by an older version still
+// signs, and is sealed by SealClearSecrets.
+func TestSigningKeysAreSealedAtRest(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		f := newSigninFixture(t, db, signinPolicy{})
+		jwks, err := f.svc.JWKS(ctx)
+		if err != nil || len(jwks.Keys) != 1 {
+			t.Fatalf("%+v %v", jwks, err)
+		}
+		stored := rawColumn(t, db, "SELECT private_pem FROM signin_keys")
+		if !strings.HasPrefix(stored, sealbox.Prefix) || strings.Contains(stored, "PRIVATE KEY") {
+			t.Fatalf("the signing key is stored in clear: %.40q", stored)
+		}
+		// An older version's clear key: open it back and store it so.
+		kid := jwks.Keys[0].Kid
+		clear, err := f.svc.Secrets.Open(stored, "signin_keys.private_pem:"+kid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec("UPDATE signin_keys SET private_pem = ? WHERE k_id = ?", clear, kid).Error; err != nil {
+			t.Fatal(err)
+		}
+		if jwks, err := f.svc.JWKS(ctx); err != nil || len(jwks.Keys) != 1 || jwks.Keys[0].Kid != kid {
+			t.Fatalf("a clear legacy key no longer publishes: %+v %v", jwks, err)
+		}
+		if n, err := f.svc.SealClearSecrets(ctx); err != nil || n != 1 {
+			t.Fatalf("sealed %d, %v", n, err)
+		}
+		if s := rawColumn(t, db, "SELECT private_pem FROM signin_keys"); !strings.HasPrefix(s, sealbox.Prefix) {
+			t.Fatal("SealClearSecrets left the key in clear")
+		}
+		// Copied to another row, a sealed key does not open.
+		if err := db.Exec("INSERT INTO signin_keys (k_id, private_pem, created_at) VALUES (?, ?, ?)", "copied", stored, time.Now().UTC().Add(time.Hour)).Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.JWKS(ctx); err == nil {
+			t.Fatal("a sealed key copied to another row opened")
+		}
+	})
+}

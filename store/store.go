@@ -6,12 +6,14 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/driver/postgres"
@@ -124,12 +126,15 @@ func (secret) TableName() string { return "server_secrets" }
 func Migrate(db *gorm.DB) error { return db.AutoMigrate(&secret{}, &generation{}) }
 
 // Secret returns the named secret, creating it with size random bytes on first
-// use. Two instances racing to create it agree on one value.
+// use. Two instances racing to create it agree on one value. When the store
+// has a Sealer (SealSecrets), the value is stored sealed; a value stored in
+// clear before is returned as it is, and sealed by SealSecrets.
 func Secret(ctx context.Context, db *gorm.DB, name string, size int) ([]byte, error) {
+	sealer := sealerOf(db)
 	var s secret
 	err := db.WithContext(ctx).First(&s, "name = ?", name).Error
 	if err == nil {
-		return s.Value, nil
+		return openSecret(sealer, s, size)
 	}
 	if !errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, err
@@ -138,13 +143,101 @@ func Secret(ctx context.Context, db *gorm.DB, name string, size int) ([]byte, er
 	if _, err := rand.Read(v); err != nil {
 		return nil, err
 	}
-	if err := db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&secret{Name: name, Value: v}).Error; err != nil {
+	stored := v
+	if sealer != nil {
+		sealed, err := sealer.Seal(base64.StdEncoding.EncodeToString(v), secretBinding(name))
+		if err != nil {
+			return nil, fmt.Errorf("seal server secret %s: %w", name, err)
+		}
+		stored = []byte(sealed)
+	}
+	if err := db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&secret{Name: name, Value: stored}).Error; err != nil {
 		return nil, err
 	}
 	if err := db.WithContext(ctx).First(&s, "name = ?", name).Error; err != nil {
 		return nil, err
 	}
-	return s.Value, nil
+	return openSecret(sealer, s, size)
+}
+
+// Sealer encrypts small values at rest (internal/sealbox.Box), binding each
+// to the row it belongs to.
+type Sealer interface {
+	Seal(plain, bind string) (string, error)
+	Open(stored, bind string) (string, error)
+}
+
+// sealedPrefix marks a sealed value (internal/sealbox.Prefix).
+const sealedPrefix = "v1:"
+
+var sealers sync.Map // *sql.DB → Sealer
+
+// SealSecrets makes Secret keep db's server secrets sealed by sealer, and
+// seals those stored in clear; it returns how many it sealed. serve calls it
+// once, before anything reads a secret.
+func SealSecrets(ctx context.Context, db *gorm.DB, sealer Sealer) (int, error) {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return 0, err
+	}
+	sealers.Store(sqlDB, sealer)
+	var all []secret
+	if err := db.WithContext(ctx).Find(&all).Error; err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range all {
+		if isSealedSecret(s.Value) {
+			continue
+		}
+		sealed, err := sealer.Seal(base64.StdEncoding.EncodeToString(s.Value), secretBinding(s.Name))
+		if err != nil {
+			return n, fmt.Errorf("seal server secret %s: %w", s.Name, err)
+		}
+		res := db.WithContext(ctx).Model(&secret{}).Where("name = ? AND value = ?", s.Name, s.Value).Update("value", []byte(sealed))
+		if res.Error != nil {
+			return n, res.Error
+		}
+		n += int(res.RowsAffected)
+	}
+	return n, nil
+}
+
+func sealerOf(db *gorm.DB) Sealer {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil
+	}
+	if v, ok := sealers.Load(sqlDB); ok {
+		return v.(Sealer)
+	}
+	return nil
+}
+
+func secretBinding(name string) string { return "server_secrets.value:" + name }
+
+// isSealedSecret tells a sealed value from a clear one: secrets are random
+// bytes of at most 64, a sealed one is longer text with the prefix.
+func isSealedSecret(v []byte) bool {
+	return len(v) > 64 && strings.HasPrefix(string(v), sealedPrefix)
+}
+
+func openSecret(sealer Sealer, s secret, size int) ([]byte, error) {
+	if !isSealedSecret(s.Value) {
+		return s.Value, nil
+	}
+	if sealer == nil {
+		return nil, fmt.Errorf("server secret %s is sealed and this server has no key to open it: start it with the --secret-key-file it was started with", s.Name)
+	}
+	plain, err := sealer.Open(string(s.Value), secretBinding(s.Name))
+	if err != nil {
+		return nil, fmt.Errorf("server secret %s: %w", s.Name, err)
+	}
+	v, err := base64.StdEncoding.DecodeString(plain)
+	if err != nil || len(v) != size {
+		return nil, fmt.Errorf("server secret %s does not decode to %d bytes", s.Name, size)
+	}
+	return v, nil
 }
 
 // IsUniqueViolation reports whether err comes from a unique constraint on

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/provisioning/yealink"
@@ -69,6 +70,11 @@ func TestSignInReachesThePhoneConfigAndSignOutReturnsItToGlobal(t *testing.T) {
 		ts := srv.URL
 		si := signin.New(db, tn, ps, ts)
 		si.HashCost = bcrypt.MinCost
+		box, err := sealbox.New(bytes.Repeat([]byte{7}, sealbox.KeySize))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn.Secrets, si.Secrets = box, box
 		prov.SignIn = si
 		s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts}, PolicyModule(ps), Provisioning{Service: prov}, SignIn(si))
 		if err != nil {

@@ -143,12 +143,18 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (*app, erro
 		return nil, err
 	}
 	a.secrets = box
-	log.Info("sealing authenticator secrets at rest", "key_file", keySrc)
+	log.Info("sealing secrets at rest (server keys, token-signing keys, authenticator secrets)", "key_file", keySrc)
 	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate, policy.Migrate, provisioning.Migrate, firmware.Migrate, signin.Migrate} {
 		if err := m(db); err != nil {
 			a.close()
 			return nil, fmt.Errorf("migrate the store: %w", err)
 		}
+	}
+	if n, err := store.SealSecrets(ctx, db, box); err != nil {
+		a.close()
+		return nil, fmt.Errorf("seal server secrets: %w", err)
+	} else if n > 0 {
+		log.Info("sealed server secrets stored in clear by an earlier version", "count", n)
 	}
 	a.tenant = tenant.New(db)
 	a.tenant.Secrets = box
