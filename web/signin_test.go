@@ -10,7 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -591,13 +590,7 @@ func TestSignInDeviceLoginEnrollsAnAuthenticatorForMFAUsers(t *testing.T) {
 // real one does: golang.org/x/oauth2's device flow polls the token endpoint
 // while headless Chromium walks /devicelogin.
 func TestSignInEndToEndWithOAuthClientAndChromium(t *testing.T) {
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		if _, err2 := exec.LookPath("/usr/bin/chromium"); err2 != nil {
-			t.Skip("skipping the web sign-in browser test: no chromium binary found (install Debian's chromium package to run it)")
-		}
-		bin = "/usr/bin/chromium"
-	}
+	bin := chromiumPath(t, "the web sign-in browser test")
 	env := signinTestServer(t, storetest.SQLite(t))
 	cfg := &oauth2.Config{
 		ClientID: "yealink",
