@@ -10,7 +10,6 @@ package btoe
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
@@ -143,8 +143,8 @@ type Service struct {
 	// one wake it at once).
 	PollInterval time.Duration
 
-	keyMu sync.Mutex
-	key   []byte
+	// codeKey keys the hashes of pairing codes.
+	codeKey *store.Key
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -153,7 +153,7 @@ type Service struct {
 // New returns the service.
 func New(db *gorm.DB, p Policies, si SignIns, cr Credentials) *Service {
 	t := throttle.New(db)
-	s := &Service{db: db, policies: p, signins: si, creds: cr, throttle: t, notify: newNotifier(), Now: time.Now, PollInterval: time.Second, stopped: make(chan struct{})}
+	s := &Service{db: db, policies: p, signins: si, creds: cr, throttle: t, codeKey: store.NewKey(db, "btoe-pairing-code"), notify: newNotifier(), Now: time.Now, PollInterval: time.Second, stopped: make(chan struct{})}
 	t.Now = func() time.Time { return s.Now() }
 	return s
 }
@@ -173,18 +173,10 @@ func (s *Service) Stopping() bool {
 	}
 }
 
-// CanonicalMAC returns mac as 12 lower-case hex digits, accepting the common
-// spellings (colons, dashes, dots, upper case).
+// CanonicalMAC returns mac as 12 lower-case hex digits, accepting the
+// spellings phones use (provisioning.ParseMAC).
 func CanonicalMAC(mac string) (string, error) {
-	m := strings.ToLower(strings.TrimSpace(mac))
-	m = strings.NewReplacer(":", "", "-", "", ".", "", " ", "").Replace(m)
-	if len(m) != 12 {
-		return "", fault.FieldInvalid("mac", "%q is not a MAC address: give 12 hex digits, for example 64:16:7f:12:34:56", mac)
-	}
-	if _, err := hex.DecodeString(m); err != nil {
-		return "", fault.FieldInvalid("mac", "%q is not a MAC address: give 12 hex digits, for example 64:16:7f:12:34:56", mac)
-	}
-	return m, nil
+	return provisioning.ParseMAC(strings.TrimSpace(mac))
 }
 
 // settingsFor returns the BToE settings that apply to the phone: those of the
@@ -252,18 +244,5 @@ func newCode() (string, error) {
 // hashCode keys the hash of a pairing code with a server secret: a six-digit
 // code has too few values for a plain hash to hide it.
 func (s *Service) hashCode(ctx context.Context, mac, code string) (string, error) {
-	s.keyMu.Lock()
-	if s.key == nil {
-		k, err := store.Secret(ctx, s.db, "btoe-pairing-code", 32)
-		if err != nil {
-			s.keyMu.Unlock()
-			return "", err
-		}
-		s.key = k
-	}
-	key := s.key
-	s.keyMu.Unlock()
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(mac + ":" + code))
-	return hex.EncodeToString(m.Sum(nil)), nil
+	return s.codeKey.HMAC(ctx, mac+":"+code)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/provisioning/polycom"
 )
 
@@ -201,20 +202,11 @@ func NormalizeModel(vendor, model string) string {
 }
 
 // NormalizeMAC returns the canonical MAC (12 lower-case hex digits) or "" when
-// s is not one.
+// s is not one, in the spellings provisioning.ParseMAC accepts.
 func NormalizeMAC(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		switch {
-		case r >= '0' && r <= '9', r >= 'a' && r <= 'f':
-			b.WriteRune(r)
-		case r == ':' || r == '-' || r == '.' || r == ' ':
-		default:
-			return ""
-		}
-	}
-	if b.Len() != 12 {
+	m, err := provisioning.ParseMAC(strings.TrimSpace(s))
+	if err != nil {
 		return ""
 	}
-	return b.String()
+	return m
 }

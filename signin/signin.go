@@ -6,13 +6,11 @@ package signin
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -21,6 +19,7 @@ import (
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
@@ -114,15 +113,16 @@ type Service struct {
 	// serve always sets it.
 	Secrets *sealbox.Box
 
-	secretMu sync.Mutex
-	secret   []byte
+	hmacKey *store.Key
+	// isReady: the HMAC secret and a signing key exist (see ready).
+	isReady atomic.Bool
 }
 
 // New returns the service. Call Migrate first. policies may be nil, in which
 // case everyone gets policy.Defaults().
 func New(db *gorm.DB, dir Directory, policies Policies, issuer string) *Service {
 	s := &Service{
-		db: db, dir: dir, policies: policies,
+		db: db, dir: dir, policies: policies, hmacKey: store.NewKey(db, "signin-hmac"),
 		Issuer:          strings.TrimRight(issuer, "/"),
 		Now:             time.Now,
 		Interval:        5,
@@ -170,20 +170,7 @@ func (s *Service) effective(ctx context.Context, upn string) (policy.Settings, e
 // digest is the at-rest form of a high-entropy code or token: an HMAC under
 // a server secret, so a copy of the table is useless without the secret.
 func (s *Service) digest(ctx context.Context, kind, value string) (string, error) {
-	s.secretMu.Lock()
-	if s.secret == nil {
-		v, err := store.Secret(ctx, s.db, "signin-hmac", 32)
-		if err != nil {
-			s.secretMu.Unlock()
-			return "", err
-		}
-		s.secret = v
-	}
-	key := s.secret
-	s.secretMu.Unlock()
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(kind + "\x00" + value))
-	return hex.EncodeToString(m.Sum(nil)), nil
+	return s.hmacKey.HMAC(ctx, kind+"\x00"+value)
 }
 
 func randomToken(n int) string {
@@ -202,26 +189,15 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-// NormalizeMAC accepts a MAC in any common spelling (00:04:f2:aa:bb:cc,
-// 00-04-F2-AA-BB-CC, 0004.f2aa.bbcc, 0004f2aabbcc) and returns 12 lower-case
-// hex digits.
+// NormalizeMAC accepts a MAC in the spellings phones use (00:04:f2:aa:bb:cc,
+// 00-04-F2-AA-BB-CC, 0004.f2aa.bbcc, 0004f2aabbcc; provisioning.ParseMAC)
+// and returns 12 lower-case hex digits.
 func NormalizeMAC(mac string) (string, error) {
-	var b strings.Builder
-	for _, r := range strings.TrimSpace(mac) {
-		switch {
-		case r >= '0' && r <= '9', r >= 'a' && r <= 'f':
-			b.WriteRune(r)
-		case r >= 'A' && r <= 'F':
-			b.WriteRune(r + 'a' - 'A')
-		case r == ':' || r == '-' || r == '.':
-		default:
-			return "", fault.FieldInvalid("device_id", "device_id %q is not a MAC address: use 12 hex digits such as 0004f2aabbcc", mac)
-		}
-	}
-	if b.Len() != 12 {
+	m, err := provisioning.ParseMAC(strings.TrimSpace(mac))
+	if err != nil {
 		return "", fault.FieldInvalid("device_id", "device_id %q is not a MAC address: use 12 hex digits such as 0004f2aabbcc", mac)
 	}
-	return b.String(), nil
+	return m, nil
 }
 
 // CheckClient returns the manufacturer a client_id names, or an OAuth

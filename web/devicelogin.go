@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -43,9 +41,8 @@ var signinPages = func() map[string]*template.Template {
 type deviceLogin struct {
 	s   *Server
 	svc *signin.Service
-
-	keyMu sync.Mutex
-	key   []byte
+	// key signs the flow's cookie.
+	key *store.Key
 }
 
 const deviceLoginCookie = "deskprov_devicelogin"
@@ -78,17 +75,11 @@ func (d *deviceLogin) mount(r *gin.Engine) {
 	r.POST("/devicelogin/otp", d.otp)
 }
 
-func (d *deviceLogin) secret(ctx context.Context) ([]byte, error) {
-	d.keyMu.Lock()
-	defer d.keyMu.Unlock()
-	if d.key == nil {
-		k, err := store.Secret(ctx, d.s.DB, "devicelogin-cookie", 32)
-		if err != nil {
-			return nil, err
-		}
-		d.key = k
-	}
-	return d.key, nil
+// cookieMAC signs a flow cookie's body.
+func cookieMAC(key, body []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(body)
+	return m.Sum(nil)
 }
 
 func (d *deviceLogin) render(c *gin.Context, status int, page string, p dlPage) {
@@ -105,15 +96,13 @@ func (d *deviceLogin) render(c *gin.Context, status int, page string, p dlPage) 
 }
 
 func (d *deviceLogin) save(c *gin.Context, st dlState) error {
-	key, err := d.secret(c.Request.Context())
+	key, err := d.key.Bytes(c.Request.Context())
 	if err != nil {
 		return err
 	}
 	st.Expires = d.s.Now().Add(20 * time.Minute).Unix()
 	body, _ := json.Marshal(st)
-	m := hmac.New(sha256.New, key)
-	m.Write(body)
-	v := base64.RawURLEncoding.EncodeToString(body) + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	v := base64.RawURLEncoding.EncodeToString(body) + "." + base64.RawURLEncoding.EncodeToString(cookieMAC(key, body))
 	http.SetCookie(c.Writer, &http.Cookie{Name: deviceLoginCookie, Value: v, Path: "/devicelogin", MaxAge: 1200,
 		HttpOnly: true, Secure: strings.HasPrefix(d.s.PublicURL, "https://"), SameSite: http.SameSiteLaxMode})
 	return nil
@@ -121,7 +110,7 @@ func (d *deviceLogin) save(c *gin.Context, st dlState) error {
 
 // load reads the flow's cookie and checks the form's CSRF token against it.
 func (d *deviceLogin) load(c *gin.Context) (dlState, bool) {
-	key, err := d.secret(c.Request.Context())
+	key, err := d.key.Bytes(c.Request.Context())
 	if err != nil {
 		return dlState{}, false
 	}
@@ -135,9 +124,7 @@ func (d *deviceLogin) load(c *gin.Context) (dlState, bool) {
 	if !ok || err1 != nil || err2 != nil {
 		return dlState{}, false
 	}
-	m := hmac.New(sha256.New, key)
-	m.Write(body)
-	if !hmac.Equal(sum, m.Sum(nil)) {
+	if !hmac.Equal(sum, cookieMAC(key, body)) {
 		return dlState{}, false
 	}
 	var st dlState
@@ -347,16 +334,24 @@ func (d *deviceLogin) password(c *gin.Context) {
 	case next.Done:
 		d.render(c, http.StatusOK, "done", dlPage{Title: "You're signed in", Manufacturer: pc.Manufacturer})
 	case next.Enroll:
-		png, err := qrcode.Encode(next.EnrollURL, qrcode.Medium, 200)
+		qr, err := enrollQR(next.EnrollURL)
 		if err != nil {
 			d.s.Fail(c, err)
 			return
 		}
-		d.render(c, http.StatusOK, "otp", dlPage{Title: "Set up your authenticator app", CSRF: st.CSRF,
-			EnrollQR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)), Secret: next.Secret})
+		d.render(c, http.StatusOK, "otp", dlPage{Title: "Set up your authenticator app", CSRF: st.CSRF, EnrollQR: qr, Secret: next.Secret})
 	default:
 		d.render(c, http.StatusOK, "otp", dlPage{Title: "Enter the code from your authenticator app", CSRF: st.CSRF})
 	}
+}
+
+// enrollQR is the QR code of an otpauth:// URL, as a data: URL for the page.
+func enrollQR(otpauth string) (template.URL, error) {
+	png, err := qrcode.Encode(otpauth, qrcode.Medium, 200)
+	if err != nil {
+		return "", err
+	}
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)), nil
 }
 
 // stepFailed shows a step's error: on the same page when the user can fix
@@ -393,10 +388,8 @@ func (d *deviceLogin) otp(c *gin.Context) {
 	if err != nil {
 		// Still enrolling: show the QR code again beside the error.
 		if url, secret, eerr := d.svc.EnrollmentURL(c.Request.Context(), st.Pending); eerr == nil {
-			if png, qerr := qrcode.Encode(url, qrcode.Medium, 200); qerr == nil {
-				again.Title = "Set up your authenticator app"
-				again.EnrollQR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
-				again.Secret = secret
+			if qr, qerr := enrollQR(url); qerr == nil {
+				again.Title, again.EnrollQR, again.Secret = "Set up your authenticator app", qr, secret
 			}
 		}
 		d.stepFailed(c, err, "otp", again)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/signin"
+	"github.com/deskprov/deskprov/store"
 )
 
 // SignIn is the sign-in area's HTTP face: OpenID discovery and JWKS, the
@@ -64,7 +65,7 @@ func (h *signinAPI) Mount(r *Routes) {
 	a.POST("/users/:upn/signout", h.adminSignOutUser)
 	a.POST("/signin/keys/rotate", h.adminRotateKey)
 
-	h.dl = &deviceLogin{s: r.Server, svc: h.svc}
+	h.dl = &deviceLogin{s: r.Server, svc: h.svc, key: store.NewKey(r.Server.DB, "devicelogin-cookie")}
 	h.dl.mount(root)
 }
 
