@@ -92,12 +92,9 @@ func (s *Service) StartDeviceAuthorization(ctx context.Context, clientID, mac, s
 	if _, err := CheckClient(clientID); err != nil {
 		return DeviceAuthorization{}, err
 	}
-	if mac == "" {
-		return DeviceAuthorization{}, oauthErr(ErrInvalidRequest, "device_id is required: the phone's MAC address, 12 hex digits")
-	}
-	m, err := NormalizeMAC(mac)
+	m, err := s.phoneMAC(mac)
 	if err != nil {
-		return DeviceAuthorization{}, oauthErr(ErrInvalidRequest, "%s", err.Error())
+		return DeviceAuthorization{}, err
 	}
 	deviceCodeValue := randomToken(32)
 	dh, err := s.digest(ctx, "device", deviceCodeValue)

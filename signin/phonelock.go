@@ -37,13 +37,7 @@ func (s *Service) lockRules(ctx context.Context, sess Session) (LockStatus, erro
 	if err != nil {
 		return LockStatus{}, err
 	}
-	minLen := pol.MinPhonePinLength
-	if minLen < 6 {
-		minLen = 6
-	}
-	if minLen > 15 {
-		minLen = 15
-	}
+	minLen := min(max(pol.MinPhonePinLength, 6), 15)
 	retry := pol.KeyboardLockMaxPinRetry
 	if retry < 1 {
 		retry = 5

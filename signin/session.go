@@ -164,6 +164,19 @@ func refusalOf(err error) (*OAuthError, error) {
 	return &OAuthError{Code: ErrAccessDenied, Description: fe.Message, Reason: fe.Code}, nil
 }
 
+// refusal is refusalOf as one error: what the phone is told, or err itself
+// when it is no refusal; nil for nil.
+func refusal(err error) error {
+	oe, ferr := refusalOf(err)
+	if ferr != nil {
+		return ferr
+	}
+	if oe == nil {
+		return nil
+	}
+	return oe
+}
+
 // signIn makes u the user of phone mac inside tx and issues its tokens.
 func (s *Service) signIn(ctx context.Context, tx *gorm.DB, u tenant.User, clientID, mac string, m Method) (Tokens, *OAuthError, error) {
 	key := strings.ToLower(u.UPN)
@@ -247,25 +260,8 @@ func (s *Service) PasswordGrant(ctx context.Context, clientID, mac, upn, passwor
 	if upn == "" || password == "" {
 		return Tokens{}, oauthErr(ErrInvalidRequest, "username and password are required")
 	}
-	pk := passwordKey(addr, upn)
-	if blocked, wait, err := s.limiter.Blocked(ctx, pk, s.PasswordRule); err != nil {
-		return Tokens{}, err
-	} else if blocked {
-		return Tokens{}, oauthErr(ErrInvalidGrant, "too many wrong passwords for %s: wait %s and try again", upn, wait.Round(time.Second))
-	}
-	u, err := s.dir.CheckPassword(ctx, upn, password)
-	if err != nil {
-		if fault.KindOf(err) == fault.Unauthorized {
-			s.limiter.Strike(ctx, pk, s.PasswordRule)
-		}
-		oe, err := refusalOf(err)
-		if err != nil {
-			return Tokens{}, err
-		}
-		return Tokens{}, oe
-	}
-	s.limiter.Reset(ctx, pk)
-	return s.grant(ctx, u, clientID, m, MethodPassword)
+	return s.credentialGrant(ctx, clientID, m, MethodPassword, passwordKey(addr, upn), "passwords for "+upn,
+		func() (tenant.User, error) { return s.dir.CheckPassword(ctx, upn, password) })
 }
 
 // PINGrant signs an on-premises user in on phone mac with extension and PIN.
@@ -280,25 +276,28 @@ func (s *Service) PINGrant(ctx context.Context, clientID, mac, ext, pin, addr st
 	if ext == "" || pin == "" {
 		return Tokens{}, oauthErr(ErrInvalidRequest, "extension and pin are required")
 	}
-	pk := "signin:pin:" + ext + ":" + addr
-	if blocked, wait, err := s.limiter.Blocked(ctx, pk, s.PasswordRule); err != nil {
+	return s.credentialGrant(ctx, clientID, m, MethodPIN, "signin:pin:"+ext+":"+addr, "PINs for extension "+ext,
+		func() (tenant.User, error) { return s.dir.CheckPIN(ctx, ext, pin) })
+}
+
+// credentialGrant signs in on phone mac the user whose credential check
+// finds right. Wrong credentials count against key (PasswordRule); what
+// names them when there were too many ("PINs for extension 1234").
+func (s *Service) credentialGrant(ctx context.Context, clientID, mac string, m Method, key, what string, check func() (tenant.User, error)) (Tokens, error) {
+	if blocked, wait, err := s.limiter.Blocked(ctx, key, s.PasswordRule); err != nil {
 		return Tokens{}, err
 	} else if blocked {
-		return Tokens{}, oauthErr(ErrInvalidGrant, "too many wrong PINs for extension %s: wait %s and try again", ext, wait.Round(time.Second))
+		return Tokens{}, oauthErr(ErrInvalidGrant, "too many wrong %s: wait %s and try again", what, wait.Round(time.Second))
 	}
-	u, err := s.dir.CheckPIN(ctx, ext, pin)
+	u, err := check()
 	if err != nil {
 		if fault.KindOf(err) == fault.Unauthorized {
-			s.limiter.Strike(ctx, pk, s.PasswordRule)
+			s.limiter.Strike(ctx, key, s.PasswordRule)
 		}
-		oe, err := refusalOf(err)
-		if err != nil {
-			return Tokens{}, err
-		}
-		return Tokens{}, oe
+		return Tokens{}, refusal(err)
 	}
-	s.limiter.Reset(ctx, pk)
-	return s.grant(ctx, u, clientID, m, MethodPIN)
+	s.limiter.Reset(ctx, key)
+	return s.grant(ctx, u, clientID, mac, m)
 }
 
 // grant applies the rules for u, method and phone family, then signs in.
@@ -307,11 +306,8 @@ func (s *Service) grant(ctx context.Context, u tenant.User, clientID, mac string
 	if rule == nil {
 		rule = methodForClient(u, m, clientID)
 	}
-	if oe, err := refusalOf(rule); err != nil || oe != nil {
-		if err != nil {
-			return Tokens{}, err
-		}
-		return Tokens{}, oe
+	if err := refusal(rule); err != nil {
+		return Tokens{}, err
 	}
 	if err := s.ready(ctx); err != nil {
 		return Tokens{}, err
