@@ -116,13 +116,21 @@ func (s *Service) activeKey(ctx context.Context) (string, *ecdsa.PrivateKey, err
 
 // ready makes sure the HMAC secret and a signing key exist before a write
 // transaction needs them: creating either takes its own write, which on
-// SQLite would wait for the transaction that asked for it.
+// SQLite would wait for the transaction that asked for it. Both, once made,
+// stay (a rotation makes the new key before retiring the old), so only the
+// first call reads the store: the rest, on every phone poll, return at once.
 func (s *Service) ready(ctx context.Context) error {
-	if _, err := s.digest(ctx, "ready", ""); err != nil {
+	if s.isReady.Load() {
+		return nil
+	}
+	if _, err := s.hmacKey.Bytes(ctx); err != nil {
 		return err
 	}
-	_, _, err := s.activeKey(ctx)
-	return err
+	if _, _, err := s.activeKey(ctx); err != nil {
+		return err
+	}
+	s.isReady.Store(true)
+	return nil
 }
 
 // RotateKey makes a new signing key the active one. The old key stays in the
