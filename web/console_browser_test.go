@@ -21,28 +21,7 @@ func TestConsoleInChromium(t *testing.T) {
 	var err error
 	base, tok := policyTestServer(t, storetest.SQLite(t))
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	// The first call starts the browser and must not carry a timeout (it
-	// would stop the browser); later steps are bounded.
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
-	defer cancel()
+	ctx := startChromium(t, bin)
 
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(base+"/admin/policies"),
@@ -90,6 +69,35 @@ func TestConsoleInChromium(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"PhoneLockTimeout":"00:05:00"`) || !strings.Contains(body, `"Version":`+version) {
 		t.Fatalf("the API answers %d %s", code, body)
 	}
+}
+
+// startChromium starts headless Chromium at bin for the test and returns a
+// tab's context, bounded to 60 seconds; the browser stops when the test ends.
+func startChromium(t *testing.T, bin string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(cancelBrowser)
+	// The first call starts the browser and must not carry a timeout (it
+	// would stop the browser); later steps are bounded.
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // chromiumPath finds Debian's chromium for a browser test. Without it the

@@ -615,26 +615,7 @@ func TestSignInEndToEndWithOAuthClientAndChromium(t *testing.T) {
 		done <- result{tok, err}
 	}()
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	tctx, cancelSteps := context.WithTimeout(bctx, 60*time.Second)
-	defer cancelSteps()
+	tctx := startChromium(t, bin)
 	// The pages must work without JavaScript: turn it off in this tab, and
 	// check that it is off.
 	err = chromedp.Do(tctx,
@@ -651,36 +632,27 @@ func TestSignInEndToEndWithOAuthClientAndChromium(t *testing.T) {
 		t.Fatalf("JavaScript is not off in the browser (title %q, %v)", title, err)
 	}
 
-	err = chromedp.Do(tctx,
+	signinBrowse(t, tctx, "first page",
 		chromedp.Navigate(da.VerificationURIComplete),
 		chromedp.WaitVisible(chromedp.ID("username")),
 	)
-	if err != nil {
-		t.Fatalf("browser, first page: %v", err)
-	}
 	signinAXCheck(t, tctx, "username page")
-	err = chromedp.Do(tctx,
+	signinBrowse(t, tctx, "username",
 		chromedp.SendKeys(chromedp.ID("username"), "amosm@contoso.com"),
 		chromedp.Click(chromedp.ID("next")),
 		chromedp.WaitVisible(chromedp.ID("user_code")),
 	)
-	if err != nil {
-		t.Fatalf("browser, username: %v", err)
-	}
 	if v, err := chromedp.Run(tctx, chromedp.Value(chromedp.ID("user_code"))); err != nil || v != da.UserCode {
 		t.Fatalf("the code was not carried over from verification_uri_complete: %q %v", v, err)
 	}
 	signinAXCheck(t, tctx, "code page")
 	// A wrong code is said in words, announced as an alert, and tied to the field.
-	err = chromedp.Do(tctx,
+	signinBrowse(t, tctx, "a wrong code",
 		chromedp.Clear(chromedp.ID("user_code")),
 		chromedp.SendKeys(chromedp.ID("user_code"), "BCDF-GHJK"),
 		chromedp.Click(chromedp.ID("next")),
 		chromedp.WaitVisible(chromedp.ID("error")),
 	)
-	if err != nil {
-		t.Fatalf("browser, a wrong code: %v", err)
-	}
 	if msg, err := chromedp.Run(tctx, chromedp.Text(chromedp.ID("error"))); err != nil || !strings.Contains(msg, "That code is wrong") {
 		t.Fatalf("a wrong code says %q (%v)", msg, err)
 	}
@@ -689,44 +661,32 @@ func TestSignInEndToEndWithOAuthClientAndChromium(t *testing.T) {
 		t.Fatalf("the error is not announced or not tied to the code field: alert %v, descriptions %q", ax.alert, ax.descriptions)
 	}
 	// The right code, typed in lower case without the dash.
-	err = chromedp.Do(tctx,
+	signinBrowse(t, tctx, "the right code",
 		chromedp.Clear(chromedp.ID("user_code")),
 		chromedp.SendKeys(chromedp.ID("user_code"), strings.ToLower(strings.ReplaceAll(da.UserCode, "-", ""))),
 		chromedp.Click(chromedp.ID("next")),
 		chromedp.WaitVisible(chromedp.ID("continue")),
 	)
-	if err != nil {
-		t.Fatalf("browser, the right code: %v", err)
-	}
 	signinAXCheck(t, tctx, "confirm page")
 	device, err := chromedp.Run(tctx, chromedp.Text(chromedp.ID("device")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = chromedp.Do(tctx,
+	signinBrowse(t, tctx, "continue",
 		chromedp.Click(chromedp.ID("continue")),
 		chromedp.WaitVisible(chromedp.ID("account-this")),
 	)
-	if err != nil {
-		t.Fatalf("browser, continue: %v", err)
-	}
 	signinAXCheck(t, tctx, "account page")
-	err = chromedp.Do(tctx,
+	signinBrowse(t, tctx, "account",
 		chromedp.Click(chromedp.ID("account-this")),
 		chromedp.WaitVisible(chromedp.ID("password")),
 	)
-	if err != nil {
-		t.Fatalf("browser, account: %v", err)
-	}
 	signinAXCheck(t, tctx, "password page")
-	err = chromedp.Do(tctx,
+	signinBrowse(t, tctx, "password",
 		chromedp.SendKeys(chromedp.ID("password"), "correct horse"),
 		chromedp.Click(chromedp.ID("signin")),
 		chromedp.WaitVisible(chromedp.ID("done")),
 	)
-	if err != nil {
-		t.Fatalf("browser, password: %v", err)
-	}
 	signinAXCheck(t, tctx, "last page")
 	final, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("main")))
 	if err != nil {
@@ -750,6 +710,15 @@ func TestSignInEndToEndWithOAuthClientAndChromium(t *testing.T) {
 	}
 	if _, _, err := env.svc.VerifyAccessToken(context.Background(), r.tok.AccessToken); err != nil {
 		t.Fatalf("the access token does not verify: %v", err)
+	}
+}
+
+// signinBrowse runs one step of the browser sign-in, failing the test with
+// what the step was.
+func signinBrowse(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("browser, %s: %v", what, err)
 	}
 }
 
