@@ -149,36 +149,35 @@ func (s *Service) Decide(ctx context.Context, dev Device, pol policy.Settings) (
 	}
 	sit.HasRule = r.ID != 0
 	if sit.HasRule && !sit.Flagged {
-		if sit.TestDevice, err = s.isTestDevice(db, mac, strings.ToUpper(strings.TrimSpace(dev.Serial))); err != nil {
-			return Decision{}, err
-		}
-		load := func(id string) (*Image, error) {
-			if id == "" {
-				return nil, nil
+		// A test device matters only while the rule has a pending version.
+		if r.PendingImage != "" {
+			if sit.TestDevice, err = s.isTestDevice(db, mac, strings.ToUpper(strings.TrimSpace(dev.Serial))); err != nil {
+				return Decision{}, err
 			}
-			var img Image
-			if err := db.Where("id = ?", id).Limit(1).Find(&img).Error; err != nil || img.ID == "" {
-				return nil, err
-			}
-			return &img, nil
-		}
-		if sit.Pending, err = load(r.PendingImage); err != nil {
-			return Decision{}, err
-		}
-		if sit.Approved, err = load(r.ApprovedImage); err != nil {
-			return Decision{}, err
 		}
 		var ro Rollout
 		if err := db.Where("rule_id = ? AND state IN ? AND image = ?", r.ID, activeStates, r.ApprovedImage).Limit(1).Find(&ro).Error; err != nil {
 			return Decision{}, err
 		}
+		// The images the decision can name, in one read.
+		var imgs []Image
+		if err := db.Where("id IN ?", []string{r.PendingImage, r.ApprovedImage, ro.FromImage}).Find(&imgs).Error; err != nil {
+			return Decision{}, err
+		}
+		img := func(id string) *Image {
+			for i := range imgs {
+				if id != "" && imgs[i].ID == id {
+					return &imgs[i]
+				}
+			}
+			return nil
+		}
+		sit.Pending, sit.Approved = img(r.PendingImage), img(r.ApprovedImage)
 		if ro.ID != 0 {
 			sit.Rollout = &ro
 			sit.InWave = Bucket(dev.placeID()) < ro.reach()
 			sit.WindowOpen = windowOpen(ro.WindowStart, ro.WindowEnd, s.now())
-			if sit.From, err = load(ro.FromImage); err != nil {
-				return Decision{}, err
-			}
+			sit.From = img(ro.FromImage)
 		}
 	}
 	d := choose(sit)
