@@ -25,9 +25,6 @@ import (
 // fw and images may be nil: then nobody is signed in, no firmware is
 // offered and image names answer 404.
 func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn provisioning.SignedIn, fw provisioning.Firmware, images web.ImageHandler) error {
-	if o.PollInterval != 0 && (o.PollInterval < 5*time.Minute || o.PollInterval > 720*time.Hour) {
-		return fmt.Errorf("--poll-interval %s: give a duration from 5m to 720h (Yealink phones accept at most 30 days)", o.PollInterval)
-	}
 	p := provisioning.New(a.db, polycom.New(), yealink.New(), audiocodes.New())
 	p.Server = provisioning.Server{PublicURL: o.PublicURL, PollInterval: o.PollInterval}
 	if a.policy != nil {
@@ -46,7 +43,6 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 		p.Run(runCtx, func(err error) { a.log.Warn("could not write the device inventory", "err", err) })
 	}()
 	a.closers = append(a.closers, func() { cancel(); <-done; up.Close() })
-	a.prov = p
 	a.modules = append(a.modules, web.Provisioning{Service: p, Images: images})
 	return nil
 }

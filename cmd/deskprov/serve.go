@@ -103,7 +103,6 @@ type app struct {
 	log     *slog.Logger
 	tenant  *tenant.Service
 	policy  *policy.Service
-	prov    *provisioning.Service
 	btoe    *btoe.Service
 	secrets *sealbox.Box
 	modules []web.Module
@@ -117,13 +116,19 @@ func (a *app) close() {
 	}
 }
 
-// buildApp opens the store, migrates it and builds every service.
-func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (*app, error) {
+// buildApp opens the store, migrates it and builds every service. On an
+// error, what it built so far is closed.
+func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, err error) {
 	db, engine, err := store.Open(o.DB, o.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	a := &app{db: db, engine: engine, log: log}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
 	a.closers = append(a.closers, func() {
 		if sqlDB, err := db.DB(); err == nil {
 			sqlDB.Close()
@@ -132,26 +137,22 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (*app, erro
 	if engine == store.SQLite {
 		release, err := store.LockDataDir(o.DataDir)
 		if err != nil {
-			a.close()
 			return nil, err
 		}
 		a.closers = append(a.closers, release)
 	}
 	box, keySrc, err := sealbox.Load(o.SecretKeyFile, o.DataDir, engine == store.Postgres)
 	if err != nil {
-		a.close()
 		return nil, err
 	}
 	a.secrets = box
 	log.Info("sealing secrets at rest (server keys, token-signing keys, authenticator secrets)", "key_file", keySrc)
 	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate, policy.Migrate, provisioning.Migrate, firmware.Migrate, signin.Migrate} {
 		if err := m(db); err != nil {
-			a.close()
 			return nil, fmt.Errorf("migrate the store: %w", err)
 		}
 	}
 	if n, err := store.SealSecrets(ctx, db, box); err != nil {
-		a.close()
 		return nil, fmt.Errorf("seal server secrets: %w", err)
 	} else if n > 0 {
 		log.Info("sealed server secrets stored in clear by an earlier version", "count", n)
@@ -159,7 +160,6 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (*app, erro
 	a.tenant = tenant.New(db)
 	a.tenant.Secrets = box
 	if n, err := a.tenant.SealClearSecrets(ctx); err != nil {
-		a.close()
 		return nil, fmt.Errorf("seal authenticator secrets stored in clear: %w", err)
 	} else if n > 0 {
 		log.Info("sealed authenticator secrets stored in clear by an earlier version", "count", n)
@@ -170,20 +170,16 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (*app, erro
 	a.modules = append(a.modules, web.PolicyModule(a.policy))
 	fw, images, err := a.addFirmware(ctx, o)
 	if err != nil {
-		a.close()
 		return nil, err
 	}
 	si, err := a.addSignIn(o)
 	if err != nil {
-		a.close()
 		return nil, err
 	}
 	if err := a.addBToE(si); err != nil {
-		a.close()
 		return nil, err
 	}
 	if err := a.addProvisioning(ctx, o, si, fw, images); err != nil {
-		a.close()
 		return nil, err
 	}
 	return a, nil
@@ -213,10 +209,14 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together: give both or neither")
 	}
+	if o.PollInterval != 0 && (o.PollInterval < 5*time.Minute || o.PollInterval > 720*time.Hour) {
+		return fmt.Errorf("--poll-interval %s: give a duration from 5m to 720h (Yealink phones accept at most 30 days)", o.PollInterval)
+	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Listen, err)
 	}
+	defer ln.Close() // for the early returns; serving closes it too
 	scheme := "http"
 	if o.TLSCert != "" {
 		scheme = "https"
@@ -228,12 +228,10 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 
 	a, err := buildApp(ctx, o, log)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	defer a.close()
 	if pw, err := a.tenant.EnsureBootstrapAdmin(ctx, os.Getenv("DESKPROV_ADMIN_PASSWORD")); err != nil {
-		ln.Close()
 		return fmt.Errorf("create the first admin: %w", err)
 	} else if pw != "" && os.Getenv("DESKPROV_ADMIN_PASSWORD") == "" {
 		log.Warn("created the first admin account; this password is shown once", "username", "admin", "password", pw)
@@ -243,9 +241,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 
 	srv, err := web.New(web.Deps{DB: a.db, Tenant: a.tenant, Log: log, PublicURL: o.PublicURL, TrustedProxies: o.TrustedProxies}, a.modules...)
 	if err != nil {
-		ln.Close()
 		return err
 	}
+	debugLine := ""
 	if o.DebugListen != "" {
 		dl, err := net.Listen("tcp", o.DebugListen)
 		if err != nil {
@@ -260,7 +258,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		ds := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go ds.Serve(dl)
 		defer ds.Close()
-		fmt.Fprintf(out, "  profiling       http://%s/debug/pprof/ (keep it on loopback)\n", dl.Addr())
+		debugLine = fmt.Sprintf("  profiling           http://%s/debug/pprof/ (keep it on loopback)\n", dl.Addr())
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	if a.btoe != nil {
@@ -280,8 +278,8 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
   admin console       %s/admin
   web sign-in         %s/devicelogin
   store               %s
-Stop with Ctrl-C.
-`, ln.Addr(), scheme, o.PublicURL, o.PublicURL, o.PublicURL, o.PublicURL, storeDesc)
+%sStop with Ctrl-C.
+`, ln.Addr(), scheme, o.PublicURL, o.PublicURL, o.PublicURL, o.PublicURL, storeDesc, debugLine)
 	log.Info("deskprov started", "listen", ln.Addr().String(), "public_url", o.PublicURL, "store", string(a.engine))
 
 	errc := make(chan error, 1)
