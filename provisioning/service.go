@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/store"
 )
 
@@ -316,32 +317,49 @@ func (s *Service) generation(ctx context.Context) (int64, error) {
 // Inputs gathers what a file for dev depends on.
 func (s *Service) inputs(ctx context.Context, dev Device) (Inputs, error) {
 	in := Inputs{Device: dev, Server: s.Server}
-	if s.SignIn != nil && dev.MAC != "" {
-		upn, err := s.SignIn.UserOnDevice(ctx, dev.MAC)
-		if err != nil {
-			return in, fmt.Errorf("who is signed in on %s: %w", dev.MAC, err)
-		}
-		in.User = upn
+	var err error
+	if in.User, err = s.userOn(ctx, dev.MAC); err != nil {
+		return in, err
 	}
+	in.Policy, in.Firmware, err = s.decide(ctx, dev, in.User)
+	return in, err
+}
+
+// userOn is who is signed in on the phone with this MAC ("" for nobody, and
+// for a request that names no MAC).
+func (s *Service) userOn(ctx context.Context, mac string) (string, error) {
+	if s.SignIn == nil || mac == "" {
+		return "", nil
+	}
+	upn, err := s.SignIn.UserOnDevice(ctx, mac)
+	if err != nil {
+		return "", fmt.Errorf("who is signed in on %s: %w", mac, err)
+	}
+	return upn, nil
+}
+
+// decide finds the effective policy for user and, under it, the firmware
+// decision for dev.
+func (s *Service) decide(ctx context.Context, dev Device, user string) (policy.Effective, Decision, error) {
 	var pol PolicySource = GlobalDefaults{}
 	if s.Policy != nil {
 		pol = s.Policy
 	}
-	eff, err := pol.EffectiveForUser(ctx, in.User)
+	eff, err := pol.EffectiveForUser(ctx, user)
 	if err != nil {
-		return in, fmt.Errorf("effective policy for %q: %w", in.User, err)
+		return eff, Decision{}, fmt.Errorf("effective policy for %q: %w", user, err)
 	}
-	in.Policy = eff
-	if s.Firmware != nil && eff.Settings.EnableDeviceUpdate {
-		d, err := s.Firmware.Decide(ctx, dev, eff.Settings)
-		if err != nil {
-			return in, fmt.Errorf("firmware decision: %w", err)
-		}
-		in.Firmware = d
-	} else if !eff.Settings.EnableDeviceUpdate {
-		in.Firmware = Decision{Reason: "EnableDeviceUpdate is off in the effective IP phone policy"}
+	switch {
+	case !eff.Settings.EnableDeviceUpdate:
+		return eff, Decision{Reason: "EnableDeviceUpdate is off in the effective IP phone policy"}, nil
+	case s.Firmware == nil:
+		return eff, Decision{Reason: "no firmware service is configured"}, nil
 	}
-	return in, nil
+	d, err := s.Firmware.Decide(ctx, dev, eff.Settings)
+	if err != nil {
+		return eff, Decision{}, fmt.Errorf("firmware decision: %w", err)
+	}
+	return eff, d, nil
 }
 
 // UpdateCheck answers a Lync Phone Edition update request. external is true
@@ -353,11 +371,9 @@ func (s *Service) UpdateCheck(ctx context.Context, dev Device, ip string, extern
 		return Decision{}, err
 	}
 	dev.MAC = mac
-	var user string
-	if s.SignIn != nil {
-		if user, err = s.SignIn.UserOnDevice(ctx, mac); err != nil {
-			return Decision{}, fmt.Errorf("who is signed in on %s: %w", mac, err)
-		}
+	user, err := s.userOn(ctx, mac)
+	if err != nil {
+		return Decision{}, err
 	}
 	if external && user == "" {
 		return Decision{}, fault.New(fault.Unauthorized, "an external update request is answered only for a phone someone has signed in on: sign in on the phone first, or ask from inside the network")
@@ -367,21 +383,9 @@ func (s *Service) UpdateCheck(ctx context.Context, dev Device, ip string, extern
 			return Decision{}, err
 		}
 	}
-	var pol PolicySource = GlobalDefaults{}
-	if s.Policy != nil {
-		pol = s.Policy
-	}
-	eff, err := pol.EffectiveForUser(ctx, user)
+	_, d, err := s.decide(ctx, dev, user)
 	if err != nil {
-		return Decision{}, fmt.Errorf("effective policy for %q: %w", user, err)
-	}
-	d := Decision{Reason: "no firmware service is configured"}
-	if !eff.Settings.EnableDeviceUpdate {
-		d = Decision{Reason: "EnableDeviceUpdate is off in the effective IP phone policy"}
-	} else if s.Firmware != nil {
-		if d, err = s.Firmware.Decide(ctx, dev, eff.Settings); err != nil {
-			return Decision{}, fmt.Errorf("firmware decision: %w", err)
-		}
+		return Decision{}, err
 	}
 	s.inventory.seenUser(dev, ip, "ucdevice.upx", user)
 	return d, nil
