@@ -403,10 +403,8 @@ func (s *Service) MoveNumberRequest(ctx context.Context, id uint, action, reason
 	}
 	var r NumberRequest
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if store.EngineOf(tx) == store.Postgres {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", quotaLockKey).Error; err != nil {
-				return err
-			}
+		if err := lockQuota(tx); err != nil {
+			return err
 		}
 		if err := store.ForUpdate(tx).Where("id = ?", id).Limit(1).Find(&r).Error; err != nil {
 			return err

@@ -25,7 +25,7 @@ var NumberTypes = []NumberType{UserNumber, ServiceTollNumber, ServiceTollFreeNum
 // ParseNumberType accepts a type name in any case ("service-toll" and
 // "service_toll_free" too) and names the valid ones when it is none.
 func ParseNumberType(field, s string) (NumberType, error) {
-	k := strings.ToLower(strings.NewReplacer("-", "", "_", "", " ", "").Replace(strings.TrimSpace(s)))
+	k := enumKey(s)
 	for _, t := range NumberTypes {
 		if strings.ToLower(string(t)) == k {
 			return t, nil
@@ -35,6 +35,12 @@ func ParseNumberType(field, s string) (NumberType, error) {
 		return UserNumber, nil
 	}
 	return "", fault.FieldInvalid(field, "%s must be user, serviceToll or serviceTollFree, not %q", field, s)
+}
+
+// enumKey folds a type or kind name for matching: any case, without
+// dashes, underscores or white space.
+func enumKey(s string) string {
+	return strings.ToLower(strings.NewReplacer("-", "", "_", "", " ", "").Replace(strings.TrimSpace(s)))
 }
 
 // IsService reports whether t is a service (toll or toll-free) number.

@@ -25,6 +25,15 @@ const MaxReservation = 100
 // so that two admins acquiring at once cannot both fit in the last slot.
 const quotaLockKey = 0x6465736b6e756d // "desknum"
 
+// lockQuota takes the quota lock until tx ends. SQLite needs none: its
+// transactions begin IMMEDIATE (store.Open), one writer at a time.
+func lockQuota(tx *gorm.DB) error {
+	if store.EngineOf(tx) != store.Postgres {
+		return nil
+	}
+	return tx.Exec("SELECT pg_advisory_xact_lock(?)", quotaLockKey).Error
+}
+
 // NumberReservation is a hold on up to MaxReservation pool numbers that
 // ends at ExpiresAt on its own: the hold lives on each number's HeldUntil.
 type NumberReservation struct {
@@ -207,10 +216,16 @@ func (s *Service) Reservation(ctx context.Context, id string) (NumberReservation
 	if err != nil {
 		return r, err
 	}
-	r.Numbers = []string{}
-	err = s.db.WithContext(ctx).Model(&PhoneNumber{}).Where("reservation_id = ? AND acquired = ? AND held_until > ?", r.ID, false, s.Now().UTC()).
-		Order("number").Pluck("number", &r.Numbers).Error
+	r.Numbers, err = heldNumbers(s.db.WithContext(ctx), r.ID, s.Now().UTC())
 	return r, err
+}
+
+// heldNumbers lists, in order, the numbers reservation id still holds at now.
+func heldNumbers(tx *gorm.DB, id string, now time.Time) ([]string, error) {
+	held := []string{}
+	err := tx.Model(&PhoneNumber{}).Where("reservation_id = ? AND acquired = ? AND held_until > ?", id, false, now).
+		Order("number").Pluck("number", &held).Error
+	return held, err
 }
 
 func findReservation(tx *gorm.DB, id string) (NumberReservation, error) {
@@ -249,10 +264,8 @@ func (s *Service) Acquire(ctx context.Context, id string, numbers []string) (Acq
 	want = sortedNumbers(want)
 	var out AcquireResult
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if store.EngineOf(tx) == store.Postgres {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", quotaLockKey).Error; err != nil {
-				return err
-			}
+		if err := lockQuota(tx); err != nil {
+			return err
 		}
 		now := s.Now().UTC()
 		r, err := findReservation(tx, id)
@@ -262,9 +275,8 @@ func (s *Service) Acquire(ctx context.Context, id string, numbers []string) (Acq
 		if !r.ExpiresAt.After(now) {
 			return fault.Conflictf("reservation %s expired at %s and its numbers went back to the pool: reserve again", r.ID, r.ExpiresAt.UTC().Format(time.RFC3339)).WithCode("reservation_expired")
 		}
-		var held []string
-		if err := tx.Model(&PhoneNumber{}).Where("reservation_id = ? AND acquired = ? AND held_until > ?", r.ID, false, now).
-			Order("number").Pluck("number", &held).Error; err != nil {
+		held, err := heldNumbers(tx, r.ID, now)
+		if err != nil {
 			return err
 		}
 		if len(want) == 0 {

@@ -25,7 +25,7 @@ var ServiceKinds = []ServiceKind{ConferenceBridge, CallQueue, AutoAttendant}
 
 // ParseServiceKind accepts a kind in any case.
 func ParseServiceKind(s string) (ServiceKind, error) {
-	k := strings.ToLower(strings.NewReplacer("-", "", "_", "", " ", "").Replace(s))
+	k := enumKey(s)
 	for _, sk := range ServiceKinds {
 		if strings.ToLower(string(sk)) == k {
 			return sk, nil
