@@ -31,25 +31,16 @@ func (s *Service) audit(tx *gorm.DB, actor, object, action string, before, after
 	if actor == "" {
 		actor = "unknown"
 	}
-	enc := func(v any) (string, error) {
-		switch x := v.(type) {
-		case nil:
-			return "null", nil
-		case Policy:
-			v = x // MarshalJSON masks the password
-		}
-		b, err := json.Marshal(v)
-		return string(b), err
-	}
-	b, err := enc(before)
+	// nil is "null"; a Policy's MarshalJSON masks the password.
+	b, err := json.Marshal(before)
 	if err != nil {
 		return err
 	}
-	a, err := enc(after)
+	a, err := json.Marshal(after)
 	if err != nil {
 		return err
 	}
-	return tx.Create(&AuditEntry{At: s.now(), Actor: actor, Object: object, Action: action, BeforeJSON: b, AfterJSON: a}).Error
+	return tx.Create(&AuditEntry{At: s.now(), Actor: actor, Object: object, Action: action, BeforeJSON: string(b), AfterJSON: string(a)}).Error
 }
 
 // MaxAudit caps one audit listing.

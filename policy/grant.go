@@ -78,13 +78,19 @@ func (s *Service) Grant(ctx context.Context, actor, upn string, policyName *stri
 
 // currentGrant returns the name of the policy a user holds, nil for none.
 func currentGrant(tx *gorm.DB, userID uint) (*string, error) {
-	var r record
-	err := tx.Model(&record{}).Joins("JOIN ipphone_policy_grants g ON g.policy_id = ipphone_policies.id").
-		Where("g.user_id = ?", userID).Limit(1).Find(&r).Error
+	r, err := grantedRecord(tx, userID)
 	if err != nil || r.ID == 0 {
 		return nil, err
 	}
 	return &r.Identity, nil
+}
+
+// grantedRecord reads the policy a user holds (ID 0 when none).
+func grantedRecord(tx *gorm.DB, userID uint) (record, error) {
+	var r record
+	err := tx.Model(&record{}).Joins("JOIN ipphone_policy_grants g ON g.policy_id = ipphone_policies.id").
+		Where("g.user_id = ?", userID).Limit(1).Find(&r).Error
+	return r, err
 }
 
 // GrantOf returns the policy granted to a user (PolicyName nil: Global).
@@ -115,14 +121,11 @@ func (s *Service) UserEffective(ctx context.Context, upn string) (Effective, err
 }
 
 func (s *Service) effective(ctx context.Context, upn string, strict bool) (Effective, error) {
-	db := s.db.WithContext(ctx)
 	if strings.TrimSpace(upn) != "" {
 		u, err := s.Users.User(ctx, upn)
 		switch {
 		case err == nil:
-			var r record
-			err = db.Model(&record{}).Joins("JOIN ipphone_policy_grants g ON g.policy_id = ipphone_policies.id").
-				Where("g.user_id = ?", u.ID).Limit(1).Find(&r).Error
+			r, err := grantedRecord(s.db.WithContext(ctx), u.ID)
 			if err != nil {
 				return Effective{}, err
 			}
