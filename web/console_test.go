@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/policy/policytest"
 	"github.com/deskprov/deskprov/store/storetest"
 )
 
@@ -283,7 +284,7 @@ func TestConsole(t *testing.T) {
 			}
 			form := consoleEditForm(t, b, "Every")
 			for _, f := range policy.Fields() {
-				v := policyOtherValue(t, f)
+				v := policytest.OtherValue(t, f)
 				if f.Kind == policy.Bool && v == "false" {
 					form.Del(f.Name) // an unticked box is not sent
 					continue
@@ -304,7 +305,7 @@ func TestConsole(t *testing.T) {
 				if f.Kind == policy.Secret {
 					continue
 				}
-				want := policyOtherValue(t, f)
+				want := policytest.OtherValue(t, f)
 				if f.Kind == policy.Bool && want == "false" {
 					want = ""
 				}

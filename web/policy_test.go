@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/policy/policytest"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 )
@@ -144,43 +144,8 @@ func TestPolicyAPI(t *testing.T) {
 	})
 }
 
-// policyOtherValue is a valid value for f, in its text form, that differs
-// from the default: setting every field to it shows that a surface (API,
-// console, CLI) carries every setting through to the store.
-func policyOtherValue(t *testing.T, f policy.Field) string {
-	t.Helper()
-	def := policy.Defaults()
-	switch f.Kind {
-	case policy.Bool:
-		return strconv.FormatBool(!f.Value(def).(bool))
-	case policy.Int:
-		n := f.Value(def).(int) + 1
-		if f.Max > 0 && n > f.Max {
-			n = f.Min
-		}
-		return strconv.Itoa(n)
-	case policy.Enum:
-		for _, a := range f.Allowed {
-			if a != f.Text(def) {
-				return a
-			}
-		}
-	case policy.Duration:
-		return "00:05:30"
-	case policy.Secret:
-		return "s3cret-" + f.Name
-	case policy.Text:
-		if f.Name == "PrioritizedCodecsList" {
-			return "PCMU;G722_8000"
-		}
-		return "prov-" + strings.ToLower(f.Name)
-	}
-	t.Fatalf("no other value for %s (%s)", f.Name, f.Kind)
-	return ""
-}
-
 // policyWantEverySetting checks that the stored policy holds
-// policyOtherValue for every setting.
+// policytest.OtherValue for every setting.
 func policyWantEverySetting(t *testing.T, db *gorm.DB, identity string) {
 	t.Helper()
 	p, err := policy.New(db).Get(context.Background(), identity)
@@ -188,7 +153,7 @@ func policyWantEverySetting(t *testing.T, db *gorm.DB, identity string) {
 		t.Fatal(err)
 	}
 	for _, f := range policy.Fields() {
-		if got, want := f.Text(p.Settings), policyOtherValue(t, f); got != want {
+		if got, want := f.Text(p.Settings), policytest.OtherValue(t, f); got != want {
 			t.Errorf("%s is %q in the store, want %q", f.Name, got, want)
 		}
 	}
@@ -202,7 +167,7 @@ func TestPolicyAPICarriesEverySetting(t *testing.T) {
 		}
 		patch := map[string]json.RawMessage{}
 		for _, f := range policy.Fields() {
-			raw, err := policy.ParseText(f.Name, policyOtherValue(t, f))
+			raw, err := policy.ParseText(f.Name, policytest.OtherValue(t, f))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,7 +184,7 @@ func TestPolicyAPICarriesEverySetting(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, f := range policy.Fields() {
-			want := policyOtherValue(t, f)
+			want := policytest.OtherValue(t, f)
 			if f.Kind == policy.Secret {
 				want = policy.PasswordMask
 			}

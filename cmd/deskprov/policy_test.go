@@ -3,11 +3,11 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/policy/policytest"
 )
 
 func TestPolicyFlagsAreTheSettings(t *testing.T) {
@@ -57,7 +57,7 @@ func TestPolicyCLI(t *testing.T) {
 	t.Run("every setting flag reaches the server", func(t *testing.T) {
 		args := []string{"policy", "new", "Every"}
 		for _, f := range policy.Fields() {
-			args = append(args, "--"+f.Name+"="+cliOtherValue(t, f))
+			args = append(args, "--"+f.Name+"="+policytest.OtherValue(t, f))
 		}
 		if out, err := runCLI(t, args...); err != nil {
 			t.Fatalf("%v\n%s", err, out)
@@ -71,7 +71,7 @@ func TestPolicyCLI(t *testing.T) {
 			t.Fatalf("%v: %s", err, out)
 		}
 		for _, f := range policy.Fields() {
-			want := cliOtherValue(t, f)
+			want := policytest.OtherValue(t, f)
 			if f.Kind == policy.Secret {
 				want = policy.PasswordMask
 			}
@@ -120,37 +120,4 @@ func TestPolicyCLI(t *testing.T) {
 			t.Fatalf("got %v", p)
 		}
 	})
-}
-
-// cliOtherValue is a valid value for f that differs from the default.
-func cliOtherValue(t *testing.T, f policy.Field) string {
-	t.Helper()
-	def := policy.Defaults()
-	switch f.Kind {
-	case policy.Bool:
-		return strconv.FormatBool(!f.Value(def).(bool))
-	case policy.Int:
-		n := f.Value(def).(int) + 1
-		if f.Max > 0 && n > f.Max {
-			n = f.Min
-		}
-		return strconv.Itoa(n)
-	case policy.Enum:
-		for _, a := range f.Allowed {
-			if a != f.Text(def) {
-				return a
-			}
-		}
-	case policy.Duration:
-		return "00:05:30"
-	case policy.Secret:
-		return "s3cret"
-	case policy.Text:
-		if f.Name == "PrioritizedCodecsList" {
-			return "PCMU;G722_8000"
-		}
-		return "prov-" + strings.ToLower(f.Name)
-	}
-	t.Fatalf("no other value for %s", f.Name)
-	return ""
 }
