@@ -62,10 +62,7 @@ func newConsole(s *Server) (*console, error) {
 	if err != nil {
 		return nil, err
 	}
-	funcs := template.FuncMap{
-		"pathEscape": url.PathEscape,
-		"eq":         func(a, b string) bool { return a == b },
-	}
+	funcs := template.FuncMap{"pathEscape": url.PathEscape}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(consoleFiles, "templates/console/layout.html")
 	if err != nil {
 		return nil, err

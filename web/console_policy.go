@@ -76,15 +76,14 @@ type consolePolicyView struct {
 	Fields   []consoleField
 }
 
-func (pc *consolePolicies) listView(c *gin.Context, v consoleListView) (consoleListView, error) {
-	l, err := pc.ps.List(c.Request.Context())
-	v.Policies = l
-	return v, err
-}
-
+// showList renders the policies page; the grant form's policy defaults to
+// Global.
 func (pc *consolePolicies) showList(c *gin.Context, status int, flash, problem string, v consoleListView) {
-	v, err := pc.listView(c, v)
-	if err != nil {
+	if v.GrantPolicy == "" {
+		v.GrantPolicy = policy.GlobalIdentity
+	}
+	var err error
+	if v.Policies, err = pc.ps.List(c.Request.Context()); err != nil {
 		problem = pc.problemOf(err)
 		status = http.StatusInternalServerError
 	}
@@ -96,14 +95,14 @@ func (pc *consolePolicies) list(c *gin.Context) {
 	if n := c.Query("removed"); n != "" {
 		flash = "The policy " + n + " was removed."
 	}
-	pc.showList(c, http.StatusOK, flash, "", consoleListView{GrantPolicy: policy.GlobalIdentity})
+	pc.showList(c, http.StatusOK, flash, "", consoleListView{})
 }
 
 func (pc *consolePolicies) create(c *gin.Context) {
 	name := c.PostForm("Identity")
 	p, err := pc.ps.Create(c.Request.Context(), AdminOf(c), name, nil)
 	if err != nil {
-		pc.showList(c, StatusOf(fault.KindOf(err)), "", "", consoleListView{NewIdentity: name, NewError: pc.problemOf(err), GrantPolicy: policy.GlobalIdentity})
+		pc.showList(c, StatusOf(fault.KindOf(err)), "", "", consoleListView{NewIdentity: name, NewError: pc.problemOf(err)})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/policies/"+url.PathEscape(p.Identity)+"?created=1")
@@ -126,13 +125,13 @@ func (pc *consolePolicies) grant(c *gin.Context) {
 	if a.PolicyName != nil {
 		held = *a.PolicyName
 	}
-	pc.showList(c, http.StatusOK, a.UPN+" now has the policy "+held+".", "", consoleListView{GrantPolicy: policy.GlobalIdentity})
+	pc.showList(c, http.StatusOK, a.UPN+" now has the policy "+held+".", "", consoleListView{})
 }
 
 func (pc *consolePolicies) edit(c *gin.Context) {
 	p, err := pc.ps.Get(c.Request.Context(), c.Param("identity"))
 	if err != nil {
-		pc.showList(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{GrantPolicy: policy.GlobalIdentity})
+		pc.showList(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{})
 		return
 	}
 	flash := ""
@@ -174,7 +173,7 @@ func (pc *consolePolicies) save(c *gin.Context) {
 	ctx := c.Request.Context()
 	cur, err := pc.ps.Get(ctx, c.Param("identity"))
 	if err != nil {
-		pc.showList(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{GrantPolicy: policy.GlobalIdentity})
+		pc.showList(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{})
 		return
 	}
 	version, _ := strconv.ParseInt(c.PostForm("Version"), 10, 64)
@@ -243,7 +242,7 @@ func consolePatch(c *gin.Context) (policy.Patch, map[string]string, policy.Probl
 func (pc *consolePolicies) reset(c *gin.Context) {
 	p, err := pc.ps.Reset(c.Request.Context(), AdminOf(c), c.Param("identity"))
 	if err != nil {
-		pc.showList(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{GrantPolicy: policy.GlobalIdentity})
+		pc.showList(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/policies/"+url.PathEscape(p.Identity)+"?reset=1")
@@ -261,7 +260,7 @@ func (pc *consolePolicies) remove(c *gin.Context) {
 			pc.showPolicy(c, http.StatusConflict, "", pc.problemOf(err), cur, nil, nil)
 			return
 		}
-		pc.showList(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{GrantPolicy: policy.GlobalIdentity})
+		pc.showList(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/policies?removed="+url.QueryEscape(cur.Identity))
