@@ -302,10 +302,8 @@ Setting flags are named as the cmdlet parameters, for example --EnableDeviceUpda
 	audit.Flags().StringVar(&object, "object", "", "only this object (ipphonepolicy/Sales) or everything under a prefix (ipphonepolicy, user/amosm@contoso.com)")
 	audit.Flags().IntVar(&limit, "limit", 100, "at most this many entries, newest first")
 
-	for _, c := range []*cobra.Command{get, set, create, remove, reset, grant, effective, audit} {
-		resetFlagsAfterRun(c)
-		pol.AddCommand(c)
-	}
+	pol.AddCommand(get, set, create, remove, reset, grant, effective, audit)
+	resetFlagsAfterRunTree(pol)
 	rootCmd.AddCommand(pol)
 }
 
