@@ -21,7 +21,16 @@ func LockDataDir(dir string) (release func(), err error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create the data directory %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, "deskprov.lock")
+	return lockFile(filepath.Join(dir, "deskprov.lock"), "the data directory "+dir, "give this one another --data-dir")
+}
+
+// LockSQLiteFile takes a SQLite store kept outside the data directory
+// (--db sqlite://PATH) for this process alone, by a lock file beside it.
+func LockSQLiteFile(path string) (release func(), err error) {
+	return lockFile(path+".lock", "the SQLite store "+path, "give this one another --db")
+}
+
+func lockFile(path, what, instead string) (release func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -35,7 +44,7 @@ func LockDataDir(dir string) (release func(), err error) {
 			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b[:n]))); perr == nil {
 				who += " (pid " + strconv.Itoa(pid) + ")"
 			}
-			return nil, fmt.Errorf("%s is already serving the data directory %s: stop it, or give this one another --data-dir (a SQLite store belongs to one server; use PostgreSQL to run several)", who, dir)
+			return nil, fmt.Errorf("%s is already serving %s: stop it, or %s (a SQLite store belongs to one server; use PostgreSQL to run several)", who, what, instead)
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

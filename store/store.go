@@ -49,18 +49,24 @@ func Open(dsn, dataDir string) (*gorm.DB, Engine, error) {
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 		return db, Postgres, nil
 	}
-	path := strings.TrimPrefix(dsn, "sqlite://")
-	if path == "" {
-		if err := os.MkdirAll(dataDir, 0o750); err != nil {
-			return nil, "", fmt.Errorf("create data directory %s: %w", dataDir, err)
-		}
-		path = filepath.Join(dataDir, "deskprov.db")
+	path := SQLitePath(dsn, dataDir)
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, "", fmt.Errorf("create the directory of %s: %w", path, err)
 	}
 	db, err := OpenSQLiteFile(path, cfg)
 	if err != nil {
 		return nil, "", err
 	}
 	return db, SQLite, nil
+}
+
+// SQLitePath is the file of a SQLite store: --db sqlite://PATH, or
+// deskprov.db in the data directory.
+func SQLitePath(dsn, dataDir string) string {
+	if path := strings.TrimPrefix(dsn, "sqlite://"); path != "" {
+		return path
+	}
+	return filepath.Join(dataDir, "deskprov.db")
 }
 
 // OpenSQLiteFile opens a SQLite file with the settings every deskprov store

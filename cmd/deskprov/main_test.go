@@ -206,3 +206,18 @@ func TestSecondServerOnOneDataDirectoryIsRefused(t *testing.T) {
 	}
 	again()
 }
+
+func TestSecondServerOnOneSQLiteFileIsRefused(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "shared.db")
+	release, err := store.LockSQLiteFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	t.Setenv("DESKPROV_ADMIN_PASSWORD", "admin-password")
+	// Its own data directory, but the same store file.
+	err = serve(context.Background(), serveOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), DB: "sqlite://" + file, LogLevel: "warn", LogFormat: "text"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "already serving the SQLite store") || !strings.Contains(err.Error(), "--db") {
+		t.Fatalf("err = %v", err)
+	}
+}

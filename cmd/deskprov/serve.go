@@ -140,6 +140,15 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 			return nil, err
 		}
 		a.closers = append(a.closers, release)
+		// A store file kept elsewhere is locked too: two servers with
+		// different data directories must not share it.
+		if file := store.SQLitePath(o.DB, o.DataDir); filepath.Dir(file) != filepath.Clean(o.DataDir) {
+			release, err := store.LockSQLiteFile(file)
+			if err != nil {
+				return nil, err
+			}
+			a.closers = append(a.closers, release)
+		}
 	}
 	box, keySrc, err := sealbox.Load(o.SecretKeyFile, o.DataDir, engine == store.Postgres)
 	if err != nil {
@@ -265,11 +274,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		hs.RegisterOnShutdown(a.btoe.Stop) // end BToE long polls and event streams
 	}
 
-	storeDesc := "SQLite " + filepath.Join(o.DataDir, "deskprov.db")
+	storeDesc := "SQLite " + store.SQLitePath(o.DB, o.DataDir)
 	if a.engine == store.Postgres {
 		storeDesc = "PostgreSQL " + redactDSN(o.DB)
-	} else if o.DB != "" {
-		storeDesc = "SQLite " + strings.TrimPrefix(o.DB, "sqlite://")
 	}
 	fmt.Fprintf(out, `deskprov is running
   listening on        %s (%s)
