@@ -140,7 +140,9 @@ type Service struct {
 	Now func() time.Time
 	// PollInterval is how often a waiting receiver looks in the store for
 	// events written by another deskprov instance (events written by this
-	// one wake it at once).
+	// one wake it at once): every second on a shared (PostgreSQL) store; on
+	// a store this process alone writes (SQLite) every event wakes its
+	// receiver, so the look is only a rare safety net.
 	PollInterval time.Duration
 
 	// codeKey keys the hashes of pairing codes.
@@ -150,10 +152,16 @@ type Service struct {
 	stopped  chan struct{}
 }
 
+// ownedPollInterval is PollInterval on a store only this process writes.
+const ownedPollInterval = 30 * time.Second
+
 // New returns the service.
 func New(db *gorm.DB, p Policies, si SignIns, cr Credentials) *Service {
 	t := throttle.New(db)
 	s := &Service{db: db, policies: p, signins: si, creds: cr, throttle: t, codeKey: store.NewKey(db, "btoe-pairing-code"), notify: newNotifier(), Now: time.Now, PollInterval: time.Second, stopped: make(chan struct{})}
+	if store.Owned(db) {
+		s.PollInterval = ownedPollInterval
+	}
 	t.Now = func() time.Time { return s.Now() }
 	return s
 }

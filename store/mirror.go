@@ -192,3 +192,8 @@ func mirrorOf(db *gorm.DB) *ownedPool {
 	}
 	return nil
 }
+
+// Owned tells whether db is a store this process alone writes (a SQLite file
+// it opened; serve locks it against other servers), so that what this
+// process did not write cannot change under it.
+func Owned(db *gorm.DB) bool { return mirrorOf(db) != nil }
