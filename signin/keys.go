@@ -53,7 +53,22 @@ type JWKS struct {
 func keyBinding(kid string) string { return "signin_keys.private_pem:" + kid }
 
 // parseKey opens (when sealed) and parses a stored signing key.
+// Parsed keys are kept by kid (a kid names one key pair: it is the hash of
+// its public key), so verifying a token does not open and parse a key each
+// time.
 func (s *Service) parseKey(k signingKey) (*ecdsa.PrivateKey, error) {
+	if v, ok := s.parsedKeys.Load(k.KID); ok {
+		return v.(*ecdsa.PrivateKey), nil
+	}
+	ec, err := s.openKey(k)
+	if err != nil {
+		return nil, err
+	}
+	s.parsedKeys.Store(k.KID, ec)
+	return ec, nil
+}
+
+func (s *Service) openKey(k signingKey) (*ecdsa.PrivateKey, error) {
 	text := k.PrivatePEM
 	if sealbox.Sealed(text) {
 		var err error

@@ -246,7 +246,10 @@ func TestSigningKeysAreSealedAtRest(t *testing.T) {
 		if err := db.Exec("UPDATE signin_keys SET private_pem = ? WHERE k_id = ?", clear, kid).Error; err != nil {
 			t.Fatal(err)
 		}
-		if jwks, err := f.svc.JWKS(ctx); err != nil || len(jwks.Keys) != 1 || jwks.Keys[0].Kid != kid {
+		// A fresh service (as after a restart) has no key parsed yet.
+		fresh := signin.New(db, f.tn, signinPolicy{}, "https://deskprov.example")
+		fresh.Secrets = f.box
+		if jwks, err := fresh.JWKS(ctx); err != nil || len(jwks.Keys) != 1 || jwks.Keys[0].Kid != kid {
 			t.Fatalf("a clear legacy key no longer publishes: %+v %v", jwks, err)
 		}
 		if n, err := f.svc.SealClearSecrets(ctx); err != nil || n != 1 {
@@ -259,7 +262,7 @@ func TestSigningKeysAreSealedAtRest(t *testing.T) {
 		if err := db.Exec("INSERT INTO signin_keys (k_id, private_pem, created_at) VALUES (?, ?, ?)", "copied", stored, time.Now().UTC().Add(time.Hour)).Error; err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.JWKS(ctx); err == nil {
+		if _, err := fresh.JWKS(ctx); err == nil {
 			t.Fatal("a sealed key copied to another row opened")
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +71,9 @@ const (
 
 // Service is the authorization server.
 type Service struct {
+	// parsedKeys holds opened signing keys by kid (see parseKey).
+	parsedKeys sync.Map
+
 	db       *gorm.DB
 	dir      Directory
 	policies Policies
