@@ -72,14 +72,32 @@ const MaxJSONBody = 1 << 20
 // BindJSON decodes the request body into v strictly: malformed JSON, a wrong
 // type or an unknown field is a fault.Invalid naming the problem.
 func BindJSON(c *gin.Context, v any) error {
-	body, err := io.ReadAll(io.LimitReader(c.Request.Body, MaxJSONBody+1))
+	body, err := readJSONBody(c)
 	if err != nil {
-		return fault.Invalidf("could not read the request body: %v", err)
-	}
-	if len(body) > MaxJSONBody {
-		return fault.New(fault.TooLarge, "the request body is over %d bytes", MaxJSONBody)
+		return err
 	}
 	return DecodeStrict(body, v)
+}
+
+// BindOptionalJSON is BindJSON for a body that may be left out: an empty
+// body leaves v as it is.
+func BindOptionalJSON(c *gin.Context, v any) error {
+	body, err := readJSONBody(c)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return err
+	}
+	return DecodeStrict(body, v)
+}
+
+func readJSONBody(c *gin.Context) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, MaxJSONBody+1))
+	if err != nil {
+		return nil, fault.Invalidf("could not read the request body: %v", err)
+	}
+	if len(body) > MaxJSONBody {
+		return nil, fault.New(fault.TooLarge, "the request body is over %d bytes", MaxJSONBody)
+	}
+	return body, nil
 }
 
 // DecodeStrict decodes JSON, refusing unknown fields and trailing data.

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"bytes"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -70,22 +68,6 @@ func (h *numbersAPI) answer(c *gin.Context, status int, v any, err error) {
 		return
 	}
 	c.JSON(status, v)
-}
-
-// numbersBindOptional decodes a JSON body strictly when there is one; an
-// empty body leaves v as it is.
-func numbersBindOptional(c *gin.Context, v any) error {
-	body, err := io.ReadAll(io.LimitReader(c.Request.Body, MaxJSONBody+1))
-	if err != nil {
-		return fault.Invalidf("could not read the request body: %v", err)
-	}
-	if len(body) > MaxJSONBody {
-		return fault.New(fault.TooLarge, "the request body is over %d bytes", MaxJSONBody)
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil
-	}
-	return DecodeStrict(body, v)
 }
 
 func numbersID(c *gin.Context) (uint, error) {
@@ -159,7 +141,7 @@ func (h *numbersAPI) acquire(c *gin.Context) {
 	var in struct {
 		Numbers []string `json:"numbers"`
 	}
-	if err := numbersBindOptional(c, &in); err != nil {
+	if err := BindOptionalJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -196,7 +178,7 @@ func (h *numbersAPI) release(c *gin.Context) {
 	var in struct {
 		ReturnToPool bool `json:"returnToPool"`
 	}
-	if err := numbersBindOptional(c, &in); err != nil {
+	if err := BindOptionalJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -239,7 +221,7 @@ func (h *numbersAPI) movePortOrder(c *gin.Context) {
 		FirmOrderDate *string `json:"firmOrderDate"`
 		Reason        string  `json:"reason"`
 	}
-	if err := numbersBindOptional(c, &body); err != nil {
+	if err := BindOptionalJSON(c, &body); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -281,7 +263,7 @@ func (h *numbersAPI) moveNumberRequest(c *gin.Context) {
 		Reason  string   `json:"reason"`
 		Numbers []string `json:"numbers"`
 	}
-	if err := numbersBindOptional(c, &in); err != nil {
+	if err := BindOptionalJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
