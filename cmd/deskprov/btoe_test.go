@@ -106,7 +106,7 @@ func btoeCLIServer(t *testing.T, db *gorm.DB) *btoeCLIEnv {
 // default, as a fresh process would have it.
 func (e *btoeCLIEnv) run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	return cliFresh(t, append([]string{"btoe", "--server", e.url, "--state", e.state}, args...)...)
+	return runCLI(t, append([]string{"btoe", "--server", e.url, "--state", e.state}, args...)...)
 }
 
 func cliWant(t *testing.T, out string, err error, wantErr bool, want ...string) {
@@ -344,7 +344,7 @@ func TestBToEAgainstRunningServer(t *testing.T) {
 	serveEach(t, func(t *testing.T, base string) {
 		admin := func(args ...string) {
 			t.Helper()
-			if out, err := cliFresh(t, args...); err != nil {
+			if out, err := runCLI(t, args...); err != nil {
 				t.Fatalf("deskprov %s: %v\n%s", strings.Join(args, " "), err, out)
 			}
 		}

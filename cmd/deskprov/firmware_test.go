@@ -15,9 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
-
 	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/store/storetest"
@@ -116,28 +113,10 @@ func serveOn(t *testing.T, dsn string) string {
 	if base == "" {
 		t.Fatalf("serve printed no URL:\n%s", out.String())
 	}
-	if out, err := cliFresh(t, "login", "--server", base, "--username", "admin", "--password", "admin-password"); err != nil {
+	if out, err := runCLI(t, "login", "--server", base, "--username", "admin", "--password", "admin-password"); err != nil {
 		t.Fatalf("login: %s %v", out, err)
 	}
 	return base
-}
-
-// cliFresh runs the CLI with every flag back at its default, as a fresh
-// process would have it.
-func cliFresh(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	var reset func(c *cobra.Command)
-	reset = func(c *cobra.Command) {
-		for _, fs := range []*pflag.FlagSet{c.Flags(), c.PersistentFlags()} {
-			fs.VisitAll(resetFlag)
-		}
-		for _, sub := range c.Commands() {
-			reset(sub)
-		}
-	}
-	reset(rootCmd)
-	t.Cleanup(func() { globalOpts.server, btoeStatePath = "", "" })
-	return runCLI(t, args...)
 }
 
 func TestFirmwareCLI(t *testing.T) {
@@ -156,7 +135,7 @@ func TestFirmwareCLI(t *testing.T) {
 	}
 	run := func(name string, want string, args ...string) string {
 		t.Helper()
-		out, err := cliFresh(t, args...)
+		out, err := runCLI(t, args...)
 		if err != nil || !strings.Contains(out, want) {
 			t.Fatalf("%s: deskprov %s printed %q, err %v; want %q", name, strings.Join(args, " "), out, err, want)
 		}
@@ -173,7 +152,7 @@ func TestFirmwareCLI(t *testing.T) {
 	if err := os.WriteFile(ac, []byte("audiocodes image"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := cliFresh(t, "firmware", "import", ac); err == nil || !strings.Contains(err.Error(), "give version") {
+	if out, err := runCLI(t, "firmware", "import", ac); err == nil || !strings.Contains(err.Error(), "give version") {
 		t.Fatalf("an AudioCodes import without --version must fail naming it: %q %v", out, err)
 	}
 	run("an AudioCodes image takes its model from the name", "420HD", "firmware", "import", ac, "--version", "3.4.6.604")
@@ -220,7 +199,7 @@ func TestFirmwareRolloutThroughProvisioning(t *testing.T) {
 		}
 		run := func(want string, args ...string) string {
 			t.Helper()
-			out, err := cliFresh(t, args...)
+			out, err := runCLI(t, args...)
 			if err != nil || !strings.Contains(out, want) {
 				t.Fatalf("deskprov %s printed %q, err %v; want %q", strings.Join(args, " "), out, err, want)
 			}

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/deskprov/deskprov/store"
 )
 
@@ -78,13 +81,25 @@ func startServe(t *testing.T) string {
 }
 
 // runCLI runs the CLI in-process and returns what it printed.
+// runCLI runs the CLI in this process with every flag back at its default,
+// as a fresh process would have it: nothing one run was given carries over
+// to the next.
 func runCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	var reset func(c *cobra.Command)
+	reset = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.Flags(), c.PersistentFlags()} {
+			fs.VisitAll(resetFlag)
+		}
+		for _, sub := range c.Commands() {
+			reset(sub)
+		}
+	}
+	reset(rootCmd)
 	var out bytes.Buffer
 	rootCmd.SetOut(&out)
 	rootCmd.SetErr(&out)
 	rootCmd.SetIn(strings.NewReader(""))
-	globalOpts.output = "table"
 	rootCmd.SetArgs(args)
 	err := rootCmd.Execute()
 	return out.String(), err

@@ -293,22 +293,7 @@ or services, and release them. Types: user, serviceToll, serviceTollFree.`,
 	}
 	release.Flags().BoolVar(&toPool, "to-pool", false, "also give the number back to the pool (frees quota)")
 	num.AddCommand(quota, load, search, reserve, acquire, list, assign, release, numberRequestCommand())
-	for _, c := range []*cobra.Command{num, portOrderCommand(), addressCommand(), serviceCommand()} {
-		resetFlagsAfterRunTree(c)
-		rootCmd.AddCommand(c)
-	}
-}
-
-// resetFlagsAfterRunTree applies resetFlagsAfterRun to every runnable
-// command under cmd, so that a flag given to one run (a --status filter, a
-// --reason) never carries over to the next run in the same process.
-func resetFlagsAfterRunTree(cmd *cobra.Command) {
-	if cmd.RunE != nil {
-		resetFlagsAfterRun(cmd)
-	}
-	for _, sub := range cmd.Commands() {
-		resetFlagsAfterRunTree(sub)
-	}
+	rootCmd.AddCommand(num, portOrderCommand(), addressCommand(), serviceCommand())
 }
 
 type numberRequestView struct {

@@ -303,23 +303,7 @@ Setting flags are named as the cmdlet parameters, for example --EnableDeviceUpda
 	audit.Flags().IntVar(&limit, "limit", 100, "at most this many entries, newest first")
 
 	pol.AddCommand(get, set, create, remove, reset, grant, effective, audit)
-	resetFlagsAfterRunTree(pol)
 	rootCmd.AddCommand(pol)
-}
-
-// resetFlagsAfterRun puts cmd's flags back to their defaults once it ran,
-// so that a command run twice in one process (tests, a shell built on the
-// CLI) never carries a setting over from the run before.
-func resetFlagsAfterRun(cmd *cobra.Command) {
-	run := cmd.RunE
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		defer c.Flags().VisitAll(func(f *pflag.Flag) {
-			if f.Changed {
-				resetFlag(f)
-			}
-		})
-		return run(c, args)
-	}
 }
 
 // auditDiff summarises an audit entry as the settings that changed.
