@@ -134,26 +134,29 @@ func (s *Service) Events(ctx context.Context, box string, after int64, wait time
 	for {
 		// Take the wake-up channel before reading, so that an event
 		// committed between the read and the wait is not slept through.
-		woken := s.notify.wait(box)
+		woken, done := s.notify.wait(box)
 		evs, err := s.pending(ctx, box, after)
 		if err != nil || len(evs) > 0 || wait <= 0 {
+			done()
 			return evs, err
 		}
 		poll := time.NewTimer(s.PollInterval)
+		ended := false
 		select {
 		case <-woken:
 		case <-poll.C:
 		case <-deadline:
-			poll.Stop()
-			return []Event{}, nil
+			ended = true
 		case <-ctx.Done():
-			poll.Stop()
-			return []Event{}, nil
+			ended = true
 		case <-s.stopped:
-			poll.Stop()
-			return []Event{}, nil
+			ended = true
 		}
 		poll.Stop()
+		done()
+		if ended {
+			return []Event{}, nil
+		}
 	}
 }
 
@@ -173,28 +176,45 @@ func (s *Service) pending(ctx context.Context, box string, after int64) ([]Event
 // an event. Receivers on other instances find it on their next poll.
 type notifier struct {
 	mu    sync.Mutex
-	waits map[string]chan struct{}
+	waits map[string]*waiting
 }
 
-func newNotifier() *notifier { return &notifier{waits: map[string]chan struct{}{}} }
+// waiting is one mailbox's wake-up channel and how many wait on it; the
+// entry goes when the box is woken or its last waiter leaves, so boxes of
+// ended pairings do not pile up.
+type waiting struct {
+	ch chan struct{}
+	n  int
+}
 
-func (n *notifier) wait(box string) <-chan struct{} {
+func newNotifier() *notifier { return &notifier{waits: map[string]*waiting{}} }
+
+// wait returns the channel closed at box's next wake-up, and done, to call
+// when the caller stops waiting.
+func (n *notifier) wait(box string) (<-chan struct{}, func()) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	ch, ok := n.waits[box]
+	w, ok := n.waits[box]
 	if !ok {
-		ch = make(chan struct{})
-		n.waits[box] = ch
+		w = &waiting{ch: make(chan struct{})}
+		n.waits[box] = w
 	}
-	return ch
+	w.n++
+	return w.ch, func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if w.n--; w.n == 0 && n.waits[box] == w {
+			delete(n.waits, box)
+		}
+	}
 }
 
 func (n *notifier) wake(boxes ...string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, b := range boxes {
-		if ch, ok := n.waits[b]; ok {
-			close(ch)
+		if w, ok := n.waits[b]; ok {
+			close(w.ch)
 			delete(n.waits, b)
 		}
 	}
