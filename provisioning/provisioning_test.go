@@ -300,6 +300,56 @@ func TestAPollOfAnUnchangedConfigComesFromTheCacheAndAChangeIsNeverStale(t *test
 	})
 }
 
+// TestFetchKnownTakesOnlyRepeatedPolls: FetchKnown answers only what Fetch
+// answered before with a rendered or optional file, and leaves every other
+// request untouched (no firmware poll, no sighting) for Fetch.
+func TestFetchKnownTakesOnlyRepeatedPolls(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		s := provTestService(t, db)
+		fw := &provTestFirmware{}
+		s.Firmware = fw
+		ctx := context.Background()
+		pua := "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"
+		main := provisioning.Request{Method: "GET", Name: "0004f2a1b2c3.cfg", UserAgent: pua, IP: "10.0.0.9"}
+		optional := provisioning.Request{Method: "GET", Name: "0004f2a1b2c3-license.cfg", UserAgent: pua, IP: "10.0.0.9"}
+		upload := provisioning.Request{Method: "GET", Name: "0004f2a1b2c3-app.log", UserAgent: pua, IP: "10.0.0.9"}
+		for _, r := range []provisioning.Request{main, optional, upload} {
+			if _, ok, err := s.FetchKnown(ctx, r); ok || err != nil {
+				t.Fatalf("%s before any Fetch: ok %v err %v", r.Name, ok, err)
+			}
+		}
+		if err := s.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ds, _ := s.Devices(ctx, provisioning.DeviceFilter{}); len(ds) != 0 || fw.polls != 0 {
+			t.Fatalf("FetchKnown of unknown requests recorded %d devices, %d firmware polls", len(ds), fw.polls)
+		}
+		first, err := s.Fetch(ctx, main)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Fetch(ctx, optional)
+		s.Fetch(ctx, upload)
+		again, ok, err := s.FetchKnown(ctx, main)
+		if !ok || err != nil || again.File != first.File || fw.polls != 2 {
+			t.Fatalf("a repeated poll: ok %v err %v same file %v, firmware polls %d", ok, err, again.File == first.File, fw.polls)
+		}
+		if a, ok, _ := s.FetchKnown(ctx, optional); !ok || a.Entry.Kind != provisioning.Optional {
+			t.Fatalf("a repeated optional file: ok %v %+v", ok, a.Entry)
+		}
+		for _, r := range []provisioning.Request{
+			upload, // served from the uploads, through Fetch
+			{Method: "HEAD", Name: main.Name, UserAgent: pua},             // another method
+			{Method: "GET", Name: main.Name, UserAgent: pua + " "},        // another agent
+			{Method: "PUT", Name: "0004f2a1b2c3-app.log", UserAgent: pua}, // never cached
+		} {
+			if _, ok, _ := s.FetchKnown(ctx, r); ok {
+				t.Fatalf("FetchKnown took %s %s %q", r.Method, r.Name, r.UserAgent)
+			}
+		}
+	})
+}
+
 func TestSightingsAreBufferedAndFlushedToTheInventory(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		s := provTestService(t, db)

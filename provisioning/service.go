@@ -164,8 +164,7 @@ func (s *Service) Fetch(ctx context.Context, r Request) (Answer, error) {
 	// A phone asks for the same names with the same User-Agent on every
 	// poll, and what a request identifies depends on nothing else: known
 	// requests skip identifying, and while the generation stands, rendering.
-	key := answerKey{method: r.Method, name: r.Name, ua: r.UserAgent}
-	cacheable := len(r.UserAgent) <= maxAgentLen && (r.Method == "GET" || r.Method == "HEAD")
+	key, cacheable := answerKeyOf(r)
 	var known answerSeen
 	hit := false
 	if cacheable {
@@ -177,13 +176,42 @@ func (s *Service) Fetch(ctx context.Context, r Request) (Answer, error) {
 			return Answer{}, err
 		}
 		known = answerSeen{fam: fam, dev: dev, e: e}
+		if cacheable && e.Kind != Rendered {
+			s.answers.put(key, known)
+		}
 	}
+	return s.answer(ctx, r, key, known, cacheable)
+}
+
+// FetchKnown is Fetch for a GET or HEAD that deskprov has answered before
+// (same method, name and User-Agent) with a file it renders or an optional
+// file it does not provide: the two answers a poll gets every time. ok is
+// false for any other request, which FetchKnown leaves untouched (nothing
+// recorded) for Fetch to answer.
+func (s *Service) FetchKnown(ctx context.Context, r Request) (a Answer, ok bool, err error) {
+	key, cacheable := answerKeyOf(r)
+	if !cacheable {
+		return Answer{}, false, nil
+	}
+	known, hit := s.answers.get(key)
+	if !hit || (known.e.Kind != Rendered && known.e.Kind != Optional) {
+		return Answer{}, false, nil
+	}
+	a, err = s.answer(ctx, r, key, known, true)
+	return a, true, err
+}
+
+func answerKeyOf(r Request) (answerKey, bool) {
+	return answerKey{method: r.Method, name: r.Name, ua: r.UserAgent},
+		len(r.UserAgent) <= maxAgentLen && (r.Method == "GET" || r.Method == "HEAD")
+}
+
+// answer records a request identified as known and, for a rendered file,
+// finds the file (rendering it when the generation has moved).
+func (s *Service) answer(ctx context.Context, r Request, key answerKey, known answerSeen, cacheable bool) (Answer, error) {
 	fam, dev, e := known.fam, known.dev, known.e
 	a := Answer{Device: dev, Entry: e}
 	if e.Kind != Rendered {
-		if cacheable && !hit {
-			s.answers.put(key, known)
-		}
 		s.inventory.seen(dev, r.IP, e.Name, nil)
 		return a, nil
 	}
