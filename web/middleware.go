@@ -38,25 +38,6 @@ func (s *Server) recoverJSON() gin.HandlerFunc {
 // observe logs each request and counts it for /metrics, labelled by route
 // pattern (not raw path, which would carry MACs and UPNs).
 func (s *Server) observe() gin.HandlerFunc {
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "deskprov_http_requests_total", Help: "HTTP requests by route and status.",
-	}, []string{"method", "route", "status"})
-	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "deskprov_http_request_duration_seconds", Help: "HTTP request latency by route.",
-		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
-	}, []string{"method", "route"})
-	s.Registry.MustRegister(requests, latency)
-	// The labelled children are looked up once per method, route and
-	// status, not hashed again on every request.
-	type key struct {
-		method, route string
-		status        int
-	}
-	type child struct {
-		count   prometheus.Counter
-		latency prometheus.Observer
-	}
-	var children sync.Map
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -64,33 +45,73 @@ func (s *Server) observe() gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		status := c.Writer.Status()
-		method := c.Request.Method
-		switch method {
-		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
-		default:
-			method = "OTHER" // a client's made-up method must not mint a series
-		}
-		k := key{method, route, status}
-		v, ok := children.Load(k)
-		if !ok {
-			v, _ = children.LoadOrStore(k, child{
-				count:   requests.WithLabelValues(k.method, route, strconv.Itoa(status)),
-				latency: latency.WithLabelValues(k.method, route),
-			})
-		}
-		ch := v.(child)
-		ch.count.Inc()
-		ch.latency.Observe(time.Since(start).Seconds())
-		level := slog.LevelDebug
-		if status >= 500 {
-			level = slog.LevelWarn
-		}
-		// Checked first: working out the client address costs more than
-		// the rest of a cached phone poll.
-		if s.Log.Enabled(c.Request.Context(), level) {
-			s.Log.Log(c.Request.Context(), level, "request", "method", c.Request.Method, "path", c.Request.URL.Path, "status", status, "dur", time.Since(start), "client", c.ClientIP())
-		}
+		s.requests.done(c.Request.Context(), c.Request.Method, route, c.Request.URL.Path, c.Writer.Status(), start, c.ClientIP)
+	}
+}
+
+// requestLog counts requests for /metrics and logs them; the gin middleware
+// and the phone lane (phonelane.go) both report through it, so a poll is
+// counted alike whichever answered it.
+type requestLog struct {
+	log      *slog.Logger
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	// The labelled children are looked up once per method, route and
+	// status, not hashed again on every request.
+	children sync.Map // requestKey → requestChild
+}
+
+type requestKey struct {
+	method, route string
+	status        int
+}
+
+type requestChild struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
+}
+
+func newRequestLog(reg prometheus.Registerer, log *slog.Logger) *requestLog {
+	l := &requestLog{log: log,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "deskprov_http_requests_total", Help: "HTTP requests by route and status.",
+		}, []string{"method", "route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "deskprov_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+		}, []string{"method", "route"}),
+	}
+	reg.MustRegister(l.requests, l.latency)
+	return l
+}
+
+// done counts a finished request and logs it (at debug, or warn for a 5xx);
+// client is called only when the line is logged, working out the client
+// address costs more than the rest of a cached phone poll.
+func (l *requestLog) done(ctx context.Context, method, route, path string, status int, start time.Time, client func() string) {
+	labelMethod := method
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+	default:
+		labelMethod = "OTHER" // a client's made-up method must not mint a series
+	}
+	k := requestKey{labelMethod, route, status}
+	v, ok := l.children.Load(k)
+	if !ok {
+		v, _ = l.children.LoadOrStore(k, requestChild{
+			count:   l.requests.WithLabelValues(k.method, route, strconv.Itoa(status)),
+			latency: l.latency.WithLabelValues(k.method, route),
+		})
+	}
+	ch := v.(requestChild)
+	ch.count.Inc()
+	ch.latency.Observe(time.Since(start).Seconds())
+	level := slog.LevelDebug
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	if l.log.Enabled(ctx, level) {
+		l.log.Log(ctx, level, "request", "method", method, "path", path, "status", status, "dur", time.Since(start), "client", client())
 	}
 }
 

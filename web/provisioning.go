@@ -24,6 +24,7 @@ type Provisioning struct {
 // Mount adds the module's routes.
 func (m Provisioning) Mount(r *Routes) {
 	h := &provHandler{s: r.Server, svc: m.Service, images: m.Images}
+	r.Server.prov = h
 	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPut} {
 		r.Root.Handle(method, "/prov/*name", h.file)
 	}

@@ -32,6 +32,13 @@ import (
 // returning its URL, an admin token and the provisioning service.
 func provTestServer(t *testing.T, db *gorm.DB) (string, string, *provisioning.Service) {
 	t.Helper()
+	s, tok, prov := provTestNew(t, db)
+	return provTestListen(t, s), tok, prov
+}
+
+// provTestNew builds that server without serving it.
+func provTestNew(t *testing.T, db *gorm.DB) (*Server, string, *provisioning.Service) {
+	t.Helper()
 	for _, m := range []func(*gorm.DB) error{tenant.Migrate, policy.Migrate, provisioning.Migrate} {
 		if err := m(db); err != nil {
 			t.Fatal(err)
@@ -61,15 +68,15 @@ func provTestServer(t *testing.T, db *gorm.DB) (string, string, *provisioning.Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := provTestListen(t, s)
-	return base, tok, prov
+	return s, tok, prov
 }
 
+// provTestListen serves s as deskprov serve does: through the phone lane,
+// so every test here polls it too.
 func provTestListen(t *testing.T, s *Server) string {
 	t.Helper()
-	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(ts.Close)
-	return ts.URL
+	_, base := laneTestListen(t, s)
+	return base
 }
 
 type provTestAnswer struct {

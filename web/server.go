@@ -57,8 +57,12 @@ type Routes struct {
 // Server is the HTTP face.
 type Server struct {
 	Deps
-	engine *gin.Engine
-	auth   *adminAuth
+	engine   *gin.Engine
+	auth     *adminAuth
+	requests *requestLog
+	// prov is the provisioning module's handler, which the phone lane
+	// (phonelane.go) stands in for; nil when it is not mounted.
+	prov *provHandler
 }
 
 // New builds the router with the core routes and every module's.
@@ -88,6 +92,7 @@ func New(d Deps, modules ...Module) (*Server, error) {
 	}
 	s.auth = auth
 	s.engine.HandleMethodNotAllowed = true
+	s.requests = newRequestLog(s.Registry, s.Log)
 	s.engine.Use(s.recoverJSON(), s.observe())
 	s.engine.NoRoute(func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "not_found", "no such path: "+c.Request.URL.Path)

@@ -289,14 +289,21 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 `, ln.Addr(), scheme, o.PublicURL, o.PublicURL, o.PublicURL, o.PublicURL, storeDesc, debugLine)
 	log.Info("deskprov started", "listen", ln.Addr().String(), "public_url", o.PublicURL, "store", string(a.engine))
 
+	// Plain HTTP goes through the phone lane, which answers repeated phone
+	// polls itself and hands everything else to hs (web/phonelane.go).
+	lane := srv.NewPhoneLane(hs)
+	shutdown := lane.Shutdown
 	errc := make(chan error, 1)
 	go func() {
 		if o.TLSCert != "" {
 			errc <- hs.ServeTLS(ln, o.TLSCert, o.TLSKey)
 		} else {
-			errc <- hs.Serve(ln)
+			errc <- lane.Serve(ln)
 		}
 	}()
+	if o.TLSCert != "" {
+		shutdown = hs.Shutdown
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -305,7 +312,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	log.Info("shutting down: finishing requests in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
+	if err := shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")

@@ -1,0 +1,351 @@
+package web
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/store/storetest"
+)
+
+// laneTestListen serves s through a phone lane on a loopback port, as
+// deskprov serve does.
+func laneTestListen(t *testing.T, s *Server) (*PhoneLane, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	lane := s.NewPhoneLane(hs)
+	served := make(chan error, 1)
+	go func() { served <- lane.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := lane.Shutdown(ctx); err != nil {
+			t.Errorf("lane shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("lane Serve returned %v", err)
+		}
+	})
+	return lane, "http://" + ln.Addr().String()
+}
+
+// laneExchange writes raw to addr on one connection and reads one response
+// per method in methods, returning the bytes as sent, Date values blanked.
+func laneExchange(t *testing.T, addr, raw string, methods []string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	br := bufio.NewReader(io.TeeReader(c, &got))
+	for _, m := range methods {
+		resp, err := http.ReadResponse(br, &http.Request{Method: m})
+		if err != nil {
+			t.Fatalf("reading the answer to %q: %v (so far %q)", raw, err, got.String())
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	// Whatever the server sent past the last answer is part of the answer
+	// too (it should be nothing): take what arrives in a short while.
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	io.Copy(io.Discard, br)
+	return dateValue.ReplaceAllString(got.String(), "Date: (date)\r\n")
+}
+
+var dateValue = regexp.MustCompile(`Date: [^\r]*\r\n`)
+
+// TestPhoneLaneAnswersAsGinDoes sends the same raw requests to a server
+// behind the phone lane and to the same server on plain net/http, and
+// wants the same bytes back; the lane must answer the polls it is for
+// itself, and hand everything else over.
+func TestPhoneLaneAnswersAsGinDoes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		s, _, _ := provTestNew(t, db)
+		lane, laneBase := laneTestListen(t, s)
+		plain := httptest.NewServer(s.Handler())
+		t.Cleanup(plain.Close)
+		laneAddr, plainAddr := strings.TrimPrefix(laneBase, "http://"), strings.TrimPrefix(plain.URL, "http://")
+
+		yua := "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26"
+		pua := "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"
+		// The first poll of each goes through gin and teaches provisioning
+		// the request.
+		warm := provTestDo(t, "GET", laneBase+"/prov/0015654c4c26.cfg", yua, nil, nil)
+		etag := warm.header.Get("ETag")
+		if warm.status != 200 || etag == "" {
+			t.Fatalf("first poll: %d %q", warm.status, etag)
+		}
+		provTestDo(t, "HEAD", laneBase+"/prov/0015654c4c26.cfg", yua, nil, nil)
+		provTestDo(t, "GET", laneBase+"/prov/0004f2a1b2c3-directory.xml", pua, nil, nil)
+		provTestDo(t, "HEAD", laneBase+"/prov/0004f2a1b2c3-directory.xml", pua, nil, nil)
+		provTestDo(t, "GET", laneBase+"/prov/0004f2a1b2c3.cfg", pua, nil, nil)
+
+		get := func(path, ua string, extra ...string) string {
+			return "GET " + path + " HTTP/1.1\r\nHost: prov.test\r\nUser-Agent: " + ua + "\r\n" + strings.Join(extra, "") + "\r\n"
+		}
+		head := func(path, ua string, extra ...string) string {
+			return strings.Replace(get(path, ua, extra...), "GET", "HEAD", 1)
+		}
+		y := "/prov/0015654c4c26.cfg"
+		inm := "If-None-Match: " + etag + "\r\n"
+		cases := []struct {
+			name    string
+			raw     string
+			methods []string
+			byLane  int64 // answers the lane gives itself
+		}{
+			{"a repeated poll", get(y, yua), []string{"GET"}, 1},
+			{"a repeated poll with its ETag", get(y, yua, inm), []string{"GET"}, 1},
+			{"a poll with an old ETag", get(y, yua, "If-None-Match: \"0123\"\r\n"), []string{"GET"}, 1},
+			{"a weak ETag in a list", get(y, yua, "If-None-Match: \"x\", W/"+etag+"\r\n"), []string{"GET"}, 1},
+			{"If-None-Match *", get(y, yua, "If-None-Match: *\r\n"), []string{"GET"}, 1},
+			{"HEAD", head(y, yua), []string{"HEAD"}, 1},
+			{"HEAD with its ETag", head(y, yua, inm), []string{"HEAD"}, 1},
+			{"an optional file", get("/prov/0004f2a1b2c3-directory.xml", pua), []string{"GET"}, 1},
+			{"HEAD of an optional file", head("/prov/0004f2a1b2c3-directory.xml", pua), []string{"HEAD"}, 1},
+			{"lower-case names, spaces and tabs around values", "GET " + y + " HTTP/1.1\r\nhost:prov.test\r\nuser-agent: \t" + yua + " \r\nif-none-match:" + etag + "\t\r\nAccept: */*\r\n\r\n", []string{"GET"}, 1},
+			{"Connection: keep-alive", get(y, yua, "Connection: Keep-Alive\r\n"), []string{"GET"}, 1},
+			{"three pipelined polls", get(y, yua) + get(y, yua, inm) + get("/prov/0004f2a1b2c3.cfg", pua), []string{"GET", "GET", "GET"}, 3},
+			{"a poll, then a request for net/http on the same connection", get(y, yua) + get("/healthz", yua) + get(y, yua), []string{"GET", "GET", "GET"}, 1},
+
+			{"a name never polled", get("/prov/0015654c4c27.cfg", "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:27"), []string{"GET"}, 0},
+			{"another User-Agent", get(y, "Yealink SIP-T46G 28.83.0.121 00:15:65:4c:4c:26"), []string{"GET"}, 0},
+			{"no User-Agent", "GET " + y + " HTTP/1.1\r\nHost: prov.test\r\n\r\n", []string{"GET"}, 0},
+			{"Connection: close", get(y, yua, "Connection: close\r\n"), []string{"GET"}, 0},
+			{"HTTP/1.0", "GET " + y + " HTTP/1.0\r\nUser-Agent: " + yua + "\r\n\r\n", []string{"GET"}, 0},
+			{"no Host", "GET " + y + " HTTP/1.1\r\nUser-Agent: " + yua + "\r\n\r\n", []string{"GET"}, 0},
+			{"two Hosts", get(y, yua, "Host: other\r\n"), []string{"GET"}, 0},
+			{"two User-Agents", get(y, yua, "User-Agent: "+yua+"\r\n"), []string{"GET"}, 0},
+			{"a query", get(y+"?x=1", yua), []string{"GET"}, 0},
+			{"an escape", get("/prov/0015654c4c26%2ecfg", yua), []string{"GET"}, 0},
+			{"a dot segment", get("/prov/../prov/0015654c4c26.cfg", yua), []string{"GET"}, 0},
+			{"a double slash", get("/prov//0015654c4c26.cfg", yua), []string{"GET"}, 0},
+			{"an absolute target", "GET http://prov.test" + y + " HTTP/1.1\r\nHost: prov.test\r\nUser-Agent: " + yua + "\r\n\r\n", []string{"GET"}, 0},
+			{"bare LF line ends", "GET " + y + " HTTP/1.1\nHost: prov.test\nUser-Agent: " + yua + "\n\n", []string{"GET"}, 0},
+			{"a folded header", get(y, yua, "X-Long: a\r\n b\r\n"), []string{"GET"}, 0},
+			{"a space before the colon", get(y, yua, "X-Odd : 1\r\n"), []string{"GET"}, 0},
+			{"Content-Length: 0", get(y, yua, "Content-Length: 0\r\n"), []string{"GET"}, 0},
+			{"a chunked body", get(y, yua, "Transfer-Encoding: chunked\r\n") + "0\r\n\r\n", []string{"GET"}, 0},
+			{"a control character in a value", get(y, yua, "X-Odd: a\x01b\r\n"), []string{"GET"}, 0},
+			{"a firmware-looking name nobody asked for", get("/prov/sip.ld", pua), []string{"GET"}, 0},
+			{"POST", "POST " + y + " HTTP/1.1\r\nHost: prov.test\r\nUser-Agent: " + yua + "\r\nContent-Length: 2\r\n\r\nhi", []string{"POST"}, 0},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				before := lane.Answered()
+				viaLane := laneExchange(t, laneAddr, tc.raw, tc.methods)
+				byLane := lane.Answered() - before
+				viaPlain := laneExchange(t, plainAddr, tc.raw, tc.methods)
+				if viaLane != viaPlain {
+					t.Fatalf("the lane answered\n%q\nnet/http and gin answer\n%q", viaLane, viaPlain)
+				}
+				if byLane != tc.byLane {
+					t.Fatalf("the lane answered %d of the requests itself, want %d:\n%s", byLane, tc.byLane, viaLane)
+				}
+			})
+		}
+	})
+}
+
+func TestPhoneLaneCountsPollsInMetrics(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		s, _, _ := provTestNew(t, db)
+		lane, base := laneTestListen(t, s)
+		ua := "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26"
+		// Each poll on a connection of its own, as phones polling an hour
+		// apart make: a connection net/http served stays with it.
+		raw := "GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua + "\r\n\r\n"
+		for range 5 {
+			if a := laneExchange(t, strings.TrimPrefix(base, "http://"), raw, []string{"GET"}); !strings.HasPrefix(a, "HTTP/1.1 200 OK\r\n") {
+				t.Fatalf("poll: %q", a)
+			}
+		}
+		if lane.Answered() != 4 {
+			t.Fatalf("the lane answered %d polls, want the 4 after the first", lane.Answered())
+		}
+		m := provTestDo(t, "GET", base+"/metrics", "", nil, nil)
+		want := `deskprov_http_requests_total{method="GET",route="/prov/*name",status="200"} 5`
+		if !strings.Contains(string(m.body), want) {
+			t.Fatalf("metrics lack %s:\n%s", want, m.body)
+		}
+	})
+}
+
+// TestPhoneLaneShutdown: an idle kept-alive connection is closed at once,
+// and Shutdown returns without waiting out the idle timeout.
+func TestPhoneLaneShutdown(t *testing.T) {
+	s, _, _ := provTestNew(t, storetest.SQLite(t))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lane := s.NewPhoneLane(&http.Server{Handler: s.Handler(), IdleTimeout: time.Minute})
+	served := make(chan error, 1)
+	go func() { served <- lane.Serve(ln) }()
+	ua := "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26"
+	addr := ln.Addr().String()
+	provTestDo(t, "GET", "http://"+addr+"/prov/0015654c4c26.cfg", ua, nil, nil)
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	raw := "GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua + "\r\n\r\n"
+	io.WriteString(idle, raw)
+	resp, err := http.ReadResponse(bufio.NewReader(idle), nil)
+	if err != nil || resp.StatusCode != 200 || lane.Answered() != 1 {
+		t.Fatalf("poll on the lane: %v %v (lane answered %d)", resp, err, lane.Answered())
+	}
+	io.Copy(io.Discard, resp.Body)
+	handed, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer handed.Close()
+	io.WriteString(handed, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(handed), nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := lane.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("shutdown took %v", d)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("Serve returned %v", err)
+	}
+	for name, c := range map[string]net.Conn{"the lane's": idle, "net/http's": handed} {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if n, err := c.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+			t.Fatalf("%s idle connection after shutdown: read %d, %v; want EOF", name, n, err)
+		}
+	}
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Fatal("the listener still accepts after shutdown")
+	}
+}
+
+// FuzzPhoneLaneParse: wherever the lane takes a request head, net/http
+// reads the same request from the same bytes: same method, path, Host,
+// User-Agent and If-None-Match, no body, kept alive, and it ends where the
+// lane says it ends. So a request is never split differently by the two.
+func FuzzPhoneLaneParse(f *testing.F) {
+	for _, s := range []string{
+		"GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: a\r\nUser-Agent: Yealink SIP-T46G 28.83.0.120\r\nIf-None-Match: \"ab\"\r\n\r\n",
+		"HEAD /prov/a/b.cfg HTTP/1.1\r\nhost: [::1]:80\r\nConnection: keep-alive\r\n\r\nGET /x HTTP/1.1\r\n\r\n",
+		"GET /prov/x HTTP/1.1\r\nHost: a\r\nX: \t y \t\r\n\r\n",
+		"GET /prov/x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+		"GET /prov/x HTTP/1.1\nHost: a\n\n",
+	} {
+		f.Add([]byte(s), false)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, trustXFF bool) {
+		r, complete, ok := parseHead(b, trustXFF)
+		if !ok || !complete {
+			return
+		}
+		if r.n > len(b) {
+			t.Fatalf("head of %d bytes in %d", r.n, len(b))
+		}
+		cr := &countingReader{r: bytes.NewReader(b)}
+		br := bufio.NewReaderSize(cr, 16)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			t.Fatalf("the lane takes %q; net/http refuses it: %v", b[:r.n], err)
+		}
+		consumed := cr.n - br.Buffered()
+		switch {
+		case consumed != r.n:
+			t.Fatalf("%q: the lane's head is %d bytes, net/http read %d", b, r.n, consumed)
+		case req.Method != r.method || req.URL.Path != string(r.target) || req.URL.RawQuery != "" || req.RequestURI != string(r.target):
+			t.Fatalf("%q: net/http reads %s %q (query %q)", b, req.Method, req.URL.Path, req.URL.RawQuery)
+		case req.UserAgent() != string(r.ua):
+			t.Fatalf("%q: User-Agent %q vs the lane's %q", b, req.UserAgent(), r.ua)
+		case req.Header.Get("If-None-Match") != string(r.inm) || (len(req.Header.Values("If-None-Match")) == 1) != r.hasINM:
+			t.Fatalf("%q: If-None-Match %q vs the lane's %q", b, req.Header.Values("If-None-Match"), r.inm)
+		case req.ContentLength != 0 || len(req.TransferEncoding) != 0 || req.Close:
+			t.Fatalf("%q: net/http sees a body or a close", b)
+		case trustXFF && (req.Header.Get("X-Forwarded-For") != "" || req.Header.Get("X-Real-Ip") != ""):
+			t.Fatalf("%q: a forwarded address from a trusted proxy taken", b)
+		}
+	})
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestPhoneLaneTimesOutQuietClients: the lane closes a connection that
+// sends no request, stalls inside a head, or idles after a poll, as net/http
+// would with the same timeouts.
+func TestPhoneLaneTimesOutQuietClients(t *testing.T) {
+	s, _, _ := provTestNew(t, storetest.SQLite(t))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lane := s.NewPhoneLane(&http.Server{Handler: s.Handler(), ReadHeaderTimeout: 300 * time.Millisecond, IdleTimeout: 600 * time.Millisecond})
+	go lane.Serve(ln)
+	t.Cleanup(func() { lane.Shutdown(context.Background()) })
+	addr := ln.Addr().String()
+	ua := "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26"
+	poll := "GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua + "\r\n\r\n"
+	laneExchange(t, addr, poll, []string{"GET"}) // teaches provisioning the poll
+	for _, tc := range []struct{ name, send string }{
+		{"nothing sent", ""},
+		{"a head cut short", "GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: x\r\nUser-Ag"},
+		{"idle after a poll", poll},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := lane.Answered()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, tc.send)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			got, err := io.ReadAll(c)
+			if err != nil {
+				t.Fatalf("the server kept the connection open: %v (read %q)", err, got)
+			}
+			if tc.send == poll && (!bytes.HasPrefix(got, []byte("HTTP/1.1 200 OK\r\n")) || lane.Answered() != before+1) {
+				t.Fatalf("the poll before idling: %q", got)
+			}
+		})
+	}
+}
