@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -98,13 +99,24 @@ func (l *PhoneLane) Serve(ln net.Listener) error {
 		return l.hs.Serve(ln)
 	}
 	hsErr := make(chan error, 1)
-	go func() { hsErr <- l.hs.Serve(l.handoff) }()
+	go func() {
+		err := l.hs.Serve(l.handoff)
+		hsErr <- err
+		if !l.closing.Load() {
+			ln.Close() // net/http stopped on its own: so does the lane
+		}
+	}()
 	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			if l.closing.Load() {
 				return http.ErrServerClosed
+			}
+			select {
+			case err := <-hsErr:
+				return err
+			default:
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
@@ -385,6 +397,23 @@ func (c *handedConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
+// ReadFrom lets net/http send files with sendfile(2), as it does on the
+// *net.TCPConn itself (http.ServeContent of a firmware image, say).
+func (c *handedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+// CloseWrite lets net/http half-close before closing, as on a TCP conn.
+func (c *handedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // handoffListener is the listener net/http serves: it yields the
 // connections the lane hands over.
 type handoffListener struct {
@@ -650,3 +679,9 @@ func appendDate(out []byte) []byte {
 	}
 	return append(out, d.line...)
 }
+
+// net/http looks for these on its connection: keep them on a handed one.
+var (
+	_ io.ReaderFrom                   = (*handedConn)(nil)
+	_ interface{ CloseWrite() error } = (*handedConn)(nil)
+)
