@@ -64,9 +64,6 @@ type PhoneLane struct {
 	ln      net.Listener
 	conns   map[*laneConn]struct{}
 	done    sync.WaitGroup
-
-	// answered counts the requests the lane answered itself (tests read it).
-	answered atomic.Int64
 }
 
 // NewPhoneLane makes a lane in front of hs, whose Handler should be
@@ -80,8 +77,9 @@ func (s *Server) NewPhoneLane(hs *http.Server) *PhoneLane {
 	return l
 }
 
-// Answered is how many requests the lane has answered itself.
-func (l *PhoneLane) Answered() int64 { return l.answered.Load() }
+// Answered is how many requests the server's phone lanes have answered
+// themselves (deskprov_phone_lane_answers_total).
+func (l *PhoneLane) Answered() int64 { return l.s.laneAnswers.Load() }
 
 // Serve accepts connections on ln until Shutdown; like http.Server.Serve it
 // returns http.ErrServerClosed then.
@@ -305,7 +303,7 @@ func (l *PhoneLane) serveConn(c *laneConn) {
 			c.SetWriteDeadline(time.Now().Add(l.hs.WriteTimeout))
 		}
 		_, err = c.Write(out)
-		l.answered.Add(1)
+		l.s.laneAnswers.Add(1)
 		l.s.requests.done(l.ctx, req.method, provRoute, string(req.target), status, start, func() string { return client })
 		if err != nil || l.closing.Load() {
 			return

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -63,6 +64,8 @@ type Server struct {
 	// prov is the provisioning module's handler, which the phone lane
 	// (phonelane.go) stands in for; nil when it is not mounted.
 	prov *provHandler
+	// laneAnswers counts the requests phone lanes answered themselves.
+	laneAnswers atomic.Int64
 }
 
 // New builds the router with the core routes and every module's.
@@ -93,6 +96,10 @@ func New(d Deps, modules ...Module) (*Server, error) {
 	s.auth = auth
 	s.engine.HandleMethodNotAllowed = true
 	s.requests = newRequestLog(s.Registry, s.Log)
+	s.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "deskprov_phone_lane_answers_total",
+		Help: "Phone polls answered by the phone lane itself (the rest of deskprov_http_requests_total went through net/http and gin).",
+	}, func() float64 { return float64(s.laneAnswers.Load()) }))
 	s.engine.Use(s.recoverJSON(), s.observe())
 	s.engine.NoRoute(func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "not_found", "no such path: "+c.Request.URL.Path)

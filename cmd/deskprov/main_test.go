@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -41,12 +42,23 @@ func (l *lockedBuffer) String() string {
 // directory and returns its public URL.
 func startServe(t *testing.T) string {
 	t.Helper()
+	return startServeWith(t, nil)
+}
+
+// startServeWith starts serve with the defaults of its flags that matter
+// here, changed by edit when it is not nil.
+func startServeWith(t *testing.T, edit func(*serveOptions)) string {
+	t.Helper()
+	o := serveOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "warn", LogFormat: "text", PhoneLane: true}
+	if edit != nil {
+		edit(&o)
+	}
 	t.Setenv("DESKPROV_ADMIN_PASSWORD", "admin-password")
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lockedBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, serveOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "warn", LogFormat: "text"}, out)
+		done <- serve(ctx, o, out)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -234,5 +246,49 @@ func TestSecondServerOnOneSQLiteFileIsRefused(t *testing.T) {
 	err = serve(context.Background(), serveOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), DB: "sqlite://" + file, LogLevel: "warn", LogFormat: "text"}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "already serving the SQLite store") || !strings.Contains(err.Error(), "--db") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestServeAnswersRepeatedPollsOnThePhoneLane: by default serve answers a
+// phone's repeated poll on the phone lane, and --phone-lane=false sends it
+// through net/http; the phone gets the same file either way.
+func TestServeAnswersRepeatedPollsOnThePhoneLane(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprintf("--phone-lane=%v", on), func(t *testing.T) {
+			base := startServeWith(t, func(o *serveOptions) { o.PhoneLane = on })
+			var etags []string
+			for range 3 {
+				// A connection of its own per poll, as phones an hour apart.
+				c := &http.Client{Transport: &http.Transport{}}
+				req, _ := http.NewRequest("GET", base+"/prov/0015654c4c26.cfg", nil)
+				req.Header.Set("User-Agent", "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26")
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "#!version:1.0.0.1\n") {
+					t.Fatalf("poll: %d %q", resp.StatusCode, body)
+				}
+				etags = append(etags, resp.Header.Get("ETag"))
+			}
+			if etags[0] == "" || etags[1] != etags[0] || etags[2] != etags[0] {
+				t.Fatalf("ETags %q", etags)
+			}
+			resp, err := http.Get(base + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			want := "deskprov_phone_lane_answers_total 0\n"
+			if on {
+				want = "deskprov_phone_lane_answers_total 2\n"
+			}
+			if !strings.Contains(string(m), want) || !strings.Contains(string(m), `deskprov_http_requests_total{method="GET",route="/prov/*name",status="200"} 3`) {
+				t.Fatalf("metrics lack %q or the 3 polls:\n%s", want, m)
+			}
+		})
 	}
 }
