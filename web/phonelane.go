@@ -85,9 +85,13 @@ func (l *PhoneLane) Answered() int64 { return l.s.laneAnswers.Load() }
 // returns http.ErrServerClosed then.
 func (l *PhoneLane) Serve(ln net.Listener) error {
 	l.mu.Lock()
-	if l.ln != nil || l.closing.Load() {
+	if l.closing.Load() {
 		l.mu.Unlock()
-		return errors.New("phone lane: Serve called twice or after Shutdown")
+		return http.ErrServerClosed
+	}
+	if l.ln != nil {
+		l.mu.Unlock()
+		return errors.New("phone lane: Serve called twice")
 	}
 	l.ln = ln
 	l.handoff = newHandoffListener(ln.Addr())
