@@ -349,3 +349,34 @@ func TestPhoneLaneTimesOutQuietClients(t *testing.T) {
 		})
 	}
 }
+
+// TestPhoneLaneIsNeverStaleAfterAPolicyEdit: the lane answers the poll after
+// a policy edit itself, with the new file, and the old ETag no longer gets
+// a 304.
+func TestPhoneLaneIsNeverStaleAfterAPolicyEdit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		s, tok, _ := provTestNew(t, db)
+		lane, base := laneTestListen(t, s)
+		addr := strings.TrimPrefix(base, "http://")
+		ua := "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26"
+		first := provTestDo(t, "GET", base+"/prov/0015654c4c26.cfg", ua, nil, nil)
+		etag := first.header.Get("ETag")
+		poll := "GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua + "\r\nIf-None-Match: " + etag + "\r\n\r\n"
+		before := lane.Answered()
+		if got := laneExchange(t, addr, poll, []string{"GET"}); !strings.HasPrefix(got, "HTTP/1.1 304 ") || lane.Answered() != before+1 {
+			t.Fatalf("an unchanged poll on the lane: %q", got)
+		}
+		edit := provTestDo(t, "PATCH", base+"/api/v1/ipphonepolicies/Global", "", strings.NewReader(`{"EnablePhoneLock":false}`),
+			map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
+		if edit.status != 200 {
+			t.Fatalf("policy edit: %d %s", edit.status, edit.body)
+		}
+		got := laneExchange(t, addr, poll, []string{"GET"})
+		if !strings.HasPrefix(got, "HTTP/1.1 200 OK\r\n") || strings.Contains(got, etag) || !strings.Contains(got, "phone_setting.phone_lock.enable = 0\n") {
+			t.Fatalf("the poll with the old ETag after the edit:\n%s", got)
+		}
+		if lane.Answered() != before+2 {
+			t.Fatalf("the lane answered %d polls, want 2", lane.Answered()-before)
+		}
+	})
+}
