@@ -300,52 +300,58 @@ func TestAPollOfAnUnchangedConfigComesFromTheCacheAndAChangeIsNeverStale(t *test
 	})
 }
 
-// TestFetchKnownTakesOnlyRepeatedPolls: FetchKnown answers only what Fetch
-// answered before with a rendered or optional file, and leaves every other
+// TestFetchFileTakesRenderedAndOptionalFilesOnly: FetchFile answers a GET or
+// HEAD of a rendered or optional file as Fetch does, and leaves every other
 // request untouched (no firmware poll, no sighting) for Fetch.
-func TestFetchKnownTakesOnlyRepeatedPolls(t *testing.T) {
+func TestFetchFileTakesRenderedAndOptionalFilesOnly(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		s := provTestService(t, db)
 		fw := &provTestFirmware{}
 		s.Firmware = fw
 		ctx := context.Background()
 		pua := "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"
-		main := provisioning.Request{Method: "GET", Name: "0004f2a1b2c3.cfg", UserAgent: pua, IP: "10.0.0.9"}
-		optional := provisioning.Request{Method: "GET", Name: "0004f2a1b2c3-license.cfg", UserAgent: pua, IP: "10.0.0.9"}
-		upload := provisioning.Request{Method: "GET", Name: "0004f2a1b2c3-app.log", UserAgent: pua, IP: "10.0.0.9"}
-		for _, r := range []provisioning.Request{main, optional, upload} {
-			if _, ok, err := s.FetchKnown(ctx, r); ok || err != nil {
-				t.Fatalf("%s before any Fetch: ok %v err %v", r.Name, ok, err)
+		refused := []provisioning.Request{
+			{Method: "GET", Name: "0004f2a1b2c3-app.log", UserAgent: pua},                  // an upload, served by Fetch
+			{Method: "PUT", Name: "0004f2a1b2c3-app.log", UserAgent: pua},                  // never
+			{Method: "GET", Name: "no-family-knows.txt", UserAgent: pua},                   // Fetch's 404
+			{Method: "GET", Name: "0004f2a1b2c3x.cfg", UserAgent: pua},                     // a bad MAC: Fetch's error
+			{Method: "GET", Name: "../0004f2a1b2c3.cfg", UserAgent: pua},                   // a bad name
+			{Method: "GET", Name: "0004f2a1b2c3.cfg", UserAgent: strings.Repeat("x", 300)}, // not cacheable
+		}
+		for _, r := range refused {
+			if _, ok, err := s.FetchFile(ctx, r); ok || err != nil {
+				t.Fatalf("FetchFile took %s %s: err %v", r.Method, r.Name, err)
 			}
 		}
 		if err := s.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if ds, _ := s.Devices(ctx, provisioning.DeviceFilter{}); len(ds) != 0 || fw.polls != 0 {
-			t.Fatalf("FetchKnown of unknown requests recorded %d devices, %d firmware polls", len(ds), fw.polls)
+			t.Fatalf("refused requests recorded %d devices, %d firmware polls", len(ds), fw.polls)
 		}
-		first, err := s.Fetch(ctx, main)
-		if err != nil {
-			t.Fatal(err)
+		main := provisioning.Request{Method: "GET", Name: "0004f2a1b2c3.cfg", UserAgent: pua, IP: "10.0.0.9"}
+		first, ok, err := s.FetchFile(ctx, main)
+		if !ok || err != nil || first.File == nil || fw.polls != 1 {
+			t.Fatalf("a first poll: ok %v err %v, firmware polls %d", ok, err, fw.polls)
 		}
-		s.Fetch(ctx, optional)
-		s.Fetch(ctx, upload)
-		again, ok, err := s.FetchKnown(ctx, main)
-		if !ok || err != nil || again.File != first.File || fw.polls != 2 {
-			t.Fatalf("a repeated poll: ok %v err %v same file %v, firmware polls %d", ok, err, again.File == first.File, fw.polls)
+		viaFetch, err := s.Fetch(ctx, main)
+		if err != nil || viaFetch.File != first.File || fw.polls != 2 {
+			t.Fatalf("Fetch after FetchFile: err %v same file %v, firmware polls %d", err, viaFetch.File == first.File, fw.polls)
 		}
-		if a, ok, _ := s.FetchKnown(ctx, optional); !ok || a.Entry.Kind != provisioning.Optional {
-			t.Fatalf("a repeated optional file: ok %v %+v", ok, a.Entry)
+		again, ok, err := s.FetchFile(ctx, main)
+		if !ok || err != nil || again.File != first.File {
+			t.Fatalf("a repeated poll: ok %v err %v same file %v", ok, err, again.File == first.File)
 		}
-		for _, r := range []provisioning.Request{
-			upload, // served from the uploads, through Fetch
-			{Method: "HEAD", Name: main.Name, UserAgent: pua},             // another method
-			{Method: "GET", Name: main.Name, UserAgent: pua + " "},        // another agent
-			{Method: "PUT", Name: "0004f2a1b2c3-app.log", UserAgent: pua}, // never cached
-		} {
-			if _, ok, _ := s.FetchKnown(ctx, r); ok {
-				t.Fatalf("FetchKnown took %s %s %q", r.Method, r.Name, r.UserAgent)
-			}
+		optional := provisioning.Request{Method: "HEAD", Name: "0004f2a1b2c3-license.cfg", UserAgent: pua, IP: "10.0.0.9"}
+		if a, ok, _ := s.FetchFile(ctx, optional); !ok || a.Entry.Kind != provisioning.Optional {
+			t.Fatalf("an optional file: ok %v %+v", ok, a.Entry)
+		}
+		s.Fetch(ctx, refused[0])
+		if _, ok, _ := s.FetchFile(ctx, refused[0]); ok {
+			t.Fatal("FetchFile took an upload Fetch has answered")
+		}
+		if d, err := s.Device(ctx, "0004f2a1b2c3"); err != nil || len(d.FileList) != 3 {
+			t.Fatalf("the inventory after the polls: %v %+v", err, d)
 		}
 	})
 }

@@ -183,18 +183,28 @@ func (s *Service) Fetch(ctx context.Context, r Request) (Answer, error) {
 	return s.answer(ctx, r, key, known, cacheable)
 }
 
-// FetchKnown is Fetch for a GET or HEAD that deskprov has answered before
-// (same method, name and User-Agent) with a file it renders or an optional
-// file it does not provide: the two answers a poll gets every time. ok is
-// false for any other request, which FetchKnown leaves untouched (nothing
-// recorded) for Fetch to answer.
-func (s *Service) FetchKnown(ctx context.Context, r Request) (a Answer, ok bool, err error) {
+// FetchFile is Fetch for a GET or HEAD of a file deskprov renders, or of an
+// optional file it does not provide: the requests a phone repeats on every
+// poll. ok is false for any other request (an upload, a firmware image, a
+// name no family knows, a refused one), which FetchFile leaves untouched,
+// with nothing recorded, for Fetch to answer.
+func (s *Service) FetchFile(ctx context.Context, r Request) (a Answer, ok bool, err error) {
 	key, cacheable := answerKeyOf(r)
 	if !cacheable {
 		return Answer{}, false, nil
 	}
 	known, hit := s.answers.get(key)
-	if !hit || (known.e.Kind != Rendered && known.e.Kind != Optional) {
+	if !hit {
+		fam, dev, e, err := s.Identify(r.Method, r.Name, r.UserAgent)
+		if err != nil || (e.Kind != Rendered && e.Kind != Optional) {
+			return Answer{}, false, nil
+		}
+		known = answerSeen{fam: fam, dev: dev, e: e}
+		if e.Kind != Rendered {
+			s.answers.put(key, known)
+		}
+	}
+	if known.e.Kind != Rendered && known.e.Kind != Optional {
 		return Answer{}, false, nil
 	}
 	a, err = s.answer(ctx, r, key, known, true)

@@ -22,9 +22,10 @@ import (
 // one (same path, same User-Agent, usually the ETag it was given). Going
 // through net/http and gin, such a poll costs twice what nginx pays for a
 // static file: a goroutine wake and a background read per request, deadline
-// timers, a header map, a context. The lane answers exactly those repeated
-// polls on the connection itself, and hands the connection, with every byte
-// it has read, to net/http for anything else.
+// timers, a header map, a context. The lane answers those polls (a file
+// deskprov renders, or an optional one it does not provide) on the
+// connection itself, and hands the connection, with every byte it has read,
+// to net/http for anything else.
 //
 // It is deliberately narrow. It takes a request only when
 //   - the head is complete in its 4 KiB buffer, every line ends in CRLF, and
@@ -38,9 +39,9 @@ import (
 //     body and the request ends where the head does), Connection is absent
 //     or keep-alive, and no X-Forwarded-For / X-Real-IP when proxies are
 //     trusted (gin works out the client address then);
-//   - provisioning has answered the same method, name and User-Agent before
-//     with a file it renders or an optional file it does not provide
-//     (provisioning.Service.FetchKnown), and answers it again without error.
+//   - provisioning identifies it as a file it renders or an optional file it
+//     does not provide, and answers it without error
+//     (provisioning.Service.FetchFile; anything else it leaves untouched).
 //
 // Anything else, from the first byte of that request on, goes to net/http
 // and gin, which answer it as they would have anyway; a connection handed
@@ -293,9 +294,9 @@ func (l *PhoneLane) serveConn(c *laneConn) {
 			handed = l.handOver(c, br)
 			return
 		}
-		ans, known, err := l.svc.FetchKnown(l.ctx, provisioning.Request{
+		ans, taken, err := l.svc.FetchFile(l.ctx, provisioning.Request{
 			Method: req.method, Name: string(req.name), UserAgent: string(req.ua), IP: client})
-		if !known || err != nil {
+		if !taken || err != nil {
 			// Fetch answers it again through gin, errors included.
 			handed = l.handOver(c, br)
 			return
@@ -303,12 +304,15 @@ func (l *PhoneLane) serveConn(c *laneConn) {
 		br.Discard(req.n)
 		status := 0
 		out, status = appendAnswer(out[:0], req, ans, l.closing.Load())
+		// Counted before the answer goes out, as gin's middleware counts
+		// before net/http flushes: a client that has its answer finds it
+		// in /metrics.
+		l.s.laneAnswers.Add(1)
+		l.s.requests.done(l.ctx, req.method, provRoute, string(req.target), status, start, func() string { return client })
 		if l.hs.WriteTimeout > 0 {
 			c.SetWriteDeadline(time.Now().Add(l.hs.WriteTimeout))
 		}
 		_, err = c.Write(out)
-		l.s.laneAnswers.Add(1)
-		l.s.requests.done(l.ctx, req.method, provRoute, string(req.target), status, start, func() string { return client })
 		if err != nil || l.closing.Load() {
 			return
 		}

@@ -90,17 +90,15 @@ func TestPhoneLaneAnswersAsGinDoes(t *testing.T) {
 
 		yua := "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26"
 		pua := "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"
-		// The first poll of each goes through gin and teaches provisioning
-		// the request.
+		// The ETag to send, and an upload to fetch back.
 		warm := provTestDo(t, "GET", laneBase+"/prov/0015654c4c26.cfg", yua, nil, nil)
 		etag := warm.header.Get("ETag")
 		if warm.status != 200 || etag == "" {
 			t.Fatalf("first poll: %d %q", warm.status, etag)
 		}
-		provTestDo(t, "HEAD", laneBase+"/prov/0015654c4c26.cfg", yua, nil, nil)
-		provTestDo(t, "GET", laneBase+"/prov/0004f2a1b2c3-directory.xml", pua, nil, nil)
-		provTestDo(t, "HEAD", laneBase+"/prov/0004f2a1b2c3-directory.xml", pua, nil, nil)
-		provTestDo(t, "GET", laneBase+"/prov/0004f2a1b2c3.cfg", pua, nil, nil)
+		if up := provTestDo(t, "PUT", laneBase+"/prov/0004f2a1b2c3-app.log", pua, strings.NewReader("boot\n"), nil); up.status != http.StatusCreated {
+			t.Fatalf("upload: %d %s", up.status, up.body)
+		}
 
 		get := func(path, ua string, extra ...string) string {
 			return "GET " + path + " HTTP/1.1\r\nHost: prov.test\r\nUser-Agent: " + ua + "\r\n" + strings.Join(extra, "") + "\r\n"
@@ -130,9 +128,14 @@ func TestPhoneLaneAnswersAsGinDoes(t *testing.T) {
 			{"three pipelined polls", get(y, yua) + get(y, yua, inm) + get("/prov/0004f2a1b2c3.cfg", pua), []string{"GET", "GET", "GET"}, 3},
 			{"a poll, then a request for net/http on the same connection", get(y, yua) + get("/healthz", yua) + get(y, yua), []string{"GET", "GET", "GET"}, 1},
 
-			{"a name never polled", get("/prov/0015654c4c27.cfg", "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:27"), []string{"GET"}, 0},
-			{"another User-Agent", get(y, "Yealink SIP-T46G 28.83.0.121 00:15:65:4c:4c:26"), []string{"GET"}, 0},
-			{"no User-Agent", "GET " + y + " HTTP/1.1\r\nHost: prov.test\r\n\r\n", []string{"GET"}, 0},
+			{"a phone's first poll", get("/prov/0015654c4c27.cfg", "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:27"), []string{"GET"}, 1},
+			{"another User-Agent", get(y, "Yealink SIP-T46G 28.83.0.121 00:15:65:4c:4c:26"), []string{"GET"}, 1},
+			{"no User-Agent", "GET " + y + " HTTP/1.1\r\nHost: prov.test\r\n\r\n", []string{"GET"}, 1},
+			{"a directory", get("/prov/x/0004f2a1b2c3.cfg", pua), []string{"GET"}, 0},
+
+			{"an upload fetched back", get("/prov/0004f2a1b2c3-app.log", pua), []string{"GET"}, 0},
+			{"a name no family knows", get("/prov/readme.txt", yua), []string{"GET"}, 0},
+			{"a MAC misspelt", get("/prov/0015654c4c2g.cfg", yua), []string{"GET"}, 0},
 			{"Connection: close", get(y, yua, "Connection: close\r\n"), []string{"GET"}, 0},
 			{"HTTP/1.0", "GET " + y + " HTTP/1.0\r\nUser-Agent: " + yua + "\r\n\r\n", []string{"GET"}, 0},
 			{"no Host", "GET " + y + " HTTP/1.1\r\nUser-Agent: " + yua + "\r\n\r\n", []string{"GET"}, 0},
@@ -182,8 +185,8 @@ func TestPhoneLaneCountsPollsInMetrics(t *testing.T) {
 				t.Fatalf("poll: %q", a)
 			}
 		}
-		if lane.Answered() != 4 {
-			t.Fatalf("the lane answered %d polls, want the 4 after the first", lane.Answered())
+		if lane.Answered() != 5 {
+			t.Fatalf("the lane answered %d polls, want 5", lane.Answered())
 		}
 		m := provTestDo(t, "GET", base+"/metrics", "", nil, nil)
 		want := `deskprov_http_requests_total{method="GET",route="/prov/*name",status="200"} 5`
@@ -215,7 +218,7 @@ func TestPhoneLaneShutdown(t *testing.T) {
 	raw := "GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua + "\r\n\r\n"
 	io.WriteString(idle, raw)
 	resp, err := http.ReadResponse(bufio.NewReader(idle), nil)
-	if err != nil || resp.StatusCode != 200 || lane.Answered() != 1 {
+	if err != nil || resp.StatusCode != 200 || lane.Answered() != 2 {
 		t.Fatalf("poll on the lane: %v %v (lane answered %d)", resp, err, lane.Answered())
 	}
 	io.Copy(io.Discard, resp.Body)
@@ -324,7 +327,6 @@ func TestPhoneLaneTimesOutQuietClients(t *testing.T) {
 	addr := ln.Addr().String()
 	ua := "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26"
 	poll := "GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua + "\r\n\r\n"
-	laneExchange(t, addr, poll, []string{"GET"}) // teaches provisioning the poll
 	for _, tc := range []struct{ name, send string }{
 		{"nothing sent", ""},
 		{"a head cut short", "GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: x\r\nUser-Ag"},
