@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -381,4 +383,109 @@ func TestPhoneLaneIsNeverStaleAfterAPolicyEdit(t *testing.T) {
 			t.Fatalf("the lane answered %d polls, want 2", lane.Answered()-before)
 		}
 	})
+}
+
+// TestPhoneLaneUnderConcurrentPollsAndEdits: phones polling on kept-alive
+// connections while an admin edits the policy all get whole, parseable
+// answers, and once the edits stop every phone's next poll has the last
+// edit. Bounded: 16 phones × 40 polls.
+func TestPhoneLaneUnderConcurrentPollsAndEdits(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		s, tok, _ := provTestNew(t, db)
+		lane, base := laneTestListen(t, s)
+		addr := strings.TrimPrefix(base, "http://")
+		const phones, polls = 16, 40
+		type phone struct{ path, ua string }
+		ph := make([]phone, phones)
+		for i := range ph {
+			mac := fmt.Sprintf("0015654c%04x", i)
+			ph[i] = phone{"/prov/" + mac + ".cfg", "Yealink SIP-T46G 28.83.0.120 " + mac}
+		}
+		before := lane.Answered()
+		errs := make(chan error, phones+1)
+		var wg sync.WaitGroup
+		for _, p := range ph {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- lanePollRepeatedly(addr, p.path, p.ua, polls)
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 6 {
+				body := fmt.Sprintf(`{"EnablePhoneLock":%v}`, i%2 == 0) // true, false, …, false
+				req, _ := http.NewRequest("PATCH", base+"/api/v1/ipphonepolicies/Global", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+tok)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs <- fmt.Errorf("policy edit: %d", resp.StatusCode)
+					return
+				}
+			}
+			errs <- nil
+		}()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := lane.Answered() - before; n < phones*polls {
+			t.Fatalf("the lane answered %d of %d polls", n, phones*polls)
+		}
+		for _, p := range ph {
+			got := laneExchange(t, addr, "GET "+p.path+" HTTP/1.1\r\nHost: x\r\nUser-Agent: "+p.ua+"\r\n\r\n", []string{"GET"})
+			if !strings.Contains(got, "phone_setting.phone_lock.enable = 0\n") {
+				t.Fatalf("%s after the last edit:\n%s", p.path, got)
+			}
+		}
+	})
+}
+
+// lanePollRepeatedly polls path n times on one connection, sending the ETag
+// it was last given, and checks each answer is a whole 200 with a Yealink
+// file or an empty 304.
+func lanePollRepeatedly(addr, path, ua string, n int) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	etag := ""
+	for i := range n {
+		raw := "GET " + path + " HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua + "\r\n"
+		if etag != "" {
+			raw += "If-None-Match: " + etag + "\r\n"
+		}
+		if _, err := io.WriteString(c, raw+"\r\n"); err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+		if err != nil {
+			return fmt.Errorf("%s poll %d: %w", path, i, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			return err
+		case resp.StatusCode == 200 && bytes.HasPrefix(body, []byte("#!version:1.0.0.1\n")) && resp.Header.Get("ETag") != "":
+			etag = resp.Header.Get("ETag")
+		case resp.StatusCode == 304 && len(body) == 0 && resp.Header.Get("ETag") == etag:
+		default:
+			return fmt.Errorf("%s poll %d: %d %q", path, i, resp.StatusCode, body)
+		}
+	}
+	return nil
 }
