@@ -569,7 +569,7 @@ func TestRollout(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := s.Act(ctx, rid, ActionApprove, &Plan{Waves: []int{10, 50, 100}, AdvanceAt: 1, MaxFailures: 0.4, FailAfterPolls: 2}, "alice"); err != nil {
+		if _, err := s.Act(ctx, rid, ActionApprove, &Plan{Waves: []int{10, 50, 100}, AdvanceAt: 1, MaxFailures: new(0.4), FailAfterPolls: 2}, "alice"); err != nil {
 			t.Fatal(err)
 		}
 		ros, _ := s.Rollouts(ctx)
@@ -789,4 +789,61 @@ func TestRolloutWaitsForPhones(t *testing.T) {
 			t.Fatalf("after a phone appeared: %+v", st)
 		}
 	})
+}
+
+// TestRolloutMaxFailuresZeroHaltsOnTheFirstFailure: maxFailures 0 is kept
+// (a single failed phone halts the rollout); left out, it is the default.
+func TestRolloutMaxFailuresZeroHaltsOnTheFirstFailure(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s, _ := firmwareTestService(t, db)
+		firmwareTestImport(t, s, "420HD.img", "v1", ImageMeta{Version: "3.4.6.600"})
+		rules, _ := s.Rules(ctx)
+		rid := rules[0].ID
+		if _, err := s.Act(ctx, rid, ActionApprove, nil, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Act(ctx, rid, ActionApprove, &Plan{Waves: []int{100}, MaxFailures: new(1.5)}, "alice"); !fault.Is(err, fault.Invalid) {
+			t.Fatalf("maxFailures 1.5: %v", err)
+		}
+		v2 := firmwareTestImport(t, s, "420HD.img", "v2", ImageMeta{Version: "3.4.6.604"})
+		// Twelve phones: one failure is 8%, under the default 10%.
+		var phones []Device
+		for i := range 12 {
+			phones = append(phones, Device{Vendor: "audiocodes", Model: "420HD", MAC: fmt.Sprintf("00908f1000%02x", i), Version: "3.4.6.600"})
+			if err := s.Poll(ctx, phones[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Act(ctx, rid, ActionApprove, &Plan{Waves: []int{100}, AdvanceAt: 1, MaxFailures: new(0.0), FailAfterPolls: 1}, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		ros, _ := s.Rollouts(ctx)
+		if len(ros) != 1 || ros[0].MaxFailures != 0 || ros[0].State != StateRunning {
+			t.Fatalf("rollout %+v", ros)
+		}
+		if err := s.RecordDownload(ctx, phones[0].MAC, v2); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := s.Poll(ctx, phones[0]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, _ := s.RolloutByID(ctx, ros[0].ID)
+		if st.State != StateHalted || !strings.Contains(st.Reason, "1 of 12") {
+			t.Fatalf("one failed phone of twelve with maxFailures 0: %+v", st)
+		}
+	})
+}
+
+func TestRolloutPlanDefaults(t *testing.T) {
+	p := Plan{Waves: []int{100}}
+	if err := p.validate(); err != nil || p.MaxFailures == nil || *p.MaxFailures != DefaultMaxFailures || p.AdvanceAt != 0.9 || p.FailAfterPolls != 3 {
+		t.Fatalf("defaults: %v %+v", err, p)
+	}
+	zero := Plan{Waves: []int{100}, MaxFailures: new(0.0)}
+	if err := zero.validate(); err != nil || *zero.MaxFailures != 0 {
+		t.Fatalf("maxFailures 0 kept: %v %v", err, *zero.MaxFailures)
+	}
 }

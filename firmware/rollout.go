@@ -26,6 +26,9 @@ const (
 
 var activeStates = []string{StateRunning, StatePaused, StateHalted}
 
+// DefaultMaxFailures is a rollout plan's maxFailures when it gives none.
+const DefaultMaxFailures = 0.1
+
 // Plan is how an approval goes out in waves.
 type Plan struct {
 	// Waves are cumulative percentages of the rule's phones, rising, ending at
@@ -36,8 +39,9 @@ type Plan struct {
 	// report the new version before the next wave opens. Default 0.9.
 	AdvanceAt float64 `json:"advanceAt,omitempty"`
 	// MaxFailures is the share of failed phones beyond which the rollout
-	// halts by itself. Default 0.1.
-	MaxFailures float64 `json:"maxFailures,omitempty"`
+	// halts by itself: absent for the default 0.1, 0 to halt on the first
+	// failure.
+	MaxFailures *float64 `json:"maxFailures,omitempty"`
 	// FailAfterPolls: a phone that downloaded the image and still reports
 	// the old version after this many polls has failed. Default 3.
 	FailAfterPolls int `json:"failAfterPolls,omitempty"`
@@ -63,8 +67,8 @@ func (p *Plan) validate() error {
 	if p.AdvanceAt == 0 {
 		p.AdvanceAt = 0.9
 	}
-	if p.MaxFailures == 0 {
-		p.MaxFailures = 0.1
+	if p.MaxFailures == nil {
+		p.MaxFailures = new(DefaultMaxFailures)
 	}
 	if p.FailAfterPolls == 0 {
 		p.FailAfterPolls = 3
@@ -72,8 +76,8 @@ func (p *Plan) validate() error {
 	if p.AdvanceAt < 0 || p.AdvanceAt > 1 {
 		return fault.FieldInvalid("advanceAt", "advanceAt is a share between 0 and 1, not %v", p.AdvanceAt)
 	}
-	if p.MaxFailures < 0 || p.MaxFailures > 1 {
-		return fault.FieldInvalid("maxFailures", "maxFailures is a share between 0 and 1, not %v", p.MaxFailures)
+	if *p.MaxFailures < 0 || *p.MaxFailures > 1 {
+		return fault.FieldInvalid("maxFailures", "maxFailures is a share between 0 and 1 (0 halts on the first failure), not %v", *p.MaxFailures)
 	}
 	if p.FailAfterPolls < 1 || p.FailAfterPolls > 1000 {
 		return fault.FieldInvalid("failAfterPolls", "failAfterPolls is between 1 and 1000")
@@ -91,7 +95,7 @@ func (p *Plan) rollout(r Rule, from, to Versions, now time.Time) Rollout {
 	}
 	start, end, _ := parseWindow(p.Window)
 	return Rollout{RuleID: r.ID, Image: to.Approved, FromImage: from.Approved, PrevRestore: from.Restore,
-		Waves: strings.Join(ws, ","), State: StateRunning, AdvanceAt: p.AdvanceAt, MaxFailures: p.MaxFailures,
+		Waves: strings.Join(ws, ","), State: StateRunning, AdvanceAt: p.AdvanceAt, MaxFailures: *p.MaxFailures,
 		FailAfterPolls: p.FailAfterPolls, WindowStart: start, WindowEnd: end, WindowOpen: windowOpen(start, end, now),
 		CreatedAt: now, UpdatedAt: now}
 }

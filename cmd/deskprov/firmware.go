@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -104,6 +105,10 @@ type firmwareRolloutView struct {
 	Wave        int                `json:"wave"`
 	Window      string             `json:"window"`
 	Waves       []firmwareWaveView `json:"waves"`
+	// The plan's thresholds, as the API gives them.
+	AdvanceAt      float64 `json:"advanceAt"`
+	MaxFailures    float64 `json:"maxFailures"`
+	FailAfterPolls int     `json:"failAfterPolls"`
 }
 
 func firmwareRolloutTable(w io.Writer, rs []firmwareRolloutView) {
@@ -119,11 +124,22 @@ func firmwareRolloutTable(w io.Writer, rs []firmwareRolloutView) {
 	printTable(w, []string{"ROLLOUT", "RULE", "MODEL", "VERSIONS", "STATE", "WAVE", "WINDOW"}, rows)
 }
 
+// percent writes a share (0–1) as a percentage: 0.1 → "10%".
+func percent(share float64) string {
+	return strconv.FormatFloat(math.Round(share*1000)/10, 'f', -1, 64) + "%" // 0.07 → "7%", not "7.000000000000001%"
+}
+
 func firmwareRolloutDetail(w io.Writer, r firmwareRolloutView) {
 	firmwareRolloutTable(w, []firmwareRolloutView{r})
 	if r.Reason != "" {
 		fmt.Fprintf(w, "\nreason: %s\n", r.Reason)
 	}
+	halts := fmt.Sprintf("halts when more than %s of them fail", percent(r.MaxFailures))
+	if r.MaxFailures == 0 {
+		halts = "halts on the first phone that fails"
+	}
+	fmt.Fprintf(w, "\nthe next wave opens when %s of the phones so far have the new version; it %s\n(a phone fails when it still has the old version %d polls after downloading)\n",
+		percent(r.AdvanceAt), halts, r.FailAfterPolls)
 	fmt.Fprintln(w)
 	rows := make([][]string, len(r.Waves))
 	for i, wv := range r.Waves {
@@ -318,8 +334,12 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 						}
 						waves = append(waves, n)
 					}
-					body = map[string]any{"rollout": map[string]any{"waves": waves, "advanceAt": plan.advanceAt,
-						"maxFailures": plan.maxFailures, "failAfterPolls": plan.failAfterPolls, "window": plan.window}}
+					ro := map[string]any{"waves": waves, "advanceAt": plan.advanceAt,
+						"failAfterPolls": plan.failAfterPolls, "window": plan.window}
+					if cmd.Flags().Changed("max-failures") {
+						ro["maxFailures"] = plan.maxFailures // 0 halts on the first failure
+					}
+					body = map[string]any{"rollout": ro}
 				}
 				var r firmwareRuleView
 				if err := c.do(http.MethodPost, "/api/v1/deviceupdaterules/"+pathEscape(args[0])+"/"+action, body, &r); err != nil {
@@ -334,7 +354,7 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 	af := approve.Flags()
 	af.StringVar(&plan.waves, "waves", "", "roll out in waves: rising cumulative percentages ending at 100")
 	af.Float64Var(&plan.advanceAt, "advance-at", 0, "share of a wave that must report the new version before the next opens (default 0.9)")
-	af.Float64Var(&plan.maxFailures, "max-failures", 0, "share of failed phones that halts the rollout (default 0.1)")
+	af.Float64Var(&plan.maxFailures, "max-failures", 0, "share of failed phones beyond which the rollout halts; 0 halts on the first failure (default 0.1)")
 	af.IntVar(&plan.failAfterPolls, "fail-after-polls", 0, "polls after a download before a phone still on the old version counts as failed (default 3)")
 	af.StringVar(&plan.window, "window", "", "maintenance window HH:MM-HH:MM (UTC) outside which nothing is offered")
 

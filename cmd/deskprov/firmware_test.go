@@ -167,6 +167,7 @@ func TestFirmwareCLI(t *testing.T) {
 	run("a test device is listed by MAC", "0004f2aabbcc", "firmware", "testdevice", "add", "--mac", "00:04:F2:AA:BB:CC")
 	run("approving with waves starts a rollout", "5.9.7.4477", "firmware", "approve", "1", "--waves", "25,100")
 	run("the rollout shows its waves", "100%", "firmware", "rollout", "status", "1")
+	run("without --max-failures the rollout halts past the default 10%", "halts when more than 10% of them fail", "firmware", "rollout", "status", "1")
 	run("the rollout list shows it", "VVX500", "firmware", "rollout", "list")
 	run("no phone is flagged", "MAC", "firmware", "loops", "list")
 	run("the audit names the admin", "admin", "firmware", "audit")
@@ -279,4 +280,12 @@ func TestFirmwareRolloutThroughProvisioning(t *testing.T) {
 		run("done", "firmware", "rollout", "status", "1")
 		run("28.83.0.100", "firmware", "rules") // now the restore version
 	})
+}
+
+func TestPercentWritesSharesAsPeopleDo(t *testing.T) {
+	for share, want := range map[float64]string{0: "0%", 0.07: "7%", 0.1: "10%", 0.9: "90%", 0.125: "12.5%", 1: "100%"} {
+		if got := percent(share); got != want {
+			t.Errorf("percent(%v) = %q, want %q", share, got, want)
+		}
+	}
 }
