@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -110,7 +111,9 @@ func (s *Service) Stage(r io.Reader) (*Upload, error) {
 // vendor, models and version from fileName where given leaves them out. The
 // image becomes the pending version of the rule of each model it is for.
 // The same bytes uploaded again (even concurrently) give the existing entry
-// and created=false. The staged file is consumed either way.
+// and created=false, or a conflict when they now say another vendor, model,
+// version, revision or locale than the entry does (the file name alone may
+// differ). The staged file is consumed either way.
 func (s *Service) Commit(ctx context.Context, u *Upload, fileName string, given ImageMeta, actor string) (img Image, created bool, err error) {
 	defer u.Discard()
 	meta, err := ParseMeta(fileName, given)
@@ -118,7 +121,7 @@ func (s *Service) Commit(ctx context.Context, u *Upload, fileName string, given 
 		return Image{}, false, err
 	}
 	if existing, err := s.Image(ctx, u.SHA256); err == nil {
-		return existing, false, nil
+		return existing, false, sameImage(existing, meta)
 	} else if !fault.Is(err, fault.NotFound) {
 		return Image{}, false, err
 	}
@@ -148,13 +151,35 @@ func (s *Service) Commit(ctx context.Context, u *Upload, fileName string, given 
 	if err != nil {
 		if store.IsUniqueViolation(err) {
 			if existing, gerr := s.Image(ctx, u.SHA256); gerr == nil {
-				return existing, false, nil
+				return existing, false, sameImage(existing, meta)
 			}
 		}
 		return Image{}, false, err
 	}
 	u.path = ""
 	return img, true, nil
+}
+
+// sameImage is nil when meta describes the catalog entry existing, and a
+// conflict naming both when it does not: one image cannot be two versions.
+func sameImage(existing Image, meta ImageMeta) error {
+	had, gave := strings.Split(existing.Models, ","), slices.Clone(meta.Models)
+	slices.Sort(had)
+	slices.Sort(gave)
+	if existing.Vendor == meta.Vendor && slices.Equal(had, gave) && existing.Version == meta.Version &&
+		existing.Revision == meta.Revision && existing.Locale == meta.Locale {
+		return nil
+	}
+	describe := func(vendor, models, version, rev, loc string) string {
+		d := vendor + " " + models + " version " + version
+		if rev != "" || loc != "" {
+			d += " (revision " + rev + ", locale " + loc + ")"
+		}
+		return d
+	}
+	return fault.Conflictf("this image (SHA-256 %s) is already in the catalog as %s; the same bytes cannot also be %s. Check the version and models you gave",
+		existing.ID, describe(existing.Vendor, existing.Models, existing.Version, existing.Revision, existing.Locale),
+		describe(meta.Vendor, strings.Join(meta.Models, ","), meta.Version, meta.Revision, meta.Locale))
 }
 
 func (s *Service) path(sha string) string { return filepath.Join(s.dir, sha) }

@@ -319,6 +319,30 @@ func TestCatalog(t *testing.T) {
 				t.Fatalf("generation %d → %d, want one bump", before, after)
 			}
 		})
+		t.Run("the same bytes under another name are the same entry; as another version, a conflict", func(t *testing.T) {
+			content := strings.Repeat("yealink-image ", 5000)
+			commit := func(name string, meta ImageMeta) (Image, bool, error) {
+				up, err := s.Stage(strings.NewReader(content))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s.Commit(ctx, up, name, meta, "tester")
+			}
+			img, created, err := commit("renamed.rom", ImageMeta{Vendor: Yealink, Models: []string{"T46G"}, Version: "28.83.0.120"})
+			if err != nil || created || img.Version != "28.83.0.120" {
+				t.Fatalf("same image, other file name: %+v %v %v", img, created, err)
+			}
+			_, _, err = commit("T46-28.83.0.121.rom", ImageMeta{})
+			if !fault.Is(err, fault.Conflict) || !strings.Contains(err.Error(), "28.83.0.120") || !strings.Contains(err.Error(), "28.83.0.121") {
+				t.Fatalf("same image as another version: %v", err)
+			}
+			if imgs, _ := s.Images(ctx, Yealink); len(imgs) != 1 || imgs[0].Version != "28.83.0.120" {
+				t.Fatalf("the catalog after the conflict: %+v", imgs)
+			}
+			if files := firmwareTestFiles(t, s.Dir()); len(files) != 1 {
+				t.Fatalf("files after the conflict: %v", files)
+			}
+		})
 	})
 }
 
