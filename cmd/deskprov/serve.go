@@ -53,7 +53,7 @@ type serveOptions struct {
 	FirmwareRetryAfter   int
 	// DebugListen, when set, serves Go's profiler (net/http/pprof) there.
 	DebugListen string
-	// PhoneLane answers repeated phone polls beside net/http (plain HTTP).
+	// PhoneLane answers phone config polls beside net/http (plain HTTP).
 	PhoneLane bool
 	// SecretKeyFile holds the key that seals TOTP secrets at rest (32 bytes
 	// or 64 hex digits); required with PostgreSQL.
@@ -93,7 +93,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.IntVar(&o.FirmwareRetryAfter, "firmware-retry-after", 30, "seconds a phone turned away by --firmware-max-downloads waits before retrying")
 	f.StringVar(&o.DebugListen, "debug-listen", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; never expose it")
 	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "file with the key that encrypts authenticator (TOTP) secrets in the database: 32 random bytes or 64 hex digits (head -c 32 /dev/urandom > deskprov.key). Required with PostgreSQL, the same file on every server; with SQLite the default is secret.key in the data dir, created on first start")
-	f.BoolVar(&o.PhoneLane, "phone-lane", true, "answer repeated phone config polls on the connection itself, handing everything else to the HTTP server (plain HTTP only; --phone-lane=false sends every request through net/http)")
+	f.BoolVar(&o.PhoneLane, "phone-lane", true, "answer phone config polls on the connection itself, handing everything else to the HTTP server (plain HTTP only; --phone-lane=false sends every request through net/http)")
 	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
 	rootCmd.AddCommand(cmd)
 }
@@ -292,7 +292,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 `, ln.Addr(), scheme, o.PublicURL, o.PublicURL, o.PublicURL, o.PublicURL, storeDesc, debugLine)
 	log.Info("deskprov started", "listen", ln.Addr().String(), "public_url", o.PublicURL, "store", string(a.engine))
 
-	// Plain HTTP goes through the phone lane, which answers repeated phone
+	// Plain HTTP goes through the phone lane, which answers phone config
 	// polls itself and hands everything else to hs (web/phonelane.go).
 	lane := srv.NewPhoneLane(hs)
 	shutdown := lane.Shutdown
