@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -195,6 +197,92 @@ func (s *Service) Image(ctx context.Context, id string) (Image, error) {
 		return img, fault.NotFoundf("no firmware image %s", id)
 	}
 	return img, nil
+}
+
+// Remove takes an image out of the catalog and deletes its file. id is its
+// SHA-256 or a prefix of it of at least 8 hex digits that names one image
+// (firmware list shows 12). An image a rule holds as its pending, approved
+// or restore version, or that an unfinished rollout installs or replaces,
+// stays: the conflict says which. A phone downloading it at that moment
+// finishes (the open file outlives its name).
+func (s *Service) Remove(ctx context.Context, id, actor string) (Image, error) {
+	img, err := s.imageByPrefix(ctx, id)
+	if err != nil {
+		return Image{}, err
+	}
+	err = s.tx(ctx, func(tx *gorm.DB) error {
+		var rules []Rule
+		if err := store.ForUpdate(tx).Where("pending_image = ? OR approved_image = ? OR restore_image = ?", img.ID, img.ID, img.ID).
+			Order("id").Find(&rules).Error; err != nil {
+			return err
+		}
+		if len(rules) > 0 {
+			r := rules[0]
+			as := "restore"
+			switch img.ID {
+			case r.PendingImage:
+				as = "pending"
+			case r.ApprovedImage:
+				as = "approved"
+			}
+			return fault.Conflictf("%s %s is the %s version of device update rule %d (%s %s)%s: approve or reset that rule so it no longer holds this image first",
+				img.Vendor, img.Version, as, r.ID, r.Vendor, r.Model, moreRules(len(rules)-1))
+		}
+		var ros []Rollout
+		if err := tx.Where("state IN ? AND (image = ? OR from_image = ? OR prev_restore = ?)", activeStates, img.ID, img.ID, img.ID).
+			Order("id").Find(&ros).Error; err != nil {
+			return err
+		}
+		if len(ros) > 0 {
+			return fault.Conflictf("rollout %d (%s) still uses %s %s: finish or cancel it first", ros[0].ID, ros[0].State, img.Vendor, img.Version)
+		}
+		res := tx.Where("id = ?", img.ID).Delete(&Image{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return fault.NotFoundf("no firmware image %s", img.ID) // removed meanwhile
+		}
+		return s.audit(tx, actor, "remove", img.ID, img.Vendor+" "+img.Models+" "+img.Version+" "+img.FileName)
+	})
+	if err != nil {
+		return Image{}, err
+	}
+	// After the commit: a crash in between leaves a file named by its hash,
+	// which the next upload of the same bytes takes over.
+	if err := os.Remove(s.path(img.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return img, fmt.Errorf("the catalog entry is removed, but its file %s is not: %w", s.path(img.ID), err)
+	}
+	return img, nil
+}
+
+func moreRules(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return " and of 1 more rule"
+	}
+	return fmt.Sprintf(" and of %d more rules", n)
+}
+
+// imageByPrefix finds the one image whose SHA-256 is id or starts with it.
+func (s *Service) imageByPrefix(ctx context.Context, id string) (Image, error) {
+	id = strings.ToLower(strings.TrimSpace(id))
+	if len(id) < 8 || len(id) > 64 || strings.Trim(id, "0123456789abcdef") != "" {
+		return Image{}, fault.FieldInvalid("id", "give the image's SHA-256, or at least its first 8 hex digits as firmware list shows them, not %q", id)
+	}
+	var imgs []Image
+	if err := s.db.WithContext(ctx).Where("id LIKE ?", id+"%").Order("id").Limit(2).Find(&imgs).Error; err != nil {
+		return Image{}, err
+	}
+	switch len(imgs) {
+	case 0:
+		return Image{}, fault.NotFoundf("no firmware image %s", id)
+	case 1:
+		return imgs[0], nil
+	}
+	return Image{}, fault.Invalidf("%s starts more than one image's SHA-256 (%s, %s, …): give more of it", id, imgs[0].ID[:16], imgs[1].ID[:16])
 }
 
 // Images lists the catalog, newest first, optionally for one vendor.

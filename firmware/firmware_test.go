@@ -871,3 +871,87 @@ func TestRolloutPlanDefaults(t *testing.T) {
 		t.Fatalf("maxFailures 0 kept: %v %v", err, *zero.MaxFailures)
 	}
 }
+
+// TestRemoveImage: an image goes only when no rule holds it and no
+// unfinished rollout uses it; its row and file go together, by full SHA-256
+// or a prefix, and the audit says who.
+func TestRemoveImage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s, _ := firmwareTestService(t, db)
+		img := func(v string) Image {
+			return firmwareTestImport(t, s, "420HD.img", "audiocodes "+v, ImageMeta{Version: v})
+		}
+		v1 := img("3.4.6.601")
+		rules, _ := s.Rules(ctx)
+		rid := rules[0].ID
+		approve := func(plan *Plan) {
+			t.Helper()
+			if _, err := s.Act(ctx, rid, ActionApprove, plan, "alice"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Remove(ctx, v1.ID, "alice"); !fault.Is(err, fault.Conflict) || !strings.Contains(err.Error(), "pending version of device update rule") {
+			t.Fatalf("removing the pending image: %v", err)
+		}
+		approve(nil)
+		v2 := img("3.4.6.602")
+		approve(nil) // approved v2, restore v1
+		if _, err := s.Remove(ctx, v1.ID, "alice"); !fault.Is(err, fault.Conflict) || !strings.Contains(err.Error(), "restore version") {
+			t.Fatalf("removing the restore image: %v", err)
+		}
+		img("3.4.6.603")
+		approve(nil) // approved v3, restore v2: v1 is free
+		for _, bad := range []string{"", "xyz", v1.ID[:7], v1.ID + "0"} {
+			if _, err := s.Remove(ctx, bad, "alice"); !fault.Is(err, fault.Invalid) {
+				t.Fatalf("id %q: %v", bad, err)
+			}
+		}
+		gone, err := s.Remove(ctx, strings.ToUpper(v1.ID[:8]), "alice")
+		if err != nil || gone.ID != v1.ID {
+			t.Fatalf("removing v1 by prefix: %+v %v", gone, err)
+		}
+		if _, err := s.Image(ctx, v1.ID); !fault.Is(err, fault.NotFound) {
+			t.Fatalf("v1 still in the catalog: %v", err)
+		}
+		for _, f := range firmwareTestFiles(t, s.Dir()) {
+			if f == v1.ID {
+				t.Fatal("v1's file is still there")
+			}
+		}
+		if _, err := s.Remove(ctx, v1.ID, "alice"); !fault.Is(err, fault.NotFound) {
+			t.Fatalf("removing v1 again: %v", err)
+		}
+		if a, _ := s.Audit(ctx, 1); len(a) != 1 || a[0].Action != "remove" || a[0].Actor != "alice" {
+			t.Fatalf("audit %+v", a)
+		}
+
+		// A rollout from v3 to v4 keeps v2 (the restore it replaced) until
+		// it ends, though no rule holds v2 any more.
+		if err := s.Poll(ctx, Device{Vendor: "audiocodes", Model: "420HD", MAC: "00908f000001", Version: "3.4.6.603"}); err != nil {
+			t.Fatal(err)
+		}
+		v4 := img("3.4.6.604")
+		approve(&Plan{Waves: []int{50, 100}})
+		if _, err := s.Remove(ctx, v2.ID, "alice"); !fault.Is(err, fault.Conflict) || !strings.Contains(err.Error(), "rollout") {
+			t.Fatalf("removing the image a running rollout would restore: %v", err)
+		}
+		ros, _ := s.Rollouts(ctx)
+		// Aborting gives the rule back v3 approved, v2 restore, v4 pending.
+		if _, err := s.SetRolloutState(ctx, ros[0].ID, "abort", "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Remove(ctx, v2.ID, "alice"); !fault.Is(err, fault.Conflict) || !strings.Contains(err.Error(), "restore version") {
+			t.Fatalf("removing v2, the restore again after the abort: %v", err)
+		}
+		if _, err := s.Act(ctx, rid, ActionReset, nil, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Remove(ctx, v4.ID, "alice"); err != nil {
+			t.Fatalf("removing v4 once no rule or unfinished rollout has it: %v", err)
+		}
+		if st, err := s.RolloutByID(ctx, ros[0].ID); err != nil || !strings.HasPrefix(st.Version, "(removed image ") || st.FromVersion != "3.4.6.603" {
+			t.Fatalf("the aborted rollout after its image went: %+v %v", st, err)
+		}
+	})
+}

@@ -257,7 +257,7 @@ func (s *Service) status(db *gorm.DB, ro Rollout) (RolloutStatus, error) {
 			return RolloutStatus{}, err
 		}
 	}
-	st := RolloutStatus{ID: ro.ID, RuleID: ro.RuleID, Vendor: r.Vendor, Model: r.Model, Version: to.Version, FromVersion: from.Version,
+	st := RolloutStatus{ID: ro.ID, RuleID: ro.RuleID, Vendor: r.Vendor, Model: r.Model, Version: versionOf(to, ro.Image), FromVersion: versionOf(from, ro.FromImage),
 		State: ro.State, Reason: ro.Reason, Wave: ro.Wave, AdvanceAt: ro.AdvanceAt, MaxFailures: ro.MaxFailures,
 		FailAfterPolls: ro.FailAfterPolls, Window: formatWindow(ro.WindowStart, ro.WindowEnd), CreatedAt: ro.CreatedAt, UpdatedAt: ro.UpdatedAt}
 	lo := 0
@@ -271,6 +271,15 @@ func (s *Service) status(db *gorm.DB, ro Rollout) (RolloutStatus, error) {
 		lo = w * 100
 	}
 	return st, nil
+}
+
+// versionOf is img's version, or says the image id was removed from the
+// catalog since (a finished rollout keeps naming it).
+func versionOf(img Image, id string) string {
+	if id != "" && img.ID == "" {
+		return "(removed image " + id[:min(12, len(id))] + ")"
+	}
+	return img.Version
 }
 
 // counts tallies the known phones of a rule with bucket in [lo, hi).

@@ -50,6 +50,7 @@ func (h *Firmware) Mount(r *Routes) {
 	a.POST("/firmware", h.upload)
 	a.GET("/firmware", h.list)
 	a.GET("/firmware/:id", h.get)
+	a.DELETE("/firmware/:id", h.remove)
 	a.GET("/deviceupdaterules", h.rules)
 	a.GET("/deviceupdaterules/:id", h.rule)
 	a.POST("/deviceupdaterules/:id/:action", h.act)
@@ -180,6 +181,14 @@ func (h *Firmware) get(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, img)
+}
+
+func (h *Firmware) remove(c *gin.Context) {
+	if _, err := h.svc.Remove(c.Request.Context(), c.Param("id"), AdminOf(c)); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 func (h *Firmware) rules(c *gin.Context) {

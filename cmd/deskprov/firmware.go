@@ -301,6 +301,16 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 		}),
 	}
 	list.Flags().StringVar(&vendor, "vendor", "", "only this vendor's images")
+	remove := &cobra.Command{
+		Use: "remove ID", Short: "Take an image no rule or unfinished rollout uses out of the catalog (ID as firmware list shows it)", Args: cobra.ExactArgs(1),
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
+			if err := c.do(http.MethodDelete, "/api/v1/firmware/"+pathEscape(args[0]), nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "removed firmware image", args[0])
+			return nil
+		}),
+	}
 
 	rules := &cobra.Command{
 		Use: "rules", Short: "List the device update rules with their pending, approved and restore versions", Args: cobra.NoArgs,
@@ -508,7 +518,7 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 		}),
 	}
 
-	fw.AddCommand(imp, list, rules, approve,
+	fw.AddCommand(imp, list, remove, rules, approve,
 		ruleAction("restore", "Roll phones back to the restore version"),
 		ruleAction("reset", "Drop the pending version"),
 		td, ro, loops, audit)

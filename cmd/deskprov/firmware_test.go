@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -171,6 +174,30 @@ func TestFirmwareCLI(t *testing.T) {
 	run("the rollout list shows it", "VVX500", "firmware", "rollout", "list")
 	run("no phone is flagged", "MAC", "firmware", "loops", "list")
 	run("the audit names the admin", "admin", "firmware", "audit")
+
+	sha := func(b string) string { h := sha256.Sum256([]byte(b)); return hex.EncodeToString(h[:]) }
+	if out, err := runCLI(t, "firmware", "remove", sha(content)[:12]); err == nil || !strings.Contains(err.Error(), "approved version of device update rule 1") {
+		t.Fatalf("removing the image rule 1 holds: %q %v", out, err)
+	}
+	var rs []firmwareRuleView
+	if out, err := runCLI(t, "firmware", "rules", "--output", "json"); err != nil || json.Unmarshal([]byte(out), &rs) != nil {
+		t.Fatalf("rules: %q %v", out, err)
+	}
+	acRule := ""
+	for _, r := range rs {
+		if r.Model == "420HD" {
+			acRule = strconv.Itoa(int(r.ID))
+		}
+	}
+	run("resetting the AudioCodes rule lets its pending image go", "420HD", "firmware", "reset", acRule)
+	run("an image nothing uses is removed by the ID firmware list shows", "removed firmware image", "firmware", "remove", sha("audiocodes image")[:12])
+	if out := run("the catalog no longer lists it", "VVX500", "firmware", "list"); strings.Contains(out, "3.4.6.604") {
+		t.Fatalf("the removed image is still listed:\n%s", out)
+	}
+	if out, err := runCLI(t, "firmware", "remove", sha("audiocodes image")[:12]); err == nil || !strings.Contains(err.Error(), "no firmware image") {
+		t.Fatalf("removing it twice: %q %v", out, err)
+	}
+	run("the audit records the removal", "remove", "firmware", "audit")
 
 	resp, err := http.Get(base + "/prov/3111-44500-001.sip.ld")
 	if err != nil {
