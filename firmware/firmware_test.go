@@ -48,6 +48,22 @@ func firmwareTestImport(t *testing.T, s *Service, name, content string, meta Ima
 	return img
 }
 
+// firmwareTestApprovedRule imports an AudioCodes 420HD image (3.4.6.600)
+// and approves it, returning its rule's ID.
+func firmwareTestApprovedRule(t *testing.T, s *Service) uint {
+	t.Helper()
+	ctx := context.Background()
+	firmwareTestImport(t, s, "420HD.img", "v1", ImageMeta{Version: "3.4.6.600"})
+	rules, err := s.Rules(ctx)
+	if err != nil || len(rules) != 1 {
+		t.Fatalf("rules: %v %+v", err, rules)
+	}
+	if _, err := s.Act(ctx, rules[0].ID, ActionApprove, nil, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	return rules[0].ID
+}
+
 func TestParseMeta(t *testing.T) {
 	cases := []struct {
 		name, file string
@@ -570,12 +586,7 @@ func TestRollout(t *testing.T) {
 		ctx := context.Background()
 		s, _ := firmwareTestService(t, db)
 		pol := policy.Defaults()
-		firmwareTestImport(t, s, "420HD.img", "v1", ImageMeta{Version: "3.4.6.600"})
-		rules, _ := s.Rules(ctx)
-		rid := rules[0].ID
-		if _, err := s.Act(ctx, rid, ActionApprove, nil, "alice"); err != nil {
-			t.Fatal(err)
-		}
+		rid := firmwareTestApprovedRule(t, s)
 		v2 := firmwareTestImport(t, s, "420HD.img", "v2", ImageMeta{Version: "3.4.6.604"})
 		// Ten phones: two in the 10% wave, eight beyond 50%.
 		var phones []Device
@@ -776,12 +787,7 @@ func TestRolloutWaitsForPhones(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		s, _ := firmwareTestService(t, db)
-		firmwareTestImport(t, s, "420HD.img", "v1", ImageMeta{Version: "3.4.6.600"})
-		rules, _ := s.Rules(ctx)
-		rid := rules[0].ID
-		if _, err := s.Act(ctx, rid, ActionApprove, nil, "alice"); err != nil {
-			t.Fatal(err)
-		}
+		rid := firmwareTestApprovedRule(t, s)
 		firmwareTestImport(t, s, "420HD.img", "v2", ImageMeta{Version: "3.4.6.604"})
 		if _, err := s.Act(ctx, rid, ActionApprove, &Plan{Waves: []int{1, 100}, AdvanceAt: 1}, "alice"); err != nil {
 			t.Fatal(err)
@@ -821,12 +827,7 @@ func TestRolloutMaxFailuresZeroHaltsOnTheFirstFailure(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		s, _ := firmwareTestService(t, db)
-		firmwareTestImport(t, s, "420HD.img", "v1", ImageMeta{Version: "3.4.6.600"})
-		rules, _ := s.Rules(ctx)
-		rid := rules[0].ID
-		if _, err := s.Act(ctx, rid, ActionApprove, nil, "alice"); err != nil {
-			t.Fatal(err)
-		}
+		rid := firmwareTestApprovedRule(t, s)
 		if _, err := s.Act(ctx, rid, ActionApprove, &Plan{Waves: []int{100}, MaxFailures: new(1.5)}, "alice"); !fault.Is(err, fault.Invalid) {
 			t.Fatalf("maxFailures 1.5: %v", err)
 		}
