@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/store"
@@ -68,54 +66,21 @@ func postgresSchemaDSN(t *testing.T, dsn string) string {
 // logs the CLI in as admin and returns the server's URL.
 func serveOn(t *testing.T, dsn string) string {
 	t.Helper()
-	t.Setenv("DESKPROV_ADMIN_PASSWORD", "admin-password")
+	base := startServeWith(t, func(o *serveOptions) {
+		o.DB = dsn
+		if dsn != "" {
+			// PostgreSQL needs a key file for sealed secrets (SQLite makes one).
+			o.SecretKeyFile = filepath.Join(t.TempDir(), "deskprov.key")
+			key := make([]byte, 32)
+			rand.Read(key)
+			if err := os.WriteFile(o.SecretKeyFile, key, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 	t.Setenv("DESKPROV_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
 	t.Setenv("DESKPROV_SERVER", "")
 	t.Setenv("DESKPROV_TOKEN", "")
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
-	done := make(chan error, 1)
-	o := serveOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), DB: dsn, LogLevel: "warn", LogFormat: "text"}
-	if dsn != "" {
-		// PostgreSQL needs a key file for sealed secrets (SQLite makes one).
-		o.SecretKeyFile = filepath.Join(t.TempDir(), "deskprov.key")
-		key := make([]byte, 32)
-		rand.Read(key)
-		if err := os.WriteFile(o.SecretKeyFile, key, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	go func() {
-		done <- serve(ctx, o, out)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve returned %v after shutdown", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not shut down")
-		}
-	})
-	re := regexp.MustCompile(`public URL\s+(\S+)`)
-	deadline := time.Now().Add(30 * time.Second)
-	base := ""
-	for base == "" && time.Now().Before(deadline) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve stopped: %v\n%s", err, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	if base == "" {
-		t.Fatalf("serve printed no URL:\n%s", out.String())
-	}
 	if out, err := runCLI(t, "login", "--server", base, "--username", "admin", "--password", "admin-password"); err != nil {
 		t.Fatalf("login: %s %v", out, err)
 	}

@@ -45,11 +45,11 @@ func startServe(t *testing.T) string {
 	return startServeWith(t, nil)
 }
 
-// startServeWith starts serve with the defaults of its flags that matter
-// here, changed by edit when it is not nil.
+// startServeWith starts serve on a fresh SQLite data directory, with its
+// options changed by edit when it is not nil, and returns the public URL.
 func startServeWith(t *testing.T, edit func(*serveOptions)) string {
 	t.Helper()
-	o := serveOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "warn", LogFormat: "text", PhoneLane: true}
+	o := serveOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), LogLevel: "warn", LogFormat: "text"}
 	if edit != nil {
 		edit(&o)
 	}
@@ -75,7 +75,11 @@ func startServeWith(t *testing.T, edit func(*serveOptions)) string {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := re.FindStringSubmatch(out.String()); m != nil {
-			for _, want := range []string{"/prov/", "DHCP option 66", "/admin", "/devicelogin", "SQLite"} {
+			engine := "SQLite"
+			if strings.HasPrefix(o.DB, "postgres") {
+				engine = "PostgreSQL"
+			}
+			for _, want := range []string{"/prov/", "DHCP option 66", "/admin", "/devicelogin", engine} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("serve's banner lacks %q:\n%s", want, out.String())
 				}
@@ -255,7 +259,7 @@ func TestSecondServerOnOneSQLiteFileIsRefused(t *testing.T) {
 func TestServeAnswersRepeatedPollsOnThePhoneLane(t *testing.T) {
 	for _, on := range []bool{true, false} {
 		t.Run(fmt.Sprintf("--phone-lane=%v", on), func(t *testing.T) {
-			base := startServeWith(t, func(o *serveOptions) { o.PhoneLane = on })
+			base := startServeWith(t, func(o *serveOptions) { o.NoPhoneLane = !on })
 			var etags []string
 			for range 3 {
 				// A connection of its own per poll, as phones an hour apart.

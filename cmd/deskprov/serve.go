@@ -53,8 +53,9 @@ type serveOptions struct {
 	FirmwareRetryAfter   int
 	// DebugListen, when set, serves Go's profiler (net/http/pprof) there.
 	DebugListen string
-	// PhoneLane answers phone config polls beside net/http (plain HTTP).
-	PhoneLane bool
+	// NoPhoneLane sends every request through net/http (--phone-lane=false);
+	// by default the phone lane answers config polls beside it (plain HTTP).
+	NoPhoneLane bool
 	// SecretKeyFile holds the key that seals TOTP secrets at rest (32 bytes
 	// or 64 hex digits); required with PostgreSQL.
 	SecretKeyFile string
@@ -62,6 +63,7 @@ type serveOptions struct {
 
 func init() {
 	var o serveOptions
+	var phoneLane bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the deskprov server",
@@ -73,6 +75,7 @@ On first start with no admin account, "admin" is created with the password in
 DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.NoPhoneLane = !phoneLane
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			return serve(ctx, o, cmd.OutOrStdout())
@@ -93,7 +96,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.IntVar(&o.FirmwareRetryAfter, "firmware-retry-after", 30, "seconds a phone turned away by --firmware-max-downloads waits before retrying")
 	f.StringVar(&o.DebugListen, "debug-listen", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; never expose it")
 	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "file with the key that encrypts authenticator (TOTP) secrets in the database: 32 random bytes or 64 hex digits (head -c 32 /dev/urandom > deskprov.key). Required with PostgreSQL, the same file on every server; with SQLite the default is secret.key in the data dir, created on first start")
-	f.BoolVar(&o.PhoneLane, "phone-lane", true, "answer phone config polls on the connection itself, handing everything else to the HTTP server (plain HTTP only; --phone-lane=false sends every request through net/http)")
+	f.BoolVar(&phoneLane, "phone-lane", true, "answer phone config polls on the connection itself, handing everything else to the HTTP server (plain HTTP only; --phone-lane=false sends every request through net/http)")
 	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
 	rootCmd.AddCommand(cmd)
 }
@@ -301,13 +304,13 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		switch {
 		case o.TLSCert != "":
 			errc <- hs.ServeTLS(ln, o.TLSCert, o.TLSKey)
-		case o.PhoneLane:
+		case !o.NoPhoneLane:
 			errc <- lane.Serve(ln)
 		default:
 			errc <- hs.Serve(ln)
 		}
 	}()
-	if o.TLSCert != "" || !o.PhoneLane {
+	if o.TLSCert != "" || o.NoPhoneLane {
 		shutdown = hs.Shutdown
 	}
 	select {
