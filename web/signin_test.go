@@ -460,11 +460,33 @@ func (b *signinBrowser) post(path string, form url.Values) int {
 	return b.do(req)
 }
 
+// signinTestBrowser is a fresh browser (empty cookie jar) on env.
+func signinTestBrowser(t *testing.T, env signinTestEnv) *signinBrowser {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &signinBrowser{t: t, c: &http.Client{Jar: jar}, base: env.url}
+}
+
+// signinTestAtConfirm starts a phone's sign-in and walks a fresh browser to
+// its confirm page as upn: the sign-in page from the phone's link, the
+// username, the code.
+func signinTestAtConfirm(t *testing.T, env signinTestEnv, clientID, mac, upn string) (*signinBrowser, signin.DeviceAuthorization) {
+	t.Helper()
+	b := signinTestBrowser(t, env)
+	da, err := env.svc.StartDeviceAuthorization(context.Background(), clientID, mac, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.get("/devicelogin?user_code=" + url.QueryEscape(da.UserCode))
+	b.post("/devicelogin/username", url.Values{"username": {upn}, "user_code": {da.UserCode}})
+	b.post("/devicelogin/code", url.Values{"user_code": {da.UserCode}})
+	return b, da
+}
+
 func TestSignInDeviceLoginPagesSayWhatWentWrong(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := signinTestServer(t, db)
-		jar, _ := cookiejar.New(nil)
-		b := &signinBrowser{t: t, c: &http.Client{Jar: jar}, base: env.url}
+		b := signinTestBrowser(t, env)
 		ctx := context.Background()
 		da, err := env.svc.StartDeviceAuthorization(ctx, "polycom", "0004f2000001", "")
 		if err != nil {
@@ -513,15 +535,7 @@ func TestSignInDeviceLoginPagesSayWhatWentWrong(t *testing.T) {
 func TestSignInDeviceLoginDeclineTellsThePhone(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := signinTestServer(t, db)
-		jar, _ := cookiejar.New(nil)
-		b := &signinBrowser{t: t, c: &http.Client{Jar: jar}, base: env.url}
-		da, err := env.svc.StartDeviceAuthorization(context.Background(), "polycom", "0004f2000021", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.get("/devicelogin?user_code=" + url.QueryEscape(da.UserCode))
-		b.post("/devicelogin/username", url.Values{"username": {"amosm@contoso.com"}, "user_code": {da.UserCode}})
-		b.post("/devicelogin/code", url.Values{"user_code": {da.UserCode}})
+		b, da := signinTestAtConfirm(t, env, "polycom", "0004f2000021", "amosm@contoso.com")
 		if !strings.Contains(b.page, `id="decline"`) {
 			t.Fatalf("the confirm page offers no way to say no: %s", b.page)
 		}
@@ -543,15 +557,7 @@ func TestSignInDeviceLoginDeclineTellsThePhone(t *testing.T) {
 func TestSignInDeviceLoginEnrollsAnAuthenticatorForMFAUsers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := signinTestServer(t, db)
-		jar, _ := cookiejar.New(nil)
-		b := &signinBrowser{t: t, c: &http.Client{Jar: jar}, base: env.url}
-		da, err := env.svc.StartDeviceAuthorization(context.Background(), "audiocodes", "00908f000001", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.get("/devicelogin?user_code=" + url.QueryEscape(da.UserCode))
-		b.post("/devicelogin/username", url.Values{"username": {"mfa@contoso.com"}, "user_code": {da.UserCode}})
-		b.post("/devicelogin/code", url.Values{"user_code": {da.UserCode}})
+		b, da := signinTestAtConfirm(t, env, "audiocodes", "00908f000001", "mfa@contoso.com")
 		if !strings.Contains(b.page, "AudioCodes Skype for Business Certified Phone") {
 			t.Fatalf("confirm page: %s", b.page)
 		}
