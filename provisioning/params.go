@@ -1,6 +1,9 @@
 package provisioning
 
 import (
+	"bytes"
+	"fmt"
+	"io/fs"
 	"strconv"
 	"strings"
 	"text/template"
@@ -102,6 +105,24 @@ func FirmwareURL(in Inputs) (string, bool) {
 // TemplateFuncs are available to every family's templates.
 var TemplateFuncs = template.FuncMap{
 	"xmlattr": XMLAttr,
+}
+
+// Templates are a family's embedded templates, with TemplateFuncs.
+type Templates struct{ t *template.Template }
+
+// ParseTemplates parses every templates/*.tmpl of a family's embedded files;
+// it panics on a broken template, which the family's tests catch first.
+func ParseTemplates(fsys fs.FS) Templates {
+	return Templates{template.Must(template.New("").Funcs(TemplateFuncs).ParseFS(fsys, "templates/*.tmpl"))}
+}
+
+// Render executes the template named name for the file file.
+func (t Templates) Render(name, file string, data any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := t.t.ExecuteTemplate(&b, name, data); err != nil {
+		return nil, fmt.Errorf("render %s: %w", file, err)
+	}
+	return b.Bytes(), nil
 }
 
 // XMLAttr escapes a string for an XML attribute value in double quotes.

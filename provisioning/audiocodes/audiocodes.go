@@ -3,13 +3,10 @@
 package audiocodes
 
 import (
-	"bytes"
 	"embed"
-	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
-	"text/template"
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/provisioning"
@@ -18,7 +15,7 @@ import (
 //go:embed templates/*.tmpl
 var templateFS embed.FS
 
-var templates = template.Must(template.New("").Funcs(provisioning.TemplateFuncs).ParseFS(templateFS, "templates/*.tmpl"))
+var templates = provisioning.ParseTemplates(templateFS)
 
 // Family is the AudioCodes family.
 type Family struct{}
@@ -86,16 +83,11 @@ func (Family) Render(e provisioning.Entry, in provisioning.Inputs) ([]byte, erro
 	for i := range kvs {
 		kvs[i].Value = provisioning.OneLine(kvs[i].Value)
 	}
-	var b bytes.Buffer
-	err := templates.ExecuteTemplate(&b, e.Template, struct {
+	return templates.Render(e.Template, e.Name, struct {
 		MAC, Policy string
 		Version     int64
 		Params      []provisioning.KV
 	}{strings.ToUpper(in.Device.MAC), in.Policy.Identity, in.Policy.Version, kvs})
-	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", e.Name, err)
-	}
-	return b.Bytes(), nil
 }
 
 // BootSequence is an AudioCodes phone's requests at boot: the image header

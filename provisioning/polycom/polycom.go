@@ -5,12 +5,10 @@
 package polycom
 
 import (
-	"bytes"
 	"embed"
 	"net/http"
 	"regexp"
 	"strings"
-	"text/template"
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/provisioning"
@@ -19,7 +17,7 @@ import (
 //go:embed templates/*.tmpl
 var templateFS embed.FS
 
-var templates = template.Must(template.New("").Funcs(provisioning.TemplateFuncs).ParseFS(templateFS, "templates/*.tmpl"))
+var templates = provisioning.ParseTemplates(templateFS)
 
 // Family is the Polycom family.
 type Family struct{}
@@ -144,11 +142,7 @@ func (Family) Render(e provisioning.Entry, in provisioning.Inputs) ([]byte, erro
 	default:
 		return nil, provisioning.NotFound(e.Name)
 	}
-	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, e.Template, data); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return templates.Render(e.Template, e.Name, data)
 }
 
 var modelName = regexp.MustCompile(`^[A-Za-z0-9]{1,16}$`)

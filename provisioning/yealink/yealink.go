@@ -4,13 +4,10 @@
 package yealink
 
 import (
-	"bytes"
 	"embed"
-	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
-	"text/template"
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/provisioning"
@@ -19,7 +16,7 @@ import (
 //go:embed templates/*.tmpl
 var templateFS embed.FS
 
-var templates = template.Must(template.New("").Funcs(provisioning.TemplateFuncs).ParseFS(templateFS, "templates/*.tmpl"))
+var templates = provisioning.ParseTemplates(templateFS)
 
 // Family is the Yealink family.
 type Family struct{}
@@ -160,11 +157,7 @@ func (Family) Render(e provisioning.Entry, in provisioning.Inputs) ([]byte, erro
 	default:
 		return nil, provisioning.NotFound(e.Name)
 	}
-	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, e.Template, data); err != nil {
-		return nil, fmt.Errorf("render %s: %w", e.Name, err)
-	}
-	return b.Bytes(), nil
+	return templates.Render(e.Template, e.Name, data)
 }
 
 // legacy is firmware v7x/v80 (the second number of the version), which reads
