@@ -45,7 +45,9 @@ func (s *Server) observe() gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		s.requests.done(c.Request.Context(), c.Request.Method, route, c.Request.URL.Path, c.Writer.Status(), start, c.ClientIP)
+		s.requests.done(c.Request.Context(), c.Request.Method, route, c.Writer.Status(), start, func() (string, string) {
+			return c.Request.URL.Path, c.ClientIP()
+		})
 	}
 }
 
@@ -85,10 +87,11 @@ func newRequestLog(reg prometheus.Registerer, log *slog.Logger) *requestLog {
 	return l
 }
 
-// done counts a finished request and logs it (at debug, or warn for a 5xx);
-// client is called only when the line is logged, working out the client
-// address costs more than the rest of a cached phone poll.
-func (l *requestLog) done(ctx context.Context, method, route, path string, status int, start time.Time, client func() string) {
+// done counts a finished request and logs it (at debug, or warn for a 5xx).
+// where (the path and client address) is called only when the line is
+// logged: working out the client address, or making the path a string,
+// costs more than the rest of a cached phone poll.
+func (l *requestLog) done(ctx context.Context, method, route string, status int, start time.Time, where func() (path, client string)) {
 	labelMethod := method
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
@@ -111,7 +114,8 @@ func (l *requestLog) done(ctx context.Context, method, route, path string, statu
 		level = slog.LevelWarn
 	}
 	if l.log.Enabled(ctx, level) {
-		l.log.Log(ctx, level, "request", "method", method, "path", path, "status", status, "dur", time.Since(start), "client", client())
+		path, client := where()
+		l.log.Log(ctx, level, "request", "method", method, "path", path, "status", status, "dur", time.Since(start), "client", client)
 	}
 }
 

@@ -308,7 +308,7 @@ func (l *PhoneLane) serveConn(c *laneConn) {
 		// before net/http flushes: a client that has its answer finds it
 		// in /metrics.
 		l.s.laneAnswers.Add(1)
-		l.s.requests.done(l.ctx, req.method, provRoute, string(req.target), status, start, func() string { return client })
+		l.s.requests.done(l.ctx, req.method, provRoute, status, start, func() (string, string) { return string(req.target), client })
 		if l.hs.WriteTimeout > 0 {
 			c.SetWriteDeadline(time.Now().Add(l.hs.WriteTimeout))
 		}

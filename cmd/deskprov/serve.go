@@ -295,24 +295,19 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 `, ln.Addr(), scheme, o.PublicURL, o.PublicURL, o.PublicURL, o.PublicURL, storeDesc, debugLine)
 	log.Info("deskprov started", "listen", ln.Addr().String(), "public_url", o.PublicURL, "store", string(a.engine))
 
-	// Plain HTTP goes through the phone lane, which answers phone config
-	// polls itself and hands everything else to hs (web/phonelane.go).
-	lane := srv.NewPhoneLane(hs)
-	shutdown := lane.Shutdown
-	errc := make(chan error, 1)
-	go func() {
-		switch {
-		case o.TLSCert != "":
-			errc <- hs.ServeTLS(ln, o.TLSCert, o.TLSKey)
-		case !o.NoPhoneLane:
-			errc <- lane.Serve(ln)
-		default:
-			errc <- hs.Serve(ln)
-		}
-	}()
-	if o.TLSCert != "" || o.NoPhoneLane {
-		shutdown = hs.Shutdown
+	serveOn, shutdown := hs.Serve, hs.Shutdown
+	switch {
+	case o.TLSCert != "":
+		serveOn = func(ln net.Listener) error { return hs.ServeTLS(ln, o.TLSCert, o.TLSKey) }
+	case !o.NoPhoneLane:
+		// Plain HTTP goes through the phone lane, which answers phone
+		// config polls itself and hands everything else to hs
+		// (web/phonelane.go).
+		lane := srv.NewPhoneLane(hs)
+		serveOn, shutdown = lane.Serve, lane.Shutdown
 	}
+	errc := make(chan error, 1)
+	go func() { errc <- serveOn(ln) }()
 	select {
 	case err := <-errc:
 		return err
