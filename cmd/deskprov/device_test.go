@@ -2,20 +2,13 @@ package main
 
 import (
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestDeviceCLI(t *testing.T) {
-	base := startServe(t)
-	t.Setenv("DESKPROV_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
-	t.Setenv("DESKPROV_SERVER", "")
-	t.Setenv("DESKPROV_TOKEN", "")
-	if out, err := runCLI(t, "login", "--server", base, "--username", "admin", "--password", "admin-password"); err != nil {
-		t.Fatalf("login: %s %v", out, err)
-	}
+	base := serveLoggedIn(t, "")
 	ua := "FileTransport PolycomVVX-VVX_500-UA/5.4.2.1 Type/Application"
 	for _, step := range []struct {
 		method, name string

@@ -26,9 +26,9 @@ import (
 // logged in as admin.
 func serveEach(t *testing.T, fn func(t *testing.T, base string)) {
 	t.Helper()
-	t.Run("sqlite", func(t *testing.T) { fn(t, serveOn(t, "")) })
+	t.Run("sqlite", func(t *testing.T) { fn(t, serveLoggedIn(t, "")) })
 	if dsn := os.Getenv(storetest.EnvPostgres); dsn != "" {
-		t.Run("postgres", func(t *testing.T) { fn(t, serveOn(t, postgresSchemaDSN(t, dsn))) })
+		t.Run("postgres", func(t *testing.T) { fn(t, serveLoggedIn(t, postgresSchemaDSN(t, dsn))) })
 	}
 }
 
@@ -62,39 +62,8 @@ func postgresSchemaDSN(t *testing.T, dsn string) string {
 	return u.String()
 }
 
-// serveOn starts serve on the store dsn ("" for SQLite in the data dir),
-// logs the CLI in as admin and returns the server's URL.
-func serveOn(t *testing.T, dsn string) string {
-	t.Helper()
-	base := startServeWith(t, func(o *serveOptions) {
-		o.DB = dsn
-		if dsn != "" {
-			// PostgreSQL needs a key file for sealed secrets (SQLite makes one).
-			o.SecretKeyFile = filepath.Join(t.TempDir(), "deskprov.key")
-			key := make([]byte, 32)
-			rand.Read(key)
-			if err := os.WriteFile(o.SecretKeyFile, key, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
-	t.Setenv("DESKPROV_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
-	t.Setenv("DESKPROV_SERVER", "")
-	t.Setenv("DESKPROV_TOKEN", "")
-	if out, err := runCLI(t, "login", "--server", base, "--username", "admin", "--password", "admin-password"); err != nil {
-		t.Fatalf("login: %s %v", out, err)
-	}
-	return base
-}
-
 func TestFirmwareCLI(t *testing.T) {
-	base := startServe(t)
-	t.Setenv("DESKPROV_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
-	t.Setenv("DESKPROV_SERVER", "")
-	t.Setenv("DESKPROV_TOKEN", "")
-	if out, err := runCLI(t, "login", "--server", base, "--username", "admin", "--password", "admin-password"); err != nil {
-		t.Fatalf("login: %s %v", out, err)
-	}
+	base := serveLoggedIn(t, "")
 	dir := t.TempDir()
 	img := filepath.Join(dir, "3111-44500-001.sip.ld")
 	content := strings.Repeat("polycom image ", 20000)

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -94,6 +96,31 @@ func startServeWith(t *testing.T, edit func(*serveOptions)) string {
 	}
 	t.Fatalf("serve printed no URLs:\n%s", out.String())
 	return ""
+}
+
+// serveLoggedIn starts serve on the store dsn ("" for SQLite in the data dir),
+// logs the CLI in as admin and returns the server's URL.
+func serveLoggedIn(t *testing.T, dsn string) string {
+	t.Helper()
+	base := startServeWith(t, func(o *serveOptions) {
+		o.DB = dsn
+		if dsn != "" {
+			// PostgreSQL needs a key file for sealed secrets (SQLite makes one).
+			o.SecretKeyFile = filepath.Join(t.TempDir(), "deskprov.key")
+			key := make([]byte, 32)
+			rand.Read(key)
+			if err := os.WriteFile(o.SecretKeyFile, key, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	t.Setenv("DESKPROV_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
+	t.Setenv("DESKPROV_SERVER", "")
+	t.Setenv("DESKPROV_TOKEN", "")
+	if out, err := runCLI(t, "login", "--server", base, "--username", "admin", "--password", "admin-password"); err != nil {
+		t.Fatalf("login: %s %v", out, err)
+	}
+	return base
 }
 
 // runCLI runs the CLI in-process and returns what it printed.

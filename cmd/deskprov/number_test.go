@@ -12,13 +12,7 @@ import (
 )
 
 func TestNumberCLI(t *testing.T) {
-	base := startServe(t)
-	t.Setenv("DESKPROV_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
-	t.Setenv("DESKPROV_SERVER", "")
-	t.Setenv("DESKPROV_TOKEN", "")
-	if out, err := runCLI(t, "login", "--server", base, "--username", "admin", "--password", "admin-password"); err != nil {
-		t.Fatalf("login: %s %v", out, err)
-	}
+	serveLoggedIn(t, "")
 	csvPath := filepath.Join(t.TempDir(), "pool.csv")
 	pool := "number,type,country,state,city\n+14255550100,user,US,WA,Redmond\n+14255550101,user,US,WA,Redmond\n+14255550200,serviceToll,US,WA,Redmond\n"
 	if err := os.WriteFile(csvPath, []byte(pool), 0o600); err != nil {

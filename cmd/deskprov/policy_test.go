@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,13 +24,7 @@ func TestPolicyFlagsAreTheSettings(t *testing.T) {
 }
 
 func TestPolicyCLI(t *testing.T) {
-	base := startServe(t)
-	t.Setenv("DESKPROV_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
-	t.Setenv("DESKPROV_SERVER", "")
-	t.Setenv("DESKPROV_TOKEN", "")
-	if out, err := runCLI(t, "login", "--server", base, "--username", "admin", "--password", "admin-password"); err != nil {
-		t.Fatalf("%s %v", out, err)
-	}
+	serveLoggedIn(t, "")
 	if out, err := runCLI(t, "user", "add", "amosm@contoso.com"); err != nil {
 		t.Fatalf("%s %v", out, err)
 	}
