@@ -41,21 +41,24 @@ func (Image) TableName() string { return "firmware_images" }
 // ModelList is the models the image is for.
 func (i Image) ModelList() []string { return strings.Split(i.Models, ",") }
 
+// ImageView is an image as the API shows it (and the CLI reads it).
+type ImageView struct {
+	ID        string    `json:"id"`
+	SHA256    string    `json:"sha256"`
+	Size      int64     `json:"size"`
+	Vendor    string    `json:"vendor"`
+	Models    []string  `json:"models"`
+	Version   string    `json:"version"`
+	FileName  string    `json:"fileName"`
+	Revision  string    `json:"revision,omitempty"`
+	Locale    string    `json:"locale,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	CreatedBy string    `json:"createdBy,omitempty"`
+}
+
 // MarshalJSON writes the API view.
 func (i Image) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		ID        string    `json:"id"`
-		SHA256    string    `json:"sha256"`
-		Size      int64     `json:"size"`
-		Vendor    string    `json:"vendor"`
-		Models    []string  `json:"models"`
-		Version   string    `json:"version"`
-		FileName  string    `json:"fileName"`
-		Revision  string    `json:"revision,omitempty"`
-		Locale    string    `json:"locale,omitempty"`
-		CreatedAt time.Time `json:"createdAt"`
-		CreatedBy string    `json:"createdBy,omitempty"`
-	}{i.ID, i.ID, i.Size, i.Vendor, i.ModelList(), i.Version, i.FileName, i.Revision, i.Locale, i.CreatedAt, i.CreatedBy})
+	return json.Marshal(ImageView{i.ID, i.ID, i.Size, i.Vendor, i.ModelList(), i.Version, i.FileName, i.Revision, i.Locale, i.CreatedAt, i.CreatedBy})
 }
 
 // Upload is an image received in full and hashed, not yet in the catalog.

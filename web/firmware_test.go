@@ -119,21 +119,11 @@ func firmwareTestGet(t *testing.T, method, url string, hdr map[string]string) (*
 	return resp, b
 }
 
-type firmwareTestImage struct {
-	ID       string   `json:"id"`
-	SHA256   string   `json:"sha256"`
-	Size     int64    `json:"size"`
-	Vendor   string   `json:"vendor"`
-	Models   []string `json:"models"`
-	Version  string   `json:"version"`
-	FileName string   `json:"fileName"`
-}
-
 func TestFirmwareUploadAPI(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		base, token, svc, fw := firmwareTestServer(t, db)
 		content := bytes.Repeat([]byte("polycom"), 1000)
-		var first, second firmwareTestImage
+		var first, second firmware.ImageView
 		t.Run("an upload reads models from the part number and answers 201", func(t *testing.T) {
 			code := firmwareTestUpload(t, base, token, "3111-44500-001.sip.ld", content, map[string]string{"version": "5.9.7.4477"}, &first)
 			if code != 201 || first.Vendor != "polycom" || len(first.Models) != 1 || first.Models[0] != "VVX500" || first.Size != int64(len(content)) || first.ID != first.SHA256 {
@@ -181,7 +171,7 @@ func TestFirmwareUploadAPI(t *testing.T) {
 			rec := httptest.NewRecorder()
 			fw.s.Handler().ServeHTTP(rec, req) // returns when the handler is done
 			entries, _ := os.ReadDir(svc.Dir())
-			var imgs []firmwareTestImage
+			var imgs []firmware.ImageView
 			tenantCall(t, base, token, "GET", "/api/v1/firmware?vendor=yealink", "", &imgs)
 			if rec.Code != 400 || len(entries) != 1 || len(imgs) != 0 {
 				t.Fatalf("answered %d %s; left behind %d files, %d yealink images", rec.Code, rec.Body, len(entries), len(imgs))
@@ -193,7 +183,7 @@ func TestFirmwareUploadAPI(t *testing.T) {
 			}
 		})
 		t.Run("an image whose checksum matches is kept", func(t *testing.T) {
-			var img firmwareTestImage
+			var img firmware.ImageView
 			sum := sha256.Sum256([]byte("yealink"))
 			code := firmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", []byte("yealink"), map[string]string{"sha256": hex.EncodeToString(sum[:])}, &img)
 			if code != 201 || img.SHA256 != hex.EncodeToString(sum[:]) {
@@ -201,7 +191,7 @@ func TestFirmwareUploadAPI(t *testing.T) {
 			}
 		})
 		t.Run("the catalog lists one image per vendor", func(t *testing.T) {
-			var imgs []firmwareTestImage
+			var imgs []firmware.ImageView
 			if code := tenantCall(t, base, token, "GET", "/api/v1/firmware?vendor=polycom", "", &imgs); code != 200 || len(imgs) != 1 {
 				t.Fatalf("%d %+v", code, imgs)
 			}
@@ -213,7 +203,7 @@ func TestFirmwareDelivery(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		base, token, _, fw := firmwareTestServer(t, db)
 		content := []byte(strings.Repeat("0123456789", 1000))
-		var img firmwareTestImage
+		var img firmware.ImageView
 		if code := firmwareTestUpload(t, base, token, "420HD.img", content, map[string]string{"version": "3.4.6.604"}, &img); code != 201 {
 			t.Fatalf("upload %d", code)
 		}
@@ -274,7 +264,7 @@ func TestFirmwareDelivery(t *testing.T) {
 			}
 		})
 		t.Run("a Lync Phone Edition cab is served under /RequestHandler/Files", func(t *testing.T) {
-			var cab firmwareTestImage
+			var cab firmware.ImageView
 			cabBytes := []byte("MSCF cab image")
 			if code := firmwareTestUpload(t, base, token, "UCUpdates.cab", cabBytes, map[string]string{"models": "CX600", "version": "4.0.7577.4387"}, &cab); code != 201 {
 				t.Fatalf("upload %d", code)
@@ -321,7 +311,7 @@ func TestFirmwareEndToEnd(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		base, token, svc, _ := firmwareTestServer(t, db)
-		var v1, v2 firmwareTestImage
+		var v1, v2 firmware.ImageView
 		firmwareTestUpload(t, base, token, "T46-28.83.0.100.rom", []byte("old yealink"), nil, &v1)
 		var rules []firmware.RuleView
 		tenantCall(t, base, token, "GET", "/api/v1/deviceupdaterules", "", &rules)

@@ -25,20 +25,7 @@ import (
 	"github.com/deskprov/deskprov/web"
 )
 
-type firmwareImageView struct {
-	ID        string   `json:"id"`
-	SHA256    string   `json:"sha256"`
-	Size      int64    `json:"size"`
-	Vendor    string   `json:"vendor"`
-	Models    []string `json:"models"`
-	Version   string   `json:"version"`
-	FileName  string   `json:"fileName"`
-	Revision  string   `json:"revision,omitempty"`
-	Locale    string   `json:"locale,omitempty"`
-	CreatedAt string   `json:"createdAt"`
-}
-
-func firmwareImageTable(w io.Writer, imgs []firmwareImageView) {
+func firmwareImageTable(w io.Writer, imgs []firmware.ImageView) {
 	rows := make([][]string, len(imgs))
 	for i, m := range imgs {
 		rows[i] = []string{m.SHA256[:12], m.Vendor, strings.Join(m.Models, ","), m.Version, m.FileName, humanBytes(m.Size)}
@@ -269,14 +256,14 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 				return fmt.Errorf("could not upload to %s: %w", c.base, err)
 			}
 			defer resp.Body.Close()
-			var img firmwareImageView
+			var img firmware.ImageView
 			if err := decodeAnswer(resp, &img); err != nil {
 				return err
 			}
 			if resp.StatusCode == http.StatusOK {
 				fmt.Fprintln(cmd.ErrOrStderr(), "this image was already in the catalog")
 			}
-			return render(cmd, img, func(w io.Writer) { firmwareImageTable(w, []firmwareImageView{img}) })
+			return render(cmd, img, func(w io.Writer) { firmwareImageTable(w, []firmware.ImageView{img}) })
 		}),
 	}
 	imp.Flags().StringVar(&meta.vendor, "vendor", "", "polycom, yealink, audiocodes or lpe (default: from the file name)")
@@ -289,7 +276,7 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 	list := &cobra.Command{
 		Use: "list", Short: "List the firmware catalog", Args: cobra.NoArgs,
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
-			var imgs []firmwareImageView
+			var imgs []firmware.ImageView
 			path := "/api/v1/firmware"
 			if vendor != "" {
 				path += "?vendor=" + pathEscape(vendor)
