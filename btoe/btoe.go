@@ -30,12 +30,6 @@ import (
 	"github.com/deskprov/deskprov/throttle"
 )
 
-// Policies tells which IP phone policy applies to a user ("" = a phone with
-// nobody signed in, which gets Global). policy.Service satisfies it.
-type Policies interface {
-	EffectiveForUser(ctx context.Context, upn string) (policy.Effective, error)
-}
-
 // SignIns is what btoe asks of sign-in: who is on a phone, and a one-time
 // code that lets the phone sign a user in at the token endpoint.
 // signin.Service satisfies it.
@@ -131,7 +125,7 @@ func Migrate(db *gorm.DB) error {
 // Service is BToE.
 type Service struct {
 	db       *gorm.DB
-	policies Policies
+	policies policy.Source
 	signins  SignIns
 	creds    Credentials
 	throttle *throttle.Limiter
@@ -156,7 +150,7 @@ type Service struct {
 const ownedPollInterval = 30 * time.Second
 
 // New returns the service.
-func New(db *gorm.DB, p Policies, si SignIns, cr Credentials) *Service {
+func New(db *gorm.DB, p policy.Source, si SignIns, cr Credentials) *Service {
 	t := throttle.New(db)
 	s := &Service{db: db, policies: p, signins: si, creds: cr, throttle: t, codeKey: store.NewKey(db, "btoe-pairing-code"), notify: newNotifier(), Now: time.Now, PollInterval: time.Second, stopped: make(chan struct{})}
 	if store.Owned(db) {

@@ -2,6 +2,8 @@
 // granted to users, and the effective policy a phone is given.
 package policy
 
+import "context"
+
 // Settings are the IP phone policy's settings (SPEC §6), named as admins know
 // them from Set-CsIPPhonePolicy. JSON field names are those parameter names.
 type Settings struct {
@@ -66,4 +68,11 @@ type Effective struct {
 	Identity string   `json:"Identity"`
 	Version  int64    `json:"Version"`
 	Settings Settings `json:"Settings"`
+}
+
+// Source gives the effective policy of a user; upn "" is a phone nobody is
+// signed in on (Global). Service satisfies it; provisioning, sign-in and
+// BToE take one.
+type Source interface {
+	EffectiveForUser(ctx context.Context, upn string) (Effective, error)
 }

@@ -148,12 +148,6 @@ type Decision struct {
 	Size     int64  `json:"size,omitempty"`
 }
 
-// PolicySource gives the effective IP phone policy; upn "" is a phone nobody
-// is signed in on (Global). policy.Service satisfies it.
-type PolicySource interface {
-	EffectiveForUser(ctx context.Context, upn string) (policy.Effective, error)
-}
-
 // SignedIn tells who is signed in on a phone ("" for nobody).
 type SignedIn interface {
 	UserOnDevice(ctx context.Context, mac string) (string, error)

@@ -23,7 +23,7 @@ type Service struct {
 	// Policy, SignIn and Firmware are wired by cmd/deskprov; when Policy is
 	// nil the Global defaults apply, when SignIn is nil nobody is signed in,
 	// when Firmware is nil no firmware is offered.
-	Policy   PolicySource
+	Policy   policy.Source
 	SignIn   SignedIn
 	Firmware Firmware
 	Server   Server
@@ -379,7 +379,7 @@ func (s *Service) userOn(ctx context.Context, mac string) (string, error) {
 // decide finds the effective policy for user and, under it, the firmware
 // decision for dev.
 func (s *Service) decide(ctx context.Context, dev Device, user string) (policy.Effective, Decision, error) {
-	var pol PolicySource = GlobalDefaults{}
+	var pol policy.Source = GlobalDefaults{}
 	if s.Policy != nil {
 		pol = s.Policy
 	}

@@ -26,11 +26,6 @@ import (
 	"github.com/deskprov/deskprov/throttle"
 )
 
-// Policies tells which IP phone policy applies to a user (policy.Service).
-type Policies interface {
-	EffectiveForUser(ctx context.Context, upn string) (policy.Effective, error)
-}
-
 // Directory is what sign-in asks of the organisation (tenant.Service).
 type Directory interface {
 	User(ctx context.Context, upn string) (tenant.User, error)
@@ -76,7 +71,7 @@ type Service struct {
 
 	db       *gorm.DB
 	dir      Directory
-	policies Policies
+	policies policy.Source
 	limiter  *throttle.Limiter
 
 	// Issuer is the public base URL, the "iss" of every token.
@@ -124,7 +119,7 @@ type Service struct {
 
 // New returns the service. Call Migrate first. policies may be nil, in which
 // case everyone gets policy.Defaults().
-func New(db *gorm.DB, dir Directory, policies Policies, issuer string) *Service {
+func New(db *gorm.DB, dir Directory, policies policy.Source, issuer string) *Service {
 	s := &Service{
 		db: db, dir: dir, policies: policies, hmacKey: store.NewKey(db, "signin-hmac"),
 		Issuer:          strings.TrimRight(issuer, "/"),

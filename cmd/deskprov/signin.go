@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/web"
 )
@@ -16,7 +17,7 @@ import (
 // addSignIn builds the authorization server on the app's tenant and policy
 // services and mounts its module (OAuth endpoints, /devicelogin, admin API).
 func (a *app) addSignIn(o serveOptions) (*signin.Service, error) {
-	var pol signin.Policies
+	var pol policy.Source
 	if a.policy != nil {
 		pol = a.policy
 	}
