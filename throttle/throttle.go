@@ -24,8 +24,8 @@ type strike struct {
 
 func (strike) TableName() string { return "throttle_strikes" }
 
-// Migrate creates the strike table.
-func Migrate(db *gorm.DB) error { return db.AutoMigrate(&strike{}) }
+// Migrate creates the strike and backoff tables.
+func Migrate(db *gorm.DB) error { return db.AutoMigrate(&strike{}, &backoff{}) }
 
 // New returns a limiter on db.
 func New(db *gorm.DB) *Limiter { return &Limiter{db: db, Now: time.Now} }
