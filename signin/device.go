@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 	"gorm.io/gorm"
 
@@ -320,26 +319,20 @@ type Next struct {
 	Secret    string
 }
 
-func passwordKey(addr, upn string) string {
-	return "signin:password:" + strings.ToLower(upn) + ":" + addr
-}
-
 // Authenticate checks the password of upn for the pending sign-in id, typed
 // in a browser at address addr, and approves it or asks for a TOTP code.
+// Wrong passwords count against the same budgets as the password grant's.
 func (s *Service) Authenticate(ctx context.Context, id, upn, password, addr string) (Next, error) {
-	pk := passwordKey(addr, upn)
-	if blocked, wait, err := s.limiter.Blocked(ctx, pk, s.PasswordRule); err != nil {
-		return Next{}, err
-	} else if blocked {
-		return Next{}, tooMany("Too many wrong passwords for this account from your network. Wait %s and try again.", wait)
-	}
 	if _, err := s.Pending(ctx, id); err != nil {
 		return Next{}, err
 	}
-	u, err := s.dir.CheckPassword(ctx, upn, password)
+	key, ok := normalizeUPN(upn)
+	if !ok {
+		return Next{}, fault.FieldInvalid("username", "Type your username as your email address, for example amosm@contoso.com.")
+	}
+	u, err := s.checkPassword(ctx, key, password, addr, false)
 	if err != nil {
 		if fault.KindOf(err) == fault.Unauthorized {
-			s.limiter.Strike(ctx, pk, s.PasswordRule)
 			if ferr := s.countFailure(ctx, id); ferr != nil {
 				return Next{}, ferr
 			}
@@ -347,7 +340,6 @@ func (s *Service) Authenticate(ctx context.Context, id, upn, password, addr stri
 		}
 		return Next{}, err
 	}
-	s.limiter.Reset(ctx, pk)
 	if !u.MFA {
 		return Next{Done: true}, s.approve(ctx, id, u)
 	}
@@ -379,11 +371,6 @@ func (s *Service) Authenticate(ctx context.Context, id, upn, password, addr stri
 		return tx.Model(&deviceCode{}).Where("id = ?", id).Updates(map[string]any{"password_upn": dc.PasswordUPN, "pending_totp": dc.PendingTOTP}).Error
 	})
 	return next, err
-}
-
-func validTOTP(code, secret string, at time.Time) bool {
-	ok, err := totp.ValidateCustom(code, secret, at, totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	return err == nil && ok
 }
 
 func otpauthURL(upn, secret string) string {
@@ -469,12 +456,6 @@ func (s *Service) VerifyTOTP(ctx context.Context, id, code, addr string) error {
 	if dc.PasswordUPN == "" {
 		return fault.Conflictf("Sign in with your password first.")
 	}
-	pk := passwordKey(addr, dc.PasswordUPN)
-	if blocked, wait, err := s.limiter.Blocked(ctx, pk, s.PasswordRule); err != nil {
-		return err
-	} else if blocked {
-		return tooMany("Too many wrong codes for this account from your network. Wait %s and try again.", wait)
-	}
 	u, err := s.dir.User(ctx, dc.PasswordUPN)
 	if err != nil {
 		return err
@@ -490,13 +471,36 @@ func (s *Service) VerifyTOTP(ctx context.Context, id, code, addr string) error {
 			return fault.Conflictf("The authenticator app set-up of this sign-in can no longer be read. Sign in with your password again for a new QR code.")
 		}
 	}
+	// A code is a guess at the account like a password, so it spends the
+	// account's password budget.
+	key, _ := normalizeUPN(u.UPN)
+	att, err := s.limiter.Reserve(ctx, s.PasswordBudget, key, addr)
+	if err != nil {
+		return err
+	}
 	code = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
-	if secret == "" || !validTOTP(code, secret, s.now()) {
-		s.limiter.Strike(ctx, pk, s.PasswordRule)
+	step, ok := matchTOTP(code, secret, s.now())
+	wrong := fault.FieldInvalid("otp", "That code is wrong. Type the 6-digit code your authenticator app shows now.").WithCode("invalid_otp")
+	if ok {
+		fresh, err := s.spendTOTPStep(ctx, u.ID, step)
+		if err != nil {
+			return joinRelease(ctx, att, err)
+		}
+		if !fresh {
+			// A code seen before (RFC 6238 §5.2): someone may have watched it typed.
+			ok = false
+			wrong = fault.FieldInvalid("otp", "That code has already been used. Wait for your authenticator app to show a new code, then type the new one.").WithCode("otp_used")
+		}
+	}
+	if !ok {
+		att.Failed()
 		if err := s.countFailure(ctx, id); err != nil {
 			return err
 		}
-		return fault.FieldInvalid("otp", "That code is wrong. Type the 6-digit code your authenticator app shows now.").WithCode("invalid_otp")
+		return wrong
+	}
+	if err := att.Succeeded(ctx); err != nil {
+		return err
 	}
 	if u.TOTPSecret == "" {
 		if err := s.dir.SetTOTPSecret(ctx, u.UPN, secret); err != nil {

@@ -115,8 +115,17 @@ func (s *Service) mayUseMethod(ctx context.Context, u tenant.User, m Method) err
 	if err := s.dir.CanSignIn(ctx, u.UPN); err != nil {
 		return err
 	}
-	if m == MethodPassword && u.MFA {
-		return fault.Forbiddenf("%s uses multi-factor authentication: use web sign-in on the phone instead of the password", u.UPN).WithCode("use_web_sign_in")
+	// SPEC §2 and the deployment table (docs/signin.md): only web sign-in
+	// works for MFA users.
+	if u.MFA {
+		switch m {
+		case MethodPassword:
+			return useWebSignIn(u, "password")
+		case MethodBToE:
+			return useWebSignIn(u, "PC")
+		case MethodPIN:
+			return useWebSignIn(u, "PIN")
+		}
 	}
 	if m == MethodPIN && u.SkypeLocation != tenant.OnPremises {
 		return fault.Forbiddenf("PIN sign-in is for on-premises users only; %s is an online user: use web sign-in or the password", u.UPN).WithCode("pin_online_user")
@@ -158,8 +167,13 @@ func refusalOf(err error) (*OAuthError, error) {
 	if !ok {
 		return nil, err
 	}
-	if fe.Kind == fault.Unauthorized {
+	switch fe.Kind {
+	case fault.Unauthorized:
 		return &OAuthError{Code: ErrInvalidGrant, Description: fe.Message, Reason: fe.Code}, nil
+	case fault.RateLimited:
+		return &OAuthError{Code: ErrTemporarilyUnavailable, Description: fe.Message, Reason: fe.Code, RetryAfter: fe.RetryAfter}, nil
+	case fault.Invalid:
+		return &OAuthError{Code: ErrInvalidRequest, Description: fe.Message, Reason: fe.Code}, nil
 	}
 	return &OAuthError{Code: ErrAccessDenied, Description: fe.Message, Reason: fe.Code}, nil
 }
@@ -248,7 +262,9 @@ func endSessions(tx *gorm.DB, where string, args ...any) error {
 	return store.Bump(tx, store.ConfigGeneration)
 }
 
-// PasswordGrant signs a user in on phone mac with UPN and password.
+// PasswordGrant signs a user in on phone mac with UPN and password, typed
+// at client address addr. MFA users are refused (use_web_sign_in) whatever
+// the password.
 func (s *Service) PasswordGrant(ctx context.Context, clientID, mac, upn, password, addr string) (Tokens, error) {
 	if _, err := CheckClient(clientID); err != nil {
 		return Tokens{}, err
@@ -257,11 +273,18 @@ func (s *Service) PasswordGrant(ctx context.Context, clientID, mac, upn, passwor
 	if err != nil {
 		return Tokens{}, err
 	}
-	if upn == "" || password == "" {
+	if strings.TrimSpace(upn) == "" || password == "" {
 		return Tokens{}, oauthErr(ErrInvalidRequest, "username and password are required")
 	}
-	return s.credentialGrant(ctx, clientID, m, MethodPassword, passwordKey(addr, upn), "passwords for "+upn,
-		func() (tenant.User, error) { return s.dir.CheckPassword(ctx, upn, password) })
+	key, ok := normalizeUPN(upn)
+	if !ok {
+		return Tokens{}, oauthErr(ErrInvalidRequest, "username must be a UPN such as amosm@contoso.com")
+	}
+	u, err := s.checkPassword(ctx, key, password, addr, true)
+	if err != nil {
+		return Tokens{}, refusal(err)
+	}
+	return s.grant(ctx, u, clientID, m, MethodPassword)
 }
 
 // PINGrant signs an on-premises user in on phone mac with extension and PIN.
@@ -273,31 +296,18 @@ func (s *Service) PINGrant(ctx context.Context, clientID, mac, ext, pin, addr st
 	if err != nil {
 		return Tokens{}, err
 	}
-	if ext == "" || pin == "" {
+	if strings.TrimSpace(ext) == "" || pin == "" {
 		return Tokens{}, oauthErr(ErrInvalidRequest, "extension and pin are required")
 	}
-	return s.credentialGrant(ctx, clientID, m, MethodPIN, "signin:pin:"+ext+":"+addr, "PINs for extension "+ext,
-		func() (tenant.User, error) { return s.dir.CheckPIN(ctx, ext, pin) })
-}
-
-// credentialGrant signs in on phone mac the user whose credential check
-// finds right. Wrong credentials count against key (PasswordRule); what
-// names them when there were too many ("PINs for extension 1234").
-func (s *Service) credentialGrant(ctx context.Context, clientID, mac string, m Method, key, what string, check func() (tenant.User, error)) (Tokens, error) {
-	if blocked, wait, err := s.limiter.Blocked(ctx, key, s.PasswordRule); err != nil {
-		return Tokens{}, err
-	} else if blocked {
-		return Tokens{}, oauthErr(ErrInvalidGrant, "too many wrong %s: wait %s and try again", what, wait.Round(time.Second))
+	key, ok := normalizeExtension(ext)
+	if !ok {
+		return Tokens{}, oauthErr(ErrInvalidRequest, "extension must be 1 to 15 digits")
 	}
-	u, err := check()
+	u, err := s.checkPIN(ctx, key, pin, addr)
 	if err != nil {
-		if fault.KindOf(err) == fault.Unauthorized {
-			s.limiter.Strike(ctx, key, s.PasswordRule)
-		}
 		return Tokens{}, refusal(err)
 	}
-	s.limiter.Reset(ctx, key)
-	return s.grant(ctx, u, clientID, mac, m)
+	return s.grant(ctx, u, clientID, m, MethodPIN)
 }
 
 // grant applies the rules for u, method and phone family, then signs in.
@@ -562,6 +572,9 @@ func (s *Service) IssuePCSignInCode(ctx context.Context, mac, upn string) (strin
 	u, err := s.dir.User(ctx, upn)
 	if err != nil {
 		return "", time.Time{}, err
+	}
+	if u.MFA {
+		return "", time.Time{}, useWebSignIn(u, "PC")
 	}
 	code := randomToken(24)
 	h, err := s.digest(ctx, "pc", code)

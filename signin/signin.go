@@ -31,6 +31,8 @@ type Directory interface {
 	User(ctx context.Context, upn string) (tenant.User, error)
 	CheckPassword(ctx context.Context, upn, password string) (tenant.User, error)
 	CheckPIN(ctx context.Context, ext, pin string) (tenant.User, error)
+	// UserByExtension finds the user with a sign-in extension (NotFound if none).
+	UserByExtension(ctx context.Context, ext string) (tenant.User, error)
 	CanSignIn(ctx context.Context, upn string) error
 	SetTOTPSecret(ctx context.Context, upn, secret string) error
 	// TOTPSecret opens the user's stored (sealed) authenticator secret.
@@ -103,8 +105,9 @@ type Service struct {
 	// CodeGuessPersonRule limits wrong user codes per username and client
 	// address, so one person cannot use up the address's allowance.
 	CodeGuessPersonRule throttle.Rule
-	// PasswordRule limits wrong passwords per client address and user.
-	PasswordRule throttle.Rule
+	// PasswordBudget limits password and TOTP guessing (DefaultPasswordBudget),
+	// PINBudget PIN guessing (DefaultPINBudget).
+	PasswordBudget, PINBudget throttle.Budget
 	// DeviceCodeRule limits device authorization requests per client address.
 	DeviceCodeRule throttle.Rule
 	// Secrets seals the authenticator secret being enrolled in a sign-in
@@ -139,7 +142,8 @@ func New(db *gorm.DB, dir Directory, policies policy.Source, issuer string) *Ser
 		HashCost:            bcrypt.DefaultCost,
 		CodeGuessRule:       throttle.Rule{Max: 100, Window: 15 * time.Minute},
 		CodeGuessPersonRule: throttle.Rule{Max: 10, Window: 15 * time.Minute},
-		PasswordRule:        throttle.Rule{Max: 10, Window: 15 * time.Minute},
+		PasswordBudget:      DefaultPasswordBudget,
+		PINBudget:           DefaultPINBudget,
 		DeviceCodeRule:      throttle.Rule{Max: DeviceCodeLimit, Window: DeviceCodeWindow},
 	}
 	s.limiter = throttle.New(db)
@@ -152,7 +156,7 @@ func Migrate(db *gorm.DB) error {
 	if err := throttle.Migrate(db); err != nil {
 		return err
 	}
-	return db.AutoMigrate(&signingKey{}, &deviceCode{}, &Session{}, &refreshToken{}, &pcCode{})
+	return db.AutoMigrate(&signingKey{}, &deviceCode{}, &Session{}, &refreshToken{}, &pcCode{}, &totpStep{})
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }

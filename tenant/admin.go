@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/store"
@@ -20,13 +23,17 @@ type Admin struct {
 	CreatedAt    time.Time `json:"createdAt"`
 }
 
-// Login attempt limits: per account and per client address, counting
-// failures only. The address limit is higher, because a whole office may sit
-// behind one NAT address.
-var (
-	AdminLoginPerAccount = throttle.Rule{Max: 5, Window: 5 * time.Minute}
-	AdminLoginPerAddress = throttle.Rule{Max: 30, Window: 5 * time.Minute}
-)
+// AdminLoginBudget limits admin password guessing (throttle.Budget): an
+// address that guesses is stopped after 5 wrong passwords for one admin
+// (and 20 for all admins) per 15 minutes, while the account itself only
+// slows down: 5 failures free, then 1 s doubling to at most a minute
+// between tries, so the real admin, from another address, always gets in.
+var AdminLoginBudget = throttle.Budget{
+	Scope: "admin", Kind: "admin", What: "passwords",
+	Free: 5, Base: time.Second, Cap: time.Minute, Forget: time.Hour,
+	PerAccountAddress: throttle.Rule{Max: 5, Window: 15 * time.Minute},
+	PerAddress:        throttle.Rule{Max: 20, Window: 15 * time.Minute},
+}
 
 // EnsureBootstrapAdmin creates the "admin" account when no admin exists yet,
 // with password, or a random one when password is empty. It returns the
@@ -76,42 +83,31 @@ func (s *Service) CreateAdmin(ctx context.Context, username, password string) er
 	return nil
 }
 
-// AdminLogin checks an admin's password, refusing when the account or the
-// client address has failed too often lately.
+// AdminLogin checks an admin's password. The attempt is reserved from
+// AdminLoginBudget before the hash; an unknown admin costs a hash like a
+// known one, so neither the answer nor its time tells who is an admin.
 func (s *Service) AdminLogin(ctx context.Context, username, password, clientAddr string) (Admin, error) {
+	username = strings.TrimSpace(username)
 	if username == "" || password == "" {
 		return Admin{}, fault.Invalidf("username and password are both required")
 	}
-	acctKey, addrKey := "admin-login:user:"+username, "admin-login:addr:"+clientAddr
-	for _, k := range []struct {
-		key  string
-		rule throttle.Rule
-	}{{acctKey, AdminLoginPerAccount}, {addrKey, AdminLoginPerAddress}} {
-		blocked, wait, err := s.throttle.Blocked(ctx, k.key, k.rule)
-		if err != nil {
-			return Admin{}, err
-		}
-		if blocked {
-			e := fault.New(fault.RateLimited, "too many failed sign-ins: try again in %s", wait.Round(time.Second))
-			e.RetryAfter = int(wait.Seconds()) + 1
-			return Admin{}, e
-		}
+	if !utf8.ValidString(username) || len(username) > 100 {
+		return Admin{}, fault.New(fault.Unauthorized, "the username or password is incorrect")
+	}
+	att, err := s.throttle.Reserve(ctx, AdminLoginBudget, username, clientAddr)
+	if err != nil {
+		return Admin{}, err
 	}
 	var a Admin
 	if err := s.db.WithContext(ctx).Where("username = ?", username).Limit(1).Find(&a).Error; err != nil {
-		return Admin{}, err
+		return Admin{}, errors.Join(err, att.Release(ctx))
 	}
-	if a.ID == 0 || !checkHash(a.PasswordHash, password) {
-		if _, _, err := s.throttle.Strike(ctx, acctKey, AdminLoginPerAccount); err != nil {
-			return Admin{}, err
-		}
-		if _, _, err := s.throttle.Strike(ctx, addrKey, AdminLoginPerAddress); err != nil {
-			return Admin{}, err
-		}
+	if !s.checkHash(a.PasswordHash, password) {
+		att.Failed()
 		return Admin{}, fault.New(fault.Unauthorized, "the username or password is incorrect")
 	}
-	if err := s.throttle.Reset(ctx, acctKey); err != nil {
-		return Admin{}, fmt.Errorf("reset login strikes: %w", err)
+	if err := att.Succeeded(ctx); err != nil {
+		return Admin{}, fmt.Errorf("forget the failed sign-ins: %w", err)
 	}
 	return a, nil
 }

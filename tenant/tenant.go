@@ -3,6 +3,9 @@
 package tenant
 
 import (
+	"crypto/rand"
+	"encoding/base64"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -23,12 +26,18 @@ type Service struct {
 	// Secrets seals authenticator (TOTP) secrets at rest. Without it no
 	// authenticator can be enrolled; serve always sets it.
 	Secrets *sealbox.Box
+	// CompareHash checks a secret against its bcrypt hash. Tests count its
+	// calls to see that an unknown account costs a hash like a known one.
+	CompareHash func(hash, secret []byte) error
+
+	dummyOnce sync.Once
+	dummy     string
 }
 
 // New returns the tenant service on db. Call Migrate first.
 func New(db *gorm.DB) *Service {
 	t := throttle.New(db)
-	s := &Service{db: db, throttle: t, Now: time.Now, HashCost: bcrypt.DefaultCost}
+	s := &Service{db: db, throttle: t, Now: time.Now, HashCost: bcrypt.DefaultCost, CompareHash: bcrypt.CompareHashAndPassword}
 	t.Now = func() time.Time { return s.Now() }
 	return s
 }
@@ -52,6 +61,25 @@ func (s *Service) hash(secret string) (string, error) {
 	return string(h), err
 }
 
-func checkHash(hash, secret string) bool {
-	return hash != "" && bcrypt.CompareHashAndPassword([]byte(hash), []byte(secret)) == nil
+// checkHash reports whether secret matches hash. Without a hash (an unknown
+// account, or one without this credential) it compares against a dummy hash
+// of the same cost and reports false, so that the time taken does not tell
+// which accounts exist.
+func (s *Service) checkHash(hash, secret string) bool {
+	if hash == "" {
+		s.dummyOnce.Do(func() {
+			b := make([]byte, 18)
+			if _, err := rand.Read(b); err != nil {
+				panic("crypto/rand failed: " + err.Error())
+			}
+			h, err := s.hash(base64.RawURLEncoding.EncodeToString(b))
+			if err != nil {
+				panic("bcrypt of a dummy secret failed: " + err.Error())
+			}
+			s.dummy = h
+		})
+		_ = s.CompareHash([]byte(s.dummy), []byte(secret))
+		return false
+	}
+	return s.CompareHash([]byte(hash), []byte(secret)) == nil
 }

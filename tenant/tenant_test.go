@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
@@ -359,23 +360,49 @@ func TestAdminLogin(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		t.Run("failures per account are limited, then even the right password waits", func(t *testing.T) {
-			for i := 0; i < AdminLoginPerAccount.Max; i++ {
+		t.Run("an address that guesses is stopped; the account only slows down", func(t *testing.T) {
+			now := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+			s.Now = func() time.Time { return now }
+			for i := 0; i < AdminLoginBudget.PerAccountAddress.Max; i++ {
 				_, err := s.AdminLogin(ctx, "admin", "wrong-password", "192.0.2.1")
 				wantKind(t, err, fault.Unauthorized)
 			}
 			_, err := s.AdminLogin(ctx, "admin", pw, "192.0.2.1")
 			fe, ok := fault.As(err)
-			if !ok || fe.Kind != fault.RateLimited || fe.RetryAfter <= 0 {
-				t.Fatalf("err = %v", err)
+			if !ok || fe.Kind != fault.RateLimited || fe.Code != "too_many_attempts" || fe.RetryAfter <= 0 {
+				t.Fatalf("the guessing address: err = %v", err)
 			}
+			_, err = s.AdminLogin(ctx, "admin", pw, "192.0.2.2")
+			fe, ok = fault.As(err)
+			if !ok || fe.Kind != fault.RateLimited || fe.Code != "account_backoff" || fe.RetryAfter != 1 {
+				t.Fatalf("another address at once: err = %v", err)
+			}
+			now = now.Add(time.Second)
+			if _, err := s.AdminLogin(ctx, "admin", pw, "192.0.2.2"); err != nil {
+				t.Fatalf("another address after the backoff: %v", err)
+			}
+			_, err = s.AdminLogin(ctx, "admin", pw, "192.0.2.1")
+			wantKind(t, err, fault.RateLimited)
 		})
 		t.Run("failures per client address are limited across accounts", func(t *testing.T) {
-			for i := 0; i < AdminLoginPerAddress.Max; i++ {
+			for i := 0; i < AdminLoginBudget.PerAddress.Max; i++ {
 				s.AdminLogin(ctx, "guess"+string(rune('a'+i%26))+string(rune('a'+i/26)), "x-password", "198.51.100.9")
 			}
 			_, err := s.AdminLogin(ctx, "someone", "x-password", "198.51.100.9")
 			wantKind(t, err, fault.RateLimited)
+		})
+		t.Run("an unknown admin and an admin's wrong password cost one hash each", func(t *testing.T) {
+			var calls int
+			s.CompareHash = func(h, p []byte) error { calls++; return bcrypt.CompareHashAndPassword(h, p) }
+			defer func() { s.CompareHash = bcrypt.CompareHashAndPassword }()
+			for _, name := range []string{"nobody", "admin"} {
+				calls = 0
+				_, err := s.AdminLogin(ctx, name, "wrong-password", "198.51.100.200")
+				wantKind(t, err, fault.Unauthorized)
+				if calls != 1 {
+					t.Errorf("%s: %d hashes compared, want 1", name, calls)
+				}
+			}
 		})
 	})
 }

@@ -151,7 +151,8 @@ func (l *Limiter) Reserve(ctx context.Context, b Budget, account, addr string) (
 }
 
 // Failed settles an attempt whose credential was wrong: it stays counted.
-func (a *Attempt) Failed(context.Context) error { return nil }
+// It writes nothing; callers name it so that every attempt is visibly settled.
+func (a *Attempt) Failed() {}
 
 // Succeeded settles an attempt whose credential was right: the address gets
 // its attempt back, and the account's failures, everywhere and at this

@@ -111,7 +111,7 @@ func TestReserve(t *testing.T) {
 				if err != nil {
 					t.Fatalf("free attempt %d: %v", i+1, err)
 				}
-				a.Failed(ctx)
+				a.Failed()
 			}
 			fe := reserveErr(t, func() error { _, err := l.Reserve(ctx, testBudget, acct, "192.0.2.77"); return err }())
 			if fe.Code != "account_backoff" || fe.RetryAfter != 1 {
@@ -122,7 +122,7 @@ func TestReserve(t *testing.T) {
 			if err != nil {
 				t.Fatalf("after the backoff: %v", err)
 			}
-			a.Failed(ctx)
+			a.Failed()
 			fe = reserveErr(t, func() error { _, err := l.Reserve(ctx, testBudget, acct, "192.0.2.77"); return err }())
 			if fe.RetryAfter != 2 {
 				t.Fatalf("second delay %d s, want 2", fe.RetryAfter)
@@ -134,7 +134,7 @@ func TestReserve(t *testing.T) {
 				if err != nil {
 					t.Fatalf("after waiting the cap: %v", err)
 				}
-				a.Failed(ctx)
+				a.Failed()
 			}
 			fe = reserveErr(t, func() error { _, err := l.Reserve(ctx, testBudget, acct, "192.0.2.77"); return err }())
 			if fe.RetryAfter > int(testBudget.Cap/time.Second) {

@@ -257,7 +257,7 @@ func TestUnknownPathsAndMethodsAnswerJSON(t *testing.T) {
 func TestAForgedForwardedForDoesNotDodgeTheAddressLimit(t *testing.T) {
 	base, _, _ := tenantTestServer(t, storetest.SQLite(t))
 	status := 0
-	for i := 0; i <= tenant.AdminLoginPerAddress.Max; i++ {
+	for i := 0; i <= tenant.AdminLoginBudget.PerAddress.Max; i++ {
 		req, _ := http.NewRequest("POST", base+"/api/v1/login", strings.NewReader(`{"username":"guess`+strings.Repeat("x", i)+`","password":"wrong-pass"}`))
 		req.Header.Set("X-Forwarded-For", "203.0.113."+strings.Repeat("1", 1+i%3))
 		resp, err := http.DefaultClient.Do(req)
@@ -268,6 +268,6 @@ func TestAForgedForwardedForDoesNotDodgeTheAddressLimit(t *testing.T) {
 		status = resp.StatusCode
 	}
 	if status != http.StatusTooManyRequests {
-		t.Fatalf("after %d failures from one address with forged headers: %d, want 429", tenant.AdminLoginPerAddress.Max+1, status)
+		t.Fatalf("after %d failures from one address with forged headers: %d, want 429", tenant.AdminLoginBudget.PerAddress.Max+1, status)
 	}
 }
