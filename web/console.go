@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -210,6 +211,9 @@ func (cn *console) login(c *gin.Context) {
 		if !ok {
 			cn.s.Log.Error("console sign-in", "err", err)
 			fe = fault.New(fault.Internal, "the server could not check the password; the details are in its log")
+		}
+		if fe.RetryAfter > 0 {
+			c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
 		}
 		cn.render(c, StatusOf(fe.Kind), "login", consolePageData{Title: "Sign in", Error: fe.Message, Body: map[string]string{"Username": username}})
 		return

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deskprov/deskprov/btoe"
+	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/web"
 )
 
@@ -528,14 +529,16 @@ func btoePrintRegistration(w io.Writer, reg btoe.Registration) {
 	}
 }
 
-// addBToE builds the BToE service on the app's policy, sign-in and tenant
-// services and mounts its module. serve stops it at shutdown so that long
-// polls and event streams do not hold the server up.
-func (a *app) addBToE(si btoe.SignIns) error {
+// addBToE builds the BToE service on the app's policy and sign-in services
+// and mounts its module. The PC user's password is checked by sign-in, so
+// it spends the same budgets as every other password (and MFA users are
+// refused). serve stops it at shutdown so that long polls and event streams
+// do not hold the server up.
+func (a *app) addBToE(si *signin.Service) error {
 	if err := btoe.Migrate(a.db); err != nil {
 		return fmt.Errorf("migrate the store: %w", err)
 	}
-	a.btoe = btoe.New(a.db, a.policy, si, a.tenant)
+	a.btoe = btoe.New(a.db, a.policy, si, si.PCPasswords())
 	a.modules = append(a.modules, web.BToE(a.btoe))
 	return nil
 }
