@@ -180,7 +180,8 @@ func pinForm(mac, ext, pin string) url.Values {
 func wantThrottled(t *testing.T, what string, a answer) int {
 	t.Helper()
 	ra, err := strconv.Atoi(a.retryAfter)
-	if a.status != http.StatusTooManyRequests || err != nil || ra < 1 || !strings.Contains(strings.ToLower(a.raw), "wait") {
+	msg := strings.ToLower(a.raw)
+	if a.status != http.StatusTooManyRequests || err != nil || ra < 1 || !(strings.Contains(msg, "wait") || strings.Contains(msg, "try again")) {
 		t.Fatalf("%s: %s (Retry-After %q), want 429 with a Retry-After and a message saying how long to wait", what, a, a.retryAfter)
 	}
 	return ra
