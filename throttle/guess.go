@@ -90,14 +90,16 @@ type Attempt struct {
 	pairWin time.Time
 }
 
-// Key builds a throttle key from its parts. A part that is long, not UTF-8
-// or holds control characters (a typed account name is the attacker's to
-// choose) is replaced by its SHA-256, so every key fits the column and
-// every engine accepts it.
+// Key builds a throttle key from its parts. A part that is long, not UTF-8,
+// holds control characters (a typed account name is the attacker's to
+// choose) or the separator (an IPv6 address, or a name crafted to read as
+// another account's key) is replaced by its SHA-256, so every key fits the
+// column, every engine accepts it, and two different part lists never
+// make one key.
 func Key(parts ...string) string {
 	out := make([]string, len(parts))
 	for i, p := range parts {
-		if len(p) > 120 || !utf8.ValidString(p) || strings.IndexFunc(p, unicode.IsControl) >= 0 {
+		if len(p) > 120 || !utf8.ValidString(p) || strings.ContainsAny(p, ":#") || strings.IndexFunc(p, unicode.IsControl) >= 0 {
 			sum := sha256.Sum256([]byte(p))
 			p = "#" + hex.EncodeToString(sum[:16])
 		}

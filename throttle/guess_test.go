@@ -30,7 +30,10 @@ func TestKeyHashesWhatAnAttackerChooses(t *testing.T) {
 	if k := Key("guess", "t", "user", "alice@contoso.com"); k != "guess:t:user:alice@contoso.com" {
 		t.Errorf("plain key %q", k)
 	}
-	for _, p := range []string{strings.Repeat("a", 300), "a\x00b", "\xff\xfe", "a\tb"} {
+	if Key("a", "b:c") == Key("a:b", "c") {
+		t.Error("a separator in a part makes two part lists one key")
+	}
+	for _, p := range []string{strings.Repeat("a", 300), "a\x00b", "\xff\xfe", "a\tb", "2001:db8::1"} {
 		k := Key("guess", p)
 		if len(k) > 60 || strings.ContainsAny(k, "\x00\t") || !strings.HasPrefix(k, "guess:#") {
 			t.Errorf("Key(%q) = %q", p, k)

@@ -115,10 +115,15 @@ func limitsServer(t *testing.T, db *gorm.DB) *limitsEnv {
 	svc.HashCost = bcrypt.MinCost
 	svc.Secrets = box
 	svc.Now = env.clock
+	if err := policy.Migrate(db); err != nil {
+		t.Fatal(err)
+	}
+	ps := policy.New(db)
+	ps.Users = tn
 	bt := btoe.New(db, limitsPolicy{}, svc, svc.PCPasswords())
 	bt.Now = env.clock
 	bt.PollInterval = 20 * time.Millisecond
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Now: env.clock, TrustedProxies: []string{"127.0.0.1"}}, SignIn(svc), BToE(bt))
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Now: env.clock, TrustedProxies: []string{"127.0.0.1"}}, SignIn(svc), BToE(bt), PolicyModule(ps))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,5 +476,14 @@ func TestAdminLoginStopsTheGuessingAddressNotTheAdmin(t *testing.T) {
 			t.Fatalf("the real admin from another address: %s", a)
 		}
 		wantThrottled(t, "the attacker's address after the admin signed in", login("203.0.113.66", "guess-7"))
+
+		// The console's sign-in page spends the same budget and says so.
+		b := newConsoleTestBrowser(t, env.url)
+		b.c.Transport = forwardedFor{"203.0.113.66"}
+		_, page := b.get("/admin/login")
+		res, page := b.post("/admin/login", url.Values{"csrf_token": {consoleCSRF(t, page)}, "username": {"admin"}, "password": {"admin-password"}})
+		if ra, _ := strconv.Atoi(res.Header.Get("Retry-After")); res.StatusCode != 429 || ra < 1 || !strings.Contains(page, "Wait") {
+			t.Fatalf("console sign-in from the attacker's address: %d Retry-After %q\n%s", res.StatusCode, res.Header.Get("Retry-After"), page)
+		}
 	})
 }
