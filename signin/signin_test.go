@@ -495,6 +495,9 @@ func TestDeploymentTable(t *testing.T) {
 			{"online user, on-premises mailbox, password, MFA on: refused", "Online", "OnPremises", signin.MethodPassword, true, false, "use_web_sign_in"},
 			{"on-premises user, PIN: Skype only", "OnPremises", "Online", signin.MethodPIN, false, false, ""},
 			{"on-premises user, on-premises mailbox, PIN: Skype only", "OnPremises", "OnPremises", signin.MethodPIN, false, false, ""},
+			// The seed's table has "Nej" for PIN in the MFA-on column, as for
+			// the password rows that are refused (docs/signin.md, MFA users).
+			{"on-premises user, PIN, MFA on: refused, use web sign-in", "OnPremises", "Online", signin.MethodPIN, true, false, "use_web_sign_in"},
 			{"on-premises user, on-premises mailbox, password: Skype and Exchange", "OnPremises", "OnPremises", signin.MethodPassword, false, true, ""},
 			{"on-premises user, online mailbox, password: Skype and Exchange", "OnPremises", "Online", signin.MethodPassword, false, true, ""},
 			{"on-premises user, online mailbox, PC (BToE): Skype and Exchange", "OnPremises", "Online", signin.MethodBToE, false, true, ""},
