@@ -569,3 +569,44 @@ func TestBToEAgainstRunningServer(t *testing.T) {
 		}
 	})
 }
+
+// TestBToEReferenceClientProvesWithProvisioningCredentials: "phone register
+// --prov-user/--prov-password" sends the phone's provisioning credentials
+// (HTTP Basic) in place of a bearer token, and refuses half of them.
+func TestBToEReferenceClientProvesWithProvisioningCredentials(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		mu.Lock()
+		got = append(got, r.Header.Get("Authorization"))
+		mu.Unlock()
+		if !ok || user != "prov-64167faabbcc" || pass != "s3cret" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":"unauthorized","message":"prove that this request comes from phone 64167faabbcc"}`))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(btoe.Registration{MAC: "64167faabbcc", Token: "btoe_phone_x", Mode: btoe.ModeAuto})
+	}))
+	t.Cleanup(hs.Close)
+	env := &btoeCLIEnv{url: hs.URL, state: filepath.Join(t.TempDir(), "btoe.json")}
+	out, err := env.run(t, "phone", "register", "--mac", "64167faabbcc", "--prov-user", "prov-64167faabbcc")
+	cliWant(t, out, err, true, "give both --prov-user and --prov-password")
+	out, err = env.run(t, "phone", "register", "--mac", "64167faabbcc", "--prov-user", "prov-64167faabbcc", "--prov-password", "wrong")
+	cliWant(t, out, err, true, "prove that this request comes from phone", "401")
+	t.Setenv("DESKPROV_BTOE_PROV_PASSWORD", "s3cret")
+	out, err = env.run(t, "phone", "register", "--mac", "64167faabbcc", "--prov-user", "prov-64167faabbcc")
+	cliWant(t, out, err, false, "phone 64167faabbcc registered")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || !strings.HasPrefix(got[1], "Basic ") {
+		t.Fatalf("Authorization headers sent: %q", got)
+	}
+	st, err := loadBToEStateFrom(env.state)
+	if err != nil || st.Phone == nil || st.Phone.Token != "btoe_phone_x" {
+		t.Fatalf("state %+v %v", st, err)
+	}
+}
