@@ -842,6 +842,22 @@ func TestBToESignIn(t *testing.T) {
 		if f.si.issued[ev.Code] != btoeMAC+"|amosm@contoso.com" || ev.UPN != "amosm@contoso.com" {
 			t.Fatalf("event %+v is not the code sign-in issued for this phone (%v)", ev, f.si.issued)
 		}
+		// At rest the code is sealed to this phone's mailbox: moved to
+		// another phone's, it does not open.
+		var stored string
+		if err := f.db.Raw("SELECT data FROM btoe_events WHERE mailbox = ? AND type = ?", box, btoe.EventSignIn).Scan(&stored).Error; err != nil {
+			t.Fatal(err)
+		}
+		if stored == "" || strings.Contains(stored, ev.Code) || !strings.Contains(stored, `"sealedCode":"v1:`) {
+			t.Fatalf("stored %s", stored)
+		}
+		other := btoe.PhoneMailbox("aabbccddeeff")
+		if err := f.db.Exec("UPDATE btoe_events SET mailbox = ? WHERE mailbox = ?", other, box).Error; err != nil {
+			t.Fatal(err)
+		}
+		if evs, err := f.svc.Events(ctx, other, 1, 0); err == nil {
+			t.Fatalf("a sealed code opened in another mailbox: %v", btoeTypes(evs))
+		}
 		got, _ := f.svc.PairingByToken(ctx, p.Token)
 		if got.SignedInUPN != "amosm@contoso.com" {
 			t.Fatalf("pairing %+v", got)
