@@ -530,8 +530,9 @@ func (s *Service) pendingRequest(tx *gorm.DB, ph Phone, pairingID string) (Pairi
 	if err := store.ForUpdate(tx).Where("mac = ?", ph.MAC).Limit(1).Find(&cur).Error; err != nil {
 		return Pairing{}, err
 	}
+	// Locked too, so that the PC app cannot withdraw it meanwhile.
 	var p Pairing
-	if err := tx.Where("id = ? AND phone_mac = ?", pairingID, ph.MAC).Limit(1).Find(&p).Error; err != nil {
+	if err := store.ForUpdate(tx).Where("id = ? AND phone_mac = ?", pairingID, ph.MAC).Limit(1).Find(&p).Error; err != nil {
 		return Pairing{}, err
 	}
 	if p.ID == "" {
