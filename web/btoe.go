@@ -263,6 +263,15 @@ func (h *btoeAPI) signIn(c *gin.Context, p btoe.Pairing) {
 		return
 	}
 	out, err := h.svc.SignIn(c.Request.Context(), p, req.UPN, req.Password)
+	if oe, ok := signin.AsOAuth(err); ok {
+		// Sign-in words its refusals for the token endpoint; the PC app
+		// gets the same reason as a 403.
+		code := oe.Reason
+		if code == "" {
+			code = oe.Code
+		}
+		err = fault.Forbiddenf("%s", oe.Description).WithCode(code)
+	}
 	if err != nil {
 		h.s.Fail(c, err)
 		return

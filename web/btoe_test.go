@@ -33,6 +33,9 @@ func (btoeWebFixtures) EffectiveForUser(context.Context, string) (policy.Effecti
 }
 func (btoeWebFixtures) UserOnDevice(context.Context, string) (string, error) { return "", nil }
 func (btoeWebFixtures) IssuePCSignInCode(_ context.Context, mac, upn string) (string, time.Time, error) {
+	if upn == "mfa@contoso.com" {
+		return "", time.Time{}, &signin.OAuthError{Code: signin.ErrAccessDenied, Reason: "use_web_sign_in", Description: "mfa@contoso.com uses multi-factor authentication"}
+	}
 	return "code-for-" + mac + "-" + upn, time.Now().Add(2 * time.Minute), nil
 }
 
@@ -45,7 +48,7 @@ func (btoeWebFixtures) VerifyAccessToken(_ context.Context, raw string) (signin.
 	return signin.AccessClaims{DeviceID: mac, SID: "s-" + mac}, signin.Session{ID: "s-" + mac, MAC: mac}, nil
 }
 func (btoeWebFixtures) CheckPassword(_ context.Context, upn, pw string) (tenant.User, error) {
-	if upn != "amosm@contoso.com" || pw != "Correct-horse-1" {
+	if (upn != "amosm@contoso.com" || pw != "Correct-horse-1") && (upn != "mfa@contoso.com" || pw != "Mfa-password-1") {
 		return tenant.User{}, fault.New(fault.Unauthorized, "the username or password is incorrect")
 	}
 	return tenant.User{UPN: upn}, nil
@@ -225,6 +228,13 @@ func TestBToEHTTP(t *testing.T) {
 			btoeWebCall(t, base, phone, "GET", "/btoe/phone/events?after=6", "", 200, &page)
 			if len(page.Events) != 1 || !strings.Contains(string(page.Events[0].Data), `"code":"code-for-64167f001122-amosm@contoso.com"`) {
 				t.Fatalf("%+v", page)
+			}
+		})
+
+		t.Run("a refusal from sign-in reaches the PC app as a 403 with its reason", func(t *testing.T) {
+			body := btoeWebCall(t, base, pc, "POST", "/btoe/pc/signin", `{"upn":"mfa@contoso.com","password":"Mfa-password-1"}`, 403, nil)
+			if !strings.Contains(body, "use_web_sign_in") || !strings.Contains(body, "multi-factor") {
+				t.Fatal(body)
 			}
 		})
 
