@@ -102,6 +102,15 @@ const (
 	ProofSession = "session"
 )
 
+// Proof is how a request proved that it comes from a phone.
+type Proof struct {
+	// Via is ProofCredentials or ProofSession.
+	Via string
+	// Session is the id of the sign-in session whose access token was the
+	// proof (ProofSession).
+	Session string
+}
+
 // Phone is a registered phone.
 type Phone struct {
 	MAC           string     `gorm:"primaryKey;size:12" json:"mac"`
@@ -112,6 +121,8 @@ type Phone struct {
 	// Proof is how the phone proved itself; empty on a registration made
 	// before registering needed proof, which no longer counts.
 	Proof string `gorm:"size:16;not null;default:''" json:"proof"`
+	// ProofSession is the session that proved a ProofSession registration.
+	ProofSession string `gorm:"size:32;not null;default:''" json:"-"`
 }
 
 func (Phone) TableName() string { return "btoe_phones" }

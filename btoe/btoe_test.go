@@ -135,12 +135,17 @@ func btoeWantFault(t *testing.T, err error, kind fault.Kind, code string) {
 
 const btoeMAC = "64167f123456"
 
+// btoeCreds and btoeSession are the proofs the HTTP layer hands over.
+var btoeCreds = btoe.Proof{Via: btoe.ProofCredentials}
+
+func btoeSession(id string) btoe.Proof { return btoe.Proof{Via: btoe.ProofSession, Session: id} }
+
 // pairAuto registers the phone, pairs clientID with it and confirms on the
 // phone; the phone has handled (acknowledged) the pairing request, seq 1.
 func (f *btoeFixture) pairAuto(t *testing.T, clientID string) btoe.Paired {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := f.svc.RegisterPhone(ctx, "64:16:7F:12:34:56", btoe.ProofCredentials); err != nil {
+	if _, err := f.svc.RegisterPhone(ctx, "64:16:7F:12:34:56", btoeCreds, ""); err != nil {
 		t.Fatal(err)
 	}
 	p, err := f.svc.Pair(ctx, btoe.PairRequest{ClientID: clientID, OS: "Windows", PhoneMAC: btoeMAC, Addr: "192.0.2.10"})
@@ -182,7 +187,7 @@ func TestBToEPairing(t *testing.T) {
 	ctx := context.Background()
 
 	btoeCase(t, "in Auto mode the PC app's request waits for the phone to confirm it on its screen", func(t *testing.T, f *btoeFixture) {
-		reg, err := f.svc.RegisterPhone(ctx, "64-16-7f-12-34-56", btoe.ProofCredentials)
+		reg, err := f.svc.RegisterPhone(ctx, "64-16-7f-12-34-56", btoeCreds, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,7 +251,7 @@ func TestBToEPairing(t *testing.T) {
 	})
 
 	btoeCase(t, "an Auto request the phone declines or lets lapse never pairs", func(t *testing.T, f *btoeFixture) {
-		if _, err := f.svc.RegisterPhone(ctx, btoeMAC, btoe.ProofSession); err != nil {
+		if _, err := f.svc.RegisterPhone(ctx, btoeMAC, btoeSession("s1"), ""); err != nil {
 			t.Fatal(err)
 		}
 		ph := btoe.Phone{MAC: btoeMAC}
@@ -284,7 +289,7 @@ func TestBToEPairing(t *testing.T) {
 	})
 
 	btoeCase(t, "pairing requests from one address are limited per phone", func(t *testing.T, f *btoeFixture) {
-		if _, err := f.svc.RegisterPhone(ctx, btoeMAC, btoe.ProofCredentials); err != nil {
+		if _, err := f.svc.RegisterPhone(ctx, btoeMAC, btoeCreds, ""); err != nil {
 			t.Fatal(err)
 		}
 		req := btoe.PairRequest{ClientID: "spam", OS: "Windows", PhoneMAC: btoeMAC, Addr: "198.51.100.7"}
@@ -303,7 +308,7 @@ func TestBToEPairing(t *testing.T) {
 
 	btoeCase(t, "in Manual mode the code the phone shows pairs once and wrong ones are refused", func(t *testing.T, f *btoeFixture) {
 		f.pol.set("", func(s *policy.Settings) { s.BetterTogetherOverEthernetPairingMode = "Manual" })
-		reg, err := f.svc.RegisterPhone(ctx, "aa:bb:cc:00:00:01", btoe.ProofCredentials)
+		reg, err := f.svc.RegisterPhone(ctx, "aa:bb:cc:00:00:01", btoeCreds, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,7 +341,7 @@ func TestBToEPairing(t *testing.T) {
 
 	btoeCase(t, "an expired pairing code is refused and a fresh one works", func(t *testing.T, f *btoeFixture) {
 		f.pol.set("", func(s *policy.Settings) { s.BetterTogetherOverEthernetPairingMode = "Manual" })
-		reg, err := f.svc.RegisterPhone(ctx, "aabbcc000002", btoe.ProofCredentials)
+		reg, err := f.svc.RegisterPhone(ctx, "aabbcc000002", btoeCreds, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -361,7 +366,7 @@ func TestBToEPairing(t *testing.T) {
 
 	btoeCase(t, "too many wrong codes block pairing even with the right one until the window ends", func(t *testing.T, f *btoeFixture) {
 		f.pol.set("", func(s *policy.Settings) { s.BetterTogetherOverEthernetPairingMode = "Manual" })
-		reg, err := f.svc.RegisterPhone(ctx, "aabbcc000003", btoe.ProofCredentials)
+		reg, err := f.svc.RegisterPhone(ctx, "aabbcc000003", btoeCreds, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -386,10 +391,10 @@ func TestBToEPairing(t *testing.T) {
 
 	btoeCase(t, "BToE disabled by policy refuses registration and pairing with the reason", func(t *testing.T, f *btoeFixture) {
 		f.pol.set("", func(s *policy.Settings) { s.EnableBetterTogetherOverEthernet = false })
-		_, err := f.svc.RegisterPhone(ctx, btoeMAC, btoe.ProofCredentials)
+		_, err := f.svc.RegisterPhone(ctx, btoeMAC, btoeCreds, "")
 		btoeWantFault(t, err, fault.Forbidden, "btoe_disabled")
 		f.pol.set("", func(s *policy.Settings) { s.EnableBetterTogetherOverEthernet = true })
-		if _, err := f.svc.RegisterPhone(ctx, btoeMAC, btoe.ProofCredentials); err != nil {
+		if _, err := f.svc.RegisterPhone(ctx, btoeMAC, btoeCreds, ""); err != nil {
 			t.Fatal(err)
 		}
 		// The phone's user's policy, not Global, decides once someone is signed in.
@@ -405,7 +410,7 @@ func TestBToEPairing(t *testing.T) {
 	btoeCase(t, "a user's Manual policy asks for a code on their phone while Global is Auto", func(t *testing.T, f *btoeFixture) {
 		f.si.onDevice["aabbcc000004"] = "amosm@contoso.com"
 		f.pol.set("amosm@contoso.com", func(s *policy.Settings) { s.BetterTogetherOverEthernetPairingMode = "Manual" })
-		reg, err := f.svc.RegisterPhone(ctx, "aabbcc000004", btoe.ProofCredentials)
+		reg, err := f.svc.RegisterPhone(ctx, "aabbcc000004", btoeCreds, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,7 +420,7 @@ func TestBToEPairing(t *testing.T) {
 	})
 
 	btoeCase(t, "Mac and VDI PC apps are refused as unsupported, unknown systems as invalid", func(t *testing.T, f *btoeFixture) {
-		if _, err := f.svc.RegisterPhone(ctx, btoeMAC, btoe.ProofCredentials); err != nil {
+		if _, err := f.svc.RegisterPhone(ctx, btoeMAC, btoeCreds, ""); err != nil {
 			t.Fatal(err)
 		}
 		for _, tc := range []struct {
@@ -436,11 +441,11 @@ func TestBToEPairing(t *testing.T) {
 	})
 
 	btoeCase(t, "registering needs proof, and a proven phone replaces whatever registration was there", func(t *testing.T, f *btoeFixture) {
-		for _, proof := range []string{"", "btoe_phone_guess", "token"} {
-			_, err := f.svc.RegisterPhone(ctx, btoeMAC, proof)
+		for _, proof := range []btoe.Proof{{}, {Via: "btoe_phone_guess"}, {Via: btoe.ProofSession}} {
+			_, err := f.svc.RegisterPhone(ctx, btoeMAC, proof, "")
 			btoeWantFault(t, err, fault.Unauthorized, "phone_not_authenticated")
 		}
-		first, err := f.svc.RegisterPhone(ctx, btoeMAC, btoe.ProofSession)
+		first, err := f.svc.RegisterPhone(ctx, btoeMAC, btoeSession("s1"), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -449,9 +454,9 @@ func TestBToEPairing(t *testing.T) {
 			t.Fatalf("the replaced token still works: %v", err)
 		}
 		// A session does not outrank the phone's credentials.
-		_, err = f.svc.RegisterPhone(ctx, btoeMAC, btoe.ProofSession)
+		_, err = f.svc.RegisterPhone(ctx, btoeMAC, btoeSession("s1"), "")
 		btoeWantFault(t, err, fault.Conflict, "already_registered")
-		again, err := f.svc.RegisterPhone(ctx, btoeMAC, btoe.ProofCredentials)
+		again, err := f.svc.RegisterPhone(ctx, btoeMAC, btoeCreds, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -473,8 +478,81 @@ func TestBToEPairing(t *testing.T) {
 			t.Fatalf("a forgotten phone's token still works: %v", err)
 		}
 		btoeWantFault(t, f.svc.ForgetPhone(ctx, btoeMAC), fault.NotFound, "")
-		if _, err := f.svc.RegisterPhone(ctx, btoeMAC, btoe.ProofSession); err != nil {
+		if _, err := f.svc.RegisterPhone(ctx, btoeMAC, btoeSession("s1"), ""); err != nil {
 			t.Fatalf("registering after being forgotten: %v", err)
+		}
+	})
+
+	btoeCase(t, "a pairing confirmed under somebody else's registration ends when the real phone registers", func(t *testing.T, f *btoeFixture) {
+		// Eve signs in on a phone nobody is signed in on, registers it with
+		// her session, pairs her PC and confirms it with the phone token.
+		eve, err := f.svc.RegisterPhone(ctx, btoeMAC, btoeSession("eve"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		evil, err := f.svc.Pair(ctx, btoe.PairRequest{ClientID: "evil", OS: "Windows", PhoneMAC: btoeMAC})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ph, err := f.svc.PhoneByToken(ctx, eve.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if evil.Pairing, err = f.svc.ConfirmPairing(ctx, ph, evil.Pairing.ID); err != nil {
+			t.Fatal(err)
+		}
+		// The phone registers itself: with its credentials, or with the
+		// session of whoever signs in on it next. Either way Eve is out.
+		for _, proof := range []btoe.Proof{btoeSession("amos"), btoeCreds} {
+			if _, err := f.svc.RegisterPhone(ctx, btoeMAC, proof, ""); err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.svc.Dial(ctx, evil.Pairing, "+19005550100")
+			btoeWantFault(t, err, fault.Conflict, "not_paired")
+			if _, err := f.svc.PhoneByToken(ctx, eve.Token); !fault.Is(err, fault.Unauthorized) {
+				t.Fatalf("Eve's phone token still works: %v", err)
+			}
+		}
+		evs, _ := f.svc.Events(ctx, btoe.PCMailbox(evil.Pairing.ID), 1, 0)
+		var u btoe.UnpairedEvent
+		if len(evs) != 1 || json.Unmarshal(evs[0].Data, &u) != nil || u.By != "replaced" {
+			t.Fatalf("Eve's PC got %v", btoeTypes(evs))
+		}
+		// The same phone registering again the same way keeps its pairing.
+		mine := f.pairAuto(t, "pc-1")
+		if _, err := f.svc.RegisterPhone(ctx, btoeMAC, btoeCreds, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.Lock(ctx, mine.Pairing); err != nil {
+			t.Fatalf("the phone's own restart ended its pairing: %v", err)
+		}
+	})
+
+	btoeCase(t, "a phone whose session changed keeps its pairing by presenting its current token", func(t *testing.T, f *btoeFixture) {
+		reg, err := f.svc.RegisterPhone(ctx, btoeMAC, btoeSession("s1"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := f.svc.Pair(ctx, btoe.PairRequest{ClientID: "pc-1", OS: "Windows", PhoneMAC: btoeMAC})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.confirm(t, p.Pairing)
+		// Signed in anew (by the PC, say), the phone restarts: same phone token.
+		again, err := f.svc.RegisterPhone(ctx, btoeMAC, btoeSession("s2"), reg.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.Lock(ctx, p.Pairing); err != nil {
+			t.Fatalf("the pairing did not survive: %v", err)
+		}
+		// Another session without the token is somebody else.
+		if _, err := f.svc.RegisterPhone(ctx, btoeMAC, btoeSession("s3"), "btoe_phone_guess"); err != nil {
+			t.Fatal(err)
+		}
+		btoeWantFault(t, f.svc.Lock(ctx, p.Pairing), fault.Conflict, "not_paired")
+		if _, err := f.svc.PhoneByToken(ctx, again.Token); !fault.Is(err, fault.Unauthorized) {
+			t.Fatalf("the replaced token still works: %v", err)
 		}
 	})
 
@@ -497,7 +575,7 @@ func TestBToEPairing(t *testing.T) {
 		}
 		// The real phone registers with proof: the stranger's registration
 		// is dropped and its pairing told so.
-		reg, err := f.svc.RegisterPhone(ctx, btoeMAC, btoe.ProofCredentials)
+		reg, err := f.svc.RegisterPhone(ctx, btoeMAC, btoeCreds, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -543,7 +621,7 @@ func TestBToEPairing(t *testing.T) {
 
 	btoeCase(t, "in Manual mode a paired phone refuses a second PC app even with its code", func(t *testing.T, f *btoeFixture) {
 		f.pol.set("", func(s *policy.Settings) { s.BetterTogetherOverEthernetPairingMode = "Manual" })
-		reg, err := f.svc.RegisterPhone(ctx, btoeMAC, btoe.ProofCredentials)
+		reg, err := f.svc.RegisterPhone(ctx, btoeMAC, btoeCreds, "")
 		if err != nil {
 			t.Fatal(err)
 		}

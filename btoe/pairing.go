@@ -26,24 +26,33 @@ type Registration struct {
 }
 
 // RegisterPhone registers the phone with MAC mac, which the caller has
-// proved to be that phone (proof: ProofCredentials or ProofSession; the HTTP
-// layer checks the phone's provisioning credentials or its session's access
-// token). Proof is what makes a registration count, so a proven phone always
-// gets in: its registration replaces an earlier one, whoever made it, except
-// that a session never replaces a registration proved with credentials. A
-// registration made before proof was needed is dropped whole (its pairing
-// ended, its undelivered events deleted), since anybody may have made it. A
-// proven one keeps its pairing and events (the phone restarted, or rotates
-// its token). Registering issues a new token and, in Manual mode, a new
-// pairing code. Who is signed in on the phone, and so which policy applies,
-// comes from sign-in, not from the phone's word.
-func (s *Service) RegisterPhone(ctx context.Context, mac, proof string) (Registration, error) {
+// proved to be that phone (the HTTP layer checks the phone's provisioning
+// credentials or its session's access token). Proof is what makes a
+// registration count, so a proven phone always gets in: its registration
+// replaces the MAC's earlier one, whoever made it, except that a session
+// never replaces a registration proved with credentials.
+//
+// Whether the earlier registration's pairing and undelivered events are
+// kept depends on whether this is the same party: it is when the phone
+// proves itself with its credentials again, with the same session again, or
+// presents currentToken, the registration's token (a restart, a token
+// rotation). Otherwise, and for a registration made before proof was needed,
+// the earlier registration is dropped whole (its pairings ended, its events
+// deleted): somebody else may have made it and confirmed a PC app of theirs.
+//
+// Registering issues a new token and, in Manual mode, a new pairing code.
+// Who is signed in on the phone, and so which policy applies, comes from
+// sign-in, not from the phone's word.
+func (s *Service) RegisterPhone(ctx context.Context, mac string, proof Proof, currentToken string) (Registration, error) {
 	mac, err := CanonicalMAC(mac)
 	if err != nil {
 		return Registration{}, err
 	}
-	if proof != ProofCredentials && proof != ProofSession {
+	if proof.Via != ProofCredentials && (proof.Via != ProofSession || proof.Session == "") {
 		return Registration{}, fault.New(fault.Unauthorized, "registering a phone needs proof that the request comes from that phone: its provisioning credentials or the access token of the user signed in on it").WithCode("phone_not_authenticated")
+	}
+	if proof.Via == ProofCredentials {
+		proof.Session = ""
 	}
 	upn, enabled, mode, err := s.settingsFor(ctx, mac)
 	if err != nil {
@@ -57,7 +66,7 @@ func (s *Service) RegisterPhone(ctx context.Context, mac, proof string) (Registr
 		return Registration{}, err
 	}
 	reg := Registration{MAC: mac, Token: tok, Mode: mode, SignedInUPN: upn}
-	ph := Phone{MAC: mac, TokenHash: tokHash, RegisteredAt: s.now(), Proof: proof}
+	ph := Phone{MAC: mac, TokenHash: tokHash, RegisteredAt: s.now(), Proof: proof.Via, ProofSession: proof.Session}
 	if mode == ModeManual {
 		if err := s.issueCode(ctx, &reg, &ph); err != nil {
 			return Registration{}, err
@@ -72,9 +81,9 @@ func (s *Service) RegisterPhone(ctx context.Context, mac, proof string) (Registr
 		switch {
 		case cur.MAC == "":
 			return tx.Create(&ph).Error
-		case cur.Proof == ProofCredentials && proof == ProofSession:
+		case cur.Proof == ProofCredentials && proof.Via == ProofSession:
 			return fault.Conflictf("the phone %s registered with its provisioning credentials: register again with them (a signed-in session does not replace them), or ask an admin to forget it (deskprov btoe forget %s)", mac, mac).WithCode("already_registered")
-		case cur.Proof == "":
+		case !sameParty(cur, proof, currentToken):
 			var err error
 			if woken, err = s.forget(tx, mac, "replaced"); err != nil {
 				return err
@@ -82,7 +91,7 @@ func (s *Service) RegisterPhone(ctx context.Context, mac, proof string) (Registr
 			return tx.Create(&ph).Error
 		}
 		return tx.Model(&Phone{}).Where("mac = ?", mac).Updates(map[string]any{
-			"token_hash": ph.TokenHash, "code_hash": ph.CodeHash, "code_expires_at": ph.CodeExpiresAt, "registered_at": ph.RegisteredAt, "proof": proof,
+			"token_hash": ph.TokenHash, "code_hash": ph.CodeHash, "code_expires_at": ph.CodeExpiresAt, "registered_at": ph.RegisteredAt,
 		}).Error
 	})
 	if store.IsUniqueViolation(err) {
@@ -127,6 +136,21 @@ func (s *Service) ForgetPhone(ctx context.Context, mac string) error {
 
 // forget deletes the phone's registration inside tx, ending its pairings
 // and requests and dropping its mailbox; it returns the PC mailboxes to wake.
+// sameParty reports whether a registration proved with proof, presenting
+// currentToken, comes from whoever made registration cur.
+func sameParty(cur Phone, proof Proof, currentToken string) bool {
+	if cur.Proof == "" {
+		return false
+	}
+	if currentToken != "" && subtle.ConstantTimeCompare([]byte(cur.TokenHash), []byte(hashToken(currentToken))) == 1 {
+		return true
+	}
+	if cur.Proof == ProofCredentials {
+		return proof.Via == ProofCredentials
+	}
+	return proof.Via == ProofSession && cur.ProofSession == proof.Session
+}
+
 func (s *Service) forget(tx *gorm.DB, mac, by string) ([]string, error) {
 	var open []Pairing
 	if err := tx.Where("phone_mac = ? AND ended_at IS NULL", mac).Find(&open).Error; err != nil {

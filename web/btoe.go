@@ -105,6 +105,9 @@ func (h *btoeAPI) pc(fn func(*gin.Context, btoe.Pairing)) gin.HandlerFunc {
 
 type btoeRegisterRequest struct {
 	MAC string `json:"mac"`
+	// Token is the phone's current BToE token, if it has one: presenting
+	// it keeps the pairing when the phone proves itself another way.
+	Token string `json:"token"`
 }
 
 // register is the one phone call that no BToE token authenticates: the
@@ -126,7 +129,7 @@ func (h *btoeAPI) register(c *gin.Context) {
 		h.s.Fail(c, err)
 		return
 	}
-	reg, err := h.svc.RegisterPhone(c.Request.Context(), mac, proof)
+	reg, err := h.svc.RegisterPhone(c.Request.Context(), mac, proof, req.Token)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -138,20 +141,20 @@ func (h *btoeAPI) register(c *gin.Context) {
 // phone's provisioning credentials, checked as for its own files, or the
 // access token of the session signed in on that phone. A BToE token proves
 // nothing here (it is what registering hands out).
-func (h *btoeAPI) phoneProof(c *gin.Context, mac string) (string, error) {
+func (h *btoeAPI) phoneProof(c *gin.Context, mac string) (btoe.Proof, error) {
 	if h.s.PhoneAuthenticated(c, mac) {
-		return btoe.ProofCredentials, nil
+		return btoe.Proof{Via: btoe.ProofCredentials}, nil
 	}
 	if tok := btoeBearer(c); tok != "" && !strings.HasPrefix(tok, "btoe_") && h.sessions != nil {
 		claims, sess, err := h.sessions.VerifyAccessToken(c.Request.Context(), tok)
 		if _, refused := signin.AsOAuth(err); err != nil && !refused && !fault.Is(err, fault.Unauthorized) {
-			return "", err
+			return btoe.Proof{}, err
 		}
-		if err == nil && sess.MAC == mac && claims.DeviceID == mac {
-			return btoe.ProofSession, nil
+		if err == nil && sess.MAC == mac && claims.DeviceID == mac && sess.ID != "" {
+			return btoe.Proof{Via: btoe.ProofSession, Session: sess.ID}, nil
 		}
 	}
-	return "", fault.New(fault.Unauthorized, "prove that this request comes from phone %s: send its provisioning credentials (HTTP Digest or Basic, as for its configuration files) or the access token of the user signed in on it (Authorization: Bearer …)", mac).WithCode("phone_not_authenticated")
+	return btoe.Proof{}, fault.New(fault.Unauthorized, "prove that this request comes from phone %s: send its provisioning credentials (HTTP Digest or Basic, as for its configuration files) or the access token of the user signed in on it (Authorization: Bearer …)", mac).WithCode("phone_not_authenticated")
 }
 
 func (h *btoeAPI) pairingCode(c *gin.Context, ph btoe.Phone) {

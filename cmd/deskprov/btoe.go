@@ -448,8 +448,13 @@ its configuration file gave it), sent with HTTP Basic authentication, so use an 
 			if err != nil {
 				return err
 			}
+			body := map[string]string{"mac": reg.mac}
+			// The phone's current token, when it has one, keeps its pairing.
+			if m, err := btoe.CanonicalMAC(reg.mac); err == nil && st.Phone != nil && st.Phone.MAC == m && st.Phone.Token != "" {
+				body["token"] = st.Phone.Token
+			}
 			var out btoe.Registration
-			if err := c.do(http.MethodPost, "/btoe/phone/register", map[string]string{"mac": reg.mac}, &out); err != nil {
+			if err := c.do(http.MethodPost, "/btoe/phone/register", body, &out); err != nil {
 				return err
 			}
 			st.Server = server
