@@ -1,7 +1,8 @@
 // Package btoe is Better Together over Ethernet (SPEC §5): deskprov brokers
 // between a desk phone and the PC app on the phone's PC port. The phone
-// registers, the PC app pairs with it (with no user action in Auto mode, with
-// a code the phone shows in Manual mode), and from then on the PC app's
+// registers, proving it is that phone, the PC app pairs with it (in Auto mode
+// the phone confirms the request on its screen, in Manual mode the user types
+// the code the phone shows), and from then on the PC app's
 // sign-in, lock, unlock and click-to-call reach the phone as events. Events
 // wait in the store, numbered per mailbox, until their receiver acknowledges
 // them, so a receiver that reconnects misses nothing and, acknowledging as it
@@ -59,12 +60,14 @@ const (
 
 // Event types.
 const (
-	EventPaired   = "paired"
-	EventSignIn   = "signin"
-	EventLock     = "lock"
-	EventUnlock   = "unlock"
-	EventDial     = "dial"
-	EventUnpaired = "unpaired"
+	EventPaired = "paired"
+	// EventPairingRequest asks the phone to confirm an Auto pairing.
+	EventPairingRequest = "pairing_request"
+	EventSignIn         = "signin"
+	EventLock           = "lock"
+	EventUnlock         = "unlock"
+	EventDial           = "dial"
+	EventUnpaired       = "unpaired"
 )
 
 // Limits. Variables so that an operator's build or a test can change them.
@@ -75,12 +78,38 @@ var (
 	CodeRule = throttle.Rule{Max: 5, Window: 5 * time.Minute}
 	// PasswordRule limits wrong PC sign-in passwords per pairing.
 	PasswordRule = throttle.Rule{Max: 5, Window: 5 * time.Minute}
+	// ConfirmTTL is how long an Auto pairing request waits for the phone's
+	// confirmation.
+	ConfirmTTL = 2 * time.Minute
+	// RequestRule limits Auto pairing requests per phone and PC address, so
+	// that nobody can keep a phone's screen full of requests.
+	RequestRule = throttle.Rule{Max: 5, Window: 5 * time.Minute}
 	// MaxPending is how many unacknowledged events a mailbox may hold; past it
 	// new events are refused until the receiver catches up.
 	MaxPending int64 = 1000
 	// MaxWait bounds a long poll.
 	MaxWait = 60 * time.Second
 )
+
+// How a phone proved, when it registered, that it is the phone with its MAC.
+const (
+	// ProofCredentials is the phone's own provisioning credentials.
+	ProofCredentials = "credentials"
+	// ProofSession is the access token of the session signed in on the
+	// phone. It is the weaker proof (anyone who can sign in on a phone that
+	// has no session gets one), so it never replaces a registration proved
+	// with credentials.
+	ProofSession = "session"
+)
+
+// Proof is how a request proved that it comes from a phone.
+type Proof struct {
+	// Via is ProofCredentials or ProofSession.
+	Via string
+	// Session is the id of the sign-in session whose access token was the
+	// proof (ProofSession).
+	Session string
+}
 
 // Phone is a registered phone.
 type Phone struct {
@@ -89,12 +118,19 @@ type Phone struct {
 	CodeHash      string     `gorm:"size:64" json:"-"`
 	CodeExpiresAt *time.Time `json:"-"`
 	RegisteredAt  time.Time  `gorm:"not null" json:"registeredAt"`
+	// Proof is how the phone proved itself; empty on a registration made
+	// before registering needed proof, which no longer counts.
+	Proof string `gorm:"size:16;not null;default:''" json:"proof"`
+	// ProofSession is the session that proved a ProofSession registration.
+	ProofSession string `gorm:"size:32;not null;default:''" json:"-"`
 }
 
 func (Phone) TableName() string { return "btoe_phones" }
 
 // Pairing links a PC app to a phone. A phone has at most one active pairing;
-// an ended one stays so its PC app can still read the "unpaired" event.
+// an ended one stays so its PC app can still read the "unpaired" event. An
+// Auto pairing starts as a request that the phone confirms (ConfirmedAt) or
+// lets lapse (ConfirmBy); a pairing that was never confirmed is not active.
 type Pairing struct {
 	ID        string     `gorm:"primaryKey;size:32" json:"id"`
 	PhoneMAC  string     `gorm:"size:12;index;not null" json:"phoneMac"`
@@ -107,12 +143,43 @@ type Pairing struct {
 	EndedBy   string     `gorm:"size:16" json:"endedBy,omitempty"`
 	// SignedInUPN is the user the PC app last signed the phone in as.
 	SignedInUPN string `gorm:"size:320" json:"signedInUpn,omitempty"`
+	// ConfirmBy is when an Auto pairing request lapses unless the phone
+	// confirms it; ConfirmedAt is when the phone did, or when the right
+	// Manual code was typed.
+	ConfirmBy   *time.Time `json:"confirmBy,omitempty"`
+	ConfirmedAt *time.Time `json:"confirmedAt,omitempty"`
+	// Status is pending, active, expired or ended, filled on reads.
+	Status string `gorm:"-" json:"status"`
 }
 
 func (Pairing) TableName() string { return "btoe_pairings" }
 
-// Active reports whether the pairing has not ended.
-func (p Pairing) Active() bool { return p.EndedAt == nil }
+// Pairing states (Pairing.Status).
+const (
+	StatusPending = "pending"
+	StatusActive  = "active"
+	StatusExpired = "expired"
+	StatusEnded   = "ended"
+)
+
+// Active reports whether the pairing was confirmed and has not ended: only
+// then may its PC app act on the phone.
+func (p Pairing) Active() bool { return p.EndedAt == nil && p.ConfirmedAt != nil }
+
+// StatusAt is the pairing's state at now. A pairing that was never confirmed
+// and has no ConfirmBy was made before pairing needed the phone's proof: it
+// counts as expired.
+func (p Pairing) StatusAt(now time.Time) string {
+	switch {
+	case p.EndedAt != nil:
+		return StatusEnded
+	case p.ConfirmedAt != nil:
+		return StatusActive
+	case p.ConfirmBy != nil && now.Before(*p.ConfirmBy):
+		return StatusPending
+	}
+	return StatusExpired
+}
 
 // Migrate creates btoe's tables (and the throttle's, which it uses).
 func Migrate(db *gorm.DB) error {
@@ -139,8 +206,10 @@ type Service struct {
 	// receiver, so the look is only a rare safety net.
 	PollInterval time.Duration
 
-	// codeKey keys the hashes of pairing codes.
+	// codeKey keys the hashes of pairing codes; sealKey seals the PC
+	// sign-in codes that wait in a phone's mailbox.
 	codeKey *store.Key
+	sealKey *store.Key
 
 	stopOnce sync.Once
 	stopped  chan struct{}
@@ -152,7 +221,7 @@ const ownedPollInterval = 30 * time.Second
 // New returns the service.
 func New(db *gorm.DB, p policy.Source, si SignIns, cr Credentials) *Service {
 	t := throttle.New(db)
-	s := &Service{db: db, policies: p, signins: si, creds: cr, throttle: t, codeKey: store.NewKey(db, "btoe-pairing-code"), notify: newNotifier(), Now: time.Now, PollInterval: time.Second, stopped: make(chan struct{})}
+	s := &Service{db: db, policies: p, signins: si, creds: cr, throttle: t, codeKey: store.NewKey(db, "btoe-pairing-code"), sealKey: store.NewKey(db, "btoe-event-seal"), notify: newNotifier(), Now: time.Now, PollInterval: time.Second, stopped: make(chan struct{})}
 	if store.Owned(db) {
 		s.PollInterval = ownedPollInterval
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/store"
 )
 
@@ -167,9 +169,71 @@ func (s *Service) pending(ctx context.Context, box string, after int64) ([]Event
 	}
 	evs := make([]Event, 0, len(rows))
 	for _, r := range rows {
-		evs = append(evs, Event{Seq: r.Seq, Type: r.Type, Data: json.RawMessage(r.Data), CreatedAt: r.CreatedAt})
+		data := r.Data
+		if r.Type == EventSignIn {
+			var err error
+			if data, err = s.openSignIn(ctx, box, data); err != nil {
+				return nil, err
+			}
+		}
+		evs = append(evs, Event{Seq: r.Seq, Type: r.Type, Data: json.RawMessage(data), CreatedAt: r.CreatedAt})
 	}
 	return evs, nil
+}
+
+// signInAtRest is a "signin" event as it waits in the store: the one-time
+// code sealed under a server secret, so that a copy of btoe_events (a
+// backup, a read-only database user) cannot sign anybody in. The phone gets
+// a SignInEvent with the code opened.
+type signInAtRest struct {
+	UPN        string    `json:"upn"`
+	SealedCode string    `json:"sealedCode"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+}
+
+func (s *Service) box(ctx context.Context) (*sealbox.Box, error) {
+	key, err := s.sealKey.Bytes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sealbox.New(key)
+}
+
+// sealBinding ties a sealed code to its mailbox: copied into another
+// phone's mailbox, it does not open.
+func sealBinding(mailbox string) string { return "btoe_events.data:" + mailbox }
+
+func (s *Service) sealSignIn(ctx context.Context, mailbox string, ev SignInEvent) (signInAtRest, error) {
+	b, err := s.box(ctx)
+	if err != nil {
+		return signInAtRest{}, err
+	}
+	sealed, err := b.Seal(ev.Code, sealBinding(mailbox))
+	if err != nil {
+		return signInAtRest{}, err
+	}
+	return signInAtRest{UPN: ev.UPN, SealedCode: sealed, ExpiresAt: ev.ExpiresAt}, nil
+}
+
+func (s *Service) openSignIn(ctx context.Context, mailbox, data string) (string, error) {
+	var at signInAtRest
+	if err := json.Unmarshal([]byte(data), &at); err != nil {
+		return "", err
+	}
+	if at.SealedCode == "" {
+		// Written by a version that did not seal; its code has long expired.
+		return data, nil
+	}
+	b, err := s.box(ctx)
+	if err != nil {
+		return "", err
+	}
+	code, err := b.Open(at.SealedCode, sealBinding(mailbox))
+	if err != nil {
+		return "", fmt.Errorf("btoe: the sign-in code waiting for %s does not open: %w", mailbox, err)
+	}
+	out, err := json.Marshal(SignInEvent{UPN: at.UPN, Code: code, ExpiresAt: at.ExpiresAt})
+	return string(out), err
 }
 
 // notifier wakes receivers waiting in this process when their mailbox gets

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,16 +13,28 @@ import (
 
 	"github.com/deskprov/deskprov/btoe"
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/signin"
 )
+
+// PhoneSessions tells which phone a sign-in access token was issued to.
+// signin.Service satisfies it.
+type PhoneSessions interface {
+	VerifyAccessToken(ctx context.Context, raw string) (signin.AccessClaims, signin.Session, error)
+}
 
 // BToE is the Better Together over Ethernet module: the API the phone and
 // the PC app use under /btoe/ (docs/btoe.md), and the admin's list of
-// pairings under /api/v1/btoe/.
-func BToE(svc *btoe.Service) Module { return &btoeAPI{svc: svc} }
+// pairings under /api/v1/btoe/. A phone registers by proving it is that
+// phone: with its provisioning credentials (Server.PhoneAuthenticated) or
+// with the access token of the session signed in on it (sessions).
+func BToE(svc *btoe.Service, sessions PhoneSessions) Module {
+	return &btoeAPI{svc: svc, sessions: sessions}
+}
 
 type btoeAPI struct {
-	s   *Server
-	svc *btoe.Service
+	s        *Server
+	svc      *btoe.Service
+	sessions PhoneSessions
 	// streamHeartbeat is how long an event stream stays quiet before it
 	// sends a comment to keep proxies from closing it.
 	streamHeartbeat time.Duration
@@ -36,6 +49,8 @@ func (h *btoeAPI) Mount(r *Routes) {
 	g.POST("/phone/register", h.register)
 	g.POST("/phone/pairing-code", h.phone(h.pairingCode))
 	g.GET("/phone/pairing", h.phone(h.phonePairing))
+	g.POST("/phone/pairing/confirm", h.phone(h.confirmPairing))
+	g.POST("/phone/pairing/decline", h.phone(h.declinePairing))
 	g.POST("/phone/unpair", h.phone(h.phoneUnpair))
 	g.GET("/phone/events", h.phone(func(c *gin.Context, ph btoe.Phone) { h.poll(c, btoe.PhoneMailbox(ph.MAC)) }))
 	g.GET("/phone/events/stream", h.phone(func(c *gin.Context, ph btoe.Phone) { h.stream(c, btoe.PhoneMailbox(ph.MAC)) }))
@@ -90,20 +105,56 @@ func (h *btoeAPI) pc(fn func(*gin.Context, btoe.Pairing)) gin.HandlerFunc {
 
 type btoeRegisterRequest struct {
 	MAC string `json:"mac"`
+	// Token is the phone's current BToE token, if it has one: presenting
+	// it keeps the pairing when the phone proves itself another way.
+	Token string `json:"token"`
 }
 
+// register is the one phone call that no BToE token authenticates: the
+// phone proves it is the phone with that MAC.
 func (h *btoeAPI) register(c *gin.Context) {
 	var req btoeRegisterRequest
 	if err := BindJSON(c, &req); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
-	reg, err := h.svc.RegisterPhone(c.Request.Context(), req.MAC, btoeBearer(c))
+	mac, err := btoe.CanonicalMAC(req.MAC)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	proof, err := h.phoneProof(c, mac)
+	if err != nil {
+		c.Header("WWW-Authenticate", `Bearer realm="deskprov btoe phone"`)
+		h.s.Fail(c, err)
+		return
+	}
+	reg, err := h.svc.RegisterPhone(c.Request.Context(), mac, proof, req.Token)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, reg)
+}
+
+// phoneProof says how the request proves it comes from phone mac: the
+// phone's provisioning credentials, checked as for its own files, or the
+// access token of the session signed in on that phone. A BToE token proves
+// nothing here (it is what registering hands out).
+func (h *btoeAPI) phoneProof(c *gin.Context, mac string) (btoe.Proof, error) {
+	if h.s.PhoneAuthenticated(c, mac) {
+		return btoe.Proof{Via: btoe.ProofCredentials}, nil
+	}
+	if tok := btoeBearer(c); tok != "" && !strings.HasPrefix(tok, "btoe_") && h.sessions != nil {
+		claims, sess, err := h.sessions.VerifyAccessToken(c.Request.Context(), tok)
+		if _, refused := signin.AsOAuth(err); err != nil && !refused && !fault.Is(err, fault.Unauthorized) {
+			return btoe.Proof{}, err
+		}
+		if err == nil && sess.MAC == mac && claims.DeviceID == mac && sess.ID != "" {
+			return btoe.Proof{Via: btoe.ProofSession, Session: sess.ID}, nil
+		}
+	}
+	return btoe.Proof{}, fault.New(fault.Unauthorized, "prove that this request comes from phone %s: send its provisioning credentials (HTTP Digest or Basic, as for its configuration files) or the access token of the user signed in on it (Authorization: Bearer …)", mac).WithCode("phone_not_authenticated")
 }
 
 func (h *btoeAPI) pairingCode(c *gin.Context, ph btoe.Phone) {
@@ -115,23 +166,64 @@ func (h *btoeAPI) pairingCode(c *gin.Context, ph btoe.Phone) {
 	c.JSON(http.StatusOK, reg)
 }
 
-// btoePhonePairing is the phone's view of its pairing.
+// btoePhonePairing is the phone's view of its pairing and of the Auto
+// pairing requests waiting for its answer.
 type btoePhonePairing struct {
-	Paired  bool          `json:"paired"`
-	Pairing *btoe.Pairing `json:"pairing,omitempty"`
+	Paired   bool           `json:"paired"`
+	Pairing  *btoe.Pairing  `json:"pairing,omitempty"`
+	Requests []btoe.Pairing `json:"requests"`
 }
 
 func (h *btoeAPI) phonePairing(c *gin.Context, ph btoe.Phone) {
-	p, ok, err := h.svc.ActivePairing(c.Request.Context(), ph.MAC)
+	ctx := c.Request.Context()
+	p, ok, err := h.svc.ActivePairing(ctx, ph.MAC)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
 	}
-	out := btoePhonePairing{Paired: ok}
+	reqs, err := h.svc.PairingRequests(ctx, ph.MAC)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	out := btoePhonePairing{Paired: ok, Requests: reqs}
 	if ok {
 		out.Pairing = &p
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+type btoePairingAnswer struct {
+	PairingID string `json:"pairingId"`
+}
+
+// confirmPairing and declinePairing are the phone's answer to an Auto
+// pairing request: only the phone's own token reaches them.
+func (h *btoeAPI) confirmPairing(c *gin.Context, ph btoe.Phone) {
+	var req btoePairingAnswer
+	if err := BindJSON(c, &req); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	p, err := h.svc.ConfirmPairing(c.Request.Context(), ph, req.PairingID)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+func (h *btoeAPI) declinePairing(c *gin.Context, ph btoe.Phone) {
+	var req btoePairingAnswer
+	if err := BindJSON(c, &req); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	if err := h.svc.DeclinePairing(c.Request.Context(), ph, req.PairingID); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 func (h *btoeAPI) phoneUnpair(c *gin.Context, ph btoe.Phone) {
@@ -148,12 +240,18 @@ func (h *btoeAPI) pair(c *gin.Context) {
 		h.s.Fail(c, err)
 		return
 	}
+	req.Addr = c.ClientIP()
 	out, err := h.svc.Pair(c.Request.Context(), req)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, out)
+	// A request the phone has still to confirm is accepted, not yet made.
+	status := http.StatusCreated
+	if out.Pairing.Status == btoe.StatusPending {
+		status = http.StatusAccepted
+	}
+	c.JSON(status, out)
 }
 
 type btoeSignInRequest struct {
@@ -168,6 +266,15 @@ func (h *btoeAPI) signIn(c *gin.Context, p btoe.Pairing) {
 		return
 	}
 	out, err := h.svc.SignIn(c.Request.Context(), p, req.UPN, req.Password)
+	if oe, ok := signin.AsOAuth(err); ok {
+		// Sign-in words its refusals for the token endpoint; the PC app
+		// gets the same reason as a 403.
+		code := oe.Reason
+		if code == "" {
+			code = oe.Code
+		}
+		err = fault.Forbiddenf("%s", oe.Description).WithCode(code)
+	}
 	if err != nil {
 		h.s.Fail(c, err)
 		return

@@ -18,6 +18,7 @@ import (
 	"github.com/deskprov/deskprov/btoe"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
@@ -32,10 +33,22 @@ func (btoeWebFixtures) EffectiveForUser(context.Context, string) (policy.Effecti
 }
 func (btoeWebFixtures) UserOnDevice(context.Context, string) (string, error) { return "", nil }
 func (btoeWebFixtures) IssuePCSignInCode(_ context.Context, mac, upn string) (string, time.Time, error) {
+	if upn == "mfa@contoso.com" {
+		return "", time.Time{}, &signin.OAuthError{Code: signin.ErrAccessDenied, Reason: "use_web_sign_in", Description: "mfa@contoso.com uses multi-factor authentication"}
+	}
 	return "code-for-" + mac + "-" + upn, time.Now().Add(2 * time.Minute), nil
 }
+
+// VerifyAccessToken knows one token per phone: "session-on-" and its MAC.
+func (btoeWebFixtures) VerifyAccessToken(_ context.Context, raw string) (signin.AccessClaims, signin.Session, error) {
+	mac, ok := strings.CutPrefix(raw, "session-on-")
+	if !ok {
+		return signin.AccessClaims{}, signin.Session{}, &signin.OAuthError{Code: signin.ErrInvalidToken, Description: "not a token"}
+	}
+	return signin.AccessClaims{DeviceID: mac, SID: "s-" + mac}, signin.Session{ID: "s-" + mac, MAC: mac}, nil
+}
 func (btoeWebFixtures) CheckPassword(_ context.Context, upn, pw string) (tenant.User, error) {
-	if upn != "amosm@contoso.com" || pw != "Correct-horse-1" {
+	if (upn != "amosm@contoso.com" || pw != "Correct-horse-1") && (upn != "mfa@contoso.com" || pw != "Mfa-password-1") {
 		return tenant.User{}, fault.New(fault.Unauthorized, "the username or password is incorrect")
 	}
 	return tenant.User{UPN: upn}, nil
@@ -58,7 +71,7 @@ func btoeWebServer(t *testing.T, db *gorm.DB, heartbeat time.Duration) (string, 
 	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Deps{DB: db, Tenant: tn}, &btoeAPI{svc: svc, streamHeartbeat: heartbeat})
+	srv, err := New(Deps{DB: db, Tenant: tn}, &btoeAPI{svc: svc, sessions: f, streamHeartbeat: heartbeat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +82,10 @@ func btoeWebServer(t *testing.T, db *gorm.DB, heartbeat time.Duration) (string, 
 		t.Fatal(err)
 	}
 	var reg btoe.Registration
-	btoeWebCall(t, hs.URL, "", "POST", "/btoe/phone/register", `{"mac":"64167f001122"}`, 201, &reg)
+	btoeWebCall(t, hs.URL, "session-on-64167f001122", "POST", "/btoe/phone/register", `{"mac":"64167f001122"}`, 201, &reg)
 	var p btoe.Paired
-	btoeWebCall(t, hs.URL, "", "POST", "/btoe/pc/pair", `{"clientId":"pc-1","os":"Windows","phoneMac":"64:16:7f:00:11:22"}`, 201, &p)
+	btoeWebCall(t, hs.URL, "", "POST", "/btoe/pc/pair", `{"clientId":"pc-1","os":"Windows","phoneMac":"64:16:7f:00:11:22"}`, 202, &p)
+	btoeWebCall(t, hs.URL, reg.Token, "POST", "/btoe/phone/pairing/confirm", `{"pairingId":"`+p.Pairing.ID+`"}`, 200, nil)
 	var ps []btoe.Pairing
 	btoeWebCall(t, hs.URL, admin, "GET", "/api/v1/btoe/pairings", "", 200, &ps)
 	if len(ps) != 1 || ps[0].ID != p.Pairing.ID || ps[0].PhoneMAC != "64167f001122" {
@@ -79,11 +93,10 @@ func btoeWebServer(t *testing.T, db *gorm.DB, heartbeat time.Duration) (string, 
 	}
 	btoeWebCall(t, hs.URL, "", "GET", "/api/v1/btoe/pairings", "", 401, nil)
 	// An admin forgets a phone, which may then register afresh.
-	btoeWebCall(t, hs.URL, "", "POST", "/btoe/phone/register", `{"mac":"64167f009999"}`, 201, nil)
-	btoeWebCall(t, hs.URL, "", "POST", "/btoe/phone/register", `{"mac":"64167f009999"}`, 409, nil)
+	btoeWebCall(t, hs.URL, "session-on-64167f009999", "POST", "/btoe/phone/register", `{"mac":"64167f009999"}`, 201, nil)
 	btoeWebCall(t, hs.URL, admin, "DELETE", "/api/v1/btoe/phones/64167f009999", "", 204, nil)
 	btoeWebCall(t, hs.URL, admin, "DELETE", "/api/v1/btoe/phones/64167f009999", "", 404, nil)
-	btoeWebCall(t, hs.URL, "", "POST", "/btoe/phone/register", `{"mac":"64167f009999"}`, 201, nil)
+	btoeWebCall(t, hs.URL, "session-on-64167f009999", "POST", "/btoe/phone/register", `{"mac":"64167f009999"}`, 201, nil)
 	return hs.URL, reg.Token, p.Token
 }
 
@@ -133,6 +146,7 @@ func TestBToEHTTP(t *testing.T) {
 			for _, c := range []struct{ token, method, path, body, want string }{
 				{"", "POST", "/btoe/phone/register", `{"mac":"xyz"}`, "not a MAC address"},
 				{"", "POST", "/btoe/phone/register", `{"mac":"64167f001122","user":"x"}`, `unknown field \"user\"`},
+				{phone, "POST", "/btoe/phone/pairing/confirm", `{}`, "pairingId"},
 				{"", "POST", "/btoe/pc/pair", `{"clientId":"","os":"Windows","phoneMac":"64167f001122"}`, "clientId"},
 				{"", "POST", "/btoe/pc/pair", `{"clientId":"a","os":"BeOS","phoneMac":"64167f001122"}`, "Windows"},
 				{phone, "GET", "/btoe/phone/events?wait=61", "", "0 to 60"},
@@ -159,13 +173,13 @@ func TestBToEHTTP(t *testing.T) {
 		t.Run("a long poll returns as soon as the PC locks", func(t *testing.T) {
 			var page btoeEvents
 			btoeWebCall(t, base, phone, "GET", "/btoe/phone/events", "", 200, &page)
-			if len(page.Events) != 1 || page.Events[0].Type != "paired" {
+			if len(page.Events) != 2 || page.Events[0].Type != "pairing_request" || page.Events[1].Type != "paired" {
 				t.Fatalf("%+v", page)
 			}
 			got := make(chan btoeEvents, 1)
 			go func() {
 				var p btoeEvents
-				req, _ := http.NewRequest("GET", base+"/btoe/phone/events?after=1&wait=30", nil)
+				req, _ := http.NewRequest("GET", base+"/btoe/phone/events?after=2&wait=30", nil)
 				req.Header.Set("Authorization", "Bearer "+phone)
 				if resp, err := http.DefaultClient.Do(req); err == nil {
 					_ = json.NewDecoder(resp.Body).Decode(&p)
@@ -177,14 +191,14 @@ func TestBToEHTTP(t *testing.T) {
 			btoeWebCall(t, base, pc, "POST", "/btoe/pc/lock", "", 202, nil)
 			select {
 			case p := <-got:
-				if len(p.Events) != 1 || p.Events[0].Seq != 2 || p.Events[0].Type != "lock" {
+				if len(p.Events) != 1 || p.Events[0].Seq != 3 || p.Events[0].Type != "lock" {
 					t.Fatalf("%+v", p)
 				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("the long poll did not return")
 			}
-			// after=2 acknowledged up to 2: nothing is left.
-			btoeWebCall(t, base, phone, "GET", "/btoe/phone/events?after=2", "", 200, &page)
+			// after=3 acknowledged up to 3: nothing is left.
+			btoeWebCall(t, base, phone, "GET", "/btoe/phone/events?after=3", "", 200, &page)
 			if len(page.Events) != 0 {
 				t.Fatalf("%+v", page)
 			}
@@ -194,12 +208,12 @@ func TestBToEHTTP(t *testing.T) {
 			btoeWebCall(t, base, pc, "POST", "/btoe/pc/call", `{"number":"1001"}`, 202, nil)
 			btoeWebCall(t, base, pc, "POST", "/btoe/pc/call", `{"number":"1002"}`, 202, nil)
 			ids := btoeWebStream(t, base, phone, "", 2)
-			if fmt.Sprint(ids) != "[3 4]" {
+			if fmt.Sprint(ids) != "[4 5]" {
 				t.Fatalf("first connection got %v", ids)
 			}
 			btoeWebCall(t, base, pc, "POST", "/btoe/pc/call", `{"number":"1003"}`, 202, nil)
-			ids = btoeWebStream(t, base, phone, "4", 1)
-			if fmt.Sprint(ids) != "[5]" {
+			ids = btoeWebStream(t, base, phone, "5", 1)
+			if fmt.Sprint(ids) != "[6]" {
 				t.Fatalf("reconnect got %v", ids)
 			}
 		})
@@ -211,9 +225,16 @@ func TestBToEHTTP(t *testing.T) {
 				t.Fatalf("PC got %v", out)
 			}
 			var page btoeEvents
-			btoeWebCall(t, base, phone, "GET", "/btoe/phone/events?after=5", "", 200, &page)
+			btoeWebCall(t, base, phone, "GET", "/btoe/phone/events?after=6", "", 200, &page)
 			if len(page.Events) != 1 || !strings.Contains(string(page.Events[0].Data), `"code":"code-for-64167f001122-amosm@contoso.com"`) {
 				t.Fatalf("%+v", page)
+			}
+		})
+
+		t.Run("a refusal from sign-in reaches the PC app as a 403 with its reason", func(t *testing.T) {
+			body := btoeWebCall(t, base, pc, "POST", "/btoe/pc/signin", `{"upn":"mfa@contoso.com","password":"Mfa-password-1"}`, 403, nil)
+			if !strings.Contains(body, "use_web_sign_in") || !strings.Contains(body, "multi-factor") {
+				t.Fatal(body)
 			}
 		})
 

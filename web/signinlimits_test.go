@@ -98,6 +98,7 @@ func limitsServer(t *testing.T, db *gorm.DB) *limitsEnv {
 		{UPN: "mfa@contoso.com", Password: "correct horse", MFA: true},
 		{UPN: "mfapin@contoso.com", Password: "correct horse", MFA: true, SkypeLocation: "OnPremises", Extension: "5555", PIN: "9876"},
 		{UPN: "nopassword@contoso.com"},
+		{UPN: "phoneowner@contoso.com", Password: "owner horse"},
 	} {
 		if _, err := tn.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
@@ -123,7 +124,7 @@ func limitsServer(t *testing.T, db *gorm.DB) *limitsEnv {
 	bt := btoe.New(db, limitsPolicy{}, svc, svc.PCPasswords())
 	bt.Now = env.clock
 	bt.PollInterval = 20 * time.Millisecond
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Now: env.clock, TrustedProxies: []string{"127.0.0.1"}}, SignIn(svc), BToE(bt), PolicyModule(ps))
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Now: env.clock, TrustedProxies: []string{"127.0.0.1"}}, SignIn(svc), BToE(bt, svc), PolicyModule(ps))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,15 +317,27 @@ func TestSignInLimitsNoOracleForMFAUsersOrUnknownAccounts(t *testing.T) {
 // (Auto mode), returning the PC app's and the phone's tokens.
 func limitsPairedPC(t *testing.T, env *limitsEnv, mac, pc string) (string, string) {
 	t.Helper()
+	// The phone proves itself with the access token of the session signed
+	// in on it (its own user, so no budget under test is spent), and
+	// confirms the PC app's Auto pairing, as docs/btoe.md describes.
+	a := env.token(t, "10.0.0.1", passwordForm(mac, "phoneowner@contoso.com", "owner horse"))
+	access, _ := a.body["access_token"].(string)
+	if a.status != 200 || access == "" {
+		t.Fatalf("sign in on %s: %s", mac, a)
+	}
 	var reg btoe.Registration
-	a := limitsDo(t, "POST", env.url+"/btoe/phone/register", "10.0.0.1", "application/json", `{"mac":"`+mac+`"}`, "")
+	a = limitsDo(t, "POST", env.url+"/btoe/phone/register", "10.0.0.1", "application/json", `{"mac":"`+mac+`"}`, access)
 	if a.status != 201 || json.Unmarshal([]byte(a.raw), &reg) != nil {
 		t.Fatalf("register %s: %s", mac, a)
 	}
 	var p btoe.Paired
 	a = limitsDo(t, "POST", env.url+"/btoe/pc/pair", "10.0.0.1", "application/json", `{"clientId":"`+pc+`","os":"Windows","phoneMac":"`+mac+`"}`, "")
-	if a.status != 201 || json.Unmarshal([]byte(a.raw), &p) != nil {
+	if a.status != 202 || json.Unmarshal([]byte(a.raw), &p) != nil {
 		t.Fatalf("pair %s: %s", mac, a)
+	}
+	a = limitsDo(t, "POST", env.url+"/btoe/phone/pairing/confirm", "10.0.0.1", "application/json", `{"pairingId":"`+p.Pairing.ID+`"}`, reg.Token)
+	if a.status != 200 {
+		t.Fatalf("confirm the pairing on %s: %s", mac, a)
 	}
 	return p.Token, reg.Token
 }

@@ -272,6 +272,11 @@ docs/btoe.md.`,
 				return err
 			}
 			return render(cmd, out.Pairing, func(w io.Writer) {
+				if out.Pairing.Status == btoe.StatusPending {
+					fmt.Fprintf(w, "asked phone %s to pair with %q (Auto mode), pairing %s: confirm on the phone before %s (deskprov btoe phone confirm)\n",
+						out.Pairing.PhoneMAC, out.Pairing.ClientID, out.Pairing.ID, out.Pairing.ConfirmBy.Local().Format(time.DateTime))
+					return
+				}
 				fmt.Fprintf(w, "paired with phone %s (%s mode), pairing %s\n", out.Pairing.PhoneMAC, out.Pairing.Mode, out.Pairing.ID)
 			})
 		}),
@@ -380,8 +385,8 @@ docs/btoe.md.`,
 				return err
 			}
 			return render(cmd, p, func(w io.Writer) {
-				state := "active"
-				if !p.Active() {
+				state := p.Status
+				if p.Status == btoe.StatusEnded {
 					state = "ended by " + p.EndedBy
 				}
 				printTable(w, []string{"PAIRING", "PHONE", "MODE", "STATE", "SIGNED IN"}, [][]string{{p.ID, p.PhoneMAC, p.Mode, state, firstNonEmpty(p.SignedInUPN, "-")}})
@@ -422,35 +427,84 @@ docs/btoe.md.`,
 		return c
 	}
 
-	var mac string
-	phone := &cobra.Command{Use: "phone", Short: "Play the phone's side: register, show the pairing code, receive events"}
+	var reg struct {
+		mac, accessToken, provUser, provPassword string
+	}
+	phone := &cobra.Command{Use: "phone", Short: "Play the phone's side: register, answer pairing requests, show the pairing code, receive events"}
 	registerCmd := &cobra.Command{
-		Use:   "register --mac MAC",
-		Short: "Register a phone for BToE (prints the pairing code in Manual mode)",
-		Args:  cobra.NoArgs,
+		Use:   "register --mac MAC (--access-token TOKEN | --prov-user USER --prov-password PASSWORD)",
+		Short: "Register a phone for BToE, proving it is that phone (prints the pairing code in Manual mode)",
+		Long: `Register a phone for BToE. Only the phone itself may: prove it with the access token of
+the user signed in on it (--access-token, DESKPROV_BTOE_ACCESS_TOKEN: the access_token the
+phone got from /oauth2/token with device_id set to its MAC) or with the phone's provisioning
+credentials (--prov-user and --prov-password, DESKPROV_BTOE_PROV_PASSWORD: the user and password
+its configuration file gave it), sent with HTTP Basic authentication, so use an https:// server.`,
+		Args: cobra.NoArgs,
 		RunE: btoeCommand(func(cmd *cobra.Command, st *btoeState, server string, _ []string) error {
-			if mac == "" {
+			if reg.mac == "" {
 				return errors.New("--mac is required: the phone's MAC address")
 			}
-			// Registering the same phone again needs its current token.
-			current := ""
-			if m, err := btoe.CanonicalMAC(mac); err == nil && st.Phone != nil && st.Phone.MAC == m {
-				current = st.Phone.Token
+			c, err := btoeProvenPhone(server, reg.accessToken, reg.provUser, reg.provPassword)
+			if err != nil {
+				return err
 			}
-			var reg btoe.Registration
-			if err := btoeClient(server, current).do(http.MethodPost, "/btoe/phone/register", map[string]string{"mac": mac}, &reg); err != nil {
+			body := map[string]string{"mac": reg.mac}
+			// The phone's current token, when it has one, keeps its pairing.
+			if m, err := btoe.CanonicalMAC(reg.mac); err == nil && st.Phone != nil && st.Phone.MAC == m && st.Phone.Token != "" {
+				body["token"] = st.Phone.Token
+			}
+			var out btoe.Registration
+			if err := c.do(http.MethodPost, "/btoe/phone/register", body, &out); err != nil {
 				return err
 			}
 			st.Server = server
-			st.Phone = &btoePhoneSide{Token: reg.Token, MAC: reg.MAC}
+			st.Phone = &btoePhoneSide{Token: out.Token, MAC: out.MAC}
 			if err := saveBToEState(*st); err != nil {
 				return err
 			}
-			reg.Token = ""
-			return render(cmd, reg, func(w io.Writer) { btoePrintRegistration(w, reg) })
+			out.Token = ""
+			return render(cmd, out, func(w io.Writer) { btoePrintRegistration(w, out) })
 		}),
 	}
-	registerCmd.Flags().StringVar(&mac, "mac", "", "the phone's MAC address")
+	registerCmd.Flags().StringVar(&reg.mac, "mac", "", "the phone's MAC address")
+	registerCmd.Flags().StringVar(&reg.accessToken, "access-token", "", "access token of the user signed in on the phone (or DESKPROV_BTOE_ACCESS_TOKEN)")
+	registerCmd.Flags().StringVar(&reg.provUser, "prov-user", "", "the phone's provisioning user")
+	registerCmd.Flags().StringVar(&reg.provPassword, "prov-password", "", "the phone's provisioning password (or DESKPROV_BTOE_PROV_PASSWORD)")
+	answer := func(verb, short string) *cobra.Command {
+		return &cobra.Command{
+			Use:   verb + " [PAIRING_ID]",
+			Short: short,
+			Args:  cobra.MaximumNArgs(1),
+			RunE: btoeCommand(func(cmd *cobra.Command, st *btoeState, server string, args []string) error {
+				c, err := st.phoneClient(server)
+				if err != nil {
+					return err
+				}
+				id := ""
+				if len(args) == 1 {
+					id = args[0]
+				} else if id, err = btoeOnlyRequest(c); err != nil {
+					return err
+				}
+				if verb == "decline" {
+					if err := c.do(http.MethodPost, "/btoe/phone/pairing/decline", map[string]string{"pairingId": id}, nil); err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "declined pairing request %s\n", id)
+					return nil
+				}
+				var p btoe.Pairing
+				if err := c.do(http.MethodPost, "/btoe/phone/pairing/confirm", map[string]string{"pairingId": id}, &p); err != nil {
+					return err
+				}
+				return render(cmd, p, func(w io.Writer) {
+					fmt.Fprintf(w, "paired with PC app %q (%s mode), pairing %s\n", p.ClientID, p.Mode, p.ID)
+				})
+			}),
+		}
+	}
+	confirmCmd := answer("confirm", "Confirm a PC app's Auto pairing request, as pressing yes on the phone's screen does")
+	declineCmd := answer("decline", "Decline a PC app's Auto pairing request")
 	codeCmd := &cobra.Command{
 		Use:   "code",
 		Short: "Get a fresh pairing code for the phone (Manual mode)",
@@ -513,10 +567,62 @@ docs/btoe.md.`,
 			})
 		}),
 	}
-	phone.AddCommand(registerCmd, codeCmd, phoneUnpairCmd, eventsCmd(btoeSidePhone, "Receive the phone's events (signin, lock, unlock, dial, paired, unpaired) and acknowledge them"))
+	phone.AddCommand(registerCmd, confirmCmd, declineCmd, codeCmd, phoneUnpairCmd, eventsCmd(btoeSidePhone, "Receive the phone's events (signin, lock, unlock, dial, paired, unpaired) and acknowledge them"))
 	root.AddCommand(pairCmd, signinCmd, lockCmd, unlockCmd, callCmd, unpairCmd, statusCmd, phone,
 		eventsCmd(btoeSidePC, "Receive the PC app's events (unpaired) and acknowledge them"), forgetCmd, pairingsCmd)
 	rootCmd.AddCommand(root)
+}
+
+// btoeProvenPhone returns a client that proves it is the phone: with the
+// access token of its session, or its provisioning credentials.
+func btoeProvenPhone(server, accessToken, user, password string) (*apiClient, error) {
+	accessToken = firstNonEmpty(accessToken, os.Getenv("DESKPROV_BTOE_ACCESS_TOKEN"))
+	password = firstNonEmpty(password, os.Getenv("DESKPROV_BTOE_PROV_PASSWORD"))
+	switch {
+	case user != "" && password != "":
+		c := btoeClient(server, "")
+		c.http.Transport = btoeBasicAuth{user: user, password: password, next: http.DefaultTransport}
+		return c, nil
+	case user != "" || password != "":
+		return nil, errors.New("give both --prov-user and --prov-password (the phone's provisioning credentials)")
+	case accessToken != "":
+		return btoeClient(server, accessToken), nil
+	}
+	return nil, errors.New("prove that you are the phone: pass --access-token (the access token of the user signed in on it) or --prov-user and --prov-password (its provisioning credentials)")
+}
+
+// btoeBasicAuth sends the phone's provisioning credentials in place of a
+// bearer token.
+type btoeBasicAuth struct {
+	user, password string
+	next           http.RoundTripper
+}
+
+func (b btoeBasicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.SetBasicAuth(b.user, b.password)
+	return b.next.RoundTrip(r)
+}
+
+// btoeOnlyRequest returns the id of the phone's one waiting pairing request.
+func btoeOnlyRequest(c *apiClient) (string, error) {
+	var st struct {
+		Requests []btoe.Pairing `json:"requests"`
+	}
+	if err := c.do(http.MethodGet, "/btoe/phone/pairing", nil, &st); err != nil {
+		return "", err
+	}
+	switch len(st.Requests) {
+	case 0:
+		return "", errors.New("no pairing request is waiting for this phone: pair from the PC app first (deskprov btoe pair --phone MAC)")
+	case 1:
+		return st.Requests[0].ID, nil
+	}
+	var ids []string
+	for _, r := range st.Requests {
+		ids = append(ids, fmt.Sprintf("%s (from %q)", r.ID, r.ClientID))
+	}
+	return "", fmt.Errorf("%d pairing requests are waiting: name one of %s", len(ids), strings.Join(ids, ", "))
 }
 
 func btoePrintRegistration(w io.Writer, reg btoe.Registration) {
@@ -532,13 +638,14 @@ func btoePrintRegistration(w io.Writer, reg btoe.Registration) {
 // addBToE builds the BToE service on the app's policy and sign-in services
 // and mounts its module. The PC user's password is checked by sign-in, so
 // it spends the same budgets as every other password (and MFA users are
-// refused). serve stops it at shutdown so that long polls and event streams
-// do not hold the server up.
+// refused); sign-in also vouches for phones that register with their
+// session's access token. serve stops it at shutdown so that long polls and
+// event streams do not hold the server up.
 func (a *app) addBToE(si *signin.Service) error {
 	if err := btoe.Migrate(a.db); err != nil {
 		return fmt.Errorf("migrate the store: %w", err)
 	}
 	a.btoe = btoe.New(a.db, a.policy, si, si.PCPasswords())
-	a.modules = append(a.modules, web.BToE(a.btoe))
+	a.modules = append(a.modules, web.BToE(a.btoe, si))
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/deskprov/deskprov/btoe"
 	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
@@ -46,6 +47,15 @@ type btoeCLISignIns struct {
 }
 
 func (s *btoeCLISignIns) UserOnDevice(context.Context, string) (string, error) { return "", nil }
+
+// VerifyAccessToken knows one token per phone: "session-on-" and its MAC.
+func (s *btoeCLISignIns) VerifyAccessToken(_ context.Context, raw string) (signin.AccessClaims, signin.Session, error) {
+	mac, ok := strings.CutPrefix(raw, "session-on-")
+	if !ok {
+		return signin.AccessClaims{}, signin.Session{}, &signin.OAuthError{Code: signin.ErrInvalidToken, Description: "not a token"}
+	}
+	return signin.AccessClaims{DeviceID: mac}, signin.Session{ID: "s-" + mac, MAC: mac}, nil
+}
 
 func (s *btoeCLISignIns) IssuePCSignInCode(_ context.Context, mac, upn string) (string, time.Time, error) {
 	b := make([]byte, 16)
@@ -92,7 +102,7 @@ func btoeCLIServer(t *testing.T, db *gorm.DB) *btoeCLIEnv {
 	env.si = &btoeCLISignIns{issued: map[string]string{}, now: env.now}
 	svc := btoe.New(db, env.pol, env.si, tn)
 	svc.Now = env.now
-	srv, err := web.New(web.Deps{DB: db, Tenant: tn, Now: env.now}, web.BToE(svc))
+	srv, err := web.New(web.Deps{DB: db, Tenant: tn, Now: env.now}, web.BToE(svc, env.si))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,8 +170,11 @@ func TestBToEReferenceClientAutoMode(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := btoeCLIServer(t, db)
 		t.Setenv("DESKPROV_BTOE_PASSWORD", "Correct-horse-1")
+		const proof = "session-on-64167faabbcc"
 
 		out, err := env.run(t, "phone", "register", "--mac", "64:16:7F:AA:BB:CC")
+		cliWant(t, out, err, true, "prove that you are the phone", "--access-token")
+		out, err = env.run(t, "phone", "register", "--mac", "64:16:7F:AA:BB:CC", "--access-token", proof)
 		cliWant(t, out, err, false, "64167faabbcc", "pairing mode Auto")
 		if strings.Contains(out, "pairing code") {
 			t.Fatalf("Auto mode showed a code: %s", out)
@@ -171,7 +184,13 @@ func TestBToEReferenceClientAutoMode(t *testing.T) {
 		out, err = env.run(t, "pair", "--phone", "64167faabbcc", "--os", "VDI")
 		cliWant(t, out, err, true, "not supported on VDI")
 		out, err = env.run(t, "pair", "--phone", "64167faabbcc")
-		cliWant(t, out, err, false, "paired with phone 64167faabbcc (Auto mode)")
+		cliWant(t, out, err, false, "asked phone 64167faabbcc to pair", "deskprov btoe phone confirm")
+		out, err = env.run(t, "status")
+		cliWant(t, out, err, false, "pending")
+		out, err = env.run(t, "call", "+1 (425) 555-0123")
+		cliWant(t, out, err, true, "not confirmed this pairing yet", "403")
+		out, err = env.run(t, "phone", "confirm")
+		cliWant(t, out, err, false, "paired with PC app", "(Auto mode)")
 
 		out, err = env.run(t, "signin", "--upn", "amosm@contoso.com")
 		cliWant(t, out, err, false, "sign-in for amosm@contoso.com sent")
@@ -185,15 +204,15 @@ func TestBToEReferenceClientAutoMode(t *testing.T) {
 		cliWant(t, out, err, true, "not a number the phone can dial")
 
 		evs := env.phoneEvents(t)
-		if got := btoeCLITypes(evs); got != "paired,signin,lock,unlock,dial" {
+		if got := btoeCLITypes(evs); got != "pairing_request,paired,signin,lock,unlock,dial" {
 			t.Fatalf("the phone got %s", got)
 		}
 		var si btoe.SignInEvent
-		if err := json.Unmarshal(evs[1].Data, &si); err != nil || env.si.issued[si.Code] != "64167faabbcc|amosm@contoso.com" {
-			t.Fatalf("the signin event %s carries no code sign-in issued for this phone", evs[1].Data)
+		if err := json.Unmarshal(evs[2].Data, &si); err != nil || env.si.issued[si.Code] != "64167faabbcc|amosm@contoso.com" {
+			t.Fatalf("the signin event %s carries no code sign-in issued for this phone", evs[2].Data)
 		}
-		if strings.Contains(string(evs[1].Data), "token") {
-			t.Fatalf("the signin event carries a token: %s", evs[1].Data)
+		if strings.Contains(string(evs[2].Data), "token") {
+			t.Fatalf("the signin event carries a token: %s", evs[2].Data)
 		}
 		// Printed events were acknowledged: the next run gets nothing again.
 		out, err = env.run(t, "phone", "events")
@@ -220,16 +239,19 @@ func TestBToEReferenceClientAutoMode(t *testing.T) {
 			t.Fatalf("delivered twice: %+v", evs)
 		}
 
-		// The phone restarts and registers again with its token: the
-		// pairing survives; a stranger who only knows the MAC is refused.
-		out, err = env.run(t, "phone", "register", "--mac", "64167faabbcc")
+		// The phone restarts and registers again with its proof: the
+		// pairing survives; a stranger who knows the MAC, or holds another
+		// phone's token, is refused.
+		out, err = env.run(t, "phone", "register", "--mac", "64167faabbcc", "--access-token", proof)
 		cliWant(t, out, err, false, "registered")
 		if _, err := btoePoll(btoeClient(env.url, st.Phone.Token), btoeSidePhone, 0, 0); err == nil {
 			t.Fatal("the phone's old token still works")
 		}
 		stranger := &btoeCLIEnv{url: env.url, state: filepath.Join(t.TempDir(), "stranger.json")}
-		out, err = stranger.run(t, "phone", "register", "--mac", "64167faabbcc")
-		cliWant(t, out, err, true, "already registered", "409")
+		for _, tok := range []string{"session-on-001122334455", "guess"} {
+			out, err = stranger.run(t, "phone", "register", "--mac", "64167faabbcc", "--access-token", tok)
+			cliWant(t, out, err, true, "prove that this request comes from phone 64167faabbcc", "401")
+		}
 
 		out, err = env.run(t, "status")
 		cliWant(t, out, err, false, "active", "amosm@contoso.com")
@@ -240,13 +262,26 @@ func TestBToEReferenceClientAutoMode(t *testing.T) {
 		out, err = env.run(t, "lock")
 		cliWant(t, out, err, true, "pairing has ended", "409")
 
-		// Pair again and unpair from the PC side: the phone is told.
+		// Pair again, the phone declines; pair again, it confirms, and the
+		// PC unpairs: the phone is told.
 		if _, err := env.run(t, "pair", "--phone", "64167faabbcc"); err != nil {
+			t.Fatal(err)
+		}
+		out, err = env.run(t, "phone", "decline")
+		cliWant(t, out, err, false, "declined pairing request")
+		out, err = env.run(t, "events")
+		cliWant(t, out, err, false, `"by":"declined"`)
+		out, err = env.run(t, "phone", "confirm")
+		cliWant(t, out, err, true, "no pairing request is waiting")
+		if _, err := env.run(t, "pair", "--phone", "64167faabbcc"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.run(t, "phone", "confirm"); err != nil {
 			t.Fatal(err)
 		}
 		out, err = env.run(t, "unpair")
 		cliWant(t, out, err, false, "unpaired from phone")
-		if got := btoeCLITypes(env.phoneEvents(t)); got != "paired,unpaired" {
+		if got := btoeCLITypes(env.phoneEvents(t)); got != "pairing_request,pairing_request,paired,unpaired" {
 			t.Fatalf("the phone got %s", got)
 		}
 	})
@@ -258,7 +293,7 @@ func TestBToEReferenceClientManualMode(t *testing.T) {
 		env.pol.s.BetterTogetherOverEthernetPairingMode = "Manual"
 		codeRE := regexp.MustCompile(`pairing code: (\d{6})`)
 
-		out, err := env.run(t, "phone", "register", "--mac", "64167faabbcc")
+		out, err := env.run(t, "phone", "register", "--mac", "64167faabbcc", "--access-token", "session-on-64167faabbcc")
 		cliWant(t, out, err, false, "pairing mode Manual", "pairing code:")
 		code := codeRE.FindStringSubmatch(out)[1]
 
@@ -300,7 +335,7 @@ func TestBToEReferenceClientRefusals(t *testing.T) {
 			env.pol.mu.Lock()
 			env.pol.s.EnableBetterTogetherOverEthernet = false
 			env.pol.mu.Unlock()
-			out, err := env.run(t, "phone", "register", "--mac", "64167faabbcc")
+			out, err := env.run(t, "phone", "register", "--mac", "64167faabbcc", "--access-token", "session-on-64167faabbcc")
 			cliWant(t, out, err, true, "disabled", "Global", "EnableBetterTogetherOverEthernet")
 		})
 		t.Run("a phone that never registered cannot be paired with", func(t *testing.T) {
@@ -311,16 +346,31 @@ func TestBToEReferenceClientRefusals(t *testing.T) {
 			env.pol.mu.Lock()
 			env.pol.s.EnableBetterTogetherOverEthernet = true
 			env.pol.mu.Unlock()
-			if _, err := env.run(t, "phone", "register", "--mac", "64167faabbcc"); err != nil {
+			if _, err := env.run(t, "phone", "register", "--mac", "64167faabbcc", "--access-token", "session-on-64167faabbcc"); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := env.run(t, "pair", "--phone", "64167faabbcc"); err != nil {
 				t.Fatal(err)
 			}
+			if _, err := env.run(t, "phone", "confirm"); err != nil {
+				t.Fatal(err)
+			}
 			t.Setenv("DESKPROV_BTOE_PASSWORD", "not-it")
 			out, err := env.run(t, "signin", "--upn", "amosm@contoso.com")
 			cliWant(t, out, err, true, "incorrect", "401")
-			if got := btoeCLITypes(env.phoneEvents(t)); got != "paired" {
+			if got := btoeCLITypes(env.phoneEvents(t)); got != "pairing_request,paired" {
+				t.Fatalf("the phone got %s", got)
+			}
+		})
+		t.Run("a stranger pairing by MAC alone cannot make the phone dial or unlock", func(t *testing.T) {
+			stranger := &btoeCLIEnv{url: env.url, state: filepath.Join(t.TempDir(), "stranger.json")}
+			out, err := stranger.run(t, "pair", "--phone", "64167faabbcc", "--client-id", "evil")
+			cliWant(t, out, err, false, "confirm on the phone")
+			out, err = stranger.run(t, "call", "+19005550100")
+			cliWant(t, out, err, true, "not confirmed", "403")
+			out, err = stranger.run(t, "unlock")
+			cliWant(t, out, err, true, "not confirmed", "403")
+			if got := btoeCLITypes(env.phoneEvents(t)); got != "pairing_request" {
 				t.Fatalf("the phone got %s", got)
 			}
 		})
@@ -348,11 +398,33 @@ func TestBToEAgainstRunningServer(t *testing.T) {
 				t.Fatalf("deskprov %s: %v\n%s", strings.Join(args, " "), err, out)
 			}
 		}
-		admin("license", "set", "PhoneSystem", "1")
-		admin("license", "set", "CallingPlanDomestic", "1")
-		admin("user", "add", "amosm@contoso.com", "--display-name", "Amos Marble", "--password", "Correct-horse-1")
-		admin("license", "assign", "amosm@contoso.com", "PhoneSystem")
-		admin("license", "assign", "amosm@contoso.com", "CallingPlanDomestic")
+		admin("license", "set", "PhoneSystem", "2")
+		admin("license", "set", "CallingPlanDomestic", "2")
+		for _, upn := range []string{"amosm@contoso.com", "megan@contoso.com"} {
+			admin("user", "add", upn, "--password", "Correct-horse-1")
+			admin("license", "assign", upn, "PhoneSystem")
+			admin("license", "assign", upn, "CallingPlanDomestic")
+		}
+		// A phone proves itself to BToE with the access token of the user
+		// signed in on it.
+		token := func(form url.Values) string {
+			t.Helper()
+			resp, err := http.PostForm(base+"/oauth2/token", form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body struct {
+				AccessToken string `json:"access_token"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.AccessToken == "" {
+				t.Fatalf("token endpoint: %d %v", resp.StatusCode, err)
+			}
+			return body.AccessToken
+		}
+		signInPhone := func(mac, upn string) string {
+			return token(url.Values{"grant_type": {"password"}, "client_id": {"polycom"}, "device_id": {mac}, "username": {upn}, "password": {"Correct-horse-1"}})
+		}
 
 		// The PC app and the phone keep separate state files, as they would
 		// on two machines.
@@ -362,13 +434,20 @@ func TestBToEAgainstRunningServer(t *testing.T) {
 		const mac = "64167faabbcc"
 
 		out, err := ph.run(t, "phone", "register", "--mac", "64:16:7F:AA:BB:CC")
-		cliWant(t, out, err, false, "pairing mode Auto")
+		cliWant(t, out, err, true, "prove that you are the phone")
+		stranger := signInPhone("64167faa0009", "megan@contoso.com")
+		out, err = ph.run(t, "phone", "register", "--mac", "64:16:7F:AA:BB:CC", "--access-token", stranger)
+		cliWant(t, out, err, true, "prove that this request comes from phone", "401")
+		out, err = ph.run(t, "phone", "register", "--mac", "64:16:7F:AA:BB:CC", "--access-token", signInPhone(mac, "amosm@contoso.com"))
+		cliWant(t, out, err, false, "pairing mode Auto", "signed in: amosm@contoso.com")
 		for _, osName := range []string{"Mac", "macOS", "VDI"} {
 			out, err = pc.run(t, "pair", "--phone", mac, "--os", osName)
 			cliWant(t, out, err, true, "not supported", "403")
 		}
 		out, err = pc.run(t, "pair", "--phone", mac)
-		cliWant(t, out, err, false, "(Auto mode)")
+		cliWant(t, out, err, false, "(Auto mode)", "confirm on the phone")
+		out, err = ph.run(t, "phone", "confirm")
+		cliWant(t, out, err, false, "paired with PC app")
 		out, err = pc.run(t, "signin", "--upn", "amosm@contoso.com")
 		cliWant(t, out, err, false, "sign-in for amosm@contoso.com sent")
 		for _, args := range [][]string{{"lock"}, {"unlock"}, {"call", "+1 425 555 0123"}} {
@@ -377,14 +456,14 @@ func TestBToEAgainstRunningServer(t *testing.T) {
 			}
 		}
 		evs := ph.phoneEvents(t)
-		if got := btoeCLITypes(evs); got != "paired,signin,lock,unlock,dial" {
+		if got := btoeCLITypes(evs); got != "pairing_request,paired,signin,lock,unlock,dial" {
 			t.Fatalf("the phone got %s", got)
 		}
 
 		// The phone redeems the sign-in code at the token endpoint: the
 		// user is then signed in on it, as deskprov's sign-in sees it.
 		var si btoe.SignInEvent
-		if err := json.Unmarshal(evs[1].Data, &si); err != nil {
+		if err := json.Unmarshal(evs[2].Data, &si); err != nil {
 			t.Fatal(err)
 		}
 		redeem := func() (int, map[string]any) {
@@ -397,13 +476,15 @@ func TestBToEAgainstRunningServer(t *testing.T) {
 			json.NewDecoder(resp.Body).Decode(&body)
 			return resp.StatusCode, body
 		}
-		if code, body := redeem(); code != http.StatusOK || body["access_token"] == nil {
-			t.Fatalf("redeeming the PC sign-in code: %d %v", code, body)
+		status, body := redeem()
+		if status != http.StatusOK || body["access_token"] == nil {
+			t.Fatalf("redeeming the PC sign-in code: %d %v", status, body)
 		}
+		fresh, _ := body["access_token"].(string)
 		if code, body := redeem(); code != http.StatusBadRequest || body["error"] != "invalid_grant" {
 			t.Fatalf("a PC sign-in code works twice: %d %v", code, body)
 		}
-		out, err = ph.run(t, "phone", "register", "--mac", mac) // a restart, with its token
+		out, err = ph.run(t, "phone", "register", "--mac", mac, "--access-token", fresh) // a restart
 		cliWant(t, out, err, false, "signed in: amosm@contoso.com")
 		out, err = pc.run(t, "status")
 		cliWant(t, out, err, false, "active", "amosm@contoso.com")
@@ -447,7 +528,7 @@ func TestBToEAgainstRunningServer(t *testing.T) {
 		oldTTL := btoe.CodeTTL
 		btoe.CodeTTL = time.Second
 		t.Cleanup(func() { btoe.CodeTTL = oldTTL })
-		out, err = ph2.run(t, "phone", "register", "--mac", mac2)
+		out, err = ph2.run(t, "phone", "register", "--mac", mac2, "--access-token", signInPhone(mac2, "megan@contoso.com"))
 		cliWant(t, out, err, false, "pairing mode Manual", "pairing code:")
 		code := codeRE.FindStringSubmatch(out)[1]
 		out, err = pc2.run(t, "pair", "--phone", mac2)
@@ -475,7 +556,7 @@ func TestBToEAgainstRunningServer(t *testing.T) {
 		// BToE off in Global: new phones cannot register.
 		admin("policy", "set", "Global", "--EnableBetterTogetherOverEthernet=false")
 		ph3 := &btoeCLIEnv{url: base, state: filepath.Join(t.TempDir(), "phone3.json")}
-		out, err = ph3.run(t, "phone", "register", "--mac", "64167faa0003")
+		out, err = ph3.run(t, "phone", "register", "--mac", "64167faa0003", "--access-token", signInPhone("64167faa0003", "megan@contoso.com"))
 		cliWant(t, out, err, true, "disabled", `"Global"`, "EnableBetterTogetherOverEthernet")
 
 		// Unpairing from the phone ends it; the PC app is told.
@@ -487,4 +568,45 @@ func TestBToEAgainstRunningServer(t *testing.T) {
 			t.Fatalf("the second phone got %s", got)
 		}
 	})
+}
+
+// TestBToEReferenceClientProvesWithProvisioningCredentials: "phone register
+// --prov-user/--prov-password" sends the phone's provisioning credentials
+// (HTTP Basic) in place of a bearer token, and refuses half of them.
+func TestBToEReferenceClientProvesWithProvisioningCredentials(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		mu.Lock()
+		got = append(got, r.Header.Get("Authorization"))
+		mu.Unlock()
+		if !ok || user != "prov-64167faabbcc" || pass != "s3cret" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":"unauthorized","message":"prove that this request comes from phone 64167faabbcc"}`))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(btoe.Registration{MAC: "64167faabbcc", Token: "btoe_phone_x", Mode: btoe.ModeAuto})
+	}))
+	t.Cleanup(hs.Close)
+	env := &btoeCLIEnv{url: hs.URL, state: filepath.Join(t.TempDir(), "btoe.json")}
+	out, err := env.run(t, "phone", "register", "--mac", "64167faabbcc", "--prov-user", "prov-64167faabbcc")
+	cliWant(t, out, err, true, "give both --prov-user and --prov-password")
+	out, err = env.run(t, "phone", "register", "--mac", "64167faabbcc", "--prov-user", "prov-64167faabbcc", "--prov-password", "wrong")
+	cliWant(t, out, err, true, "prove that this request comes from phone", "401")
+	t.Setenv("DESKPROV_BTOE_PROV_PASSWORD", "s3cret")
+	out, err = env.run(t, "phone", "register", "--mac", "64167faabbcc", "--prov-user", "prov-64167faabbcc")
+	cliWant(t, out, err, false, "phone 64167faabbcc registered")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || !strings.HasPrefix(got[1], "Basic ") {
+		t.Fatalf("Authorization headers sent: %q", got)
+	}
+	st, err := loadBToEStateFrom(env.state)
+	if err != nil || st.Phone == nil || st.Phone.Token != "btoe_phone_x" {
+		t.Fatalf("state %+v %v", st, err)
+	}
 }
