@@ -32,6 +32,9 @@ type Directory interface {
 	CheckPassword(ctx context.Context, upn, password string) (tenant.User, error)
 	CheckPIN(ctx context.Context, ext, pin string) (tenant.User, error)
 	CanSignIn(ctx context.Context, upn string) error
+	// CredentialStamps returns the current stamps of these users (none for
+	// a deleted one): a phone session lasts while its own still matches.
+	CredentialStamps(ctx context.Context, ids ...uint) (map[uint]tenant.CredentialStamp, error)
 	SetTOTPSecret(ctx context.Context, upn, secret string) error
 	// TOTPSecret opens the user's stored (sealed) authenticator secret.
 	TOTPSecret(u tenant.User) (string, error)
