@@ -1,0 +1,218 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/store/storetest"
+	"github.com/deskprov/deskprov/tenant"
+)
+
+// adminGet calls GET path with the Authorization header given and returns
+// the status and the error body.
+func adminGet(t *testing.T, base, authorization, path string) (int, tenantErr) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e tenantErr
+	if resp.StatusCode != 200 {
+		json.NewDecoder(resp.Body).Decode(&e)
+	}
+	return resp.StatusCode, e
+}
+
+// TestAdminSessionsAreRevocableOnEveryInstance: issue 13 item 13. An admin
+// token names a session in the store, so POST /api/v1/logout on one instance
+// ends it on another at once.
+func TestAdminSessionsAreRevocableOnEveryInstance(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		baseA, tok, _ := tenantTestServer(t, db)
+		tnB := tenant.New(db)
+		tnB.HashCost = bcrypt.MinCost
+		sB, err := New(Deps{DB: db, Tenant: tnB, PublicURL: "http://prov.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tsB := httptest.NewServer(sB.Handler())
+		t.Cleanup(tsB.Close)
+		other := ""
+		if code := tenantCall(t, tsB.URL, "", "POST", "/api/v1/login", `{"username":"admin","password":"admin-password"}`, &struct {
+			AccessToken *string `json:"access_token"`
+		}{&other}); code != 200 {
+			t.Fatalf("login on B: %d", code)
+		}
+		for _, base := range []string{baseA, tsB.URL} {
+			if st, e := adminGet(t, base, "Bearer "+tok, "/api/v1/users"); st != 200 {
+				t.Fatalf("before logout: %d %+v", st, e)
+			}
+		}
+		if code := tenantCall(t, baseA, tok, "POST", "/api/v1/logout", "", nil); code != 200 {
+			t.Fatalf("logout: %d", code)
+		}
+		for _, base := range []string{tsB.URL, baseA} {
+			if st, e := adminGet(t, base, "Bearer "+tok, "/api/v1/users"); st != 401 || !strings.Contains(e.Message, "ended") {
+				t.Fatalf("a signed-out token on %s: %d %+v", base, st, e)
+			}
+		}
+		if code := tenantCall(t, baseA, "", "POST", "/api/v1/logout", "", nil); code != 401 {
+			t.Fatalf("logout without a token: %d, want 401", code)
+		}
+		if st, e := adminGet(t, baseA, "Bearer "+other, "/api/v1/users"); st != 200 {
+			t.Fatalf("the admin's other session ended with the first: %d %+v", st, e)
+		}
+	})
+}
+
+// TestConsoleLogoutRevokesItsCookieAndTokensKeepToTheirPlace: issue 13 item
+// 13. Console logout only dropped the cookie (a copy kept working), and the
+// cookie worked as an API bearer token.
+func TestConsoleLogoutRevokesItsCookieAndTokensKeepToTheirPlace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, apiToken := policyTestServer(t, db)
+		b := newConsoleTestBrowser(t, base)
+		_, page := b.get("/admin/login")
+		res, _ := b.post("/admin/login", url.Values{"csrf_token": {consoleCSRF(t, page)}, "username": {"admin"}, "password": {"admin-password"}})
+		var cookie string
+		for _, ck := range res.Cookies() {
+			if ck.Name == consoleSessionCookie {
+				cookie = ck.Value
+			}
+		}
+		if cookie == "" {
+			t.Fatalf("no session cookie: %d", res.StatusCode)
+		}
+		withCookie := func(value string) int {
+			req, _ := http.NewRequest(http.MethodGet, base+"/admin/policies", nil)
+			req.AddCookie(&http.Cookie{Name: consoleSessionCookie, Value: value})
+			resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if st := withCookie(cookie); st != 200 {
+			t.Fatalf("a copy of the live cookie: %d", st)
+		}
+		if st, e := adminGet(t, base, "Bearer "+cookie, "/api/v1/users"); st != 401 || !strings.Contains(e.Message, "not an admin API token") {
+			t.Fatalf("the console cookie as an API bearer token: %d %+v", st, e)
+		}
+		if st := withCookie(apiToken); st != http.StatusSeeOther {
+			t.Fatalf("an API token as the console cookie: %d, want 303 to the sign-in page", st)
+		}
+
+		_, page = b.get("/admin/policies")
+		res, _ = b.post("/admin/logout", url.Values{"csrf_token": {consoleCSRF(t, page)}})
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/login" {
+			t.Fatalf("logout: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		if st := withCookie(cookie); st != http.StatusSeeOther {
+			t.Fatalf("a copy of the cookie after logout: %d, want 303 to the sign-in page", st)
+		}
+		if st, _ := adminGet(t, base, "Bearer "+apiToken, "/api/v1/users"); st != 200 {
+			t.Fatalf("console logout ended the admin's API session: %d", st)
+		}
+	})
+}
+
+// TestAdminTokensAreCheckedForIssuerAudienceAndLifetime: issue 13 item 14.
+// Tokens are forged with the server's own key for a live session, so that
+// the one claim each gets wrong is what refuses it.
+func TestAdminTokensAreCheckedForIssuerAudienceAndLifetime(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, _, s := tenantTestServer(t, db)
+		now := time.Now()
+		sess, err := s.Tenant.StartAdminSession(t.Context(), "admin", tenant.AdminSessionAPI, "", now.Add(s.AdminTokenTTL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		good := func() jwt.MapClaims {
+			return jwt.MapClaims{"sub": "admin", "iss": "http://prov.test", "aud": []string{"deskprov-admin"}, "jti": sess.ID,
+				"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+		}
+		forge := func(edit func(jwt.MapClaims)) string {
+			c := good()
+			edit(c)
+			tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.auth.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok
+		}
+		if st, e := adminGet(t, base, "Bearer "+forge(func(jwt.MapClaims) {}), "/api/v1/users"); st != 200 {
+			t.Fatalf("the well-formed token the others are made from: %d %+v", st, e)
+		}
+		for name, edit := range map[string]func(jwt.MapClaims){
+			"another issuer":                 func(c jwt.MapClaims) { c["iss"] = "http://evil.test" },
+			"no issuer":                      func(c jwt.MapClaims) { delete(c, "iss") },
+			"a far-future exp":               func(c jwt.MapClaims) { c["exp"] = now.Add(10 * 365 * 24 * time.Hour).Unix() },
+			"a lifetime longer than the TTL": func(c jwt.MapClaims) { c["iat"] = now.Add(-11 * time.Hour).Unix(); c["exp"] = now.Add(2 * time.Hour).Unix() },
+			"no iat":                         func(c jwt.MapClaims) { delete(c, "iat") },
+			"an iat in the future":           func(c jwt.MapClaims) { c["iat"] = now.Add(time.Hour).Unix(); c["exp"] = now.Add(2 * time.Hour).Unix() },
+			"no exp":                         func(c jwt.MapClaims) { delete(c, "exp") },
+			"the console's audience":         func(c jwt.MapClaims) { c["aud"] = []string{"deskprov-console"} },
+			"no session id":                  func(c jwt.MapClaims) { delete(c, "jti") },
+			"a session id never issued":      func(c jwt.MapClaims) { c["jti"] = "00000000000000000000000000000000" },
+			"another admin's name":           func(c jwt.MapClaims) { c["sub"] = "root" },
+		} {
+			if st, e := adminGet(t, base, "Bearer "+forge(edit), "/api/v1/users"); st != 401 || e.Message == "" {
+				t.Errorf("a token with %s: %d %+v, want 401", name, st, e)
+			}
+		}
+	})
+}
+
+// TestBearerSchemeIsCaseInsensitive: issue 13 item 14 (RFC 6750 §2.1): the
+// admin API, the phones' OAuth-protected endpoints and BToE accept the scheme
+// in any case.
+func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		env := signinTestServer(t, db)
+		p := lifeSignIn(t, env, "polycom", "0004f2000601", "amosm@contoso.com", "correct horse")
+		for _, scheme := range []string{"bearer ", "BEARER ", "Bearer  ", "bEaReR "} {
+			if st, e := adminGet(t, env.url, scheme+env.admin, "/api/v1/users"); st != 200 {
+				t.Errorf("admin API with %q: %d %+v", scheme, st, e)
+			}
+			if st, _ := adminGet(t, env.url, scheme+p.access, "/oauth2/phonelock"); st != 200 {
+				t.Errorf("/oauth2/phonelock with %q: %d", scheme, st)
+			}
+		}
+		for _, h := range []string{"Basic " + env.admin, "Bearer" + env.admin, "bearer", "Token " + env.admin} {
+			if st, _ := adminGet(t, env.url, h, "/api/v1/users"); st != 401 {
+				t.Errorf("admin API with %q: %d, want 401", h[:min(len(h), 12)], st)
+			}
+		}
+	})
+}
+
+func TestBToEBearerSchemeIsCaseInsensitive(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, _, pc := btoeWebServer(t, db, 50*time.Millisecond)
+		req, _ := http.NewRequest(http.MethodPost, base+"/btoe/pc/lock", nil)
+		req.Header.Set("Authorization", "bearer "+pc)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("BToE PC call with a lower-case scheme: %d, want 202", resp.StatusCode)
+		}
+	})
+}
