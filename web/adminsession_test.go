@@ -159,17 +159,20 @@ func TestAdminTokensAreCheckedForIssuerAudienceAndLifetime(t *testing.T) {
 			t.Fatalf("the well-formed token the others are made from: %d %+v", st, e)
 		}
 		for name, edit := range map[string]func(jwt.MapClaims){
-			"another issuer":                 func(c jwt.MapClaims) { c["iss"] = "http://evil.test" },
-			"no issuer":                      func(c jwt.MapClaims) { delete(c, "iss") },
-			"a far-future exp":               func(c jwt.MapClaims) { c["exp"] = now.Add(10 * 365 * 24 * time.Hour).Unix() },
-			"a lifetime longer than the TTL": func(c jwt.MapClaims) { c["iat"] = now.Add(-11 * time.Hour).Unix(); c["exp"] = now.Add(2 * time.Hour).Unix() },
-			"no iat":                         func(c jwt.MapClaims) { delete(c, "iat") },
-			"an iat in the future":           func(c jwt.MapClaims) { c["iat"] = now.Add(time.Hour).Unix(); c["exp"] = now.Add(2 * time.Hour).Unix() },
-			"no exp":                         func(c jwt.MapClaims) { delete(c, "exp") },
-			"the console's audience":         func(c jwt.MapClaims) { c["aud"] = []string{"deskprov-console"} },
-			"no session id":                  func(c jwt.MapClaims) { delete(c, "jti") },
-			"a session id never issued":      func(c jwt.MapClaims) { c["jti"] = "00000000000000000000000000000000" },
-			"another admin's name":           func(c jwt.MapClaims) { c["sub"] = "root" },
+			"another issuer":   func(c jwt.MapClaims) { c["iss"] = "http://evil.test" },
+			"no issuer":        func(c jwt.MapClaims) { delete(c, "iss") },
+			"a far-future exp": func(c jwt.MapClaims) { c["exp"] = now.Add(10 * 365 * 24 * time.Hour).Unix() },
+			"a lifetime longer than the TTL": func(c jwt.MapClaims) {
+				c["iat"] = now.Add(-11 * time.Hour).Unix()
+				c["exp"] = now.Add(2 * time.Hour).Unix()
+			},
+			"no iat":                    func(c jwt.MapClaims) { delete(c, "iat") },
+			"an iat in the future":      func(c jwt.MapClaims) { c["iat"] = now.Add(time.Hour).Unix(); c["exp"] = now.Add(2 * time.Hour).Unix() },
+			"no exp":                    func(c jwt.MapClaims) { delete(c, "exp") },
+			"the console's audience":    func(c jwt.MapClaims) { c["aud"] = []string{"deskprov-console"} },
+			"no session id":             func(c jwt.MapClaims) { delete(c, "jti") },
+			"a session id never issued": func(c jwt.MapClaims) { c["jti"] = "00000000000000000000000000000000" },
+			"another admin's name":      func(c jwt.MapClaims) { c["sub"] = "root" },
 		} {
 			if st, e := adminGet(t, base, "Bearer "+forge(edit), "/api/v1/users"); st != 401 || e.Message == "" {
 				t.Errorf("a token with %s: %d %+v, want 401", name, st, e)
