@@ -87,3 +87,57 @@ func (s *Service) CheckAdminSession(ctx context.Context, id, kind string) (Admin
 func (s *Service) EndAdminSession(ctx context.Context, id string) error {
 	return s.db.WithContext(ctx).Where("id = ?", id).Delete(&AdminSession{}).Error
 }
+
+// AdminSessions lists the live admin sessions, by admin and age.
+func (s *Service) AdminSessions(ctx context.Context) ([]AdminSession, error) {
+	out := []AdminSession{}
+	err := s.db.WithContext(ctx).Where("expires_at > ?", s.Now().UTC()).Order("username, created_at").Find(&out).Error
+	return out, err
+}
+
+// RevokeAdminSession ends a live session, answering NotFound for one that
+// is not (unknown, already ended, expired).
+func (s *Service) RevokeAdminSession(ctx context.Context, id string) error {
+	res := s.db.WithContext(ctx).Where("id = ? AND expires_at > ?", id, s.Now().UTC()).Delete(&AdminSession{})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return fault.NotFoundf("no live admin session %q: it has ended already, or never was", id)
+	}
+	return nil
+}
+
+// SetAdminPassword gives admin username a new password and ends every one
+// of their sessions but keep (the one that asked, "" for none): whoever
+// signed in with the old password is out. It returns how many it ended. The
+// caller checks the current password first (AdminLogin).
+func (s *Service) SetAdminPassword(ctx context.Context, username, password, keep string) (int, error) {
+	if len(password) < 8 {
+		return 0, fault.FieldInvalid("newPassword", "an admin password must have at least 8 characters")
+	}
+	if len(password) > 72 {
+		return 0, fault.FieldInvalid("newPassword", "an admin password must have at most 72 bytes")
+	}
+	h, err := s.hash(password)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var a Admin
+		if err := tx.Where("username = ?", username).Limit(1).Find(&a).Error; err != nil {
+			return err
+		}
+		if a.ID == 0 {
+			return fault.NotFoundf("no admin %q", username)
+		}
+		if err := tx.Model(&Admin{}).Where("id = ?", a.ID).Update("password_hash", h).Error; err != nil {
+			return err
+		}
+		res := tx.Where("admin_id = ? AND id <> ?", a.ID, keep).Delete(&AdminSession{})
+		n = res.RowsAffected
+		return res.Error
+	})
+	return int(n), err
+}

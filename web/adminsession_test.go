@@ -219,3 +219,154 @@ func TestBToEBearerSchemeIsCaseInsensitive(t *testing.T) {
 		}
 	})
 }
+
+// adminLogin signs in on the API and returns the token.
+func adminLogin(t *testing.T, base, password string) (string, int) {
+	t.Helper()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	code := tenantCall(t, base, "", "POST", "/api/v1/login", `{"username":"admin","password":"`+password+`"}`, &out)
+	return out.AccessToken, code
+}
+
+func adminSessionList(t *testing.T, base, token string) []adminSessionView {
+	t.Helper()
+	var ss []adminSessionView
+	if code := tenantCall(t, base, token, "GET", "/api/v1/admin/sessions", "", &ss); code != 200 {
+		t.Fatalf("GET /admin/sessions: %d", code)
+	}
+	return ss
+}
+
+// TestAdminSessionsCanBeListedAndRevoked: every live admin session is listed
+// (the caller's marked), and revoking one ends its token at once.
+func TestAdminSessionsCanBeListedAndRevoked(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, a, _ := tenantTestServer(t, db)
+		b, _ := adminLogin(t, base, "admin-password")
+		ss := adminSessionList(t, base, a)
+		if len(ss) != 2 || ss[0].Kind != "api" || ss[0].Username != "admin" || ss[0].Current == ss[1].Current {
+			t.Fatalf("sessions %+v", ss)
+		}
+		other := ss[0].ID
+		if ss[0].Current {
+			other = ss[1].ID
+		}
+		for _, tc := range []struct{ token, method, path string }{
+			{"", "GET", "/api/v1/admin/sessions"},
+			{"", "DELETE", "/api/v1/admin/sessions/" + other},
+			{"", "PUT", "/api/v1/admin/password"},
+		} {
+			if code := tenantCall(t, base, tc.token, tc.method, tc.path, "", nil); code != 401 {
+				t.Fatalf("%s %s without a token: %d, want 401", tc.method, tc.path, code)
+			}
+		}
+		if code := tenantCall(t, base, a, "DELETE", "/api/v1/admin/sessions/"+other, "", nil); code != 204 {
+			t.Fatalf("revoke: %d", code)
+		}
+		if st, _ := adminGet(t, base, "Bearer "+b, "/api/v1/users"); st != 401 {
+			t.Fatalf("a revoked session's token: %d, want 401", st)
+		}
+		if code := tenantCall(t, base, a, "DELETE", "/api/v1/admin/sessions/"+other, "", nil); code != 404 {
+			t.Fatalf("revoking it again: %d, want 404", code)
+		}
+		if ss := adminSessionList(t, base, a); len(ss) != 1 || !ss[0].Current {
+			t.Fatalf("after revoking: %+v", ss)
+		}
+	})
+}
+
+// TestAdminPasswordChangeEndsTheOtherSessions: issue 13 item 13 ("logout and
+// password change end them").
+func TestAdminPasswordChangeEndsTheOtherSessions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, a, _ := tenantTestServer(t, db)
+		b, _ := adminLogin(t, base, "admin-password")
+		var e tenantErr
+		if code := tenantCall(t, base, a, "PUT", "/api/v1/admin/password", `{"currentPassword":"wrong-password","newPassword":"a new admin password"}`, &e); code != 401 || !strings.Contains(e.Message, "current password") {
+			t.Fatalf("a wrong current password: %d %+v", code, e)
+		}
+		if code := tenantCall(t, base, a, "PUT", "/api/v1/admin/password", `{"currentPassword":"admin-password","newPassword":"short"}`, &e); code != 400 {
+			t.Fatalf("a short new password: %d %+v", code, e)
+		}
+		if st, _ := adminGet(t, base, "Bearer "+b, "/api/v1/users"); st != 200 {
+			t.Fatalf("refused changes ended a session: %d", st)
+		}
+		var out struct {
+			EndedSessions int `json:"endedSessions"`
+		}
+		if code := tenantCall(t, base, a, "PUT", "/api/v1/admin/password", `{"currentPassword":"admin-password","newPassword":"a new admin password"}`, &out); code != 200 || out.EndedSessions != 1 {
+			t.Fatalf("password change: %d %+v", code, out)
+		}
+		if st, _ := adminGet(t, base, "Bearer "+b, "/api/v1/users"); st != 401 {
+			t.Fatalf("the other session after the password change: %d, want 401", st)
+		}
+		if st, _ := adminGet(t, base, "Bearer "+a, "/api/v1/users"); st != 200 {
+			t.Fatalf("the session that changed the password: %d, want 200", st)
+		}
+		if _, code := adminLogin(t, base, "admin-password"); code != 401 {
+			t.Fatalf("the old password: %d", code)
+		}
+		if _, code := adminLogin(t, base, "a new admin password"); code != 200 {
+			t.Fatalf("the new password: %d", code)
+		}
+	})
+}
+
+// TestConsoleListsAndRevokesAdminSessions: the console's Admin sessions page
+// agrees with the API: it lists the sessions, revokes one, changes the
+// password, and keeps to CSRF and sign-in like every console form.
+func TestConsoleListsAndRevokesAdminSessions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, apiToken := policyTestServer(t, db)
+		var apiSession string
+		for _, s := range adminSessionList(t, base, apiToken) {
+			if s.Current {
+				apiSession = s.ID
+			}
+		}
+		anon := newConsoleTestBrowser(t, base)
+		if res, _ := anon.get("/admin/sessions"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/login" {
+			t.Fatalf("the page without a session: %d %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		b := newConsoleTestBrowser(t, base)
+		_, page := b.get("/admin/login")
+		b.post("/admin/login", url.Values{"csrf_token": {consoleCSRF(t, page)}, "username": {"admin"}, "password": {"admin-password"}})
+		res, page := b.get("/admin/sessions")
+		if res.StatusCode != 200 || !strings.Contains(page, "/admin/sessions/"+apiSession+"/revoke") || !strings.Contains(page, "(this session)") {
+			t.Fatalf("the page: %d\n%s", res.StatusCode, page)
+		}
+		if res, _ := b.post("/admin/sessions/"+apiSession+"/revoke", url.Values{}); res.StatusCode != http.StatusForbidden {
+			t.Fatalf("revoke without the CSRF token: %d", res.StatusCode)
+		}
+		if res, _ := anon.post("/admin/sessions/"+apiSession+"/revoke", url.Values{"csrf_token": {consoleCSRF(t, page)}}); res.StatusCode != http.StatusForbidden && res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("revoke by a browser without a session: %d", res.StatusCode)
+		}
+		if st, _ := adminGet(t, base, "Bearer "+apiToken, "/api/v1/users"); st != 200 {
+			t.Fatalf("refused revocations ended the API session: %d", st)
+		}
+		res, _ = b.post("/admin/sessions/"+apiSession+"/revoke", url.Values{"csrf_token": {consoleCSRF(t, page)}})
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/sessions?revoked=1" {
+			t.Fatalf("revoke: %d %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		if st, _ := adminGet(t, base, "Bearer "+apiToken, "/api/v1/users"); st != 401 {
+			t.Fatalf("the revoked API token: %d, want 401", st)
+		}
+		_, page = b.get("/admin/sessions")
+		res, page = b.post("/admin/password", url.Values{"csrf_token": {consoleCSRF(t, page)}, "currentPassword": {"nope-nope"}, "newPassword": {"console new password"}})
+		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(page, `id="password-error"`) || !strings.Contains(page, "current password is incorrect") {
+			t.Fatalf("a wrong current password: %d\n%s", res.StatusCode, page)
+		}
+		res, _ = b.post("/admin/password", url.Values{"csrf_token": {consoleCSRF(t, page)}, "currentPassword": {"admin-password"}, "newPassword": {"console new password"}})
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/sessions?password=1" {
+			t.Fatalf("password change: %d %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		if _, code := adminLogin(t, base, "console new password"); code != 200 {
+			t.Fatalf("the new password on the API: %d", code)
+		}
+		if res, _ := b.get("/admin/sessions"); res.StatusCode != 200 {
+			t.Fatalf("the console session that changed the password: %d", res.StatusCode)
+		}
+	})
+}

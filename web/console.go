@@ -65,13 +65,13 @@ func newConsole(s *Server) (*console, error) {
 	if err != nil {
 		return nil, err
 	}
-	funcs := template.FuncMap{"pathEscape": url.PathEscape}
+	funcs := template.FuncMap{"pathEscape": url.PathEscape, "sessionTime": sessionTime}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(consoleFiles, "templates/console/layout.html")
 	if err != nil {
 		return nil, err
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "policies", "policy"} {
+	for _, name := range []string{"login", "policies", "policy", "sessions"} {
 		t, err := template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/console/"+name+".html")
 		if err != nil {
 			return nil, err

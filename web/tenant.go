@@ -30,6 +30,7 @@ func mountTenant(r *Routes, tn *tenant.Service) {
 	// this route only gives it a name in metrics and method handling.
 	a.POST("/login", func(c *gin.Context) {})
 	a.POST("/logout", r.Server.auth.logout)
+	mountAdminSessions(r)
 }
 
 func (h *tenantAPI) createUser(c *gin.Context) {
