@@ -335,3 +335,35 @@ func TestWebSignInOnAPhoneWithSomeoneElsesSessionNeedsThatPhone(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionsFromBeforeAccountsWereRecordedAreBoundOrEnded: a session row
+// without an account (made before sessions recorded one) is bound at its
+// first check to the account holding its UPN, unless that account is newer
+// than the session, which is then ended like any other stale one.
+func TestSessionsFromBeforeAccountsWereRecordedAreBoundOrEnded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		env := signinTestServer(t, db)
+		legacy := func(mac string) {
+			t.Helper()
+			if err := db.Exec("UPDATE signin_sessions SET user_id = 0, cred_version = 0 WHERE mac = ?", mac).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		kept := lifeSignIn(t, env, "yealink", "805ec0000701", "amosm@contoso.com", "correct horse")
+		legacy(kept.mac)
+		lifeAlive(t, kept, "a legacy session of the account that still holds its UPN")
+		var bound int64
+		db.Raw("SELECT COUNT(*) FROM signin_sessions WHERE mac = ? AND user_id <> 0", kept.mac).Scan(&bound)
+		if bound != 1 {
+			t.Fatalf("the legacy session was not bound to its account")
+		}
+
+		gone := lifeSignIn(t, env, "yealink", "805ec0000702", "amosm@contoso.com", "correct horse")
+		legacy(gone.mac)
+		lifeMustAdmin(t, env, http.MethodDelete, "/api/v1/users/amosm@contoso.com", nil)
+		lifeMustAdmin(t, env, http.MethodPost, "/api/v1/users", map[string]any{"upn": "amosm@contoso.com", "password": "another password"})
+		lifeMustAdmin(t, env, http.MethodPut, "/api/v1/users/amosm@contoso.com/licenses/PhoneSystem", nil)
+		lifeMustAdmin(t, env, http.MethodPut, "/api/v1/users/amosm@contoso.com/licenses/CallingPlanDomestic", nil)
+		lifeEnded(t, gone, "a legacy session whose UPN now belongs to a newer account")
+	})
+}
