@@ -26,15 +26,18 @@ func (u User) Stamp() CredentialStamp {
 // a deleted user has none in the map.
 func (s *Service) CredentialStamps(ctx context.Context, ids ...uint) (map[uint]CredentialStamp, error) {
 	out := make(map[uint]CredentialStamp, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var us []User
-	if err := s.db.WithContext(ctx).Select("id", "credential_version", "pin_version").Where("id IN ?", ids).Find(&us).Error; err != nil {
-		return nil, err
-	}
-	for _, u := range us {
-		out[u.ID] = u.Stamp()
+	// In chunks: a list of every phone session can name more users than
+	// one statement may carry parameters (SQLite 32766, PostgreSQL 65535).
+	for len(ids) > 0 {
+		n := min(len(ids), 1000)
+		var us []User
+		if err := s.db.WithContext(ctx).Select("id", "credential_version", "pin_version").Where("id IN ?", ids[:n]).Find(&us).Error; err != nil {
+			return nil, err
+		}
+		for _, u := range us {
+			out[u.ID] = u.Stamp()
+		}
+		ids = ids[n:]
 	}
 	return out, nil
 }
