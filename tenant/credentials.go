@@ -46,7 +46,10 @@ func (s *Service) CredentialStamps(ctx context.Context, ids ...uint) (map[uint]C
 // since before, and bumps the config generation so that a phone whose
 // session this ends is rendered again without its user.
 func noteCredentialChanges(tx *gorm.DB, before User, u *User) error {
-	cred := before.PasswordHash != u.PasswordHash || before.MFA != u.MFA
+	// The locations decide which methods and scopes a sign-in gets (SPEC
+	// §7), so a session made under the old ones no longer holds either.
+	cred := before.PasswordHash != u.PasswordHash || before.MFA != u.MFA ||
+		before.SkypeLocation != u.SkypeLocation || before.ExchangeLocation != u.ExchangeLocation
 	pin := before.PINHash != u.PINHash || deref(before.Extension) != deref(u.Extension)
 	if cred {
 		u.CredentialVersion++

@@ -56,7 +56,8 @@ type User struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 
 	// CredentialVersion moves on whenever what let the user sign in stops
-	// holding: a new or removed password, MFA turned on or off, the license
+	// holding: a new or removed password, MFA turned on or off, a new Skype
+	// or Exchange location (they decide methods and scopes), the license
 	// that lets them use a desk phone taken away. PINVersion does the same
 	// for the extension and sign-in PIN. Phone sessions record both with the
 	// user's ID (never reused: SQLite AUTOINCREMENT, a PostgreSQL sequence,

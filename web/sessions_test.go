@@ -185,6 +185,9 @@ func TestPasswordMFAAndLicenseChangesEndPhoneSessions(t *testing.T) {
 		p := lifeSignIn(t, env, "polycom", "0004f2000201", upn, "correct horse")
 		lifeMustAdmin(t, env, http.MethodPatch, "/api/v1/users/"+upn, map[string]any{"displayName": "Amos Marble"})
 		lifeAlive(t, p, "after a display-name change")
+		lifeMustAdmin(t, env, http.MethodPatch, "/api/v1/users/"+upn, map[string]any{"exchangeLocation": "OnPremises"})
+		lifeEnded(t, p, "after the Exchange location changed")
+		p = lifeSignIn(t, env, "polycom", "0004f2000201", upn, "correct horse")
 
 		lifeMustAdmin(t, env, http.MethodPatch, "/api/v1/users/"+upn, map[string]any{"password": "a new password"})
 		lifeEnded(t, p, "after a password change")
