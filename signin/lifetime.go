@@ -128,11 +128,10 @@ func phoneInUse() *OAuthError {
 }
 
 // mayReplace decides, before the sign-in's transaction, whether signing u
-// in on phone mac may end the session on it: it
-// returns that session's ID when it may ("" when there is none, or it is the
-// same account's), or the phone_in_use refusal. Another account's session
-// may be ended when it is no longer live, or when the request proves it comes
-// from that phone.
+// in on phone mac may end the session on it: it returns that session's ID
+// when it may ("" when there is none, or it is the same account's), or the
+// phone_in_use refusal. Another account's session may be ended when it is
+// no longer live, or when the request proves it comes from that phone.
 func (s *Service) mayReplace(ctx context.Context, u tenant.User, mac string) (string, error) {
 	var on Session
 	if err := s.db.WithContext(ctx).Where("mac = ?", mac).Limit(1).Find(&on).Error; err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
@@ -116,7 +117,7 @@ func (a *adminAuth) Verify(ctx context.Context, raw, kind string) (tenant.AdminS
 	var claims jwt.RegisteredClaims
 	_, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return a.key, nil },
 		jwt.WithValidMethods([]string{"HS256"}), jwt.WithAudience(audienceOf(kind)), jwt.WithIssuer(a.s.PublicURL),
-		jwt.WithIssuedAt(), jwt.WithTimeFunc(a.s.Now), jwt.WithExpirationRequired())
+		jwt.WithIssuedAt(), jwt.WithLeeway(adminClockSkew), jwt.WithTimeFunc(a.s.Now), jwt.WithExpirationRequired())
 	if err == nil {
 		err = a.checkLifetime(claims)
 	}
@@ -132,6 +133,10 @@ func (a *adminAuth) Verify(ctx context.Context, raw, kind string) (tenant.AdminS
 	}
 	return sess, nil
 }
+
+// adminClockSkew is how far apart the clocks of the instances behind one
+// load balancer may be: a token issued by one is checked by another.
+const adminClockSkew = 30 * time.Second
 
 // errLifetime: a token that claims to last longer than AdminTokenTTL.
 var errLifetime = errors.New("lifetime longer than the admin token TTL")
