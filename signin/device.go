@@ -55,6 +55,11 @@ type deviceCode struct {
 	DenyCode    string `gorm:"size:40"`
 	DenyMessage string `gorm:"size:500"`
 	CreatedAt   time.Time
+
+	// UserID and CredVersion are the approving account's when it approved:
+	// a password or MFA change before the phone's poll voids the approval.
+	UserID      uint  `gorm:"not null;default:0"`
+	CredVersion int64 `gorm:"not null;default:0"`
 }
 
 func (deviceCode) TableName() string { return "signin_device_codes" }
@@ -572,7 +577,8 @@ func (s *Service) approve(ctx context.Context, id string, u tenant.User) error {
 			return tx.Model(&deviceCode{}).Where("id = ?", id).Updates(map[string]any{
 				"state": stateDenied, "upn": u.UPN, "deny_code": fe.Code, "deny_message": fe.Message}).Error
 		}
-		return tx.Model(&deviceCode{}).Where("id = ?", id).Updates(map[string]any{"state": stateApproved, "upn": u.UPN}).Error
+		return tx.Model(&deviceCode{}).Where("id = ?", id).Updates(map[string]any{"state": stateApproved, "upn": u.UPN,
+			"user_id": u.ID, "cred_version": u.CredentialVersion}).Error
 	})
 	if err != nil {
 		return err
@@ -606,8 +612,19 @@ func (s *Service) PollDeviceCode(ctx context.Context, clientID, code string) (To
 	}
 	var approver tenant.User
 	var approverErr error
+	var replace string
 	if pre.State == stateApproved && pre.ClientID == clientID {
 		approver, approverErr = s.dir.User(ctx, pre.UPN)
+		if approverErr == nil && pre.UserID != 0 && (approver.ID != pre.UserID || approver.CredentialVersion != pre.CredVersion) {
+			approverErr = fault.New(fault.Unauthorized, "the account's password or multi-factor setting changed after this sign-in was approved: sign in again").WithCode(ReasonCredentialsChanged)
+		}
+		if approverErr == nil {
+			// Refused before the code is spent: once the phone is signed
+			// out, its next poll signs in.
+			if replace, err = s.mayReplace(ctx, approver, pre.MAC); err != nil {
+				return Tokens{}, err
+			}
+		}
 	}
 	var out Tokens
 	var oerr *OAuthError
@@ -666,7 +683,7 @@ func (s *Service) PollDeviceCode(ctx context.Context, clientID, code string) (To
 			oerr = oe
 			return nil
 		}
-		t, refusal, err := s.signIn(ctx, tx, u, dc.ClientID, dc.MAC, MethodWeb)
+		t, refusal, err := s.signIn(ctx, tx, u, dc.ClientID, dc.MAC, MethodWeb, replace)
 		if err != nil {
 			return err
 		}

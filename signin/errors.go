@@ -32,6 +32,9 @@ type OAuthError struct {
 	Reason      string
 	// RetryAfter, when set, is the seconds to wait before asking again.
 	RetryAfter int
+	// Status, when set, is the HTTP status instead of RFC 6749's 400: a
+	// refusal that is about the phone's state, not the request (409).
+	Status int
 }
 
 func (e *OAuthError) Error() string { return e.Code + ": " + e.Description }

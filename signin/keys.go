@@ -233,7 +233,8 @@ func (s *Service) signAccess(ctx context.Context, db *gorm.DB, c AccessClaims) (
 }
 
 // VerifyAccessToken checks an access token's signature, issuer and expiry,
-// and that the phone session it belongs to is still signed in.
+// and that the phone session it belongs to is still signed in and live (its
+// account and credential versions unchanged: lifetime.go).
 func (s *Service) VerifyAccessToken(ctx context.Context, raw string) (AccessClaims, Session, error) {
 	ks, err := s.publishedKeys(ctx)
 	if err != nil {
@@ -262,6 +263,11 @@ func (s *Service) VerifyAccessToken(ctx context.Context, raw string) (AccessClai
 	}
 	if sess.ID == "" {
 		return AccessClaims{}, Session{}, oauthErr(ErrInvalidToken, "this phone has been signed out: sign in again")
+	}
+	if live, err := s.live(ctx, []Session{sess}); err != nil {
+		return AccessClaims{}, Session{}, err
+	} else if len(live) == 0 {
+		return AccessClaims{}, Session{}, &OAuthError{Code: ErrInvalidToken, Description: endedMessage, Reason: ReasonCredentialsChanged}
 	}
 	return c, sess, nil
 }

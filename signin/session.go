@@ -34,6 +34,13 @@ type Session struct {
 	Scope     string    `gorm:"size:200;not null" json:"scope"`
 	CreatedAt time.Time `json:"signedInAt"`
 
+	// The account signed in and the versions of its credentials then
+	// (tenant.CredentialStamp): the session ends when they move on. UserID 0
+	// marks a session from before they were recorded (see adopt).
+	UserID      uint  `gorm:"not null;default:0;index" json:"-"`
+	CredVersion int64 `gorm:"not null;default:0" json:"-"`
+	PINVersion  int64 `gorm:"not null;default:0" json:"-"`
+
 	// Phone lock.
 	LockPINHash         string     `gorm:"size:100" json:"-"`
 	PINRetries          int        `gorm:"not null" json:"-"`
@@ -192,7 +199,9 @@ func refusal(err error) error {
 }
 
 // signIn makes u the user of phone mac inside tx and issues its tokens.
-func (s *Service) signIn(ctx context.Context, tx *gorm.DB, u tenant.User, clientID, mac string, m Method) (Tokens, *OAuthError, error) {
+// Someone else's session on the phone is ended only when it is replace
+// (mayReplace decided so before the transaction).
+func (s *Service) signIn(ctx context.Context, tx *gorm.DB, u tenant.User, clientID, mac string, m Method, replace string) (Tokens, *OAuthError, error) {
 	key := strings.ToLower(u.UPN)
 	if store.EngineOf(tx) == store.Postgres {
 		// Serialise sign-ins of one user so two phones cannot both be the 8th.
@@ -204,11 +213,15 @@ func (s *Service) signIn(ctx context.Context, tx *gorm.DB, u tenant.User, client
 		oe, err := refusalOf(err)
 		return Tokens{}, oe, err
 	}
+	if oe, err := s.checkReplace(tx, u, mac, replace); oe != nil || err != nil {
+		return Tokens{}, oe, err
+	}
 	if err := endSessions(tx, "mac = ?", mac); err != nil {
 		return Tokens{}, nil, err
 	}
 	sess := Session{ID: randomID(), MAC: mac, UPN: u.UPN, UPNKey: key, ClientID: clientID, Method: m,
-		Scope: strings.Join(Scopes(u.SkypeLocation, u.ExchangeLocation, u.MFA, m), " "), CreatedAt: s.now()}
+		Scope: strings.Join(Scopes(u.SkypeLocation, u.ExchangeLocation, u.MFA, m), " "), CreatedAt: s.now(),
+		UserID: u.ID, CredVersion: u.CredentialVersion, PINVersion: u.PINVersion}
 	if err := tx.Create(&sess).Error; err != nil {
 		return Tokens{}, nil, err
 	}
@@ -322,11 +335,15 @@ func (s *Service) grant(ctx context.Context, u tenant.User, clientID, mac string
 	if err := s.ready(ctx); err != nil {
 		return Tokens{}, err
 	}
+	replace, err := s.mayReplace(ctx, u, mac)
+	if err != nil {
+		return Tokens{}, err
+	}
 	var out Tokens
 	var refusal *OAuthError
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
-		out, refusal, err = s.signIn(ctx, tx, u, clientID, mac, m)
+		out, refusal, err = s.signIn(ctx, tx, u, clientID, mac, m, replace)
 		return err
 	})
 	if err != nil {
@@ -380,8 +397,14 @@ func (s *Service) Refresh(ctx context.Context, clientID, raw string) (Tokens, er
 		}
 	}
 	var gate error
+	var ended bool
 	if preSess.ID != "" {
 		gate = s.dir.CanSignIn(ctx, preSess.UPN)
+		gone, err := s.stale(ctx, preSess)
+		if err != nil {
+			return Tokens{}, err
+		}
+		ended = gone[preSess.ID]
 	}
 	var out Tokens
 	var oerr *OAuthError
@@ -418,6 +441,11 @@ func (s *Service) Refresh(ctx context.Context, clientID, raw string) (Tokens, er
 		if sess.ID != preSess.ID {
 			oerr = oauthErr(ErrInvalidGrant, "this phone was signed out while the refresh token was in use: sign in again")
 			return nil
+		}
+		if ended {
+			oerr = oauthErr(ErrInvalidGrant, "%s", endedMessage)
+			oerr.Reason = ReasonCredentialsChanged
+			return endSessions(tx, "id = ?", sess.ID)
 		}
 		if err := gate; err != nil {
 			oe, err := refusalOf(err)
@@ -524,6 +552,13 @@ func (s *Service) UserOnDevice(ctx context.Context, mac string) (string, error) 
 	if err := s.db.WithContext(ctx).Where("mac = ?", m).Limit(1).Find(&sess).Error; err != nil {
 		return "", err
 	}
+	if sess.ID == "" {
+		return "", nil
+	}
+	live, err := s.live(ctx, []Session{sess})
+	if err != nil || len(live) == 0 {
+		return "", err
+	}
 	return sess.UPN, nil
 }
 
@@ -533,8 +568,12 @@ func (s *Service) Sessions(ctx context.Context, upn string) ([]Session, error) {
 	if upn != "" {
 		q = q.Where("upn_key = ?", strings.ToLower(strings.TrimSpace(upn)))
 	}
-	var out []Session
-	if err := q.Find(&out).Error; err != nil {
+	var all []Session
+	if err := q.Find(&all).Error; err != nil {
+		return nil, err
+	}
+	out, err := s.live(ctx, all)
+	if err != nil {
 		return nil, err
 	}
 	for i := range out {

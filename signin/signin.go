@@ -34,6 +34,9 @@ type Directory interface {
 	// UserByExtension finds the user with a sign-in extension (NotFound if none).
 	UserByExtension(ctx context.Context, ext string) (tenant.User, error)
 	CanSignIn(ctx context.Context, upn string) error
+	// CredentialStamps returns the current stamps of these users (none for
+	// a deleted one): a phone session lasts while its own still matches.
+	CredentialStamps(ctx context.Context, ids ...uint) (map[uint]tenant.CredentialStamp, error)
 	SetTOTPSecret(ctx context.Context, upn, secret string) error
 	// TOTPSecret opens the user's stored (sealed) authenticator secret.
 	TOTPSecret(u tenant.User) (string, error)

@@ -29,6 +29,11 @@ func (s *Service) CanSignIn(ctx context.Context, upn string) error {
 	if err != nil {
 		return err
 	}
+	return gateRefusal(u, held)
+}
+
+// gateRefusal is CanSignIn's answer for u holding the licenses held.
+func gateRefusal(u User, held map[SKU]bool) error {
 	if !held[PhoneSystem] && !held[EnterpriseE5] {
 		return fault.Forbiddenf("%s has no Phone System license, which a desk phone needs: ask your admin to assign one", u.UPN).WithCode(ReasonNoPhoneSystem)
 	}

@@ -223,7 +223,10 @@ func (s *Service) Unassign(ctx context.Context, upn, skuName string) error {
 		if sku.bringsPhoneSystem() && !held[PhoneSystem] && !held[EnterpriseE5] && (held[CallingPlanDomestic] || held[CallingPlanInternational]) {
 			return fault.Conflictf("%s holds a Calling Plan, which needs Phone System: unassign the Calling Plan first", u.UPN).WithCode("calling_plan_depends")
 		}
-		return tx.Where("user_id = ? AND sku = ?", u.ID, sku).Delete(&UserLicense{}).Error
+		if err := tx.Where("user_id = ? AND sku = ?", u.ID, sku).Delete(&UserLicense{}).Error; err != nil {
+			return err
+		}
+		return noteLicenseLoss(tx, u, sku, held)
 	})
 }
 

@@ -55,6 +55,17 @@ type User struct {
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 
+	// CredentialVersion moves on whenever what let the user sign in stops
+	// holding: a new or removed password, MFA turned on or off, a new Skype
+	// or Exchange location (they decide methods and scopes), the license
+	// that lets them use a desk phone taken away. PINVersion does the same
+	// for the extension and sign-in PIN. Phone sessions record both with the
+	// user's ID (never reused: SQLite AUTOINCREMENT, a PostgreSQL sequence,
+	// so a re-created UPN is another account) and end when they no longer
+	// match (signin checks them on every use).
+	CredentialVersion int64 `gorm:"not null;default:0" json:"-"`
+	PINVersion        int64 `gorm:"not null;default:0" json:"-"`
+
 	// Filled on reads, not stored.
 	Licenses    []SKU `gorm:"-" json:"licenses"`
 	HasPassword bool  `gorm:"-" json:"hasPassword"`
@@ -285,6 +296,7 @@ func (s *Service) UpdateUser(ctx context.Context, upn string, p UserPatch) (User
 		if err != nil {
 			return err
 		}
+		before := u
 		if p.DisplayName != nil {
 			u.DisplayName = strings.TrimSpace(*p.DisplayName)
 		}
@@ -331,6 +343,9 @@ func (s *Service) UpdateUser(ctx context.Context, upn string, p UserPatch) (User
 			} else if err := s.applyExtensionPIN(&u, deref(u.Extension), *p.PIN); err != nil {
 				return err
 			}
+		}
+		if err := noteCredentialChanges(tx, before, &u); err != nil {
+			return err
 		}
 		if err := tx.Save(&u).Error; err != nil {
 			if store.IsUniqueViolation(err) {
@@ -408,7 +423,12 @@ func (s *Service) DeleteUser(ctx context.Context, upn string) error {
 		if err := tx.Where("user_id = ?", u.ID).Delete(&UserLicense{}).Error; err != nil {
 			return err
 		}
-		return tx.Delete(&User{}, u.ID).Error
+		if err := tx.Delete(&User{}, u.ID).Error; err != nil {
+			return err
+		}
+		// The user's phones are rendered again without them; their phone
+		// sessions end (signin finds no account with the session's ID).
+		return store.Bump(tx, store.ConfigGeneration)
 	})
 }
 

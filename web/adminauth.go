@@ -2,14 +2,16 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
-	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/store"
+	"github.com/deskprov/deskprov/tenant"
 )
 
 // adminAuth issues and checks the admin API's bearer tokens: HS256 JWTs
@@ -20,7 +22,23 @@ type adminAuth struct {
 	key []byte
 }
 
-const adminAudience = "deskprov-admin"
+// The audiences of the two kinds of admin token: the API's bearer token and
+// the console's session cookie are not accepted in each other's place.
+const (
+	adminAudience   = "deskprov-admin"
+	consoleAudience = "deskprov-console"
+)
+
+func audienceOf(kind string) string {
+	if kind == tenant.AdminSessionConsole {
+		return consoleAudience
+	}
+	return adminAudience
+}
+
+// AdminSessionKey is the gin context key holding the ID of the admin
+// session making the request.
+const AdminSessionKey = "deskprov.admin.session"
 
 // AdminKey is the gin context key holding the signed-in admin's username.
 const AdminKey = "deskprov.admin"
@@ -59,7 +77,7 @@ func (a *adminAuth) login(c *gin.Context) {
 		a.s.Fail(c, err)
 		return
 	}
-	tok, err := a.Issue(admin.Username)
+	tok, err := a.Issue(c.Request.Context(), admin.Username, tenant.AdminSessionAPI, c.ClientIP())
 	if err != nil {
 		a.s.Fail(c, err)
 		return
@@ -67,37 +85,88 @@ func (a *adminAuth) login(c *gin.Context) {
 	c.JSON(http.StatusOK, loginResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(a.s.AdminTokenTTL.Seconds())})
 }
 
-// Issue signs a token for an admin.
-func (a *adminAuth) Issue(username string) (string, error) {
+// Issue starts an admin session of kind (tenant.AdminSessionAPI or
+// tenant.AdminSessionConsole) in the store and signs its token: jti is the
+// session, aud the kind, iss the public URL.
+func (a *adminAuth) Issue(ctx context.Context, username, kind, addr string) (string, error) {
 	now := a.s.Now()
+	exp := now.Add(a.s.AdminTokenTTL)
+	sess, err := a.s.Tenant.StartAdminSession(ctx, username, kind, addr, exp)
+	if err != nil {
+		return "", err
+	}
 	claims := jwt.RegisteredClaims{
-		Subject:   username,
+		ID:        sess.ID,
+		Subject:   sess.Username,
 		Issuer:    a.s.PublicURL,
-		Audience:  jwt.ClaimStrings{adminAudience},
+		Audience:  jwt.ClaimStrings{audienceOf(kind)},
 		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(a.s.AdminTokenTTL)),
+		ExpiresAt: jwt.NewNumericDate(exp),
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(a.key)
 }
 
-// Verify returns the admin a token was issued to.
-func (a *adminAuth) Verify(raw string) (string, error) {
+// Verify checks a token of kind and returns its live session. Beyond the
+// signature it wants this server's issuer and the kind's audience, an iat
+// not in the future and a lifetime (exp - iat) no longer than AdminTokenTTL,
+// so even a token signed with a leaked key cannot be made to last; then the
+// session must be live in the store (not signed out or revoked, its admin
+// still there), read on every request so that a revocation holds on every
+// instance at once.
+func (a *adminAuth) Verify(ctx context.Context, raw, kind string) (tenant.AdminSession, error) {
 	var claims jwt.RegisteredClaims
 	_, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return a.key, nil },
-		jwt.WithValidMethods([]string{"HS256"}), jwt.WithAudience(adminAudience),
-		jwt.WithTimeFunc(a.s.Now), jwt.WithExpirationRequired())
-	if err != nil {
-		return "", fault.New(fault.Unauthorized, "the admin token is not valid (%s): sign in again with POST /api/v1/login or `deskprov login`", shortJWTError(err))
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithAudience(audienceOf(kind)), jwt.WithIssuer(a.s.PublicURL),
+		jwt.WithIssuedAt(), jwt.WithLeeway(adminClockSkew), jwt.WithTimeFunc(a.s.Now), jwt.WithExpirationRequired())
+	if err == nil {
+		err = a.checkLifetime(claims)
 	}
-	return claims.Subject, nil
+	if err != nil {
+		return tenant.AdminSession{}, fault.New(fault.Unauthorized, "the admin token is not valid (%s): sign in again with POST /api/v1/login or `deskprov login`", shortJWTError(err))
+	}
+	sess, err := a.s.Tenant.CheckAdminSession(ctx, claims.ID, kind)
+	if err != nil {
+		return tenant.AdminSession{}, err
+	}
+	if sess.Username != claims.Subject {
+		return tenant.AdminSession{}, fault.New(fault.Unauthorized, "the admin token does not match its session: sign in again")
+	}
+	return sess, nil
+}
+
+// adminClockSkew is how far apart the clocks of the instances behind one
+// load balancer may be: a token issued by one is checked by another.
+const adminClockSkew = 30 * time.Second
+
+// errLifetime: a token that claims to last longer than AdminTokenTTL.
+var errLifetime = errors.New("lifetime longer than the admin token TTL")
+
+func (a *adminAuth) checkLifetime(c jwt.RegisteredClaims) error {
+	if c.IssuedAt == nil || c.ID == "" {
+		return jwt.ErrTokenRequiredClaimMissing
+	}
+	if c.ExpiresAt.Sub(c.IssuedAt.Time) > a.s.AdminTokenTTL {
+		return errLifetime
+	}
+	return nil
 }
 
 func shortJWTError(err error) string {
 	switch {
-	case strings.Contains(err.Error(), "expired"):
+	case errors.Is(err, errLifetime):
+		return "it claims to last longer than the server's admin token lifetime"
+	case errors.Is(err, jwt.ErrTokenExpired):
 		return "expired"
-	case strings.Contains(err.Error(), "signature"):
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return "bad signature"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "issued by another server"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "not an admin API token; the console's cookie is not one"
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "issued in the future"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "a required claim is missing"
 	}
 	return "malformed"
 }
@@ -112,35 +181,45 @@ func (a *adminAuth) require(c *gin.Context) {
 			return
 		}
 	}
-	h := c.GetHeader("Authorization")
-	raw, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || raw == "" {
+	raw, ok := bearerToken(c.GetHeader("Authorization"))
+	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="deskprov admin"`)
 		writeError(c, http.StatusUnauthorized, "unauthorized", "this call needs an admin token: send Authorization: Bearer <token> from POST /api/v1/login")
 		return
 	}
-	user, err := a.Verify(strings.TrimSpace(raw))
-	if err == nil {
-		var exists bool
-		exists, err = a.s.Tenant.AdminExists(c.Request.Context(), user)
-		if err == nil && !exists {
-			err = fault.New(fault.Unauthorized, "the admin %q no longer exists", user)
-		}
-	}
+	sess, err := a.Verify(c.Request.Context(), raw, tenant.AdminSessionAPI)
 	if err != nil {
 		c.Header("WWW-Authenticate", `Bearer realm="deskprov admin", error="invalid_token"`)
 		a.s.Fail(c, err)
 		return
 	}
-	c.Set(AdminKey, user)
+	c.Set(AdminKey, sess.Username)
+	c.Set(AdminSessionKey, sess.ID)
 	c.Next()
+}
+
+// logout (POST /api/v1/logout) ends the session of the token it is called
+// with; the token is refused from then on, on every instance.
+func (a *adminAuth) logout(c *gin.Context) {
+	if err := a.s.Tenant.EndAdminSession(c.Request.Context(), c.GetString(AdminSessionKey)); err != nil {
+		a.s.Fail(c, err)
+		return
+	}
+	a.s.Log.Info("admin signed out", "admin", AdminOf(c))
+	c.JSON(http.StatusOK, gin.H{"signedOut": true})
 }
 
 // AdminOf returns the username of the admin making the request.
 func AdminOf(c *gin.Context) string { return c.GetString(AdminKey) }
 
-// IssueAdminToken signs an admin token (for the console and tests).
-func (s *Server) IssueAdminToken(username string) (string, error) { return s.auth.Issue(username) }
+// IssueAdminToken starts an API session for an admin and returns its bearer
+// token (for tests and tools that act as an admin).
+func (s *Server) IssueAdminToken(username string) (string, error) {
+	return s.auth.Issue(context.Background(), username, tenant.AdminSessionAPI, "")
+}
 
-// VerifyAdminToken checks an admin token and returns the admin's username.
-func (s *Server) VerifyAdminToken(raw string) (string, error) { return s.auth.Verify(raw) }
+// VerifyAdminToken checks an admin API token and returns the admin's username.
+func (s *Server) VerifyAdminToken(raw string) (string, error) {
+	sess, err := s.auth.Verify(context.Background(), raw, tenant.AdminSessionAPI)
+	return sess.Username, err
+}

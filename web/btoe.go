@@ -74,7 +74,7 @@ func (h *btoeAPI) Mount(r *Routes) {
 }
 
 func btoeBearer(c *gin.Context) string {
-	tok, _ := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	tok, _ := bearerToken(c.GetHeader("Authorization"))
 	return strings.TrimSpace(tok)
 }
 

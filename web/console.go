@@ -18,11 +18,14 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/store"
+	"github.com/deskprov/deskprov/tenant"
 )
 
 // The admin console: server-rendered pages under /admin that work without
-// JavaScript. The session cookie holds an admin token (the same signed token
-// as the API's bearer token), HttpOnly and SameSite=Strict. Every form
+// JavaScript. The session cookie holds a console admin token (signed like the
+// API's bearer token but with its own audience, so neither is accepted as the
+// other, and backed by its own admin session in the store, which logout
+// ends), HttpOnly and SameSite=Strict. Every form
 // carries a CSRF token: an HMAC of a random per-browser nonce kept in its own
 // HttpOnly cookie, checked on every POST together with the Origin header.
 
@@ -63,13 +66,13 @@ func newConsole(s *Server) (*console, error) {
 	if err != nil {
 		return nil, err
 	}
-	funcs := template.FuncMap{"pathEscape": url.PathEscape}
+	funcs := template.FuncMap{"pathEscape": url.PathEscape, "sessionTime": sessionTime}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(consoleFiles, "templates/console/layout.html")
 	if err != nil {
 		return nil, err
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "policies", "policy"} {
+	for _, name := range []string{"login", "policies", "policy", "sessions"} {
 		t, err := template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/console/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -170,35 +173,46 @@ func (cn *console) refuse(c *gin.Context, msg string) {
 	c.Abort()
 }
 
-// requireAdmin lets a request through with a valid session, else sends the
-// browser to the sign-in page.
-func (cn *console) requireAdmin(c *gin.Context) {
-	ck, err := c.Request.Cookie(consoleSessionCookie)
-	if err == nil && ck.Value != "" {
-		user, err := cn.s.VerifyAdminToken(ck.Value)
-		if err == nil {
-			ok, err := cn.s.Tenant.AdminExists(c.Request.Context(), user)
-			if err != nil {
-				cn.s.Fail(c, err)
-				return
-			}
-			if ok {
-				c.Set(AdminKey, user)
-				c.Next()
-				return
-			}
+// session returns the live console session of the request's cookie. ok is
+// false when there is none (no cookie, a bad token, a session that ended);
+// err is set only when the store could not be asked.
+func (cn *console) session(c *gin.Context) (sess tenant.AdminSession, ok bool, err error) {
+	ck, cerr := c.Request.Cookie(consoleSessionCookie)
+	if cerr != nil || ck.Value == "" {
+		return sess, false, nil
+	}
+	sess, err = cn.s.auth.Verify(c.Request.Context(), ck.Value, tenant.AdminSessionConsole)
+	if err != nil {
+		if fault.Is(err, fault.Unauthorized) {
+			return sess, false, nil
 		}
+		return sess, false, err
+	}
+	return sess, true, nil
+}
+
+// requireAdmin lets a request through with a live console session, else
+// sends the browser to the sign-in page.
+func (cn *console) requireAdmin(c *gin.Context) {
+	sess, ok, err := cn.session(c)
+	if err != nil {
+		cn.s.Fail(c, err)
+		return
+	}
+	if ok {
+		c.Set(AdminKey, sess.Username)
+		c.Set(AdminSessionKey, sess.ID)
+		c.Next()
+		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/login")
 	c.Abort()
 }
 
 func (cn *console) loginPage(c *gin.Context) {
-	if ck, err := c.Request.Cookie(consoleSessionCookie); err == nil && ck.Value != "" {
-		if _, err := cn.s.VerifyAdminToken(ck.Value); err == nil {
-			c.Redirect(http.StatusSeeOther, "/admin/policies")
-			return
-		}
+	if _, ok, _ := cn.session(c); ok {
+		c.Redirect(http.StatusSeeOther, "/admin/policies")
+		return
 	}
 	cn.render(c, http.StatusOK, "login", consolePageData{Title: "Sign in", Body: map[string]string{}})
 }
@@ -218,7 +232,7 @@ func (cn *console) login(c *gin.Context) {
 		cn.render(c, StatusOf(fe.Kind), "login", consolePageData{Title: "Sign in", Error: fe.Message, Body: map[string]string{"Username": username}})
 		return
 	}
-	tok, err := cn.s.IssueAdminToken(a.Username)
+	tok, err := cn.s.auth.Issue(c.Request.Context(), a.Username, tenant.AdminSessionConsole, c.ClientIP())
 	if err != nil {
 		cn.s.Fail(c, err)
 		return
@@ -228,7 +242,21 @@ func (cn *console) login(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/admin/policies")
 }
 
+// logout ends the console session in the store, so a copy of the cookie
+// is refused too, then drops the cookie.
 func (cn *console) logout(c *gin.Context) {
+	sess, ok, err := cn.session(c)
+	if err != nil {
+		cn.s.Fail(c, err)
+		return
+	}
+	if ok {
+		if err := cn.s.Tenant.EndAdminSession(c.Request.Context(), sess.ID); err != nil {
+			cn.s.Fail(c, err)
+			return
+		}
+		cn.s.Log.Info("admin signed out of the console", "admin", sess.Username)
+	}
 	cn.setCookie(c, consoleSessionCookie, "", -1)
 	c.Redirect(http.StatusSeeOther, "/admin/login")
 }

@@ -87,6 +87,9 @@ func (h *signinAPI) oauthFail(c *gin.Context, err error) {
 	case signin.ErrTemporarilyUnavailable:
 		status = http.StatusTooManyRequests
 	}
+	if oe.Status != 0 {
+		status = oe.Status
+	}
 	if oe.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(oe.RetryAfter))
 	}
@@ -172,7 +175,7 @@ func (h *signinAPI) qr(c *gin.Context) {
 }
 
 func (h *signinAPI) token(c *gin.Context) {
-	ctx := c.Request.Context()
+	ctx := signin.WithPhoneProof(c.Request.Context(), h.phoneProof(c))
 	client := c.PostForm("client_id")
 	var tok signin.Tokens
 	var err error
@@ -206,6 +209,17 @@ func (h *signinAPI) token(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	c.Header("Pragma", "no-cache")
 	c.JSON(http.StatusOK, tok)
+}
+
+// phoneProof is what a token request shows of coming from the phone it
+// names (device_id), for a sign-in on a phone where someone else is signed
+// in: the phone's provisioning credentials (checked only when needed), or its
+// own current access or refresh token in the form field phone_token.
+func (h *signinAPI) phoneProof(c *gin.Context) signin.PhoneProof {
+	return signin.PhoneProof{
+		Provisioned: func(mac string) bool { return h.s.PhoneAuthenticated(c, mac) },
+		Token:       strings.TrimSpace(c.PostForm("phone_token")),
+	}
 }
 
 func grantLabel(gt string) string {
@@ -242,13 +256,13 @@ func (h *signinAPI) revoke(c *gin.Context) {
 // phone authenticates a phone by its bearer access token.
 func (h *signinAPI) phone(next func(c *gin.Context, sess signin.Session)) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-		if !ok || raw == "" {
+		raw, ok := bearerToken(c.GetHeader("Authorization"))
+		if !ok {
 			c.Header("WWW-Authenticate", `Bearer realm="deskprov"`)
 			writeError(c, http.StatusUnauthorized, string(fault.Unauthorized), "send the phone's access token as Authorization: Bearer <token>")
 			return
 		}
-		_, sess, err := h.svc.VerifyAccessToken(c.Request.Context(), strings.TrimSpace(raw))
+		_, sess, err := h.svc.VerifyAccessToken(c.Request.Context(), raw)
 		if err != nil {
 			if oe, ok := signin.AsOAuth(err); ok {
 				c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)

@@ -29,6 +29,8 @@ func mountTenant(r *Routes, tn *tenant.Service) {
 	// POST /api/v1/login is answered by the auth middleware before routing;
 	// this route only gives it a name in metrics and method handling.
 	a.POST("/login", func(c *gin.Context) {})
+	a.POST("/logout", r.Server.auth.logout)
+	mountAdminSessions(r)
 }
 
 func (h *tenantAPI) createUser(c *gin.Context) {
