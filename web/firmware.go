@@ -48,6 +48,7 @@ func (h *Firmware) Mount(r *Routes) {
 	r.Server.Registry.MustRegister(h.active, h.rejected)
 	a := r.Admin
 	a.POST("/firmware", h.upload)
+	r.Server.OwnBodyLimit(http.MethodPost, "/api/v1/firmware") // images are streamed to disk under MaxUpload
 	a.GET("/firmware", h.list)
 	a.GET("/firmware/:id", h.get)
 	a.DELETE("/firmware/:id", h.remove)
