@@ -308,4 +308,3 @@ func TestServeRemovesInterruptedUploadsAtStart(t *testing.T) {
 		}
 	}
 }
-
