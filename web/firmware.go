@@ -435,7 +435,7 @@ func (h *Firmware) serve(c *gin.Context, img firmware.Image, mac string) {
 	hd.Set("ETag", `"`+img.ID+`"`)
 	hd.Set("X-Checksum-SHA256", img.ID)
 	hd.Set("Cache-Control", "no-cache")
-	w := &downloadWriter{ResponseWriter: c.Writer, rc: http.NewResponseController(c.Writer), stall: h.Stall}
+	w := &downloadWriter{ResponseWriter: c.Writer, rc: http.NewResponseController(c.Writer), stall: h.Stall, plain: c.Request.TLS == nil}
 	http.ServeContent(w, c.Request, img.FileName, img.CreatedAt, f)
 	if w.stalled {
 		h.stalled.Inc()
@@ -490,13 +490,16 @@ func reachesEnd(status int, rng string, size int64) bool {
 // connection's ReadFrom (sendfile), which gin's writer does not expose, and
 // gives every chunk it hands the connection stall to go out: a client that
 // reads nothing fills the socket buffers, the write stops, and the deadline
-// ends the download. The deadline moves with each chunk, so a client that
-// keeps reading is never cut however big the image; a total WriteTimeout
-// would cut a slow phone fetching a large one.
+// ends the download. The deadline moves with each chunk (and, over plain
+// HTTP, with any progress within one), so a client that keeps reading is
+// never cut however big the image; a total WriteTimeout would cut a slow
+// phone fetching a large one.
 type downloadWriter struct {
 	gin.ResponseWriter
-	rc      *http.ResponseController
-	stall   time.Duration
+	rc    *http.ResponseController
+	stall time.Duration
+	// plain is set for a request over plain HTTP (no TLS).
+	plain   bool
 	sent    int64
 	stalled bool
 }
@@ -539,6 +542,11 @@ func (w *downloadWriter) ReadFrom(r io.Reader) (int64, error) {
 	if limited {
 		src, remain = lr.R, lr.N
 	}
+	// Over plain HTTP a file goes out by sendfile, which can go on after a
+	// deadline; anything else (TLS, a multipart range's pipe) loses what it
+	// read but did not write, so a timeout ends it.
+	_, isFile := src.(*os.File)
+	resumable := rf != nil && w.plain && isFile
 	var total int64
 	chunk := int64(minStallChunk)
 	for remain != 0 {
@@ -565,6 +573,14 @@ func (w *downloadWriter) ReadFrom(r io.Reader) (int64, error) {
 			lr.N -= m
 		}
 		if err != nil {
+			if m > 0 && resumable && errors.Is(err, os.ErrDeadlineExceeded) {
+				// The client took part of the chunk within stall: it is
+				// reading, only slowly. sendfile sent exactly m bytes
+				// and moved the file on by as many, so the rest goes on
+				// under a fresh deadline, in smaller chunks.
+				chunk = max(chunk/2, minStallChunk)
+				continue
+			}
 			w.noteStall(err)
 			return total, err
 		}

@@ -177,7 +177,7 @@ func TestServeDropsStalledDownloads(t *testing.T) {
 		o.FirmwareMaxDownloads = 3
 		o.FirmwareStallTimeout = time.Second
 	})
-	image := randomImage(32 << 20) // far more than the sockets hold
+	image := randomImage(12 << 20) // far more than the sockets hold
 	importImage(t, srv.base, testImage, image)
 	for range 3 {
 		askAndStall(t, srv.base, "/prov/"+testImage)
@@ -206,9 +206,18 @@ func TestServeDropsStalledDownloads(t *testing.T) {
 // download lets it finish, and serve then returns nil: exit status 0.
 func TestServeDrainsDownloadsOnStop(t *testing.T) {
 	srv := startServeCtl(t, func(o *serveOptions) { o.ShutdownGrace = 20 * time.Second })
-	image := randomImage(32 << 20)
+	image := randomImage(8 << 20)
 	importImage(t, srv.base, testImage, image)
-	resp, err := http.Get(srv.base + "/prov/" + testImage)
+	// A small receive buffer keeps most of the image on the server's side
+	// until the client reads it, so the download is in flight at the stop.
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			c.(*net.TCPConn).SetReadBuffer(64 << 10)
+		}
+		return c, err
+	}}}
+	resp, err := client.Get(srv.base + "/prov/" + testImage)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +229,7 @@ func TestServeDrainsDownloadsOnStop(t *testing.T) {
 	go func() { err, _ := srv.stop(); stopped <- err }()
 	// The rest at a pace that makes the download outlast the stop's start.
 	for {
-		n, err := io.CopyN(&got, resp.Body, 1<<20)
+		n, err := io.CopyN(&got, resp.Body, 256<<10)
 		if err != nil || n == 0 {
 			break
 		}
@@ -247,7 +256,7 @@ func TestServeCutsDownloadsWhenTheGraceRunsOut(t *testing.T) {
 		o.ShutdownGrace = time.Second
 		o.FirmwareStallTimeout = time.Hour // only the grace ends it
 	})
-	importImage(t, srv.base, testImage, randomImage(32<<20))
+	importImage(t, srv.base, testImage, randomImage(8<<20))
 	askAndStall(t, srv.base, "/prov/"+testImage)
 	waitActive(t, srv.base, "1", 10*time.Second)
 	err, took := srv.stop()
