@@ -435,7 +435,13 @@ func (h *Firmware) serve(c *gin.Context, img firmware.Image, mac string) {
 	hd.Set("ETag", `"`+img.ID+`"`)
 	hd.Set("X-Checksum-SHA256", img.ID)
 	hd.Set("Cache-Control", "no-cache")
-	w := &downloadWriter{ResponseWriter: c.Writer, rc: http.NewResponseController(c.Writer), stall: h.Stall, plain: c.Request.TLS == nil}
+	// Deadlines and the hijack go to net/http's writer itself: gin's
+	// refuses to hijack once a body has gone through it.
+	var inner http.ResponseWriter = c.Writer
+	if u, ok := c.Writer.(interface{ Unwrap() http.ResponseWriter }); ok {
+		inner = u.Unwrap()
+	}
+	w := &downloadWriter{ResponseWriter: c.Writer, rc: http.NewResponseController(inner), stall: h.Stall, plain: c.Request.TLS == nil}
 	http.ServeContent(w, c.Request, img.FileName, img.CreatedAt, f)
 	if w.stalled {
 		h.stalled.Inc()
