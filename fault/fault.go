@@ -22,6 +22,10 @@ const (
 	Internal     Kind = "internal"     // 500: a bug or a broken dependency
 )
 
+// UnsupportedType (415): the body is of a media type the endpoint does not
+// take; it is refused before any of it is parsed.
+const UnsupportedType Kind = "unsupported_media_type"
+
 // Error is a domain error. Code is an optional machine-readable detail
 // (for example "no_phone_system") for callers that must tell reasons apart.
 type Error struct {

@@ -19,6 +19,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/tempfile"
 	"github.com/deskprov/deskprov/store"
 )
 
@@ -87,6 +88,7 @@ func (s *Service) Stage(r io.Reader) (*Upload, error) {
 	if err != nil {
 		return nil, err
 	}
+	tempfile.Hold(f) // so that RemoveStaleUploads in another server leaves it
 	u := &Upload{path: f.Name()}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, s.MaxUpload+1))
@@ -351,19 +353,21 @@ func (s *Service) Resolve(ctx context.Context, vendor, name, mac string) (Image,
 	return cands[0], true, nil
 }
 
-// removeStaleUploads clears temporary files an earlier process left behind
-// when it died mid-upload.
-func (s *Service) removeStaleUploads(olderThan time.Duration) {
+// RemoveStaleUploads removes the temporary files of uploads an earlier
+// process was killed in the middle of, whatever their age, and returns how
+// many it removed. An upload in progress (in a server sharing the directory)
+// holds a lock on its file and keeps it.
+func (s *Service) RemoveStaleUploads() (int, error) {
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
-		return
+		return 0, err
 	}
+	n := 0
 	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), tempPrefix) {
-			continue
-		}
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > olderThan {
-			os.Remove(filepath.Join(s.dir, e.Name()))
+		if strings.HasPrefix(e.Name(), tempPrefix) && e.Type().IsRegular() &&
+			tempfile.RemoveIfStale(filepath.Join(s.dir, e.Name()), os.Open, os.Remove) {
+			n++
 		}
 	}
+	return n, nil
 }

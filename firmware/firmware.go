@@ -53,7 +53,6 @@ func New(db *gorm.DB, dir string) (*Service, error) {
 		return nil, fmt.Errorf("create the firmware directory %s: %w", dir, err)
 	}
 	s := &Service{db: db, dir: dir, Now: time.Now, MaxUpload: 2 << 30, LoopFlips: 3, LoopWindow: 24 * time.Hour}
-	s.removeStaleUploads(24 * time.Hour)
 	return s, nil
 }
 

@@ -9,9 +9,11 @@ import (
 	"io/fs"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/tempfile"
 )
 
 // Uploads keeps the files phones PUT (logs, override files), one directory
@@ -61,11 +63,12 @@ func (u *Uploads) Put(mac, name string, body io.Reader) (UploadInfo, error) {
 	}
 	var rnd [6]byte
 	rand.Read(rnd[:])
-	tmp := mac + "/.tmp-" + hex.EncodeToString(rnd[:])
+	tmp := mac + "/" + tempPrefix + hex.EncodeToString(rnd[:])
 	f, err := u.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return UploadInfo{}, fmt.Errorf("store %s: %w", name, err)
 	}
+	tempfile.Hold(f) // so that RemoveStale in another server leaves it
 	n, err := io.Copy(f, io.LimitReader(body, u.Max+1))
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -82,6 +85,47 @@ func (u *Uploads) Put(mac, name string, body io.Reader) (UploadInfo, error) {
 		return UploadInfo{}, fmt.Errorf("store %s: %w", name, err)
 	}
 	return UploadInfo{Name: name, Size: n, ModifiedAt: time.Now().UTC()}, nil
+}
+
+// tempPrefix starts the name of an upload being written.
+const tempPrefix = ".tmp-"
+
+// RemoveStale removes the temporary files of uploads an earlier process was
+// killed in the middle of, whatever their age, and returns how many it
+// removed. An upload in progress (in a server sharing the directory) holds
+// a lock on its file and keeps it.
+func (u *Uploads) RemoveStale() (int, error) {
+	dir, err := u.root.Open(".")
+	if err != nil {
+		return 0, err
+	}
+	macs, err := dir.ReadDir(-1)
+	dir.Close()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range macs {
+		if !m.IsDir() {
+			continue
+		}
+		d, err := u.root.Open(m.Name())
+		if err != nil {
+			continue
+		}
+		ents, err := d.ReadDir(-1)
+		d.Close()
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), tempPrefix) && e.Type().IsRegular() &&
+				tempfile.RemoveIfStale(m.Name()+"/"+e.Name(), u.root.Open, u.root.Remove) {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // Open returns a stored upload; a missing one is fault.NotFound.

@@ -42,6 +42,8 @@ func StatusOf(k fault.Kind) int {
 		return http.StatusConflict
 	case fault.TooLarge:
 		return http.StatusRequestEntityTooLarge
+	case fault.UnsupportedType:
+		return http.StatusUnsupportedMediaType
 	case fault.RateLimited:
 		return http.StatusTooManyRequests
 	case fault.Unavailable:
@@ -66,8 +68,8 @@ func (s *Server) Fail(c *gin.Context, err error) {
 	c.AbortWithStatusJSON(StatusOf(fe.Kind), errorBody{Error: string(fe.Kind), Message: fe.Message, Code: fe.Code, Field: fe.Field})
 }
 
-// MaxJSONBody caps admin API request bodies.
-const MaxJSONBody = 1 << 20
+// MaxJSONBody caps JSON request bodies.
+const MaxJSONBody = MaxBody
 
 // BindJSON decodes the request body into v strictly: malformed JSON, a wrong
 // type or an unknown field is a fault.Invalid naming the problem.
@@ -90,9 +92,12 @@ func BindOptionalJSON(c *gin.Context, v any) error {
 }
 
 func readJSONBody(c *gin.Context) ([]byte, error) {
+	if ct := c.ContentType(); ct != "" && ct != "application/json" && !strings.HasSuffix(ct, "+json") {
+		return nil, fault.New(fault.UnsupportedType, "send the body as application/json, not %s", ct)
+	}
 	body, err := io.ReadAll(io.LimitReader(c.Request.Body, MaxJSONBody+1))
 	if err != nil {
-		return nil, fault.Invalidf("could not read the request body: %v", err)
+		return nil, bodyFault(err, "could not read the request body")
 	}
 	if len(body) > MaxJSONBody {
 		return nil, fault.New(fault.TooLarge, "the request body is over %d bytes", MaxJSONBody)

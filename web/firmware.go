@@ -4,8 +4,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,9 +25,14 @@ type Firmware struct {
 	// slots caps concurrent image downloads server-wide (per process).
 	slots      chan struct{}
 	retryAfter int
-	s          *Server
-	active     prometheus.Gauge
-	rejected   prometheus.Counter
+	// Stall drops a download whose client has taken nothing for this long,
+	// which frees its slot (default 30 s). A client that keeps reading is
+	// never cut, however long the image takes.
+	Stall    time.Duration
+	s        *Server
+	active   prometheus.Gauge
+	rejected prometheus.Counter
+	stalled  prometheus.Counter
 }
 
 // NewFirmware builds the module. maxDownloads caps concurrent image
@@ -37,17 +44,25 @@ func NewFirmware(svc *firmware.Service, maxDownloads, retryAfter int) *Firmware 
 	if retryAfter <= 0 {
 		retryAfter = 30
 	}
-	return &Firmware{svc: svc, slots: make(chan struct{}, maxDownloads), retryAfter: retryAfter}
+	return &Firmware{svc: svc, slots: make(chan struct{}, maxDownloads), retryAfter: retryAfter, Stall: DefaultDownloadStall}
 }
+
+// DefaultDownloadStall is Firmware.Stall's default.
+const DefaultDownloadStall = 30 * time.Second
+
+// Active is how many image downloads are in progress.
+func (h *Firmware) Active() int { return len(h.slots) }
 
 // Mount adds the routes.
 func (h *Firmware) Mount(r *Routes) {
 	h.s = r.Server
 	h.active = prometheus.NewGauge(prometheus.GaugeOpts{Name: "deskprov_firmware_downloads_active", Help: "Firmware image downloads in progress."})
 	h.rejected = prometheus.NewCounter(prometheus.CounterOpts{Name: "deskprov_firmware_downloads_rejected_total", Help: "Firmware downloads turned away with 503 by the concurrency cap."})
-	r.Server.Registry.MustRegister(h.active, h.rejected)
+	h.stalled = prometheus.NewCounter(prometheus.CounterOpts{Name: "deskprov_firmware_downloads_stalled_total", Help: "Firmware downloads dropped because the client read nothing for the stall timeout."})
+	r.Server.Registry.MustRegister(h.active, h.rejected, h.stalled)
 	a := r.Admin
 	a.POST("/firmware", h.upload)
+	r.Server.OwnBodyLimit(http.MethodPost, "/api/v1/firmware") // images are streamed to disk under MaxUpload
 	a.GET("/firmware", h.list)
 	a.GET("/firmware/:id", h.get)
 	a.DELETE("/firmware/:id", h.remove)
@@ -420,7 +435,31 @@ func (h *Firmware) serve(c *gin.Context, img firmware.Image, mac string) {
 	hd.Set("ETag", `"`+img.ID+`"`)
 	hd.Set("X-Checksum-SHA256", img.ID)
 	hd.Set("Cache-Control", "no-cache")
-	http.ServeContent(sendfileWriter{c.Writer}, c.Request, img.FileName, img.CreatedAt, f)
+	// Deadlines and the hijack go to net/http's writer itself: gin's
+	// refuses to hijack once a body has gone through it.
+	var inner http.ResponseWriter = c.Writer
+	if u, ok := c.Writer.(interface{ Unwrap() http.ResponseWriter }); ok {
+		inner = u.Unwrap()
+	}
+	w := &downloadWriter{ResponseWriter: c.Writer, rc: http.NewResponseController(inner), stall: h.Stall, plain: c.Request.TLS == nil}
+	http.ServeContent(w, c.Request, img.FileName, img.CreatedAt, f)
+	if w.stalled {
+		h.stalled.Inc()
+		h.s.Log.Info("dropped a firmware download: the client read nothing for the stall timeout", "image", img.ID, "file", img.FileName,
+			"mac", mac, "client", c.ClientIP(), "sent", w.sent, "stall", h.Stall)
+		// Reset the connection: closed politely, the kernel would keep
+		// what is queued for a client that does not read, and keep
+		// probing it.
+		if conn, _, err := w.rc.Hijack(); err == nil {
+			if l, ok := conn.(interface{ SetLinger(int) error }); ok {
+				l.SetLinger(0)
+			}
+			conn.Close()
+		}
+		return
+	}
+	// The connection may serve more requests: no deadline of this one stays.
+	w.rc.SetWriteDeadline(time.Time{})
 	if c.Request.Method == http.MethodGet && reachesEnd(c.Writer.Status(), c.Request.Header.Get("Range"), img.Size) {
 		if err := h.svc.RecordDownload(c.Request.Context(), mac, img); err != nil {
 			h.s.Log.Warn("record firmware download", "mac", mac, "image", img.ID, "err", err)
@@ -453,18 +492,122 @@ func reachesEnd(status int, rng string, size int64) bool {
 	return err == nil && end >= size-1
 }
 
-// sendfileWriter lets http.ServeContent reach the connection's ReadFrom
-// (sendfile) through gin's writer, which does not expose it.
-type sendfileWriter struct{ gin.ResponseWriter }
+// downloadWriter sends an image through gin's writer. It reaches the
+// connection's ReadFrom (sendfile), which gin's writer does not expose, and
+// gives every chunk it hands the connection stall to go out: a client that
+// reads nothing fills the socket buffers, the write stops, and the deadline
+// ends the download. The deadline moves with each chunk (and, over plain
+// HTTP, with any progress within one), so a client that keeps reading is
+// never cut however big the image; a total WriteTimeout would cut a slow
+// phone fetching a large one.
+type downloadWriter struct {
+	gin.ResponseWriter
+	rc    *http.ResponseController
+	stall time.Duration
+	// plain is set for a request over plain HTTP (no TLS).
+	plain   bool
+	sent    int64
+	stalled bool
+}
 
-func (w sendfileWriter) ReadFrom(r io.Reader) (int64, error) {
-	w.ResponseWriter.WriteHeaderNow()
-	if u, ok := w.ResponseWriter.(interface{ Unwrap() http.ResponseWriter }); ok {
-		if rf, ok := u.Unwrap().(io.ReaderFrom); ok {
-			return rf.ReadFrom(r)
+// Chunks start small, so a client that stops at once is noticed after one
+// stall, and grow (at most doubling) to what the client took in a quarter of
+// stall, up to maxStallChunk: a fast reader costs few deadline changes and
+// sendfile calls, and one that slows fourfold still finishes a chunk in time.
+const (
+	minStallChunk = 64 << 10
+	maxStallChunk = 4 << 20
+)
+
+func (w *downloadWriter) Write(p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		end := min(len(p), done+minStallChunk)
+		w.rc.SetWriteDeadline(time.Now().Add(w.stall))
+		n, err := w.ResponseWriter.Write(p[done:end])
+		done += n
+		w.sent += int64(n)
+		if err != nil {
+			w.noteStall(err)
+			return done, err
 		}
 	}
-	return io.Copy(writerOnly{w.ResponseWriter}, r)
+	return done, nil
+}
+
+func (w *downloadWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.ResponseWriter.WriteHeaderNow()
+	var rf io.ReaderFrom
+	if u, ok := w.ResponseWriter.(interface{ Unwrap() http.ResponseWriter }); ok {
+		rf, _ = u.Unwrap().(io.ReaderFrom)
+	}
+	// sendfile sees through one *io.LimitedReader around the file: the
+	// chunks are cut from the limit ServeContent set, not wrapped around it.
+	src, remain := r, int64(-1)
+	lr, limited := r.(*io.LimitedReader)
+	if limited {
+		src, remain = lr.R, lr.N
+	}
+	// Over plain HTTP a file goes out by sendfile, which can go on after a
+	// deadline; anything else (TLS, a multipart range's pipe) loses what it
+	// read but did not write, so a timeout ends it.
+	_, isFile := src.(*os.File)
+	resumable := rf != nil && w.plain && isFile
+	var total int64
+	chunk := int64(minStallChunk)
+	for remain != 0 {
+		n := chunk
+		if remain > 0 {
+			n = min(n, remain)
+		}
+		part := &io.LimitedReader{R: src, N: n}
+		w.rc.SetWriteDeadline(time.Now().Add(w.stall))
+		start := time.Now()
+		var m int64
+		var err error
+		if rf != nil {
+			m, err = rf.ReadFrom(part)
+		} else {
+			m, err = io.Copy(writerOnly{w.ResponseWriter}, part)
+		}
+		total += m
+		w.sent += m
+		if remain > 0 {
+			remain -= m
+		}
+		if limited {
+			lr.N -= m
+		}
+		if err != nil {
+			if m > 0 && resumable && errors.Is(err, os.ErrDeadlineExceeded) {
+				// The client took part of the chunk within stall: it is
+				// reading, only slowly. sendfile sent exactly m bytes
+				// and moved the file on by as many, so the rest goes on
+				// under a fresh deadline, in smaller chunks.
+				chunk = max(chunk/2, minStallChunk)
+				continue
+			}
+			w.noteStall(err)
+			return total, err
+		}
+		if m < n {
+			break // the source ran out
+		}
+		// At most double: a chunk that went into empty socket buffers says
+		// nothing of how fast the client reads.
+		next := 2 * m
+		if el := time.Since(start); el > 0 {
+			next = min(next, int64(float64(m)*float64(w.stall/4)/float64(el)))
+		}
+		chunk = min(max(next, minStallChunk), maxStallChunk)
+	}
+	return total, nil
+}
+
+func (w *downloadWriter) noteStall(err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		w.stalled = true
+	}
 }
 
 // writerOnly hides ReadFrom so io.Copy does not loop back into it.

@@ -420,6 +420,15 @@ func (c *handedConn) CloseWrite() error {
 	return nil
 }
 
+// SetLinger lets a dropped firmware download reset the connection, as on a
+// TCP conn (web/firmware.go).
+func (c *handedConn) SetLinger(sec int) error {
+	if l, ok := c.Conn.(interface{ SetLinger(int) error }); ok {
+		return l.SetLinger(sec)
+	}
+	return nil
+}
+
 // handoffListener is the listener net/http serves: it yields the
 // connections the lane hands over.
 type handoffListener struct {

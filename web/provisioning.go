@@ -28,6 +28,7 @@ func (m Provisioning) Mount(r *Routes) {
 	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPut} {
 		r.Root.Handle(method, "/prov/*name", h.file)
 	}
+	r.Server.OwnBodyLimit(http.MethodPut, "/prov/*name") // phone uploads: up to Uploads.Max
 	r.Root.POST("/RequestHandler/ucdevice.upx", func(c *gin.Context) { h.upx(c, false) })
 	r.Root.POST("/RequestHandlerExt/ucdevice.upx", func(c *gin.Context) { h.upx(c, true) })
 	a := r.Admin
@@ -145,6 +146,9 @@ func (h *provHandler) upload(c *gin.Context, ans provisioning.Answer) {
 		h.phoneFail(c, fault.New(fault.TooLarge, "%s is over the %d-byte upload limit", name, up.Max))
 		return
 	}
+	// Put stops reading at up.Max+1; the cap also makes net/http close the
+	// connection rather than drain what the phone sends beyond it.
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, up.Max+1)
 	existed := false
 	if f, _, err := up.Open(mac, name); err == nil {
 		f.Close()

@@ -66,6 +66,8 @@ type Server struct {
 	prov *provHandler
 	// laneAnswers counts the requests phone lanes answered themselves.
 	laneAnswers atomic.Int64
+	// ownLimit holds the routes exempt from MaxBody (bodylimit.go).
+	ownLimit map[string]bool
 }
 
 // New builds the router with the core routes and every module's.
@@ -85,7 +87,7 @@ func New(d Deps, modules ...Module) (*Server, error) {
 		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{Deps: d, engine: gin.New()}
+	s := &Server{Deps: d, engine: gin.New(), ownLimit: map[string]bool{}}
 	if err := s.engine.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
@@ -100,7 +102,7 @@ func New(d Deps, modules ...Module) (*Server, error) {
 		Name: "deskprov_phone_lane_answers_total",
 		Help: "Phone polls answered by the phone lane itself (the rest of deskprov_http_requests_total went through net/http and gin).",
 	}, func() float64 { return float64(s.laneAnswers.Load()) }))
-	s.engine.Use(s.recoverJSON(), s.observe(), clientAddress())
+	s.engine.Use(s.recoverJSON(), s.observe(), s.limitBodies(), clientAddress())
 	s.engine.NoRoute(func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "not_found", "no such path: "+c.Request.URL.Path)
 	})

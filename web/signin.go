@@ -175,16 +175,19 @@ func (h *signinAPI) qr(c *gin.Context) {
 }
 
 func (h *signinAPI) token(c *gin.Context) {
-	ctx := signin.WithPhoneProof(c.Request.Context(), h.phoneProof(c))
-	client := c.PostForm("client_id")
+	ctx := c.Request.Context()
 	var tok signin.Tokens
 	var err error
-	gt := c.PostForm("grant_type")
+	gt := ""
 	defer func() { h.tokens.WithLabelValues(grantLabel(gt), outcomeLabel(err)).Inc() }()
+	// The media type first: no field is read from a body of another kind.
 	if err = formEncoded(c); err != nil {
 		h.oauthFail(c, err)
 		return
 	}
+	ctx = signin.WithPhoneProof(ctx, h.phoneProof(c))
+	client := c.PostForm("client_id")
+	gt = c.PostForm("grant_type")
 	switch gt {
 	case GrantDeviceCode:
 		tok, err = h.svc.PollDeviceCode(ctx, client, c.PostForm("device_code"))

@@ -36,6 +36,11 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 		return err
 	}
 	p.Uploads = up
+	if n, err := up.RemoveStale(); err != nil {
+		a.log.Warn("could not clear the uploads directory of interrupted phone uploads", "err", err)
+	} else if n > 0 {
+		a.log.Info("removed the temporary files of phone uploads an earlier run did not finish", "count", n)
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {

@@ -520,7 +520,16 @@ func (a *app) addFirmware(ctx context.Context, o serveOptions) (provisioning.Fir
 	if err != nil {
 		return nil, nil, err
 	}
+	if n, err := svc.RemoveStaleUploads(); err != nil {
+		a.log.Warn("could not clear the firmware directory of interrupted uploads", "dir", svc.Dir(), "err", err)
+	} else if n > 0 {
+		a.log.Info("removed the temporary files of firmware uploads an earlier run did not finish", "count", n, "dir", svc.Dir())
+	}
 	mod := web.NewFirmware(svc, o.FirmwareMaxDownloads, o.FirmwareRetryAfter)
+	if o.FirmwareStallTimeout > 0 {
+		mod.Stall = o.FirmwareStallTimeout
+	}
+	a.firmware = mod
 	a.modules = append(a.modules, mod)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})

@@ -51,6 +51,12 @@ type serveOptions struct {
 	// is the Retry-After (seconds) of the 503 beyond it.
 	FirmwareMaxDownloads int
 	FirmwareRetryAfter   int
+	// FirmwareStallTimeout drops an image download whose client has read
+	// nothing for this long, freeing its slot.
+	FirmwareStallTimeout time.Duration
+	// ShutdownGrace is how long a stop waits for requests in flight
+	// (firmware downloads above all) before it cuts them.
+	ShutdownGrace time.Duration
 	// DebugListen, when set, serves Go's profiler (net/http/pprof) there.
 	DebugListen string
 	// NoPhoneLane sends every request through net/http (--phone-lane=false);
@@ -94,6 +100,8 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.StringToStringVar(&o.PhoneLockLockout, "phone-lock-lockout", nil, "per phone family, what too many wrong phone-lock PINs do: sign_out or admin_unlock_code (default polycom=sign_out,yealink=sign_out,audiocodes=admin_unlock_code,lpe=admin_unlock_code)")
 	f.IntVar(&o.FirmwareMaxDownloads, "firmware-max-downloads", 256, "concurrent firmware image downloads before phones are told to retry (503)")
 	f.IntVar(&o.FirmwareRetryAfter, "firmware-retry-after", 30, "seconds a phone turned away by --firmware-max-downloads waits before retrying")
+	f.DurationVar(&o.FirmwareStallTimeout, "firmware-stall-timeout", web.DefaultDownloadStall, "drop a firmware download whose client reads nothing for this long, freeing its slot (a client that keeps reading is never cut)")
+	f.DurationVar(&o.ShutdownGrace, "shutdown-grace", 20*time.Second, "on SIGTERM or Ctrl-C, how long to let requests in flight (firmware downloads) finish before cutting them")
 	f.StringVar(&o.DebugListen, "debug-listen", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; never expose it")
 	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "file with the key that encrypts authenticator (TOTP) secrets in the database: 32 random bytes or 64 hex digits (head -c 32 /dev/urandom > deskprov.key). Required with PostgreSQL, the same file on every server; with SQLite the default is secret.key in the data dir, created on first start")
 	f.BoolVar(&phoneLane, "phone-lane", true, "answer phone config polls on the connection itself, handing everything else to the HTTP server (plain HTTP only; --phone-lane=false sends every request through net/http)")
@@ -111,7 +119,9 @@ type app struct {
 	policy  *policy.Service
 	btoe    *btoe.Service
 	secrets *sealbox.Box
-	modules []web.Module
+	// firmware delivers images; serve counts its downloads at shutdown.
+	firmware *web.Firmware
+	modules  []web.Module
 	// closers run at shutdown, last added first.
 	closers []func()
 }
@@ -227,6 +237,12 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if o.PollInterval != 0 && (o.PollInterval < 5*time.Minute || o.PollInterval > 720*time.Hour) {
 		return fmt.Errorf("--poll-interval %s: give a duration from 5m to 720h (Yealink phones accept at most 30 days)", o.PollInterval)
 	}
+	if o.FirmwareStallTimeout != 0 && (o.FirmwareStallTimeout < time.Second || o.FirmwareStallTimeout > time.Hour) {
+		return fmt.Errorf("--firmware-stall-timeout %s: give a duration from 1s to 1h", o.FirmwareStallTimeout)
+	}
+	if o.ShutdownGrace < 0 || o.ShutdownGrace > time.Hour {
+		return fmt.Errorf("--shutdown-grace %s: give a duration from 0s to 1h", o.ShutdownGrace)
+	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Listen, err)
@@ -313,10 +329,27 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing requests in flight")
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	grace := o.ShutdownGrace
+	if grace == 0 {
+		grace = 20 * time.Second
+	}
+	log.Info("shutting down: finishing requests in flight", "firmware_downloads", a.firmware.Active(), "grace", grace)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := shutdown(sctx); err != nil {
+	err = shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A stop that cuts downloads still stops as asked (exit status 0):
+		// phones fetch the image again from the next server. The log says
+		// how many were cut.
+		cut := a.firmware.Active()
+		hs.Close() // ends the connections net/http still holds
+		for wait := time.Now().Add(2 * time.Second); a.firmware.Active() > 0 && time.Now().Before(wait); {
+			time.Sleep(10 * time.Millisecond) // let their handlers return before the store closes
+		}
+		log.Warn("the shutdown grace ran out: cut the requests still in flight", "firmware_downloads_cut", cut, "grace", grace)
+		err = nil
+	}
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
