@@ -160,6 +160,9 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	if err != nil {
 		return nil, err
 	}
+	if err := secureDataDir(o, engine, log); err != nil {
+		return nil, err
+	}
 	a.secrets = box
 	log.Info("sealing secrets at rest (server keys, token-signing keys, authenticator secrets)", "key_file", keySrc)
 	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate, policy.Migrate, provisioning.Migrate, firmware.Migrate, signin.Migrate} {
@@ -182,6 +185,12 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	a.modules = append(a.modules, web.NumbersModule{})
 	a.policy = policy.New(db)
 	a.policy.Users = a.tenant
+	a.policy.Secrets = box
+	if n, err := a.policy.SealClearSecrets(ctx); err != nil {
+		return nil, fmt.Errorf("seal provisioning server passwords stored in clear: %w", err)
+	} else if n > 0 {
+		log.Info("sealed provisioning server passwords stored in clear by an earlier version", "count", n)
+	}
 	a.modules = append(a.modules, web.PolicyModule(a.policy))
 	fw, images, err := a.addFirmware(ctx, o)
 	if err != nil {
@@ -198,6 +207,27 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 		return nil, err
 	}
 	return a, nil
+}
+
+// secureDataDir narrows the data directory to 0700 and the SQLite store and
+// the key file in it to 0600, saying in the log what was wider (a data
+// directory made by an earlier version, or copied in by hand).
+func secureDataDir(o serveOptions, engine store.Engine, log *slog.Logger) error {
+	sqlitePath := ""
+	if engine == store.SQLite {
+		sqlitePath = store.SQLitePath(o.DB, o.DataDir)
+	}
+	var keys []string
+	if o.SecretKeyFile == "" {
+		keys = append(keys, filepath.Join(o.DataDir, sealbox.KeyFileName))
+	} else if fi, err := os.Stat(o.SecretKeyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the secret key file can be read by other accounts: chmod 600 it", "key_file", o.SecretKeyFile, "mode", fi.Mode().Perm().String())
+	}
+	fixed, err := store.SecureDataDir(o.DataDir, sqlitePath, keys...)
+	for _, f := range fixed {
+		log.Warn("narrowed the mode of a file in the data directory", "path", f.Path, "was", f.From.String(), "now", f.To.String())
+	}
+	return err
 }
 
 func newLogger(o serveOptions, w io.Writer) (*slog.Logger, error) {
