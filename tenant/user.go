@@ -74,6 +74,10 @@ type UserInput struct {
 	PIN              string `json:"pin"`
 }
 
+// A credential is only ever removed by saying so: RemovePassword or
+// RemovePIN. An empty password or PIN is refused rather than taken as "no
+// password", so a form or script that sends an empty field by mistake
+// cannot quietly switch a sign-in method off.
 type UserPatch struct {
 	DisplayName      *string `json:"displayName"`
 	Password         *string `json:"password"`
@@ -82,6 +86,31 @@ type UserPatch struct {
 	MFA              *bool   `json:"mfa"`
 	Extension        *string `json:"extension"`
 	PIN              *string `json:"pin"`
+	// RemovePassword ends password sign-in (and web sign-in) for the user.
+	RemovePassword bool `json:"removePassword"`
+	// RemovePIN ends PIN sign-in; the extension stays.
+	RemovePIN bool `json:"removePin"`
+}
+
+// check refuses a patch that would remove a credential without saying so,
+// or that both sets and removes one.
+func (p UserPatch) check(hasPIN bool) error {
+	if p.Password != nil && *p.Password == "" {
+		return fault.FieldInvalid("password", "an empty password is refused: to remove password sign-in send \"removePassword\": true (deskprov user set --remove-password); to keep it, leave password out")
+	}
+	if p.PIN != nil && strings.TrimSpace(*p.PIN) == "" {
+		return fault.FieldInvalid("pin", "an empty PIN is refused: to remove PIN sign-in send \"removePin\": true (deskprov user set --remove-pin); to keep it, leave pin out")
+	}
+	if p.Password != nil && p.RemovePassword {
+		return fault.FieldInvalid("removePassword", "give either a new password or removePassword, not both")
+	}
+	if p.PIN != nil && p.RemovePIN {
+		return fault.FieldInvalid("removePin", "give either a new PIN or removePin, not both")
+	}
+	if p.Extension != nil && strings.TrimSpace(*p.Extension) == "" && hasPIN && !p.RemovePIN {
+		return fault.FieldInvalid("extension", "removing the extension removes the user's PIN too: add \"removePin\": true (--remove-pin) to say so")
+	}
+	return nil
 }
 
 var (
@@ -285,6 +314,9 @@ func (s *Service) UpdateUser(ctx context.Context, upn string, p UserPatch) (User
 		if err != nil {
 			return err
 		}
+		if err := p.check(u.PINHash != ""); err != nil {
+			return err
+		}
 		if p.DisplayName != nil {
 			u.DisplayName = strings.TrimSpace(*p.DisplayName)
 		}
@@ -306,16 +338,15 @@ func (s *Service) UpdateUser(ctx context.Context, upn string, p UserPatch) (User
 				u.TOTPSecret = ""
 			}
 		}
+		if p.RemovePassword {
+			u.PasswordHash = ""
+		}
 		if p.Password != nil {
-			if *p.Password == "" {
-				u.PasswordHash = ""
-			} else {
-				if err := validatePassword(*p.Password); err != nil {
-					return err
-				}
-				if u.PasswordHash, err = s.hash(*p.Password); err != nil {
-					return err
-				}
+			if err := validatePassword(*p.Password); err != nil {
+				return err
+			}
+			if u.PasswordHash, err = s.hash(*p.Password); err != nil {
+				return err
 			}
 		}
 		if p.Extension != nil {
@@ -325,10 +356,11 @@ func (s *Service) UpdateUser(ctx context.Context, upn string, p UserPatch) (User
 				return err
 			}
 		}
+		if p.RemovePIN {
+			u.PINHash = ""
+		}
 		if p.PIN != nil {
-			if *p.PIN == "" {
-				u.PINHash = ""
-			} else if err := s.applyExtensionPIN(&u, deref(u.Extension), *p.PIN); err != nil {
+			if err := s.applyExtensionPIN(&u, deref(u.Extension), *p.PIN); err != nil {
 				return err
 			}
 		}
