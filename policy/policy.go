@@ -239,7 +239,7 @@ func NormalizeIdentity(identity string) (string, error) {
 		return GlobalIdentity, nil
 	}
 	if !identityPattern.MatchString(id) || strings.HasSuffix(id, " ") {
-		return "", fault.FieldInvalid("Identity", "Identity %q is not a policy name: use 1 to 64 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit", identity)
+		return "", fault.FieldInvalid("Identity", "Identity %.64q is not a policy name: use 1 to 64 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit", identity)
 	}
 	return id, nil
 }

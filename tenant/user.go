@@ -12,6 +12,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/sealbox"
+	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/store"
 )
 
@@ -123,6 +124,9 @@ var (
 // canonical (trimmed) form and its lower-case key.
 func NormalizeUPN(upn string) (string, string, error) {
 	upn = strings.TrimSpace(upn)
+	if err := textfield.Line("upn", upn, 256); err != nil {
+		return "", "", err
+	}
 	if upn == "" {
 		return "", "", fault.FieldInvalid("upn", "upn is required, in the form name@domain (for example amosm@contoso.com)")
 	}
@@ -138,6 +142,13 @@ func NormalizeUPN(upn string) (string, string, error) {
 		return "", "", fault.FieldInvalid("upn", "the domain part of %q is not valid: use a domain such as contoso.com", upn)
 	}
 	return upn, strings.ToLower(upn), nil
+}
+
+// MaxDisplayName is the longest display name, in characters.
+const MaxDisplayName = 256
+
+func checkDisplayName(name string) error {
+	return textfield.Line("displayName", name, MaxDisplayName)
 }
 
 func validatePassword(pw string) error {
@@ -171,6 +182,9 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 		return User{}, err
 	}
 	u := User{UPN: upn, UPNKey: key, DisplayName: strings.TrimSpace(in.DisplayName), MFA: in.MFA}
+	if err := checkDisplayName(u.DisplayName); err != nil {
+		return User{}, err
+	}
 	if u.SkypeLocation, err = parseLocation("skypeLocation", in.SkypeLocation); err != nil {
 		return User{}, err
 	}
@@ -297,6 +311,10 @@ func (s *Service) decorate(tx *gorm.DB, u User) (User, error) {
 func findUser(tx *gorm.DB, upn string) (User, error) {
 	key := strings.ToLower(strings.TrimSpace(upn))
 	var u User
+	if len(key) > 256 || !textfield.Valid(key) {
+		// No stored UPN is like this, and PostgreSQL would refuse the query.
+		return User{}, fault.NotFoundf("no user %.64q in the organisation", upn).WithCode("unknown_user")
+	}
 	if err := tx.Where("upn_key = ?", key).Limit(1).Find(&u).Error; err != nil {
 		return User{}, err
 	}
@@ -319,6 +337,9 @@ func (s *Service) UpdateUser(ctx context.Context, upn string, p UserPatch) (User
 		}
 		if p.DisplayName != nil {
 			u.DisplayName = strings.TrimSpace(*p.DisplayName)
+			if err := checkDisplayName(u.DisplayName); err != nil {
+				return err
+			}
 		}
 		if p.SkypeLocation != nil {
 			if u.SkypeLocation, err = parseLocation("skypeLocation", *p.SkypeLocation); err != nil {
@@ -458,7 +479,10 @@ func (s *Service) CheckPassword(ctx context.Context, upn, password string) (User
 // CheckPIN returns the user with extension ext when pin is theirs.
 func (s *Service) CheckPIN(ctx context.Context, ext, pin string) (User, error) {
 	var u User
-	if err := s.db.WithContext(ctx).Where("extension = ?", strings.TrimSpace(ext)).Limit(1).Find(&u).Error; err != nil {
+	if ext = strings.TrimSpace(ext); validateExtension(ext) != nil {
+		return User{}, fault.New(fault.Unauthorized, "the extension or PIN is incorrect").WithCode("invalid_credentials")
+	}
+	if err := s.db.WithContext(ctx).Where("extension = ?", ext).Limit(1).Find(&u).Error; err != nil {
 		return User{}, err
 	}
 	if u.ID == 0 || !checkHash(u.PINHash, pin) {

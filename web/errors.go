@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -100,10 +101,20 @@ func readJSONBody(c *gin.Context) ([]byte, error) {
 	return body, nil
 }
 
-// DecodeStrict decodes JSON, refusing unknown fields and trailing data.
+// DecodeStrict decodes JSON, refusing unknown fields and trailing data, a
+// body that is not UTF-8 (encoding/json would quietly turn bad bytes into
+// U+FFFD) and a bare null (which would leave v empty, so that
+// POST /emergencyaddresses with null created an empty address).
 func DecodeStrict(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
 		return fault.Invalidf("the request body is empty: send a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return fault.Invalidf("the request body is not valid UTF-8: JSON text must be UTF-8")
+	}
+	if string(trimmed) == "null" {
+		return fault.Invalidf("the request body is null: send a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
