@@ -44,7 +44,7 @@ func Migrate(db *gorm.DB) error {
 	}
 	return db.AutoMigrate(&User{}, &License{}, &UserLicense{}, &Admin{},
 		&VoiceService{}, &EmergencyAddress{}, &EmergencyLocation{}, &PhoneNumber{}, &NumberReservation{},
-		&PortOrder{}, &PortOrderNumber{}, &NumberRequest{})
+		&PortOrder{}, &PortOrderNumber{}, &NumberRequest{}, &MFAEnrollmentCode{}, &Setting{})
 }
 
 func (s *Service) hash(secret string) (string, error) {

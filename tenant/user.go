@@ -461,6 +461,10 @@ func (s *Service) DeleteUser(ctx context.Context, upn string) error {
 		if err := tx.Where("user_id = ?", u.ID).Delete(&UserLicense{}).Error; err != nil {
 			return err
 		}
+		// A code issued to this account must not serve a later one.
+		if err := tx.Where("user_id = ?", u.ID).Delete(&MFAEnrollmentCode{}).Error; err != nil {
+			return err
+		}
 		return tx.Delete(&User{}, u.ID).Error
 	})
 }
