@@ -54,11 +54,11 @@ type deviceCode struct {
 	PendingTOTP string `gorm:"size:100"`
 	// EnrollCodeOK is set once the user gave the admin-issued enrolment
 	// code, when the organisation requires one for a first MFA enrolment.
-	EnrollCodeOK bool `gorm:"not null;default:false"`
-	Failures     int  `gorm:"not null"`
-	DenyCode    string `gorm:"size:40"`
-	DenyMessage string `gorm:"size:500"`
-	CreatedAt   time.Time
+	EnrollCodeOK bool   `gorm:"not null;default:false"`
+	Failures     int    `gorm:"not null"`
+	DenyCode     string `gorm:"size:40"`
+	DenyMessage  string `gorm:"size:500"`
+	CreatedAt    time.Time
 }
 
 func (deviceCode) TableName() string { return "signin_device_codes" }
