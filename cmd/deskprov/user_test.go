@@ -17,3 +17,18 @@ func TestUserCLIRemovesCredentialsOnlyWhenAsked(t *testing.T) {
 		{"the PIN is gone", []string{"user", "show", "amosm@contoso.com"}, "PIN sign-in         no", false},
 	})
 }
+
+// TestMFACLI: the enrolment-code switch and codes through the CLI agree
+// with the API.
+func TestMFACLI(t *testing.T) {
+	serveLoggedIn(t, "")
+	runSteps(t, []cliStep{
+		{"adding an MFA user", []string{"user", "add", "mfa@contoso.com", "--password", "password1", "--mfa"}, "mfa@contoso.com", false},
+		{"the switch is off at first", []string{"mfa", "show"}, "Enrolment code required  no", false},
+		{"turning it on", []string{"mfa", "require-enrollment-code", "on"}, "Enrolment code required  yes", false},
+		{"a bad value is refused", []string{"mfa", "require-enrollment-code", "maybe"}, "on or off", true},
+		{"issuing a code shows it once", []string{"mfa", "enrollment-code", "mfa@contoso.com"}, "Enrolment code for mfa@contoso.com: ", false},
+		{"an unknown user gets none", []string{"mfa", "enrollment-code", "nobody@contoso.com"}, "no user", true},
+		{"turning it off", []string{"mfa", "require-enrollment-code", "off"}, "Enrolment code required  no", false},
+	})
+}
