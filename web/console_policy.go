@@ -38,6 +38,7 @@ func mountConsole(r *Routes, ps *policy.Service) {
 	a.POST("/policies/:identity/reset", pc.reset)
 	a.POST("/policies/:identity/delete", pc.remove)
 	a.POST("/grants", pc.grant)
+	mountConsoleMFA(a, cn)
 }
 
 type consolePolicies struct {
