@@ -264,3 +264,25 @@ func TestNullBodiesAndHugeCountsAreRefused(t *testing.T) {
 		})
 	})
 }
+
+// TestSignInFormsWithHostileTextAreNot500: the password and PIN grants
+// built their rate-limit keys from what was typed, and PostgreSQL refused a
+// NUL (500); a 100,000-character username overflowed the key column.
+func TestSignInFormsWithHostileTextAreNot500(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		env := signinTestServer(t, db)
+		for _, f := range []url.Values{
+			{"grant_type": {"password"}, "username": {"a\x00b@contoso.com"}, "password": {"x"}},
+			{"grant_type": {"password"}, "username": {"\xff@contoso.com"}, "password": {"x"}},
+			{"grant_type": {"password"}, "username": {strings.Repeat("x", 100000) + "@contoso.com"}, "password": {"x"}},
+			{"grant_type": {"urn:deskprov:params:oauth:grant-type:pin"}, "extension": {"47\x0011"}, "pin": {"1234"}},
+			{"grant_type": {"urn:deskprov:params:oauth:grant-type:pin"}, "extension": {strings.Repeat("4", 100000)}, "pin": {"1234"}},
+		} {
+			f.Set("client_id", "polycom")
+			f.Set("device_id", "0004f2000001")
+			if st, body := signinPostForm(t, env.url+"/oauth2/token", f); st != 400 || body["error"] == "internal" {
+				t.Errorf("%.60q: %d %v", f.Get("username")+f.Get("extension"), st, body)
+			}
+		}
+	})
+}
