@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/throttle"
 )
@@ -98,8 +99,12 @@ func (s *Service) AdminLogin(ctx context.Context, username, password, clientAddr
 		}
 	}
 	var a Admin
-	if err := s.db.WithContext(ctx).Where("username = ?", username).Limit(1).Find(&a).Error; err != nil {
-		return Admin{}, err
+	// A name no admin can have is not looked up: PostgreSQL would refuse a
+	// NUL in the query. It fails like a wrong password.
+	if len(username) <= 256 && textfield.Valid(username) {
+		if err := s.db.WithContext(ctx).Where("username = ?", username).Limit(1).Find(&a).Error; err != nil {
+			return Admin{}, err
+		}
 	}
 	if a.ID == 0 || !checkHash(a.PasswordHash, password) {
 		if _, _, err := s.throttle.Strike(ctx, acctKey, AdminLoginPerAccount); err != nil {
@@ -119,6 +124,9 @@ func (s *Service) AdminLogin(ctx context.Context, username, password, clientAddr
 // AdminExists reports whether username is a current admin (tokens of removed
 // admins stop working).
 func (s *Service) AdminExists(ctx context.Context, username string) (bool, error) {
+	if !textfield.Valid(username) {
+		return false, nil
+	}
 	var n int64
 	err := s.db.WithContext(ctx).Model(&Admin{}).Where("username = ?", username).Count(&n).Error
 	return n > 0, err

@@ -286,3 +286,20 @@ func TestSignInFormsWithHostileTextAreNot500(t *testing.T) {
 		}
 	})
 }
+
+// TestAdminLoginWithHostileTextIsNot500: a NUL in the admin username was a
+// 500 on PostgreSQL (the lookup and the rate-limit key).
+func TestAdminLoginWithHostileTextIsNot500(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, _, _ := tenantTestServer(t, db)
+		for _, body := range []string{
+			`{"username":"ad\u0000min","password":"admin-password"}`,
+			`{"username":"` + strings.Repeat("a", 100000) + `","password":"admin-password"}`,
+		} {
+			var e tenantErr
+			if st := tenantCall(t, base, "", "POST", "/api/v1/login", body, &e); st != 401 {
+				t.Errorf("%d %+v", st, e)
+			}
+		}
+	})
+}
