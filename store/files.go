@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Modes of what the data directory holds: the SQLite store holds password
@@ -16,10 +17,32 @@ const (
 	FileMode fs.FileMode = 0o600
 )
 
-// Tightened is one mode SecureDataDir changed, for the log.
+// Tightened is one mode SecureDataDir changed, for the log. When Left is
+// set the mode was left as it was, for that reason.
 type Tightened struct {
 	Path     string
 	From, To fs.FileMode
+	Left     string
+}
+
+// dataDirNames are what deskprov keeps at the top of a data directory.
+var dataDirNames = map[string]bool{"deskprov.db": true, "deskprov.db-wal": true, "deskprov.db-shm": true,
+	"deskprov.db-journal": true, "deskprov.lock": true, "secret.key": true, "firmware": true, "uploads": true}
+
+// ownDataDir reports whether dir holds only what deskprov keeps there, so
+// that narrowing it takes nothing from anyone else: a data directory given
+// as /tmp or a home directory is reported, not changed.
+func ownDataDir(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if !dataDirNames[e.Name()] && !strings.HasPrefix(e.Name(), ".secret.key-") {
+			return false
+		}
+	}
+	return true
 }
 
 // SecureDataDir creates dir with DirMode, or narrows an existing one to it,
@@ -33,11 +56,17 @@ func SecureDataDir(dir, sqlitePath string, files ...string) ([]Tightened, error)
 	if err := os.MkdirAll(dir, DirMode); err != nil {
 		return nil, fmt.Errorf("create the data directory %s: %w", dir, err)
 	}
-	t, err := narrow(dir, DirMode)
-	if err != nil {
+	if fi, err := os.Stat(dir); err != nil {
 		return nil, err
+	} else if mode := fi.Mode().Perm(); mode&^DirMode != 0 && !ownDataDir(dir) {
+		out = append(out, Tightened{Path: dir, From: mode, To: mode, Left: "it holds files deskprov did not make; give deskprov a directory of its own, or chmod 700 it"})
+	} else {
+		t, err := narrow(dir, DirMode)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t...)
 	}
-	out = append(out, t...)
 	paths := append([]string{}, files...)
 	if sqlitePath != "" {
 		paths = append(paths, sqlitePath, sqlitePath+"-wal", sqlitePath+"-shm", sqlitePath+"-journal")

@@ -95,7 +95,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.IntVar(&o.FirmwareMaxDownloads, "firmware-max-downloads", 256, "concurrent firmware image downloads before phones are told to retry (503)")
 	f.IntVar(&o.FirmwareRetryAfter, "firmware-retry-after", 30, "seconds a phone turned away by --firmware-max-downloads waits before retrying")
 	f.StringVar(&o.DebugListen, "debug-listen", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; never expose it")
-	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "file with the key that encrypts authenticator (TOTP) secrets in the database: 32 random bytes or 64 hex digits (head -c 32 /dev/urandom > deskprov.key). Required with PostgreSQL, the same file on every server; with SQLite the default is secret.key in the data dir, created on first start")
+	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "file with the key that encrypts the secrets kept in the database (authenticator secrets, signing keys, provisioning server passwords): 32 random bytes or 64 hex digits (head -c 32 /dev/urandom > deskprov.key). Required with PostgreSQL, the same file on every server; with SQLite the default is secret.key in the data dir, created on first start. Recommended: a file outside the data directory, backed up apart from the database")
 	f.BoolVar(&phoneLane, "phone-lane", true, "answer phone config polls on the connection itself, handing everything else to the HTTP server (plain HTTP only; --phone-lane=false sends every request through net/http)")
 	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
 	rootCmd.AddCommand(cmd)
@@ -225,6 +225,10 @@ func secureDataDir(o serveOptions, engine store.Engine, log *slog.Logger) error 
 	}
 	fixed, err := store.SecureDataDir(o.DataDir, sqlitePath, keys...)
 	for _, f := range fixed {
+		if f.Left != "" {
+			log.Warn("the data directory can be entered by other accounts and was left as it is", "path", f.Path, "mode", f.From.String(), "why", f.Left)
+			continue
+		}
 		log.Warn("narrowed the mode of a file in the data directory", "path", f.Path, "was", f.From.String(), "now", f.To.String())
 	}
 	return err
