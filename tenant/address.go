@@ -336,6 +336,10 @@ func (s *Service) CreateAddress(ctx context.Context, in AddressInput) (Emergency
 	a := EmergencyAddress{Description: v.Address.Description, HouseNumber: v.Address.HouseNumber, Street: v.Address.Street,
 		City: v.Address.City, State: v.Address.State, PostalCode: v.Address.PostalCode, Country: v.Address.Country,
 		ValidationStatus: v.Status, Reason: v.Reason, Corrections: v.Corrections}
+	if r := []rune(a.Reason); len(r) > 512 {
+		// The reason quotes what was typed; it must still fit its column.
+		a.Reason = string(r[:511]) + "…"
+	}
 	if len(v.Corrections) > 0 {
 		b, _ := json.Marshal(v.Corrections)
 		a.CorrectionsJSON = string(b)

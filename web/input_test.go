@@ -155,6 +155,16 @@ func TestHostileTextIsRefusedWithTheFieldName(t *testing.T) {
 				t.Errorf("%d users and %d addresses, want the 1 and 1 made at the start", users, addresses)
 			}
 		})
+		t.Run("a rejected address whose reason quotes long fields is stored", func(t *testing.T) {
+			street := strings.TrimSpace(strings.Repeat("5 ", 125))
+			body := `{"houseNumber":"1","street":"` + street + `","city":"` + strings.Repeat("R", 128) + `","state":"` + strings.Repeat("W", 64) + `","postalCode":"x","country":"US"}`
+			var a tenant.EmergencyAddress
+			if code := tenantCall(t, base, tok, "POST", "/api/v1/emergencyaddresses", body, &a); code != 201 || a.ValidationStatus != tenant.ValidationRejected {
+				t.Fatalf("%d %+v", code, a)
+			}
+			db.Where("id = ?", a.ID).Delete(&tenant.EmergencyLocation{})
+			db.Delete(&tenant.EmergencyAddress{}, a.ID)
+		})
 		t.Run("lookups by hostile text are 400 or 404, never 500", func(t *testing.T) {
 			for _, p := range []string{
 				"/api/v1/users/" + url.PathEscape("a\x00b@contoso.com"),
