@@ -131,9 +131,7 @@ func TestHostileTextIsRefusedWithTheFieldName(t *testing.T) {
 					if code != 400 || e.Message == "" {
 						t.Fatalf("%d %+v", code, e)
 					}
-					// Bytes that are not UTF-8 are refused for the whole body,
-					// before any field is read.
-					if v.name != "bytes that are not UTF-8" && e.Field != f.field {
+					if e.Field != f.field {
 						t.Fatalf("the answer names %q, not %q: %s", e.Field, f.field, e.Message)
 					}
 					if len(e.Message) > 500 {
@@ -312,4 +310,18 @@ func TestAdminLoginWithHostileTextIsNot500(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestInvalidUTF8IsBlamedOnItsField(t *testing.T) {
+	for body, want := range map[string]string{
+		"{\"a\":\"ok\",\"notes\":\"x\xffy\"}":                   "notes",
+		"{\"numbers\":[{\"number\":\"+1\",\"city\":\"\xff\"}]}": "city",
+		"{\"a\":{\"b\":\"ok\"},\"c\":[1,2],\"d\":\"\xfe\"}":     "d",
+		"{\"list\":[\"ok\",\"\xff\"]}":                          "list",
+		"\"\xff\"":                                              "",
+	} {
+		if got := invalidUTF8Field([]byte(body)); got != want {
+			t.Errorf("%q: %q, want %q", body, got, want)
+		}
+	}
 }
