@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/store"
 )
 
@@ -337,6 +338,9 @@ func (s *Service) Pair(ctx context.Context, req PairRequest) (Paired, error) {
 	clientID := strings.TrimSpace(req.ClientID)
 	if clientID == "" || len(clientID) > 200 {
 		return Paired{}, fault.FieldInvalid("clientId", `field "clientId" must name the PC app instance, 1 to 200 characters`)
+	}
+	if err := textfield.Line("clientId", clientID, 200); err != nil {
+		return Paired{}, err
 	}
 	osName, err := canonicalOS(req.OS)
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/textfield"
 )
 
 // AuditEntry records one change: who made it, when, to which object, and the
@@ -54,8 +54,8 @@ func (s *Service) Audit(ctx context.Context, object string, limit int) ([]AuditE
 		limit = MaxAudit
 	}
 	object = strings.TrimRight(strings.TrimSpace(object), "/")
-	if len(object) > 400 {
-		return nil, fault.FieldInvalid("object", "object is too long")
+	if err := textfield.Line("object", object, 400); err != nil {
+		return nil, err
 	}
 	q := s.db.WithContext(ctx).Order("id DESC").Limit(limit)
 	if object != "" {

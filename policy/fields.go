@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/textfield"
 )
 
 // Kind is the type of one setting, which decides how it is validated and how
@@ -235,11 +236,8 @@ func (f Field) check(s Settings) error {
 				return f.invalid("%q is not allowed: the timeout must be at least 00:00:01", v)
 			}
 		default:
-			if len(v) > f.maxLen() {
-				return f.invalid("the value has %d characters; give %s", len(v), f.AllowedText())
-			}
-			if strings.ContainsAny(v, "\r\n\x00") {
-				return f.invalid("line breaks and NUL are not allowed")
+			if err := textfield.Line(f.Name, v, f.maxLen()); err != nil {
+				return err
 			}
 			if f.Name == "PrioritizedCodecsList" {
 				if strings.TrimSpace(v) == "" {

@@ -130,7 +130,7 @@ func (s *Service) effective(ctx context.Context, upn string, strict bool) (Effec
 				return Effective{}, err
 			}
 			if r.ID != 0 {
-				return r.effective()
+				return s.recordEffective(r)
 			}
 		case strict || !fault.Is(err, fault.NotFound):
 			return Effective{}, err
@@ -143,8 +143,8 @@ func (s *Service) effective(ctx context.Context, upn string, strict bool) (Effec
 	return Effective{Identity: p.Identity, Version: p.Version, Settings: p.Settings}, nil
 }
 
-func (r record) effective() (Effective, error) {
-	p, err := r.policy()
+func (s *Service) recordEffective(r record) (Effective, error) {
+	p, err := s.policy(r)
 	if err != nil {
 		return Effective{}, err
 	}

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
 )
@@ -37,6 +39,9 @@ type Service struct {
 	Users Directory
 	// Now is the clock; tests move it.
 	Now func() time.Time
+	// Secrets seals LocalProvisioningServerPassword in the stored settings.
+	// Without it no password can be stored; serve always sets it.
+	Secrets *sealbox.Box
 }
 
 // New returns the policy service on db. Call Migrate first.
@@ -87,12 +92,74 @@ type record struct {
 
 func (record) TableName() string { return "ipphone_policies" }
 
-func (r record) policy() (Policy, error) {
-	s := Defaults()
-	if err := json.Unmarshal([]byte(r.Settings), &s); err != nil {
+// policy decodes a row, opening its sealed provisioning server password. A
+// password stored in clear by an earlier version is returned as it is
+// (SealClearSecrets seals it at the next start).
+func (s *Service) policy(r record) (Policy, error) {
+	st := Defaults()
+	if err := json.Unmarshal([]byte(r.Settings), &st); err != nil {
 		return Policy{}, err
 	}
-	return Policy{Identity: r.Identity, Version: r.Version, Settings: s, UpdatedAt: r.UpdatedAt}, nil
+	pw, err := s.Secrets.Open(st.LocalProvisioningServerPassword, passwordBinding(r.IdentityKey))
+	if err != nil {
+		return Policy{}, fmt.Errorf("open the LocalProvisioningServerPassword of policy %s: %w", r.Identity, err)
+	}
+	st.LocalProvisioningServerPassword = pw
+	return Policy{Identity: r.Identity, Version: r.Version, Settings: st, UpdatedAt: r.UpdatedAt}, nil
+}
+
+// encode is the stored form of a policy's settings: JSON with the
+// provisioning server password sealed to the policy's row, so a copy of the
+// database (or its backups) does not hand out the password of the
+// organisation's own provisioning server.
+func (s *Service) encode(identityKey string, st Settings) (string, error) {
+	if st.LocalProvisioningServerPassword != "" {
+		sealed, err := s.Secrets.Seal(st.LocalProvisioningServerPassword, passwordBinding(identityKey))
+		if err != nil {
+			return "", fmt.Errorf("seal the LocalProvisioningServerPassword: %w", err)
+		}
+		st.LocalProvisioningServerPassword = sealed
+	}
+	b, err := json.Marshal(st)
+	return string(b), err
+}
+
+// passwordBinding ties a sealed password to its policy: copied into another
+// policy's row, it does not open.
+func passwordBinding(identityKey string) string {
+	return "ipphone_policies.settings.LocalProvisioningServerPassword:" + identityKey
+}
+
+// SealClearSecrets seals the provisioning server passwords that versions
+// before sealing stored in clear, and returns how many it sealed. serve runs
+// it at every start. The policy's version does not change: what phones get
+// is the same.
+func (s *Service) SealClearSecrets(ctx context.Context) (int, error) {
+	var rs []record
+	if err := s.db.WithContext(ctx).Find(&rs).Error; err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rs {
+		st := Defaults()
+		if err := json.Unmarshal([]byte(r.Settings), &st); err != nil {
+			return n, fmt.Errorf("policy %s: %w", r.Identity, err)
+		}
+		if st.LocalProvisioningServerPassword == "" || sealbox.Sealed(st.LocalProvisioningServerPassword) {
+			continue
+		}
+		enc, err := s.encode(r.IdentityKey, st)
+		if err != nil {
+			return n, fmt.Errorf("policy %s: %w", r.Identity, err)
+		}
+		// Only the row as read: a policy edited meanwhile was sealed by its edit.
+		res := s.db.WithContext(ctx).Model(&record{}).Where("id = ? AND settings = ?", r.ID, r.Settings).Update("settings", enc)
+		if res.Error != nil {
+			return n, res.Error
+		}
+		n += int(res.RowsAffected)
+	}
+	return n, nil
 }
 
 // grant says that a user holds a named policy. No row means Global.
@@ -172,7 +239,7 @@ func NormalizeIdentity(identity string) (string, error) {
 		return GlobalIdentity, nil
 	}
 	if !identityPattern.MatchString(id) || strings.HasSuffix(id, " ") {
-		return "", fault.FieldInvalid("Identity", "Identity %q is not a policy name: use 1 to 64 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit", identity)
+		return "", fault.FieldInvalid("Identity", "Identity %.64q is not a policy name: use 1 to 64 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit", identity)
 	}
 	return id, nil
 }
@@ -210,7 +277,7 @@ func (s *Service) Get(ctx context.Context, identity string) (Policy, error) {
 		}
 		return Policy{}, err
 	}
-	return r.policy()
+	return s.policy(r)
 }
 
 // List returns every policy, Global first, then by name, each with how many
@@ -236,7 +303,7 @@ func (s *Service) List(ctx context.Context) ([]Policy, error) {
 	out := make([]Policy, 0, len(rs)+1)
 	hasGlobal := false
 	for _, r := range rs {
-		p, err := r.policy()
+		p, err := s.policy(r)
 		if err != nil {
 			return nil, err
 		}
@@ -279,16 +346,19 @@ func (s *Service) Create(ctx context.Context, actor, identity string, patch Patc
 		if err != nil {
 			return err
 		}
-		b, _ := json.Marshal(settings)
+		enc, err := s.encode(strings.ToLower(id), settings)
+		if err != nil {
+			return err
+		}
 		now := s.now()
-		r := record{Identity: id, IdentityKey: strings.ToLower(id), Settings: string(b), Version: v, CreatedAt: now, UpdatedAt: now}
+		r := record{Identity: id, IdentityKey: strings.ToLower(id), Settings: enc, Version: v, CreatedAt: now, UpdatedAt: now}
 		if err := tx.Create(&r).Error; err != nil {
 			if store.IsUniqueViolation(err) {
 				return fault.Conflictf("an IP phone policy %q already exists", id)
 			}
 			return err
 		}
-		if out, err = r.policy(); err != nil {
+		if out, err = s.policy(r); err != nil {
 			return err
 		}
 		return s.audit(tx, actor, policyObject(id), "create", nil, out)
@@ -327,7 +397,7 @@ func (s *Service) edit(ctx context.Context, actor, identity, action string, ifVe
 		if err != nil {
 			return err
 		}
-		before, err := r.policy()
+		before, err := s.policy(r)
 		if err != nil {
 			return err
 		}
@@ -346,9 +416,12 @@ func (s *Service) edit(ctx context.Context, actor, identity, action string, ifVe
 		if err != nil {
 			return err
 		}
-		b, _ := json.Marshal(next)
+		enc, err := s.encode(r.IdentityKey, next)
+		if err != nil {
+			return err
+		}
 		now := s.now()
-		if err := tx.Model(&record{}).Where("id = ?", r.ID).Updates(map[string]any{"settings": string(b), "version": v, "updated_at": now}).Error; err != nil {
+		if err := tx.Model(&record{}).Where("id = ?", r.ID).Updates(map[string]any{"settings": enc, "version": v, "updated_at": now}).Error; err != nil {
 			return err
 		}
 		out = Policy{Identity: r.Identity, Version: v, Settings: next, UpdatedAt: now}
@@ -374,7 +447,7 @@ func (s *Service) Delete(ctx context.Context, actor, identity string, force bool
 		if err != nil {
 			return err
 		}
-		before, err := r.policy()
+		before, err := s.policy(r)
 		if err != nil {
 			return err
 		}

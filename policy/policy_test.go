@@ -12,6 +12,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/policy/policytest"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
@@ -31,6 +32,7 @@ func policyTestService(t *testing.T, db *gorm.DB) (*policy.Service, *tenant.Serv
 	}
 	tn := tenant.New(db)
 	ps := policy.New(db)
+	ps.Secrets = policytest.Box(t)
 	ps.Users = tn
 	ps.Now = func() time.Time { return time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC) }
 	return ps, tn

@@ -6,11 +6,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/textfield"
 )
 
 // DeviceRecord is one phone in the inventory.
@@ -165,18 +167,26 @@ func writeSighting(tx *gorm.DB, p *sighting) error {
 	if isNew {
 		r = DeviceRecord{MAC: p.dev.MAC, FirstSeen: p.first}
 	}
-	set := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
+	// What a phone says about itself (its User-Agent, its headers) is kept
+	// only as one line of text that fits its column: a value PostgreSQL
+	// would refuse would otherwise fail the whole flush, again at every
+	// retry, and no phone's sighting would be recorded.
+	set := func(dst *string, v string, max int) {
+		if v == "" || !textfield.Valid(v) {
+			return
 		}
+		if utf8.RuneCountInString(v) > max {
+			v = string([]rune(v)[:max])
+		}
+		*dst = v
 	}
-	set(&r.Vendor, p.dev.Vendor)
-	set(&r.Model, p.dev.Model)
-	set(&r.Serial, p.dev.Serial)
-	set(&r.Firmware, p.dev.Version)
-	set(&r.Revision, p.dev.Revision)
-	set(&r.Locale, p.dev.Locale)
-	set(&r.IP, p.ip)
+	set(&r.Vendor, p.dev.Vendor, 16)
+	set(&r.Model, p.dev.Model, 64)
+	set(&r.Serial, p.dev.Serial, 64)
+	set(&r.Firmware, p.dev.Version, 64)
+	set(&r.Revision, p.dev.Revision, 32)
+	set(&r.Locale, p.dev.Locale, 16)
+	set(&r.IP, p.ip, 64)
 	if p.last.After(r.LastSeen) {
 		r.LastSeen = p.last
 	}

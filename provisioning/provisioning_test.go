@@ -471,3 +471,33 @@ func BenchmarkFetchCachedConfig(b *testing.B) {
 		}
 	}
 }
+
+// TestALongUserAgentDoesNotStopTheInventory: a phone (or anyone) whose
+// User-Agent carries a model and version longer than their columns used to
+// fail every inventory flush on PostgreSQL, so no phone's sighting was
+// recorded again; now what it says is clipped to fit.
+func TestALongUserAgentDoesNotStopTheInventory(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		s := provTestService(t, db)
+		ctx := context.Background()
+		long := "FileTransport PolycomVVX-VVX_" + strings.Repeat("5", 200) + "-UA/5." + strings.Repeat("9", 300) + " Type/Application"
+		for _, r := range []provisioning.Request{
+			{Method: "GET", Name: "0004f2a1b2c3.cfg", UserAgent: long, IP: "10.0.0.9"},
+			{Method: "GET", Name: "0004f2a1b2c4.cfg", UserAgent: "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application", IP: "10.0.0.10"},
+		} {
+			s.Fetch(ctx, r)
+		}
+		if err := s.Flush(ctx); err != nil {
+			t.Fatalf("flush: %v", err)
+		}
+		ds, err := s.Devices(ctx, provisioning.DeviceFilter{})
+		if err != nil || len(ds) != 2 {
+			t.Fatalf("%d devices: %v", len(ds), err)
+		}
+		for _, d := range ds {
+			if len(d.Model) > 64 || len(d.Firmware) > 64 {
+				t.Fatalf("%+v", d)
+			}
+		}
+	})
+}

@@ -51,10 +51,13 @@ type deviceCode struct {
 	// PendingTOTP is an authenticator secret being enrolled in this sign-in,
 	// sealed ("v1:…") with Service.Secrets and bound to this row's ID.
 	PendingTOTP string `gorm:"size:100"`
-	Failures    int    `gorm:"not null"`
-	DenyCode    string `gorm:"size:40"`
-	DenyMessage string `gorm:"size:500"`
-	CreatedAt   time.Time
+	// EnrollCodeOK is set once the user gave the admin-issued enrolment
+	// code, when the organisation requires one for a first MFA enrolment.
+	EnrollCodeOK bool   `gorm:"not null;default:false"`
+	Failures     int    `gorm:"not null"`
+	DenyCode     string `gorm:"size:40"`
+	DenyMessage  string `gorm:"size:500"`
+	CreatedAt    time.Time
 
 	// UserID and CredVersion are the approving account's when it approved:
 	// a password or MFA change before the phone's poll voids the approval.
@@ -322,6 +325,27 @@ type Next struct {
 	Enroll    bool
 	EnrollURL string
 	Secret    string
+	// EnrollCode: before enrolling, the user must type the enrolment code
+	// their admin issued (the organisation requires one).
+	EnrollCode bool
+}
+
+// EnrollmentGate is what web sign-in asks of the organisation about a
+// user's first MFA enrolment. *tenant.Service satisfies it; a Directory
+// without it never requires a code.
+type EnrollmentGate interface {
+	MFAEnrollmentCodeRequired(ctx context.Context) (bool, error)
+	RedeemMFAEnrollmentCode(ctx context.Context, upn, code string) error
+}
+
+// enrollCodeRequired reports whether a first enrolment in sign-in dc still
+// needs the admin-issued code.
+func (s *Service) enrollCodeRequired(ctx context.Context, dc deviceCode) (bool, error) {
+	g, ok := s.dir.(EnrollmentGate)
+	if !ok || dc.EnrollCodeOK {
+		return false, nil
+	}
+	return g.MFAEnrollmentCodeRequired(ctx)
 }
 
 // Authenticate checks the password of upn for the pending sign-in id, typed
@@ -348,8 +372,25 @@ func (s *Service) Authenticate(ctx context.Context, id, upn, password, addr stri
 	if !u.MFA {
 		return Next{Done: true}, s.approve(ctx, id, u)
 	}
+	return s.startSecondFactor(ctx, id, u)
+}
+
+// startSecondFactor records that u's password was right in sign-in id and
+// says what comes next: their TOTP code, the admin's enrolment code, or
+// setting up an authenticator app.
+func (s *Service) startSecondFactor(ctx context.Context, id string, u tenant.User) (Next, error) {
+	needCode := false
+	if u.TOTPSecret == "" {
+		dc, err := s.deviceCodeByID(s.db.WithContext(ctx), id)
+		if err != nil {
+			return Next{}, err
+		}
+		if needCode, err = s.enrollCodeRequired(ctx, dc); err != nil {
+			return Next{}, err
+		}
+	}
 	var next Next
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		dc, err := s.deviceCodeByID(store.ForUpdate(tx), id)
 		if err != nil {
 			return err
@@ -357,6 +398,8 @@ func (s *Service) Authenticate(ctx context.Context, id, upn, password, addr stri
 		dc.PasswordUPN = u.UPN
 		if u.TOTPSecret != "" {
 			next = Next{TOTP: true}
+		} else if needCode {
+			next = Next{EnrollCode: true}
 		} else {
 			// A pending secret that does not open (the server's key changed
 			// during this sign-in) is replaced: nothing was enrolled yet.
@@ -471,6 +514,13 @@ func (s *Service) VerifyTOTP(ctx context.Context, id, code, addr string) error {
 		return fault.Forbiddenf("Your authenticator app cannot be checked: this server can no longer read your enrollment (its secret key changed). Ask your admin to turn MFA off and on again for your account, then sign in again to set up your authenticator app.").WithCode("mfa_unreadable")
 	}
 	if u.TOTPSecret == "" {
+		// A first enrolment that skipped the enrolment code step (a form
+		// posted straight to the TOTP step) is refused.
+		if need, err := s.enrollCodeRequired(ctx, dc); err != nil {
+			return err
+		} else if need {
+			return fault.Conflictf("Type the enrolment code from your admin first.").WithCode("enrollment_code_required")
+		}
 		if secret, err = s.Secrets.Open(dc.PendingTOTP, pendingBinding(dc.ID)); err != nil {
 			slog.Error("open the authenticator secret being enrolled", "err", err)
 			return fault.Conflictf("The authenticator app set-up of this sign-in can no longer be read. Sign in with your password again for a new QR code.")
@@ -513,6 +563,58 @@ func (s *Service) VerifyTOTP(ctx context.Context, id, code, addr string) error {
 		}
 	}
 	return s.approve(ctx, id, u)
+}
+
+// VerifyEnrollmentCode checks the admin-issued enrolment code typed in
+// sign-in id (whose password was right) and, when it is the user's, spends
+// it and starts setting up the authenticator app. A wrong code counts
+// against the sign-in like a wrong password, and against the code itself.
+func (s *Service) VerifyEnrollmentCode(ctx context.Context, id, code, addr string) (Next, error) {
+	if _, err := s.Pending(ctx, id); err != nil {
+		return Next{}, err
+	}
+	dc, err := s.deviceCodeByID(s.db.WithContext(ctx), id)
+	if err != nil {
+		return Next{}, err
+	}
+	if dc.PasswordUPN == "" {
+		return Next{}, fault.Conflictf("Sign in with your password first.")
+	}
+	g, ok := s.dir.(EnrollmentGate)
+	if !ok {
+		return Next{}, fault.Conflictf("No enrolment code is needed: sign in with your password again.")
+	}
+	// A code is a guess at the account like a password: it is reserved from
+	// the account's password budget before it is checked.
+	key, _ := normalizeUPN(dc.PasswordUPN)
+	att, err := s.limiter.Reserve(ctx, s.PasswordBudget, key, addr)
+	if err != nil {
+		return Next{}, err
+	}
+	u, err := s.dir.User(ctx, dc.PasswordUPN)
+	if err != nil {
+		return Next{}, joinRelease(ctx, att, err)
+	}
+	if u.TOTPSecret != "" {
+		return Next{}, joinRelease(ctx, att, fault.Conflictf("Your authenticator app is already set up: sign in with your password again."))
+	}
+	if err := g.RedeemMFAEnrollmentCode(ctx, u.UPN, code); err != nil {
+		if fault.KindOf(err) != fault.Invalid {
+			return Next{}, joinRelease(ctx, att, err)
+		}
+		att.Failed()
+		if ferr := s.countFailure(ctx, id); ferr != nil {
+			return Next{}, ferr
+		}
+		return Next{}, err
+	}
+	if err := att.Succeeded(ctx); err != nil {
+		return Next{}, err
+	}
+	if err := s.db.WithContext(ctx).Model(&deviceCode{}).Where("id = ?", id).Update("enroll_code_ok", true).Error; err != nil {
+		return Next{}, err
+	}
+	return s.startSecondFactor(ctx, id, u)
 }
 
 // countFailure counts a wrong password or TOTP code against a pending

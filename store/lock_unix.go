@@ -18,7 +18,7 @@ import (
 // server on the same directory is refused, naming the first one's pid. The
 // lock goes with the process, however it ends.
 func LockDataDir(dir string) (release func(), err error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, DirMode); err != nil {
 		return nil, fmt.Errorf("create the data directory %s: %w", dir, err)
 	}
 	return lockFile(filepath.Join(dir, "deskprov.lock"), "the data directory "+dir, "give this one another --data-dir")

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -50,8 +49,8 @@ func Open(dsn, dataDir string) (*gorm.DB, Engine, error) {
 		return db, Postgres, nil
 	}
 	path := SQLitePath(dsn, dataDir)
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, "", fmt.Errorf("create the directory of %s: %w", path, err)
+	if err := createPrivate(path); err != nil {
+		return nil, "", err
 	}
 	db, err := OpenSQLiteFile(path, cfg)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/store"
 )
 
@@ -328,12 +329,16 @@ func (s *Service) CreateAddress(ctx context.Context, in AddressInput) (Emergency
 	if err := s.RequireVoice(ctx); err != nil {
 		return EmergencyAddress{}, err
 	}
+	if err := checkAddressText(in); err != nil {
+		return EmergencyAddress{}, err
+	}
 	v := ValidateAddress(in)
 	a := EmergencyAddress{Description: v.Address.Description, HouseNumber: v.Address.HouseNumber, Street: v.Address.Street,
 		City: v.Address.City, State: v.Address.State, PostalCode: v.Address.PostalCode, Country: v.Address.Country,
 		ValidationStatus: v.Status, Reason: v.Reason, Corrections: v.Corrections}
-	if len(a.Description) > 256 || len(a.Street) > 256 || len(a.City) > 128 || len(a.State) > 64 || len(a.PostalCode) > 20 || len(a.HouseNumber) > 20 || len(a.Country) > 64 {
-		return EmergencyAddress{}, fault.Invalidf("a field of the address is too long (description and street up to 256 characters, city 128, state 64)")
+	if r := []rune(a.Reason); len(r) > 512 {
+		// The reason quotes what was typed; it must still fit its column.
+		a.Reason = string(r[:511]) + "…"
 	}
 	if len(v.Corrections) > 0 {
 		b, _ := json.Marshal(v.Corrections)
@@ -351,6 +356,22 @@ func (s *Service) CreateAddress(ctx context.Context, in AddressInput) (Emergency
 		return nil
 	})
 	return a, err
+}
+
+// checkAddressText applies the text rule to each field as the admin gave
+// it, before validation folds white space: a line break or a NUL is refused
+// rather than quietly turned into a space or stored.
+func checkAddressText(in AddressInput) error {
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{{"description", in.Description, 256}, {"houseNumber", in.HouseNumber, 20}, {"street", in.Street, 256},
+		{"city", in.City, 128}, {"state", in.State, 64}, {"postalCode", in.PostalCode, 20}, {"country", in.Country, 64}} {
+		if err := textfield.Line(f.name, f.value, f.max); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Addresses lists every emergency address with its locations.
@@ -411,8 +432,11 @@ func (s *Service) AddLocation(ctx context.Context, addressID uint, name string) 
 	if err := s.RequireVoice(ctx); err != nil {
 		return EmergencyLocation{}, err
 	}
+	if err := textfield.Line("name", name, 128); err != nil {
+		return EmergencyLocation{}, err
+	}
 	name = strings.Join(strings.Fields(name), " ")
-	if name == "" || len(name) > 128 {
+	if name == "" {
 		return EmergencyLocation{}, fault.FieldInvalid("name", "a location needs a name of 1 to 128 characters (such as \"Floor 3\")")
 	}
 	l := EmergencyLocation{AddressID: addressID, Name: name, NameKey: strings.ToLower(name)}

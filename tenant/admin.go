@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/throttle"
 )
@@ -99,8 +100,12 @@ func (s *Service) AdminLogin(ctx context.Context, username, password, clientAddr
 		return Admin{}, err
 	}
 	var a Admin
-	if err := s.db.WithContext(ctx).Where("username = ?", username).Limit(1).Find(&a).Error; err != nil {
-		return Admin{}, errors.Join(err, att.Release(ctx))
+	// A name no admin can have is not looked up: PostgreSQL would refuse a
+	// NUL in the query. It fails like a wrong password.
+	if textfield.Valid(username) {
+		if err := s.db.WithContext(ctx).Where("username = ?", username).Limit(1).Find(&a).Error; err != nil {
+			return Admin{}, errors.Join(err, att.Release(ctx))
+		}
 	}
 	if !s.checkHash(a.PasswordHash, password) {
 		att.Failed()
@@ -115,6 +120,9 @@ func (s *Service) AdminLogin(ctx context.Context, username, password, clientAddr
 // AdminExists reports whether username is a current admin (tokens of removed
 // admins stop working).
 func (s *Service) AdminExists(ctx context.Context, username string) (bool, error) {
+	if !textfield.Valid(username) {
+		return false, nil
+	}
 	var n int64
 	err := s.db.WithContext(ctx).Model(&Admin{}).Where("username = ?", username).Count(&n).Error
 	return n > 0, err

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/store"
 )
 
@@ -45,6 +46,11 @@ func (k SKU) isCallingPlan() bool { return k == CallingPlanDomestic || k == Call
 
 // bringsPhoneSystem: E5 includes Phone System (SPEC §1).
 func (k SKU) bringsPhoneSystem() bool { return k == PhoneSystem || k == EnterpriseE5 }
+
+// MaxPurchased is the most licenses of one SKU an organisation may hold:
+// far above any real tenant, and low enough that no sum of counts in the
+// quota arithmetic can overflow (2^63−1 once gave a toll quota of 0).
+const MaxPurchased = 1_000_000
 
 // License is a count of licenses of one SKU bought by the organisation.
 type License struct {
@@ -114,8 +120,8 @@ func (s *Service) SetPurchased(ctx context.Context, skuName string, n int) (Lice
 	if err != nil {
 		return LicenseCount{}, err
 	}
-	if n < 0 {
-		return LicenseCount{}, fault.FieldInvalid("purchased", "purchased must be zero or more, not %d", n)
+	if err := textfield.Count("purchased", int64(n), 0, MaxPurchased); err != nil {
+		return LicenseCount{}, err
 	}
 	var out LicenseCount
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/store"
 )
 
@@ -127,15 +128,13 @@ func normalizeCountry(field, s string) (string, error) {
 	return c, nil
 }
 
-// placeLengths refuses a state or city longer than the store keeps.
+// placeLengths refuses a state or city that is not one line of text or
+// longer than the store keeps.
 func placeLengths(prefix, state, city string) error {
-	if len(strings.TrimSpace(state)) > 64 {
-		return fault.FieldInvalid(prefix+"state", "%sstate is limited to 64 characters", prefix)
+	if err := textfield.Line(prefix+"state", strings.TrimSpace(state), 64); err != nil {
+		return err
 	}
-	if len(strings.TrimSpace(city)) > 128 {
-		return fault.FieldInvalid(prefix+"city", "%scity is limited to 128 characters", prefix)
-	}
-	return nil
+	return textfield.Line(prefix+"city", strings.TrimSpace(city), 128)
 }
 
 // InventoryNumber is one number an operator adds to the pool.
@@ -222,6 +221,9 @@ type NumberFilter struct {
 }
 
 func (f NumberFilter) apply(q *gorm.DB) (*gorm.DB, error) {
+	if err := placeLengths("", f.State, f.City); err != nil {
+		return nil, err
+	}
 	if f.Type != "" {
 		t, err := ParseNumberType("type", f.Type)
 		if err != nil {

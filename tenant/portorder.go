@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/store"
 )
 
@@ -127,8 +128,12 @@ func (s *Service) SubmitPortOrder(ctx context.Context, in PortOrderInput) (PortO
 		if f.value == "" {
 			return PortOrder{}, fault.FieldInvalid(f.name, "the Letter of Authorization needs %s", f.name)
 		}
-		if len(f.value) > f.max {
-			return PortOrder{}, fault.FieldInvalid(f.name, "%s is limited to %d characters", f.name, f.max)
+		check := textfield.Line
+		if f.name == "billingAddress" {
+			check = textfield.Lines // an address is written on several lines
+		}
+		if err := check(f.name, f.value, f.max); err != nil {
+			return PortOrder{}, err
 		}
 	}
 	if len(in.Numbers) == 0 || len(in.Numbers) > MaxPortNumbers {
@@ -298,8 +303,11 @@ func (s *Service) MovePortOrder(ctx context.Context, id uint, action string, in 
 				return fault.Conflictf("port order %d is already %s", o.ID, o.State).WithCode("bad_state")
 			}
 			r := strings.TrimSpace(in.Reason)
-			if r == "" || len(r) > 512 {
+			if r == "" {
 				return fault.FieldInvalid("reason", "say why in reason (1 to 512 characters)")
+			}
+			if err := textfield.Lines("reason", r, 512); err != nil {
+				return err
 			}
 			o.State, o.Reason = OrderCancelled, r
 			if action == "reject" {
@@ -365,11 +373,14 @@ func (s *Service) SubmitNumberRequest(ctx context.Context, in NumberRequestInput
 	if err := placeLengths("", r.Region, r.City); err != nil {
 		return NumberRequest{}, err
 	}
-	if r.Contact == "" || len(r.Contact) > 256 {
+	if r.Contact == "" {
 		return NumberRequest{}, fault.FieldInvalid("contact", "contact is required: who the operator should talk to (name, e-mail or phone)")
 	}
-	if len(r.Notes) > 1024 {
-		return NumberRequest{}, fault.FieldInvalid("notes", "notes are limited to 1024 characters")
+	if err := textfield.Line("contact", r.Contact, 256); err != nil {
+		return NumberRequest{}, err
+	}
+	if err := textfield.Lines("notes", r.Notes, 1024); err != nil {
+		return NumberRequest{}, err
 	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		self, err := hasInventory(tx, t, country)
@@ -416,8 +427,8 @@ func (s *Service) MoveNumberRequest(ctx context.Context, id uint, action, reason
 			return fault.Conflictf("number request %d is already %s", id, r.State).WithCode("bad_state")
 		}
 		reason = strings.TrimSpace(reason)
-		if len(reason) > 512 {
-			return fault.FieldInvalid("reason", "reason is limited to 512 characters")
+		if err := textfield.Lines("reason", reason, 512); err != nil {
+			return err
 		}
 		now := s.Now().UTC()
 		switch action {

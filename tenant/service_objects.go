@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/store"
 )
 
@@ -61,8 +62,11 @@ func (s *Service) CreateService(ctx context.Context, in ServiceInput) (VoiceServ
 	if err != nil {
 		return VoiceService{}, err
 	}
+	if err := textfield.Line("name", in.Name, 128); err != nil {
+		return VoiceService{}, err
+	}
 	name := strings.Join(strings.Fields(in.Name), " ")
-	if name == "" || len(name) > 128 {
+	if name == "" {
 		return VoiceService{}, fault.FieldInvalid("name", "a service needs a name of 1 to 128 characters")
 	}
 	v := VoiceService{Kind: k, Name: name, NameKey: strings.ToLower(name)}

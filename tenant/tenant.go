@@ -53,7 +53,7 @@ func Migrate(db *gorm.DB) error {
 	}
 	return db.AutoMigrate(&User{}, &License{}, &UserLicense{}, &Admin{},
 		&VoiceService{}, &EmergencyAddress{}, &EmergencyLocation{}, &PhoneNumber{}, &NumberReservation{},
-		&PortOrder{}, &PortOrderNumber{}, &NumberRequest{}, &AdminSession{})
+		&PortOrder{}, &PortOrderNumber{}, &NumberRequest{}, &AdminSession{}, &MFAEnrollmentCode{}, &Setting{})
 }
 
 func (s *Service) hash(secret string) (string, error) {

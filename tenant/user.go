@@ -12,6 +12,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/sealbox"
+	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/store"
 )
 
@@ -85,6 +86,10 @@ type UserInput struct {
 	PIN              string `json:"pin"`
 }
 
+// A credential is only ever removed by saying so: RemovePassword or
+// RemovePIN. An empty password or PIN is refused rather than taken as "no
+// password", so a form or script that sends an empty field by mistake
+// cannot quietly switch a sign-in method off.
 type UserPatch struct {
 	DisplayName      *string `json:"displayName"`
 	Password         *string `json:"password"`
@@ -93,6 +98,31 @@ type UserPatch struct {
 	MFA              *bool   `json:"mfa"`
 	Extension        *string `json:"extension"`
 	PIN              *string `json:"pin"`
+	// RemovePassword ends password sign-in (and web sign-in) for the user.
+	RemovePassword bool `json:"removePassword"`
+	// RemovePIN ends PIN sign-in; the extension stays.
+	RemovePIN bool `json:"removePin"`
+}
+
+// check refuses a patch that would remove a credential without saying so,
+// or that both sets and removes one.
+func (p UserPatch) check(hasPIN bool) error {
+	if p.Password != nil && *p.Password == "" {
+		return fault.FieldInvalid("password", "an empty password is refused: to remove password sign-in send \"removePassword\": true (deskprov user set --remove-password); to keep it, leave password out")
+	}
+	if p.PIN != nil && strings.TrimSpace(*p.PIN) == "" {
+		return fault.FieldInvalid("pin", "an empty PIN is refused: to remove PIN sign-in send \"removePin\": true (deskprov user set --remove-pin); to keep it, leave pin out")
+	}
+	if p.Password != nil && p.RemovePassword {
+		return fault.FieldInvalid("removePassword", "give either a new password or removePassword, not both")
+	}
+	if p.PIN != nil && p.RemovePIN {
+		return fault.FieldInvalid("removePin", "give either a new PIN or removePin, not both")
+	}
+	if p.Extension != nil && strings.TrimSpace(*p.Extension) == "" && hasPIN && !p.RemovePIN {
+		return fault.FieldInvalid("extension", "removing the extension removes the user's PIN too: add \"removePin\": true (--remove-pin) to say so")
+	}
+	return nil
 }
 
 var (
@@ -105,6 +135,9 @@ var (
 // canonical (trimmed) form and its lower-case key.
 func NormalizeUPN(upn string) (string, string, error) {
 	upn = strings.TrimSpace(upn)
+	if err := textfield.Line("upn", upn, 256); err != nil {
+		return "", "", err
+	}
 	if upn == "" {
 		return "", "", fault.FieldInvalid("upn", "upn is required, in the form name@domain (for example amosm@contoso.com)")
 	}
@@ -120,6 +153,13 @@ func NormalizeUPN(upn string) (string, string, error) {
 		return "", "", fault.FieldInvalid("upn", "the domain part of %q is not valid: use a domain such as contoso.com", upn)
 	}
 	return upn, strings.ToLower(upn), nil
+}
+
+// MaxDisplayName is the longest display name, in characters.
+const MaxDisplayName = 256
+
+func checkDisplayName(name string) error {
+	return textfield.Line("displayName", name, MaxDisplayName)
 }
 
 func validatePassword(pw string) error {
@@ -153,6 +193,9 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 		return User{}, err
 	}
 	u := User{UPN: upn, UPNKey: key, DisplayName: strings.TrimSpace(in.DisplayName), MFA: in.MFA}
+	if err := checkDisplayName(u.DisplayName); err != nil {
+		return User{}, err
+	}
 	if u.SkypeLocation, err = parseLocation("skypeLocation", in.SkypeLocation); err != nil {
 		return User{}, err
 	}
@@ -279,6 +322,10 @@ func (s *Service) decorate(tx *gorm.DB, u User) (User, error) {
 func findUser(tx *gorm.DB, upn string) (User, error) {
 	key := strings.ToLower(strings.TrimSpace(upn))
 	var u User
+	if len(key) > 256 || !textfield.Valid(key) {
+		// No stored UPN is like this, and PostgreSQL would refuse the query.
+		return User{}, fault.NotFoundf("no user %.64q in the organisation", upn).WithCode("unknown_user")
+	}
 	if err := tx.Where("upn_key = ?", key).Limit(1).Find(&u).Error; err != nil {
 		return User{}, err
 	}
@@ -296,9 +343,15 @@ func (s *Service) UpdateUser(ctx context.Context, upn string, p UserPatch) (User
 		if err != nil {
 			return err
 		}
+		if err := p.check(u.PINHash != ""); err != nil {
+			return err
+		}
 		before := u
 		if p.DisplayName != nil {
 			u.DisplayName = strings.TrimSpace(*p.DisplayName)
+			if err := checkDisplayName(u.DisplayName); err != nil {
+				return err
+			}
 		}
 		if p.SkypeLocation != nil {
 			if u.SkypeLocation, err = parseLocation("skypeLocation", *p.SkypeLocation); err != nil {
@@ -318,16 +371,15 @@ func (s *Service) UpdateUser(ctx context.Context, upn string, p UserPatch) (User
 				u.TOTPSecret = ""
 			}
 		}
+		if p.RemovePassword {
+			u.PasswordHash = ""
+		}
 		if p.Password != nil {
-			if *p.Password == "" {
-				u.PasswordHash = ""
-			} else {
-				if err := validatePassword(*p.Password); err != nil {
-					return err
-				}
-				if u.PasswordHash, err = s.hash(*p.Password); err != nil {
-					return err
-				}
+			if err := validatePassword(*p.Password); err != nil {
+				return err
+			}
+			if u.PasswordHash, err = s.hash(*p.Password); err != nil {
+				return err
 			}
 		}
 		if p.Extension != nil {
@@ -337,10 +389,11 @@ func (s *Service) UpdateUser(ctx context.Context, upn string, p UserPatch) (User
 				return err
 			}
 		}
+		if p.RemovePIN {
+			u.PINHash = ""
+		}
 		if p.PIN != nil {
-			if *p.PIN == "" {
-				u.PINHash = ""
-			} else if err := s.applyExtensionPIN(&u, deref(u.Extension), *p.PIN); err != nil {
+			if err := s.applyExtensionPIN(&u, deref(u.Extension), *p.PIN); err != nil {
 				return err
 			}
 		}
@@ -423,6 +476,10 @@ func (s *Service) DeleteUser(ctx context.Context, upn string) error {
 		if err := tx.Where("user_id = ?", u.ID).Delete(&UserLicense{}).Error; err != nil {
 			return err
 		}
+		// A code issued to this account must not serve a later one.
+		if err := tx.Where("user_id = ?", u.ID).Delete(&MFAEnrollmentCode{}).Error; err != nil {
+			return err
+		}
 		if err := tx.Delete(&User{}, u.ID).Error; err != nil {
 			return err
 		}
@@ -449,7 +506,10 @@ func (s *Service) CheckPassword(ctx context.Context, upn, password string) (User
 // UserByExtension returns the user whose sign-in extension is ext.
 func (s *Service) UserByExtension(ctx context.Context, ext string) (User, error) {
 	var u User
-	if err := s.db.WithContext(ctx).Where("extension = ?", strings.TrimSpace(ext)).Limit(1).Find(&u).Error; err != nil {
+	if ext = strings.TrimSpace(ext); validateExtension(ext) != nil {
+		return User{}, fault.NotFoundf("no user has extension %q", ext).WithCode("unknown_extension")
+	}
+	if err := s.db.WithContext(ctx).Where("extension = ?", ext).Limit(1).Find(&u).Error; err != nil {
 		return User{}, err
 	}
 	if u.ID == 0 {
@@ -462,7 +522,10 @@ func (s *Service) UserByExtension(ctx context.Context, ext string) (User, error)
 // unknown extension costs a hash like a known one.
 func (s *Service) CheckPIN(ctx context.Context, ext, pin string) (User, error) {
 	var u User
-	if err := s.db.WithContext(ctx).Where("extension = ?", strings.TrimSpace(ext)).Limit(1).Find(&u).Error; err != nil {
+	if ext = strings.TrimSpace(ext); validateExtension(ext) != nil {
+		return User{}, fault.New(fault.Unauthorized, "the extension or PIN is incorrect").WithCode("invalid_credentials")
+	}
+	if err := s.db.WithContext(ctx).Where("extension = ?", ext).Limit(1).Find(&u).Error; err != nil {
 		return User{}, err
 	}
 	if !s.checkHash(u.PINHash, pin) {

@@ -4,9 +4,13 @@ package throttle
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/internal/textfield"
 )
 
 // Limiter counts strikes against keys such as "login:user:admin" or
@@ -39,6 +43,7 @@ type Rule struct {
 // Blocked reports whether key has used up its strikes in the current window,
 // and how long until the window ends.
 func (l *Limiter) Blocked(ctx context.Context, key string, r Rule) (bool, time.Duration, error) {
+	key = storedKey(key)
 	start := l.Now().UTC().Truncate(r.Window)
 	var s strike
 	err := l.db.WithContext(ctx).Where("key = ?", key).Limit(1).Find(&s).Error
@@ -54,6 +59,7 @@ func (l *Limiter) Blocked(ctx context.Context, key string, r Rule) (bool, time.D
 // Strike counts one attempt against key and reports whether key is now over
 // its limit. The count is one atomic upsert, so concurrent strikes all count.
 func (l *Limiter) Strike(ctx context.Context, key string, r Rule) (over bool, retryAfter time.Duration, err error) {
+	key = storedKey(key)
 	now := l.Now().UTC()
 	start := now.Truncate(r.Window)
 	err = l.db.WithContext(ctx).Exec(`INSERT INTO throttle_strikes (key, window_start, count) VALUES (?, ?, 1)
@@ -72,5 +78,18 @@ ON CONFLICT (key) DO UPDATE SET
 
 // Reset forgets the strikes against key (after a successful attempt).
 func (l *Limiter) Reset(ctx context.Context, key string) error {
+	key = storedKey(key)
 	return l.db.WithContext(ctx).Where("key = ?", key).Delete(&strike{}).Error
+}
+
+// storedKey is the form of key the table keeps. Keys carry what clients
+// typed (a username, an extension); one too long for the column, or with a
+// NUL or bytes that are not UTF-8, which PostgreSQL refuses, is kept as its
+// SHA-256 instead, so it still counts and never fails the request.
+func storedKey(key string) string {
+	if len(key) <= 200 && textfield.Valid(key) {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }

@@ -39,6 +39,7 @@ func mountConsole(r *Routes, ps *policy.Service) {
 	a.POST("/policies/:identity/delete", pc.remove)
 	a.POST("/grants", pc.grant)
 	mountConsoleSessions(cn, a)
+	mountConsoleMFA(a, cn)
 }
 
 type consolePolicies struct {

@@ -28,7 +28,7 @@ var signinFiles embed.FS
 
 var signinPages = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, p := range []string{"username", "code", "confirm", "account", "password", "otp", "done", "refused"} {
+	for _, p := range []string{"username", "code", "confirm", "account", "password", "enrollcode", "otp", "done", "refused"} {
 		out[p] = template.Must(template.ParseFS(signinFiles, "templates/signin/layout.html", "templates/signin/"+p+".html"))
 	}
 	return out
@@ -73,6 +73,7 @@ func (d *deviceLogin) mount(r *gin.Engine) {
 	r.POST("/devicelogin/account", d.account)
 	r.POST("/devicelogin/password", d.password)
 	r.POST("/devicelogin/otp", d.otp)
+	r.POST("/devicelogin/enrollcode", d.enrollCode)
 }
 
 // cookieMAC signs a flow cookie's body.
@@ -330,7 +331,14 @@ func (d *deviceLogin) password(c *gin.Context) {
 		d.stepFailed(c, err, "password", again)
 		return
 	}
+	d.next(c, st, pc, next)
+}
+
+// next shows the page a step leads to.
+func (d *deviceLogin) next(c *gin.Context, st dlState, pc signin.PendingCode, next signin.Next) {
 	switch {
+	case next.EnrollCode:
+		d.render(c, http.StatusOK, "enrollcode", dlPage{Title: "Enter your enrolment code", CSRF: st.CSRF})
 	case next.Done:
 		d.render(c, http.StatusOK, "done", dlPage{Title: "You're signed in", Manufacturer: pc.Manufacturer})
 	case next.Enroll:
@@ -343,6 +351,25 @@ func (d *deviceLogin) password(c *gin.Context) {
 	default:
 		d.render(c, http.StatusOK, "otp", dlPage{Title: "Enter the code from your authenticator app", CSRF: st.CSRF})
 	}
+}
+
+// enrollCode takes the admin-issued enrolment code of a first MFA
+// enrolment, then shows the authenticator app set-up.
+func (d *deviceLogin) enrollCode(c *gin.Context) {
+	st, ok := d.guard(c)
+	if !ok {
+		return
+	}
+	pc, ok := d.pending(c, st)
+	if !ok {
+		return
+	}
+	next, err := d.svc.VerifyEnrollmentCode(c.Request.Context(), st.Pending, c.PostForm("enrollment_code"), c.ClientIP())
+	if err != nil {
+		d.stepFailed(c, err, "enrollcode", dlPage{Title: "Enter your enrolment code", CSRF: st.CSRF})
+		return
+	}
+	d.next(c, st, pc, next)
 }
 
 // enrollQR is the QR code of an otpauth:// URL, as a data: URL for the page.

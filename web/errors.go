@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -105,10 +106,23 @@ func readJSONBody(c *gin.Context) ([]byte, error) {
 	return body, nil
 }
 
-// DecodeStrict decodes JSON, refusing unknown fields and trailing data.
+// DecodeStrict decodes JSON, refusing unknown fields and trailing data, a
+// body that is not UTF-8 (encoding/json would quietly turn bad bytes into
+// U+FFFD) and a bare null (which would leave v empty, so that
+// POST /emergencyaddresses with null created an empty address).
 func DecodeStrict(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
 		return fault.Invalidf("the request body is empty: send a JSON object")
+	}
+	if !utf8.Valid(body) {
+		if f := invalidUTF8Field(body); f != "" {
+			return fault.FieldInvalid(f, "%s is not valid UTF-8 text", f)
+		}
+		return fault.Invalidf("the request body is not valid UTF-8: JSON text must be UTF-8")
+	}
+	if string(trimmed) == "null" {
+		return fault.Invalidf("the request body is null: send a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -119,6 +133,62 @@ func DecodeStrict(body []byte, v any) error {
 		return fault.Invalidf("the request body holds more than one JSON value")
 	}
 	return nil
+}
+
+// invalidUTF8Field names the field whose value (or name) holds the first
+// bytes that are not UTF-8, so that the 400 says which field to fix; "" when
+// the bytes are outside any field.
+func invalidUTF8Field(body []byte) string {
+	type frame struct {
+		object, wantKey bool
+		key             string
+	}
+	var stack []frame
+	dec := json.NewDecoder(bytes.NewReader(body))
+	field := func() string {
+		for i := len(stack) - 1; i >= 0; i-- {
+			if stack[i].object && stack[i].key != "" {
+				return stack[i].key
+			}
+		}
+		return ""
+	}
+	for {
+		start := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		raw := body[start:dec.InputOffset()]
+		switch t := tok.(type) {
+		case json.Delim:
+			if t == '{' || t == '[' {
+				stack = append(stack, frame{object: t == '{', wantKey: t == '{'})
+				continue
+			}
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+			if n := len(stack); n > 0 && stack[n-1].object {
+				stack[n-1].wantKey = true
+			}
+			continue
+		}
+		top := len(stack) - 1
+		if top >= 0 && stack[top].object && stack[top].wantKey {
+			stack[top].key, stack[top].wantKey = fmt.Sprint(tok), false
+			if !utf8.Valid(raw) {
+				return field()
+			}
+			continue
+		}
+		if !utf8.Valid(raw) {
+			return field()
+		}
+		if top >= 0 && stack[top].object {
+			stack[top].wantKey = true
+		}
+	}
 }
 
 func jsonFault(err error) error {

@@ -37,6 +37,7 @@ func policyTestServer(t *testing.T, db *gorm.DB) (string, string) {
 		t.Fatal(err)
 	}
 	ps := policy.New(db)
+	ps.Secrets = policytest.Box(t)
 	ps.Users = tn
 	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, PolicyModule(ps))
 	if err != nil {
@@ -148,7 +149,9 @@ func TestPolicyAPI(t *testing.T) {
 // policytest.OtherValue for every setting.
 func policyWantEverySetting(t *testing.T, db *gorm.DB, identity string) {
 	t.Helper()
-	p, err := policy.New(db).Get(context.Background(), identity)
+	ps := policy.New(db)
+	ps.Secrets = policytest.Box(t)
+	p, err := ps.Get(context.Background(), identity)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,5 +196,88 @@ func TestPolicyAPICarriesEverySetting(t *testing.T) {
 				t.Errorf("the API answers %s = %s, want %s", f.Name, raw, want)
 			}
 		}
+	})
+}
+
+// The provisioning server password is sealed in the policy table: a copy of
+// the database does not give it away, yet the API masks it and the phone's
+// effective policy still carries it.
+func TestPolicyPasswordIsSealedAtRest(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, tok := policyTestServer(t, db)
+		const pw = "s3cret-prov-password"
+		for _, path := range []string{"/api/v1/ipphonepolicies/Global"} {
+			code, body := policyCall(t, base, tok, "PATCH", path, `{"LocalProvisioningServerPassword":"`+pw+`"}`)
+			if code != 200 || strings.Contains(body, pw) {
+				t.Fatalf("PATCH: %d %s", code, body)
+			}
+		}
+		code, body := policyCall(t, base, tok, "POST", "/api/v1/ipphonepolicies", `{"Identity":"Sales","LocalProvisioningServerPassword":"`+pw+`"}`)
+		if code != 201 || strings.Contains(body, pw) {
+			t.Fatalf("POST: %d %s", code, body)
+		}
+		var rows []struct {
+			Identity, Settings string
+		}
+		if err := db.Table("ipphone_policies").Select("identity, settings").Scan(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if strings.Contains(r.Settings, pw) || !strings.Contains(r.Settings, `"LocalProvisioningServerPassword":"v1:`) {
+				t.Errorf("the row of %s does not hold the password sealed: %s", r.Identity, r.Settings)
+			}
+		}
+		t.Run("the API still masks it", func(t *testing.T) {
+			_, body := policyCall(t, base, tok, "GET", "/api/v1/ipphonepolicies", "")
+			if strings.Contains(body, pw) || strings.Contains(body, "v1:") || !strings.Contains(body, `"LocalProvisioningServerPassword":"********"`) {
+				t.Fatalf("list: %s", body)
+			}
+		})
+		ps := policy.New(db)
+		ps.Secrets = policytest.Box(t)
+		t.Run("what phones are given is the password itself", func(t *testing.T) {
+			eff, err := ps.EffectiveForUser(context.Background(), "")
+			if err != nil || eff.Settings.LocalProvisioningServerPassword != pw {
+				t.Fatalf("effective: %q %v", eff.Settings.LocalProvisioningServerPassword, err)
+			}
+		})
+		t.Run("a sealed value copied to another policy does not open", func(t *testing.T) {
+			var global string
+			if err := db.Table("ipphone_policies").Select("settings").Where("identity_key = ?", "global").Row().Scan(&global); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Table("ipphone_policies").Where("identity_key = ?", "sales").Update("settings", global).Error; err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ps.Get(context.Background(), "Sales"); err == nil {
+				t.Fatal("Global's sealed password opened as Sales'")
+			}
+		})
+		t.Run("a password stored in clear by an earlier version is sealed at start", func(t *testing.T) {
+			clear := `{"LocalProvisioningServerPassword":"legacy-pw","LocalProvisioningServerType":"HTTP"}`
+			if err := db.Table("ipphone_policies").Where("identity_key = ?", "sales").Update("settings", clear).Error; err != nil {
+				t.Fatal(err)
+			}
+			if p, err := ps.Get(context.Background(), "Sales"); err != nil || p.Settings.LocalProvisioningServerPassword != "legacy-pw" {
+				t.Fatalf("legacy row: %+v %v", p.Settings, err)
+			}
+			n, err := ps.SealClearSecrets(context.Background())
+			if err != nil || n != 1 {
+				t.Fatalf("sealed %d: %v", n, err)
+			}
+			var stored string
+			if err := db.Table("ipphone_policies").Select("settings").Where("identity_key = ?", "sales").Row().Scan(&stored); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(stored, "legacy-pw") {
+				t.Fatalf("still clear: %s", stored)
+			}
+			if p, err := ps.Get(context.Background(), "Sales"); err != nil || p.Settings.LocalProvisioningServerPassword != "legacy-pw" || p.Settings.LocalProvisioningServerType != "HTTP" {
+				t.Fatalf("after sealing: %+v %v", p.Settings, err)
+			}
+			if n, err := ps.SealClearSecrets(context.Background()); err != nil || n != 0 {
+				t.Fatalf("a second run sealed %d: %v", n, err)
+			}
+		})
 	})
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/policy/policytest"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/provisioning/audiocodes"
 	"github.com/deskprov/deskprov/provisioning/polycom"
@@ -50,6 +51,7 @@ func provTestNew(t *testing.T, db *gorm.DB) (*Server, string, *provisioning.Serv
 		t.Fatal(err)
 	}
 	ps := policy.New(db)
+	ps.Secrets = policytest.Box(t)
 	ps.Users = tn
 	prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
 	prov.Policy = ps

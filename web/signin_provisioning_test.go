@@ -15,6 +15,7 @@ import (
 
 	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/policy/policytest"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/provisioning/yealink"
 	"github.com/deskprov/deskprov/signin"
@@ -54,6 +55,7 @@ func TestSignInReachesThePhoneConfigAndSignOutReturnsItToGlobal(t *testing.T) {
 			}
 		}
 		ps := policy.New(db)
+		ps.Secrets = policytest.Box(t)
 		ps.Users = tn
 		prov := provisioning.New(db, yealink.New())
 		prov.Policy = ps

@@ -144,7 +144,7 @@ func TestUsersAndLicensesAPI(t *testing.T) {
 				{"a bad UPN", "POST", "/api/v1/users", `{"upn":"amos"}`, 400, "name@domain"},
 				{"a wrong type", "POST", "/api/v1/users", `{"upn":"a@contoso.com","mfa":"yes"}`, 400, "mfa"},
 				{"an unknown SKU", "PUT", "/api/v1/licenses/Teams", `{"purchased":1}`, 400, "PhoneSystem"},
-				{"a negative count", "PUT", "/api/v1/licenses/PhoneSystem", `{"purchased":-3}`, 400, "zero or more"},
+				{"a negative count", "PUT", "/api/v1/licenses/PhoneSystem", `{"purchased":-3}`, 400, "from 0 to 1,000,000"},
 				{"a missing count", "PUT", "/api/v1/licenses/PhoneSystem", `{}`, 400, "purchased"},
 				{"an empty body", "PUT", "/api/v1/licenses/PhoneSystem", ``, 400, "empty"},
 				{"an unknown user", "GET", "/api/v1/users/nobody@contoso.com", ``, 404, "nobody@contoso.com"},

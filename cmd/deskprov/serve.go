@@ -103,7 +103,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.DurationVar(&o.FirmwareStallTimeout, "firmware-stall-timeout", web.DefaultDownloadStall, "drop a firmware download whose client reads nothing for this long, freeing its slot (a client that keeps reading is never cut)")
 	f.DurationVar(&o.ShutdownGrace, "shutdown-grace", 20*time.Second, "on SIGTERM or Ctrl-C, how long to let requests in flight (firmware downloads) finish before cutting them")
 	f.StringVar(&o.DebugListen, "debug-listen", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; never expose it")
-	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "file with the key that encrypts authenticator (TOTP) secrets in the database: 32 random bytes or 64 hex digits (head -c 32 /dev/urandom > deskprov.key). Required with PostgreSQL, the same file on every server; with SQLite the default is secret.key in the data dir, created on first start")
+	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "file with the key that encrypts the secrets kept in the database (authenticator secrets, signing keys, provisioning server passwords): 32 random bytes or 64 hex digits (head -c 32 /dev/urandom > deskprov.key). Required with PostgreSQL, the same file on every server; with SQLite the default is secret.key in the data dir, created on first start. Recommended: a file outside the data directory, backed up apart from the database")
 	f.BoolVar(&phoneLane, "phone-lane", true, "answer phone config polls on the connection itself, handing everything else to the HTTP server (plain HTTP only; --phone-lane=false sends every request through net/http)")
 	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
 	rootCmd.AddCommand(cmd)
@@ -170,6 +170,9 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	if err != nil {
 		return nil, err
 	}
+	if err := secureDataDir(o, engine, log); err != nil {
+		return nil, err
+	}
 	a.secrets = box
 	log.Info("sealing secrets at rest (server keys, token-signing keys, authenticator secrets)", "key_file", keySrc)
 	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate, policy.Migrate, provisioning.Migrate, firmware.Migrate, signin.Migrate} {
@@ -192,6 +195,12 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	a.modules = append(a.modules, web.NumbersModule{})
 	a.policy = policy.New(db)
 	a.policy.Users = a.tenant
+	a.policy.Secrets = box
+	if n, err := a.policy.SealClearSecrets(ctx); err != nil {
+		return nil, fmt.Errorf("seal provisioning server passwords stored in clear: %w", err)
+	} else if n > 0 {
+		log.Info("sealed provisioning server passwords stored in clear by an earlier version", "count", n)
+	}
 	a.modules = append(a.modules, web.PolicyModule(a.policy))
 	fw, images, err := a.addFirmware(ctx, o)
 	if err != nil {

@@ -111,7 +111,7 @@ func init() {
 	}
 	var patch struct {
 		displayName, password, skype, exchange, extension, pin string
-		mfa                                                    bool
+		mfa, removePassword, removePIN                         bool
 	}
 	set := &cobra.Command{
 		Use: "set UPN", Short: "Change a user (only the flags given)", Args: cobra.ExactArgs(1),
@@ -128,6 +128,12 @@ func init() {
 			if f.Changed("mfa") {
 				body["mfa"] = patch.mfa
 			}
+			if patch.removePassword {
+				body["removePassword"] = true
+			}
+			if patch.removePIN {
+				body["removePin"] = true
+			}
 			if len(body) == 0 {
 				return fmt.Errorf("nothing to change: give at least one flag (see --help)")
 			}
@@ -140,11 +146,13 @@ func init() {
 	}
 	sf := set.Flags()
 	sf.StringVar(&patch.displayName, "display-name", "", "display name")
-	sf.StringVar(&patch.password, "password", "", "new password (empty removes password sign-in)")
+	sf.StringVar(&patch.password, "password", "", "new password (at least 8 characters; to remove it use --remove-password)")
 	sf.StringVar(&patch.skype, "skype-location", "", "Online or OnPremises")
 	sf.StringVar(&patch.exchange, "exchange-location", "", "Online or OnPremises")
-	sf.StringVar(&patch.extension, "extension", "", "extension (empty removes it and the PIN)")
-	sf.StringVar(&patch.pin, "pin", "", "PIN for PIN sign-in")
+	sf.StringVar(&patch.extension, "extension", "", "extension (empty removes it; a user with a PIN also needs --remove-pin)")
+	sf.StringVar(&patch.pin, "pin", "", "PIN for PIN sign-in (4 to 15 digits; to remove it use --remove-pin)")
+	sf.BoolVar(&patch.removePassword, "remove-password", false, "remove the password: the user can no longer sign in with a password or on the web")
+	sf.BoolVar(&patch.removePIN, "remove-pin", false, "remove the PIN: the user can no longer sign in with extension and PIN")
 	sf.BoolVar(&patch.mfa, "mfa", false, "multi-factor authentication on or off")
 
 	remove := &cobra.Command{

@@ -3,12 +3,25 @@
 package policytest
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/policy"
 )
+
+// Box is the key tests seal policy secrets with: the same for every service
+// a test builds on one store, as serve's key is.
+func Box(t testing.TB) *sealbox.Box {
+	t.Helper()
+	b, err := sealbox.New(bytes.Repeat([]byte{0x5a}, sealbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
 
 // OtherValue is a valid value for f, in its text form, that differs from
 // the default: setting every field to it shows that a surface carries every
