@@ -75,8 +75,12 @@ type Step struct {
 	Method string
 	Name   string
 	// Status is what deskprov answers on a fresh server with nobody signed
-	// in and no firmware offered.
+	// in and no firmware offered, to a phone that answers its 401
+	// challenges with the credentials it was issued.
 	Status int
+	// Unenrolled, when set, is the answer before the phone has been issued
+	// its credentials, where it differs: an upload then is refused (401).
+	Unenrolled int
 }
 
 // Family is one phone family's knowledge.

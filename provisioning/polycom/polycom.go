@@ -179,7 +179,9 @@ func (Family) BootSequence(dev provisioning.Device) []provisioning.Step {
 		part = "3111-44500-001"
 	}
 	return []provisioning.Step{
-		{Method: http.MethodPut, Name: m + "-boot.log", Status: http.StatusCreated},
+		// The first boot uploads before the configuration file issues the
+		// phone its credentials: refused then.
+		{Method: http.MethodPut, Name: m + "-boot.log", Status: http.StatusCreated, Unenrolled: http.StatusUnauthorized},
 		{Method: http.MethodGet, Name: m + ".cfg", Status: http.StatusOK},
 		{Method: http.MethodGet, Name: part + ".sip.ld", Status: http.StatusNotFound},
 		{Method: http.MethodGet, Name: ConfigPrefix + m + ".cfg", Status: http.StatusOK},
