@@ -78,10 +78,13 @@ func TestSpoofedReportsCountForNothing(t *testing.T) {
 			run("running", "firmware", "rollout", "status", "1")
 			for i := range 3 {
 				mac := fmt.Sprintf("001565000b%02x", i)
-				// "Download" the new image in the phone's name, then keep
-				// reporting the old version.
-				if st := curl("T46-28.83.0.120.rom", ua("28.83.0.100", mac)); st != http.StatusOK {
-					t.Fatalf("the public image: %d", st)
+				// Poll as the phone, "download" the new image in its name,
+				// then keep reporting the old version.
+				curl(mac+".cfg", ua("28.83.0.100", mac))
+				// (401 now: the first poll issued that MAC credentials, which
+				// curl does not send; without a MAC the image is public.)
+				if st := curl("T46-28.83.0.120.rom", ua("28.83.0.100", mac)); st != http.StatusOK && st != http.StatusUnauthorized {
+					t.Fatalf("the image: %d", st)
 				}
 				for range 3 {
 					curl(mac+".cfg", ua("28.83.0.100", mac))
@@ -89,6 +92,9 @@ func TestSpoofedReportsCountForNothing(t *testing.T) {
 			}
 			if out := run("running", "firmware", "rollout", "status", "1"); strings.Contains(out, "halted") {
 				t.Fatalf("made-up failures of unknown phones halted the rollout:\n%s", out)
+			}
+			if st := curl("T46-28.83.0.120.rom", "Yealink SIP-T46G 28.83.0.100"); st != http.StatusOK {
+				t.Fatalf("the public image, asked for without a MAC: %d", st)
 			}
 			// The enrolled phone's name, without its credentials.
 			if st := curl("T46-28.83.0.120.rom", ua("28.83.0.100", "001565000a01")); st != http.StatusUnauthorized {
