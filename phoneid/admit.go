@@ -63,15 +63,16 @@ type Issue struct {
 //     recorded as awaiting approval and refused with fault.Forbidden).
 func (s *Service) Admit(ctx context.Context, r Request) (Admission, error) {
 	db := s.db.WithContext(ctx)
-	e, found, err := s.load(db, r.MAC)
+	row, err := s.row(ctx, r.MAC)
 	if err != nil {
 		return Admission{}, err
 	}
+	e, found := row.e, row.found
 	switch {
 	case found && e.State == Revoked:
 		return Admission{}, fault.Forbiddenf("an admin revoked phone %s: it gets no files of its own until an admin approves or re-enrols it", r.MAC)
 	case found && e.State.hasCredential():
-		if err := s.verify(ctx, e, r.HTTP); err != nil {
+		if err := s.verify(ctx, row, r.HTTP); err != nil {
 			return Admission{}, err
 		}
 		return Admission{Authenticated: true}, nil
@@ -105,6 +106,7 @@ func (s *Service) await(db *gorm.DB, r Request, found bool, e enrolment) error {
 		return nil
 	}
 	now := s.now()
+	defer s.wrote(r.MAC)
 	return db.Transaction(func(tx *gorm.DB) error {
 		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&enrolment{MAC: r.MAC, State: AwaitingApproval,
 			FirstIP: clipN(r.HTTP.IP, 64), FirstUserAgent: clipN(r.UserAgent, 256), FirstSeen: &now, UpdatedAt: now})
@@ -130,6 +132,7 @@ func (s *Service) issue(db *gorm.DB, r Request, found bool, e enrolment) (Admiss
 	now := s.now()
 	ip, ua := clipN(r.HTTP.IP, 64), clipN(r.UserAgent, 256)
 	won := false
+	defer s.wrote(r.MAC)
 	err = db.Transaction(func(tx *gorm.DB) error {
 		if !found {
 			res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&enrolment{MAC: r.MAC, State: Issued, User: user, HA1MD5: md, HA1SHA256: sh,
@@ -167,23 +170,20 @@ func (s *Service) issue(db *gorm.DB, r Request, found bool, e enrolment) (Admiss
 // MAC mac (fault.Unauthorized otherwise; a revoked phone or one never issued
 // credentials has none that could be valid).
 func (s *Service) Authenticate(ctx context.Context, mac string, r HTTPRequest) error {
-	e, found, err := s.load(s.db.WithContext(ctx), mac)
+	row, err := s.row(ctx, mac)
 	if err != nil {
 		return err
 	}
-	if !found || !e.State.hasCredential() {
+	if !row.found || !row.e.State.hasCredential() {
 		return unauthorized(CodeNoCredentials, "phone %s holds no provisioning credentials: it is given them in its configuration file", clip(mac))
 	}
-	return s.verify(ctx, e, r)
+	return s.verify(ctx, row, r)
 }
 
 // verify checks r against e's credential, refuses an answer this instance
 // has accepted before, and marks a first use (issued → enrolled).
-func (s *Service) verify(ctx context.Context, e enrolment, r HTTPRequest) error {
-	cred, err := s.credential(e)
-	if err != nil {
-		return err
-	}
+func (s *Service) verify(ctx context.Context, row cachedRow, r HTTPRequest) error {
+	e, cred := row.e, row.cred
 	key, err := s.key.Bytes(ctx)
 	if err != nil {
 		return err
@@ -198,6 +198,7 @@ func (s *Service) verify(ctx context.Context, e enrolment, r HTTPRequest) error 
 	}
 	if e.State == Issued {
 		t := now
+		defer s.wrote(e.MAC)
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			res := tx.Model(&enrolment{}).Where("mac = ? AND state = ?", e.MAC, Issued).Updates(map[string]any{"state": Enrolled, "enrolled_at": &t, "updated_at": t})
 			if res.Error != nil || res.RowsAffected == 0 {

@@ -136,7 +136,8 @@ type Service struct {
 	// only from an address in one of them. Empty allows any address.
 	EnrolNetworks []netip.Prefix
 
-	key *store.Key
+	key  *store.Key
+	rows rowCache
 
 	// replays remembers Digest answers (nonce, nc, cnonce) this instance has
 	// accepted while their nonce lives, so a captured one is refused here.
@@ -150,7 +151,9 @@ const NonceKeyName = "phoneid-nonce"
 
 // New builds the service.
 func New(db *gorm.DB) *Service {
-	return &Service{db: db, Now: time.Now, key: store.NewKey(db, NonceKeyName), replays: map[string]time.Time{}}
+	s := &Service{db: db, Now: time.Now, key: store.NewKey(db, NonceKeyName), replays: map[string]time.Time{}}
+	s.rows.on = store.Owned(db)
+	return s
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
@@ -311,6 +314,7 @@ func (s *Service) Reenrol(ctx context.Context, mac, actor string) error {
 	if err != nil {
 		return err
 	}
+	defer s.wrote(m)
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		e, found, err := s.load(store.ForUpdate(tx), m)
 		if err != nil {
@@ -337,6 +341,7 @@ func (s *Service) change(ctx context.Context, mac, actor, action string, fn func
 		return Phone{}, fault.Invalidf("an admin change needs the admin's name")
 	}
 	var out enrolment
+	defer s.wrote(m)
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		e, found, err := s.load(store.ForUpdate(tx), m)
 		if err != nil {
