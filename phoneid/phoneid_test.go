@@ -11,6 +11,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/sealbox"
+	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/store/storetest"
 )
 
@@ -176,6 +177,13 @@ func TestEnrolNetworksAndApprovalBoundFirstContact(t *testing.T) {
 			t.Fatalf("approving an issued phone: %v", err)
 		}
 
+		// The phone polls (on SQLite its row is now kept in memory).
+		if got, err := s.Admit(ctx, authorize(t, s, fetch(Open, "192.0.2.7", ""), a.Issue)); err != nil || !got.Authenticated {
+			t.Fatalf("the approved phone's poll: %+v %v", got, err)
+		}
+		if store.EngineOf(db) == store.SQLite && !s.rows.on {
+			t.Fatal("a SQLite store this process owns keeps no enrolment cache")
+		}
 		// Revoke: refused everything, with or without the old credential.
 		if p, err := s.Revoke(ctx, mac, "alice"); err != nil || p.State != Revoked || p.User != "" {
 			t.Fatalf("revoke: %+v %v", p, err)
