@@ -369,6 +369,8 @@ func FuzzPhoneLaneParse(f *testing.F) {
 		"GET /prov/x HTTP/1.1\r\nHost: a\r\nX: \t y \t\r\n\r\n",
 		"GET /prov/x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
 		"GET /prov/x HTTP/1.1\nHost: a\n\n",
+		"GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: a\r\nAuthorization:  Digest username=\"phone-0015654c4c26\", nc=00000001\t\r\n\r\n",
+		"GET /prov/x HTTP/1.1\r\nHost: a\r\nauthorization: Basic eDp5\r\nAuthorization: Basic eTp6\r\n\r\n",
 	} {
 		f.Add([]byte(s), false)
 	}
@@ -396,6 +398,9 @@ func FuzzPhoneLaneParse(f *testing.F) {
 			t.Fatalf("%q: User-Agent %q vs the lane's %q", b, req.UserAgent(), r.ua)
 		case req.Header.Get("If-None-Match") != string(r.inm) || (len(req.Header.Values("If-None-Match")) == 1) != r.hasINM:
 			t.Fatalf("%q: If-None-Match %q vs the lane's %q", b, req.Header.Values("If-None-Match"), r.inm)
+		case req.Header.Get("Authorization") != string(r.authz) || (len(req.Header.Values("Authorization")) == 1) != r.hasAuthz:
+			// The credentials checked are the ones gin would check.
+			t.Fatalf("%q: Authorization %q vs the lane's %q", b, req.Header.Values("Authorization"), r.authz)
 		case req.ContentLength != 0 || len(req.TransferEncoding) != 0 || req.Close:
 			t.Fatalf("%q: net/http sees a body or a close", b)
 		case trustXFF && (req.Header.Get("X-Forwarded-For") != "" || req.Header.Get("X-Real-Ip") != ""):
