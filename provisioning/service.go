@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -295,7 +296,9 @@ func (s *Service) admit(ctx context.Context, r Request, dev Device, e Entry) (ph
 	switch {
 	case e.Kind == Upload:
 		need = phoneid.Secret
-	case e.Kind == Rendered && e.Credentials:
+	case e.Kind == Rendered && e.Credentials && r.Method == http.MethodGet:
+		// Only a GET carries the answer back: a HEAD must not use up
+		// the phone's first contact on a body nobody receives.
 		need = phoneid.Issuing
 	}
 	uri := r.URI

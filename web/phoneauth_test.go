@@ -287,3 +287,18 @@ func TestRequirePhoneAcceptsOnlyThatPhone(t *testing.T) {
 		}
 	})
 }
+
+func TestAHeadOfTheIssuingFileIssuesNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		s, _, _ := provTestNew(t, db)
+		base := provTestListen(t, s)
+		yua := "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26"
+		if a := provTestDo(t, "HEAD", base+"/prov/0015654c4c26.cfg", yua, nil, nil); a.status != 200 {
+			t.Fatalf("HEAD before issuance: %d", a.status)
+		}
+		if _, err := s.Phones.Get(context.Background(), "0015654c4c26"); err == nil {
+			t.Fatal("a HEAD issued the phone credentials it never received")
+		}
+		provEnrol(t, base, "0015654c4c26.cfg", yua)
+	})
+}
