@@ -35,8 +35,8 @@ echo "== registering $PHONES phones (first poll of each, ETags kept)"
 "$work/phonesim" -server http://127.0.0.1:$DP_PORT -phones "$PHONES" -polls 1 -boot=false -concurrency 32 -etags "$work/targets.txt"
 
 # The static file: the mean size of the bodies deskprov serves to these phones.
-size=$(awk -F'\t' 'NR<=3{print $1 "\t" $3}' "$work/targets.txt" | while IFS="$(printf '\t')" read -r p ua; do
-    curl -s -A "$ua" "http://127.0.0.1:$DP_PORT$p" | wc -c
+size=$(awk -F'\t' 'NR<=3{print $1 "\t" $3 "\t" $4}' "$work/targets.txt" | while IFS="$(printf '\t')" read -r p ua auth; do
+    curl -s -A "$ua" -H "Authorization: $auth" "http://127.0.0.1:$DP_PORT$p" | wc -c
   done | awk '{s+=$1} END{printf "%d", s/NR}')
 mkdir -p "$work/www"
 head -c "$size" /dev/urandom | base64 -w 76 | head -c "$size" >"$work/www/static.cfg"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/template"
@@ -157,4 +158,24 @@ func SplitMAC(name string, suffixes ...string) (mac, suffix string, ok bool, err
 		return m, s, true, nil
 	}
 	return "", "", false, nil
+}
+
+// issuedCredentialRE finds the provisioning user and password in a file
+// that issued them, in any family's format (the rows of the families'
+// tables that carry Inputs.Credential).
+var issuedCredentialRE = regexp.MustCompile(`(?m)(device\.prov\.user|device\.prov\.password|static\.auto_provision\.server\.username|static\.auto_provision\.server\.password|auto_provision\.server\.username|auto_provision\.server\.password|provisioning/configuration/username|provisioning/configuration/password)\s*=\s*"?([^"\s]+)"?`)
+
+// IssuedCredential reads the credential a phone was issued out of the file
+// that carried it, as a phone would (phone simulators and tests use it).
+func IssuedCredential(body []byte) (Credential, bool) {
+	var c Credential
+	for _, m := range issuedCredentialRE.FindAllSubmatch(body, -1) {
+		name, v := string(m[1]), string(m[2])
+		if strings.HasSuffix(name, "user") || strings.HasSuffix(name, "username") {
+			c.User = v
+		} else {
+			c.Password = v
+		}
+	}
+	return c, c.User != "" && c.Password != ""
 }

@@ -65,6 +65,9 @@ type Entry struct {
 	// PerDevice is false for files whose content does not depend on the MAC
 	// (Yealink's common file, Polycom's 000000000000.cfg).
 	PerDevice bool
+	// Credentials marks the per-MAC file that carries the phone's
+	// provisioning credentials (Inputs.Credential) when they are issued.
+	Credentials bool
 }
 
 // Step is one request of a boot sequence.
@@ -72,8 +75,12 @@ type Step struct {
 	Method string
 	Name   string
 	// Status is what deskprov answers on a fresh server with nobody signed
-	// in and no firmware offered.
+	// in and no firmware offered, to a phone that answers its 401
+	// challenges with the credentials it was issued.
 	Status int
+	// Unenrolled, when set, is the answer before the phone has been issued
+	// its credentials, where it differs: an upload then is refused (401).
+	Unenrolled int
 }
 
 // Family is one phone family's knowledge.
@@ -102,6 +109,16 @@ type Inputs struct {
 	User     string
 	Firmware Decision
 	Server   Server
+	// Credential is set only when rendering the one answer that issues the
+	// phone its provisioning credentials; every other render leaves it nil,
+	// so no cached file ever holds a password.
+	Credential *Credential
+}
+
+// Credential is a phone's provisioning user and password in clear, for the
+// issuing answer only.
+type Credential struct {
+	User, Password string
 }
 
 // Server are the server-wide settings phones are given.

@@ -212,6 +212,19 @@ func TestRenderedFilesMatchGoldenFiles(t *testing.T) {
 					}
 					provCheckParseable(t, tc.dev.Vendor, name, f.Body)
 					provGolden(t, filepath.Join("testdata", "golden", tc.name, name), f.Body)
+					// The one answer that issues the phone its credentials.
+					dev := tc.dev
+					e, err := fam.Resolve("GET", name, &dev)
+					if err != nil || !e.Credentials || tc.edit != nil {
+						continue
+					}
+					body, err := fam.Render(e, provisioning.Inputs{Device: dev, Policy: pol.eff, Server: s.Server,
+						Credential: &provisioning.Credential{User: "phone-" + dev.MAC, Password: "0123456789abcdef0123456789abcdef"}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					provCheckParseable(t, tc.dev.Vendor, name, body)
+					provGolden(t, filepath.Join("testdata", "golden", tc.name, "issuing-"+name), body)
 				}
 			})
 		}

@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/store"
 )
@@ -31,6 +33,10 @@ type Service struct {
 	Now func() time.Time
 	// Uploads keeps phones' uploaded files; nil refuses uploads.
 	Uploads *Uploads
+	// Phones decides who may fetch a phone's own files (phoneid.Service).
+	// Nil checks nobody and counts every report, as before phones had
+	// credentials: only tests of other parts leave it nil.
+	Phones Phones
 
 	genOnce   sync.Once
 	gen       *genReads
@@ -56,12 +62,21 @@ func New(db *gorm.DB, families ...Family) *Service {
 	return s
 }
 
+// Phones admits requests for one phone's files (phoneid.Service).
+type Phones interface {
+	Admit(ctx context.Context, r phoneid.Request) (phoneid.Admission, error)
+}
+
 // Request is a phone's request for a file under /prov/.
 type Request struct {
 	Method    string
 	Name      string
 	UserAgent string
 	IP        string
+	// URI is the request-target as sent ("/prov/" + Name when empty) and
+	// Authorization the header: what proves the request is the phone's.
+	URI           string
+	Authorization string
 }
 
 // renderKey names a cached file: what was rendered, for which device facts.
@@ -88,6 +103,10 @@ type Answer struct {
 	Entry  Entry
 	// File is set for Rendered entries.
 	File *File
+	// Authenticated is true when the request proved to come from the phone
+	// whose MAC it names: only then may what it reports (a firmware
+	// download) count.
+	Authenticated bool
 }
 
 // Family returns the family of a vendor, nil when none is wired.
@@ -216,16 +235,22 @@ func answerKeyOf(r Request) (answerKey, bool) {
 		len(r.UserAgent) <= maxAgentLen && (r.Method == "GET" || r.Method == "HEAD")
 }
 
-// answer records a request identified as known and, for a rendered file,
-// finds the file (rendering it when the generation has moved).
+// answer admits a request identified as known, records it and, for a
+// rendered file, finds the file (rendering it when the generation has moved;
+// the answer that issues credentials is rendered for this request alone).
 func (s *Service) answer(ctx context.Context, r Request, key answerKey, known answerSeen, cacheable bool) (Answer, error) {
 	fam, dev, e := known.fam, known.dev, known.e
-	a := Answer{Device: dev, Entry: e}
+	adm, err := s.admit(ctx, r, dev, e)
+	if err != nil {
+		return Answer{}, err
+	}
+	a := Answer{Device: dev, Entry: e, Authenticated: adm.Authenticated}
 	if e.Kind != Rendered {
 		s.inventory.seen(dev, r.IP, e.Name, nil)
 		return a, nil
 	}
-	if e.Main && s.Firmware != nil && dev.MAC != "" {
+	// Only the phone itself moves the loop guard and rollout failures.
+	if e.Main && s.Firmware != nil && dev.MAC != "" && adm.Authenticated {
 		if err := s.Firmware.Poll(ctx, dev); err != nil {
 			return Answer{}, err
 		}
@@ -234,8 +259,12 @@ func (s *Service) answer(ctx context.Context, r Request, key answerKey, known an
 	if err != nil {
 		return Answer{}, fmt.Errorf("read the config generation: %w", err)
 	}
-	f := known.file
-	if f == nil || f.Generation != gen {
+	var f *File
+	if adm.Issue != nil {
+		if f, err = s.renderIssuing(ctx, fam, dev, e, gen, adm.Issue); err != nil {
+			return Answer{}, err
+		}
+	} else if f = known.file; f == nil || f.Generation != gen {
 		if f, err = s.render(ctx, fam, dev, e, gen); err != nil {
 			return Answer{}, err
 		}
@@ -251,6 +280,48 @@ func (s *Service) answer(ctx context.Context, r Request, key answerKey, known an
 	}
 	s.inventory.seen(dev, r.IP, e.Name, cfg)
 	return a, nil
+}
+
+// admit applies phoneid's rules to a request for one phone's own file: a
+// per-MAC rendered file, an upload, an optional file or a firmware image
+// whose MAC is known. Other files (shared ones) need nothing.
+func (s *Service) admit(ctx context.Context, r Request, dev Device, e Entry) (phoneid.Admission, error) {
+	if s.Phones == nil {
+		return phoneid.Admission{Authenticated: true}, nil
+	}
+	if dev.MAC == "" || !(e.PerDevice || e.Kind == Image || e.Kind == Optional) {
+		return phoneid.Admission{}, nil
+	}
+	need := phoneid.Open
+	switch {
+	case e.Kind == Upload:
+		need = phoneid.Secret
+	case e.Kind == Rendered && e.Credentials && r.Method == http.MethodGet:
+		// Only a GET carries the answer back: a HEAD must not use up
+		// the phone's first contact on a body nobody receives.
+		need = phoneid.Issuing
+	}
+	uri := r.URI
+	if uri == "" {
+		uri = "/prov/" + r.Name
+	}
+	return s.Phones.Admit(ctx, phoneid.Request{MAC: dev.MAC, Need: need, UserAgent: r.UserAgent,
+		HTTP: phoneid.HTTPRequest{Method: r.Method, URI: uri, Authorization: r.Authorization, IP: r.IP}})
+}
+
+// renderIssuing renders the file that hands a phone its credentials. It is
+// never cached: the password exists in this one answer only.
+func (s *Service) renderIssuing(ctx context.Context, fam Family, dev Device, e Entry, gen int64, is *phoneid.Issue) (*File, error) {
+	in, err := s.inputs(ctx, dev)
+	if err != nil {
+		return nil, err
+	}
+	in.Credential = &Credential{User: is.User, Password: is.Password}
+	body, err := fam.Render(e, in)
+	if err != nil {
+		return nil, err
+	}
+	return newFile(e, body, in.User, gen), nil
 }
 
 // answerKey is a request as far as what it identifies goes.
@@ -312,10 +383,7 @@ func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry, g
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(body)
-	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
-	f = &File{Name: e.Name, ContentType: e.ContentType, Body: body, ETag: etag, User: in.User, Generation: gen,
-		ETagHeader: []string{etag}, ContentTypeHeader: []string{e.ContentType}}
+	f = newFile(e, body, in.User, gen)
 	s.cache.Lock()
 	if gen > s.cacheGen || len(s.rendered) >= MaxCached {
 		// A newer generation makes every cached file suspect.
@@ -329,6 +397,13 @@ func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry, g
 	}
 	s.cache.Unlock()
 	return f, nil
+}
+
+func newFile(e Entry, body []byte, user string, gen int64) *File {
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	return &File{Name: e.Name, ContentType: e.ContentType, Body: body, ETag: etag, User: user, Generation: gen,
+		ETagHeader: []string{etag}, ContentTypeHeader: []string{e.ContentType}}
 }
 
 // generation reads the config generation. On a SQLite store this server

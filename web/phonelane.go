@@ -40,8 +40,11 @@ import (
 //     or keep-alive, and no X-Forwarded-For / X-Real-IP when proxies are
 //     trusted (gin works out the client address then);
 //   - provisioning identifies it as a file it renders or an optional file it
-//     does not provide, and answers it without error
-//     (provisioning.Service.FetchFile; anything else it leaves untouched).
+//     does not provide, admits it (a phone's own file needs that phone's
+//     credentials once it holds some: the lane passes the one Authorization
+//     header, and the request-target, to the same phoneid check gin's path
+//     runs) and answers it without error (provisioning.Service.FetchFile;
+//     anything else, a 401 or 403 included, it leaves to net/http).
 //
 // Anything else, from the first byte of that request on, goes to net/http
 // and gin, which answer it as they would have anyway; a connection handed
@@ -295,7 +298,8 @@ func (l *PhoneLane) serveConn(c *laneConn) {
 			return
 		}
 		ans, taken, err := l.svc.FetchFile(l.ctx, provisioning.Request{
-			Method: req.method, Name: string(req.name), UserAgent: string(req.ua), IP: client})
+			Method: req.method, Name: string(req.name), UserAgent: string(req.ua), IP: client,
+			URI: string(req.target), Authorization: string(req.authz)})
 		if !taken || err != nil {
 			// Fetch answers it again through gin, errors included.
 			handed = l.handOver(c, br)
@@ -475,6 +479,8 @@ type laneRequest struct {
 	name        []byte // NAME
 	ua, inm     []byte
 	hasINM      bool
+	authz       []byte
+	hasAuthz    bool
 	n           int // bytes of the head, blank line included
 	host, agent int // how many Host and User-Agent lines
 }
@@ -594,6 +600,11 @@ func parseHeaderLine(line []byte, r *laneRequest, trustXFF bool) bool {
 			return false
 		}
 		r.inm, r.hasINM = v, true
+	case bytes.EqualFold(key, []byte("Authorization")):
+		if r.hasAuthz {
+			return false // net/http would read only the first: not ours to guess
+		}
+		r.authz, r.hasAuthz = v, true
 	case bytes.EqualFold(key, []byte("Connection")):
 		return bytes.EqualFold(v, []byte("keep-alive"))
 	case bytes.EqualFold(key, []byte("Content-Length")), bytes.EqualFold(key, []byte("Transfer-Encoding")),

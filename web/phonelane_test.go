@@ -18,6 +18,8 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/phoneid"
+	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/store/storetest"
 )
 
@@ -73,10 +75,15 @@ func laneExchange(t *testing.T, addr, raw string, methods []string) string {
 	// too (it should be nothing): take what arrives in a short while.
 	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	io.Copy(io.Discard, br)
-	return dateValue.ReplaceAllString(got.String(), "Date: (date)\r\n")
+	out := dateValue.ReplaceAllString(got.String(), "Date: (date)\r\n")
+	return nonceValue.ReplaceAllString(out, `nonce="(nonce)"`)
 }
 
-var dateValue = regexp.MustCompile(`Date: [^\r]*\r\n`)
+var (
+	dateValue = regexp.MustCompile(`Date: [^\r]*\r\n`)
+	// A 401's nonce carries the second it was made.
+	nonceValue = regexp.MustCompile(`nonce="[^"]*"`)
+)
 
 // TestPhoneLaneAnswersAsGinDoes sends the same raw requests to a server
 // behind the phone lane and to the same server on plain net/http, and
@@ -92,18 +99,32 @@ func TestPhoneLaneAnswersAsGinDoes(t *testing.T) {
 
 		yua := "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26"
 		pua := "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"
-		// The ETag to send, and an upload to fetch back.
-		warm := provTestDo(t, "GET", laneBase+"/prov/0015654c4c26.cfg", yua, nil, nil)
+		// Both phones enrol; then the ETag to send, and an upload to fetch back.
+		ycred := provEnrol(t, laneBase, "0015654c4c26.cfg", yua)
+		pcred := provEnrol(t, laneBase, "deskprov-0004f2a1b2c3.cfg", pua)
+		warm := provTestDo(t, "GET", laneBase+"/prov/0015654c4c26.cfg", yua, nil, basicHeader(ycred))
 		etag := warm.header.Get("ETag")
 		if warm.status != 200 || etag == "" {
 			t.Fatalf("first poll: %d %q", warm.status, etag)
 		}
-		if up := provTestDo(t, "PUT", laneBase+"/prov/0004f2a1b2c3-app.log", pua, strings.NewReader("boot\n"), nil); up.status != http.StatusCreated {
+		if up := provTestDo(t, "PUT", laneBase+"/prov/0004f2a1b2c3-app.log", pua, strings.NewReader("boot\n"), basicHeader(pcred)); up.status != http.StatusCreated {
 			t.Fatalf("upload: %d %s", up.status, up.body)
 		}
+		ya, pa := basicLine(ycred), basicLine(pcred)
+		auth := map[string]string{"0015654c4c26": ya, "0004f2a1b2c3": pa}
 
-		get := func(path, ua string, extra ...string) string {
+		// get is a request as the phone whose MAC the path names sends it,
+		// with its credentials; bare sends none.
+		bare := func(path, ua string, extra ...string) string {
 			return "GET " + path + " HTTP/1.1\r\nHost: prov.test\r\nUser-Agent: " + ua + "\r\n" + strings.Join(extra, "") + "\r\n"
+		}
+		get := func(path, ua string, extra ...string) string {
+			for mac, a := range auth {
+				if strings.Contains(path, mac) {
+					extra = append(extra, a)
+				}
+			}
+			return bare(path, ua, extra...)
 		}
 		head := func(path, ua string, extra ...string) string {
 			return strings.Replace(get(path, ua, extra...), "GET", "HEAD", 1)
@@ -125,14 +146,30 @@ func TestPhoneLaneAnswersAsGinDoes(t *testing.T) {
 			{"HEAD with its ETag", head(y, yua, inm), []string{"HEAD"}, 1},
 			{"an optional file", get("/prov/0004f2a1b2c3-directory.xml", pua), []string{"GET"}, 1},
 			{"HEAD of an optional file", head("/prov/0004f2a1b2c3-directory.xml", pua), []string{"HEAD"}, 1},
-			{"lower-case names, spaces and tabs around values", "GET " + y + " HTTP/1.1\r\nhost:prov.test\r\nuser-agent: \t" + yua + " \r\nif-none-match:" + etag + "\t\r\nAccept: */*\r\n\r\n", []string{"GET"}, 1},
+			{"lower-case names, spaces and tabs around values", "GET " + y + " HTTP/1.1\r\nhost:prov.test\r\nuser-agent: \t" + yua + " \r\nif-none-match:" + etag + "\t\r\nAccept: */*\r\nauthorization:  " + strings.TrimPrefix(ya, "Authorization: ") + "\r\n", []string{"GET"}, 1},
 			{"Connection: keep-alive", get(y, yua, "Connection: Keep-Alive\r\n"), []string{"GET"}, 1},
 			{"three pipelined polls", get(y, yua) + get(y, yua, inm) + get("/prov/0004f2a1b2c3.cfg", pua), []string{"GET", "GET", "GET"}, 3},
 			{"a poll, then a request for net/http on the same connection", get(y, yua) + get("/healthz", yua) + get(y, yua), []string{"GET", "GET", "GET"}, 1},
 
-			{"a phone's first poll", get("/prov/0015654c4c27.cfg", "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:27"), []string{"GET"}, 1},
+			{"a new phone's first boot file", get("/prov/0015654c4c27.boot", "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:27"), []string{"GET"}, 1},
 			{"another User-Agent", get(y, "Yealink SIP-T46G 28.83.0.121 00:15:65:4c:4c:26"), []string{"GET"}, 1},
-			{"no User-Agent", "GET " + y + " HTTP/1.1\r\nHost: prov.test\r\n\r\n", []string{"GET"}, 1},
+			{"no User-Agent", "GET " + y + " HTTP/1.1\r\nHost: prov.test\r\n" + ya + "\r\n", []string{"GET"}, 1},
+
+			// Credentials: the lane runs the same check, and leaves every
+			// refusal (401 with its challenges, 403) to net/http.
+			{"an enrolled phone's poll without credentials", bare(y, yua), []string{"GET"}, 0},
+			{"an enrolled phone's poll with its ETag but no credentials", bare(y, yua, inm), []string{"GET"}, 0},
+			{"HEAD without credentials", strings.Replace(bare(y, yua), "GET", "HEAD", 1), []string{"HEAD"}, 0},
+			{"a poll with another phone's credentials", bare(y, yua, pa), []string{"GET"}, 0},
+			{"a poll with a wrong password", bare(y, yua, basicLine(provisioning.Credential{User: ycred.User, Password: "0" + ycred.Password[1:]})), []string{"GET"}, 0},
+			{"a poll with a Bearer token", bare(y, yua, "Authorization: Bearer x\r\n"), []string{"GET"}, 0},
+			{"a poll with two Authorization headers", bare(y, yua, ya, ya), []string{"GET"}, 0},
+			{"an enrolled phone's optional file without credentials", bare("/prov/0004f2a1b2c3-directory.xml", pua), []string{"GET"}, 0},
+			{"an enrolled phone's upload read without credentials", bare("/prov/0004f2a1b2c3-app.log", pua), []string{"GET"}, 0},
+			{"an enrolled phone's master file without credentials", bare("/prov/0004f2a1b2c3.cfg", pua), []string{"GET"}, 0},
+			{"a shared file with no credentials", bare("/prov/000000000000.cfg", pua), []string{"GET"}, 1},
+			{"a poll with credentials, then one without, pipelined", get(y, yua) + bare(y, yua), []string{"GET", "GET"}, 1},
+
 			{"a directory", get("/prov/x/0004f2a1b2c3.cfg", pua), []string{"GET"}, 0},
 
 			{"an upload fetched back", get("/prov/0004f2a1b2c3-app.log", pua), []string{"GET"}, 0},
@@ -157,12 +194,74 @@ func TestPhoneLaneAnswersAsGinDoes(t *testing.T) {
 			{"a firmware-looking name nobody asked for", get("/prov/sip.ld", pua), []string{"GET"}, 0},
 			{"POST", "POST " + y + " HTTP/1.1\r\nHost: prov.test\r\nUser-Agent: " + yua + "\r\nContent-Length: 2\r\n\r\nhi", []string{"POST"}, 0},
 		}
+		// Digest, as phones on plain HTTP answer: the challenge of a 401,
+		// answered with a fresh client nonce for every request.
+		ch := provTestDo(t, "GET", plain.URL+y, yua, nil, nil).header.Values("WWW-Authenticate")
+		if len(ch) != 3 {
+			t.Fatalf("challenges %q", ch)
+		}
+		cn := 0
+		digest := func(method, path string, cred provisioning.Credential, challenge string) string {
+			cn++
+			a, err := phoneid.Answer(cred.User, cred.Password, method, path, challenge, cn, fmt.Sprintf("c%d", cn))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "Authorization: " + a + "\r\n"
+		}
+		// Each makes its request anew for each server: a Digest answer is
+		// good once.
+		digestCases := []struct {
+			name    string
+			raw     string
+			methods []string
+			byLane  int64
+			rawFn   func() string
+		}{
+			{name: "a poll with Digest SHA-256", methods: []string{"GET"}, byLane: 1, rawFn: func() string { return bare(y, yua, digest("GET", y, ycred, ch[0])) }},
+			{name: "a poll with Digest MD5 and its ETag", methods: []string{"GET"}, byLane: 1, rawFn: func() string { return bare(y, yua, inm, digest("GET", y, ycred, ch[1])) }},
+			{name: "HEAD with Digest", methods: []string{"HEAD"}, byLane: 1, rawFn: func() string {
+				return strings.Replace(bare(y, yua, digest("HEAD", y, ycred, ch[0])), "GET", "HEAD", 1)
+			}},
+			{name: "a Digest answer for another file", methods: []string{"GET"}, byLane: 0, rawFn: func() string {
+				return bare(y, yua, digest("GET", "/prov/0015654c4c26.boot", ycred, ch[0]))
+			}},
+			{name: "Digest with another phone's credentials", methods: []string{"GET"}, byLane: 0, rawFn: func() string { return bare(y, yua, digest("GET", y, pcred, ch[0])) }},
+		}
+		// A replayed answer: used once, then sent to both.
+		replayed := bare(y, yua, digest("GET", y, ycred, ch[0]))
+		if got := laneExchange(t, laneAddr, replayed, []string{"GET"}); !strings.HasPrefix(got, "HTTP/1.1 200 OK\r\n") {
+			t.Fatalf("the answer's first use: %q", got)
+		}
 		for _, tc := range cases {
+			digestCases = append(digestCases, struct {
+				name    string
+				raw     string
+				methods []string
+				byLane  int64
+				rawFn   func() string
+			}{tc.name, tc.raw, tc.methods, tc.byLane, nil})
+		}
+		digestCases = append(digestCases, struct {
+			name    string
+			raw     string
+			methods []string
+			byLane  int64
+			rawFn   func() string
+		}{"a replayed Digest answer", replayed, []string{"GET"}, 0, nil})
+		for _, tc := range digestCases {
 			t.Run(tc.name, func(t *testing.T) {
+				raw := tc.raw
+				if tc.rawFn != nil {
+					raw = tc.rawFn()
+				}
 				before := lane.Answered()
-				viaLane := laneExchange(t, laneAddr, tc.raw, tc.methods)
+				viaLane := laneExchange(t, laneAddr, raw, tc.methods)
 				byLane := lane.Answered() - before
-				viaPlain := laneExchange(t, plainAddr, tc.raw, tc.methods)
+				if tc.rawFn != nil {
+					raw = tc.rawFn()
+				}
+				viaPlain := laneExchange(t, plainAddr, raw, tc.methods)
 				if viaLane != viaPlain {
 					t.Fatalf("the lane answered\n%q\nnet/http and gin answer\n%q", viaLane, viaPlain)
 				}
@@ -179,19 +278,21 @@ func TestPhoneLaneCountsPollsInMetrics(t *testing.T) {
 		s, _, _ := provTestNew(t, db)
 		lane, base := laneTestListen(t, s)
 		ua := "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26"
+		// The first poll (answered by the lane too) issues the credentials.
+		cred := provEnrol(t, base, "0015654c4c26.cfg", ua)
 		// Each poll on a connection of its own, as phones polling an hour
 		// apart make: a connection net/http served stays with it.
-		raw := "GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua + "\r\n\r\n"
+		raw := "GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua + "\r\n" + basicLine(cred) + "\r\n"
 		for range 5 {
 			if a := laneExchange(t, strings.TrimPrefix(base, "http://"), raw, []string{"GET"}); !strings.HasPrefix(a, "HTTP/1.1 200 OK\r\n") {
 				t.Fatalf("poll: %q", a)
 			}
 		}
-		if lane.Answered() != 5 {
-			t.Fatalf("the lane answered %d polls, want 5", lane.Answered())
+		if lane.Answered() != 6 {
+			t.Fatalf("the lane answered %d polls, want 6", lane.Answered())
 		}
 		m := provTestDo(t, "GET", base+"/metrics", "", nil, nil)
-		want := `deskprov_http_requests_total{method="GET",route="/prov/*name",status="200"} 5`
+		want := `deskprov_http_requests_total{method="GET",route="/prov/*name",status="200"} 6`
 		if !strings.Contains(string(m.body), want) {
 			t.Fatalf("metrics lack %s:\n%s", want, m.body)
 		}
@@ -211,13 +312,13 @@ func TestPhoneLaneShutdown(t *testing.T) {
 	go func() { served <- lane.Serve(ln) }()
 	ua := "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26"
 	addr := ln.Addr().String()
-	provTestDo(t, "GET", "http://"+addr+"/prov/0015654c4c26.cfg", ua, nil, nil)
+	cred := provEnrol(t, "http://"+addr, "0015654c4c26.cfg", ua)
 	idle, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer idle.Close()
-	raw := "GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua + "\r\n\r\n"
+	raw := "GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua + "\r\n" + basicLine(cred) + "\r\n"
 	io.WriteString(idle, raw)
 	resp, err := http.ReadResponse(bufio.NewReader(idle), nil)
 	if err != nil || resp.StatusCode != 200 || lane.Answered() != 2 {
@@ -268,6 +369,8 @@ func FuzzPhoneLaneParse(f *testing.F) {
 		"GET /prov/x HTTP/1.1\r\nHost: a\r\nX: \t y \t\r\n\r\n",
 		"GET /prov/x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
 		"GET /prov/x HTTP/1.1\nHost: a\n\n",
+		"GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: a\r\nAuthorization:  Digest username=\"phone-0015654c4c26\", nc=00000001\t\r\n\r\n",
+		"GET /prov/x HTTP/1.1\r\nHost: a\r\nauthorization: Basic eDp5\r\nAuthorization: Basic eTp6\r\n\r\n",
 	} {
 		f.Add([]byte(s), false)
 	}
@@ -295,6 +398,9 @@ func FuzzPhoneLaneParse(f *testing.F) {
 			t.Fatalf("%q: User-Agent %q vs the lane's %q", b, req.UserAgent(), r.ua)
 		case req.Header.Get("If-None-Match") != string(r.inm) || (len(req.Header.Values("If-None-Match")) == 1) != r.hasINM:
 			t.Fatalf("%q: If-None-Match %q vs the lane's %q", b, req.Header.Values("If-None-Match"), r.inm)
+		case req.Header.Get("Authorization") != string(r.authz) || (len(req.Header.Values("Authorization")) == 1) != r.hasAuthz:
+			// The credentials checked are the ones gin would check.
+			t.Fatalf("%q: Authorization %q vs the lane's %q", b, req.Header.Values("Authorization"), r.authz)
 		case req.ContentLength != 0 || len(req.TransferEncoding) != 0 || req.Close:
 			t.Fatalf("%q: net/http sees a body or a close", b)
 		case trustXFF && (req.Header.Get("X-Forwarded-For") != "" || req.Header.Get("X-Real-Ip") != ""):
@@ -363,9 +469,10 @@ func TestPhoneLaneIsNeverStaleAfterAPolicyEdit(t *testing.T) {
 		lane, base := laneTestListen(t, s)
 		addr := strings.TrimPrefix(base, "http://")
 		ua := "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26"
-		first := provTestDo(t, "GET", base+"/prov/0015654c4c26.cfg", ua, nil, nil)
+		cred := provEnrol(t, base, "0015654c4c26.cfg", ua)
+		first := provTestDo(t, "GET", base+"/prov/0015654c4c26.cfg", ua, nil, basicHeader(cred))
 		etag := first.header.Get("ETag")
-		poll := "GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua + "\r\nIf-None-Match: " + etag + "\r\n\r\n"
+		poll := "GET /prov/0015654c4c26.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua + "\r\nIf-None-Match: " + etag + "\r\n" + basicLine(cred) + "\r\n"
 		before := lane.Answered()
 		if got := laneExchange(t, addr, poll, []string{"GET"}); !strings.HasPrefix(got, "HTTP/1.1 304 ") || lane.Answered() != before+1 {
 			t.Fatalf("an unchanged poll on the lane: %q", got)
@@ -395,11 +502,12 @@ func TestPhoneLaneUnderConcurrentPollsAndEdits(t *testing.T) {
 		lane, base := laneTestListen(t, s)
 		addr := strings.TrimPrefix(base, "http://")
 		const phones, polls = 16, 40
-		type phone struct{ path, ua string }
+		type phone struct{ path, ua, auth string }
 		ph := make([]phone, phones)
 		for i := range ph {
 			mac := fmt.Sprintf("0015654c%04x", i)
-			ph[i] = phone{"/prov/" + mac + ".cfg", "Yealink SIP-T46G 28.83.0.120 " + mac}
+			ua := "Yealink SIP-T46G 28.83.0.120 " + mac
+			ph[i] = phone{"/prov/" + mac + ".cfg", ua, basicLine(provEnrol(t, base, mac+".cfg", ua))}
 		}
 		before := lane.Answered()
 		errs := make(chan error, phones+1)
@@ -408,7 +516,7 @@ func TestPhoneLaneUnderConcurrentPollsAndEdits(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs <- lanePollRepeatedly(addr, p.path, p.ua, polls)
+				errs <- lanePollRepeatedly(addr, p.path, p.ua, p.auth, polls)
 			}()
 		}
 		wg.Add(1)
@@ -443,7 +551,7 @@ func TestPhoneLaneUnderConcurrentPollsAndEdits(t *testing.T) {
 			t.Fatalf("the lane answered %d of %d polls", n, phones*polls)
 		}
 		for _, p := range ph {
-			got := laneExchange(t, addr, "GET "+p.path+" HTTP/1.1\r\nHost: x\r\nUser-Agent: "+p.ua+"\r\n\r\n", []string{"GET"})
+			got := laneExchange(t, addr, "GET "+p.path+" HTTP/1.1\r\nHost: x\r\nUser-Agent: "+p.ua+"\r\n"+p.auth+"\r\n", []string{"GET"})
 			if !strings.Contains(got, "phone_setting.phone_lock.enable = 0\n") {
 				t.Fatalf("%s after the last edit:\n%s", p.path, got)
 			}
@@ -454,7 +562,7 @@ func TestPhoneLaneUnderConcurrentPollsAndEdits(t *testing.T) {
 // lanePollRepeatedly polls path n times on one connection, sending the ETag
 // it was last given, and checks each answer is a whole 200 with a Yealink
 // file or an empty 304.
-func lanePollRepeatedly(addr, path, ua string, n int) error {
+func lanePollRepeatedly(addr, path, ua, auth string, n int) error {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return err
@@ -464,7 +572,7 @@ func lanePollRepeatedly(addr, path, ua string, n int) error {
 	br := bufio.NewReader(c)
 	etag := ""
 	for i := range n {
-		raw := "GET " + path + " HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua + "\r\n"
+		raw := "GET " + path + " HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua + "\r\n" + auth
 		if etag != "" {
 			raw += "If-None-Match: " + etag + "\r\n"
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/provisioning/lpe"
 )
@@ -70,11 +71,17 @@ func plainNotFound(c *gin.Context) {
 func (h *provHandler) file(c *gin.Context) {
 	name := strings.TrimPrefix(c.Param("name"), "/")
 	ctx := c.Request.Context()
-	ans, err := h.svc.Fetch(ctx, provisioning.Request{Method: c.Request.Method, Name: name, UserAgent: c.Request.UserAgent(), IP: c.ClientIP()})
+	ans, err := h.svc.Fetch(ctx, provisioning.Request{Method: c.Request.Method, Name: name, UserAgent: c.Request.UserAgent(), IP: c.ClientIP(),
+		URI: c.Request.RequestURI, Authorization: c.Request.Header.Get("Authorization")})
 	if err != nil {
-		if fault.KindOf(err) == fault.NotFound {
+		switch fault.KindOf(err) {
+		case fault.NotFound:
 			plainNotFound(c)
 			return
+		case fault.Unauthorized:
+			// A phone that holds credentials must present them: offer
+			// Digest (plain HTTP) and Basic (HTTPS).
+			h.s.challengePhone(c, phoneid.IsStale(err))
 		}
 		h.phoneFail(c, err)
 		return
@@ -88,7 +95,13 @@ func (h *provHandler) file(c *gin.Context) {
 			h.phoneFail(c, fault.New(fault.Forbidden, "firmware images are uploaded through the admin API"))
 			return
 		}
-		if h.images == nil || !h.images(c, ans.Device.Vendor, ans.Entry.Name, ans.Device.MAC) {
+		// The image is served to anyone (public vendor files), but what its
+		// download reports counts only for the phone that proved itself.
+		reportAs := ""
+		if ans.Authenticated {
+			reportAs = ans.Device.MAC
+		}
+		if h.images == nil || !h.images(c, ans.Device.Vendor, ans.Entry.Name, reportAs) {
 			plainNotFound(c)
 		}
 	case provisioning.Upload:

@@ -19,6 +19,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/firmware"
+	"github.com/deskprov/deskprov/internal/phoneclient"
+	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/policy/policytest"
 	"github.com/deskprov/deskprov/provisioning"
@@ -40,7 +42,7 @@ func provTestServer(t *testing.T, db *gorm.DB) (string, string, *provisioning.Se
 // provTestNew builds that server without serving it.
 func provTestNew(t *testing.T, db *gorm.DB) (*Server, string, *provisioning.Service) {
 	t.Helper()
-	for _, m := range []func(*gorm.DB) error{tenant.Migrate, policy.Migrate, provisioning.Migrate} {
+	for _, m := range []func(*gorm.DB) error{tenant.Migrate, policy.Migrate, provisioning.Migrate, phoneid.Migrate} {
 		if err := m(db); err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +63,9 @@ func provTestNew(t *testing.T, db *gorm.DB) (*Server, string, *provisioning.Serv
 	}
 	t.Cleanup(func() { up.Close() })
 	prov.Uploads = up
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, PolicyModule(ps), Provisioning{Service: prov})
+	phones := phoneid.New(db)
+	prov.Phones = phones
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, PolicyModule(ps), Provisioning{Service: prov})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,28 +122,60 @@ func TestEachFamilyBootSequenceIsServedAsItsPhonesExpect(t *testing.T) {
 			{"a Yealink T46G", "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26", provisioning.Device{Vendor: "yealink", Model: "T46G", MAC: "0015654c4c26"}},
 			{"an AudioCodes 440HD", "AUDC-IPPhone/2.2.8.61 (440HDG-Rev0; 00908F602AAC)", provisioning.Device{Vendor: "audiocodes", Model: "440HD", MAC: "00908f602aac"}},
 		}
+		clients := map[string]*phoneclient.Phone{}
 		for _, ph := range phones {
-			t.Run(ph.name+" boots", func(t *testing.T) {
+			// The first boot is a fresh phone's: it is issued its
+			// credentials on the way and uses them from then on; the second
+			// boot is an enrolled phone's, every request authenticated.
+			phone := phoneclient.New(nil, ph.ua)
+			clients[ph.dev.Vendor] = phone
+			for _, boot := range []string{"first", "second"} {
+				t.Run(ph.name+" boots ("+boot+" boot)", func(t *testing.T) {
+					for _, st := range prov.Family(ph.dev.Vendor).BootSequence(ph.dev) {
+						var body []byte
+						if st.Method == http.MethodPut {
+							body = []byte("log line from the phone\n")
+							if ph.dev.Vendor == "yealink" {
+								body = []byte("#!version:1.0.0.1\nlang.gui = English\n")
+							}
+						}
+						want := st.Status
+						if boot == "first" && st.Unenrolled != 0 {
+							want = st.Unenrolled
+						}
+						status, h, b, err := phone.Do(context.Background(), st.Method, base+"/prov/"+st.Name, body, nil)
+						if err != nil {
+							t.Fatal(err)
+						}
+						// A second boot finds its uploads there (204, 200).
+						again := boot == "second" && (want == http.StatusCreated && status == http.StatusNoContent ||
+							st.Method != http.MethodPut && want == http.StatusNotFound && status == http.StatusOK && strings.Contains(st.Name, "-"))
+						if status != want && !again {
+							t.Fatalf("%s %s: status %d, want %d (%s)", st.Method, st.Name, status, want, b)
+						}
+						ct := h.Get("Content-Type")
+						switch {
+						case status == http.StatusNotFound:
+							if !strings.HasPrefix(ct, "text/plain") {
+								t.Fatalf("%s: a missing file must be a plain 404, got %q", st.Name, ct)
+							}
+						case status == http.StatusOK && st.Method == http.MethodGet:
+							provTestParseable(t, ph.dev.Vendor, st.Name, ct, b)
+						}
+					}
+					if phone.Credential().User != "phone-"+ph.dev.MAC {
+						t.Fatalf("after booting the phone holds %+v", phone.Credential())
+					}
+				})
+			}
+			t.Run(ph.name+"'s own files refuse a stranger", func(t *testing.T) {
 				for _, st := range prov.Family(ph.dev.Vendor).BootSequence(ph.dev) {
-					var body io.Reader
-					if st.Method == http.MethodPut {
-						body = strings.NewReader("log line from the phone\n")
-						if ph.dev.Vendor == "yealink" {
-							body = strings.NewReader("#!version:1.0.0.1\nlang.gui = English\n")
-						}
+					if !strings.Contains(strings.ToLower(st.Name), ph.dev.MAC) {
+						continue // a shared file
 					}
-					a := provTestDo(t, st.Method, base+"/prov/"+st.Name, ph.ua, body, nil)
-					if a.status != st.Status {
-						t.Fatalf("%s %s: status %d, want %d (%s)", st.Method, st.Name, a.status, st.Status, a.body)
-					}
-					ct := a.header.Get("Content-Type")
-					switch {
-					case a.status == http.StatusNotFound:
-						if !strings.HasPrefix(ct, "text/plain") {
-							t.Fatalf("%s: a missing file must be a plain 404, got %q", st.Name, ct)
-						}
-					case a.status == http.StatusOK && st.Method == http.MethodGet:
-						provTestParseable(t, ph.dev.Vendor, st.Name, ct, a.body)
+					a := provTestDo(t, st.Method, base+"/prov/"+st.Name, ph.ua, strings.NewReader("x"), nil)
+					if a.status != http.StatusUnauthorized || len(a.header.Values("WWW-Authenticate")) != 3 {
+						t.Fatalf("%s %s without credentials: %d %v %s", st.Method, st.Name, a.status, a.header, a.body)
 					}
 				}
 			})
@@ -171,9 +207,9 @@ func TestEachFamilyBootSequenceIsServedAsItsPhonesExpect(t *testing.T) {
 			if a.status != 200 || string(a.body) != "log line from the phone\n" {
 				t.Fatalf("download: %d %q", a.status, a.body)
 			}
-			big := provTestDo(t, "PUT", base+"/prov/0004f2a1b2c3-app.log", phones[0].ua, bytes.NewReader(make([]byte, 2048)), nil)
-			if big.status != http.StatusRequestEntityTooLarge {
-				t.Fatalf("an upload over the cap: %d", big.status)
+			big, _, _, err := clients["polycom"].Do(context.Background(), "PUT", base+"/prov/0004f2a1b2c3-app.log", make([]byte, 2048), nil)
+			if err != nil || big != http.StatusRequestEntityTooLarge {
+				t.Fatalf("an upload over the cap: %d %v", big, err)
 			}
 		})
 		t.Run("an admin previews a phone's file without the phone", func(t *testing.T) {
@@ -232,24 +268,31 @@ func provTestJSON(t *testing.T, base, tok, path string, out any) {
 func TestAPolicyEditChangesTheNextPollAndRetiresTheOldETag(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		base, tok, _ := provTestServer(t, db)
-		ua := "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26"
+		phone := phoneclient.New(nil, "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26")
 		url := base + "/prov/0015654c4c26.cfg"
-		first := provTestDo(t, "GET", url, ua, nil, nil)
-		etag := first.header.Get("ETag")
-		if first.status != 200 || etag == "" {
-			t.Fatalf("first poll %d etag %q", first.status, etag)
+		ctx := context.Background()
+		// The first poll issues the phone its credentials; the file it then
+		// polls is the one without them.
+		if st, _, _, err := phone.Do(ctx, "GET", url, nil, nil); err != nil || st != 200 || phone.Credential().User == "" {
+			t.Fatalf("first poll: %d %v", st, err)
 		}
-		if again := provTestDo(t, "GET", url, ua, nil, map[string]string{"If-None-Match": etag}); again.status != http.StatusNotModified || len(again.body) != 0 {
-			t.Fatalf("an unchanged poll with its ETag: %d", again.status)
+		st, h, _, err := phone.Do(ctx, "GET", url, nil, nil)
+		etag := h.Get("ETag")
+		if err != nil || st != 200 || etag == "" {
+			t.Fatalf("second poll %d etag %q %v", st, etag, err)
+		}
+		inm := http.Header{"If-None-Match": {etag}}
+		if st, _, b, _ := phone.Do(ctx, "GET", url, nil, inm); st != http.StatusNotModified || len(b) != 0 {
+			t.Fatalf("an unchanged poll with its ETag: %d", st)
 		}
 		edit := provTestDo(t, "PATCH", base+"/api/v1/ipphonepolicies/Global", "", strings.NewReader(`{"EnablePhoneLock":false}`),
 			map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
 		if edit.status != 200 {
 			t.Fatalf("policy edit: %d %s", edit.status, edit.body)
 		}
-		next := provTestDo(t, "GET", url, ua, nil, map[string]string{"If-None-Match": etag})
-		if next.status != 200 || next.header.Get("ETag") == etag || !bytes.Contains(next.body, []byte("phone_setting.phone_lock.enable = 0\n")) {
-			t.Fatalf("after the edit: %d etag %q\n%s", next.status, next.header.Get("ETag"), next.body)
+		st, h, b, _ := phone.Do(ctx, "GET", url, nil, inm)
+		if st != 200 || h.Get("ETag") == etag || !bytes.Contains(b, []byte("phone_setting.phone_lock.enable = 0\n")) {
+			t.Fatalf("after the edit: %d etag %q\n%s", st, h.Get("ETag"), b)
 		}
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/tenant"
 )
 
@@ -37,6 +38,9 @@ type Deps struct {
 	// X-Forwarded-For is believed. Empty trusts none, so a client cannot dodge
 	// per-address rate limits by sending the header itself.
 	TrustedProxies []string
+	// Phones checks phones' provisioning credentials (PhoneAuthenticated,
+	// RequirePhone); nil authenticates no phone.
+	Phones *phoneid.Service
 }
 
 // Module is one area's routes. Each area (policy, provisioning, …) has a

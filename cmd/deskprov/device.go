@@ -31,6 +31,9 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 		p.Policy = a.policy
 	}
 	p.SignIn, p.Firmware = signedIn, fw
+	if a.phones != nil {
+		p.Phones = a.phones
+	}
 	up, err := provisioning.OpenUploads(filepath.Join(o.DataDir, "uploads"), provisioning.DefaultMaxUpload)
 	if err != nil {
 		return err

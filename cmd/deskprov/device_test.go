@@ -1,33 +1,33 @@
 package main
 
 import (
-	"net/http"
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deskprov/deskprov/internal/phoneclient"
 )
 
 func TestDeviceCLI(t *testing.T) {
 	base := serveLoggedIn(t, "")
-	ua := "FileTransport PolycomVVX-VVX_500-UA/5.4.2.1 Type/Application"
+	phone := phoneclient.New(nil, "FileTransport PolycomVVX-VVX_500-UA/5.4.2.1 Type/Application")
 	for _, step := range []struct {
 		method, name string
 		status       int
 	}{
-		{"PUT", "0004f2a1b2c3-boot.log", 201},
+		{"PUT", "0004f2a1b2c3-boot.log", 401}, // before it holds credentials
 		{"GET", "0004f2a1b2c3.cfg", 200},
-		{"GET", "deskprov-0004f2a1b2c3.cfg", 200},
+		{"GET", "deskprov-0004f2a1b2c3.cfg", 200}, // issues them
 		{"GET", "0004f2a1b2c3-license.cfg", 404},
+		{"PUT", "0004f2a1b2c3-boot.log", 201},
 	} {
-		req, _ := http.NewRequest(step.method, base+"/prov/"+step.name, strings.NewReader("boot log\n"))
-		req.Header.Set("User-Agent", ua)
-		resp, err := http.DefaultClient.Do(req)
+		status, _, _, err := phone.Do(context.Background(), step.method, base+"/prov/"+step.name, []byte("boot log\n"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != step.status {
-			t.Fatalf("%s %s: %d, want %d", step.method, step.name, resp.StatusCode, step.status)
+		if status != step.status {
+			t.Fatalf("%s %s: %d, want %d", step.method, step.name, status, step.status)
 		}
 	}
 	run := func(name, want string, args ...string) string {

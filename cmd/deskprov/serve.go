@@ -22,6 +22,7 @@ import (
 	"github.com/deskprov/deskprov/btoe"
 	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/internal/sealbox"
+	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/signin"
@@ -65,6 +66,9 @@ type serveOptions struct {
 	// SecretKeyFile holds the key that seals TOTP secrets at rest (32 bytes
 	// or 64 hex digits); required with PostgreSQL.
 	SecretKeyFile string
+	// EnrollNetworks bounds trust on first use: phones are issued their
+	// provisioning credentials only from these CIDRs (empty: any address).
+	EnrollNetworks string
 }
 
 func init() {
@@ -105,6 +109,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.StringVar(&o.DebugListen, "debug-listen", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; never expose it")
 	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "file with the key that encrypts the secrets kept in the database (authenticator secrets, signing keys, provisioning server passwords): 32 random bytes or 64 hex digits (head -c 32 /dev/urandom > deskprov.key). Required with PostgreSQL, the same file on every server; with SQLite the default is secret.key in the data dir, created on first start. Recommended: a file outside the data directory, backed up apart from the database")
 	f.BoolVar(&phoneLane, "phone-lane", true, "answer phone config polls on the connection itself, handing everything else to the HTTP server (plain HTTP only; --phone-lane=false sends every request through net/http)")
+	f.StringVar(&o.EnrollNetworks, "enroll-networks", "", "networks (CIDRs or addresses, comma-separated) from which a new phone is issued its provisioning credentials on first contact; empty allows any address")
 	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
 	rootCmd.AddCommand(cmd)
 }
@@ -118,6 +123,7 @@ type app struct {
 	tenant  *tenant.Service
 	policy  *policy.Service
 	btoe    *btoe.Service
+	phones  *phoneid.Service
 	secrets *sealbox.Box
 	// firmware delivers images; serve counts its downloads at shutdown.
 	firmware *web.Firmware
@@ -175,7 +181,7 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	}
 	a.secrets = box
 	log.Info("sealing secrets at rest (server keys, token-signing keys, authenticator secrets)", "key_file", keySrc)
-	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate, policy.Migrate, provisioning.Migrate, firmware.Migrate, signin.Migrate} {
+	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate, policy.Migrate, provisioning.Migrate, firmware.Migrate, signin.Migrate, phoneid.Migrate} {
 		if err := m(db); err != nil {
 			return nil, fmt.Errorf("migrate the store: %w", err)
 		}
@@ -191,6 +197,11 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 		return nil, fmt.Errorf("seal authenticator secrets stored in clear: %w", err)
 	} else if n > 0 {
 		log.Info("sealed authenticator secrets stored in clear by an earlier version", "count", n)
+	}
+	a.phones = phoneid.New(db)
+	a.phones.Secrets = box
+	if a.phones.EnrolNetworks, err = phoneid.ParseNetworks(o.EnrollNetworks); err != nil {
+		return nil, fmt.Errorf("--enroll-networks: %w", err)
 	}
 	a.modules = append(a.modules, web.NumbersModule{})
 	a.policy = policy.New(db)
@@ -279,7 +290,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		log.Info("created the first admin account from DESKPROV_ADMIN_PASSWORD", "username", "admin")
 	}
 
-	srv, err := web.New(web.Deps{DB: a.db, Tenant: a.tenant, Log: log, PublicURL: o.PublicURL, TrustedProxies: o.TrustedProxies}, a.modules...)
+	srv, err := web.New(web.Deps{DB: a.db, Tenant: a.tenant, Log: log, PublicURL: o.PublicURL, TrustedProxies: o.TrustedProxies, Phones: a.phones}, a.modules...)
 	if err != nil {
 		return err
 	}
@@ -316,8 +327,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
   admin console       %s/admin
   web sign-in         %s/devicelogin
   store               %s
+  phones enrol from   %s
 %sStop with Ctrl-C.
-`, ln.Addr(), scheme, o.PublicURL, o.PublicURL, o.PublicURL, o.PublicURL, storeDesc, debugLine)
+`, ln.Addr(), scheme, o.PublicURL, o.PublicURL, o.PublicURL, o.PublicURL, storeDesc, enrolDesc(o.EnrollNetworks), debugLine)
 	log.Info("deskprov started", "listen", ln.Addr().String(), "public_url", o.PublicURL, "store", string(a.engine))
 
 	serveOn, shutdown := hs.Serve, hs.Shutdown
@@ -363,6 +375,13 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+func enrolDesc(nets string) string {
+	if strings.TrimSpace(nets) == "" {
+		return "any address (--enroll-networks)"
+	}
+	return nets
 }
 
 // derivePublicURL picks the URL a phone on the LAN can reach: the listen

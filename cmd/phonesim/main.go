@@ -2,7 +2,10 @@
 // of mixed families (Polycom VVX, Yealink T4x, AudioCodes 4xx HD) each walk
 // their family's real boot sequence, then poll their main config file with
 // If-None-Match, as phones do. It reports every answer that differs from
-// what a phone expects, and the request rate.
+// what a phone expects, and the request rate. Each phone keeps the
+// provisioning credentials its configuration file issues it and answers
+// deskprov's 401 challenges with Digest, as phones do; -credentials keeps
+// them across runs (a phone keeps them across reboots).
 //
 //	phonesim -server http://127.0.0.1:8080 -phones 10000 -polls 2 -etags etags.txt
 package main
@@ -13,7 +16,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"sort"
@@ -22,6 +24,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/deskprov/deskprov/internal/phoneclient"
+	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/provisioning/audiocodes"
 	"github.com/deskprov/deskprov/provisioning/polycom"
@@ -33,6 +37,7 @@ type phone struct {
 	fam provisioning.Family
 	dev provisioning.Device
 	ua  string
+	c   *phoneclient.Phone
 }
 
 // phones makes n phones, the families in turn, with MACs under each
@@ -44,13 +49,13 @@ func phones(n int) []phone {
 		switch i % 3 {
 		case 0:
 			d := provisioning.Device{Vendor: "polycom", Model: "VVX500", MAC: "0004f2" + suffix, Version: "5.9.7.4477"}
-			out[i] = phone{polycom.New(), d, "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"}
+			out[i] = phone{fam: polycom.New(), dev: d, ua: "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"}
 		case 1:
 			d := provisioning.Device{Vendor: "yealink", Model: "T46G", MAC: "001565" + suffix, Version: "28.83.0.120"}
-			out[i] = phone{yealink.New(), d, "Yealink SIP-T46G 28.83.0.120 " + colons(d.MAC)}
+			out[i] = phone{fam: yealink.New(), dev: d, ua: "Yealink SIP-T46G 28.83.0.120 " + colons(d.MAC)}
 		default:
 			d := provisioning.Device{Vendor: "audiocodes", Model: "440HD", MAC: "00908f" + suffix, Version: "2.2.8.61"}
-			out[i] = phone{audiocodes.New(), d, "AUDC-IPPhone/2.2.8.61 (440HDG-Rev0; " + strings.ToUpper(d.MAC) + ")"}
+			out[i] = phone{fam: audiocodes.New(), dev: d, ua: "AUDC-IPPhone/2.2.8.61 (440HDG-Rev0; " + strings.ToUpper(d.MAC) + ")"}
 		}
 	}
 	return out
@@ -102,22 +107,29 @@ func main() {
 	n := flag.Int("phones", 300, "number of simulated phones")
 	polls := flag.Int("polls", 1, "config polls per phone after booting")
 	conc := flag.Int("concurrency", 32, "phones working at once")
-	etags := flag.String("etags", "", "write 'path etag user-agent' lines of every phone's main file here (for bench/)")
+	etags := flag.String("etags", "", "write 'path etag user-agent authorization' lines of every phone's main file here (for bench/; authorization is Basic with the phone's credentials)")
+	creds := flag.String("credentials", "", "keep the phones' provisioning credentials in this file across runs ('mac user password' lines), as phones keep them across reboots")
 	boot := flag.Bool("boot", true, "walk the boot sequence first")
 	flag.Parse()
-	if err := run(*server, *n, *polls, *conc, *etags, *boot); err != nil {
+	if err := run(*server, *n, *polls, *conc, *etags, *creds, *boot); err != nil {
 		fmt.Fprintln(os.Stderr, "phonesim:", err)
 		os.Exit(1)
 	}
 }
 
-func run(server string, n, polls, conc int, etagFile string, boot bool) error {
+func run(server string, n, polls, conc int, etagFile, credFile string, boot bool) error {
 	if n <= 0 || conc <= 0 || polls < 0 {
 		return errors.New("-phones and -concurrency must be positive, -polls not negative")
 	}
 	server = strings.TrimRight(server, "/")
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
 	ps := phones(n)
+	for i := range ps {
+		ps[i].c = phoneclient.New(client, ps[i].ua)
+	}
+	if err := loadCredentials(credFile, ps); err != nil {
+		return err
+	}
 	tags := make([]string, n)
 	var res result
 	ctx := context.Background()
@@ -132,22 +144,40 @@ func run(server string, n, polls, conc int, etagFile string, boot bool) error {
 				p := ps[i]
 				if boot {
 					for _, st := range p.fam.BootSequence(p.dev) {
-						status, _, _, err := do(ctx, client, st.Method, server+"/prov/"+st.Name, p.ua, "", st.Method == http.MethodPut)
+						held := p.c.Credential().User != ""
+						status, _, _, err := do(ctx, p.c, st.Method, server+"/prov/"+st.Name, "", st.Method == http.MethodPut)
 						if err != nil {
 							res.fail("%s %s: %v", st.Method, st.Name, err)
 							continue
 						}
 						res.count(st.Method, status)
+						want := st.Status
+						if !held && st.Unenrolled != 0 {
+							want = st.Unenrolled // before the phone holds its credentials
+						}
 						// A second run finds uploads already there (204, 200).
-						if status != st.Status && !(st.Status == http.StatusCreated && status == http.StatusNoContent) &&
-							!(st.Method != http.MethodPut && st.Status == http.StatusNotFound && status == http.StatusOK && strings.Contains(st.Name, "-")) {
-							res.fail("%s %s (%s): got %d, a phone expects %d", st.Method, st.Name, p.dev.Vendor, status, st.Status)
+						if status != want && !(want == http.StatusCreated && status == http.StatusNoContent) &&
+							!(st.Method != http.MethodPut && want == http.StatusNotFound && status == http.StatusOK && strings.Contains(st.Name, "-")) {
+							res.fail("%s %s (%s): got %d, a phone expects %d", st.Method, st.Name, p.dev.Vendor, status, want)
+						}
+					}
+				}
+				// A phone that has not been issued its credentials yet (no
+				// boot walked, or a family whose main file is not the one
+				// that carries them) fetches the file that does.
+				if p.c.Credential().User == "" {
+					if name := credentialFile(p); name != "" {
+						status, _, _, err := do(ctx, p.c, http.MethodGet, server+"/prov/"+name, "", false)
+						if err != nil || status != http.StatusOK || p.c.Credential().User == "" {
+							res.fail("enrol with %s: %d %v", name, status, err)
+						} else {
+							res.count("ENROL", status)
 						}
 					}
 				}
 				etag := ""
 				for k := 0; k < polls || (k == 0 && etagFile != ""); k++ {
-					status, tag, body, err := do(ctx, client, http.MethodGet, server+"/prov/"+mainFile(p), p.ua, etag, false)
+					status, tag, body, err := do(ctx, p.c, http.MethodGet, server+"/prov/"+mainFile(p), etag, false)
 					if err != nil {
 						res.fail("poll %s: %v", mainFile(p), err)
 						break
@@ -185,11 +215,15 @@ func run(server string, n, polls, conc int, etagFile string, boot bool) error {
 	if etagFile != "" {
 		var b bytes.Buffer
 		for i, p := range ps {
-			fmt.Fprintf(&b, "/prov/%s\t%s\t%s\n", mainFile(p), tags[i], p.ua)
+			c := p.c.Credential()
+			fmt.Fprintf(&b, "/prov/%s\t%s\t%s\t%s\n", mainFile(p), tags[i], p.ua, phoneid.BasicAnswer(c.User, c.Password))
 		}
 		if err := os.WriteFile(etagFile, b.Bytes(), 0o644); err != nil {
 			return err
 		}
+	}
+	if err := saveCredentials(credFile, ps); err != nil {
+		return err
 	}
 	if u := res.unexpected.Load(); u > 0 {
 		for _, e := range res.firstErrs {
@@ -201,24 +235,68 @@ func run(server string, n, polls, conc int, etagFile string, boot bool) error {
 	return nil
 }
 
-func do(ctx context.Context, c *http.Client, method, url, ua, etag string, put bool) (int, string, []byte, error) {
-	var body io.Reader
+func do(ctx context.Context, p *phoneclient.Phone, method, url, etag string, put bool) (int, string, []byte, error) {
+	var body []byte
 	if put {
-		body = strings.NewReader("#!version:1.0.0.1\n# phonesim upload\n")
+		body = []byte("#!version:1.0.0.1\n# phonesim upload\n")
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, body)
-	if err != nil {
-		return 0, "", nil, err
-	}
-	req.Header.Set("User-Agent", ua)
+	var hdr http.Header
 	if etag != "" {
-		req.Header.Set("If-None-Match", etag)
+		hdr = http.Header{"If-None-Match": {etag}}
 	}
-	resp, err := c.Do(req)
+	status, h, b, err := p.Do(ctx, method, url, body, hdr)
 	if err != nil {
 		return 0, "", nil, err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("ETag"), b, err
+	return status, h.Get("ETag"), b, nil
+}
+
+// credentialFile is the file that issues p its credentials.
+func credentialFile(p phone) string {
+	for _, name := range p.fam.Files(p.dev) {
+		dev := p.dev
+		if e, err := p.fam.Resolve(http.MethodGet, name, &dev); err == nil && e.Credentials {
+			return name
+		}
+	}
+	return ""
+}
+
+// loadCredentials gives the phones the credentials an earlier run kept.
+func loadCredentials(file string, ps []phone) error {
+	if file == "" {
+		return nil
+	}
+	data, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	byMAC := map[string]provisioning.Credential{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) == 3 {
+			byMAC[f[0]] = provisioning.Credential{User: f[1], Password: f[2]}
+		}
+	}
+	for _, p := range ps {
+		if c, ok := byMAC[p.dev.MAC]; ok {
+			p.c.SetCredential(c)
+		}
+	}
+	return nil
+}
+
+func saveCredentials(file string, ps []phone) error {
+	if file == "" {
+		return nil
+	}
+	var b bytes.Buffer
+	for _, p := range ps {
+		if c := p.c.Credential(); c.User != "" {
+			fmt.Fprintf(&b, "%s %s %s\n", p.dev.MAC, c.User, c.Password)
+		}
+	}
+	return os.WriteFile(file, b.Bytes(), 0o600)
 }

@@ -71,7 +71,7 @@ func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioni
 		return provisioning.Entry{}, err
 	}
 	dev.MAC = mac
-	return provisioning.Entry{Kind: provisioning.Rendered, Template: "cfg.tmpl", Name: strings.ToUpper(mac) + ".cfg", ContentType: "text/plain; charset=utf-8", Main: true, PerDevice: true}, nil
+	return provisioning.Entry{Kind: provisioning.Rendered, Template: "cfg.tmpl", Name: strings.ToUpper(mac) + ".cfg", ContentType: "text/plain; charset=utf-8", Main: true, PerDevice: true, Credentials: true}, nil
 }
 
 // Render makes <MAC>.cfg.

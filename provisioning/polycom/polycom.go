@@ -83,7 +83,7 @@ func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioni
 		}
 		if ok && mac != Zero {
 			dev.MAC = mac
-			return provisioning.Entry{Kind: provisioning.Rendered, Template: "config.xml.tmpl", Name: ConfigPrefix + mac + ".cfg", ContentType: "application/xml", PerDevice: true}, nil
+			return provisioning.Entry{Kind: provisioning.Rendered, Template: "config.xml.tmpl", Name: ConfigPrefix + mac + ".cfg", ContentType: "application/xml", PerDevice: true, Credentials: true}, nil
 		}
 		return provisioning.Entry{}, provisioning.NotFound(name)
 	}
@@ -153,7 +153,7 @@ func params(in provisioning.Inputs) []provisioning.KV {
 	var out []provisioning.KV
 	for _, kv := range provisioning.Apply(Table, in) {
 		out = append(out, kv)
-		if strings.HasPrefix(kv.Name, "device.") {
+		if strings.HasPrefix(kv.Name, "device.") && kv.Name != "device.set" {
 			out = append(out, provisioning.KV{Name: kv.Name + ".set", Value: "1"})
 		}
 	}
@@ -179,7 +179,9 @@ func (Family) BootSequence(dev provisioning.Device) []provisioning.Step {
 		part = "3111-44500-001"
 	}
 	return []provisioning.Step{
-		{Method: http.MethodPut, Name: m + "-boot.log", Status: http.StatusCreated},
+		// The first boot uploads before the configuration file issues the
+		// phone its credentials: refused then.
+		{Method: http.MethodPut, Name: m + "-boot.log", Status: http.StatusCreated, Unenrolled: http.StatusUnauthorized},
 		{Method: http.MethodGet, Name: m + ".cfg", Status: http.StatusOK},
 		{Method: http.MethodGet, Name: part + ".sip.ld", Status: http.StatusNotFound},
 		{Method: http.MethodGet, Name: ConfigPrefix + m + ".cfg", Status: http.StatusOK},

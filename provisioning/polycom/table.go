@@ -11,6 +11,10 @@ import (
 // Table maps deskprov's inputs to Polycom parameters: the one place to
 // correct a Polycom name. Rows render in this order.
 var Table = []provisioning.Param{
+	// device.* parameters apply only with device.set="1" (Polycom's
+	// device-parameter table; wazo-provd plugins/wazo_polycom/common/
+	// templates/base.tpl writes it). deskprov owns the phone, so it keeps it.
+	{Name: "device.set", Value: provisioning.Const("1")},
 	// Where the phone finds this server. serverName is host[:port]/path.
 	{Name: "device.prov.serverType", Value: func(in provisioning.Inputs) (string, bool) {
 		u, err := url.Parse(in.Server.PublicURL)
@@ -29,6 +33,15 @@ var Table = []provisioning.Param{
 	// Firmware comes through the master file's APP_FILE_PATH from this
 	// server; the phone's own Skype device update would be a second update
 	// authority (SPEC §4), so it is off.
+	// The phone's own provisioning credentials, in the one answer that
+	// issues them (Inputs.Credential); later files leave them out and the
+	// phone keeps the stored device settings: a device.* parameter is
+	// written only with its .set="1". Names: VENDORS.md (Polycom server
+	// location), Poly's own configuration export, which lists
+	// device.prov.password and device.prov.password.set, and public Polycom
+	// templates writing device.prov.user.set / device.prov.user.
+	{Name: "device.prov.user", Value: credential(func(c *provisioning.Credential) string { return c.User })},
+	{Name: "device.prov.password", Value: credential(func(c *provisioning.Credential) string { return c.Password })},
 	{Name: "device.prov.upgradeServer", Value: func(in provisioning.Inputs) (string, bool) {
 		if !in.Firmware.Offer {
 			return "", false
@@ -84,6 +97,15 @@ var Table = []provisioning.Param{
 	// Web sign-in.
 	{Name: "feature.webSignIn.enabled", Value: provisioning.Const("1")},
 	{Name: "lync.webSignIn.url", Unconfirmed: true, Value: func(in provisioning.Inputs) (string, bool) { return in.Server.WebSignInURL(), true }},
+}
+
+func credential(f func(*provisioning.Credential) string) func(provisioning.Inputs) (string, bool) {
+	return func(in provisioning.Inputs) (string, bool) {
+		if in.Credential == nil {
+			return "", false
+		}
+		return f(in.Credential), true
+	}
 }
 
 func codec(name string) func(provisioning.Inputs) (string, bool) {

@@ -110,7 +110,7 @@ func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioni
 	case ".boot":
 		return provisioning.Entry{Kind: provisioning.Rendered, Template: "boot.tmpl", Name: mac + suffix, ContentType: text, PerDevice: true}, nil
 	}
-	return provisioning.Entry{Kind: provisioning.Rendered, Template: "cfg.tmpl", Name: mac + suffix, ContentType: text, Main: true, PerDevice: true}, nil
+	return provisioning.Entry{Kind: provisioning.Rendered, Template: "cfg.tmpl", Name: mac + suffix, ContentType: text, Main: true, PerDevice: true, Credentials: true}, nil
 }
 
 func modelOf(code string) string {

@@ -1,0 +1,259 @@
+package phoneid
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/deskprov/deskprov/fault"
+)
+
+// Need says what a request for one phone's file asks of the requester.
+type Need int
+
+const (
+	// Open files (non-secret rendered files, optional 404s, firmware images)
+	// are answered without credentials until the phone has been issued
+	// some; from then on they need them.
+	Open Need = iota + 1
+	// Secret files (uploads, read or written) always need the phone's
+	// credentials: before issuance nobody has them.
+	Secret
+	// Issuing is the file that carries the credentials: before issuance it
+	// is the trust-on-first-use step; after, it needs the credentials like
+	// any other.
+	Issuing
+)
+
+// Request is a request for a file of the phone with MAC (canonical).
+type Request struct {
+	MAC       string
+	Need      Need
+	HTTP      HTTPRequest
+	UserAgent string
+}
+
+// Admission is what Admit decided.
+type Admission struct {
+	// Authenticated is true when the request proved to be the phone: only
+	// then do its reports (firmware polls, downloads) count.
+	Authenticated bool
+	// Issue, set only for an Issuing request at first contact, is the
+	// credential to render into this one answer (and nowhere else).
+	Issue *Issue
+}
+
+// Issue is a freshly issued credential in clear: it exists only in the
+// answer that carries it to the phone.
+type Issue struct {
+	User, Password string
+}
+
+// Admit decides a request for one phone's file:
+//   - a revoked phone is refused (fault.Forbidden);
+//   - a phone holding credentials (issued or enrolled) must present them:
+//     valid Digest or Basic of that phone, else fault.Unauthorized (Code
+//     CodeStale when only the nonce is old);
+//   - before issuance, Open files are answered unauthenticated, Secret ones
+//     refused (fault.Unauthorized), and the Issuing file issues credentials
+//     when the address is in the enrol networks (else fault.Forbidden) and
+//     approval is not required or the phone is approved (else the phone is
+//     recorded as awaiting approval and refused with fault.Forbidden).
+func (s *Service) Admit(ctx context.Context, r Request) (Admission, error) {
+	db := s.db.WithContext(ctx)
+	row, err := s.row(ctx, r.MAC)
+	if err != nil {
+		return Admission{}, err
+	}
+	e, found := row.e, row.found
+	switch {
+	case found && e.State == Revoked:
+		return Admission{}, fault.Forbiddenf("an admin revoked phone %s: it gets no files of its own until an admin approves or re-enrols it", r.MAC)
+	case found && e.State.hasCredential():
+		if err := s.verify(ctx, row, r.HTTP); err != nil {
+			return Admission{}, err
+		}
+		return Admission{Authenticated: true}, nil
+	}
+	switch r.Need {
+	case Open:
+		return Admission{}, nil
+	case Secret:
+		return Admission{}, unauthorized(CodeNoCredentials, "phone %s has no provisioning credentials yet: it is given them in its configuration file, and then authenticates", r.MAC)
+	}
+	if !s.InEnrolNetworks(r.HTTP.IP) {
+		return Admission{}, fault.Forbiddenf("phone %s asked from %s, outside the networks phones may enrol from (serve --enroll-networks): move it there or ask an admin", r.MAC, clip(r.HTTP.IP))
+	}
+	required, err := s.RequireApproval(ctx)
+	if err != nil {
+		return Admission{}, err
+	}
+	if required && (!found || e.State != Approved) {
+		if err := s.await(db, r, found, e); err != nil {
+			return Admission{}, err
+		}
+		return Admission{}, fault.Forbiddenf("phone %s is waiting for an admin to approve this phone", r.MAC).WithCode("awaiting_approval")
+	}
+	return s.issue(db, r, found, e)
+}
+
+// await records a phone waiting for approval, once (the first sighting is
+// what an admin judges it by).
+func (s *Service) await(db *gorm.DB, r Request, found bool, e enrolment) error {
+	if found {
+		return nil
+	}
+	now := s.now()
+	defer s.wrote(r.MAC)
+	return db.Transaction(func(tx *gorm.DB) error {
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&enrolment{MAC: r.MAC, State: AwaitingApproval,
+			FirstIP: clipN(r.HTTP.IP, 64), FirstUserAgent: clipN(r.UserAgent, 256), FirstSeen: &now, UpdatedAt: now})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		return s.audit(tx, "phone "+clipN(r.HTTP.IP, 64), "await_approval", r.MAC, clipN(r.UserAgent, 256))
+	})
+}
+
+// issue makes and stores a new credential. Two first requests racing each
+// other: one issues, the other is told to authenticate.
+func (s *Service) issue(db *gorm.DB, r Request, found bool, e enrolment) (Admission, error) {
+	pw, err := newPassword()
+	if err != nil {
+		return Admission{}, err
+	}
+	user := UserFor(r.MAC)
+	md, sh, err := s.seal(r.MAC, NewCredential(user, pw))
+	if err != nil {
+		return Admission{}, err
+	}
+	now := s.now()
+	ip, ua := clipN(r.HTTP.IP, 64), clipN(r.UserAgent, 256)
+	won := false
+	defer s.wrote(r.MAC)
+	err = db.Transaction(func(tx *gorm.DB) error {
+		if !found {
+			res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&enrolment{MAC: r.MAC, State: Issued, User: user, HA1MD5: md, HA1SHA256: sh,
+				FirstIP: ip, FirstUserAgent: ua, FirstSeen: &now, IssuedAt: &now, IssuedTo: ip, UpdatedAt: now})
+			if res.Error != nil {
+				return res.Error
+			}
+			won = res.RowsAffected == 1
+		} else {
+			up := map[string]any{"state": Issued, "user": user, "ha1_md5": md, "ha1_sha256": sh, "issued_at": &now, "issued_to": ip, "enrolled_at": nil, "updated_at": now}
+			if e.FirstSeen == nil {
+				up["first_seen"], up["first_ip"], up["first_user_agent"] = &now, ip, ua
+			}
+			res := tx.Model(&enrolment{}).Where("mac = ? AND state = ?", r.MAC, e.State).Updates(up)
+			if res.Error != nil {
+				return res.Error
+			}
+			won = res.RowsAffected == 1
+		}
+		if !won {
+			return nil
+		}
+		return s.audit(tx, "phone "+ip, "issue", r.MAC, ua)
+	})
+	if err != nil {
+		return Admission{}, err
+	}
+	if !won {
+		return Admission{}, unauthorized(CodeNoCredentials, "phone %s was just issued its credentials by another request: authenticate with them", r.MAC)
+	}
+	return Admission{Issue: &Issue{User: user, Password: pw}}, nil
+}
+
+// Authenticate checks that r carries valid credentials of the phone with
+// MAC mac (fault.Unauthorized otherwise; a revoked phone or one never issued
+// credentials has none that could be valid).
+func (s *Service) Authenticate(ctx context.Context, mac string, r HTTPRequest) error {
+	row, err := s.row(ctx, mac)
+	if err != nil {
+		return err
+	}
+	if !row.found || !row.e.State.hasCredential() {
+		return unauthorized(CodeNoCredentials, "phone %s holds no provisioning credentials: it is given them in its configuration file", clip(mac))
+	}
+	return s.verify(ctx, row, r)
+}
+
+// verify checks r against e's credential, refuses an answer this instance
+// has accepted before, and marks a first use (issued → enrolled).
+func (s *Service) verify(ctx context.Context, row cachedRow, r HTTPRequest) error {
+	e, cred := row.e, row.cred
+	key, err := s.key.Bytes(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	v, err := Check(cred, key, now, r)
+	if err != nil {
+		return err
+	}
+	if v.Replay != "" && !s.firstUse(v.Replay, v.NonceAt, now) {
+		return unauthorized(CodeStale, "this Digest answer was used already: answer the new challenge")
+	}
+	if e.State == Issued {
+		t := now
+		defer s.wrote(e.MAC)
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			res := tx.Model(&enrolment{}).Where("mac = ? AND state = ?", e.MAC, Issued).Updates(map[string]any{"state": Enrolled, "enrolled_at": &t, "updated_at": t})
+			if res.Error != nil || res.RowsAffected == 0 {
+				return res.Error
+			}
+			return s.audit(tx, "phone "+clipN(r.IP, 64), "enrol", e.MAC, "first authenticated request")
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxReplays bounds the replay memory; beyond it, the oldest half goes.
+const maxReplays = 200_000
+
+// firstUse records a Digest answer and reports whether it is new. Answers
+// are kept while their nonce lives; older ones fail the nonce check anyway.
+func (s *Service) firstUse(id string, nonceAt, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, seen := s.replays[id]; seen {
+		return false
+	}
+	if len(s.replays) >= maxReplays {
+		for k, at := range s.replays {
+			if now.Sub(at) > NonceLifetime || len(s.replays) >= maxReplays/2 {
+				delete(s.replays, k)
+			}
+		}
+	}
+	s.replays[id] = nonceAt
+	return true
+}
+
+// Challenges are the WWW-Authenticate values of a 401 for a client at ip;
+// stale is true when the client's answer was right but its nonce old.
+func (s *Service) Challenges(ctx context.Context, ip string, stale bool) ([]string, error) {
+	key, err := s.key.Bytes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return Challenges(key, s.now(), ip, stale), nil
+}
+
+// IsStale reports whether err is a refusal whose challenge says stale=true.
+func IsStale(err error) bool {
+	fe, ok := fault.As(err)
+	return ok && fe.Kind == fault.Unauthorized && fe.Code == CodeStale
+}
+
+func clipN(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
