@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/deskprov/deskprov/phoneid"
 	"io"
 	"net"
 	"net/http"
@@ -206,11 +207,13 @@ func TestUploadRoutesKeepTheirOwnLimits(t *testing.T) {
 	prov.Uploads.Max = 2 << 20
 	pbase := provTestListen(t, s)
 	const ua = "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"
-	if a := provTestDo(t, "PUT", pbase+"/prov/0004f2a1b2c3-app.log", ua, bytes.NewReader(make([]byte, 3<<19)), nil); a.status != 201 {
+	// Uploads are the phone's own: it enrols first and sends its credentials.
+	cred := provEnrol(t, pbase, "deskprov-0004f2a1b2c3.cfg", ua)
+	if a := provTestDo(t, "PUT", pbase+"/prov/0004f2a1b2c3-app.log", ua, bytes.NewReader(make([]byte, 3<<19)), basicHeader(cred)); a.status != 201 {
 		t.Fatalf("a 1.5 MiB phone upload: %d %s", a.status, a.body)
 	}
 	g := &bodyGen{size: 1 << 30, stopAt: 16 << 20, tmpDir: t.TempDir()}
-	status, body := rawPost(t, "PUT", pbase, "/prov/0004f2a1b2c3-app.log", map[string]string{"User-Agent": ua}, g, true)
+	status, body := rawPost(t, "PUT", pbase, "/prov/0004f2a1b2c3-app.log", map[string]string{"User-Agent": ua, "Authorization": phoneid.BasicAnswer(cred.User, cred.Password)}, g, true)
 	if status != 413 || g.spooled != nil {
 		t.Fatalf("a 1 GiB chunked phone upload: %d %s, read past %d bytes: %v", status, body, g.stopAt, g.spooled != nil)
 	}
