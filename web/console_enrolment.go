@@ -41,7 +41,7 @@ type consoleEnrolments struct {
 // out for a person.
 type consoleEnrolmentRow struct {
 	MAC, State, FirstSeen, FirstIP, FirstUserAgent, Approved, Credentials, Revoked string
-	CanApprove, CanRevoke                                                         bool
+	CanApprove, CanRevoke                                                          bool
 }
 
 type consoleEnrolmentAudit struct {
