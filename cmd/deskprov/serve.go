@@ -22,6 +22,7 @@ import (
 	"github.com/deskprov/deskprov/btoe"
 	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/internal/sealbox"
+	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/signin"
@@ -197,6 +198,12 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	if err := a.addProvisioning(ctx, o, si, fw, images); err != nil {
 		return nil, err
 	}
+	if err := phoneid.Migrate(db); err != nil {
+		return nil, fmt.Errorf("migrate the store: %w", err)
+	}
+	ids := phoneid.New(db)
+	ids.Secrets = box
+	a.modules = append(a.modules, web.Enrolment(ids))
 	return a, nil
 }
 
