@@ -227,6 +227,9 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	if err := a.addProvisioning(ctx, o, si, fw, images); err != nil {
 		return nil, err
 	}
+	// One phoneid service for the phones' checks and the admins' changes, so
+	// that its enrolment cache and Digest replay memory are shared.
+	a.modules = append(a.modules, web.Enrolment(a.phones))
 	return a, nil
 }
 

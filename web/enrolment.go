@@ -1,0 +1,175 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/phoneid"
+)
+
+// Enrolment is the admin face of phone enrolment (phoneid): the REST API
+// under /api/v1 and the console page /admin/enrolments, from which an admin
+// approves, revokes and re-enrols phones and decides whether new phones wait
+// for approval. Only admins reach it: /api/v1 needs an admin token, the
+// console an admin session.
+func Enrolment(svc *phoneid.Service) Module { return enrolmentModule{svc: svc} }
+
+type enrolmentModule struct{ svc *phoneid.Service }
+
+func (m enrolmentModule) Mount(r *Routes) {
+	h := &enrolmentAPI{s: r.Server, svc: m.svc}
+	a := r.Admin
+	a.GET("/enrolments", h.list)
+	a.GET("/enrolments/:mac", h.get)
+	a.GET("/enrolments/:mac/audit", h.audit)
+	a.POST("/enrolments/:mac/:action", h.act)
+	a.GET("/enrolmentsettings", h.settings)
+	a.PUT("/enrolmentsettings", h.putSettings)
+	mountEnrolmentConsole(r, m.svc)
+}
+
+type enrolmentAPI struct {
+	s   *Server
+	svc *phoneid.Service
+}
+
+// EnrolmentSettings is the server-wide enrolment settings object of
+// /api/v1/enrolmentsettings.
+type EnrolmentSettings struct {
+	// RequireApproval makes new phones wait for an admin's approval before
+	// they are issued provisioning credentials.
+	RequireApproval bool `json:"requireApproval"`
+}
+
+// enrolmentSettingsPut is the PUT body: the field is required, so an empty
+// object cannot turn approval off by omission.
+type enrolmentSettingsPut struct {
+	RequireApproval *bool `json:"requireApproval"`
+}
+
+// Reenrolled is the answer to a re-enrolment: deskprov no longer holds any
+// enrolment for the phone (a GET of it is 404 until it asks again), so its
+// state is ReenrolledState.
+type Reenrolled struct {
+	MAC     string `json:"mac"`
+	State   string `json:"state"`
+	Message string `json:"message"`
+}
+
+// ReenrolledState is the state a re-enrolment answers with: deskprov knows
+// nothing of the phone any more, and its next request is a first contact.
+const ReenrolledState = "unknown"
+
+func (h *enrolmentAPI) list(c *gin.Context) {
+	l, err := h.svc.List(c.Request.Context(), phoneid.State(c.Query("state")))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, l)
+}
+
+func (h *enrolmentAPI) get(c *gin.Context) {
+	p, err := h.svc.Get(c.Request.Context(), c.Param("mac"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+// enrolmentActions are the verbs of POST /api/v1/enrolments/{mac}/{action},
+// also offered by the console and the CLI.
+var enrolmentActions = []string{"approve", "revoke", "reenrol"}
+
+// enrolmentAct runs one admin action on a phone and returns what the API
+// answers: the phone's enrolment, or Reenrolled.
+func enrolmentAct(c *gin.Context, svc *phoneid.Service, mac, action string) (any, error) {
+	ctx, admin := c.Request.Context(), AdminOf(c)
+	switch action {
+	case "approve":
+		return svc.Approve(ctx, mac, admin)
+	case "revoke":
+		return svc.Revoke(ctx, mac, admin)
+	case "reenrol":
+		m, err := phoneid.CanonicalMAC(mac)
+		if err != nil {
+			return nil, err
+		}
+		if err := svc.Reenrol(ctx, m, admin); err != nil {
+			return nil, err
+		}
+		return Reenrolled{MAC: m, State: ReenrolledState,
+			Message: "deskprov forgot phone " + m + "'s enrolment and credentials: its next request is a first contact, which issues new credentials (after approval, when approval is required)"}, nil
+	}
+	return nil, fault.NotFoundf("no action %q on a phone's enrolment: use approve, revoke or reenrol", clipText(action, 40))
+}
+
+func (h *enrolmentAPI) act(c *gin.Context) {
+	out, err := enrolmentAct(c, h.svc, c.Param("mac"), c.Param("action"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (h *enrolmentAPI) audit(c *gin.Context) {
+	limit := 0
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			h.s.Fail(c, fault.FieldInvalid("limit", "limit must be a whole number from 1 to 1000, not %q", clipText(v, 40)))
+			return
+		}
+		limit = n
+	}
+	mac, err := phoneid.CanonicalMAC(c.Param("mac"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	es, err := h.svc.Audit(c.Request.Context(), mac, limit)
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, es)
+}
+
+func (h *enrolmentAPI) settings(c *gin.Context) {
+	on, err := h.svc.RequireApproval(c.Request.Context())
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, EnrolmentSettings{RequireApproval: on})
+}
+
+func (h *enrolmentAPI) putSettings(c *gin.Context) {
+	var req enrolmentSettingsPut
+	if err := BindJSON(c, &req); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	if req.RequireApproval == nil {
+		h.s.Fail(c, faultMissing("requireApproval", `{"requireApproval": true}`))
+		return
+	}
+	if err := h.svc.SetRequireApproval(c.Request.Context(), *req.RequireApproval, AdminOf(c)); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, EnrolmentSettings{RequireApproval: *req.RequireApproval})
+}
+
+// clipText shortens what a client sent before an error message repeats it.
+func clipText(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
