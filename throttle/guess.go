@@ -143,7 +143,7 @@ func (l *Limiter) Reserve(ctx context.Context, b Budget, account, addr string) (
 	a.pairWin = win
 	wait, err = l.backOff(ctx, a.acctKey, b)
 	if err == nil && wait > 0 {
-		err = limited("account_backoff", wait, "There have been many wrong %s for this account lately, so each try must wait a little longer. Wait %s and try again.",
+		err = limited("account_backoff", wait, "There have been many %s tries for this account lately (wrong ones, or many at once), so each try must wait a little longer. Wait %s and try again.",
 			b.What, roundUp(wait))
 	}
 	if err != nil {
