@@ -258,6 +258,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		return err
 	}
 	slog.SetDefault(log)
+	if _, err := provisioning.ParsePhoneCredentials(o.PhoneCredentials); err != nil {
+		return fmt.Errorf("--phone-credentials: %w", err)
+	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together: give both or neither")
 	}
