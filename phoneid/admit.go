@@ -33,6 +33,9 @@ type Request struct {
 	Need      Need
 	HTTP      HTTPRequest
 	UserAgent string
+	// Exempt is set when the phone's family is not given credentials
+	// (serve --phone-credentials leaves it out): see Admit.
+	Exempt bool
 }
 
 // Admission is what Admit decided.
@@ -43,6 +46,11 @@ type Admission struct {
 	// Issue, set only for an Issuing request at first contact, is the
 	// credential to render into this one answer (and nowhere else).
 	Issue *Issue
+	// Exempt is true when the request was let through without
+	// credentials because its phone's family takes none: its reports count
+	// unauthenticated, like Lync Phone Edition's, or its rollouts could
+	// never advance.
+	Exempt bool
 }
 
 // Issue is a freshly issued credential in clear: it exists only in the
@@ -61,6 +69,14 @@ type Issue struct {
 //     when the address is in the enrol networks (else fault.Forbidden) and
 //     approval is not required or the phone is approved (else the phone is
 //     recorded as awaiting approval and refused with fault.Forbidden).
+//
+// An Exempt request (its family takes no credentials) is answered as before
+// phones had credentials, Exempt in the answer, and issues nothing, with two
+// exceptions that keep what an admin or the phone itself established: a
+// revoked phone stays refused, and an enrolled one (it proved it uses its
+// credentials) must still present them. An issued phone that never
+// authenticated is let through: it may be one that ignores the parameters,
+// which would otherwise be locked out for good.
 func (s *Service) Admit(ctx context.Context, r Request) (Admission, error) {
 	db := s.db.WithContext(ctx)
 	row, err := s.row(ctx, r.MAC)
@@ -71,11 +87,15 @@ func (s *Service) Admit(ctx context.Context, r Request) (Admission, error) {
 	switch {
 	case found && e.State == Revoked:
 		return Admission{}, fault.Forbiddenf("an admin revoked phone %s: it gets no files of its own until an admin approves or re-enrols it", r.MAC)
+	case found && e.State == Issued && r.Exempt:
+		return Admission{Exempt: true}, nil
 	case found && e.State.hasCredential():
 		if err := s.verify(ctx, row, r.HTTP); err != nil {
 			return Admission{}, err
 		}
 		return Admission{Authenticated: true}, nil
+	case r.Exempt:
+		return Admission{Exempt: true}, nil
 	}
 	switch r.Need {
 	case Open:

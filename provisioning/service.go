@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +38,12 @@ type Service struct {
 	// Nil checks nobody and counts every report, as before phones had
 	// credentials: only tests of other parts leave it nil.
 	Phones Phones
+	// PhoneCredentials are the vendors whose phones are issued provisioning
+	// credentials and must then present them (serve --phone-credentials;
+	// New sets DefaultPhoneCredentials). A phone of any other family is
+	// answered as before phones had credentials (phoneid.Request.Exempt).
+	// Set before serving; read-only afterwards.
+	PhoneCredentials []string
 
 	genOnce   sync.Once
 	gen       *genReads
@@ -58,6 +65,7 @@ const MaxCached = 200_000
 func New(db *gorm.DB, families ...Family) *Service {
 	s := &Service{db: db, families: families, Now: time.Now, rendered: map[renderKey]*File{},
 		agents: newLookup[string, agentSeen](maxAgents), answers: newLookup[answerKey, answerSeen](MaxCached)}
+	s.PhoneCredentials = slices.Clone(DefaultPhoneCredentials)
 	s.inventory = newInventory(s)
 	return s
 }
@@ -104,9 +112,11 @@ type Answer struct {
 	// File is set for Rendered entries.
 	File *File
 	// Authenticated is true when the request proved to come from the phone
-	// whose MAC it names: only then may what it reports (a firmware
-	// download) count.
+	// whose MAC it names.
 	Authenticated bool
+	// Counts is true when what the request reports (a firmware download)
+	// counts: it is authenticated, or its family takes no credentials.
+	Counts bool
 }
 
 // Family returns the family of a vendor, nil when none is wired.
@@ -244,13 +254,14 @@ func (s *Service) answer(ctx context.Context, r Request, key answerKey, known an
 	if err != nil {
 		return Answer{}, err
 	}
-	a := Answer{Device: dev, Entry: e, Authenticated: adm.Authenticated}
+	a := Answer{Device: dev, Entry: e, Authenticated: adm.Authenticated, Counts: adm.Authenticated || adm.Exempt}
 	if e.Kind != Rendered {
 		s.inventory.seen(dev, r.IP, e.Name, nil)
 		return a, nil
 	}
-	// Only the phone itself moves the loop guard and rollout failures.
-	if e.Main && s.Firmware != nil && dev.MAC != "" && adm.Authenticated {
+	// Only the phone itself moves the loop guard and rollout failures (or,
+	// for a family that takes no credentials, anyone: see Answer.Counts).
+	if e.Main && s.Firmware != nil && dev.MAC != "" && a.Counts {
 		if err := s.Firmware.Poll(ctx, dev); err != nil {
 			return Answer{}, err
 		}
@@ -289,8 +300,9 @@ func (s *Service) admit(ctx context.Context, r Request, dev Device, e Entry) (ph
 	if s.Phones == nil {
 		return phoneid.Admission{Authenticated: true}, nil
 	}
+	exempt := !s.TakesCredentials(dev.Vendor)
 	if dev.MAC == "" || !(e.PerDevice || e.Kind == Image || e.Kind == Optional) {
-		return phoneid.Admission{}, nil
+		return phoneid.Admission{Exempt: exempt}, nil
 	}
 	need := phoneid.Open
 	switch {
@@ -305,7 +317,7 @@ func (s *Service) admit(ctx context.Context, r Request, dev Device, e Entry) (ph
 	if uri == "" {
 		uri = "/prov/" + r.Name
 	}
-	return s.Phones.Admit(ctx, phoneid.Request{MAC: dev.MAC, Need: need, UserAgent: r.UserAgent,
+	return s.Phones.Admit(ctx, phoneid.Request{MAC: dev.MAC, Need: need, UserAgent: r.UserAgent, Exempt: exempt,
 		HTTP: phoneid.HTTPRequest{Method: r.Method, URI: uri, Authorization: r.Authorization, IP: r.IP}})
 }
 

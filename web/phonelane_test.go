@@ -168,6 +168,10 @@ func TestPhoneLaneAnswersAsGinDoes(t *testing.T) {
 			{"an enrolled phone's upload read without credentials", bare("/prov/0004f2a1b2c3-app.log", pua), []string{"GET"}, 0},
 			{"an enrolled phone's master file without credentials", bare("/prov/0004f2a1b2c3.cfg", pua), []string{"GET"}, 0},
 			{"a shared file with no credentials", bare("/prov/000000000000.cfg", pua), []string{"GET"}, 1},
+			// A family given no credentials (AudioCodes by default): the
+			// lane answers its polls without them, as net/http does.
+			{"an AudioCodes phone's poll without credentials", bare("/prov/00908F602AAC.cfg", acUA), []string{"GET"}, 1},
+			{"two pipelined AudioCodes polls without credentials", bare("/prov/00908F602AAC.cfg", acUA) + bare("/prov/00908F602AAC.cfg", acUA), []string{"GET", "GET"}, 2},
 			{"a poll with credentials, then one without, pipelined", get(y, yua) + bare(y, yua), []string{"GET", "GET"}, 1},
 
 			{"a directory", get("/prov/x/0004f2a1b2c3.cfg", pua), []string{"GET"}, 0},

@@ -96,9 +96,10 @@ func (h *provHandler) file(c *gin.Context) {
 			return
 		}
 		// The image is served to anyone (public vendor files), but what its
-		// download reports counts only for the phone that proved itself.
+		// download reports counts only for the phone that proved itself (or
+		// one whose family takes no credentials).
 		reportAs := ""
-		if ans.Authenticated {
+		if ans.Counts {
 			reportAs = ans.Device.MAC
 		}
 		if h.images == nil || !h.images(c, ans.Device.Vendor, ans.Entry.Name, reportAs) {

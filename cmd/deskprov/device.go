@@ -26,6 +26,14 @@ import (
 // offered and image names answer 404.
 func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn provisioning.SignedIn, fw provisioning.Firmware, images web.ImageHandler) error {
 	p := provisioning.New(a.db, polycom.New(), yealink.New(), audiocodes.New())
+	creds, err := provisioning.ParsePhoneCredentials(o.PhoneCredentials)
+	if err != nil {
+		return fmt.Errorf("--phone-credentials: %w", err)
+	}
+	p.PhoneCredentials = creds
+	if p.TakesCredentials(provisioning.AudioCodes) {
+		a.log.Warn("AudioCodes phones are issued provisioning credentials in unconfirmed parameters (--phone-credentials): an AudioCodes phone that ignores them is refused its configuration until an admin re-enrols it; try one phone first (docs/provisioning.md)")
+	}
 	p.Server = provisioning.Server{PublicURL: o.PublicURL, PollInterval: o.PollInterval}
 	if a.policy != nil {
 		p.Policy = a.policy

@@ -69,6 +69,9 @@ type serveOptions struct {
 	// EnrollNetworks bounds trust on first use: phones are issued their
 	// provisioning credentials only from these CIDRs (empty: any address).
 	EnrollNetworks string
+	// PhoneCredentials lists the phone families given provisioning
+	// credentials (provisioning.ParsePhoneCredentials; empty: the default).
+	PhoneCredentials string
 }
 
 func init() {
@@ -110,6 +113,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "file with the key that encrypts the secrets kept in the database (authenticator secrets, signing keys, provisioning server passwords): 32 random bytes or 64 hex digits (head -c 32 /dev/urandom > deskprov.key). Required with PostgreSQL, the same file on every server; with SQLite the default is secret.key in the data dir, created on first start. Recommended: a file outside the data directory, backed up apart from the database")
 	f.BoolVar(&phoneLane, "phone-lane", true, "answer phone config polls on the connection itself, handing everything else to the HTTP server (plain HTTP only; --phone-lane=false sends every request through net/http)")
 	f.StringVar(&o.EnrollNetworks, "enroll-networks", "", "networks (CIDRs or addresses, comma-separated) from which a new phone is issued its provisioning credentials on first contact; empty allows any address")
+	f.StringVar(&o.PhoneCredentials, "phone-credentials", strings.Join(provisioning.DefaultPhoneCredentials, ","), "phone families given provisioning credentials, which they must then present: a comma-separated list of polycom, yealink, audiocodes, or none (audiocodes is off by default: its parameter names are unconfirmed, see docs/provisioning.md)")
 	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
 	rootCmd.AddCommand(cmd)
 }
@@ -254,6 +258,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		return err
 	}
 	slog.SetDefault(log)
+	if _, err := provisioning.ParsePhoneCredentials(o.PhoneCredentials); err != nil {
+		return fmt.Errorf("--phone-credentials: %w", err)
+	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together: give both or neither")
 	}

@@ -5,7 +5,9 @@
 // what a phone expects, and the request rate. Each phone keeps the
 // provisioning credentials its configuration file issues it and answers
 // deskprov's 401 challenges with Digest, as phones do; -credentials keeps
-// them across runs (a phone keeps them across reboots).
+// them across runs (a phone keeps them across reboots). Families the server
+// gives no credentials (-phone-credentials, matching serve's) are expected
+// to be answered without them.
 //
 //	phonesim -server http://127.0.0.1:8080 -phones 10000 -polls 2 -etags etags.txt
 package main
@@ -18,6 +20,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -110,14 +113,20 @@ func main() {
 	etags := flag.String("etags", "", "write 'path etag user-agent authorization' lines of every phone's main file here (for bench/; authorization is Basic with the phone's credentials)")
 	creds := flag.String("credentials", "", "keep the phones' provisioning credentials in this file across runs ('mac user password' lines), as phones keep them across reboots")
 	boot := flag.Bool("boot", true, "walk the boot sequence first")
+	phoneCreds := flag.String("phone-credentials", strings.Join(provisioning.DefaultPhoneCredentials, ","), "the families the server gives credentials (its serve --phone-credentials): polycom, yealink, audiocodes, or none")
 	flag.Parse()
-	if err := run(*server, *n, *polls, *conc, *etags, *creds, *boot); err != nil {
+	families, err := provisioning.ParsePhoneCredentials(*phoneCreds)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "phonesim: -phone-credentials:", err)
+		os.Exit(2)
+	}
+	if err := run(*server, *n, *polls, *conc, *etags, *creds, *boot, families); err != nil {
 		fmt.Fprintln(os.Stderr, "phonesim:", err)
 		os.Exit(1)
 	}
 }
 
-func run(server string, n, polls, conc int, etagFile, credFile string, boot bool) error {
+func run(server string, n, polls, conc int, etagFile, credFile string, boot bool, families []string) error {
 	if n <= 0 || conc <= 0 || polls < 0 {
 		return errors.New("-phones and -concurrency must be positive, -polls not negative")
 	}
@@ -142,6 +151,7 @@ func run(server string, n, polls, conc int, etagFile, credFile string, boot bool
 			defer wg.Done()
 			for i := range work {
 				p := ps[i]
+				issued := slices.Contains(families, p.dev.Vendor)
 				if boot {
 					for _, st := range p.fam.BootSequence(p.dev) {
 						held := p.c.Credential().User != ""
@@ -152,7 +162,7 @@ func run(server string, n, polls, conc int, etagFile, credFile string, boot bool
 						}
 						res.count(st.Method, status)
 						want := st.Status
-						if !held && st.Unenrolled != 0 {
+						if !held && issued && st.Unenrolled != 0 {
 							want = st.Unenrolled // before the phone holds its credentials
 						}
 						// A second run finds uploads already there (204, 200).
@@ -165,7 +175,7 @@ func run(server string, n, polls, conc int, etagFile, credFile string, boot bool
 				// A phone that has not been issued its credentials yet (no
 				// boot walked, or a family whose main file is not the one
 				// that carries them) fetches the file that does.
-				if p.c.Credential().User == "" {
+				if issued && p.c.Credential().User == "" {
 					if name := credentialFile(p); name != "" {
 						status, _, _, err := do(ctx, p.c, http.MethodGet, server+"/prov/"+name, "", false)
 						if err != nil || status != http.StatusOK || p.c.Credential().User == "" {
