@@ -125,7 +125,12 @@ func (h *btoeAPI) register(c *gin.Context) {
 	}
 	proof, err := h.phoneProof(c, mac)
 	if err != nil {
-		c.Header("WWW-Authenticate", `Bearer realm="deskprov btoe phone"`)
+		if fault.Is(err, fault.Unauthorized) {
+			// Digest and Basic first: most phones answer the first
+			// challenge they support.
+			h.s.challengePhoneAfter(c)
+			c.Writer.Header().Add("WWW-Authenticate", `Bearer realm="deskprov btoe phone"`)
+		}
 		h.s.Fail(c, err)
 		return
 	}
