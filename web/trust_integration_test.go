@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -194,10 +195,12 @@ func (e trustEnv) phoneChallenge(t *testing.T, mac string) string {
 	return ch[0]
 }
 
-// digest answers challenge for c on method and uri.
+// digest answers challenge for c on method and uri, with a fresh cnonce as
+// a phone picks one (challenges made in the same second for one address
+// share their nonce).
 func digest(t *testing.T, c provisioning.Credential, method, uri, challenge string, nc int) string {
 	t.Helper()
-	a, err := phoneid.Answer(c.User, c.Password, method, uri, challenge, nc, "trust-cnonce")
+	a, err := phoneid.Answer(c.User, c.Password, method, uri, challenge, nc, rand.Text())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,13 +258,14 @@ func TestBToERegistersWithThePhonesProvisioningCredentials(t *testing.T) {
 		// Digest, answering the challenge of the register 401 itself, as a
 		// phone on plain HTTP does; the digest uri is the register path.
 		ch := env.register(t, trustMacA, "")
-		a = env.register(t, trustMacA, digest(t, mine, "POST", "/btoe/phone/register", ch.header.Values("WWW-Authenticate")[0], 1))
+		answer := digest(t, mine, "POST", "/btoe/phone/register", ch.header.Values("WWW-Authenticate")[0], 1)
+		a = env.register(t, trustMacA, answer)
 		tokDigest, _ := a.json()["token"].(string)
 		if a.status != 201 || tokDigest == "" {
 			t.Fatalf("registering with the phone's Digest answer: %d %s", a.status, a.body)
 		}
 		// The same answer again (captured on the wire) is refused as stale.
-		a = env.register(t, trustMacA, digest(t, mine, "POST", "/btoe/phone/register", ch.header.Values("WWW-Authenticate")[0], 1))
+		a = env.register(t, trustMacA, answer)
 		if a.status != 401 || !strings.Contains(a.header.Get("WWW-Authenticate"), "stale=true") {
 			t.Fatalf("a replayed Digest answer: %d %v %s", a.status, a.header, a.body)
 		}
@@ -321,6 +325,137 @@ func TestBToECredentialsOutrankASessionRegistration(t *testing.T) {
 		}
 		if a := env.register(t, trustMacB, "Bearer "+amos); a.status != 409 {
 			t.Fatalf("the session registering again over the credentials: %d %s", a.status, a.body)
+		}
+	})
+}
+
+// TestTakingOverAPhoneWithItsProvisioningCredentials: issue 13 item 12 with
+// item 1's proof. Signing in on a phone where someone else has a live
+// session needs that phone: its provisioning credentials on the token
+// request (Basic, or Digest over a nonce the phone got from a /prov/ 401,
+// the digest uri being /oauth2/token), or its own token in phone_token.
+func TestTakingOverAPhoneWithItsProvisioningCredentials(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		env := trustServer(t, db)
+		ca := provEnrol(t, env.url, "deskprov-"+trustMacA+".cfg", trustPUA)
+		cb := provEnrol(t, env.url, "deskprov-"+trustMacB+".cfg", trustPUA)
+		amos := env.signIn(t, trustMacA, "amosm@contoso.com", "Correct-horse-1")
+
+		for name, authz := range map[string]string{
+			"without credentials or phone_token": "",
+			"with another phone's credentials":   basic(cb),
+			"with a wrong password":              phoneid.BasicAnswer(ca.User, "0123456789abcdef0123456789abcdef"),
+			"with Digest for another path":       digest(t, ca, "POST", "/prov/"+trustMacA+"-app.log", env.phoneChallenge(t, trustMacA), 1),
+			"with another phone's Digest":        digest(t, cb, "POST", "/oauth2/token", env.phoneChallenge(t, trustMacB), 1),
+		} {
+			a := env.grant(t, trustMacA, "bob@contoso.com", "Bobs-password-1", authz, nil)
+			if a.status != http.StatusConflict || a.json()["reason"] != signin.ReasonPhoneInUse {
+				t.Fatalf("bob signing in on amos's phone %s: %d %s, want 409 phone_in_use", name, a.status, a.body)
+			}
+		}
+		if !env.alive(t, amos) {
+			t.Fatal("amos's session ended after refused take-overs")
+		}
+
+		// The phone's own Basic credentials: allowed, amos's session ends.
+		a := env.grant(t, trustMacA, "bob@contoso.com", "Bobs-password-1", basic(ca), nil)
+		bob, _ := a.json()["access_token"].(string)
+		if a.status != 200 || bob == "" {
+			t.Fatalf("bob signing in on phone A with its credentials: %d %s", a.status, a.body)
+		}
+		if env.alive(t, amos) {
+			t.Fatal("amos's session outlived the take-over")
+		}
+
+		// Digest: the token endpoint sends no challenge, but any nonce the
+		// phone was given (here by its own /prov/ 401) answers for
+		// POST /oauth2/token.
+		a = env.grant(t, trustMacA, "amosm@contoso.com", "Correct-horse-1", digest(t, ca, "POST", "/oauth2/token", env.phoneChallenge(t, trustMacA), 1), nil)
+		amos, _ = a.json()["access_token"].(string)
+		if a.status != 200 || amos == "" {
+			t.Fatalf("amos signing in on phone A with its Digest answer: %d %s", a.status, a.body)
+		}
+		if env.alive(t, bob) {
+			t.Fatal("bob's session outlived the Digest take-over")
+		}
+
+		// Or the phone answers the challenge the 409 itself carries.
+		a = env.grant(t, trustMacA, "bob@contoso.com", "Bobs-password-1", "", nil)
+		ch := a.header.Values("WWW-Authenticate")
+		if a.status != http.StatusConflict || len(ch) != 3 || !strings.HasPrefix(ch[1], "Digest ") || !strings.HasPrefix(ch[2], "Basic ") {
+			t.Fatalf("phone_in_use without proof: %d %v %s, want the phone challenges", a.status, ch, a.body)
+		}
+		answer := digest(t, ca, "POST", "/oauth2/token", ch[1], 1)
+		if a := env.grant(t, trustMacA, "bob@contoso.com", "Bobs-password-1", answer, nil); a.status != 200 {
+			t.Fatalf("bob answering the 409's MD5 challenge: %d %s", a.status, a.body)
+		}
+		if env.alive(t, amos) {
+			t.Fatal("amos's session outlived the take-over")
+		}
+		// A captured answer replayed: refused, and told stale so that a
+		// genuine phone retries with the fresh nonce.
+		a = env.grant(t, trustMacA, "amosm@contoso.com", "Correct-horse-1", answer, nil)
+		if a.status != http.StatusConflict || !strings.Contains(a.header.Get("WWW-Authenticate"), "stale=true") {
+			t.Fatalf("a replayed Digest answer at the token endpoint: %d %v %s", a.status, a.header, a.body)
+		}
+	})
+}
+
+// TestARevokedPhoneProvesNothing: issue 13 items 1, 3 and 12. After an admin
+// revokes a phone (POST /api/v1/enrolments/{mac}/revoke), its old
+// credentials no longer register it for BToE nor let a sign-in take over its
+// session; re-enrolled, it proves itself again with its new credentials.
+func TestARevokedPhoneProvesNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		env := trustServer(t, db)
+		old := provEnrol(t, env.url, "deskprov-"+trustMacA+".cfg", trustPUA)
+		amos := env.signIn(t, trustMacA, "amosm@contoso.com", "Correct-horse-1")
+		// Before: the credentials prove the phone (Basic, in the register
+		// body's path, and a Digest answer kept for after).
+		if a := env.register(t, trustMacA, basic(old)); a.status != 201 {
+			t.Fatalf("registering before the revocation: %d %s", a.status, a.body)
+		}
+		chReg, chTok := env.phoneChallenge(t, trustMacA), env.phoneChallenge(t, trustMacA)
+
+		if a := env.do(t, "POST", "/api/v1/enrolments/"+trustMacA+"/revoke", "", "", "Bearer "+env.admin); a.status != 200 || a.json()["state"] != string(phoneid.Revoked) {
+			t.Fatalf("revoking phone A: %d %s", a.status, a.body)
+		}
+		for name, authz := range map[string]string{
+			"Basic":  basic(old),
+			"Digest": digest(t, old, "POST", "/btoe/phone/register", chReg, 1),
+		} {
+			a := env.register(t, trustMacA, authz)
+			if a.status != 401 || !strings.Contains(a.body, "phone_not_authenticated") {
+				t.Fatalf("the revoked phone registering with its old %s credentials: %d %s", name, a.status, a.body)
+			}
+			wantPhoneChallenges(t, "the revoked phone's registration", a)
+		}
+		for name, authz := range map[string]string{
+			"Basic":  basic(old),
+			"Digest": digest(t, old, "POST", "/oauth2/token", chTok, 1),
+		} {
+			a := env.grant(t, trustMacA, "bob@contoso.com", "Bobs-password-1", authz, nil)
+			if a.status != http.StatusConflict || a.json()["reason"] != signin.ReasonPhoneInUse {
+				t.Fatalf("taking over the revoked phone with its old %s credentials: %d %s", name, a.status, a.body)
+			}
+		}
+		if !env.alive(t, amos) {
+			t.Fatal("amos's session ended by a take-over with revoked credentials")
+		}
+
+		// Re-enrolled, the phone gets new credentials; only they prove it.
+		if a := env.do(t, "POST", "/api/v1/enrolments/"+trustMacA+"/reenrol", "", "", "Bearer "+env.admin); a.status != 200 {
+			t.Fatalf("re-enrolling phone A: %d %s", a.status, a.body)
+		}
+		fresh := provEnrol(t, env.url, "deskprov-"+trustMacA+".cfg", trustPUA)
+		if a := env.register(t, trustMacA, basic(old)); a.status != 401 {
+			t.Fatalf("the old credentials after re-enrolment: %d %s", a.status, a.body)
+		}
+		if a := env.register(t, trustMacA, basic(fresh)); a.status != 201 {
+			t.Fatalf("the new credentials: %d %s", a.status, a.body)
+		}
+		if a := env.grant(t, trustMacA, "bob@contoso.com", "Bobs-password-1", basic(fresh), nil); a.status != 200 {
+			t.Fatalf("a take-over with the new credentials: %d %s", a.status, a.body)
 		}
 	})
 }
