@@ -412,7 +412,9 @@ func TestARevokedPhoneProvesNothing(t *testing.T) {
 		amos := env.signIn(t, trustMacA, "amosm@contoso.com", "Correct-horse-1")
 		// Before: the credentials prove the phone (Basic, in the register
 		// body's path, and a Digest answer kept for after).
-		if a := env.register(t, trustMacA, basic(old)); a.status != 201 {
+		a := env.register(t, trustMacA, basic(old))
+		tokBefore, _ := a.json()["token"].(string)
+		if a.status != 201 || tokBefore == "" {
 			t.Fatalf("registering before the revocation: %d %s", a.status, a.body)
 		}
 		chReg, chTok := env.phoneChallenge(t, trustMacA), env.phoneChallenge(t, trustMacA)
@@ -442,6 +444,11 @@ func TestARevokedPhoneProvesNothing(t *testing.T) {
 		if !env.alive(t, amos) {
 			t.Fatal("amos's session ended by a take-over with revoked credentials")
 		}
+		// What the credentials proved before ends with them: the BToE
+		// registration they made (a lost or cloned phone keeps no token).
+		if a := env.do(t, "GET", "/btoe/phone/pairing", "", "", "Bearer "+tokBefore); a.status != 401 {
+			t.Fatalf("the revoked phone's BToE token: %d %s", a.status, a.body)
+		}
 
 		// Re-enrolled, the phone gets new credentials; only they prove it.
 		if a := env.do(t, "POST", "/api/v1/enrolments/"+trustMacA+"/reenrol", "", "", "Bearer "+env.admin); a.status != 200 {
@@ -451,11 +458,24 @@ func TestARevokedPhoneProvesNothing(t *testing.T) {
 		if a := env.register(t, trustMacA, basic(old)); a.status != 401 {
 			t.Fatalf("the old credentials after re-enrolment: %d %s", a.status, a.body)
 		}
-		if a := env.register(t, trustMacA, basic(fresh)); a.status != 201 {
+		a = env.register(t, trustMacA, basic(fresh))
+		tokFresh, _ := a.json()["token"].(string)
+		if a.status != 201 || tokFresh == "" {
 			t.Fatalf("the new credentials: %d %s", a.status, a.body)
 		}
 		if a := env.grant(t, trustMacA, "bob@contoso.com", "Bobs-password-1", basic(fresh), nil); a.status != 200 {
 			t.Fatalf("a take-over with the new credentials: %d %s", a.status, a.body)
+		}
+		// Re-enrolling (a factory reset, a replaced phone) ends it too.
+		if a := env.do(t, "POST", "/api/v1/enrolments/"+trustMacA+"/reenrol", "", "", "Bearer "+env.admin); a.status != 200 {
+			t.Fatalf("re-enrolling phone A again: %d %s", a.status, a.body)
+		}
+		if a := env.do(t, "GET", "/btoe/phone/pairing", "", "", "Bearer "+tokFresh); a.status != 401 {
+			t.Fatalf("the BToE token after re-enrolment: %d %s", a.status, a.body)
+		}
+		// A phone never registered for BToE is revoked as before.
+		if a := env.do(t, "POST", "/api/v1/enrolments/"+trustMacB+"/revoke", "", "", "Bearer "+env.admin); a.status != 200 {
+			t.Fatalf("revoking a phone without a BToE registration: %d %s", a.status, a.body)
 		}
 	})
 }
