@@ -69,6 +69,14 @@ func (h *btoeAPI) Mount(r *Routes) {
 	g.GET("/pc/events/stream", h.pc(func(c *gin.Context, p btoe.Pairing) { h.stream(c, btoe.PCMailbox(p.ID)) }))
 	g.POST("/pc/events/ack", h.pc(func(c *gin.Context, p btoe.Pairing) { h.ack(c, btoe.PCMailbox(p.ID)) }))
 
+	// A phone an admin revokes or re-enrols loses its BToE registration
+	// with its credentials: what they proved must not outlive them.
+	r.Server.distrusted = append(r.Server.distrusted, func(ctx context.Context, mac string) error {
+		if err := h.svc.ForgetPhone(ctx, mac); err != nil && !fault.Is(err, fault.NotFound) {
+			return err
+		}
+		return nil
+	})
 	r.Admin.GET("/btoe/pairings", h.listPairings)
 	r.Admin.DELETE("/btoe/phones/:mac", h.forgetPhone)
 }
@@ -125,7 +133,12 @@ func (h *btoeAPI) register(c *gin.Context) {
 	}
 	proof, err := h.phoneProof(c, mac)
 	if err != nil {
-		c.Header("WWW-Authenticate", `Bearer realm="deskprov btoe phone"`)
+		if fault.Is(err, fault.Unauthorized) {
+			// Digest and Basic first: most phones answer the first
+			// challenge they support.
+			h.s.challengePhoneAfter(c)
+			c.Writer.Header().Add("WWW-Authenticate", `Bearer realm="deskprov btoe phone"`)
+		}
 		h.s.Fail(c, err)
 		return
 	}

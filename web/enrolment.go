@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -87,19 +89,26 @@ var enrolmentActions = []string{"approve", "revoke", "reenrol"}
 
 // enrolmentAct runs one admin action on a phone and returns what the API
 // answers: the phone's enrolment, or Reenrolled.
-func enrolmentAct(c *gin.Context, svc *phoneid.Service, mac, action string) (any, error) {
+func enrolmentAct(c *gin.Context, s *Server, svc *phoneid.Service, mac, action string) (any, error) {
 	ctx, admin := c.Request.Context(), AdminOf(c)
 	switch action {
 	case "approve":
 		return svc.Approve(ctx, mac, admin)
 	case "revoke":
-		return svc.Revoke(ctx, mac, admin)
+		p, err := svc.Revoke(ctx, mac, admin)
+		if err != nil {
+			return nil, err
+		}
+		return p, s.distrust(c, p.MAC)
 	case "reenrol":
 		m, err := phoneid.CanonicalMAC(mac)
 		if err != nil {
 			return nil, err
 		}
 		if err := svc.Reenrol(ctx, m, admin); err != nil {
+			return nil, err
+		}
+		if err := s.distrust(c, m); err != nil {
 			return nil, err
 		}
 		return Reenrolled{MAC: m, State: ReenrolledState,
@@ -109,7 +118,7 @@ func enrolmentAct(c *gin.Context, svc *phoneid.Service, mac, action string) (any
 }
 
 func (h *enrolmentAPI) act(c *gin.Context) {
-	out, err := enrolmentAct(c, h.svc, c.Param("mac"), c.Param("action"))
+	out, err := enrolmentAct(c, h.s, h.svc, c.Param("mac"), c.Param("action"))
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -172,4 +181,19 @@ func clipText(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// distrustFunc ends, for one module, what a phone's credentials proved.
+type distrustFunc func(ctx context.Context, mac string) error
+
+// distrust ends what the phone's credentials proved elsewhere (its BToE
+// registration): a phone revoked or re-enrolled because it was lost, stolen
+// or cloned must not keep acting as that phone with what it got before.
+func (s *Server) distrust(c *gin.Context, mac string) error {
+	for _, fn := range s.distrusted {
+		if err := fn(c.Request.Context(), mac); err != nil {
+			return fmt.Errorf("phone %s's enrolment changed, but what it proved before could not be ended: %w", mac, err)
+		}
+	}
+	return nil
 }

@@ -39,16 +39,27 @@ func (s *Server) RequirePhone(c *gin.Context, mac string) bool {
 		return true
 	}
 	msg := "authenticate as the phone " + mac + " with the provisioning credentials deskprov gave it"
-	stale := false
-	if v, ok := c.Get(phoneAuthErrKey); ok {
-		if err, ok := v.(error); ok {
-			msg, stale = err.Error(), phoneid.IsStale(err)
-		}
+	if err := phoneAuthErr(c); err != nil {
+		msg = err.Error()
 	}
-	s.challengePhone(c, stale)
+	s.challengePhoneAfter(c)
 	writeError(c, http.StatusUnauthorized, "unauthorized", msg)
 	c.Abort()
 	return false
+}
+
+func phoneAuthErr(c *gin.Context) error {
+	v, _ := c.Get(phoneAuthErrKey)
+	err, _ := v.(error)
+	return err
+}
+
+// challengePhoneAfter adds the phone challenges to a 401 of a request that
+// PhoneAuthenticated refused, stale when only its Digest nonce was: every
+// 401 that a phone's credentials would have turned must tell the phone how
+// to send them, or a phone on plain HTTP (Digest) has no nonce to answer.
+func (s *Server) challengePhoneAfter(c *gin.Context) {
+	s.challengePhone(c, phoneid.IsStale(phoneAuthErr(c)))
 }
 
 // challengePhone adds the WWW-Authenticate challenges of a phone 401.

@@ -72,6 +72,9 @@ type Server struct {
 	laneAnswers atomic.Int64
 	// ownLimit holds the routes exempt from MaxBody (bodylimit.go).
 	ownLimit map[string]bool
+	// distrusted are what other modules undo when an admin revokes or
+	// re-enrols a phone (enrolment.go).
+	distrusted []distrustFunc
 }
 
 // New builds the router with the core routes and every module's.

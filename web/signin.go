@@ -206,6 +206,12 @@ func (h *signinAPI) token(c *gin.Context) {
 			strings.Join([]string{GrantDeviceCode, GrantPassword, GrantPIN, GrantRefresh, GrantBToE}, ", ")}
 	}
 	if err != nil {
+		if oe, ok := signin.AsOAuth(err); ok && oe.Reason == signin.ReasonPhoneInUse {
+			// The phone's credentials would have turned this answer: give
+			// it a nonce to answer with Digest (the token endpoint is
+			// otherwise never a phone's 401), stale when its nonce was.
+			h.s.challengePhoneAfter(c)
+		}
 		h.oauthFail(c, err)
 		return
 	}
