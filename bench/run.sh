@@ -64,19 +64,29 @@ ng_etag=$(curl -sI http://127.0.0.1:$NG_PORT/static.cfg | awk -F': ' 'tolower($1
 awk -F'\t' -v e="$ng_etag" '{print "/static.cfg\t" e "\t" $3}' "$work/targets.txt" >"$work/nginx-targets.txt"
 echo "== static file $size bytes; nginx ETag $ng_etag"
 
-rps() { BENCH_TARGETS=$1 BENCH_MODE=$2 wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$here/targets.lua" "$3" | tee "$work/last.txt" >&2
+# deskprov's CPU time (user+system, seconds) so far. Divided by the requests of a
+# run it gives CPU per request, which moves far less than req/s when other work
+# on the machine takes the cores: two builds can be compared on a busy host.
+dp_cpu() { awk -v t="$(getconf CLK_TCK)" '{print ($14+$15)/t}' "/proc/$dp_pid/stat"; }
+# rps TARGETS MODE URL [CPUFILE]: prints req/s; with CPUFILE, appends deskprov's
+# CPU microseconds per request of this run to it.
+rps() { c0=$(dp_cpu)
+  BENCH_TARGETS=$1 BENCH_MODE=$2 wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$here/targets.lua" "$3" | tee "$work/last.txt" >&2
   grep -q 'Non-2xx' "$work/last.txt" && { echo "errors in the run above" >&2; exit 1; }
+  if [ -n "${4:-}" ]; then
+    awk -v c0="$c0" -v c1="$(dp_cpu)" '/ requests in /{printf "%.1f\n", (c1-c0)*1e6/$1}' "$work/last.txt" >>"$4"
+  fi
   awk '/^Requests\/sec/{print $2}' "$work/last.txt"; }
 
 # ROUNDS alternating runs of each (deskprov, nginx, deskprov, …): this machine's
 # throughput swings by a fifth from one run to the next, so each figure is the
 # median of its rounds and the ratio is the ratio of medians.
 median() { sort -n | awk '{a[NR]=$1} END{if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-: >"$work/d200"; : >"$work/n200"; : >"$work/d304"; : >"$work/n304"
+: >"$work/d200"; : >"$work/n200"; : >"$work/d304"; : >"$work/n304"; : >"$work/c200"; : >"$work/c304"
 for r in $(seq "$ROUNDS"); do
-  echo "== round $r/$ROUNDS: deskprov 200"; rps "$work/targets.txt" 200 http://127.0.0.1:$DP_PORT >>"$work/d200"
+  echo "== round $r/$ROUNDS: deskprov 200"; rps "$work/targets.txt" 200 http://127.0.0.1:$DP_PORT "$work/c200" >>"$work/d200"
   echo "== round $r/$ROUNDS: nginx 200";    rps "$work/nginx-targets.txt" 200 http://127.0.0.1:$NG_PORT >>"$work/n200"
-  echo "== round $r/$ROUNDS: deskprov 304"; rps "$work/targets.txt" 304 http://127.0.0.1:$DP_PORT >>"$work/d304"
+  echo "== round $r/$ROUNDS: deskprov 304"; rps "$work/targets.txt" 304 http://127.0.0.1:$DP_PORT "$work/c304" >>"$work/d304"
   echo "== round $r/$ROUNDS: nginx 304";    rps "$work/nginx-targets.txt" 304 http://127.0.0.1:$NG_PORT >>"$work/n304"
 done
 d200=$(median <"$work/d200"); n200=$(median <"$work/n200")
@@ -89,4 +99,6 @@ echo "                    deskprov 304: $(tr '\n' ' ' <"$work/d304")| nginx 304:
 printf 'path  deskprov req/s (median)  nginx req/s (median)  ratio\n'
 printf '200   %s  %s  %.2f\n' "$d200" "$n200" "$(echo "$d200 $n200" | awk '{print $1/$2}')"
 printf '304   %s  %s  %.2f\n' "$d304" "$n304" "$(echo "$d304 $n304" | awk '{print $1/$2}')"
+echo "deskprov CPU per request (µs, median): 200 $(median <"$work/c200"), 304 $(median <"$work/c304")" \
+  "(each round: $(tr '\n' ' ' <"$work/c200")| $(tr '\n' ' ' <"$work/c304"))"
 echo "deskprov peak RSS: ${peak} kB"
