@@ -78,7 +78,6 @@ type Issue struct {
 // authenticated is let through: it may be one that ignores the parameters,
 // which would otherwise be locked out for good.
 func (s *Service) Admit(ctx context.Context, r Request) (Admission, error) {
-	db := s.db.WithContext(ctx)
 	row, err := s.row(ctx, r.MAC)
 	if err != nil {
 		return Admission{}, err
@@ -110,6 +109,9 @@ func (s *Service) Admit(ctx context.Context, r Request) (Admission, error) {
 	if err != nil {
 		return Admission{}, err
 	}
+	// Only first contact writes: the store session is made here, not for
+	// every poll of an enrolled phone.
+	db := s.db.WithContext(ctx)
 	if required && (!found || e.State != Approved) {
 		if err := s.await(db, r, found, e); err != nil {
 			return Admission{}, err
