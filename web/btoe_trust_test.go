@@ -1,8 +1,6 @@
 package web
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -12,11 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/btoe"
-	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
@@ -41,36 +37,12 @@ func btoeTrustServer(t *testing.T, db *gorm.DB) btoeTrustEnv {
 	var h http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
-	ctx := context.Background()
-	box, err := sealbox.New(bytes.Repeat([]byte{9}, sealbox.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn := tenant.New(db)
-	tn.HashCost = bcrypt.MinCost
-	tn.Secrets = box
-	for _, sku := range []tenant.SKU{tenant.PhoneSystem, tenant.CallingPlanDomestic} {
-		if _, err := tn.SetPurchased(ctx, string(sku), 10); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, u := range []tenant.UserInput{
-		{UPN: "amosm@contoso.com", Password: "Correct-horse-1"},
-		{UPN: "eve@contoso.com", Password: "Eve-password-1"},
-		{UPN: "mfa@contoso.com", Password: "Mfa-password-1", MFA: true},
-	} {
-		if _, err := tn.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		for _, sku := range []tenant.SKU{tenant.PhoneSystem, tenant.CallingPlanDomestic} {
-			if err := tn.Assign(ctx, u.UPN, string(sku)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	si := signin.New(db, tn, nil, ts.URL)
-	si.HashCost = bcrypt.MinCost
-	si.Secrets = box
+	tn, box := testOrg(t, db,
+		tenant.UserInput{UPN: "amosm@contoso.com", Password: "Correct-horse-1"},
+		tenant.UserInput{UPN: "eve@contoso.com", Password: "Eve-password-1"},
+		tenant.UserInput{UPN: "mfa@contoso.com", Password: "Mfa-password-1", MFA: true},
+	)
+	si := testSignIn(db, tn, box, ts.URL)
 	bt := btoe.New(db, btoeWebFixtures{}, si, si.PCPasswords())
 	bt.PollInterval = 20 * time.Millisecond
 	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(si), BToE(bt, si))

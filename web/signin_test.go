@@ -21,11 +21,9 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/pquerna/otp/totp"
-	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
 	"gorm.io/gorm"
 
-	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
@@ -51,41 +49,17 @@ func signinTestServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
 	ctx := context.Background()
-	box, err := sealbox.New(bytes.Repeat([]byte{7}, sealbox.KeySize))
-	if err != nil {
+	tn, box := testOrg(t, db,
+		tenant.UserInput{UPN: "amosm@contoso.com", Password: "correct horse", Extension: "4711", PIN: "1234"},
+		tenant.UserInput{UPN: "mfa@contoso.com", Password: "correct horse", MFA: true},
+	)
+	testAdmin(t, tn)
+	// A user with no licence at all.
+	if _, err := tn.CreateUser(ctx, tenant.UserInput{UPN: "nolicense@contoso.com", Password: "correct horse"}); err != nil {
 		t.Fatal(err)
 	}
-	tn := tenant.New(db)
-	tn.HashCost = bcrypt.MinCost
-	tn.Secrets = box
-	if _, err := tn.EnsureBootstrapAdmin(ctx, "admin-password"); err != nil {
-		t.Fatal(err)
-	}
-	for _, sku := range []tenant.SKU{tenant.PhoneSystem, tenant.CallingPlanDomestic} {
-		if _, err := tn.SetPurchased(ctx, string(sku), 10); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, u := range []tenant.UserInput{
-		{UPN: "amosm@contoso.com", Password: "correct horse", Extension: "4711", PIN: "1234"},
-		{UPN: "mfa@contoso.com", Password: "correct horse", MFA: true},
-		{UPN: "nolicense@contoso.com", Password: "correct horse"},
-	} {
-		if _, err := tn.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, upn := range []string{"amosm@contoso.com", "mfa@contoso.com"} {
-		for _, sku := range []tenant.SKU{tenant.PhoneSystem, tenant.CallingPlanDomestic} {
-			if err := tn.Assign(ctx, upn, string(sku)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	svc := signin.New(db, tn, nil, ts.URL)
-	svc.HashCost = bcrypt.MinCost
+	svc := testSignIn(db, tn, box, ts.URL)
 	svc.Interval = 1
-	svc.Secrets = box
 	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(svc))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -20,7 +19,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/btoe"
-	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store/storetest"
@@ -72,49 +70,24 @@ func limitsServer(t *testing.T, db *gorm.DB) *limitsEnv {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
 	ctx := context.Background()
-	box, err := sealbox.New(bytes.Repeat([]byte{9}, sealbox.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn := tenant.New(db)
-	tn.HashCost = bcrypt.MinCost
-	tn.Secrets = box
+	tn, box := testOrg(t, db,
+		tenant.UserInput{UPN: "amosm@contoso.com", Password: "correct horse"},
+		tenant.UserInput{UPN: "alice@contoso.com", Password: "correct horse", SkypeLocation: "OnPremises", Extension: "4321", PIN: "2580"},
+		tenant.UserInput{UPN: "mfa@contoso.com", Password: "correct horse", MFA: true},
+		tenant.UserInput{UPN: "mfapin@contoso.com", Password: "correct horse", MFA: true, SkypeLocation: "OnPremises", Extension: "5555", PIN: "9876"},
+		tenant.UserInput{UPN: "nopassword@contoso.com"},
+		tenant.UserInput{UPN: "phoneowner@contoso.com", Password: "owner horse"},
+	)
 	tn.Now = env.clock
 	tn.CompareHash = func(hash, secret []byte) error {
 		env.hashes.Add(1)
 		return bcrypt.CompareHashAndPassword(hash, secret)
 	}
-	if _, err := tn.EnsureBootstrapAdmin(ctx, "admin-password"); err != nil {
-		t.Fatal(err)
-	}
-	for _, sku := range []tenant.SKU{tenant.PhoneSystem, tenant.CallingPlanDomestic} {
-		if _, err := tn.SetPurchased(ctx, string(sku), 10); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, u := range []tenant.UserInput{
-		{UPN: "amosm@contoso.com", Password: "correct horse"},
-		{UPN: "alice@contoso.com", Password: "correct horse", SkypeLocation: "OnPremises", Extension: "4321", PIN: "2580"},
-		{UPN: "mfa@contoso.com", Password: "correct horse", MFA: true},
-		{UPN: "mfapin@contoso.com", Password: "correct horse", MFA: true, SkypeLocation: "OnPremises", Extension: "5555", PIN: "9876"},
-		{UPN: "nopassword@contoso.com"},
-		{UPN: "phoneowner@contoso.com", Password: "owner horse"},
-	} {
-		if _, err := tn.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		for _, sku := range []tenant.SKU{tenant.PhoneSystem, tenant.CallingPlanDomestic} {
-			if err := tn.Assign(ctx, u.UPN, string(sku)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	testAdmin(t, tn)
 	if err := tn.SetTOTPSecret(ctx, "mfa@contoso.com", limitsTOTPSecret); err != nil {
 		t.Fatal(err)
 	}
-	svc := signin.New(db, tn, nil, ts.URL)
-	svc.HashCost = bcrypt.MinCost
-	svc.Secrets = box
+	svc := testSignIn(db, tn, box, ts.URL)
 	svc.Now = env.clock
 	if err := policy.Migrate(db); err != nil {
 		t.Fatal(err)

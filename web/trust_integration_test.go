@@ -1,8 +1,6 @@
 package web
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -11,11 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/btoe"
-	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/policy/policytest"
@@ -55,35 +51,11 @@ func trustServer(t *testing.T, db *gorm.DB) trustEnv {
 			t.Fatal(err)
 		}
 	}
-	ctx := context.Background()
-	box, err := sealbox.New(bytes.Repeat([]byte{5}, sealbox.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn := tenant.New(db)
-	tn.HashCost = bcrypt.MinCost
-	tn.Secrets = box
-	if _, err := tn.EnsureBootstrapAdmin(ctx, "admin-password"); err != nil {
-		t.Fatal(err)
-	}
-	for _, sku := range []tenant.SKU{tenant.PhoneSystem, tenant.CallingPlanDomestic} {
-		if _, err := tn.SetPurchased(ctx, string(sku), 10); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, u := range []tenant.UserInput{
-		{UPN: "amosm@contoso.com", Password: "Correct-horse-1"},
-		{UPN: "bob@contoso.com", Password: "Bobs-password-1"},
-	} {
-		if _, err := tn.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		for _, sku := range []tenant.SKU{tenant.PhoneSystem, tenant.CallingPlanDomestic} {
-			if err := tn.Assign(ctx, u.UPN, string(sku)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	tn, box := testOrg(t, db,
+		tenant.UserInput{UPN: "amosm@contoso.com", Password: "Correct-horse-1"},
+		tenant.UserInput{UPN: "bob@contoso.com", Password: "Bobs-password-1"},
+	)
+	testAdmin(t, tn)
 	ps := policy.New(db)
 	ps.Secrets = policytest.Box(t)
 	ps.Users = tn
@@ -93,9 +65,7 @@ func trustServer(t *testing.T, db *gorm.DB) trustEnv {
 	phones.Secrets = box
 	prov.Phones = phones
 	// The issuer is a name only here: nothing follows it.
-	si := signin.New(db, tn, nil, "http://prov.test")
-	si.HashCost = bcrypt.MinCost
-	si.Secrets = box
+	si := testSignIn(db, tn, box, "http://prov.test")
 	bt := btoe.New(db, btoeWebFixtures{}, si, si.PCPasswords())
 	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones},
 		PolicyModule(ps), Provisioning{Service: prov}, SignIn(si), BToE(bt, si), Enrolment(phones))
