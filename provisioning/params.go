@@ -103,6 +103,24 @@ func FirmwareURL(in Inputs) (string, bool) {
 	return in.Server.ProvURL() + in.Firmware.FileName, true
 }
 
+// CredentialUser and CredentialPassword are the phone's issued provisioning
+// user and password, written only in the answer that issues them
+// (Inputs.Credential set).
+func CredentialUser(in Inputs) (string, bool) {
+	if in.Credential == nil {
+		return "", false
+	}
+	return in.Credential.User, true
+}
+
+// CredentialPassword: see CredentialUser.
+func CredentialPassword(in Inputs) (string, bool) {
+	if in.Credential == nil {
+		return "", false
+	}
+	return in.Credential.Password, true
+}
+
 // TemplateFuncs are available to every family's templates.
 var TemplateFuncs = template.FuncMap{
 	"xmlattr": XMLAttr,

@@ -15,8 +15,8 @@ var Table = []provisioning.Param{
 	// The phone's own provisioning credentials, only in the answer that
 	// issues them. Unconfirmed: no public AudioCodes 400HD document or
 	// template naming them was found (docs/provisioning.md).
-	{Name: "provisioning/configuration/username", Unconfirmed: true, Value: credential(func(c *provisioning.Credential) string { return c.User })},
-	{Name: "provisioning/configuration/password", Unconfirmed: true, Value: credential(func(c *provisioning.Credential) string { return c.Password })},
+	{Name: "provisioning/configuration/username", Unconfirmed: true, Value: provisioning.CredentialUser},
+	{Name: "provisioning/configuration/password", Unconfirmed: true, Value: provisioning.CredentialPassword},
 	// Firmware comes from this server only (one update authority, SPEC §4).
 	{Name: "lync/SfBDeviceUpdate", Value: provisioning.Const("0")},
 	// Polling: the interval, with the stable per-device offset as the
@@ -86,13 +86,4 @@ func period(in provisioning.Inputs) (string, int) {
 		return "every15minutes", 0
 	}
 	return "hourly", min(max(int(iv.Hours()), 1), 168)
-}
-
-func credential(f func(*provisioning.Credential) string) func(provisioning.Inputs) (string, bool) {
-	return func(in provisioning.Inputs) (string, bool) {
-		if in.Credential == nil {
-			return "", false
-		}
-		return f(in.Credential), true
-	}
 }

@@ -40,8 +40,8 @@ var Table = []provisioning.Param{
 	// location), Poly's own configuration export, which lists
 	// device.prov.password and device.prov.password.set, and public Polycom
 	// templates writing device.prov.user.set / device.prov.user.
-	{Name: "device.prov.user", Value: credential(func(c *provisioning.Credential) string { return c.User })},
-	{Name: "device.prov.password", Value: credential(func(c *provisioning.Credential) string { return c.Password })},
+	{Name: "device.prov.user", Value: provisioning.CredentialUser},
+	{Name: "device.prov.password", Value: provisioning.CredentialPassword},
 	{Name: "device.prov.upgradeServer", Value: func(in provisioning.Inputs) (string, bool) {
 		if !in.Firmware.Offer {
 			return "", false
@@ -97,15 +97,6 @@ var Table = []provisioning.Param{
 	// Web sign-in.
 	{Name: "feature.webSignIn.enabled", Value: provisioning.Const("1")},
 	{Name: "lync.webSignIn.url", Unconfirmed: true, Value: func(in provisioning.Inputs) (string, bool) { return in.Server.WebSignInURL(), true }},
-}
-
-func credential(f func(*provisioning.Credential) string) func(provisioning.Inputs) (string, bool) {
-	return func(in provisioning.Inputs) (string, bool) {
-		if in.Credential == nil {
-			return "", false
-		}
-		return f(in.Credential), true
-	}
 }
 
 func codec(name string) func(provisioning.Inputs) (string, bool) {

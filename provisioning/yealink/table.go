@@ -17,8 +17,8 @@ var Table = []provisioning.Param{
 	// plugins/wazo_yealink/v87/templates/base.tpl. A later file without the
 	// rows leaves the phone with the stored values (VENDORS.md, "Yealink
 	// withdrawal": a dropped row leaves the phone with the old value).
-	{Name: "static.auto_provision.server.username", Value: credential(func(c *provisioning.Credential) string { return c.User })},
-	{Name: "static.auto_provision.server.password", Value: credential(func(c *provisioning.Credential) string { return c.Password })},
+	{Name: "static.auto_provision.server.username", Value: provisioning.CredentialUser},
+	{Name: "static.auto_provision.server.password", Value: provisioning.CredentialPassword},
 	{Name: "static.auto_provision.repeat.enable", Value: provisioning.Const("1")},
 	// The interval in minutes plus a stable per-device offset, in 1–43200.
 	{Name: "static.auto_provision.repeat.minutes", Value: func(in provisioning.Inputs) (string, bool) {
@@ -71,14 +71,5 @@ func rank(codec string) func(provisioning.Inputs) (string, bool) {
 			return "", false
 		}
 		return strconv.Itoa(r), true
-	}
-}
-
-func credential(f func(*provisioning.Credential) string) func(provisioning.Inputs) (string, bool) {
-	return func(in provisioning.Inputs) (string, bool) {
-		if in.Credential == nil {
-			return "", false
-		}
-		return f(in.Credential), true
 	}
 }
