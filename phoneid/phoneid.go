@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -221,8 +222,8 @@ func badMAC(mac string) error {
 func (s *Service) List(ctx context.Context, state State) ([]Phone, error) {
 	q := s.db.WithContext(ctx).Order("mac")
 	if state != "" {
-		if !validState(state) {
-			return nil, fault.FieldInvalid("state", "unknown state %q: use one of %s", clip(string(state)), stateNames())
+		if !slices.Contains(States, state) {
+			return nil, fault.FieldInvalid("state", "unknown state %q: use one of %s", clip(string(state)), StateNames())
 		}
 		q = q.Where("state = ?", state)
 	}
@@ -237,16 +238,8 @@ func (s *Service) List(ctx context.Context, state State) ([]Phone, error) {
 	return out, nil
 }
 
-func validState(st State) bool {
-	for _, x := range States {
-		if x == st {
-			return true
-		}
-	}
-	return false
-}
-
-func stateNames() string {
+// StateNames lists States for messages and help texts: "a, b, c".
+func StateNames() string {
 	var n []string
 	for _, x := range States {
 		n = append(n, string(x))

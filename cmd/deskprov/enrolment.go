@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,14 +41,6 @@ func printEnrolment(w io.Writer, p phoneid.Phone) {
 	})
 }
 
-func stateList() string {
-	var n []string
-	for _, s := range phoneid.States {
-		n = append(n, string(s))
-	}
-	return strings.Join(n, ", ")
-}
-
 func init() {
 	enrol := &cobra.Command{
 		Use:   "enrolment",
@@ -76,7 +67,7 @@ next request is a first contact again. "settings" turns approval of new phones o
 			return render(cmd, ps, func(w io.Writer) { printTable(w, enrolmentHeaders, enrolmentRows(ps)) })
 		}),
 	}
-	list.Flags().StringVar(&state, "state", "", "only phones in this state: "+stateList())
+	list.Flags().StringVar(&state, "state", "", "only phones in this state: "+phoneid.StateNames())
 
 	show := &cobra.Command{
 		Use: "show MAC", Short: "Show one phone's enrolment (MAC in any common spelling)", Args: cobra.ExactArgs(1),
