@@ -86,9 +86,4 @@ func bodyFault(err error, what string) error {
 	return fault.Invalidf("%s: %v", what, err)
 }
 
-func clipHeader(v string) string {
-	if len(v) > 80 {
-		return v[:80] + "…"
-	}
-	return v
-}
+func clipHeader(v string) string { return clipText(v, 80) }
