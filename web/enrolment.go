@@ -83,10 +83,6 @@ func (h *enrolmentAPI) get(c *gin.Context) {
 	c.JSON(http.StatusOK, p)
 }
 
-// enrolmentActions are the verbs of POST /api/v1/enrolments/{mac}/{action},
-// also offered by the console and the CLI.
-var enrolmentActions = []string{"approve", "revoke", "reenrol"}
-
 // enrolmentAct runs one admin action on a phone and returns what the API
 // answers: the phone's enrolment, or Reenrolled.
 func enrolmentAct(c *gin.Context, s *Server, svc *phoneid.Service, mac, action string) (any, error) {
