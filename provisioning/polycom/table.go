@@ -30,9 +30,6 @@ var Table = []provisioning.Param{
 		}
 		return u.Host + strings.TrimSuffix(u.Path, "/"), true
 	}},
-	// Firmware comes through the master file's APP_FILE_PATH from this
-	// server; the phone's own Skype device update would be a second update
-	// authority (SPEC §4), so it is off.
 	// The phone's own provisioning credentials, in the one answer that
 	// issues them (Inputs.Credential); later files leave them out and the
 	// phone keeps the stored device settings: a device.* parameter is
@@ -42,6 +39,9 @@ var Table = []provisioning.Param{
 	// templates writing device.prov.user.set / device.prov.user.
 	{Name: "device.prov.user", Value: provisioning.CredentialUser},
 	{Name: "device.prov.password", Value: provisioning.CredentialPassword},
+	// Firmware comes through the master file's APP_FILE_PATH from this
+	// server; the phone's own Skype device update would be a second update
+	// authority (SPEC §4), so it is off.
 	{Name: "device.prov.upgradeServer", Value: func(in provisioning.Inputs) (string, bool) {
 		if !in.Firmware.Offer {
 			return "", false
