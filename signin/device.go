@@ -273,14 +273,21 @@ func (s *Service) checkBrowsable(dc deviceCode) error {
 // Pending returns a pending sign-in by its ID (from the browser's session),
 // with the reason it can no longer be completed, if any.
 func (s *Service) Pending(ctx context.Context, id string) (PendingCode, error) {
-	dc, err := s.deviceCodeByID(s.db.WithContext(ctx), id)
+	dc, err := s.browsable(ctx, id)
 	if err != nil {
 		return PendingCode{}, err
 	}
-	if err := s.checkBrowsable(dc); err != nil {
-		return PendingCode{}, err
-	}
 	return PendingCode{ID: dc.ID, ClientID: dc.ClientID, Manufacturer: Clients[dc.ClientID], ExpiresAt: dc.ExpiresAt}, nil
+}
+
+// browsable reads pending sign-in id and checks that it can still be
+// completed in a browser (checkBrowsable).
+func (s *Service) browsable(ctx context.Context, id string) (deviceCode, error) {
+	dc, err := s.deviceCodeByID(s.db.WithContext(ctx), id)
+	if err != nil {
+		return deviceCode{}, err
+	}
+	return dc, s.checkBrowsable(dc)
 }
 
 func (s *Service) deviceCodeByID(tx *gorm.DB, id string) (deviceCode, error) {
@@ -494,10 +501,7 @@ func (s *Service) SealClearSecrets(ctx context.Context) (int, error) {
 // VerifyTOTP checks the authenticator code for a pending sign-in whose
 // password was already right, enrolling the app on its first code.
 func (s *Service) VerifyTOTP(ctx context.Context, id, code, addr string) error {
-	if _, err := s.Pending(ctx, id); err != nil {
-		return err
-	}
-	dc, err := s.deviceCodeByID(s.db.WithContext(ctx), id)
+	dc, err := s.browsable(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -570,10 +574,7 @@ func (s *Service) VerifyTOTP(ctx context.Context, id, code, addr string) error {
 // it and starts setting up the authenticator app. A wrong code counts
 // against the sign-in like a wrong password, and against the code itself.
 func (s *Service) VerifyEnrollmentCode(ctx context.Context, id, code, addr string) (Next, error) {
-	if _, err := s.Pending(ctx, id); err != nil {
-		return Next{}, err
-	}
-	dc, err := s.deviceCodeByID(s.db.WithContext(ctx), id)
+	dc, err := s.browsable(ctx, id)
 	if err != nil {
 		return Next{}, err
 	}

@@ -5,13 +5,12 @@ import (
 	"crypto/subtle"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
 )
@@ -44,11 +43,11 @@ var (
 // normalizeUPN is the one form of a typed UPN that is both counted and
 // checked: trimmed of white space (a trailing space or a tab made a fresh
 // budget once) and lower-cased, as the directory compares UPNs. A value no
-// UPN can have (control characters, invalid UTF-8) is refused before it
-// costs anything.
+// UPN can have (textfield.Valid: control characters, line breaks, invalid
+// UTF-8) is refused before it costs anything.
 func normalizeUPN(raw string) (string, bool) {
 	upn := strings.ToLower(strings.TrimSpace(raw))
-	if upn == "" || len(upn) > 256 || !utf8.ValidString(upn) || strings.IndexFunc(upn, unicode.IsControl) >= 0 {
+	if upn == "" || len(upn) > 256 || !textfield.Valid(upn) {
 		return "", false
 	}
 	return upn, true

@@ -116,14 +116,3 @@ func (s *Service) AdminLogin(ctx context.Context, username, password, clientAddr
 	}
 	return a, nil
 }
-
-// AdminExists reports whether username is a current admin (tokens of removed
-// admins stop working).
-func (s *Service) AdminExists(ctx context.Context, username string) (bool, error) {
-	if !textfield.Valid(username) {
-		return false, nil
-	}
-	var n int64
-	err := s.db.WithContext(ctx).Model(&Admin{}).Where("username = ?", username).Count(&n).Error
-	return n > 0, err
-}

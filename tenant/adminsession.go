@@ -38,12 +38,9 @@ const (
 func (s *Service) StartAdminSession(ctx context.Context, username, kind, addr string, expires time.Time) (AdminSession, error) {
 	var out AdminSession
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var a Admin
-		if err := tx.Where("username = ?", username).Limit(1).Find(&a).Error; err != nil {
+		a, err := findAdmin(tx, username)
+		if err != nil {
 			return err
-		}
-		if a.ID == 0 {
-			return fault.NotFoundf("no admin %q", username)
 		}
 		now := s.Now().UTC()
 		// Expired sessions are swept here, where sessions are made, so the
@@ -125,12 +122,9 @@ func (s *Service) SetAdminPassword(ctx context.Context, username, password, keep
 	}
 	var n int64
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var a Admin
-		if err := tx.Where("username = ?", username).Limit(1).Find(&a).Error; err != nil {
+		a, err := findAdmin(tx, username)
+		if err != nil {
 			return err
-		}
-		if a.ID == 0 {
-			return fault.NotFoundf("no admin %q", username)
 		}
 		if err := tx.Model(&Admin{}).Where("id = ?", a.ID).Update("password_hash", h).Error; err != nil {
 			return err
@@ -140,4 +134,16 @@ func (s *Service) SetAdminPassword(ctx context.Context, username, password, keep
 		return res.Error
 	})
 	return int(n), err
+}
+
+// findAdmin returns admin username, or NotFound.
+func findAdmin(tx *gorm.DB, username string) (Admin, error) {
+	var a Admin
+	if err := tx.Where("username = ?", username).Limit(1).Find(&a).Error; err != nil {
+		return Admin{}, err
+	}
+	if a.ID == 0 {
+		return Admin{}, fault.NotFoundf("no admin %q", username)
+	}
+	return a, nil
 }

@@ -217,9 +217,3 @@ func AdminOf(c *gin.Context) string { return c.GetString(AdminKey) }
 func (s *Server) IssueAdminToken(username string) (string, error) {
 	return s.auth.Issue(context.Background(), username, tenant.AdminSessionAPI, "")
 }
-
-// VerifyAdminToken checks an admin API token and returns the admin's username.
-func (s *Server) VerifyAdminToken(raw string) (string, error) {
-	sess, err := s.auth.Verify(context.Background(), raw, tenant.AdminSessionAPI)
-	return sess.Username, err
-}

@@ -53,7 +53,7 @@ can set up their authenticator app. With "off", their password alone lets them e
 			default:
 				b, err := strconv.ParseBool(args[0])
 				if err != nil {
-					return fmt.Errorf("%q: say on or off", args[0])
+					return fmt.Errorf("require-enrollment-code takes on or off, not %q", args[0])
 				}
 				on = b
 			}
