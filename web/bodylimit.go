@@ -53,7 +53,7 @@ func (s *Server) limitBodies(c *gin.Context) bool {
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
-		s.Fail(c, fault.New(fault.UnsupportedType, "the Content-Type %q cannot be read: %v", clipHeader(ct), err))
+		s.Fail(c, fault.New(fault.UnsupportedType, "the Content-Type %q cannot be read: %v", clipText(ct, 80), err))
 		return true
 	}
 	switch mt {
@@ -83,11 +83,4 @@ func bodyFault(err error, what string) error {
 		return fault.New(fault.TooLarge, "the request body is over %d bytes", mb.Limit)
 	}
 	return fault.Invalidf("%s: %v", what, err)
-}
-
-func clipHeader(v string) string {
-	if len(v) > 80 {
-		return v[:80] + "…"
-	}
-	return v
 }
