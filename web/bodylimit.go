@@ -35,41 +35,40 @@ func (s *Server) OwnBodyLimit(method, pattern string) {
 //   - An application/x-www-form-urlencoded body is parsed here, under the
 //     cap, so that an oversized or malformed form is a 413 or 400 and not an
 //     empty form the handler misreads (gin's PostForm drops parse errors).
-func (s *Server) limitBodies() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		r := c.Request
-		if r.Body == nil || r.Body == http.NoBody || s.ownLimit[r.Method+" "+c.FullPath()] {
-			c.Next()
-			return
-		}
-		if r.ContentLength > MaxBody {
-			s.Fail(c, bodyTooLarge())
-			return
-		}
-		r.Body = http.MaxBytesReader(c.Writer, r.Body, MaxBody)
-		if r.ContentLength == 0 || r.Header.Get("Content-Type") == "" {
-			c.Next()
-			return
-		}
-		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if err != nil {
-			s.Fail(c, fault.New(fault.UnsupportedType, "the Content-Type %q cannot be read: %v", clipHeader(r.Header.Get("Content-Type")), err))
-			return
-		}
-		switch mt {
-		case "multipart/form-data":
-			s.Fail(c, fault.New(fault.UnsupportedType, "%s %s does not take multipart/form-data: send application/x-www-form-urlencoded or JSON as the endpoint says", r.Method, r.URL.Path))
-			return
-		case "application/x-www-form-urlencoded":
-			if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
-				if err := r.ParseForm(); err != nil {
-					s.Fail(c, bodyFault(err, "the form cannot be read"))
-					return
-				}
+//
+// It answers the request itself (and reports true) when it refuses the body.
+func (s *Server) limitBodies(c *gin.Context) bool {
+	r := c.Request
+	if r.Body == nil || r.Body == http.NoBody || s.ownLimit[r.Method+" "+c.FullPath()] {
+		return false
+	}
+	if r.ContentLength > MaxBody {
+		s.Fail(c, bodyTooLarge())
+		return true
+	}
+	r.Body = http.MaxBytesReader(c.Writer, r.Body, MaxBody)
+	ct := r.Header.Get("Content-Type")
+	if r.ContentLength == 0 || ct == "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		s.Fail(c, fault.New(fault.UnsupportedType, "the Content-Type %q cannot be read: %v", clipText(ct, 80), err))
+		return true
+	}
+	switch mt {
+	case "multipart/form-data":
+		s.Fail(c, fault.New(fault.UnsupportedType, "%s %s does not take multipart/form-data: send application/x-www-form-urlencoded or JSON as the endpoint says", r.Method, r.URL.Path))
+		return true
+	case "application/x-www-form-urlencoded":
+		if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+			if err := r.ParseForm(); err != nil {
+				s.Fail(c, bodyFault(err, "the form cannot be read"))
+				return true
 			}
 		}
-		c.Next()
 	}
+	return false
 }
 
 func bodyTooLarge() error {
@@ -85,5 +84,3 @@ func bodyFault(err error, what string) error {
 	}
 	return fault.Invalidf("%s: %v", what, err)
 }
-
-func clipHeader(v string) string { return clipText(v, 80) }

@@ -109,7 +109,7 @@ func New(d Deps, modules ...Module) (*Server, error) {
 		Name: "deskprov_phone_lane_answers_total",
 		Help: "Phone polls answered by the phone lane itself (the rest of deskprov_http_requests_total went through net/http and gin).",
 	}, func() float64 { return float64(s.laneAnswers.Load()) }))
-	s.engine.Use(s.recoverJSON(), s.observe(), refuseBadText(), s.limitBodies(), clientAddress())
+	s.engine.Use(s.recoverJSON(), s.observe(), s.guardRequest())
 	s.engine.NoRoute(func(c *gin.Context) {
 		writeError(c, http.StatusNotFound, "not_found", "no such path: "+c.Request.URL.Path)
 	})
