@@ -192,6 +192,14 @@ func (f Field) set(s *Settings, raw json.RawMessage) error {
 		if err := json.Unmarshal(raw, &str); err != nil {
 			return f.invalid("%s is not allowed; give %s as a JSON string", raw, f.AllowedText())
 		}
+		if f.Name == "PrioritizedCodecsList" {
+			// Stored in the policy's own spelling, so every face and every
+			// family reads one name per codec.
+			if err := f.check(Settings{PrioritizedCodecsList: str}); err != nil {
+				return err
+			}
+			str = strings.Join(CodecList(str), ";")
+		}
 		v.SetString(str)
 	}
 	return f.check(*s)
@@ -246,6 +254,9 @@ func (f Field) check(s Settings) error {
 				for _, c := range strings.Split(v, ";") {
 					if !codecItem.MatchString(strings.TrimSpace(c)) {
 						return f.invalid("%q is not a codec name; separate codecs with semicolons, for example G722_8000;PCMU;PCMA;G729", c)
+					}
+					if _, ok := CanonicalCodec(c); !ok {
+						return f.invalid("%q is not a codec the phones support; use %s (G722, G711U/G711A and G.729 spellings are accepted)", strings.TrimSpace(c), codecNames())
 					}
 				}
 			}

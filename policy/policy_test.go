@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +109,8 @@ var settingCases = []struct {
 	{"the codec list accepts a list", "PrioritizedCodecsList", `"PCMU;G729"`, true, ""},
 	{"the codec list refuses an empty list", "PrioritizedCodecsList", `""`, false, "at least one codec"},
 	{"the codec list refuses a comma list", "PrioritizedCodecsList", `"PCMU,G729"`, false, "semicolons"},
+	{"the codec list refuses names no phone knows", "PrioritizedCodecsList", `"FOO;BAR"`, false, `"FOO" is not a codec the phones support`},
+	{"the codec list refuses one unknown name among known ones", "PrioritizedCodecsList", `"PCMU;G723"`, false, "G722_8000, PCMU"},
 	{"the server address accepts empty", "LocalProvisioningServerAddress", `""`, true, ""},
 	{"the server address refuses line breaks", "LocalProvisioningServerAddress", `"a\nb"`, false, "line breaks"},
 	{"the server address refuses very long text", "LocalProvisioningServerAddress", `"` + strings.Repeat("a", 257) + `"`, false, "at most 256"},
@@ -636,4 +639,26 @@ func TestConcurrentEditsLoseNothing(t *testing.T) {
 			t.Fatalf("an edit was lost: %+v", s)
 		}
 	})
+}
+
+// TestCodecSpellingsAreStoredInThePolicyName: the spellings admins type
+// (G722, G.711u, g729ab) are accepted and kept as one name per codec, in
+// order and without repeats, so every family reads the same list.
+func TestCodecSpellingsAreStoredInThePolicyName(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"G722;G711U;G711A;G729AB", "G722_8000;PCMU;PCMA;G729"},
+		{" g.722 ; pcmu ;PCMU; opus", "G722_8000;PCMU;OPUS"},
+		{"G722_8000;PCMU;PCMA;G729", "G722_8000;PCMU;PCMA;G729"},
+	} {
+		got, err := policy.Patch{"PrioritizedCodecsList": json.RawMessage(strconv.Quote(tc.in))}.Apply(policy.Defaults())
+		if err != nil {
+			t.Fatalf("%q refused: %v", tc.in, err)
+		}
+		if got.PrioritizedCodecsList != tc.want {
+			t.Errorf("%q stored as %q, want %q", tc.in, got.PrioritizedCodecsList, tc.want)
+		}
+	}
+	if got := policy.CodecList("FOO;PCMA;G722;BAR"); strings.Join(got, ";") != "PCMA;G722_8000" {
+		t.Errorf("CodecList keeps %v, want the known codecs in order", got)
+	}
 }

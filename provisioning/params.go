@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+
+	"github.com/deskprov/deskprov/policy"
 )
 
 // Param is one row of a vendor's mapping table: the vendor's parameter name
@@ -17,9 +19,37 @@ import (
 type Param struct {
 	Name  string
 	Value func(in Inputs) (value string, ok bool)
+	// Settings names what the row carries: IP phone policy settings
+	// (policy.Fields names) and deskprov's own inputs ("Server.PublicURL",
+	// "Site.TimeZone", "Credential", …). docs/provisioning.md's per-setting
+	// table is generated from it.
+	Settings []string
+	// Ref is the reference that confirms Name: a vendor guide and section,
+	// or a public template's repository and path (read, never copied).
+	Ref string
 	// Unconfirmed marks names not confirmed by a vendor document or a public
-	// template (VENDORS.md); docs/provisioning.md lists them.
+	// template (VENDORS.md); docs/provisioning.md lists them. A row has a
+	// Ref or is Unconfirmed, and an unconfirmed row is never the only thing
+	// that makes a policy setting work.
 	Unconfirmed bool
+}
+
+// Coverage says how a family handles a policy setting that no row of its
+// table carries, so that no setting is silently dropped: deskprov's own
+// service enforces it (EnforcedBy), or the family's firmware cannot take it
+// from a file (NotSupported says why). Ref backs the claim where one exists.
+type Coverage struct {
+	Setting      string
+	EnforcedBy   string
+	NotSupported string
+	Ref          string
+}
+
+// Reference is a family's documented mapping: its table rows and how it
+// covers the settings no row carries.
+type Reference struct {
+	Table    []Param
+	Coverage []Coverage
 }
 
 // KV is a rendered parameter.
@@ -74,16 +104,10 @@ func Seconds(hms string) int {
 	return total
 }
 
-// Codecs splits PrioritizedCodecsList ("G722_8000;PCMU;PCMA;G729") into names.
-func Codecs(list string) []string {
-	var out []string
-	for _, c := range strings.Split(list, ";") {
-		if c = strings.TrimSpace(c); c != "" {
-			out = append(out, c)
-		}
-	}
-	return out
-}
+// Codecs reads PrioritizedCodecsList ("G722_8000;PCMU;PCMA;G729") into the
+// policy's canonical codec names (policy.Codecs), dropping names no family
+// knows; each family skips the ones its firmware lacks.
+func Codecs(list string) []string { return policy.CodecList(list) }
 
 // CodecRank is the 1-based place of codec in the policy's list, 0 when absent.
 func CodecRank(in Inputs, codec string) int {

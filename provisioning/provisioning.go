@@ -100,6 +100,10 @@ type Family interface {
 	BootSequence(dev Device) []Step
 	// Files lists the rendered files an admin can preview for dev.
 	Files(dev Device) []string
+	// Reference is the family's parameter table and coverage of the policy
+	// settings, with their references (docs/provisioning.md is generated
+	// from it).
+	Reference() Reference
 }
 
 // Inputs are everything a rendered file depends on.
@@ -113,6 +117,40 @@ type Inputs struct {
 	// phone its provisioning credentials; every other render leaves it nil,
 	// so no cached file ever holds a password.
 	Credential *Credential
+	// Site is the phone's site (chosen by its address), or the server-wide
+	// defaults: time, language, local admin password.
+	Site Site
+	// CACerts are the organisation's trusted CA certificates that phones
+	// install for TLS.
+	CACerts []CACert
+}
+
+// Site is a named set of settings chosen by the phone's subnet. The
+// server-wide defaults (serve flags) apply where no site matches.
+type Site struct {
+	// Name is "" for the server-wide defaults.
+	Name string
+	// NTPServers in order of preference; never empty once defaults apply.
+	NTPServers []string
+	// TimeZone is an IANA zone name ("UTC", "Europe/Stockholm").
+	TimeZone string
+	// Language is a BCP 47 tag ("en-US", "sv-SE"); "" leaves the phone's own.
+	Language string
+	// AdminPassword is the phones' local admin password in clear, for
+	// per-device files that need the phone's credentials; "" leaves the
+	// phone's own.
+	AdminPassword string
+}
+
+// CACert is a trusted CA certificate phones install.
+type CACert struct {
+	// Name identifies it to admins.
+	Name string
+	// PEM is the certificate, PEM encoded.
+	PEM string
+	// FileName is where phones fetch it under /prov/ for families that take
+	// a URL rather than the certificate itself.
+	FileName string
 }
 
 // Credential is a phone's provisioning user and password in clear, for the
@@ -127,6 +165,27 @@ type Server struct {
 	PublicURL string
 	// PollInterval is how often phones poll (default one hour).
 	PollInterval time.Duration
+	// Site holds the server-wide defaults (serve --ntp-server,
+	// --time-zone, …) that apply where no site matches.
+	Site Site
+}
+
+// DefaultNTPServer and DefaultTimeZone apply when serve sets nothing.
+const (
+	DefaultNTPServer = "pool.ntp.org"
+	DefaultTimeZone  = "UTC"
+)
+
+// DefaultSite is s.Site with the built-in defaults filled in.
+func (s Server) DefaultSite() Site {
+	d := s.Site
+	if len(d.NTPServers) == 0 {
+		d.NTPServers = []string{DefaultNTPServer}
+	}
+	if d.TimeZone == "" {
+		d.TimeZone = DefaultTimeZone
+	}
+	return d
 }
 
 // ProvURL is the /prov/ base URL with its trailing slash.

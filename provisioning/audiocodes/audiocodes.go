@@ -108,3 +108,8 @@ func (Family) BootSequence(dev provisioning.Device) []provisioning.Step {
 func (Family) Files(dev provisioning.Device) []string {
 	return []string{strings.ToUpper(dev.MAC) + ".cfg"}
 }
+
+// Reference is the family's table and its coverage of the policy settings.
+func (Family) Reference() provisioning.Reference {
+	return provisioning.Reference{Table: Table, Coverage: Coverage}
+}

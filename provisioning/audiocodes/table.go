@@ -87,3 +87,7 @@ func period(in provisioning.Inputs) (string, int) {
 	}
 	return "hourly", min(max(int(iv.Hours()), 1), 168)
 }
+
+// Coverage says how this family handles each policy setting no row of Table
+// carries.
+var Coverage = []provisioning.Coverage{}

@@ -94,3 +94,8 @@ func Render(d provisioning.Decision, publicURL string) []byte {
 	out, _ := xml.MarshalIndent(a, "", "  ") // a struct of strings always marshals
 	return append([]byte(xml.Header), append(out, '\n')...)
 }
+
+// Coverage says how Lync Phone Edition takes each IP phone policy setting:
+// it reads no provisioning file, so every setting is enforced by deskprov's
+// services or not supported.
+var Coverage = []provisioning.Coverage{}

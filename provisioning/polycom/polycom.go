@@ -201,3 +201,8 @@ func (Family) BootSequence(dev provisioning.Device) []provisioning.Step {
 func (Family) Files(dev provisioning.Device) []string {
 	return []string{dev.MAC + ".cfg", ConfigPrefix + dev.MAC + ".cfg", Zero + ".cfg"}
 }
+
+// Reference is the family's table and its coverage of the policy settings.
+func (Family) Reference() provisioning.Reference {
+	return provisioning.Reference{Table: Table, Coverage: Coverage}
+}

@@ -122,3 +122,7 @@ func seconds(ms int) int {
 	}
 	return s
 }
+
+// Coverage says how this family handles each policy setting no row of Table
+// carries.
+var Coverage = []provisioning.Coverage{}

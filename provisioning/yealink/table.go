@@ -73,3 +73,7 @@ func rank(codec string) func(provisioning.Inputs) (string, bool) {
 		return strconv.Itoa(r), true
 	}
 }
+
+// Coverage says how this family handles each policy setting no row of Table
+// carries.
+var Coverage = []provisioning.Coverage{}

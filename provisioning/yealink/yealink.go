@@ -196,3 +196,8 @@ func (Family) Files(dev provisioning.Device) []string {
 	}
 	return append(out, dev.MAC+".cfg")
 }
+
+// Reference is the family's table and its coverage of the policy settings.
+func (Family) Reference() provisioning.Reference {
+	return provisioning.Reference{Table: Table, Coverage: Coverage}
+}
