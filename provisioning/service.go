@@ -44,6 +44,9 @@ type Service struct {
 	// answered as before phones had credentials (phoneid.Request.Exempt).
 	// Set before serving; read-only afterwards.
 	PhoneCredentials []string
+	// Sites chooses a phone's site by its address; nil gives every phone
+	// the server-wide defaults (Server.DefaultSite).
+	Sites Sites
 
 	genOnce   sync.Once
 	gen       *genReads
@@ -68,6 +71,39 @@ func New(db *gorm.DB, families ...Family) *Service {
 	s.PhoneCredentials = slices.Clone(DefaultPhoneCredentials)
 	s.inventory = newInventory(s)
 	return s
+}
+
+// Sites chooses the site of a phone by its address: ok is false when no
+// site's subnets hold ip.
+type Sites interface {
+	SiteFor(ctx context.Context, ip string) (site Site, ok bool, err error)
+}
+
+// SiteFor is the site of a phone at ip, with the server-wide defaults
+// filling what the site leaves unset; the defaults alone when no site
+// matches.
+func (s *Service) SiteFor(ctx context.Context, ip string) (Site, error) {
+	def := s.Server.DefaultSite()
+	if s.Sites == nil || ip == "" {
+		return def, nil
+	}
+	site, ok, err := s.Sites.SiteFor(ctx, ip)
+	if err != nil || !ok {
+		return def, err
+	}
+	if len(site.NTPServers) == 0 {
+		site.NTPServers = def.NTPServers
+	}
+	if site.TimeZone == "" {
+		site.TimeZone = def.TimeZone
+	}
+	if site.Language == "" {
+		site.Language = def.Language
+	}
+	if site.AdminPassword == "" {
+		site.AdminPassword = def.AdminPassword
+	}
+	return site, nil
 }
 
 // Phones admits requests for one phone's files (phoneid.Service).
