@@ -123,6 +123,11 @@ type Inputs struct {
 	// CACerts are the organisation's trusted CA certificates that phones
 	// install for TLS.
 	CACerts []CACert
+	// FilesNeedCredentials is true when the phone's per-MAC files are
+	// answered only to the phone itself (its family is given provisioning
+	// credentials): only then may a per-MAC file carry a secret such as the
+	// local admin password.
+	FilesNeedCredentials bool
 }
 
 // Site is a named set of settings chosen by the phone's subnet. The

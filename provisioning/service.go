@@ -477,7 +477,7 @@ func (s *Service) generation(ctx context.Context) (int64, error) {
 
 // Inputs gathers what a file for dev depends on.
 func (s *Service) inputs(ctx context.Context, dev Device) (Inputs, error) {
-	in := Inputs{Device: dev, Server: s.Server, Site: s.Server.DefaultSite()}
+	in := Inputs{Device: dev, Server: s.Server, Site: s.Server.DefaultSite(), FilesNeedCredentials: s.Phones != nil && s.TakesCredentials(dev.Vendor)}
 	var err error
 	if in.User, err = s.userOn(ctx, dev.MAC); err != nil {
 		return in, err

@@ -212,7 +212,7 @@ func TestEachFamilyBootSequenceIsServedAsItsPhonesExpect(t *testing.T) {
 		t.Run("uploads are listed and downloadable through the admin API", func(t *testing.T) {
 			var list []provisioning.UploadInfo
 			provTestJSON(t, base, tok, "/api/v1/devices/0004f2a1b2c3/uploads", &list)
-			if len(list) != 2 || list[0].Name != "0004f2a1b2c3-app.log" {
+			if len(list) != 4 || list[0].Name != "0004f2a1b2c3-app.log" || list[3].Name != "0004f2a1b2c3-directory.xml" {
 				t.Fatalf("uploads %+v", list)
 			}
 			a := provTestDo(t, "GET", base+"/api/v1/devices/0004f2a1b2c3/uploads/0004f2a1b2c3-boot.log", "", nil, map[string]string{"Authorization": "Bearer " + tok})
@@ -323,7 +323,8 @@ func TestProvisioningRefusesBadNamesAndAnswersPhonesInPlainText(t *testing.T) {
 			{"an unknown file", "GET", "/prov/favicon.ico", 404},
 			{"an image with no firmware module", "GET", "/prov/3111-44500-001.sip.ld", 404},
 			{"a PUT of a rendered file", "PUT", "/prov/0004f2a1b2c3.cfg", 405},
-			{"a PUT of a file deskprov does not keep", "PUT", "/prov/0004f2a1b2c3-directory.xml", 403},
+			{"a PUT of a file deskprov does not keep", "PUT", "/prov/0004f2a1b2c3-license.cfg", 403},
+			{"a PUT of the shared directory", "PUT", "/prov/000000000000-directory.xml", 403},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				a := provTestDo(t, tc.method, base+tc.path, ua, strings.NewReader("x"), nil)

@@ -5,19 +5,17 @@
 package polycom
 
 import (
-	"embed"
+	"bytes"
+	"encoding/xml"
+	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/provisioning"
 )
-
-//go:embed templates/*.tmpl
-var templateFS embed.FS
-
-var templates = provisioning.ParseTemplates(templateFS)
 
 // Family is the Polycom family.
 type Family struct{}
@@ -63,8 +61,13 @@ func (Family) Claims(name string) bool {
 }
 
 var (
-	uploads  = []string{"-app.log", "-boot.log", "-phone.cfg", "-web.cfg"}
-	optional = []string{"-license.cfg", "-calls.xml", "-directory.xml"}
+	// uploads are the files a phone PUTs and reads back: its logs, its
+	// override files, and its own contacts and call list, which it keeps on
+	// the provisioning server (CONTACTS_DIRECTORY left empty).
+	uploads = []string{"-app.log", "-boot.log", "-phone.cfg", "-web.cfg", "-calls.xml", "-directory.xml"}
+	// optional are answered 404: the licence files, and the shared
+	// 000000000000-directory.xml (only a phone's own directory is kept).
+	optional = []string{"-license.cfg", "-directory.xml"}
 	// macSuffixes are every per-MAC file name ending, the main file last.
 	macSuffixes = append(append(append([]string{}, uploads...), optional...), ".cfg")
 )
@@ -83,7 +86,7 @@ func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioni
 		}
 		if ok && mac != Zero {
 			dev.MAC = mac
-			return provisioning.Entry{Kind: provisioning.Rendered, Template: "config.xml.tmpl", Name: ConfigPrefix + mac + ".cfg", ContentType: "application/xml", PerDevice: true, Credentials: true}, nil
+			return provisioning.Entry{Kind: provisioning.Rendered, Template: configFile, Name: ConfigPrefix + mac + ".cfg", ContentType: "application/xml", PerDevice: true, Credentials: true}, nil
 		}
 		return provisioning.Entry{}, provisioning.NotFound(name)
 	}
@@ -96,16 +99,16 @@ func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioni
 	}
 	if suffix == ".cfg" {
 		if mac == Zero {
-			return provisioning.Entry{Kind: provisioning.Rendered, Template: "master.xml.tmpl", Name: Zero + ".cfg", ContentType: "application/xml", Main: true}, nil
+			return provisioning.Entry{Kind: provisioning.Rendered, Template: masterFile, Name: Zero + ".cfg", ContentType: "application/xml", Main: true}, nil
 		}
 		dev.MAC = mac
-		return provisioning.Entry{Kind: provisioning.Rendered, Template: "master.xml.tmpl", Name: mac + ".cfg", ContentType: "application/xml", Main: true, PerDevice: true}, nil
+		return provisioning.Entry{Kind: provisioning.Rendered, Template: masterFile, Name: mac + ".cfg", ContentType: "application/xml", Main: true, PerDevice: true}, nil
 	}
 	for _, s := range uploads {
 		if s == suffix && mac != Zero {
 			dev.MAC = mac
 			ct := "text/plain; charset=utf-8"
-			if strings.HasSuffix(s, ".cfg") {
+			if strings.HasSuffix(s, ".cfg") || strings.HasSuffix(s, ".xml") {
 				ct = "application/xml"
 			}
 			return provisioning.Entry{Kind: provisioning.Upload, Name: mac + s, ContentType: ct, PerDevice: true}, nil
@@ -120,32 +123,135 @@ func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioni
 	return provisioning.Entry{Kind: provisioning.Optional, Name: mac + suffix}, nil
 }
 
-// Render makes the master or configuration file.
+// The two files deskprov renders (Entry.Template).
+const (
+	masterFile = "master.xml"
+	configFile = "config.xml"
+)
+
+// Render makes the master or configuration file. Both are written by an
+// escaping writer (xmlWriter), never by pasting values into text: nothing an
+// admin or a phone can type changes the structure of the file.
 func (Family) Render(e provisioning.Entry, in provisioning.Inputs) ([]byte, error) {
-	var data any
+	var w xmlWriter
+	w.header()
 	switch e.Template {
-	case "master.xml.tmpl":
-		d := struct{ MAC, AppFile, Model, ModelFile string }{MAC: in.Device.MAC}
+	case masterFile:
+		if in.Device.MAC != "" {
+			w.comment("deskprov master file for " + in.Device.MAC + ": generated, change IP phone policy instead of editing")
+		} else {
+			w.comment("deskprov master file: generated, change IP phone policy instead of editing")
+		}
+		var appFile, model string
 		if in.Firmware.Offer && in.Firmware.FileName != "" {
-			d.AppFile = in.Firmware.FileName
-			if in.Device.Model != "" && modelName.MatchString(in.Device.Model) {
-				d.Model, d.ModelFile = in.Device.Model, in.Firmware.FileName
+			appFile = in.Firmware.FileName
+			if modelName.MatchString(in.Device.Model) {
+				model = in.Device.Model
 			}
 		}
-		data = d
-	case "config.xml.tmpl":
-		data = struct {
-			MAC, Policy string
-			Version     int64
-			Params      []provisioning.KV
-		}{in.Device.MAC, in.Policy.Identity, in.Policy.Version, params(in)}
+		w.start("", "APPLICATION", []provisioning.KV{
+			{Name: "APP_FILE_PATH", Value: appFile},
+			{Name: "CONFIG_FILES", Value: ConfigPrefix + "[PHONE_MAC_ADDRESS].cfg"},
+			{Name: "MISC_FILES"}, {Name: "LOG_FILE_DIRECTORY"}, {Name: "OVERRIDES_DIRECTORY"},
+			{Name: "CONTACTS_DIRECTORY"}, {Name: "LICENSE_DIRECTORY"},
+		}, false, false)
+		if model != "" {
+			w.start("  ", "APPLICATION_"+model, []provisioning.KV{{Name: "APP_FILE_PATH_" + model, Value: appFile}}, false, true)
+		}
+		w.end("", "APPLICATION")
+	case configFile:
+		w.comment("deskprov configuration for " + in.Device.MAC + ": IP phone policy " + in.Policy.Identity + " version " + strconv.FormatInt(in.Policy.Version, 10))
+		w.raw("<PHONE_CONFIG>\n")
+		w.start("  ", "ALL", params(in), true, true)
+		w.raw("</PHONE_CONFIG>\n")
 	default:
 		return nil, provisioning.NotFound(e.Name)
 	}
-	return templates.Render(e.Template, e.Name, data)
+	if w.err != nil {
+		return nil, fmt.Errorf("render %s: %w", e.Name, w.err)
+	}
+	return w.b.Bytes(), nil
 }
 
 var modelName = regexp.MustCompile(`^[A-Za-z0-9]{1,16}$`)
+
+// xmlName is what deskprov writes as an element or attribute name: the
+// table's parameter names and the fixed master-file names.
+var xmlName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
+
+// xmlWriter writes a Polycom XML file. Attribute values go through
+// xml.EscapeText (which also escapes quotes, line breaks and tabs, and
+// replaces characters XML cannot hold), names are checked, and comments are
+// made safe: the file is well-formed whatever the values.
+type xmlWriter struct {
+	b   bytes.Buffer
+	err error
+}
+
+func (w *xmlWriter) header() {
+	w.raw(`<?xml version="1.0" encoding="utf-8" standalone="yes"?>` + "\n")
+}
+
+func (w *xmlWriter) raw(s string) { w.b.WriteString(s) }
+
+// comment writes text as an XML comment: no "--" inside, none at the end,
+// nothing XML cannot hold, one line.
+func (w *xmlWriter) comment(text string) {
+	w.raw("<!-- ")
+	last := rune(0)
+	for _, r := range text {
+		if !xmlChar(r) || r == '\n' || r == '\r' || r == '\t' {
+			r = ' '
+		}
+		if r == '-' && last == '-' {
+			w.b.WriteByte(' ')
+		}
+		w.b.WriteRune(r)
+		last = r
+	}
+	w.raw(" -->\n")
+}
+
+// start writes an element's start tag with its attributes, one a line when
+// perLine, closed with "/>" when empty.
+func (w *xmlWriter) start(indent, name string, attrs []provisioning.KV, perLine, empty bool) {
+	w.checkName(name)
+	w.raw(indent + "<" + name)
+	for _, a := range attrs {
+		w.checkName(a.Name)
+		if perLine {
+			w.raw("\n" + indent + "  ")
+		} else {
+			w.raw(" ")
+		}
+		w.raw(a.Name + `="`)
+		if err := xml.EscapeText(&w.b, []byte(a.Value)); err != nil && w.err == nil {
+			w.err = err
+		}
+		w.raw(`"`)
+	}
+	switch {
+	case empty && perLine:
+		w.raw("\n" + indent + "/>\n")
+	case empty:
+		w.raw("/>\n")
+	default:
+		w.raw(">\n")
+	}
+}
+
+func (w *xmlWriter) end(indent, name string) { w.raw(indent + "</" + name + ">\n") }
+
+func (w *xmlWriter) checkName(n string) {
+	if !xmlName.MatchString(n) && w.err == nil {
+		w.err = fmt.Errorf("%q is not an XML name", n)
+	}
+}
+
+// xmlChar reports whether XML 1.0 can hold r.
+func xmlChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D || (r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
+}
 
 // params evaluates Table, adding the ".set" companion every device.*
 // parameter needs.
@@ -194,6 +300,10 @@ func (Family) BootSequence(dev provisioning.Device) []provisioning.Step {
 		{Method: http.MethodGet, Name: Zero + "-directory.xml", Status: http.StatusNotFound},
 		{Method: http.MethodHead, Name: m + "-app.log", Status: http.StatusNotFound},
 		{Method: http.MethodPut, Name: m + "-app.log", Status: http.StatusCreated},
+		// A user's contact edit and a finished call upload the phone's
+		// directory and call list.
+		{Method: http.MethodPut, Name: m + "-directory.xml", Status: http.StatusCreated},
+		{Method: http.MethodPut, Name: m + "-calls.xml", Status: http.StatusCreated},
 	}
 }
 
