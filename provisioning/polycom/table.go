@@ -260,11 +260,20 @@ func dstRows() []provisioning.Param {
 		p := "tcpIpApp.sntp.daylightSavings." + edge + "."
 		rows = append(rows,
 			provisioning.Param{Name: p + "month", Settings: []string{"Site.TimeZone"}, Ref: refTZ, Value: value(func(t time.Time) string { return strconv.Itoa(int(t.Month())) })},
-			provisioning.Param{Name: p + "date", Settings: []string{"Site.TimeZone"}, Ref: refTZ, Value: value(func(t time.Time) string { return strconv.Itoa((t.Day()-1)/7*7 + 1) })},
+			// The occurrence (1, 8, 15, 22: first to fourth); the phone
+			// ignores it for the last one, and so it is left out, as the
+			// day it falls on changes from year to year.
+			provisioning.Param{Name: p + "date", Settings: []string{"Site.TimeZone"}, Ref: refTZ, Value: func(in provisioning.Inputs) (string, bool) {
+				z, ok := zone(in)
+				if !ok || !z.DST || lastInMonth(at(z)) {
+					return "", false
+				}
+				return strconv.Itoa((at(z).Day()-1)/7*7 + 1), true
+			}},
 			provisioning.Param{Name: p + "time", Settings: []string{"Site.TimeZone"}, Ref: refTZ, Value: value(func(t time.Time) string { return strconv.Itoa(t.Hour()) })},
 			provisioning.Param{Name: p + "dayOfWeek", Settings: []string{"Site.TimeZone"}, Ref: refTZ, Value: value(func(t time.Time) string { return strconv.Itoa(int(t.Weekday()) + 1) })},
 			provisioning.Param{Name: p + "dayOfWeek.lastInMonth", Settings: []string{"Site.TimeZone"}, Ref: refTZ, Value: value(func(t time.Time) string {
-				if t.AddDate(0, 0, 7).Month() != t.Month() {
+				if lastInMonth(t) {
 					return "1"
 				}
 				return "0"
@@ -287,6 +296,10 @@ func dstRows() []provisioning.Param {
 	)
 	return rows
 }
+
+// lastInMonth: no later same weekday in t's month. Every zone rule that
+// falls there today is a "last weekday of the month" rule.
+func lastInMonth(t time.Time) bool { return t.AddDate(0, 0, 7).Month() != t.Month() }
 
 // MaxCACerts is how many CA certificates a Polycom file carries (slots
 // sec.TLS.customCaCert.1 to .5).

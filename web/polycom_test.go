@@ -7,6 +7,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/store/storetest"
 )
 
@@ -59,6 +60,36 @@ func TestPolycomKeepsItsContactsAndCallList(t *testing.T) {
 					t.Fatalf("after the refused writes: %d %s", a.status, a.body)
 				}
 			})
+		}
+	})
+}
+
+// TestPolycomGetsTimeAndTheAdminPasswordOnlyInItsOwnFile: through HTTP, a
+// VVX's configuration carries the server's NTP server and time zone and the
+// local admin password; the password is only in the file the phone fetches
+// with its credentials, never in the shared master file (issue 14 items 9
+// and 10).
+func TestPolycomGetsTimeAndTheAdminPasswordOnlyInItsOwnFile(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		s, _, svc := provTestNew(t, db)
+		svc.Server.Site = provisioning.Site{NTPServers: []string{"ntp.example.net"}, TimeZone: "America/New_York", AdminPassword: "adm1n-s3cret"}
+		base := provTestListen(t, s)
+		pua := "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"
+		pc := provEnrol(t, base, "deskprov-0004f2a1b2c3.cfg", pua)
+		a := provTestDo(t, "GET", base+"/prov/deskprov-0004f2a1b2c3.cfg", pua, nil, basicHeader(pc))
+		for _, want := range []string{`tcpIpApp.sntp.address="ntp.example.net"`, `tcpIpApp.sntp.gmtOffset="-18000"`,
+			`tcpIpApp.sntp.daylightSavings.start.month="3"`, `device.auth.localAdminPassword="adm1n-s3cret"`} {
+			if a.status != http.StatusOK || !strings.Contains(string(a.body), want) {
+				t.Fatalf("the phone's configuration lacks %s: %d\n%s", want, a.status, a.body)
+			}
+		}
+		for _, name := range []string{"000000000000.cfg", "0004f2a1b2c3.cfg"} {
+			if a := provTestDo(t, "GET", base+"/prov/"+name, pua, nil, basicHeader(pc)); a.status != http.StatusOK || strings.Contains(string(a.body), "adm1n") {
+				t.Fatalf("%s: %d\n%s", name, a.status, a.body)
+			}
+		}
+		if a := provTestDo(t, "GET", base+"/prov/deskprov-0004f2a1b2c3.cfg", pua, nil, nil); a.status != http.StatusUnauthorized || strings.Contains(string(a.body), "adm1n") {
+			t.Fatalf("without credentials: %d %s", a.status, a.body)
 		}
 	})
 }
