@@ -185,15 +185,16 @@ func TestPolycomPolicySettingsThatReachedNoPhone(t *testing.T) {
 	in.Policy.Settings.LocalProvisioningServerUser = "branch"
 	in.Policy.Settings.LocalProvisioningServerPassword = `p&"w`
 	in.Credential = &provisioning.Credential{User: "phone-0004f2a1b2c3", Password: "0123456789abcdef0123456789abcdef"}
+	in.Firmware = provisioning.Decision{Offer: true, Version: "5.9.7.4477", FileName: "3111-44500-001.sip.ld"} // offered before the policy changed
 	kv, body = polycomRender(t, "deskprov-0004f2a1b2c3.cfg", in)
 	for k, v := range map[string]string{"device.prov.serverType": "HTTPS", "device.prov.serverName": "prov.branch.example.com:8443/vvx",
 		"device.prov.user": "branch", "device.prov.password": `p&"w`, "device.prov.serverName.set": "1", "device.prov.password.set": "1",
-		"device.prov.lyncDeviceUpdateEnabled": "0"} {
+		"device.prov.lyncDeviceUpdateEnabled": "0", "device.prov.upgradeServer": "", "device.prov.upgradeServer.set": "1"} {
 		if kv[k] != v {
 			t.Errorf("%s = %q, want %q", k, kv[k], v)
 		}
 	}
-	if strings.Contains(body, "0123456789abcdef") || strings.Contains(body, "prov.example.com") {
+	if _, ok := kv["device.prov.upgradeServer"]; !ok || strings.Contains(body, "0123456789abcdef") || strings.Contains(body, "prov.example.com") {
 		t.Fatalf("deskprov still named:\n%s", body)
 	}
 }

@@ -87,8 +87,13 @@ var Table = slices.Concat([]provisioning.Param{
 		return provisioning.CredentialPassword(in)
 	}},
 	// Firmware comes through the master file's APP_FILE_PATH; the upgrade
-	// server is where the phone's own "software upgrade" looks.
-	{Name: "device.prov.upgradeServer", Settings: []string{"Firmware"}, Ref: refFusion5, Value: func(in provisioning.Inputs) (string, bool) {
+	// server is where the phone's own "software upgrade" looks. Under a
+	// local provisioning server it is emptied: a device.* value would
+	// otherwise keep pointing at deskprov.
+	{Name: "device.prov.upgradeServer", Settings: []string{"Firmware", "LocalProvisioningServerAddress"}, Ref: refFusion5, Value: func(in provisioning.Inputs) (string, bool) {
+		if local(in) {
+			return "", true
+		}
 		if !in.Firmware.Offer {
 			return "", false
 		}
