@@ -68,6 +68,11 @@ type Entry struct {
 	// Credentials marks the per-MAC file that carries the phone's
 	// provisioning credentials (Inputs.Credential) when they are issued.
 	Credentials bool
+	// VaryUserAgent marks a file whose body depends on the User-Agent
+	// (model, firmware version, MAC read from it) and not only on its name:
+	// the answer says Vary: User-Agent, so no cache between phone and
+	// server hands one phone's answer to another.
+	VaryUserAgent bool
 }
 
 // Step is one request of a boot sequence.
