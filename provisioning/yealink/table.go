@@ -18,6 +18,7 @@ const (
 	wazoV87    = wazo + "plugins/wazo_yealink/v87/templates/base.tpl"
 	wazoCommon = wazo + "plugins/wazo_yealink/common/common.py"
 	guideDST   = "Yealink Administrator's Guide for SIP-T2/T4/T5 Series IP Phones, Daylight Saving Time (local_time.dst_time_type, start_time: Month/Week of Month/Day of Week/Hour, 1=Monday … 7=Sunday, 5=last week)"
+	guidePower = "Yealink User Guide for T4 Series IP Phones, Configuring the Idle Timeout (minutes: office hours 1–960, off hours 1–10)"
 	codecs     = wazoV87 + " (account.N.codec.<name>.enable) and jaysamthanki/yealinkphones provisioning/config.php (account.N.codec.<name>.priority)"
 )
 
@@ -93,16 +94,17 @@ var Table = []provisioning.Param{
 	codecEnable("g722_1_24kpbs", "G722_1"), codecPriority("g722_1_24kpbs", "G722_1"),
 	codecEnable("opus", "OPUS"), codecPriority("opus", "OPUS"),
 	codecEnable("ilbc", "ILBC"), codecPriority("ilbc", "ILBC"),
-	// Power saving, timeouts in minutes.
-	{Name: "features.power_saving.enable", Settings: []string{"EnablePowerSaveMode"}, Ref: wazoV87 + " (power saving)",
+	// Power saving, timeouts in whole minutes within the ranges the phone
+	// takes (office hours 1–960, off hours 1–10).
+	{Name: "features.power_saving.enable", Settings: []string{"EnablePowerSaveMode"}, Ref: wazoV87 + "; " + guidePower,
 		Value: provisioning.Bool01(func(in provisioning.Inputs) bool { return in.Policy.Settings.EnablePowerSaveMode })},
-	{Name: "features.power_saving.office_hour.idle_timeout", Settings: []string{"PowerSaveDuringOfficeHoursTimeoutMS"}, Ref: wazoV87 + " (power saving)",
+	{Name: "features.power_saving.office_hour.idle_timeout", Settings: []string{"PowerSaveDuringOfficeHoursTimeoutMS"}, Ref: wazoV87 + "; " + guidePower,
 		Value: provisioning.Int(func(in provisioning.Inputs) int {
-			return max((in.Policy.Settings.PowerSaveDuringOfficeHoursTimeoutMS+59999)/60000, 1)
+			return min(max((in.Policy.Settings.PowerSaveDuringOfficeHoursTimeoutMS+59999)/60000, 1), 960)
 		})},
-	{Name: "features.power_saving.off_hour.idle_timeout", Settings: []string{"PowerSavePostOfficeHoursTimeoutMS"}, Ref: wazoV87 + " (power saving)",
+	{Name: "features.power_saving.off_hour.idle_timeout", Settings: []string{"PowerSavePostOfficeHoursTimeoutMS"}, Ref: wazoV87 + "; " + guidePower,
 		Value: provisioning.Int(func(in provisioning.Inputs) int {
-			return max((in.Policy.Settings.PowerSavePostOfficeHoursTimeoutMS+59999)/60000, 1)
+			return min(max((in.Policy.Settings.PowerSavePostOfficeHoursTimeoutMS+59999)/60000, 1), 10)
 		})},
 	// Seconds the phone waits after the last digit before dialling.
 	{Name: "phone_setting.inter_digit_time", Settings: []string{"UserDialTimeoutMS"}, Ref: wazoV87,
