@@ -128,6 +128,11 @@ type Inputs struct {
 	// CACerts are the organisation's trusted CA certificates that phones
 	// install for TLS.
 	CACerts []CACert
+	// Private is set when the file is answered only to the phone that
+	// proves itself (its per-MAC credentials file, the family given
+	// credentials): the only file that may carry secrets such as
+	// Site.AdminPassword.
+	Private bool
 }
 
 // Site is a named set of settings chosen by the phone's subnet. The

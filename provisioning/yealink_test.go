@@ -68,7 +68,7 @@ func TestYealinkGoldenFilesPerFirmwareLine(t *testing.T) {
 					dev.MAC = "" // as the service renders a shared file
 				}
 				in := provisioning.Inputs{Device: dev, Policy: policy.Effective{Identity: "Global", Settings: settings}, Server: server,
-					Firmware: tc.fw, Site: tc.site, CACerts: ca}
+					Firmware: tc.fw, Site: tc.site, CACerts: ca, Private: e.Credentials}
 				body, err := fam.Render(e, in)
 				if err != nil {
 					t.Fatal(err)
@@ -129,6 +129,41 @@ func TestAWithdrawnYealinkOfferClearsTheFirmwareURL(t *testing.T) {
 		pol.set(t, func(p *policy.Settings) { p.EnableDeviceUpdate = false })
 		if b := poll(); !bytes.Contains(b, []byte("\nstatic.firmware.url = %NULL%\n")) || strings.Contains(string(b), "x.rom") {
 			t.Fatalf("EnableDeviceUpdate=false leaves the URL the phone stored:\n%s", b)
+		}
+	})
+}
+
+// TestTheYealinkAdminPasswordGoesOnlyWhereThePhoneMustProveItself (issue 14
+// item 10): the site's local admin password is in <mac>.cfg while Yealink
+// phones are given credentials (so only the phone gets that file), never in
+// the shared common file, and in no file once the family is taken out of
+// --phone-credentials (its files are then answered to anyone).
+func TestTheYealinkAdminPasswordGoesOnlyWhereThePhoneMustProveItself(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		s := provTestService(t, db)
+		s.Server.Site = provisioning.Site{AdminPassword: "site-admin-pw"}
+		pol := &provTestPolicy{db: db, eff: policy.Effective{Identity: "Global", Settings: policy.Defaults()}}
+		s.Policy = pol
+		ctx := context.Background()
+		fetch := func(name string) string {
+			t.Helper()
+			a, err := s.Fetch(ctx, provisioning.Request{Method: "GET", Name: name, UserAgent: "Yealink SIP-T46S 66.9.0.63 00:15:65:4c:4c:26", IP: "10.0.0.7"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(a.File.Body)
+		}
+		const row = "\nstatic.security.user_password = admin:site-admin-pw\n"
+		if b := fetch("0015654c4c26.cfg"); !strings.Contains(b, row) {
+			t.Fatalf("<mac>.cfg lacks the admin password:\n%s", b)
+		}
+		if b := fetch("y000000000066.cfg"); strings.Contains(b, "site-admin-pw") {
+			t.Fatalf("the shared common file carries the admin password:\n%s", b)
+		}
+		s.PhoneCredentials = []string{provisioning.Polycom}
+		pol.set(t, func(*policy.Settings) {})
+		if b := fetch("0015654c4c26.cfg"); strings.Contains(b, "site-admin-pw") {
+			t.Fatalf("<mac>.cfg, answered without credentials, carries the admin password:\n%s", b)
 		}
 	})
 }

@@ -169,14 +169,14 @@ func header(e provisioning.Entry, in provisioning.Inputs) string {
 // %NULL%, the empty value Yealink documents; a value that is itself the
 // text %NULL% (only an admin can type it, say as a password) cannot be
 // written without the phone reading it as empty, so its row is left out
-// and the phone keeps what it had. Secrets (perPhone) go only into the
-// phone's own authenticated file.
+// and the phone keeps what it had. Secrets (perPhone) go only into a file
+// answered to the phone alone (Inputs.Private).
 func params(e provisioning.Entry, in provisioning.Inputs) []provisioning.KV {
 	kvs := provisioning.Apply(Table, in)
 	out := kvs[:0]
 	keepStatic := static(in.Device.Version)
 	for _, kv := range kvs {
-		if perPhone[kv.Name] && !e.Credentials {
+		if perPhone[kv.Name] && !in.Private {
 			continue
 		}
 		if isNull(kv.Value) {

@@ -75,6 +75,7 @@ func render(t *testing.T, dev provisioning.Device, name string, in provisioning.
 		dev.MAC = ""
 	}
 	in.Device = dev
+	in.Private = e.Credentials // as the service sets it for a family given credentials
 	if in.Policy.Identity == "" {
 		in.Policy = policy.Effective{Identity: "Global", Settings: policy.Defaults()}
 	}
