@@ -139,6 +139,9 @@ func (Family) Render(e provisioning.Entry, in provisioning.Inputs) ([]byte, erro
 		if in.Device.MAC != "" {
 			inc = append(inc, in.Server.ProvURL()+in.Device.MAC+".cfg")
 		}
+		for i := range inc {
+			inc[i] = quotedURL.Replace(oneLine(inc[i]))
+		}
 		data = struct{ Includes []string }{inc}
 	case "cfg.tmpl":
 		data = struct {
@@ -193,6 +196,9 @@ func params(e provisioning.Entry, in provisioning.Inputs) []provisioning.KV {
 	}
 	return out
 }
+
+// quotedURL keeps a URL inside the quotes of an include:config line.
+var quotedURL = strings.NewReplacer(`"`, "%22", " ", "%20")
 
 // null is Yealink's empty value.
 const null = "%NULL%"

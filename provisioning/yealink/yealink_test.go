@@ -208,8 +208,21 @@ func TestNoValueAddsALineOrAKey(t *testing.T) {
 		site := provisioning.Site{Name: text(), NTPServers: []string{text(), text()}, TimeZone: "Europe/Stockholm", Language: text(), AdminPassword: text()}
 		in := provisioning.Inputs{Policy: pol, Site: site, CACerts: []provisioning.CACert{{Name: text(), FileName: text()}},
 			Firmware: provisioning.Decision{Offer: true, FileName: text()}}
+		in.Server = provisioning.Server{PublicURL: "https://prov.example.com/" + text()}
 		version := []string{"28.80.0.95", "66.86.0.15", "66.9.0.63"}[i%3]
 		dev := provisioning.Device{Vendor: provisioning.Yealink, Model: "T46S", MAC: "0015654c4c26", Version: version}
+		for _, name := range []string{"0015654c4c26.boot", "y000000000000.boot"} {
+			body := string(render(t, dev, name, in))
+			lines := strings.Split(strings.TrimSuffix(body, "\n"), "\n")
+			if len(lines) != 5 || lines[0] != "#!version:1.0.0.1" || lines[4] != "overwrite_mode = 1" {
+				t.Fatalf("%s has lines %q", name, lines)
+			}
+			for _, l := range lines[2:4] {
+				if !strings.HasPrefix(l, `include:config "`) || strings.Count(l, `"`) != 2 || !strings.HasSuffix(l, `"`) {
+					t.Fatalf("%s: include line %q", name, l)
+				}
+			}
+		}
 		for _, name := range []string{"0015654c4c26.cfg", "y000000000066.cfg"} {
 			body := render(t, dev, name, in)
 			lines := strings.Count(string(body), "\n")
