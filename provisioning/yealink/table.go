@@ -308,12 +308,12 @@ var Coverage = []provisioning.Coverage{
 	{Setting: "AllowCallsWhenLocked", EnforcedBy: phoneLockAPI + " (Yealink's Skype firmware uses the API; no file parameter: phone_setting.emergency.number lists numbers, a different meaning)", Ref: vendorsLock},
 	{Setting: "EnableBetterTogetherOverEthernet", EnforcedBy: "btoe (deskprov's BToE pairing refuses a phone whose policy turns BToE off)", Ref: "no Yealink BToE parameter in a public template or guide (VENDORS.md); deskprov btoe/btoe.go"},
 	{Setting: "BetterTogetherOverEthernetPairingMode", EnforcedBy: "btoe (deskprov's BToE pairing applies the policy's mode)", Ref: "no Yealink BToE parameter in a public template or guide (VENDORS.md); deskprov btoe/btoe.go"},
-	{Setting: "EnableOneTouchVoicemail", NotSupported: "Yealink has no switch for it: the message key dials voice_mail.number.N, which the Skype server supplies", Ref: wazoV87},
-	{Setting: "EnableExchangeCalendaring", NotSupported: "no Yealink provisioning parameter turns Exchange calendaring on or off; the Skype firmware finds Exchange by autodiscover after sign-in", Ref: wazoV87},
-	{Setting: "SignInMode", NotSupported: "no Yealink provisioning parameter selects common-area or meeting sign-in; the Skype firmware follows the account that signs in", Ref: wazoV87},
-	{Setting: "AllowHomeScreen", NotSupported: "no Yealink T4x parameter for the Skype home screen is known", Ref: wazoV87},
-	{Setting: "AllowHotDesking", NotSupported: "Yealink's hotdesking.* parameters are the open-SIP hot desking, not Skype's; no parameter for Skype hot desking is known", Ref: wazoV87 + " (hotdesking.*)"},
-	{Setting: "HotDeskingIdleTimeoutInMinutes", NotSupported: "no Yealink parameter for the Skype hot-desking idle timeout is known", Ref: wazoV87 + " (hotdesking.*)"},
+	{Setting: "EnableOneTouchVoicemail", NotSupported: "no Yealink parameter turns one-touch voicemail on or off (the Yealink parameter list has only voice_mail.number.N, the number the message key dials)", Ref: wazoV87 + " (the full v87 parameter list)"},
+	{Setting: "EnableExchangeCalendaring", NotSupported: "no Yealink provisioning parameter turns Exchange calendaring on or off", Ref: wazoV87 + " (the full v87 parameter list)"},
+	{Setting: "SignInMode", NotSupported: "no Yealink provisioning parameter selects user, common-area or meeting sign-in", Ref: wazoV87 + " (the full v87 parameter list)"},
+	{Setting: "AllowHomeScreen", NotSupported: "no Yealink provisioning parameter for the Skype home screen", Ref: wazoV87 + " (the full v87 parameter list)"},
+	{Setting: "AllowHotDesking", NotSupported: "Yealink's hotdesking.* parameters configure the open-SIP hot desking (which account fields a guest enters), not Skype's; no parameter for Skype hot desking", Ref: wazoV87 + " (hotdesking.*)"},
+	{Setting: "HotDeskingIdleTimeoutInMinutes", NotSupported: "no Yealink parameter for a hot-desking idle timeout", Ref: wazoV87 + " (hotdesking.*)"},
 }
 
 const (
