@@ -301,11 +301,11 @@ func language(in provisioning.Inputs) (string, bool) {
 // row of Table carries, and where a lock setting is also enforced by
 // deskprov's own service.
 var Coverage = []provisioning.Coverage{
-	{Setting: "EnablePhoneLock", EnforcedBy: phoneLockAPI + "; Yealink's Skype firmware takes its lock from the Skype server in-band, which is this API; phone_setting.phone_lock.* is the open-SIP lock", Ref: vendorsLock},
-	{Setting: "PhoneLockTimeout", EnforcedBy: phoneLockAPI + "; the Skype firmware's idle timeout comes in-band from this API; phone_setting.phone_lock.lock_time_out serves open-SIP firmware", Ref: vendorsLock},
-	{Setting: "MinPhonePinLength", EnforcedBy: phoneLockAPI + " (Yealink's Skype firmware uses the API; no file parameter)", Ref: vendorsLock},
-	{Setting: "KeyboardLockMaxPinRetry", EnforcedBy: phoneLockAPI + " (Yealink's Skype firmware uses the API; no file parameter)", Ref: vendorsLock},
-	{Setting: "AllowCallsWhenLocked", EnforcedBy: phoneLockAPI + " (Yealink's Skype firmware uses the API; no file parameter: phone_setting.emergency.number lists numbers, a different meaning)", Ref: vendorsLock},
+	{Setting: "EnablePhoneLock", EnforcedBy: phoneLockAPI + "; Yealink's Skype firmware takes its lock from the Skype server in-band, and where deskprov is that server this API answers it; phone_setting.phone_lock.* is the open-SIP lock", Ref: vendorsLock},
+	{Setting: "PhoneLockTimeout", EnforcedBy: phoneLockAPI + "; the Skype firmware's idle timeout comes in-band from the Skype server, which this API answers where deskprov is that server; phone_setting.phone_lock.lock_time_out serves open-SIP firmware", Ref: vendorsLock},
+	{Setting: "MinPhonePinLength", EnforcedBy: phoneLockAPI + " (Yealink's Skype firmware takes it from the server in-band, not from a file parameter)", Ref: vendorsLock},
+	{Setting: "KeyboardLockMaxPinRetry", EnforcedBy: phoneLockAPI + " (Yealink's Skype firmware takes it from the server in-band, not from a file parameter)", Ref: vendorsLock},
+	{Setting: "AllowCallsWhenLocked", EnforcedBy: phoneLockAPI + " (Yealink's Skype firmware takes it from the server in-band, not from a file parameter; phone_setting.emergency.number lists callable numbers, a different meaning)", Ref: vendorsLock},
 	{Setting: "EnableBetterTogetherOverEthernet", EnforcedBy: "btoe (deskprov's BToE pairing refuses a phone whose policy turns BToE off)", Ref: "no Yealink BToE parameter in a public template or guide (VENDORS.md); deskprov btoe/btoe.go"},
 	{Setting: "BetterTogetherOverEthernetPairingMode", EnforcedBy: "btoe (deskprov's BToE pairing applies the policy's mode)", Ref: "no Yealink BToE parameter in a public template or guide (VENDORS.md); deskprov btoe/btoe.go"},
 	{Setting: "EnableOneTouchVoicemail", NotSupported: "no Yealink parameter turns one-touch voicemail on or off (the Yealink parameter list has only voice_mail.number.N, the number the message key dials)", Ref: wazoV87 + " (the full v87 parameter list)"},
