@@ -72,7 +72,7 @@ func escapeInputs(r *rand.Rand) provisioning.Inputs {
 			Language:      pick("en-US", "fr-FR", "sv-SE", ""),
 			AdminPassword: escapeString(r),
 		},
-		FilesNeedCredentials: r.IntN(2) == 0,
+		Private: r.IntN(2) == 0,
 	}
 	for n := r.IntN(3); n > 0; n-- {
 		in.CACerts = append(in.CACerts, provisioning.CACert{Name: escapeString(r),

@@ -112,7 +112,7 @@ func TestPolycomTimeFollowsTheSite(t *testing.T) {
 func TestPolycomAdminPasswordOnlyInTheFileOnlyThePhoneReads(t *testing.T) {
 	in := polycomInputs()
 	in.Site.AdminPassword = `4dm1n&"<pw>`
-	in.FilesNeedCredentials = true
+	in.Private = true
 	kv, _ := polycomRender(t, "deskprov-0004f2a1b2c3.cfg", in)
 	if kv["device.auth.localAdminPassword"] != in.Site.AdminPassword || kv["device.auth.localAdminPassword.set"] != "1" || kv["device.set"] != "1" {
 		t.Fatalf("the phone's own file: %q", kv["device.auth.localAdminPassword"])
@@ -122,7 +122,7 @@ func TestPolycomAdminPasswordOnlyInTheFileOnlyThePhoneReads(t *testing.T) {
 			t.Fatalf("%s carries the admin password:\n%s", name, body)
 		}
 	}
-	in.FilesNeedCredentials = false // a family answered without credentials
+	in.Private = false // a family answered without credentials
 	if kv, body := polycomRender(t, "deskprov-0004f2a1b2c3.cfg", in); kv["device.auth.localAdminPassword"] != "" || strings.Contains(body, "4dm1n") {
 		t.Fatalf("a file answered to anyone carries the admin password:\n%s", body)
 	}
@@ -209,7 +209,7 @@ func TestPolycomSiteGolden(t *testing.T) {
 	in.Site = provisioning.Site{Name: "Stockholm", NTPServers: []string{"ntp.se.example.com"}, TimeZone: "Europe/Stockholm",
 		Language: "de-DE", AdminPassword: "s3cret&<"}
 	in.CACerts = []provisioning.CACert{{Name: "Example Root", PEM: "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n"}}
-	in.FilesNeedCredentials = true
+	in.Private = true
 	for _, name := range []string{"0004f2a1b2c3.cfg", "deskprov-0004f2a1b2c3.cfg"} {
 		_, body := polycomRender(t, name, in)
 		provGolden(t, filepath.Join("testdata", "golden", "polycom-site", name), []byte(body))

@@ -68,6 +68,11 @@ type Entry struct {
 	// Credentials marks the per-MAC file that carries the phone's
 	// provisioning credentials (Inputs.Credential) when they are issued.
 	Credentials bool
+	// VaryUserAgent marks a file whose body depends on the User-Agent
+	// (model, firmware version, MAC read from it) and not only on its name:
+	// the answer says Vary: User-Agent, so no cache between phone and
+	// server hands one phone's answer to another.
+	VaryUserAgent bool
 }
 
 // Step is one request of a boot sequence.
@@ -123,11 +128,11 @@ type Inputs struct {
 	// CACerts are the organisation's trusted CA certificates that phones
 	// install for TLS.
 	CACerts []CACert
-	// FilesNeedCredentials is true when the phone's per-MAC files are
-	// answered only to the phone itself (its family is given provisioning
-	// credentials): only then may a per-MAC file carry a secret such as the
-	// local admin password.
-	FilesNeedCredentials bool
+	// Private is set when the file is answered only to the phone that
+	// proves itself (its per-MAC credentials file, the family given
+	// credentials): the only file that may carry secrets such as
+	// Site.AdminPassword.
+	Private bool
 }
 
 // Site is a named set of settings chosen by the phone's subnet. The

@@ -218,7 +218,7 @@ func TestRenderedFilesMatchGoldenFiles(t *testing.T) {
 					if err != nil || !e.Credentials || tc.edit != nil {
 						continue
 					}
-					body, err := fam.Render(e, provisioning.Inputs{Device: dev, Policy: pol.eff, Server: s.Server,
+					body, err := fam.Render(e, provisioning.Inputs{Device: dev, Policy: pol.eff, Server: s.Server, Site: s.Server.DefaultSite(), Private: true,
 						Credential: &provisioning.Credential{User: "phone-" + dev.MAC, Password: "0123456789abcdef0123456789abcdef"}})
 					if err != nil {
 						t.Fatal(err)

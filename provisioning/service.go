@@ -365,6 +365,7 @@ func (s *Service) renderIssuing(ctx context.Context, fam Family, dev Device, e E
 		return nil, err
 	}
 	in.Credential = &Credential{User: is.User, Password: is.Password}
+	in.Private = s.private(dev, e)
 	body, err := fam.Render(e, in)
 	if err != nil {
 		return nil, err
@@ -427,6 +428,7 @@ func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry, g
 	if err != nil {
 		return nil, err
 	}
+	in.Private = s.private(dev, e)
 	body, err := fam.Render(e, in)
 	if err != nil {
 		return nil, err
@@ -445,6 +447,14 @@ func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry, g
 	}
 	s.cache.Unlock()
 	return f, nil
+}
+
+// private reports whether e is answered only to the phone that proves
+// itself: the per-MAC file that carries its credentials, of a family that is
+// given them. The cache may hold it under dev's key alone: the answer is the
+// same for every request the service lets through for that file.
+func (s *Service) private(dev Device, e Entry) bool {
+	return e.Credentials && dev.MAC != "" && s.TakesCredentials(dev.Vendor)
 }
 
 func newFile(e Entry, body []byte, user string, gen int64) *File {
@@ -477,7 +487,7 @@ func (s *Service) generation(ctx context.Context) (int64, error) {
 
 // Inputs gathers what a file for dev depends on.
 func (s *Service) inputs(ctx context.Context, dev Device) (Inputs, error) {
-	in := Inputs{Device: dev, Server: s.Server, Site: s.Server.DefaultSite(), FilesNeedCredentials: s.Phones != nil && s.TakesCredentials(dev.Vendor)}
+	in := Inputs{Device: dev, Server: s.Server, Site: s.Server.DefaultSite()}
 	var err error
 	if in.User, err = s.userOn(ctx, dev.MAC); err != nil {
 		return in, err

@@ -651,6 +651,7 @@ func appendAnswer(out []byte, req laneRequest, ans provisioning.Answer, closing 
 		out = append(out, "Cache-Control: no-cache\r\nEtag: "...)
 		out = append(out, f.ETag...)
 		out = append(out, "\r\n"...)
+		out = appendVary(out, ans.Entry)
 		out = appendDate(out)
 		out = appendClose(out, closing)
 		return out, http.StatusNotModified
@@ -667,6 +668,7 @@ func appendAnswer(out []byte, req laneRequest, ans provisioning.Answer, closing 
 	out = append(out, "\r\nEtag: "...)
 	out = append(out, f.ETag...)
 	out = append(out, "\r\n"...)
+	out = appendVary(out, ans.Entry)
 	out = appendDate(out)
 	if !head {
 		out = append(out, "Content-Length: "...)
@@ -678,6 +680,15 @@ func appendAnswer(out []byte, req laneRequest, ans provisioning.Answer, closing 
 		out = append(out, f.Body...)
 	}
 	return out, http.StatusOK
+}
+
+// appendVary writes Vary: User-Agent for the files whose body depends on it,
+// where net/http sorts it: after Etag, before Date.
+func appendVary(out []byte, e provisioning.Entry) []byte {
+	if e.VaryUserAgent {
+		out = append(out, "Vary: User-Agent\r\n"...)
+	}
+	return out
 }
 
 func appendClose(out []byte, closing bool) []byte {

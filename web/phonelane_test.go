@@ -131,6 +131,10 @@ func TestPhoneLaneAnswersAsGinDoes(t *testing.T) {
 		}
 		y := "/prov/0015654c4c26.cfg"
 		inm := "If-None-Match: " + etag + "\r\n"
+		// Shared files whose body depends on the User-Agent (Vary: User-Agent).
+		nomac := "Yealink SIP-T46G 28.83.0.120"
+		bootTag := provTestDo(t, "GET", plain.URL+"/prov/y000000000000.boot", nomac, nil, nil).header.Get("ETag")
+		zeroTag := provTestDo(t, "GET", plain.URL+"/prov/000000000000.cfg", pua, nil, nil).header.Get("ETag")
 		cases := []struct {
 			name    string
 			raw     string
@@ -168,6 +172,12 @@ func TestPhoneLaneAnswersAsGinDoes(t *testing.T) {
 			{"an enrolled phone's upload read without credentials", bare("/prov/0004f2a1b2c3-app.log", pua), []string{"GET"}, 0},
 			{"an enrolled phone's master file without credentials", bare("/prov/0004f2a1b2c3.cfg", pua), []string{"GET"}, 0},
 			{"a shared file with no credentials", bare("/prov/000000000000.cfg", pua), []string{"GET"}, 1},
+			{"Polycom's shared master file with its ETag", bare("/prov/000000000000.cfg", pua, "If-None-Match: "+zeroTag+"\r\n"), []string{"GET"}, 1},
+			{"HEAD of Polycom's shared master file", strings.Replace(bare("/prov/000000000000.cfg", pua), "GET", "HEAD", 1), []string{"HEAD"}, 1},
+			{"Yealink's shared boot file", bare("/prov/y000000000000.boot", nomac), []string{"GET"}, 1},
+			{"Yealink's shared boot file with its ETag", bare("/prov/y000000000000.boot", nomac, "If-None-Match: "+bootTag+"\r\n"), []string{"GET"}, 1},
+			{"Yealink's common file", bare("/prov/y000000000028.cfg", nomac), []string{"GET"}, 1},
+			{"HEAD of Yealink's common file", strings.Replace(bare("/prov/y000000000028.cfg", nomac), "GET", "HEAD", 1), []string{"HEAD"}, 1},
 			// A family given no credentials (AudioCodes by default): the
 			// lane answers its polls without them, as net/http does.
 			{"an AudioCodes phone's poll without credentials", bare("/prov/00908F602AAC.cfg", acUA), []string{"GET"}, 1},

@@ -64,6 +64,10 @@ func (h *provHandler) phoneFail(c *gin.Context, err error) {
 
 var noCacheHeader = []string{"no-cache"}
 
+// varyUserAgent marks files whose body depends on the User-Agent (issue 14
+// item 12), on 200 and 304 alike.
+var varyUserAgent = []string{"User-Agent"}
+
 func plainNotFound(c *gin.Context) {
 	c.Data(http.StatusNotFound, "text/plain; charset=utf-8", []byte("not found\n"))
 }
@@ -119,6 +123,9 @@ func (h *provHandler) file(c *gin.Context) {
 		hdr := c.Writer.Header()
 		hdr["Etag"] = f.ETagHeader
 		hdr["Cache-Control"] = noCacheHeader
+		if ans.Entry.VaryUserAgent {
+			hdr["Vary"] = varyUserAgent
+		}
 		if etagMatch(c.Request.Header.Get("If-None-Match"), f.ETag) {
 			c.Status(http.StatusNotModified)
 			return

@@ -99,7 +99,7 @@ func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioni
 	}
 	if suffix == ".cfg" {
 		if mac == Zero {
-			return provisioning.Entry{Kind: provisioning.Rendered, Template: masterFile, Name: Zero + ".cfg", ContentType: "application/xml", Main: true}, nil
+			return provisioning.Entry{Kind: provisioning.Rendered, Template: masterFile, Name: Zero + ".cfg", ContentType: "application/xml", Main: true, VaryUserAgent: true}, nil
 		}
 		dev.MAC = mac
 		return provisioning.Entry{Kind: provisioning.Rendered, Template: masterFile, Name: mac + ".cfg", ContentType: "application/xml", Main: true, PerDevice: true}, nil

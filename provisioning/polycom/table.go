@@ -289,10 +289,10 @@ func dstRows() []provisioning.Param {
 		// The organisation's CA certificates, the PEM itself in each slot.
 		caRow(1), caRow(2), caRow(3), caRow(4), caRow(5),
 		// The local admin password: only in a file the phone must
-		// authenticate for (Inputs.FilesNeedCredentials), never in a shared
+		// authenticate for (Inputs.Private), never in a shared
 		// one; the config file is per MAC.
 		provisioning.Param{Name: "device.auth.localAdminPassword", Settings: []string{"Site.AdminPassword"}, Ref: refAdmin, Value: func(in provisioning.Inputs) (string, bool) {
-			return in.Site.AdminPassword, in.Site.AdminPassword != "" && in.FilesNeedCredentials
+			return in.Site.AdminPassword, in.Site.AdminPassword != "" && in.Private
 		}},
 		provisioning.Param{Name: "lcl.ml.lang", Settings: []string{"Site.Language"}, Ref: refLang, Value: func(in provisioning.Inputs) (string, bool) {
 			l, ok := Language(in.Site.Language)

@@ -5,6 +5,7 @@ package yealink
 
 import (
 	"embed"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -69,7 +70,10 @@ func (Family) Claims(name string) bool {
 	return false
 }
 
-// Resolve names what a Yealink file name is.
+// Resolve names what a Yealink file name is. Every rendered Yealink file
+// depends on the User-Agent: the boot files include the common file of the
+// model it names, and the configuration files' names follow its firmware
+// line (static. or not), so each says Vary: User-Agent.
 func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioning.Entry, error) {
 	dev.Vendor = provisioning.Yealink
 	l := strings.ToLower(name)
@@ -78,7 +82,7 @@ func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioni
 	case strings.HasSuffix(l, ".rom"):
 		return provisioning.Entry{Kind: provisioning.Image, Name: name}, nil
 	case l == "y000000000000.boot":
-		return provisioning.Entry{Kind: provisioning.Rendered, Template: "boot.tmpl", Name: l, ContentType: text, PerDevice: dev.MAC != ""}, nil
+		return provisioning.Entry{Kind: provisioning.Rendered, Template: "boot.tmpl", Name: l, ContentType: text, PerDevice: dev.MAC != "", VaryUserAgent: true}, nil
 	}
 	if m := commonRE.FindStringSubmatch(l); m != nil {
 		if code := Codes[dev.Model]; code != "" && code != m[1] {
@@ -91,7 +95,7 @@ func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioni
 		if dev.Model == "" {
 			return provisioning.Entry{}, provisioning.NotFound(name)
 		}
-		return provisioning.Entry{Kind: provisioning.Rendered, Template: "cfg.tmpl", Name: l, ContentType: text}, nil
+		return provisioning.Entry{Kind: provisioning.Rendered, Template: "cfg.tmpl", Name: l, ContentType: text, VaryUserAgent: true}, nil
 	}
 	mac, suffix, ok, err := provisioning.SplitMAC(name, "-local.cfg", ".boot", ".cfg")
 	if !ok {
@@ -108,9 +112,9 @@ func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioni
 	case "-local.cfg":
 		return provisioning.Entry{Kind: provisioning.Upload, Name: mac + suffix, ContentType: text, PerDevice: true}, nil
 	case ".boot":
-		return provisioning.Entry{Kind: provisioning.Rendered, Template: "boot.tmpl", Name: mac + suffix, ContentType: text, PerDevice: true}, nil
+		return provisioning.Entry{Kind: provisioning.Rendered, Template: "boot.tmpl", Name: mac + suffix, ContentType: text, PerDevice: true, VaryUserAgent: true}, nil
 	}
-	return provisioning.Entry{Kind: provisioning.Rendered, Template: "cfg.tmpl", Name: mac + suffix, ContentType: text, Main: true, PerDevice: true, Credentials: true}, nil
+	return provisioning.Entry{Kind: provisioning.Rendered, Template: "cfg.tmpl", Name: mac + suffix, ContentType: text, Main: true, PerDevice: true, Credentials: true, VaryUserAgent: true}, nil
 }
 
 func modelOf(code string) string {
@@ -135,39 +139,83 @@ func (Family) Render(e provisioning.Entry, in provisioning.Inputs) ([]byte, erro
 		if in.Device.MAC != "" {
 			inc = append(inc, in.Server.ProvURL()+in.Device.MAC+".cfg")
 		}
+		for i := range inc {
+			inc[i] = quotedURL.Replace(oneLine(inc[i]))
+		}
 		data = struct{ Includes []string }{inc}
 	case "cfg.tmpl":
-		kvs := provisioning.Apply(Table, in)
-		if legacy(in.Device.Version) {
-			for i := range kvs {
-				kvs[i].Name = strings.TrimPrefix(kvs[i].Name, "static.")
-			}
-		}
-		for i := range kvs {
-			if kvs[i].Value == "" {
-				kvs[i].Value = "%NULL%"
-			}
-			kvs[i].Value = provisioning.OneLine(kvs[i].Value)
-		}
 		data = struct {
-			MAC, Model, Policy string
-			Version            int64
-			Params             []provisioning.KV
-		}{in.Device.MAC, in.Device.Model, in.Policy.Identity, in.Policy.Version, kvs}
+			Head   string
+			Params []provisioning.KV
+		}{header(e, in), params(e, in)}
 	default:
 		return nil, provisioning.NotFound(e.Name)
 	}
 	return templates.Render(e.Template, e.Name, data)
 }
 
-// legacy is firmware v7x/v80 (the second number of the version), which reads
-// the names without "static.".
-func legacy(version string) bool {
-	parts := strings.Split(version, ".")
-	if len(parts) < 2 {
-		return false
+// header is the file's comment line, folded like every value: the policy
+// name is an admin's text.
+func header(e provisioning.Entry, in provisioning.Inputs) string {
+	var h string
+	if e.PerDevice {
+		h = "configuration for " + in.Device.MAC
+	} else {
+		h = "common configuration for " + in.Device.Model
 	}
-	return provisioning.CompareVersions(parts[1], "81") < 0
+	return oneLine(fmt.Sprintf("## deskprov %s: IP phone policy %s version %d", h, in.Policy.Identity, in.Policy.Version))
+}
+
+// params evaluates Table for one file. Escape by construction: Yealink's
+// format has no quoting, so a value can only be kept to its one line —
+// control characters (CR, LF, NUL, …) become spaces. A row's "" is written
+// %NULL%, the empty value Yealink documents; a value that is itself the
+// text %NULL% (only an admin can type it, say as a password) cannot be
+// written without the phone reading it as empty, so its row is left out
+// and the phone keeps what it had. Secrets (perPhone) go only into a file
+// answered to the phone alone (Inputs.Private).
+func params(e provisioning.Entry, in provisioning.Inputs) []provisioning.KV {
+	kvs := provisioning.Apply(Table, in)
+	out := kvs[:0]
+	keepStatic := static(in.Device.Version)
+	for _, kv := range kvs {
+		if perPhone[kv.Name] && !in.Private {
+			continue
+		}
+		if isNull(kv.Value) {
+			continue
+		}
+		if !keepStatic {
+			kv.Name = strings.TrimPrefix(kv.Name, "static.")
+		}
+		kv.Value = strings.TrimSpace(oneLine(kv.Value))
+		if kv.Value == "" {
+			kv.Value = null
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// quotedURL keeps a URL inside the quotes of an include:config line.
+var quotedURL = strings.NewReplacer(`"`, "%22", " ", "%20")
+
+// null is Yealink's empty value.
+const null = "%NULL%"
+
+// isNull reports whether an input value is the literal text %NULL%, which
+// Yealink would read as the empty value.
+func isNull(v string) bool { return strings.EqualFold(strings.TrimSpace(oneLine(v)), null) }
+
+// oneLine replaces every control character, line breaks included, with a
+// space: nothing in a value can start a new line, hence a new key.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // BootSequence is a Yealink's requests at boot, newer firmware first asking

@@ -1,0 +1,5 @@
+#!version:1.0.0.1
+## deskprov boot file: later files override earlier ones
+include:config "https://prov.example.com/prov/y000000000066.cfg"
+include:config "https://prov.example.com/prov/0015654c4c31.cfg"
+overwrite_mode = 1
