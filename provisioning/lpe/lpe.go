@@ -96,6 +96,40 @@ func Render(d provisioning.Decision, publicURL string) []byte {
 }
 
 // Coverage says how Lync Phone Edition takes each IP phone policy setting:
-// it reads no provisioning file, so every setting is enforced by deskprov's
-// services or not supported.
-var Coverage = []provisioning.Coverage{}
+// it reads no provisioning file, so each setting is enforced by a deskprov
+// service or cannot be given to it by deskprov. The device takes client
+// policy in-band from the server it signs in to (Microsoft's Lync Server
+// 2010 device documentation); deskprov's sign-in does not send it.
+var Coverage = []provisioning.Coverage{
+	{Setting: "EnableDeviceUpdate", EnforcedBy: "ucdevice.upx update answers (firmware offers): status none while the effective policy has it off", Ref: refUpdate},
+	{Setting: "LocalProvisioningServerAddress", EnforcedBy: "ucdevice.upx update answers (firmware offers): status none while the policy names another update authority", Ref: refUpdate},
+	{Setting: "LocalProvisioningServerType", EnforcedBy: "ucdevice.upx update answers (firmware offers), with LocalProvisioningServerAddress", Ref: refUpdate},
+	{Setting: "LocalProvisioningServerUser", NotSupported: notAFile + "; the device's update server comes from in-band provisioning or DNS (ucupdates-r2), never from a policy field", Ref: refUpdate},
+	{Setting: "LocalProvisioningServerPassword", NotSupported: notAFile + "; the device's update server comes from in-band provisioning or DNS (ucupdates-r2), never from a policy field", Ref: refUpdate},
+	{Setting: "EnablePhoneLock", EnforcedBy: "/oauth2/phonelock (phone-lock PIN API) and sign-in, where deskprov is the server the device signs in to"},
+	{Setting: "PhoneLockTimeout", EnforcedBy: "/oauth2/phonelock (phone-lock PIN API)"},
+	{Setting: "AllowCallsWhenLocked", EnforcedBy: "/oauth2/phonelock (phone-lock PIN API)"},
+	{Setting: "MinPhonePinLength", EnforcedBy: "/oauth2/phonelock (phone-lock PIN API)"},
+	{Setting: "KeyboardLockMaxPinRetry", EnforcedBy: "/oauth2/phonelock (phone-lock PIN API)"},
+	{Setting: "EnableBetterTogetherOverEthernet", NotSupported: "Lync Phone Edition pairs with the PC over USB, not Ethernet (BToE)"},
+	{Setting: "BetterTogetherOverEthernetPairingMode", NotSupported: "Lync Phone Edition pairs with the PC over USB, not Ethernet (BToE)"},
+	{Setting: "UserDialTimeoutMS", NotSupported: inBand},
+	{Setting: "PrioritizedCodecsList", NotSupported: inBand},
+	{Setting: "EnablePowerSaveMode", NotSupported: inBand},
+	{Setting: "PowerSaveDuringOfficeHoursTimeoutMS", NotSupported: inBand},
+	{Setting: "PowerSavePostOfficeHoursTimeoutMS", NotSupported: inBand},
+	{Setting: "EnableOneTouchVoicemail", NotSupported: inBand},
+	{Setting: "DateTimeFormat", NotSupported: inBand},
+	{Setting: "EnableExchangeCalendaring", NotSupported: inBand},
+	{Setting: "SignInMode", NotSupported: inBand},
+	{Setting: "AllowHomeScreen", NotSupported: inBand},
+	{Setting: "AllowHotDesking", NotSupported: inBand},
+	{Setting: "HotDeskingIdleTimeoutInMinutes", NotSupported: inBand},
+}
+
+const (
+	notAFile = "Lync Phone Edition reads no provisioning file"
+	inBand   = notAFile + "; it takes client policy in-band from the server it signs in to, which deskprov's sign-in does not send"
+	// refUpdate is Microsoft's description of the process (not the fields).
+	refUpdate = "Microsoft Lync Server 2010 documentation, \"Updating Devices\" and \"How Device Update Web service works\" (technet gg412864)"
+)
