@@ -45,8 +45,16 @@ type Answer struct {
 	Reason  string   `xml:"Reason,omitempty"`
 }
 
-// FilesPath is where images are served.
-const FilesPath = "/RequestHandler/Files/"
+// The exchange's paths: the update handler and the images, inside
+// (RequestHandler) and outside the firewall (RequestHandlerExt, what a
+// reverse proxy publishes). Outside, a device nobody has signed in on is
+// refused at the update handler; the images are answered alike.
+const (
+	UpdatePath    = "/RequestHandler/ucdevice.upx"
+	ExtUpdatePath = "/RequestHandlerExt/ucdevice.upx"
+	FilesPath     = "/RequestHandler/Files/"
+	ExtFilesPath  = "/RequestHandlerExt/Files/"
+)
 
 // Parse reads a request into device facts; anything malformed or missing is
 // a fault.Invalid naming it.
@@ -83,11 +91,21 @@ func Parse(r io.Reader) (provisioning.Device, error) {
 		Serial: clean(req.SerialNumber), Revision: clean(req.Revision), Locale: clean(req.Locale)}, nil
 }
 
-// Render writes the answer for a decision; publicURL is the server's base URL.
-func Render(d provisioning.Decision, publicURL string) []byte {
+// Render writes the answer for a decision to a request made inside;
+// publicURL is the server's base URL.
+func Render(d provisioning.Decision, publicURL string) []byte { return RenderAt(d, publicURL, false) }
+
+// RenderAt writes the answer for a decision; an external request (to
+// ExtUpdatePath) is pointed at the image under ExtFilesPath, the path its
+// reverse proxy publishes.
+func RenderAt(d provisioning.Decision, publicURL string, external bool) []byte {
 	a := Answer{Status: "none", Reason: d.Reason}
 	if d.Offer && d.FileName != "" {
-		a = Answer{Status: "update", Version: d.Version, URL: strings.TrimRight(publicURL, "/") + FilesPath + d.FileName, SHA256: d.SHA256, Size: d.Size}
+		files := FilesPath
+		if external {
+			files = ExtFilesPath
+		}
+		a = Answer{Status: "update", Version: d.Version, URL: strings.TrimRight(publicURL, "/") + files + d.FileName, SHA256: d.SHA256, Size: d.Size}
 	} else if a.Reason == "" {
 		a.Reason = "the device runs the version it should"
 	}
