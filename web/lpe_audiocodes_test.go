@@ -122,4 +122,3 @@ func TestAudioCodesFirmwareURLNamesThePhone(t *testing.T) {
 		}
 	})
 }
-
