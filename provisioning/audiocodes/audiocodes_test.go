@@ -219,6 +219,13 @@ func TestFirmwareURLIsWrittenInEveryState(t *testing.T) {
 		{"an offer", func(in *provisioning.Inputs) {
 			in.Firmware = provisioning.Decision{Offer: true, Version: "3.4.8.808", FileName: "450HD.img"}
 		}, "https://prov.example.com/prov/00908F602AAC-450HD.img"},
+		{"an offer whose file is named otherwise", func(in *provisioning.Inputs) {
+			in.Firmware = provisioning.Decision{Offer: true, Version: "3.4.8.808", FileName: "C450HD_UC_3.4.8.808.img"}
+		}, "https://prov.example.com/prov/00908F602AAC-450HD.img"},
+		{"an offer to a phone whose model is unknown", func(in *provisioning.Inputs) {
+			in.Device.Model = ""
+			in.Firmware = provisioning.Decision{Offer: true, Version: "3.4.8.808", FileName: "420HD.img"}
+		}, "https://prov.example.com/prov/00908F602AAC-420HD.img"},
 		{"nothing offered", func(in *provisioning.Inputs) {
 			in.Firmware = provisioning.Decision{Reason: "the device runs the version it should"}
 		}, "https://prov.example.com/prov/00908F602AAC-450HD.img"},

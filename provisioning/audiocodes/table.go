@@ -131,9 +131,11 @@ var Table = append(append(append([]provisioning.Param{
 // phone and 404 otherwise. The name carries the MAC because the Skype
 // firmware's User-Agent does not.
 func FirmwareURL(in provisioning.Inputs) (string, bool) {
+	// The phone's own model names the image: the URL then stays the same
+	// whatever is offered, and whatever the offered file is called.
 	model := in.Device.Model
-	if in.Firmware.Offer && in.Firmware.FileName != "" {
-		model = strings.TrimSuffix(strings.ToUpper(in.Firmware.FileName), ".IMG")
+	if fromOffer := strings.TrimSuffix(strings.ToUpper(in.Firmware.FileName), ".IMG"); model == "" && in.Firmware.Offer && modelRE.MatchString(fromOffer) {
+		model = fromOffer
 	}
 	if addr := strings.TrimSpace(in.Policy.Settings.LocalProvisioningServerAddress); addr != "" {
 		return localServerURL(addr, in.Policy.Settings.LocalProvisioningServerType, model), true
