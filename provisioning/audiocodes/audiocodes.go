@@ -1,5 +1,7 @@
-// Package audiocodes serves AudioCodes 4xx HD phones (Skype for Business
-// firmware): the per-phone <MAC>.cfg and the <model>.img firmware images.
+// Package audiocodes serves AudioCodes 4xx HD phones on both firmware lines
+// (2.x Generic SIP, 3.x Skype for Business): the per-phone <MAC>.cfg and the
+// firmware images, by the vendor's <model>.img or by the per-phone name the
+// configuration gives (<MAC>-<model>.img).
 package audiocodes
 
 import (
