@@ -189,6 +189,7 @@ func provGoldenCases() []struct {
 		{"audiocodes-defaults", provisioning.Device{Vendor: "audiocodes", Model: "440HD", MAC: "00908f602aac", Version: "2.2.8.61"}, nil, provisioning.Decision{}},
 		{"audiocodes-offer", provisioning.Device{Vendor: "audiocodes", Model: "420HD", MAC: "00908f602aad", Version: "3.0.0.1"}, changed,
 			provisioning.Decision{Offer: true, Version: "3.4.6.604", FileName: "420HD.img"}},
+		{"audiocodes-skype-defaults", provisioning.Device{Vendor: "audiocodes", Model: "450HD", MAC: "00908f602aae", Version: "3.4.6.604"}, nil, provisioning.Decision{}},
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/firmware"
+	"github.com/deskprov/deskprov/provisioning/lpe"
 )
 
 // Firmware is the firmware area's HTTP part: the admin API for the catalog,
@@ -78,8 +79,12 @@ func (h *Firmware) Mount(r *Routes) {
 	a.GET("/updateloops", h.loops)
 	a.DELETE("/updateloops/:mac", h.clearLoop)
 	a.GET("/firmwareaudit", h.audit)
-	r.Root.GET("/RequestHandler/Files/*path", h.lpeFile)
-	r.Root.HEAD("/RequestHandler/Files/*path", h.lpeFile)
+	// Lync Phone Edition images, inside and outside (lpe: one place for
+	// the exchange's paths), answered alike.
+	for _, files := range []string{lpe.FilesPath, lpe.ExtFilesPath} {
+		r.Root.GET(files+"*path", h.lpeFile)
+		r.Root.HEAD(files+"*path", h.lpeFile)
+	}
 }
 
 // maxFormField caps a non-file multipart field.
@@ -372,8 +377,8 @@ func (h *Firmware) audit(c *gin.Context) {
 	c.JSON(http.StatusOK, es)
 }
 
-// lpeFile serves Lync Phone Edition images: /RequestHandler/Files/<name>.cab
-// or /RequestHandler/Files/<sha256>/<name>.cab (the form deskprov hands out,
+// lpeFile serves Lync Phone Edition images: /RequestHandler[Ext]/Files/<name>.cab
+// or /RequestHandler[Ext]/Files/<sha256>/<name>.cab (the form deskprov hands out,
 // unambiguous when two versions share a name).
 func (h *Firmware) lpeFile(c *gin.Context) {
 	p := strings.Trim(c.Param("path"), "/")

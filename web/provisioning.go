@@ -30,8 +30,8 @@ func (m Provisioning) Mount(r *Routes) {
 		r.Root.Handle(method, "/prov/*name", h.file)
 	}
 	r.Server.OwnBodyLimit(http.MethodPut, "/prov/*name") // phone uploads: up to Uploads.Max
-	r.Root.POST("/RequestHandler/ucdevice.upx", func(c *gin.Context) { h.upx(c, false) })
-	r.Root.POST("/RequestHandlerExt/ucdevice.upx", func(c *gin.Context) { h.upx(c, true) })
+	r.Root.POST(lpe.UpdatePath, func(c *gin.Context) { h.upx(c, false) })
+	r.Root.POST(lpe.ExtUpdatePath, func(c *gin.Context) { h.upx(c, true) })
 	a := r.Admin
 	a.GET("/devices", h.list)
 	a.GET("/devices/:mac", h.show)
@@ -198,7 +198,7 @@ func (h *provHandler) upx(c *gin.Context, external bool) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.Data(http.StatusOK, "application/xml; charset=utf-8", lpe.Render(d, h.s.PublicURL))
+	c.Data(http.StatusOK, "application/xml; charset=utf-8", lpe.RenderAt(d, h.s.PublicURL, external))
 }
 
 // etagMatch implements If-None-Match for strong and weak tags and "*".

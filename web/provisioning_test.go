@@ -260,7 +260,8 @@ func provTestParseable(t *testing.T, vendor, name, ct string, body []byte) {
 			t.Fatalf("%s: first line %q, content type %q", name, line, ct)
 		}
 	case "audiocodes":
-		if !strings.HasPrefix(ct, "text/plain") || !bytes.Contains(body, []byte("provisioning/configuration/url=http://prov.test/prov/\n")) {
+		if !strings.HasPrefix(ct, "text/plain") || !bytes.Contains(body, []byte("provisioning/configuration/url=http://prov.test/prov/"+strings.TrimSuffix(strings.ToUpper(name), ".CFG")+".cfg\n")) ||
+			!bytes.Contains(body, []byte("provisioning/firmware/url=http://prov.test/prov/")) {
 			t.Fatalf("%s: content type %q body %s", name, ct, body)
 		}
 	}

@@ -1,7 +1,9 @@
 // Command phonesim simulates desk phones against a deskprov server: N phones
-// of mixed families (Polycom VVX, Yealink T4x, AudioCodes 4xx HD) each walk
-// their family's real boot sequence, then poll their main config file with
-// If-None-Match, as phones do. It reports every answer that differs from
+// of mixed families (Polycom VVX, Yealink T4x, AudioCodes 4xx HD on the
+// Generic SIP and the Skype firmware, and every fourth a Lync Phone Edition
+// device) each walk their family's real boot sequence, then poll their main
+// config file with If-None-Match, as phones do (an LPE device asks
+// ucdevice.upx instead, inside and outside). It reports every answer that differs from
 // what a phone expects, and the request rate. Each phone keeps the
 // provisioning credentials its configuration file issues it and answers
 // deskprov's 401 challenges with Digest, as phones do; -credentials keeps
@@ -15,6 +17,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,6 +34,7 @@ import (
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/provisioning/audiocodes"
+	"github.com/deskprov/deskprov/provisioning/lpe"
 	"github.com/deskprov/deskprov/provisioning/polycom"
 	"github.com/deskprov/deskprov/provisioning/yealink"
 )
@@ -49,6 +53,12 @@ func phones(n int) []phone {
 	out := make([]phone, n)
 	for i := range out {
 		suffix := fmt.Sprintf("%06x", i)
+		if i%4 == 3 {
+			// Lync Phone Edition: no /prov/ file, the update exchange.
+			d := provisioning.Device{Vendor: provisioning.LPE, Model: "CX600", MAC: "0004f3" + suffix, Version: "4.0.7577.4387", Revision: "A"}
+			out[i] = phone{dev: d, ua: "Microsoft-CPE/4.0"}
+			continue
+		}
 		switch i % 3 {
 		case 0:
 			d := provisioning.Device{Vendor: "polycom", Model: "VVX500", MAC: "0004f2" + suffix, Version: "5.9.7.4477"}
@@ -59,6 +69,11 @@ func phones(n int) []phone {
 		default:
 			d := provisioning.Device{Vendor: "audiocodes", Model: "440HD", MAC: "00908f" + suffix, Version: "2.2.8.61"}
 			out[i] = phone{fam: audiocodes.New(), dev: d, ua: "AUDC-IPPhone/2.2.8.61 (440HDG-Rev0; " + strings.ToUpper(d.MAC) + ")"}
+			if i%2 == 1 {
+				// The Skype for Business firmware: the MAC only in the path.
+				d = provisioning.Device{Vendor: "audiocodes", Model: "450HD", MAC: "00908f" + suffix, Version: "3.4.6.604"}
+				out[i] = phone{fam: audiocodes.New(), dev: d, ua: "AUDC/3.4.6.604 AUDC-IPPhone-C450HD_UC_3.4.6.604/1"}
+			}
 		}
 	}
 	return out
@@ -151,6 +166,10 @@ func run(server string, n, polls, conc int, etagFile, credFile string, boot bool
 			defer wg.Done()
 			for i := range work {
 				p := ps[i]
+				if p.dev.Vendor == provisioning.LPE {
+					lpeWalk(ctx, server, p, polls, &res)
+					continue
+				}
 				issued := slices.Contains(families, p.dev.Vendor)
 				if boot {
 					for _, st := range p.fam.BootSequence(p.dev) {
@@ -225,6 +244,9 @@ func run(server string, n, polls, conc int, etagFile, credFile string, boot bool
 	if etagFile != "" {
 		var b bytes.Buffer
 		for i, p := range ps {
+			if p.dev.Vendor == provisioning.LPE {
+				continue // no /prov/ file to poll
+			}
 			c := p.c.Credential()
 			fmt.Fprintf(&b, "/prov/%s\t%s\t%s\t%s\n", mainFile(p), tags[i], p.ua, phoneid.BasicAnswer(c.User, c.Password))
 		}
@@ -259,6 +281,36 @@ func do(ctx context.Context, p *phoneclient.Phone, method, url, etag string, put
 		return 0, "", nil, err
 	}
 	return status, h.Get("ETag"), b, nil
+}
+
+// lpeWalk is a Lync Phone Edition device: its update check at power-on
+// and then polls, inside, each answered 200 with an <UpdateResponse>; and
+// one outside, refused (401) while nobody has signed in on it.
+func lpeWalk(ctx context.Context, server string, p phone, polls int, res *result) {
+	req, _ := xml.Marshal(lpe.Request{DeviceType: "UCPhone", Model: p.dev.Model, Revision: p.dev.Revision, Locale: "ENU",
+		MACAddress: p.dev.MAC, SerialNumber: "SN" + p.dev.MAC, CurrentVersion: p.dev.Version})
+	hdr := http.Header{"Content-Type": {"text/xml"}}
+	for k := 0; k <= polls; k++ {
+		status, _, body, err := p.c.Do(ctx, http.MethodPost, server+lpe.UpdatePath, req, hdr)
+		if err != nil {
+			res.fail("POST %s: %v", lpe.UpdatePath, err)
+			return
+		}
+		res.count("UPX", status)
+		var a lpe.Answer
+		if status != http.StatusOK || xml.Unmarshal(body, &a) != nil || (a.Status != "none" && a.Status != "update") {
+			res.fail("POST %s (lpe): got %d %q, a device expects 200 and an <UpdateResponse>", lpe.UpdatePath, status, body)
+		}
+	}
+	status, _, _, err := p.c.Do(ctx, http.MethodPost, server+lpe.ExtUpdatePath, req, hdr)
+	if err != nil {
+		res.fail("POST %s: %v", lpe.ExtUpdatePath, err)
+		return
+	}
+	res.count("UPX-EXT", status)
+	if status != http.StatusUnauthorized {
+		res.fail("POST %s (lpe, nobody signed in): got %d, want 401", lpe.ExtUpdatePath, status)
+	}
 }
 
 // credentialFile is the file that issues p its credentials.

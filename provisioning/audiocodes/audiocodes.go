@@ -1,21 +1,19 @@
-// Package audiocodes serves AudioCodes 4xx HD phones (Skype for Business
-// firmware): the per-phone <MAC>.cfg and the <model>.img firmware images.
+// Package audiocodes serves AudioCodes 4xx HD phones on both firmware lines
+// (2.x Generic SIP, 3.x Skype for Business): the per-phone <MAC>.cfg and the
+// firmware images, by the vendor's <model>.img or by the per-phone name the
+// configuration gives (<MAC>-<model>.img).
 package audiocodes
 
 import (
-	"embed"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/provisioning"
 )
-
-//go:embed templates/*.tmpl
-var templateFS embed.FS
-
-var templates = provisioning.ParseTemplates(templateFS)
 
 // Family is the AudioCodes family.
 type Family struct{}
@@ -61,7 +59,7 @@ func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioni
 		return provisioning.Entry{}, fault.Forbiddenf("AudioCodes phones upload nothing to deskprov")
 	}
 	if strings.HasSuffix(strings.ToLower(name), ".img") {
-		return provisioning.Entry{Kind: provisioning.Image, Name: name}, nil
+		return resolveImage(name, dev)
 	}
 	mac, _, ok, err := provisioning.SplitMAC(name, ".cfg")
 	if !ok {
@@ -74,24 +72,69 @@ func (Family) Resolve(method, name string, dev *provisioning.Device) (provisioni
 	return provisioning.Entry{Kind: provisioning.Rendered, Template: "cfg.tmpl", Name: strings.ToUpper(mac) + ".cfg", ContentType: "text/plain; charset=utf-8", Main: true, PerDevice: true, Credentials: true}, nil
 }
 
-// Render makes <MAC>.cfg.
+// resolveImage reads an image name: the vendor's <model>.img (what a phone
+// given only a server asks for), or deskprov's per-phone <MAC>-<model>.img
+// and <MAC>.img (FirmwareURL), which name the phone even when its
+// User-Agent does not. Either way the firmware module is asked for
+// <model>.img on behalf of that phone.
+func resolveImage(name string, dev *provisioning.Device) (provisioning.Entry, error) {
+	stem := name[:len(name)-len(".img")]
+	mac, model, _ := strings.Cut(stem, "-")
+	if len(mac) != 12 || !provisioning.IsMAC(mac) {
+		return provisioning.Entry{Kind: provisioning.Image, Name: name}, nil
+	}
+	m, _ := provisioning.ParseMAC(mac)
+	if dev.MAC != "" && dev.MAC != m {
+		return provisioning.Entry{}, fault.Forbiddenf("%s names another phone than the one asking", name)
+	}
+	dev.MAC = m
+	if model == "" {
+		model = dev.Model
+	}
+	if !modelRE.MatchString(strings.ToUpper(model)) {
+		return provisioning.Entry{}, provisioning.NotFound(name)
+	}
+	return provisioning.Entry{Kind: provisioning.Image, Name: strings.ToUpper(model) + ".img"}, nil
+}
+
+var modelRE = regexp.MustCompile(`^C?[0-9]{3}HD$`)
+
+// Render makes <MAC>.cfg. The lines are written here, not by a template,
+// so that every value is folded onto its line (foldLine) and nothing a
+// policy or an admin types can add a line or a key.
 func (Family) Render(e provisioning.Entry, in provisioning.Inputs) ([]byte, error) {
 	if e.Template != "cfg.tmpl" {
 		return nil, provisioning.NotFound(e.Name)
 	}
-	kvs := provisioning.Apply(Table, in)
-	for i := range kvs {
-		kvs[i].Value = provisioning.OneLine(kvs[i].Value)
+	var b strings.Builder
+	fmt.Fprintf(&b, "; deskprov configuration for %s: IP phone policy %s version %d\n",
+		strings.ToUpper(in.Device.MAC), foldLine(in.Policy.Identity), in.Policy.Version)
+	for _, kv := range provisioning.Apply(Table, in) {
+		b.WriteString(kv.Name)
+		b.WriteByte('=')
+		b.WriteString(foldLine(kv.Value))
+		b.WriteByte('\n')
 	}
-	return templates.Render(e.Template, e.Name, struct {
-		MAC, Policy string
-		Version     int64
-		Params      []provisioning.KV
-	}{strings.ToUpper(in.Device.MAC), in.Policy.Identity, in.Policy.Version, kvs})
+	return []byte(b.String()), nil
+}
+
+// foldLine makes a value one line of the phone's key=value format: every
+// control character (CR, LF, NUL, tab, …) and the Unicode line and
+// paragraph separators become a space. A ';' is kept: the format's
+// comments are whole lines starting with ';', and a value never starts a
+// line.
+func foldLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // BootSequence is an AudioCodes phone's requests at boot: the image header
-// (the firmware module answers ranges), then the configuration.
+// (the firmware module answers ranges), then the configuration, then the
+// image its configuration names.
 func (Family) BootSequence(dev provisioning.Device) []provisioning.Step {
 	model := dev.Model
 	if model == "" {
@@ -101,6 +144,9 @@ func (Family) BootSequence(dev provisioning.Device) []provisioning.Step {
 		{Method: http.MethodGet, Name: model + ".img", Status: http.StatusNotFound},
 		{Method: http.MethodGet, Name: strings.ToUpper(dev.MAC) + ".cfg", Status: http.StatusOK},
 		{Method: http.MethodGet, Name: dev.MAC + ".cfg", Status: http.StatusOK},
+		// The per-phone image name its configuration points at: nothing is
+		// offered on a fresh server.
+		{Method: http.MethodGet, Name: ImageName(dev.MAC, model), Status: http.StatusNotFound},
 	}
 }
 

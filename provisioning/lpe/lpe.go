@@ -45,8 +45,16 @@ type Answer struct {
 	Reason  string   `xml:"Reason,omitempty"`
 }
 
-// FilesPath is where images are served.
-const FilesPath = "/RequestHandler/Files/"
+// The exchange's paths: the update handler and the images, inside
+// (RequestHandler) and outside the firewall (RequestHandlerExt, what a
+// reverse proxy publishes). Outside, a device nobody has signed in on is
+// refused at the update handler; the images are answered alike.
+const (
+	UpdatePath    = "/RequestHandler/ucdevice.upx"
+	ExtUpdatePath = "/RequestHandlerExt/ucdevice.upx"
+	FilesPath     = "/RequestHandler/Files/"
+	ExtFilesPath  = "/RequestHandlerExt/Files/"
+)
 
 // Parse reads a request into device facts; anything malformed or missing is
 // a fault.Invalid naming it.
@@ -83,11 +91,21 @@ func Parse(r io.Reader) (provisioning.Device, error) {
 		Serial: clean(req.SerialNumber), Revision: clean(req.Revision), Locale: clean(req.Locale)}, nil
 }
 
-// Render writes the answer for a decision; publicURL is the server's base URL.
-func Render(d provisioning.Decision, publicURL string) []byte {
+// Render writes the answer for a decision to a request made inside;
+// publicURL is the server's base URL.
+func Render(d provisioning.Decision, publicURL string) []byte { return RenderAt(d, publicURL, false) }
+
+// RenderAt writes the answer for a decision; an external request (to
+// ExtUpdatePath) is pointed at the image under ExtFilesPath, the path its
+// reverse proxy publishes.
+func RenderAt(d provisioning.Decision, publicURL string, external bool) []byte {
 	a := Answer{Status: "none", Reason: d.Reason}
 	if d.Offer && d.FileName != "" {
-		a = Answer{Status: "update", Version: d.Version, URL: strings.TrimRight(publicURL, "/") + FilesPath + d.FileName, SHA256: d.SHA256, Size: d.Size}
+		files := FilesPath
+		if external {
+			files = ExtFilesPath
+		}
+		a = Answer{Status: "update", Version: d.Version, URL: strings.TrimRight(publicURL, "/") + files + d.FileName, SHA256: d.SHA256, Size: d.Size}
 	} else if a.Reason == "" {
 		a.Reason = "the device runs the version it should"
 	}
@@ -96,6 +114,40 @@ func Render(d provisioning.Decision, publicURL string) []byte {
 }
 
 // Coverage says how Lync Phone Edition takes each IP phone policy setting:
-// it reads no provisioning file, so every setting is enforced by deskprov's
-// services or not supported.
-var Coverage = []provisioning.Coverage{}
+// it reads no provisioning file, so each setting is enforced by a deskprov
+// service or cannot be given to it by deskprov. The device takes client
+// policy in-band from the server it signs in to (Microsoft's Lync Server
+// 2010 device documentation); deskprov's sign-in does not send it.
+var Coverage = []provisioning.Coverage{
+	{Setting: "EnableDeviceUpdate", EnforcedBy: "ucdevice.upx update answers (firmware offers): status none while the effective policy has it off", Ref: refUpdate},
+	{Setting: "LocalProvisioningServerAddress", EnforcedBy: "ucdevice.upx update answers (firmware offers): status none while the policy names another update authority", Ref: refUpdate},
+	{Setting: "LocalProvisioningServerType", EnforcedBy: "ucdevice.upx update answers (firmware offers), with LocalProvisioningServerAddress", Ref: refUpdate},
+	{Setting: "LocalProvisioningServerUser", NotSupported: notAFile + "; the device's update server comes from in-band provisioning or DNS (ucupdates-r2), never from a policy field", Ref: refUpdate},
+	{Setting: "LocalProvisioningServerPassword", NotSupported: notAFile + "; the device's update server comes from in-band provisioning or DNS (ucupdates-r2), never from a policy field", Ref: refUpdate},
+	{Setting: "EnablePhoneLock", EnforcedBy: "/oauth2/phonelock (phone-lock PIN API) and sign-in, where deskprov is the server the device signs in to"},
+	{Setting: "PhoneLockTimeout", EnforcedBy: "/oauth2/phonelock (phone-lock PIN API)"},
+	{Setting: "AllowCallsWhenLocked", EnforcedBy: "/oauth2/phonelock (phone-lock PIN API)"},
+	{Setting: "MinPhonePinLength", EnforcedBy: "/oauth2/phonelock (phone-lock PIN API)"},
+	{Setting: "KeyboardLockMaxPinRetry", EnforcedBy: "/oauth2/phonelock (phone-lock PIN API)"},
+	{Setting: "EnableBetterTogetherOverEthernet", NotSupported: "Lync Phone Edition pairs with the PC over USB, not Ethernet (BToE)"},
+	{Setting: "BetterTogetherOverEthernetPairingMode", NotSupported: "Lync Phone Edition pairs with the PC over USB, not Ethernet (BToE)"},
+	{Setting: "UserDialTimeoutMS", NotSupported: inBand},
+	{Setting: "PrioritizedCodecsList", NotSupported: inBand},
+	{Setting: "EnablePowerSaveMode", NotSupported: inBand},
+	{Setting: "PowerSaveDuringOfficeHoursTimeoutMS", NotSupported: inBand},
+	{Setting: "PowerSavePostOfficeHoursTimeoutMS", NotSupported: inBand},
+	{Setting: "EnableOneTouchVoicemail", NotSupported: inBand},
+	{Setting: "DateTimeFormat", NotSupported: inBand},
+	{Setting: "EnableExchangeCalendaring", NotSupported: inBand},
+	{Setting: "SignInMode", NotSupported: inBand},
+	{Setting: "AllowHomeScreen", NotSupported: inBand},
+	{Setting: "AllowHotDesking", NotSupported: inBand},
+	{Setting: "HotDeskingIdleTimeoutInMinutes", NotSupported: inBand},
+}
+
+const (
+	notAFile = "Lync Phone Edition reads no provisioning file"
+	inBand   = notAFile + "; it takes client policy in-band from the server it signs in to, which deskprov's sign-in does not send"
+	// refUpdate is Microsoft's description of the process (not the fields).
+	refUpdate = "Microsoft Lync Server 2010 documentation, \"Updating Devices\" and \"How Device Update Web service works\" (technet gg412864)"
+)
