@@ -89,6 +89,9 @@ func (s *Service) AddFile(ctx context.Context, in FileInput, r io.Reader, actor 
 	if err := provisioning.CheckPath(in.Path); err != nil {
 		return f, false, err
 	}
+	if strings.HasPrefix(strings.ToLower(in.Path), provisioning.CAFilePrefix) {
+		return f, false, fault.FieldInvalid("path", "names starting with %s are the CA certificates' own: choose another", provisioning.CAFilePrefix)
+	}
 	if s.Reserved != nil {
 		if err := s.Reserved(in.Path); err != nil {
 			return f, false, err

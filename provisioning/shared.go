@@ -66,16 +66,13 @@ func (s *Service) SharedRequest(ctx context.Context, r Request) (vendor, site st
 }
 
 // Reserved refuses a shared file path that a family answers itself (a file
-// it renders, a phone's upload, a firmware image) or that names a CA
-// certificate: an admin's file must never stand in for those. A name a
+// it renders, a phone's upload, a firmware image): an admin's file must
+// never stand in for those. A name a
 // family answers with a plain 404 (Polycom's 000000000000-directory.xml)
 // is free.
 func (s *Service) Reserved(path string) error {
 	if err := CheckPath(path); err != nil {
 		return err
-	}
-	if strings.HasPrefix(strings.ToLower(path), CAFilePrefix) {
-		return fault.FieldInvalid("path", "names starting with %s are the CA certificates' own: choose another", CAFilePrefix)
 	}
 	if strings.Contains(path, "/") {
 		return nil
