@@ -47,6 +47,8 @@ type Service struct {
 	// Sites chooses a phone's site by its address; nil gives every phone
 	// the server-wide defaults (Server.DefaultSite).
 	Sites Sites
+	// Files are the admin's CA certificates and shared files; nil holds none.
+	Files PhoneFiles
 
 	genOnce   sync.Once
 	gen       *genReads
@@ -272,6 +274,12 @@ func (s *Service) FetchFile(ctx context.Context, r Request) (a Answer, ok bool, 
 	if known.e.Kind != Rendered && known.e.Kind != Optional {
 		return Answer{}, false, nil
 	}
+	if known.e.Kind == Optional && s.Files != nil {
+		// An admin's shared file may stand in for an optional name: Fetch answers it.
+		if held, err := s.Files.HoldsName(ctx, r.Name); err != nil || held {
+			return Answer{}, false, nil
+		}
+	}
 	a, err = s.answer(ctx, r, key, known, true)
 	return a, true, err
 }
@@ -491,6 +499,11 @@ func (s *Service) inputs(ctx context.Context, dev Device) (Inputs, error) {
 	var err error
 	if in.User, err = s.userOn(ctx, dev.MAC); err != nil {
 		return in, err
+	}
+	if s.Files != nil {
+		if in.CACerts, err = s.Files.CACerts(ctx); err != nil {
+			return in, fmt.Errorf("the CA certificates: %w", err)
+		}
 	}
 	in.Policy, in.Firmware, err = s.decide(ctx, dev, in.User)
 	return in, err

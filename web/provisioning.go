@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/phonefiles"
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/provisioning/lpe"
@@ -20,11 +21,14 @@ type Provisioning struct {
 	Service *provisioning.Service
 	// Images serves firmware images by vendor file name; nil answers 404.
 	Images ImageHandler
+	// Files are the admin's CA certificates and shared files, served under
+	// /prov/ (phonefiles.go); nil serves none.
+	Files *phonefiles.Service
 }
 
 // Mount adds the module's routes.
 func (m Provisioning) Mount(r *Routes) {
-	h := &provHandler{s: r.Server, svc: m.Service, images: m.Images}
+	h := &provHandler{s: r.Server, svc: m.Service, images: m.Images, shared: m.Files}
 	r.Server.prov = h
 	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPut} {
 		r.Root.Handle(method, "/prov/*name", h.file)
@@ -45,6 +49,7 @@ type provHandler struct {
 	s      *Server
 	svc    *provisioning.Service
 	images ImageHandler
+	shared *phonefiles.Service
 }
 
 // phoneFail answers a phone in plain text: phones parse what they get, so no
@@ -74,13 +79,18 @@ func plainNotFound(c *gin.Context) {
 
 func (h *provHandler) file(c *gin.Context) {
 	name := strings.TrimPrefix(c.Param("name"), "/")
+	if h.adminFile(c, name) {
+		return
+	}
 	ctx := c.Request.Context()
 	ans, err := h.svc.Fetch(ctx, provisioning.Request{Method: c.Request.Method, Name: name, UserAgent: c.Request.UserAgent(), IP: c.ClientIP(),
 		URI: c.Request.RequestURI, Authorization: c.Request.Header.Get("Authorization")})
 	if err != nil {
 		switch fault.KindOf(err) {
 		case fault.NotFound:
-			plainNotFound(c)
+			if !h.sharedFile(c, name) {
+				plainNotFound(c)
+			}
 			return
 		case fault.Unauthorized:
 			// A phone that holds credentials must present them: offer
@@ -93,7 +103,9 @@ func (h *provHandler) file(c *gin.Context) {
 	put := c.Request.Method == http.MethodPut
 	switch ans.Entry.Kind {
 	case provisioning.Optional:
-		plainNotFound(c)
+		if !h.sharedFile(c, name) {
+			plainNotFound(c)
+		}
 	case provisioning.Image:
 		if put {
 			h.phoneFail(c, fault.New(fault.Forbidden, "firmware images are uploaded through the admin API"))

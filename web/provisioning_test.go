@@ -319,7 +319,10 @@ func TestProvisioningRefusesBadNamesAndAnswersPhonesInPlainText(t *testing.T) {
 			status             int
 		}{
 			{"a traversal", "GET", "/prov/..%2fdeskprov.db", 400},
-			{"a nested path", "GET", "/prov/a/0004f2a1b2c3.cfg", 400},
+			// A path below /prov/ is a shared file's (issue 14): one nobody
+			// uploaded is a plain 404, a malformed one a 400.
+			{"a nested path nobody uploaded", "GET", "/prov/a/0004f2a1b2c3.cfg", 404},
+			{"a nested hidden name", "GET", "/prov/a/.0004f2a1b2c3.cfg", 400},
 			{"a malformed MAC", "GET", "/prov/0004f2a1b2zz.cfg", 400},
 			{"an unknown file", "GET", "/prov/favicon.ico", 404},
 			{"an image with no firmware module", "GET", "/prov/3111-44500-001.sip.ld", 404},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deskprov/deskprov/phonefiles"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/provisioning/audiocodes"
 	"github.com/deskprov/deskprov/provisioning/polycom"
@@ -59,7 +60,15 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 		p.Run(runCtx, func(err error) { a.log.Warn("could not write the device inventory", "err", err) })
 	}()
 	a.closers = append(a.closers, func() { cancel(); <-done; up.Close() })
-	a.modules = append(a.modules, web.Provisioning{Service: p, Images: images})
+	// The admin's CA certificates and shared files, kept in the store so
+	// that every instance on one PostgreSQL serves the same.
+	if err := phonefiles.Migrate(a.db); err != nil {
+		return fmt.Errorf("migrate the store: %w", err)
+	}
+	files := phonefiles.New(a.db)
+	files.Reserved = p.Reserved
+	p.Files = files
+	a.modules = append(a.modules, web.Provisioning{Service: p, Images: images, Files: files}, web.PhoneFiles(files))
 	return nil
 }
 
