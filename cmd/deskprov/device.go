@@ -17,6 +17,7 @@ import (
 	"github.com/deskprov/deskprov/provisioning/audiocodes"
 	"github.com/deskprov/deskprov/provisioning/polycom"
 	"github.com/deskprov/deskprov/provisioning/yealink"
+	"github.com/deskprov/deskprov/site"
 	"github.com/deskprov/deskprov/web"
 )
 
@@ -34,7 +35,15 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	if p.TakesCredentials(provisioning.AudioCodes) {
 		a.log.Warn("AudioCodes phones are issued provisioning credentials in unconfirmed parameters (--phone-credentials): an AudioCodes phone that ignores them is refused its configuration until an admin re-enrols it; try one phone first (docs/provisioning.md)")
 	}
-	p.Server = provisioning.Server{PublicURL: o.PublicURL, PollInterval: o.PollInterval}
+	phoneSite, err := serverSite(o)
+	if err != nil {
+		return err
+	}
+	p.Server = provisioning.Server{PublicURL: o.PublicURL, PollInterval: o.PollInterval, Site: phoneSite}
+	sites := site.New(a.db)
+	sites.Secrets = a.secrets
+	p.Sites = sites
+	a.modules = append(a.modules, web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()})
 	if a.policy != nil {
 		p.Policy = a.policy
 	}
