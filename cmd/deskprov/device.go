@@ -157,10 +157,10 @@ func init() {
 		}),
 	}
 
-	var as struct{ vendor, model, firmware string }
+	var as struct{ vendor, model, firmware, site string }
 	asQuery := func() string {
 		q := url.Values{}
-		for k, v := range map[string]string{"vendor": as.vendor, "model": as.model, "firmware": as.firmware} {
+		for k, v := range map[string]string{"vendor": as.vendor, "model": as.model, "firmware": as.firmware, "site": as.site} {
 			if v != "" {
 				q.Set(k, v)
 			}
@@ -205,6 +205,7 @@ A phone deskprov has not seen yet needs --vendor (and --model, --firmware for fi
 	pf.StringVar(&as.vendor, "vendor", "", "render as this vendor's phone (polycom, yealink, audiocodes)")
 	pf.StringVar(&as.model, "model", "", "render as this model")
 	pf.StringVar(&as.firmware, "firmware", "", "render as a phone running this firmware version")
+	pf.StringVar(&as.site, "site", "", "render as a phone in this site (default: a phone outside every site, with the server-wide settings)")
 
 	uploads := &cobra.Command{
 		Use: "uploads MAC [NAME]", Short: "List a phone's uploaded files (logs, overrides), or print one", Args: cobra.RangeArgs(1, 2),

@@ -113,6 +113,8 @@ func TestSiteCLI(t *testing.T) {
 		}
 		sameAsAPI[site.Site](t, e, "/api/v1/sites/Plant", "site", "show", "plant")
 		runSteps(t, []cliStep{
+			{"preview a phone's file in a site", []string{"device", "preview", "0004f2a1b2c3", "deskprov-0004f2a1b2c3.cfg", "--vendor", "polycom", "--site", "hq"}, "device.prov.serverName", false},
+			{"preview in a site not there", []string{"device", "preview", "0004f2a1b2c3", "deskprov-0004f2a1b2c3.cfg", "--vendor", "polycom", "--site", "Nowhere"}, `no site is named "Nowhere"`, true},
 			{"remove the password", []string{"site", "set", "Plant", "--remove-admin-password", "--name", "Plant 2"}, "not set", false},
 			{"remove the site", []string{"site", "remove", "plant 2"}, "Removed site Plant 2", false},
 			{"it is gone", []string{"site", "show", "Plant 2"}, "no site is named", true},
