@@ -463,8 +463,31 @@ func (s *Service) PreviewAt(ctx context.Context, dev Device, name, siteName stri
 	if err != nil {
 		return nil, err
 	}
-	return s.render(ctx, fam, dev, e, gen, site)
+	if site.AdminPassword == "" {
+		return s.render(ctx, fam, dev, e, gen, site)
+	}
+	// Admins are never shown the phones' admin password, only whether it is
+	// set: the preview masks it, and is rendered for this answer alone so
+	// that no phone is ever given the mask.
+	if !e.PerDevice {
+		dev.MAC, dev.Serial = "", ""
+	}
+	in, err := s.inputs(ctx, dev, site)
+	if err != nil {
+		return nil, err
+	}
+	if in.Site.AdminPassword != "" {
+		in.Site.AdminPassword = AdminPasswordMask
+	}
+	body, err := fam.Render(e, in)
+	if err != nil {
+		return nil, err
+	}
+	return newFile(e, body, in.User, gen), nil
 }
+
+// AdminPasswordMask stands for a site's admin password in previews.
+const AdminPasswordMask = "********"
 
 // siteNamed is the site an admin names for a preview.
 func (s *Service) siteNamed(ctx context.Context, name string) (Site, error) {

@@ -193,8 +193,12 @@ func TestPhonesGetTheirOwnSitesSettings(t *testing.T) {
 		}
 		// The admin's preview, for a site by name and for none.
 		got := e.call(t, "GET", "/api/v1/devices/0004f2000009/files/site-0004f2000009.cfg?vendor=sitetest&site=HQ", "", 200)
-		if !strings.Contains(got, `tz=Asia/Tokyo`) {
-			t.Errorf("preview for HQ: %s", got)
+		if !strings.Contains(got, `tz=Asia/Tokyo`) || !strings.Contains(got, `adminpw=********`) || strings.Contains(got, "hq-Admin-1") {
+			t.Errorf("preview for HQ (the admin password masked): %s", got)
+		}
+		// The masked preview is never what a phone gets.
+		if got := e.poll(t, "10.1.0.30", "site-0004f2000009.cfg"); !strings.Contains(got, "adminpw=hq-Admin-1\n") {
+			t.Errorf("the phone after the preview: %q", got)
 		}
 		got = e.call(t, "GET", "/api/v1/devices/0004f2000009/files/site-0004f2000009.cfg?vendor=sitetest", "", 200)
 		if !strings.Contains(got, `tz=Europe/London`) {
