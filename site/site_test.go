@@ -133,6 +133,17 @@ func TestSiteInputIsCheckedFieldByField(t *testing.T) {
 		if l, _ := s.List(ctx); len(l) != 1 {
 			t.Fatalf("a refused create left a site behind: %+v", l)
 		}
+		// 64 characters fit whatever their bytes (PostgreSQL counts characters).
+		long := strings.Repeat("İ", site.MaxName)
+		if _, err := s.Create(ctx, site.Input{Name: &long, Subnets: &[]string{"10.77.0.0/16"}}); err != nil {
+			t.Fatalf("64 × İ: %v", err)
+		}
+		if _, err := s.Create(ctx, site.Input{Name: ptr(long + "x"), Subnets: &[]string{"10.78.0.0/16"}}); !fault.Is(err, fault.Invalid) {
+			t.Fatalf("65 characters: %v", err)
+		}
+		if err := s.Delete(ctx, long); err != nil {
+			t.Fatal(err)
+		}
 		// A smaller network inside another site's is allowed: most specific wins.
 		create(t, s, "B", []string{"10.1.7.0/24"}, nil, "", "")
 		if _, err := s.Update(ctx, "B", site.Input{Subnets: &[]string{"10.1.0.0/16"}}); !fault.Is(err, fault.Conflict) {
