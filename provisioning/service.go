@@ -81,18 +81,56 @@ type Sites interface {
 	SiteFor(ctx context.Context, ip string) (site Site, ok bool, err error)
 }
 
+// SitesAt is Sites for a poll that has just read the config generation gen:
+// every site change bumps it, so while it stands the site of an address is
+// known without a store read. Sites that implement it are asked this way.
+type SitesAt interface {
+	SiteAt(ctx context.Context, ip string, gen int64) (site Site, ok bool, err error)
+}
+
+// SitesByName finds a site by its name, for an admin's preview.
+type SitesByName interface {
+	SiteNamed(ctx context.Context, name string) (site Site, ok bool, err error)
+}
+
 // SiteFor is the site of a phone at ip, with the server-wide defaults
 // filling what the site leaves unset; the defaults alone when no site
 // matches.
 func (s *Service) SiteFor(ctx context.Context, ip string) (Site, error) {
-	def := s.Server.DefaultSite()
 	if s.Sites == nil || ip == "" {
-		return def, nil
+		return s.Server.DefaultSite(), nil
 	}
 	site, ok, err := s.Sites.SiteFor(ctx, ip)
 	if err != nil || !ok {
-		return def, err
+		return s.Server.DefaultSite(), err
 	}
+	return s.withDefaults(site), nil
+}
+
+// siteAt is the site of a phone at ip as of generation gen, as the site
+// service holds it (Name "" and nothing set when no site matches); the
+// defaults are filled in only when a file is rendered (withDefaults), so a
+// cached poll does no more than find the name.
+func (s *Service) siteAt(ctx context.Context, ip string, gen int64) (Site, error) {
+	if s.Sites == nil || ip == "" {
+		return Site{}, nil
+	}
+	var site Site
+	var err error
+	if at, ok := s.Sites.(SitesAt); ok {
+		site, _, err = at.SiteAt(ctx, ip, gen)
+	} else {
+		site, _, err = s.Sites.SiteFor(ctx, ip)
+	}
+	if err != nil {
+		return Site{}, fmt.Errorf("the site of %s: %w", ip, err)
+	}
+	return site, nil
+}
+
+// withDefaults fills what site leaves unset with the server-wide defaults.
+func (s *Service) withDefaults(site Site) Site {
+	def := s.Server.DefaultSite()
 	if len(site.NTPServers) == 0 {
 		site.NTPServers = def.NTPServers
 	}
@@ -105,7 +143,7 @@ func (s *Service) SiteFor(ctx context.Context, ip string) (Site, error) {
 	if site.AdminPassword == "" {
 		site.AdminPassword = def.AdminPassword
 	}
-	return site, nil
+	return site
 }
 
 // Phones admits requests for one phone's files (phoneid.Service).
@@ -129,6 +167,9 @@ type Request struct {
 type renderKey struct {
 	template, name string
 	dev            Device
+	// site is the phone's site's name ("" for none): a site change bumps
+	// the generation, so within one the name stands for the site's values.
+	site string
 }
 
 // File is a rendered file.
@@ -314,17 +355,23 @@ func (s *Service) answer(ctx context.Context, r Request, key answerKey, known an
 	if err != nil {
 		return Answer{}, fmt.Errorf("read the config generation: %w", err)
 	}
+	site, err := s.siteAt(ctx, r.IP, gen)
+	if err != nil {
+		return Answer{}, err
+	}
 	var f *File
 	if adm.Issue != nil {
-		if f, err = s.renderIssuing(ctx, fam, dev, e, gen, adm.Issue); err != nil {
+		if f, err = s.renderIssuing(ctx, fam, dev, e, gen, site, adm.Issue); err != nil {
 			return Answer{}, err
 		}
-	} else if f = known.file; f == nil || f.Generation != gen {
-		if f, err = s.render(ctx, fam, dev, e, gen); err != nil {
+	} else if f = known.file; f == nil || f.Generation != gen || known.site != site.Name {
+		// The same request from a phone in another site (a shared file, a
+		// User-Agent without a MAC) must not get this site's file.
+		if f, err = s.render(ctx, fam, dev, e, gen, site); err != nil {
 			return Answer{}, err
 		}
 		if cacheable {
-			known.file = f
+			known.file, known.site = f, site.Name
 			s.answers.put(key, known)
 		}
 	}
@@ -367,8 +414,8 @@ func (s *Service) admit(ctx context.Context, r Request, dev Device, e Entry) (ph
 
 // renderIssuing renders the file that hands a phone its credentials. It is
 // never cached: the password exists in this one answer only.
-func (s *Service) renderIssuing(ctx context.Context, fam Family, dev Device, e Entry, gen int64, is *phoneid.Issue) (*File, error) {
-	in, err := s.inputs(ctx, dev)
+func (s *Service) renderIssuing(ctx context.Context, fam Family, dev Device, e Entry, gen int64, site Site, is *phoneid.Issue) (*File, error) {
+	in, err := s.inputs(ctx, dev, site)
 	if err != nil {
 		return nil, err
 	}
@@ -391,11 +438,18 @@ type answerSeen struct {
 	dev  Device
 	e    Entry
 	file *File
+	// site is the name of the site file was rendered for.
+	site string
 }
 
-// Preview renders a file for dev as a phone would get it, without recording
-// anything.
+// Preview renders a file for dev as a phone outside every site would get
+// it, without recording anything.
 func (s *Service) Preview(ctx context.Context, dev Device, name string) (*File, error) {
+	return s.PreviewAt(ctx, dev, name, "")
+}
+
+// PreviewAt is Preview for a phone in the named site ("" for none).
+func (s *Service) PreviewAt(ctx context.Context, dev Device, name, siteName string) (*File, error) {
 	fam := s.Family(dev.Vendor)
 	if fam == nil {
 		return nil, fault.FieldInvalid("vendor", "unknown vendor %q: use polycom, yealink or audiocodes", dev.Vendor)
@@ -414,17 +468,58 @@ func (s *Service) Preview(ctx context.Context, dev Device, name string) (*File, 
 	if err != nil {
 		return nil, fmt.Errorf("read the config generation: %w", err)
 	}
-	return s.render(ctx, fam, dev, e, gen)
+	site, err := s.siteNamed(ctx, siteName)
+	if err != nil {
+		return nil, err
+	}
+	if site.AdminPassword == "" {
+		return s.render(ctx, fam, dev, e, gen, site)
+	}
+	// Admins are never shown the phones' admin password, only whether it is
+	// set: the preview masks it, and is rendered for this answer alone so
+	// that no phone is ever given the mask.
+	if !e.PerDevice {
+		dev.MAC, dev.Serial = "", ""
+	}
+	in, err := s.inputs(ctx, dev, site)
+	if err != nil {
+		return nil, err
+	}
+	if in.Site.AdminPassword != "" {
+		in.Site.AdminPassword = AdminPasswordMask
+	}
+	body, err := fam.Render(e, in)
+	if err != nil {
+		return nil, err
+	}
+	return newFile(e, body, in.User, gen), nil
+}
+
+// AdminPasswordMask stands for a site's admin password in previews.
+const AdminPasswordMask = "********"
+
+// siteNamed is the site an admin names for a preview.
+func (s *Service) siteNamed(ctx context.Context, name string) (Site, error) {
+	if name == "" {
+		return Site{}, nil
+	}
+	if byName, ok := s.Sites.(SitesByName); ok {
+		site, found, err := byName.SiteNamed(ctx, name)
+		if err != nil || found {
+			return site, err
+		}
+	}
+	return Site{}, fault.NotFoundf("no site is named %q: deskprov site list shows the sites", clip(name))
 }
 
 // render returns the file from the cache when the config generation gen
 // (read by the caller) is the one it was made at; otherwise it gathers the
 // inputs and renders.
-func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry, gen int64) (*File, error) {
+func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry, gen int64, site Site) (*File, error) {
 	if !e.PerDevice {
 		dev.MAC, dev.Serial = "", ""
 	}
-	key := renderKey{template: e.Template, name: e.Name, dev: dev}
+	key := renderKey{template: e.Template, name: e.Name, dev: dev, site: site.Name}
 	s.cache.RLock()
 	f, ok := s.rendered[key]
 	cur := s.cacheGen
@@ -432,7 +527,7 @@ func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry, g
 	if ok && cur == gen {
 		return f, nil
 	}
-	in, err := s.inputs(ctx, dev)
+	in, err := s.inputs(ctx, dev, site)
 	if err != nil {
 		return nil, err
 	}
@@ -493,9 +588,15 @@ func (s *Service) generation(ctx context.Context) (int64, error) {
 	return s.gen.get(ctx)
 }
 
-// Inputs gathers what a file for dev depends on.
-func (s *Service) inputs(ctx context.Context, dev Device) (Inputs, error) {
-	in := Inputs{Device: dev, Server: s.Server, Site: s.Server.DefaultSite()}
+// inputs gathers what a file for dev depends on; site is the phone's site
+// as the site service holds it (siteAt), the defaults filling the rest.
+func (s *Service) inputs(ctx context.Context, dev Device, site Site) (Inputs, error) {
+	in := Inputs{Device: dev, Server: s.Server, Site: s.withDefaults(site)}
+	if dev.MAC == "" {
+		// A file that names no phone is shared: it never carries the
+		// phones' admin password.
+		in.Site.AdminPassword = ""
+	}
 	var err error
 	if in.User, err = s.userOn(ctx, dev.MAC); err != nil {
 		return in, err

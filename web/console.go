@@ -72,8 +72,9 @@ func newConsole(s *Server) (*console, error) {
 		return nil, err
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "policies", "policy", "sessions", "mfa", "enrolments", "phonefiles"} {
-		t, err := template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/console/"+name+".html")
+	for _, name := range []string{"login", "policies", "policy", "sessions", "mfa", "enrolments", "sites", "site", "phonefiles"} {
+		// *.part.html hold templates several pages share (a form's fields).
+		t, err := template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/console/"+name+".html", "templates/console/*.part.html")
 		if err != nil {
 			return nil, err
 		}

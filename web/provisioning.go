@@ -315,7 +315,7 @@ func (h *provHandler) preview(c *gin.Context) {
 		h.s.Fail(c, err)
 		return
 	}
-	f, err := h.svc.Preview(c.Request.Context(), dev, c.Param("name"))
+	f, err := h.svc.PreviewAt(c.Request.Context(), dev, c.Param("name"), c.Query("site"))
 	if err != nil {
 		h.s.Fail(c, err)
 		return

@@ -18,6 +18,7 @@ import (
 	"github.com/deskprov/deskprov/provisioning/audiocodes"
 	"github.com/deskprov/deskprov/provisioning/polycom"
 	"github.com/deskprov/deskprov/provisioning/yealink"
+	"github.com/deskprov/deskprov/site"
 	"github.com/deskprov/deskprov/web"
 )
 
@@ -35,7 +36,15 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	if p.TakesCredentials(provisioning.AudioCodes) {
 		a.log.Warn("AudioCodes phones are issued provisioning credentials in unconfirmed parameters (--phone-credentials): an AudioCodes phone that ignores them is refused its configuration until an admin re-enrols it; try one phone first (docs/provisioning.md)")
 	}
-	p.Server = provisioning.Server{PublicURL: o.PublicURL, PollInterval: o.PollInterval}
+	phoneSite, err := serverSite(o)
+	if err != nil {
+		return err
+	}
+	p.Server = provisioning.Server{PublicURL: o.PublicURL, PollInterval: o.PollInterval, Site: phoneSite}
+	sites := site.New(a.db)
+	sites.Secrets = a.secrets
+	p.Sites = sites
+	a.modules = append(a.modules, web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()})
 	if a.policy != nil {
 		p.Policy = a.policy
 	}
@@ -157,10 +166,10 @@ func init() {
 		}),
 	}
 
-	var as struct{ vendor, model, firmware string }
+	var as struct{ vendor, model, firmware, site string }
 	asQuery := func() string {
 		q := url.Values{}
-		for k, v := range map[string]string{"vendor": as.vendor, "model": as.model, "firmware": as.firmware} {
+		for k, v := range map[string]string{"vendor": as.vendor, "model": as.model, "firmware": as.firmware, "site": as.site} {
 			if v != "" {
 				q.Set(k, v)
 			}
@@ -205,6 +214,7 @@ A phone deskprov has not seen yet needs --vendor (and --model, --firmware for fi
 	pf.StringVar(&as.vendor, "vendor", "", "render as this vendor's phone (polycom, yealink, audiocodes)")
 	pf.StringVar(&as.model, "model", "", "render as this model")
 	pf.StringVar(&as.firmware, "firmware", "", "render as a phone running this firmware version")
+	pf.StringVar(&as.site, "site", "", "render as a phone in this site (default: a phone outside every site, with the server-wide settings)")
 
 	uploads := &cobra.Command{
 		Use: "uploads MAC [NAME]", Short: "List a phone's uploaded files (logs, overrides), or print one", Args: cobra.RangeArgs(1, 2),

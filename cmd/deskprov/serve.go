@@ -26,6 +26,7 @@ import (
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/signin"
+	"github.com/deskprov/deskprov/site"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
@@ -72,6 +73,11 @@ type serveOptions struct {
 	// PhoneCredentials lists the phone families given provisioning
 	// credentials (provisioning.ParsePhoneCredentials; empty: the default).
 	PhoneCredentials string
+	// NTPServers, TimeZone and Language are what phones get where no site
+	// matches (serverSite; empty: pool.ntp.org, UTC, the phone's own).
+	NTPServers []string
+	TimeZone   string
+	Language   string
 }
 
 func init() {
@@ -114,6 +120,9 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.BoolVar(&phoneLane, "phone-lane", true, "answer phone config polls on the connection itself, handing everything else to the HTTP server (plain HTTP only; --phone-lane=false sends every request through net/http)")
 	f.StringVar(&o.EnrollNetworks, "enroll-networks", "", "networks (CIDRs or addresses, comma-separated) from which a new phone is issued its provisioning credentials on first contact; empty allows any address")
 	f.StringVar(&o.PhoneCredentials, "phone-credentials", strings.Join(provisioning.DefaultPhoneCredentials, ","), "phone families given provisioning credentials, which they must then present: a comma-separated list of polycom, yealink, audiocodes, or none (audiocodes is off by default: its parameter names are unconfirmed, see docs/provisioning.md)")
+	f.StringSliceVar(&o.NTPServers, "ntp-server", []string{provisioning.DefaultNTPServer}, "NTP servers phones use where no site sets them: up to 4 host names or addresses (repeat or separate with commas)")
+	f.StringVar(&o.TimeZone, "time-zone", provisioning.DefaultTimeZone, "time zone (IANA name such as Europe/Stockholm) phones use where no site sets one")
+	f.StringVar(&o.Language, "language", "", "language (BCP 47 tag such as en-US) phones use where no site sets one; empty leaves the phone's own")
 	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
 	rootCmd.AddCommand(cmd)
 }
@@ -185,7 +194,7 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	}
 	a.secrets = box
 	log.Info("sealing secrets at rest (server keys, token-signing keys, authenticator secrets)", "key_file", keySrc)
-	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate, policy.Migrate, provisioning.Migrate, firmware.Migrate, signin.Migrate, phoneid.Migrate} {
+	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate, policy.Migrate, provisioning.Migrate, site.Migrate, firmware.Migrate, signin.Migrate, phoneid.Migrate} {
 		if err := m(db); err != nil {
 			return nil, fmt.Errorf("migrate the store: %w", err)
 		}
@@ -260,6 +269,10 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	slog.SetDefault(log)
 	if _, err := provisioning.ParsePhoneCredentials(o.PhoneCredentials); err != nil {
 		return fmt.Errorf("--phone-credentials: %w", err)
+	}
+	phoneSite, err := serverSite(o)
+	if err != nil {
+		return err
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together: give both or neither")
@@ -338,8 +351,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
   web sign-in         %s/devicelogin
   store               %s
   phones enrol from   %s
+  phone settings      %s
 %sStop with Ctrl-C.
-`, ln.Addr(), scheme, o.PublicURL, o.PublicURL, o.PublicURL, o.PublicURL, storeDesc, enrolDesc(o.EnrollNetworks), debugLine)
+`, ln.Addr(), scheme, o.PublicURL, o.PublicURL, o.PublicURL, o.PublicURL, storeDesc, enrolDesc(o.EnrollNetworks), siteDesc(phoneSite), debugLine)
 	log.Info("deskprov started", "listen", ln.Addr().String(), "public_url", o.PublicURL, "store", string(a.engine))
 
 	serveOn, shutdown := hs.Serve, hs.Shutdown
