@@ -179,6 +179,9 @@ func (s *Service) LoadInventory(ctx context.Context, in []InventoryNumber) (int,
 		if err := placeLengths(field+".", n.State, n.City); err != nil {
 			return 0, err
 		}
+		if err := poolCheck(num, c, t, field); err != nil {
+			return 0, err
+		}
 		rows = append(rows, PhoneNumber{Number: num, Type: t, Country: c, State: strings.TrimSpace(n.State),
 			City: strings.TrimSpace(n.City), Source: SourcePool})
 	}
