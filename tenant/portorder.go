@@ -295,7 +295,7 @@ func (s *Service) MovePortOrder(ctx context.Context, id uint, action string, in 
 			rows := make([]PhoneNumber, len(o.NumberList))
 			for i, n := range o.NumberList {
 				rows[i] = PhoneNumber{Number: n, Type: o.NumberType, Country: o.Country, State: o.Region, City: o.City,
-					Source: SourcePorted, Acquired: true, AcquiredAt: &now}
+					Source: SourcePorted, Acquired: true, AcquiredAt: &now, CapacitySetup: portedCapacity(o.NumberType)}
 			}
 			if err := tx.CreateInBatches(rows, 200).Error; err != nil {
 				if store.IsUniqueViolation(err) {
