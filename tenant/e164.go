@@ -23,8 +23,12 @@ func checkNumberAgainst(number string, country string, t NumberType, numberField
 	}
 	regions := phonenumbers.GetRegionCodesForCountryCode(int(p.GetCountryCode()))
 	if !containsString(regions, country) {
+		of := phonenumbers.GetRegionCodeForNumber(p)
+		if of == "" {
+			of = strings.Join(regions, "/")
+		}
 		return fault.FieldInvalid(countryField, "%s is a number of %s (country code +%d), not of %s: fix the number or the country",
-			number, strings.Join(regions, "/"), p.GetCountryCode(), country)
+			number, of, p.GetCountryCode(), country)
 	}
 	if !phonenumbers.IsValidNumberForRegion(p, country) {
 		if region := phonenumbers.GetRegionCodeForNumber(p); region != "" && region != country {
