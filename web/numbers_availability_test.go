@@ -125,6 +125,38 @@ func TestNumbersOutsideTheFirstSixCountries(t *testing.T) {
 			}
 		})
 
+		t.Run("a number in a country without address rules waits for the admin's word, never a dead end", func(t *testing.T) {
+			var a tenant.EmergencyAddress
+			if code := call("POST", "/api/v1/emergencyaddresses", `{"houseNumber":"2-7-1","street":"Otemachi","city":"Tokyo","postalCode":"100-0004","country":"JP"}`, &a); code != 201 || a.ValidationStatus != "NotValidated" {
+				t.Fatalf("address: %d %+v", code, a)
+			}
+			var o tenant.PortOrder
+			if code := call("POST", "/api/v1/portorders", `{"numberType":"user","country":"JP","carrier":"Contoso KK","accountNumber":"1","billingName":"Fabrikam","billingAddress":"Tokyo","authorizedSignatory":"Pat","numbers":["+81312345678"]}`, &o); code != 201 {
+				t.Fatalf("port order: %d %+v", code, o)
+			}
+			foc := time.Now().UTC().Add(time.Hour)
+			call("POST", fmt.Sprintf("/api/v1/portorders/%d/confirm", o.ID), `{"firmOrderDate":"`+foc.Format(time.RFC3339)+`"}`, &o)
+			db.Exec("UPDATE port_orders SET firm_order_date = ? WHERE id = ?", time.Now().UTC().Add(-time.Minute), o.ID)
+			if code := call("POST", fmt.Sprintf("/api/v1/portorders/%d/complete", o.ID), "", &o); code != 200 {
+				t.Fatalf("complete: %d %+v", code, o)
+			}
+			assign := fmt.Sprintf(`{"user":"kiri@contoso.com","emergencyAddressId":%d}`, a.ID)
+			var e codedErr
+			if code := call("POST", "/api/v1/numbers/+81312345678/assign", assign, &e); code != 409 || e.Code != "address_not_validated" || !strings.Contains(e.Message, "/validate") {
+				t.Fatalf("assign with a NotValidated address: %d %+v", code, e)
+			}
+			if code := call("POST", fmt.Sprintf("/api/v1/emergencyaddresses/%d/validate", a.ID), "", nil); code != 200 {
+				t.Fatalf("validate: %d", code)
+			}
+			var n tenant.NumberView
+			if code := call("POST", "/api/v1/numbers/+81312345678/assign", assign, &n); code != 200 || n.User != "kiri@contoso.com" {
+				t.Fatalf("assign once validated: %d %+v", code, n)
+			}
+			if code := call("POST", "/api/v1/numbers/+81312345678/release", "", nil); code != 200 {
+				t.Fatalf("release: %d", code)
+			}
+		})
+
 		t.Run("GB service numbers are not self-service", func(t *testing.T) {
 			var e codedErr
 			if code := call("POST", "/api/v1/numbers/inventory", `{"numbers":[{"number":"+442079460001","type":"serviceToll","country":"GB"}]}`, &e); code != 400 || e.Code != "not_self_service" || e.Field != "numbers[0].type" {
