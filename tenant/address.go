@@ -27,7 +27,9 @@ const (
 	ValidationNotValidated = "NotValidated"
 )
 
-// AddressCountries are the countries whose addresses deskprov validates.
+// AddressCountries are the countries with deskprov's own address rules; the
+// availability table's other countries have their postal-code pattern, and
+// any other country code gives a NotValidated address.
 var AddressCountries = []string{"US", "CA", "GB", "FR", "SE", "DE"}
 
 // EmergencyAddress is a civic address emergency services are sent to. It is
