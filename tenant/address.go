@@ -93,9 +93,10 @@ type Validation struct {
 	Reason      string
 }
 
-// ValidateAddress checks an address offline: the country must be one of
-// AddressCountries; house number, street, city and postal code are
-// required; a street named by a number needs its ordinal suffix in the
+// ValidateAddress checks an address offline: the country must be a
+// two-letter code or a name deskprov knows, and one without any rules gives
+// NotValidated (the admin's word decides: MarkAddressValidated); house
+// number, street, city and postal code are required; a street named by a number needs its ordinal suffix in the
 // English-speaking countries (US, CA, GB); the postal code must have its
 // country's shape; US states and Canadian provinces must be known. Fixable
 // spellings (a state name for its code, a wrong ordinal suffix, a postal
