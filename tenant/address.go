@@ -21,9 +21,15 @@ const (
 	ValidationAccepted            = "Accepted"
 	ValidationAcceptedWithChanges = "AcceptedWithChanges"
 	ValidationRejected            = "Rejected"
+	// ValidationNotValidated: deskprov has no rule for the address's
+	// country (SPEC's starting state); an admin who has checked it marks it
+	// validated (MarkAddressValidated), after which numbers may use it.
+	ValidationNotValidated = "NotValidated"
 )
 
-// AddressCountries are the countries whose addresses deskprov validates.
+// AddressCountries are the countries with deskprov's own address rules; the
+// availability table's other countries have their postal-code pattern, and
+// any other country code gives a NotValidated address.
 var AddressCountries = []string{"US", "CA", "GB", "FR", "SE", "DE"}
 
 // EmergencyAddress is a civic address emergency services are sent to. It is
@@ -45,6 +51,10 @@ type EmergencyAddress struct {
 	Corrections      []Correction        `gorm:"-" json:"corrections,omitempty"`
 	Locations        []EmergencyLocation `gorm:"foreignKey:AddressID;constraint:OnDelete:CASCADE" json:"locations"`
 	CreatedAt        time.Time           `json:"createdAt"`
+	// ValidatedBy and ValidatedAt record the admin who marked a
+	// NotValidated address validated.
+	ValidatedBy string     `gorm:"size:256" json:"validatedBy,omitempty"`
+	ValidatedAt *time.Time `json:"validatedAt,omitempty"`
 }
 
 // EmergencyLocation is a place under an address (a floor, a wing). Every
@@ -83,9 +93,10 @@ type Validation struct {
 	Reason      string
 }
 
-// ValidateAddress checks an address offline: the country must be one of
-// AddressCountries; house number, street, city and postal code are
-// required; a street named by a number needs its ordinal suffix in the
+// ValidateAddress checks an address offline: the country must be a
+// two-letter code or a name deskprov knows, and one without any rules gives
+// NotValidated (the admin's word decides: MarkAddressValidated); house
+// number, street, city and postal code are required; a street named by a number needs its ordinal suffix in the
 // English-speaking countries (US, CA, GB); the postal code must have its
 // country's shape; US states and Canadian provinces must be known. Fixable
 // spellings (a state name for its code, a wrong ordinal suffix, a postal
@@ -100,7 +111,7 @@ func ValidateAddress(in AddressInput) Validation {
 	v.require("street", v.out.Street, "street")
 	v.require("city", v.out.City, "city")
 	v.require("postalCode", v.out.PostalCode, "postal code")
-	if len(v.reasons) == 0 {
+	if len(v.reasons) == 0 && !v.noRule {
 		v.houseNumber()
 		v.street()
 		v.state()
@@ -110,6 +121,9 @@ func ValidateAddress(in AddressInput) Validation {
 	switch {
 	case len(v.reasons) > 0:
 		res.Status, res.Reason, res.Address, res.Corrections = ValidationRejected, strings.Join(v.reasons, "; "), in, nil
+	case v.noRule:
+		res.Status = ValidationNotValidated
+		res.Reason = fmt.Sprintf("deskprov has no address rules for %s: check the address and mark it validated (POST /api/v1/emergencyaddresses/{id}/validate)", v.out.Country)
 	case len(v.changes) > 0:
 		res.Status = ValidationAcceptedWithChanges
 	default:
@@ -122,6 +136,8 @@ type validator struct {
 	out     AddressInput
 	changes []Correction
 	reasons []string
+	// noRule: the country is a country code deskprov has no rules for.
+	noRule bool
 }
 
 func (v *validator) reject(format string, args ...any) {
@@ -153,11 +169,16 @@ var countryNames = map[string]string{
 func (v *validator) country() {
 	c := strings.ToUpper(v.out.Country)
 	code, ok := countryNames[c]
+	if row, found := countryByName(v.out.Country); !ok && found {
+		code, ok = row.Code, true
+	}
 	switch {
 	case v.out.Country == "":
 		v.reject("the country is missing")
+	case !ok && countryCode.MatchString(c):
+		v.out.Country, v.noRule = c, true
 	case !ok:
-		v.reject("emergency addresses can be validated in %s; %q is not one of them", strings.Join(AddressCountries, ", "), v.out.Country)
+		v.reject("%q is not a country deskprov knows: write its two-letter ISO code (such as NZ)", v.out.Country)
 	case c == code:
 		v.out.Country = code // only the case differed
 	default:
@@ -301,6 +322,19 @@ func (v *validator) postalCode() {
 		} else {
 			v.reject("%q is not a Swedish postal code: use 5 digits (123 45)", raw)
 		}
+	default:
+		// The availability table's other countries: the postal-code
+		// pattern of Google's address data (tenant/availability.json).
+		row, _ := CountryAvailabilityOf(v.out.Country)
+		if row.postal == nil {
+			v.noRule = true
+			return
+		}
+		if up := strings.ToUpper(raw); row.postal.MatchString(up) {
+			v.correct("postalCode", &v.out.PostalCode, up)
+		} else {
+			v.reject("%q is not a %s postal code: use the form %s", raw, row.Name, row.PostalCode.Example)
+		}
 	}
 }
 
@@ -424,7 +458,41 @@ func usableAddress(tx *gorm.DB, id uint) (EmergencyAddress, error) {
 	if a.ValidationStatus == ValidationRejected {
 		return a, fault.Conflictf("emergency address %d was rejected (%s): create a corrected one", a.ID, a.Reason).WithCode("address_rejected")
 	}
+	if a.ValidationStatus == ValidationNotValidated {
+		return a, fault.Conflictf("emergency address %d is not validated (deskprov has no address rules for %s): check it and mark it validated first (POST /api/v1/emergencyaddresses/%d/validate, deskprov address validate %d)", a.ID, a.Country, a.ID, a.ID).WithCode("address_not_validated")
+	}
 	return a, nil
+}
+
+// MarkAddressValidated is the admin's word that a NotValidated address (one
+// deskprov has no rules for) is right: it becomes Accepted, recording who
+// said so and when, and numbers may use it. Addresses deskprov's rules
+// decided are not the admin's to overrule: a rejected one is corrected by
+// creating a new one.
+func (s *Service) MarkAddressValidated(ctx context.Context, id uint, by string) (EmergencyAddress, error) {
+	if err := s.RequireVoice(ctx); err != nil {
+		return EmergencyAddress{}, err
+	}
+	var out EmergencyAddress
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		a, err := findAddress(store.ForUpdate(tx), id)
+		if err != nil {
+			return err
+		}
+		switch a.ValidationStatus {
+		case ValidationNotValidated:
+		case ValidationRejected:
+			return fault.Conflictf("emergency address %d was rejected (%s): create a corrected one", a.ID, a.Reason).WithCode("address_rejected")
+		default:
+			return fault.Conflictf("emergency address %d is already %s", a.ID, a.ValidationStatus).WithCode("already_validated")
+		}
+		now := s.Now().UTC()
+		a.ValidationStatus, a.Reason, a.ValidatedBy, a.ValidatedAt = ValidationAccepted, "", by, &now
+		out = a
+		return tx.Model(&EmergencyAddress{}).Where("id = ?", a.ID).Updates(map[string]any{"validation_status": a.ValidationStatus,
+			"reason": "", "validated_by": by, "validated_at": now}).Error
+	})
+	return out, err
 }
 
 // AddLocation adds a named location (a floor, a wing) under an address.

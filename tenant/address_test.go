@@ -39,7 +39,11 @@ func TestValidateAddress(t *testing.T) {
 		{"a bad ZIP code is rejected", with(func(a *AddressInput) { a.PostalCode = "9805" }), ValidationRejected, nil, "ZIP"},
 		{"an unknown state is rejected", with(func(a *AddressInput) { a.State = "Atlantis" }), ValidationRejected, nil, "Atlantis"},
 		{"a missing house number is rejected", with(func(a *AddressInput) { a.HouseNumber = "" }), ValidationRejected, nil, "house number"},
-		{"an unsupported country is rejected", with(func(a *AddressInput) { a.Country = "JP" }), ValidationRejected, nil, "JP"},
+		{"a country deskprov has no rules for is kept, not validated", with(func(a *AddressInput) { a.Country = "JP"; a.State = ""; a.HouseNumber = "1-2-3" }), ValidationNotValidated, nil, "JP"},
+		{"a country that is no code and no known name is rejected", with(func(a *AddressInput) { a.Country = "Atlantis" }), ValidationRejected, nil, "two-letter"},
+		{"a New Zealand address is checked against NZ's postal-code rule", AddressInput{HouseNumber: "1", Street: "Lambton Quay", City: "Wellington", PostalCode: "6011", Country: "New Zealand"}, ValidationAcceptedWithChanges, map[string]string{"country": "NZ"}, ""},
+		{"a New Zealand postal code of five digits is rejected", AddressInput{HouseNumber: "1", Street: "Lambton Quay", City: "Wellington", PostalCode: "60111", Country: "NZ"}, ValidationRejected, nil, "New Zealand postal code"},
+		{"a Dutch postal code is upper-cased", AddressInput{HouseNumber: "1", Street: "Dam", City: "Amsterdam", PostalCode: "1012 jm", Country: "NL"}, ValidationAcceptedWithChanges, map[string]string{"postalCode": "1012 JM"}, ""},
 		{"a country name becomes its code", with(func(a *AddressInput) { a.Country = "United States" }), ValidationAcceptedWithChanges, map[string]string{"country": "US"}, ""},
 		{"a Canadian postal code is spaced and upper-cased", AddressInput{HouseNumber: "24", Street: "Sussex Drive", City: "Ottawa", State: "Ontario", PostalCode: "k1m1m4", Country: "CA"}, ValidationAcceptedWithChanges, map[string]string{"postalCode": "K1M 1M4", "state": "ON"}, ""},
 		{"a Canadian postal code with a D is rejected", AddressInput{HouseNumber: "24", Street: "Sussex Drive", City: "Ottawa", State: "ON", PostalCode: "D1M 1M4", Country: "CA"}, ValidationRejected, nil, "Canadian"},
@@ -166,7 +170,6 @@ func TestUserNumbersOutsideTheUSNeedAnEmergencyAddress(t *testing.T) {
 		s, _ := numbersTestTenant(t, db, numbersT0)
 		ctx := context.Background()
 		numbersLoad(t, s, UserNumber, "GB", "", "London", 0, 3)
-		numbersLoad(t, s, ServiceTollNumber, "GB", "", "London", 10, 1)
 		wantCode := func(t *testing.T, err error, code string) {
 			t.Helper()
 			if fe, _ := fault.As(err); fe == nil || fe.Code != code {
@@ -199,7 +202,13 @@ func TestUserNumbersOutsideTheUSNeedAnEmergencyAddress(t *testing.T) {
 			wantCode(t, err, "emergency_address_required")
 		})
 		t.Run("service numbers need no address", func(t *testing.T) {
-			if _, err := s.Reserve(ctx, ReserveInput{Type: "serviceToll", Country: "GB", Quantity: 1}, "admin"); err != nil {
+			// GB service numbers come through a number request (the
+			// availability table), which checks the address rule as acquiring does.
+			r, err := s.SubmitNumberRequest(ctx, NumberRequestInput{Type: "serviceToll", Country: "GB", City: "London", Quantity: 1, Contact: "pat@example.com"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.MoveNumberRequest(ctx, r.ID, "fulfil", "", []string{"+442079400010"}); err != nil {
 				t.Fatal(err)
 			}
 		})

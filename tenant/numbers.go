@@ -59,8 +59,11 @@ type PhoneNumber struct {
 	// user number.
 	EmergencyAddressID *uint
 	LocationID         *uint
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// CapacitySetup is CapacityPending on a ported service number until an
+	// operator confirms its concurrent-call capacity (capacity.go).
+	CapacitySetup string `gorm:"size:12;not null;default:''"`
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // NumberView is a number as the API shows it.
@@ -78,6 +81,9 @@ type NumberView struct {
 	EmergencyAddressID *uint       `json:"emergencyAddressId,omitempty"`
 	LocationID         *uint       `json:"locationId,omitempty"`
 	HeldUntil          *time.Time  `json:"heldUntil,omitempty"`
+	// ConcurrentCalls and CapacitySetup: see capacity.go.
+	ConcurrentCalls string `json:"concurrentCalls"`
+	CapacitySetup   string `json:"capacitySetup,omitempty"`
 }
 
 func (s *Service) view(n PhoneNumber) NumberView {
@@ -99,6 +105,7 @@ func (s *Service) view(n PhoneNumber) NumberView {
 	if n.Service != nil {
 		v.Service = &ServiceRef{Kind: n.Service.Kind, ID: n.Service.ID, Name: n.Service.Name}
 	}
+	v.ConcurrentCalls, v.CapacitySetup = capacityOf(n)
 	return v
 }
 
@@ -177,6 +184,9 @@ func (s *Service) LoadInventory(ctx context.Context, in []InventoryNumber) (int,
 			return 0, err
 		}
 		if err := placeLengths(field+".", n.State, n.City); err != nil {
+			return 0, err
+		}
+		if err := poolCheck(num, c, t, field); err != nil {
 			return 0, err
 		}
 		rows = append(rows, PhoneNumber{Number: num, Type: t, Country: c, State: strings.TrimSpace(n.State),

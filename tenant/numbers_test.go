@@ -31,9 +31,14 @@ func numbersLoad(t *testing.T, s *Service, typ NumberType, country, state, city 
 	var in []InventoryNumber
 	var out []string
 	for i := 0; i < count; i++ {
+		// Numbers of the declared kind and country, as libphonenumber
+		// classifies them (LoadInventory checks them).
 		n := fmt.Sprintf("+1425555%04d", first+i)
-		if country != "US" {
+		switch {
+		case country != "US":
 			n = fmt.Sprintf("+4420794%05d", first+i)
+		case typ == ServiceTollFreeNumber:
+			n = fmt.Sprintf("+1800555%04d", first+i)
 		}
 		in = append(in, InventoryNumber{Number: n, Type: string(typ), Country: country, State: state, City: city})
 		out = append(out, n)

@@ -156,6 +156,12 @@ func (s *Service) SubmitPortOrder(ctx context.Context, in PortOrderInput) (PortO
 			}
 			return PortOrder{}, fault.FieldInvalid("numbers", "%s is %s but the order is for %s numbers: one order holds one number type, so put it in a separate order", n, kind, t).WithCode("mixed_number_types")
 		}
+		if err := checkNumberAgainst(n, country, t, fmt.Sprintf("numbers[%d]", i), "country", "numberType"); err != nil {
+			if fe, ok := fault.As(err); ok && fe.Code == "wrong_number_type" {
+				fe.Code = "mixed_number_types" // one order, one number type
+			}
+			return PortOrder{}, err
+		}
 		o.NumberList = append(o.NumberList, n)
 	}
 	o.NumberList = sortedNumbers(o.NumberList)
@@ -289,7 +295,7 @@ func (s *Service) MovePortOrder(ctx context.Context, id uint, action string, in 
 			rows := make([]PhoneNumber, len(o.NumberList))
 			for i, n := range o.NumberList {
 				rows[i] = PhoneNumber{Number: n, Type: o.NumberType, Country: o.Country, State: o.Region, City: o.City,
-					Source: SourcePorted, Acquired: true, AcquiredAt: &now}
+					Source: SourcePorted, Acquired: true, AcquiredAt: &now, CapacitySetup: portedCapacity(o.NumberType)}
 			}
 			if err := tx.CreateInBatches(rows, 200).Error; err != nil {
 				if store.IsUniqueViolation(err) {
@@ -326,18 +332,22 @@ func (s *Service) MovePortOrder(ctx context.Context, id uint, action string, in 
 // NumberRequest asks an operator for numbers in a country with no
 // self-service numbers (SPEC §1).
 type NumberRequest struct {
-	ID        uint       `gorm:"primaryKey" json:"id"`
-	Type      NumberType `gorm:"size:20;not null" json:"type"`
-	Country   string     `gorm:"size:2;not null" json:"country"`
-	Region    string     `gorm:"size:64" json:"state,omitempty"`
-	City      string     `gorm:"size:128" json:"city,omitempty"`
-	Quantity  int        `gorm:"not null" json:"quantity"`
-	Contact   string     `gorm:"size:256;not null" json:"contact"`
-	Notes     string     `gorm:"size:1024" json:"notes,omitempty"`
-	State     string     `gorm:"size:20;not null" json:"status"`
-	Reason    string     `gorm:"size:512" json:"reason,omitempty"`
-	CreatedAt time.Time  `json:"createdAt"`
-	UpdatedAt time.Time  `json:"updatedAt"`
+	ID       uint       `gorm:"primaryKey" json:"id"`
+	Type     NumberType `gorm:"size:20;not null" json:"type"`
+	Country  string     `gorm:"size:2;not null" json:"country"`
+	Region   string     `gorm:"size:64" json:"state,omitempty"`
+	City     string     `gorm:"size:128" json:"city,omitempty"`
+	Quantity int        `gorm:"not null" json:"quantity"`
+	Contact  string     `gorm:"size:256;not null" json:"contact"`
+	Notes    string     `gorm:"size:1024" json:"notes,omitempty"`
+	State    string     `gorm:"size:20;not null" json:"status"`
+	Reason   string     `gorm:"size:512" json:"reason,omitempty"`
+	// BeyondQuota: the organisation asks for more numbers than its quota
+	// allows (the seeds send it to support); the operator who fulfils it
+	// provides them past the quota.
+	BeyondQuota bool      `gorm:"not null;default:false" json:"beyondQuota"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
 }
 
 // NumberRequestInput is the form.
@@ -349,6 +359,8 @@ type NumberRequestInput struct {
 	Quantity int    `json:"quantity"`
 	Contact  string `json:"contact"`
 	Notes    string `json:"notes"`
+	// BeyondQuota asks for numbers past the quota (see NumberRequest).
+	BeyondQuota bool `json:"beyondQuota"`
 }
 
 // SubmitNumberRequest files the form. Where self-service numbers of that
@@ -369,7 +381,8 @@ func (s *Service) SubmitNumberRequest(ctx context.Context, in NumberRequestInput
 		return NumberRequest{}, fault.FieldInvalid("quantity", "quantity must be between 1 and 1000, not %d", in.Quantity)
 	}
 	r := NumberRequest{Type: t, Country: country, Region: strings.TrimSpace(in.State), City: strings.TrimSpace(in.City),
-		Quantity: in.Quantity, Contact: strings.TrimSpace(in.Contact), Notes: strings.TrimSpace(in.Notes), State: OrderSubmitted}
+		Quantity: in.Quantity, Contact: strings.TrimSpace(in.Contact), Notes: strings.TrimSpace(in.Notes), State: OrderSubmitted,
+		BeyondQuota: in.BeyondQuota}
 	if err := placeLengths("", r.Region, r.City); err != nil {
 		return NumberRequest{}, err
 	}
@@ -382,13 +395,22 @@ func (s *Service) SubmitNumberRequest(ctx context.Context, in NumberRequestInput
 	if err := textfield.Lines("notes", r.Notes, 1024); err != nil {
 		return NumberRequest{}, err
 	}
+	path := NumberPathFor(t, country)
+	if path == PathNotOffered {
+		return NumberRequest{}, notOffered(t, country)
+	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		self, err := hasInventory(tx, t, country)
-		if err != nil {
-			return err
+		if r.BeyondQuota {
+			return s.beyondQuota(tx, &r)
 		}
-		if self {
-			return fault.Conflictf("%s numbers in %s are self-service: search and reserve them (POST /api/v1/numbers/reservations)", t, country).WithCode("self_service_available")
+		if path == PathSelfService {
+			self, err := hasInventory(tx, t, country)
+			if err != nil {
+				return err
+			}
+			if self {
+				return fault.Conflictf("%s numbers in %s are self-service: search and reserve them (POST /api/v1/numbers/reservations), or set beyondQuota to ask for more than the quota allows", t, country).WithCode("self_service_available")
+			}
 		}
 		return tx.Create(&r).Error
 	})
@@ -463,7 +485,8 @@ func (s *Service) provide(tx *gorm.DB, r NumberRequest, numbers []string, now ti
 	rows := make([]PhoneNumber, 0, len(numbers))
 	seen := map[string]bool{}
 	for i, raw := range numbers {
-		n, err := NormalizeNumber(fmt.Sprintf("numbers[%d]", i), raw)
+		field := fmt.Sprintf("numbers[%d]", i)
+		n, err := NormalizeNumber(field, raw)
 		if err != nil {
 			return err
 		}
@@ -471,10 +494,19 @@ func (s *Service) provide(tx *gorm.DB, r NumberRequest, numbers []string, now ti
 			return fault.FieldInvalid("numbers", "%s is listed twice", n)
 		}
 		seen[n] = true
+		if err := checkNumberAgainst(n, r.Country, r.Type, field, field, field); err != nil {
+			return err
+		}
 		rows = append(rows, PhoneNumber{Number: n, Type: r.Type, Country: r.Country, State: r.Region, City: r.City,
 			Source: SourceRequest, Acquired: true, AcquiredAt: &now})
 	}
-	if err := s.mayAcquire(tx, r.Type, r.Country, len(rows)); err != nil {
+	want := len(rows)
+	if r.BeyondQuota {
+		// The operator agreed to go past the quota: every other rule
+		// (Communications Credits, the emergency address) still holds.
+		want = 0
+	}
+	if err := s.mayAcquire(tx, r.Type, r.Country, want); err != nil {
 		return err
 	}
 	if err := tx.Create(&rows).Error; err != nil {
@@ -484,4 +516,18 @@ func (s *Service) provide(tx *gorm.DB, r NumberRequest, numbers []string, now ti
 		return err
 	}
 	return nil
+}
+
+// beyondQuota files a request past the quota, which only makes sense when
+// the quota cannot hold it: otherwise the admin is sent to the usual path.
+func (s *Service) beyondQuota(tx *gorm.DB, r *NumberRequest) error {
+	q, err := s.quota(tx)
+	if err != nil {
+		return err
+	}
+	line := q.Line(r.Type)
+	if r.Quantity <= line.Available {
+		return fault.Conflictf("%d more %s numbers fit in the quota (%d of %d used): get these without beyondQuota", line.Available, r.Type, line.Used, line.Limit).WithCode("within_quota")
+	}
+	return tx.Create(r).Error
 }

@@ -136,11 +136,11 @@ func TestNumberRequests(t *testing.T) {
 		t.Run("fulfilling needs the numbers, at most as many as asked", func(t *testing.T) {
 			_, err := s.MoveNumberRequest(ctx, r.ID, "fulfil", "", nil)
 			wantKind(t, err, fault.Invalid)
-			_, err = s.MoveNumberRequest(ctx, r.ID, "fulfil", "", []string{"+6491234001", "+6491234002", "+6491234003"})
+			_, err = s.MoveNumberRequest(ctx, r.ID, "fulfil", "", []string{"+6493001001", "+6493001002", "+6493001003"})
 			wantKind(t, err, fault.Invalid)
 		})
 		t.Run("a fulfilled request's numbers are the organisation's and count on the quota", func(t *testing.T) {
-			got, err := s.MoveNumberRequest(ctx, r.ID, "fulfil", "", []string{"+6491234001", "+6491234002"})
+			got, err := s.MoveNumberRequest(ctx, r.ID, "fulfil", "", []string{"+6493001001", "+6493001002"})
 			if err != nil || got.State != RequestFulfilled {
 				t.Fatalf("request = %+v, %v", got, err)
 			}

@@ -95,12 +95,15 @@ func (s *Service) Reserve(ctx context.Context, in ReserveInput, by string) (Numb
 	f := NumberFilter{Type: string(t), Country: country, State: r.State, City: r.City}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		now := s.Now().UTC()
+		if err := selfServiceOnly(t, country); err != nil {
+			return err
+		}
 		selfService, err := hasInventory(tx, t, country)
 		if err != nil {
 			return err
 		}
 		if !selfService {
-			return fault.Conflictf("there are no self-service %s numbers in %s: file a number request (POST /api/v1/numberrequests) and an operator will provide them", t, country).WithCode("number_request_required")
+			return fault.Conflictf("the operator's pool holds no %s numbers in %s: file a number request (POST /api/v1/numberrequests) and an operator will provide them", t, country).WithCode("number_request_required")
 		}
 		if err := s.mayAcquire(tx, t, country, 1); err != nil {
 			return err

@@ -55,6 +55,7 @@ func (NumbersModule) Mount(r *Routes) {
 	a.POST("/voiceservices", h.createService)
 	a.GET("/voiceservices", h.services)
 	a.DELETE("/voiceservices/:id", h.deleteService)
+	h.mountAvailability(a)
 }
 
 // answer writes v with status, or the error.

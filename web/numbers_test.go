@@ -120,7 +120,7 @@ func TestNumbersAPI(t *testing.T) {
 		if code := call("POST", fmt.Sprintf("/api/v1/portorders/%d/cancel", o.ID), `{"reason":"not needed"}`, &o); code != 200 || o.State != "cancelled" {
 			t.Fatalf("cancel: %d %+v", code, o)
 		}
-		if code := call("POST", "/api/v1/numberrequests", `{"type":"user","country":"NZ","quantity":3,"contact":"pat@example.com"}`, nil); code != 201 {
+		if code := call("POST", "/api/v1/numberrequests", `{"type":"user","country":"AU","quantity":3,"contact":"pat@example.com"}`, nil); code != 201 {
 			t.Fatalf("number request: %d", code)
 		}
 		if code := call("POST", "/api/v1/portorders/abc/cancel", "", &e); code != 400 {

@@ -44,6 +44,8 @@ type numberView struct {
 		ID   uint   `json:"id"`
 		Name string `json:"name"`
 	} `json:"service,omitempty"`
+	ConcurrentCalls string `json:"concurrentCalls"`
+	CapacitySetup   string `json:"capacitySetup,omitempty"`
 }
 
 type reservationView struct {
@@ -54,7 +56,7 @@ type reservationView struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-var numberHeaders = []string{"NUMBER", "TYPE", "COUNTRY", "STATE", "CITY", "SOURCE", "STATUS", "ASSIGNED TO"}
+var numberHeaders = []string{"NUMBER", "TYPE", "COUNTRY", "STATE", "CITY", "SOURCE", "STATUS", "ASSIGNED TO", "CALLS"}
 
 func numberRows(ns []numberView) [][]string {
 	rows := make([][]string, len(ns))
@@ -63,7 +65,11 @@ func numberRows(ns []numberView) [][]string {
 		if n.Service != nil {
 			to = fmt.Sprintf("%s %q (%d)", n.Service.Kind, n.Service.Name, n.Service.ID)
 		}
-		rows[i] = []string{n.Number, n.Type, n.Country, n.State, n.City, n.Source, n.Status, to}
+		calls := n.ConcurrentCalls
+		if n.CapacitySetup != "" {
+			calls += " (capacity set-up " + n.CapacitySetup + ")"
+		}
+		rows[i] = []string{n.Number, n.Type, n.Country, n.State, n.City, n.Source, n.Status, to, calls}
 	}
 	return rows
 }
@@ -305,12 +311,17 @@ type numberRequestView struct {
 	Contact  string `json:"contact"`
 	Status   string `json:"status"`
 	Reason   string `json:"reason"`
+	Beyond   bool   `json:"beyondQuota"`
 }
 
 func numberRequestTable(w io.Writer, rs []numberRequestView) {
 	rows := make([][]string, len(rs))
 	for i, r := range rs {
-		rows[i] = []string{strconv.Itoa(int(r.ID)), r.Type, r.Country, r.City, strconv.Itoa(r.Quantity), r.Contact, r.Status, r.Reason}
+		q := strconv.Itoa(r.Quantity)
+		if r.Beyond {
+			q += " (beyond quota)"
+		}
+		rows[i] = []string{strconv.Itoa(int(r.ID)), r.Type, r.Country, r.City, q, r.Contact, r.Status, r.Reason}
 	}
 	printTable(w, []string{"ID", "TYPE", "COUNTRY", "CITY", "QUANTITY", "CONTACT", "STATUS", "REASON"}, rows)
 }
@@ -320,14 +331,15 @@ func numberRequestCommand() *cobra.Command {
 	var in struct {
 		typ, country, state, city, contact, notes string
 		quantity                                  int
+		beyondQuota                               bool
 	}
 	create := &cobra.Command{
 		Use: "create", Short: "File a number request", Args: cobra.NoArgs,
-		Example: "  deskprov number request create --type user --country NZ --city Auckland --quantity 10 --contact pat@contoso.com",
+		Example: "  deskprov number request create --type user --country AU --city Sydney --quantity 10 --contact pat@contoso.com",
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
 			var r numberRequestView
 			body := map[string]any{"type": in.typ, "country": in.country, "state": in.state, "city": in.city,
-				"quantity": in.quantity, "contact": in.contact, "notes": in.notes}
+				"quantity": in.quantity, "contact": in.contact, "notes": in.notes, "beyondQuota": in.beyondQuota}
 			if err := c.do(http.MethodPost, "/api/v1/numberrequests", body, &r); err != nil {
 				return err
 			}
@@ -342,6 +354,7 @@ func numberRequestCommand() *cobra.Command {
 	f.IntVar(&in.quantity, "quantity", 1, "how many numbers")
 	f.StringVar(&in.contact, "contact", "", "who the operator should talk to")
 	f.StringVar(&in.notes, "notes", "", "anything else the operator should know")
+	f.BoolVar(&in.beyondQuota, "beyond-quota", false, "ask for more numbers than the quota allows (an operator provides them past it)")
 	list := &cobra.Command{
 		Use: "list", Short: "List number requests", Args: cobra.NoArgs,
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
@@ -568,7 +581,9 @@ func addressCommand() *cobra.Command {
 		Use:   "address",
 		Short: "Emergency addresses and their locations",
 		Long: `An emergency address is validated when created: Accepted, AcceptedWithChanges (the corrections are
-shown) or Rejected (with the reason). Streets named by a number need their ordinal suffix (5th).`,
+shown), Rejected (with the reason), or NotValidated where deskprov has no rules for the country:
+check such an address and mark it validated (deskprov address validate ID) before numbers use it.
+Streets named by a number need their ordinal suffix (5th).`,
 	}
 	var in struct{ description, house, street, city, state, postal, country string }
 	create := &cobra.Command{
@@ -591,7 +606,7 @@ shown) or Rejected (with the reason). Streets named by a number need their ordin
 	f.StringVar(&in.city, "city", "", "city")
 	f.StringVar(&in.state, "state", "", "state, province or region")
 	f.StringVar(&in.postal, "postal-code", "", "postal code")
-	f.StringVar(&in.country, "country", "", "US, CA, GB, FR, SE or DE")
+	f.StringVar(&in.country, "country", "", "two-letter country code (deskprov number availability lists the countries with rules)")
 	list := &cobra.Command{
 		Use: "list", Short: "List emergency addresses", Args: cobra.NoArgs,
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
