@@ -55,6 +55,7 @@ func (NumbersModule) Mount(r *Routes) {
 	a.POST("/voiceservices", h.createService)
 	a.GET("/voiceservices", h.services)
 	a.DELETE("/voiceservices/:id", h.deleteService)
+	mountNumberMoves(a, h)
 }
 
 // answer writes v with status, or the error.
@@ -282,7 +283,8 @@ func (h *numbersAPI) createAddress(c *gin.Context) {
 }
 
 func (h *numbersAPI) addresses(c *gin.Context) {
-	as, err := h.tn.Addresses(c.Request.Context())
+	as, err := h.tn.AddressesWhere(c.Request.Context(), tenant.AddressFilter{City: c.Query("city"),
+		Country: c.Query("country"), Description: c.Query("description")})
 	h.answer(c, http.StatusOK, as, err)
 }
 
