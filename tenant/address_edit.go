@@ -135,8 +135,9 @@ func (s *Service) UpdateAddress(ctx context.Context, actor string, id uint, p Ad
 			b, _ := json.Marshal(v.Corrections)
 			a.CorrectionsJSON = string(b)
 		}
-		if err := tx.Model(&EmergencyAddress{}).Where("id = ?", id).Select("description", "house_number", "street", "city", "state",
-			"postal_code", "country", "validation_status", "corrections_json", "reason").Updates(&a).Error; err != nil {
+		if err := tx.Model(&EmergencyAddress{}).Where("id = ?", id).Updates(map[string]any{"description": a.Description,
+			"house_number": a.HouseNumber, "street": a.Street, "city": a.City, "state": a.State, "postal_code": a.PostalCode,
+			"country": a.Country, "validation_status": a.ValidationStatus, "corrections_json": a.CorrectionsJSON, "reason": a.Reason}).Error; err != nil {
 			return err
 		}
 		after := a

@@ -19,8 +19,11 @@ type userView struct {
 	Licenses         []string `json:"licenses"`
 	HasPassword      bool     `json:"hasPassword"`
 	HasPIN           bool     `json:"hasPin"`
-	CreatedAt        string   `json:"createdAt"`
-	UpdatedAt        string   `json:"updatedAt"`
+	PhoneNumber      *struct {
+		Number string `json:"number"`
+	} `json:"phoneNumber,omitempty"`
+	CreatedAt string `json:"createdAt"`
+	UpdatedAt string `json:"updatedAt"`
 }
 
 func yesNo(b bool) string {
@@ -37,12 +40,16 @@ func userRows(us []userView) [][]string {
 		if lic == "" {
 			lic = "-"
 		}
-		rows[i] = []string{u.UPN, u.DisplayName, u.SkypeLocation, u.ExchangeLocation, yesNo(u.MFA), firstNonEmpty(u.Extension, "-"), lic}
+		num := "-"
+		if u.PhoneNumber != nil {
+			num = u.PhoneNumber.Number
+		}
+		rows[i] = []string{u.UPN, u.DisplayName, u.SkypeLocation, u.ExchangeLocation, yesNo(u.MFA), firstNonEmpty(u.Extension, "-"), lic, num}
 	}
 	return rows
 }
 
-var userHeaders = []string{"UPN", "NAME", "SKYPE", "EXCHANGE", "MFA", "EXTENSION", "LICENSES"}
+var userHeaders = []string{"UPN", "NAME", "SKYPE", "EXCHANGE", "MFA", "EXTENSION", "LICENSES", "NUMBER"}
 
 func init() {
 	user := &cobra.Command{Use: "user", Short: "Manage the organisation's users"}
