@@ -536,7 +536,7 @@ func TestLicensesAndNumbersStayConsistent(t *testing.T) {
 
 		t.Run("two Calling Plans unassigned at once end the session", func(t *testing.T) {
 			v.must(200, "PUT", "/api/v1/licenses/CallingPlanInternational", `{"purchased":10}`, nil)
-			for round := 0; round < 4; round++ {
+			for round := 0; round < 8; round++ {
 				for _, sku := range []string{"CallingPlanDomestic", "CallingPlanInternational"} {
 					v.must(200, "PUT", "/api/v1/users/"+upn+"/licenses/"+sku, "", nil)
 				}

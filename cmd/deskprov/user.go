@@ -40,13 +40,17 @@ func userRows(us []userView) [][]string {
 		if lic == "" {
 			lic = "-"
 		}
-		num := "-"
-		if u.PhoneNumber != nil {
-			num = u.PhoneNumber.Number
-		}
-		rows[i] = []string{u.UPN, u.DisplayName, u.SkypeLocation, u.ExchangeLocation, yesNo(u.MFA), firstNonEmpty(u.Extension, "-"), lic, num}
+		rows[i] = []string{u.UPN, u.DisplayName, u.SkypeLocation, u.ExchangeLocation, yesNo(u.MFA), firstNonEmpty(u.Extension, "-"), lic, userNumberText(u)}
 	}
 	return rows
+}
+
+// userNumberText is the user's assigned phone number, "-" when none.
+func userNumberText(u userView) string {
+	if u.PhoneNumber == nil {
+		return "-"
+	}
+	return u.PhoneNumber.Number
 }
 
 var userHeaders = []string{"UPN", "NAME", "SKYPE", "EXCHANGE", "MFA", "EXTENSION", "LICENSES", "NUMBER"}
@@ -111,7 +115,7 @@ func init() {
 					{"Skype for Business", u.SkypeLocation}, {"Exchange", u.ExchangeLocation},
 					{"MFA", yesNo(u.MFA)}, {"Password sign-in", yesNo(u.HasPassword)},
 					{"Extension", firstNonEmpty(u.Extension, "-")}, {"PIN sign-in", yesNo(u.HasPIN)},
-					{"Licenses", firstNonEmpty(lic, "-")}, {"Created", u.CreatedAt},
+					{"Licenses", firstNonEmpty(lic, "-")}, {"Phone number", userNumberText(u)}, {"Created", u.CreatedAt},
 				})
 			})
 		}),
