@@ -24,9 +24,10 @@ const ReasonCredentialsChanged = "credentials_changed"
 
 const endedMessage = "this phone was signed out because the account was deleted or its password, PIN, multi-factor setting or licenses changed: sign in again"
 
-// stale returns the IDs of those of ss whose account is gone or whose
-// credentials moved on since they signed in. It reads the directory, so call
-// it outside a write transaction.
+// stale returns the IDs of those of ss whose account is gone, whose
+// credentials moved on since they signed in, or whose account no longer holds
+// the licenses a desk phone needs (the refresh grant's gate). It reads the
+// directory, so call it outside a write transaction.
 func (s *Service) stale(ctx context.Context, ss ...Session) (map[string]bool, error) {
 	out := map[string]bool{}
 	var ids []uint
@@ -51,7 +52,7 @@ func (s *Service) stale(ctx context.Context, ss ...Session) (map[string]bool, er
 			continue
 		}
 		st, ok := stamps[x.UserID]
-		if !ok || st.Credentials != x.CredVersion || (x.Method == MethodPIN && st.PIN != x.PINVersion) {
+		if !ok || !st.MaySignIn || st.Credentials != x.CredVersion || (x.Method == MethodPIN && st.PIN != x.PINVersion) {
 			out[x.ID] = true
 		}
 	}

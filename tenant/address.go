@@ -529,7 +529,9 @@ func (s *Service) DeleteAddress(ctx context.Context, id uint) error {
 		return err
 	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if _, err := findAddress(tx, id); err != nil {
+		// Locked: a number being moved onto the address meanwhile either
+		// lands first (and the address is in use) or finds it gone.
+		if _, err := findAddress(store.ForUpdate(tx), id); err != nil {
 			return err
 		}
 		var n PhoneNumber

@@ -15,6 +15,9 @@ type CredentialStamp struct {
 	UserID      uint
 	Credentials int64
 	PIN         int64
+	// MaySignIn: the user holds, now, the licenses a desk phone needs (the
+	// sign-in gate). Only CredentialStamps fills it.
+	MaySignIn bool
 }
 
 // Stamp is u's current credential stamp.
@@ -30,12 +33,24 @@ func (s *Service) CredentialStamps(ctx context.Context, ids ...uint) (map[uint]C
 	// one statement may carry parameters (SQLite 32766, PostgreSQL 65535).
 	for len(ids) > 0 {
 		n := min(len(ids), 1000)
-		var us []User
-		if err := s.db.WithContext(ctx).Select("id", "credential_version", "pin_version").Where("id IN ?", ids[:n]).Find(&us).Error; err != nil {
+		// The gate is read with the versions, in the same statement, so a
+		// session ends when its licenses go even if no version moved (the
+		// refresh grant's own gate check and the session list then agree).
+		var rows []struct {
+			ID                uint
+			CredentialVersion int64
+			PinVersion        int64
+			Phone, Plan       bool
+		}
+		if err := s.db.WithContext(ctx).Model(&User{}).Select("id, credential_version, pin_version, "+
+			"EXISTS (SELECT 1 FROM user_licenses ul WHERE ul.user_id = users.id AND ul.sku IN ?) AS phone, "+
+			"EXISTS (SELECT 1 FROM user_licenses ul WHERE ul.user_id = users.id AND ul.sku IN ?) AS plan",
+			[]SKU{PhoneSystem, EnterpriseE5}, []SKU{CallingPlanDomestic, CallingPlanInternational}).
+			Where("id IN ?", ids[:n]).Scan(&rows).Error; err != nil {
 			return nil, err
 		}
-		for _, u := range us {
-			out[u.ID] = u.Stamp()
+		for _, r := range rows {
+			out[r.ID] = CredentialStamp{UserID: r.ID, Credentials: r.CredentialVersion, PIN: r.PinVersion, MaySignIn: r.Phone && r.Plan}
 		}
 		ids = ids[n:]
 	}

@@ -139,6 +139,9 @@ func (s *Service) SetPurchased(ctx context.Context, skuName string, n int) (Lice
 		if int64(n) < assigned {
 			return fault.Conflictf("%d %s licenses are assigned to users: unassign %d before lowering the count to %d", assigned, sku, assigned-int64(n), n)
 		}
+		if err := refuseCreditsDrop(tx, sku, n); err != nil {
+			return err
+		}
 		p[sku] = n
 		phone := p[PhoneSystem] + p[EnterpriseE5]
 		plans := p[CallingPlanDomestic] + p[CallingPlanInternational]
@@ -214,7 +217,10 @@ func (s *Service) Unassign(ctx context.Context, upn, skuName string) error {
 		return err
 	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		u, err := findUser(tx, upn)
+		// The user's row lock serialises their license changes and number
+		// assignments, so two unassigns at once each see the other's effect
+		// (and the last one ends the phone sessions).
+		u, err := findUser(store.ForUpdate(tx), upn)
 		if err != nil {
 			return err
 		}
@@ -228,6 +234,9 @@ func (s *Service) Unassign(ctx context.Context, upn, skuName string) error {
 		delete(held, sku)
 		if sku.bringsPhoneSystem() && !held[PhoneSystem] && !held[EnterpriseE5] && (held[CallingPlanDomestic] || held[CallingPlanInternational]) {
 			return fault.Conflictf("%s holds a Calling Plan, which needs Phone System: unassign the Calling Plan first", u.UPN).WithCode("calling_plan_depends")
+		}
+		if err := refuseNumberedLoss(tx, u, sku, held); err != nil {
+			return err
 		}
 		if err := tx.Where("user_id = ? AND sku = ?", u.ID, sku).Delete(&UserLicense{}).Error; err != nil {
 			return err

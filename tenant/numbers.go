@@ -33,9 +33,9 @@ const (
 
 // PhoneNumber is one E.164 number: in the operator's pool until the
 // organisation acquires it (or ports it in), then the organisation's, then
-// assigned to at most one owner. The unique indexes on UserID and ServiceID
-// make "one user, one number" and "one service, one number" hold in the
-// store itself.
+// assigned to at most one owner. The unique index on UserID makes "one user,
+// one number" hold in the store itself; a service may hold several numbers
+// (a conference bridge) or one (service_numbers.go).
 type PhoneNumber struct {
 	Number  string     `gorm:"primaryKey;size:20"`
 	Type    NumberType `gorm:"size:20;not null;index:idx_phone_numbers_place,priority:1"`
@@ -53,8 +53,11 @@ type PhoneNumber struct {
 	HeldUntil     *time.Time
 	UserID        *uint         `gorm:"uniqueIndex"`
 	User          *User         `gorm:"foreignKey:UserID;constraint:OnDelete:SET NULL"`
-	ServiceID     *uint         `gorm:"uniqueIndex"`
+	ServiceID     *uint         `gorm:"index:idx_phone_numbers_service"`
 	Service       *VoiceService `gorm:"foreignKey:ServiceID;constraint:OnDelete:RESTRICT"`
+	// ServiceDefault marks a bridge's default number of its type (toll or
+	// toll-free); a partial unique index keeps one per bridge and type.
+	ServiceDefault bool `gorm:"not null;default:false"`
 	// The emergency address (and optionally a location under it) of a
 	// user number.
 	EmergencyAddressID *uint
@@ -78,6 +81,7 @@ type NumberView struct {
 	AcquiredAt         *time.Time  `json:"acquiredAt,omitempty"`
 	User               string      `json:"user,omitempty"`
 	Service            *ServiceRef `json:"service,omitempty"`
+	ServiceDefault     bool        `json:"serviceDefault,omitempty"`
 	EmergencyAddressID *uint       `json:"emergencyAddressId,omitempty"`
 	LocationID         *uint       `json:"locationId,omitempty"`
 	HeldUntil          *time.Time  `json:"heldUntil,omitempty"`
@@ -88,7 +92,8 @@ type NumberView struct {
 
 func (s *Service) view(n PhoneNumber) NumberView {
 	v := NumberView{Number: n.Number, Type: n.Type, Country: n.Country, State: n.State, City: n.City,
-		Source: n.Source, AcquiredAt: n.AcquiredAt, EmergencyAddressID: n.EmergencyAddressID, LocationID: n.LocationID}
+		Source: n.Source, AcquiredAt: n.AcquiredAt, EmergencyAddressID: n.EmergencyAddressID, LocationID: n.LocationID,
+		ServiceDefault: n.ServiceDefault}
 	switch {
 	case n.Acquired && (n.UserID != nil || n.ServiceID != nil):
 		v.Status = StatusAssigned
@@ -386,17 +391,20 @@ func (s *Service) AssignNumber(ctx context.Context, number string, in AssignInpu
 	}
 	var out PhoneNumber
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := lockServiceNumbers(tx); err != nil {
+			return err
+		}
 		n, err := ownedNumber(store.ForUpdate(tx), number)
 		if err != nil {
 			return err
 		}
 		if n.UserID != nil || n.ServiceID != nil {
-			return fault.Conflictf("%s is already assigned: release it first", n.Number).WithCode("number_assigned")
+			return fault.Conflictf("%s is already assigned: release it first (or move it: POST /api/v1/numbers/%s/move)", n.Number, n.Number).WithCode("number_assigned")
 		}
 		if in.User != "" {
 			err = s.assignToUser(tx, &n, in)
 		} else {
-			err = assignToService(tx, &n, *in.Service)
+			err = s.assignToService(tx, &n, *in.Service)
 		}
 		if err != nil {
 			return err
@@ -420,7 +428,10 @@ func (s *Service) assignToUser(tx *gorm.DB, n *PhoneNumber, in AssignInput) erro
 	if n.Type != UserNumber {
 		return fault.Conflictf("%s is a %s number: users get user numbers, services get service numbers", n.Number, n.Type).WithCode("wrong_number_type")
 	}
-	u, err := findUser(tx, in.User)
+	// The user's row lock orders this with a license being unassigned
+	// (license.go), so a number never lands on a user who just lost the
+	// licenses that let them have one.
+	u, err := findUser(store.ForUpdate(tx), in.User)
 	if err != nil {
 		return err
 	}
@@ -444,7 +455,7 @@ func (s *Service) assignToUser(tx *gorm.DB, n *PhoneNumber, in AssignInput) erro
 	if in.EmergencyAddressID == nil {
 		return fault.FieldInvalid("emergencyAddressId", "a user number needs an emergency address: give emergencyAddressId (POST /api/v1/emergencyaddresses creates one)")
 	}
-	a, err := usableAddress(tx, *in.EmergencyAddressID)
+	a, err := usableAddress(store.ForUpdate(tx), *in.EmergencyAddressID)
 	if err != nil {
 		return err
 	}
@@ -465,25 +476,6 @@ func (s *Service) assignToUser(tx *gorm.DB, n *PhoneNumber, in AssignInput) erro
 	return nil
 }
 
-func assignToService(tx *gorm.DB, n *PhoneNumber, ref ServiceRef) error {
-	if !n.Type.IsService() {
-		return fault.Conflictf("%s is a user number: a service needs a service (toll or toll-free) number", n.Number).WithCode("wrong_number_type")
-	}
-	v, err := findService(tx, ref)
-	if err != nil {
-		return err
-	}
-	var other PhoneNumber
-	if err := tx.Where("service_id = ?", v.ID).Limit(1).Find(&other).Error; err != nil {
-		return err
-	}
-	if other.Number != "" {
-		return fault.Conflictf("%s %q already has %s: release it first", v.Kind, v.Name, other.Number).WithCode("owner_has_number")
-	}
-	n.ServiceID = &v.ID
-	return nil
-}
-
 // ReleaseNumber takes a number back from its user or service to the
 // organisation's unassigned list; with toPool it also gives a number that
 // came from the pool back to the pool (which frees its quota).
@@ -493,6 +485,9 @@ func (s *Service) ReleaseNumber(ctx context.Context, number string, toPool bool)
 	}
 	var out PhoneNumber
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := lockServiceNumbers(tx); err != nil {
+			return err
+		}
 		n, err := ownedNumber(store.ForUpdate(tx), number)
 		if err != nil {
 			return err
@@ -502,6 +497,9 @@ func (s *Service) ReleaseNumber(ctx context.Context, number string, toPool bool)
 		}
 		if !toPool && n.UserID == nil && n.ServiceID == nil {
 			return fault.Conflictf("%s is not assigned: nothing to release (add returnToPool to give it back to the pool)", n.Number).WithCode("not_assigned")
+		}
+		if err := s.leaveService(tx, &n); err != nil {
+			return err
 		}
 		n.UserID, n.ServiceID, n.EmergencyAddressID, n.LocationID = nil, nil, nil, nil
 		n.User, n.Service = nil, nil

@@ -43,8 +43,13 @@ type VoiceService struct {
 	Name      string      `gorm:"size:128;not null" json:"name"`
 	NameKey   string      `gorm:"size:128;not null;uniqueIndex:idx_voice_service_name,priority:2" json:"-"`
 	CreatedAt time.Time   `json:"createdAt"`
-	// Number is the service's number, filled on reads.
-	Number string `gorm:"-" json:"number,omitempty"`
+	// Filled on reads. Number is a call queue's or auto attendant's number,
+	// or a bridge's default toll number (else its default toll-free one);
+	// Numbers lists all the service holds (service_numbers.go).
+	Number                string   `gorm:"-" json:"number,omitempty"`
+	Numbers               []string `gorm:"-" json:"numbers"`
+	DefaultTollNumber     string   `gorm:"-" json:"defaultTollNumber,omitempty"`
+	DefaultTollFreeNumber string   `gorm:"-" json:"defaultTollFreeNumber,omitempty"`
 }
 
 // ServiceInput creates a service.
@@ -69,7 +74,7 @@ func (s *Service) CreateService(ctx context.Context, in ServiceInput) (VoiceServ
 	if name == "" {
 		return VoiceService{}, fault.FieldInvalid("name", "a service needs a name of 1 to 128 characters")
 	}
-	v := VoiceService{Kind: k, Name: name, NameKey: strings.ToLower(name)}
+	v := VoiceService{Kind: k, Name: name, NameKey: strings.ToLower(name), Numbers: []string{}}
 	if err := s.db.WithContext(ctx).Create(&v).Error; err != nil {
 		if store.IsUniqueViolation(err) {
 			return VoiceService{}, fault.Conflictf("there is already a %s named %q", k, name).WithCode("service_exists")
@@ -88,17 +93,15 @@ func (s *Service) Services(ctx context.Context) ([]VoiceService, error) {
 	if err := s.db.WithContext(ctx).Order("kind, name_key").Find(&vs).Error; err != nil {
 		return nil, err
 	}
-	var nums []PhoneNumber
-	if err := s.db.WithContext(ctx).Where("service_id IS NOT NULL").Find(&nums).Error; err != nil {
+	nums, err := serviceNumbersOf(s.db.WithContext(ctx))
+	if err != nil {
 		return nil, err
 	}
-	byID := map[uint]string{}
-	for _, n := range nums {
-		byID[*n.ServiceID] = n.Number
-	}
+	ps := make([]*VoiceService, len(vs))
 	for i := range vs {
-		vs[i].Number = byID[vs[i].ID]
+		ps[i] = &vs[i]
 	}
+	fillServiceNumbers(ps, nums)
 	return vs, nil
 }
 
@@ -128,7 +131,7 @@ func (s *Service) DeleteService(ctx context.Context, id uint) error {
 			return err
 		}
 		if n.Number != "" {
-			return fault.Conflictf("service %d has %s: release the number first", id, n.Number).WithCode("service_has_number")
+			return fault.Conflictf("service %d has %s: release or move its numbers first", id, n.Number).WithCode("service_has_number")
 		}
 		res := tx.Delete(&VoiceService{}, id)
 		if res.Error != nil {

@@ -29,9 +29,9 @@ func TestAssignment(t *testing.T) {
 		s, _ := numbersTestTenant(t, db, numbersT0)
 		ctx := context.Background()
 		numbersLoad(t, s, UserNumber, "US", "WA", "Redmond", 0, 3)
-		numbersLoad(t, s, ServiceTollNumber, "US", "WA", "Redmond", 100, 2)
+		numbersLoad(t, s, ServiceTollNumber, "US", "WA", "Redmond", 100, 4)
 		users := numbersAcquire(t, s, UserNumber, "US", 3)
-		services := numbersAcquire(t, s, ServiceTollNumber, "US", 2)
+		services := numbersAcquire(t, s, ServiceTollNumber, "US", 4)
 		for _, upn := range []string{"ann@contoso.com", "bob@contoso.com", "cat@contoso.com"} {
 			mustUser(t, s, upn)
 		}
@@ -66,9 +66,11 @@ func TestAssignment(t *testing.T) {
 			{"a user number needs an emergency address", users[1], AssignInput{User: "cat@contoso.com"}, fault.Invalid},
 			{"a user cannot get a service number", services[0], AssignInput{User: "cat@contoso.com", EmergencyAddressID: &addr.ID}, fault.Conflict},
 			{"a service number goes to a conference bridge", services[0], AssignInput{Service: &ServiceRef{Kind: ConferenceBridge, ID: bridge.ID}}, ""},
-			{"a service has one number", services[1], AssignInput{Service: &ServiceRef{Kind: ConferenceBridge, ID: bridge.ID}}, fault.Conflict},
+			{"a conference bridge holds several numbers", services[1], AssignInput{Service: &ServiceRef{Kind: ConferenceBridge, ID: bridge.ID}}, ""},
+			{"a call queue gets a service number", services[2], AssignInput{Service: &ServiceRef{Kind: CallQueue, ID: queue.ID}}, ""},
+			{"a call queue has one number", services[3], AssignInput{Service: &ServiceRef{Kind: CallQueue, ID: queue.ID}}, fault.Conflict},
 			{"a service cannot get a user number", users[1], AssignInput{Service: &ServiceRef{Kind: CallQueue, ID: queue.ID}}, fault.Conflict},
-			{"a service is found by kind and id", services[1], AssignInput{Service: &ServiceRef{Kind: AutoAttendant, ID: queue.ID}}, fault.NotFound},
+			{"a service is found by kind and id", services[3], AssignInput{Service: &ServiceRef{Kind: AutoAttendant, ID: queue.ID}}, fault.NotFound},
 			{"a number not the organisation's cannot be assigned", "+19995550000", AssignInput{User: "cat@contoso.com", EmergencyAddressID: &addr.ID}, fault.NotFound},
 		} {
 			t.Run(c.name, func(t *testing.T) {

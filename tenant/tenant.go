@@ -51,9 +51,12 @@ func Migrate(db *gorm.DB) error {
 	if err := throttle.Migrate(db); err != nil {
 		return err
 	}
-	return db.AutoMigrate(&User{}, &License{}, &UserLicense{}, &Admin{},
+	if err := db.AutoMigrate(&User{}, &License{}, &UserLicense{}, &Admin{},
 		&VoiceService{}, &EmergencyAddress{}, &EmergencyLocation{}, &PhoneNumber{}, &NumberReservation{},
-		&PortOrder{}, &PortOrderNumber{}, &NumberRequest{}, &AdminSession{}, &MFAEnrollmentCode{}, &Setting{})
+		&PortOrder{}, &PortOrderNumber{}, &NumberRequest{}, &AdminSession{}, &MFAEnrollmentCode{}, &Setting{}, &VoiceAuditEntry{}); err != nil {
+		return err
+	}
+	return migrateServiceNumbers(db)
 }
 
 func (s *Service) hash(secret string) (string, error) {

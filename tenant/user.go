@@ -71,6 +71,8 @@ type User struct {
 	Licenses    []SKU `gorm:"-" json:"licenses"`
 	HasPassword bool  `gorm:"-" json:"hasPassword"`
 	HasPIN      bool  `gorm:"-" json:"hasPin"`
+	// PhoneNumber is the user number assigned to the user, if any.
+	PhoneNumber *AssignedNumber `gorm:"-" json:"phoneNumber,omitempty"`
 }
 
 // UserInput creates a user; UserPatch changes one. Pointers tell "not given"
@@ -279,7 +281,12 @@ func (s *Service) Users(ctx context.Context) ([]User, error) {
 		}
 		byUser[ul.UserID][ul.SKU] = true
 	}
+	nums, err := userNumbers(s.db.WithContext(ctx), nil)
+	if err != nil {
+		return nil, err
+	}
 	for i := range us {
+		us[i].PhoneNumber = nums[us[i].ID]
 		us[i].Licenses = sortedSKUs(byUser[us[i].ID])
 		us[i].HasPassword = us[i].PasswordHash != ""
 		us[i].HasPIN = us[i].PINHash != ""
@@ -314,6 +321,11 @@ func (s *Service) decorate(tx *gorm.DB, u User) (User, error) {
 		return User{}, err
 	}
 	u.Licenses = sortedSKUs(held)
+	nums, err := userNumbers(tx, []uint{u.ID})
+	if err != nil {
+		return User{}, err
+	}
+	u.PhoneNumber = nums[u.ID]
 	u.HasPassword = u.PasswordHash != ""
 	u.HasPIN = u.PINHash != ""
 	return u, nil

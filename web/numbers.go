@@ -56,6 +56,7 @@ func (NumbersModule) Mount(r *Routes) {
 	a.GET("/voiceservices", h.services)
 	a.DELETE("/voiceservices/:id", h.deleteService)
 	h.mountAvailability(a)
+	mountNumberMoves(a, h)
 }
 
 // answer writes v with status, or the error.
@@ -283,7 +284,8 @@ func (h *numbersAPI) createAddress(c *gin.Context) {
 }
 
 func (h *numbersAPI) addresses(c *gin.Context) {
-	as, err := h.tn.Addresses(c.Request.Context())
+	as, err := h.tn.AddressesWhere(c.Request.Context(), tenant.AddressFilter{City: c.Query("city"),
+		Country: c.Query("country"), Description: c.Query("description")})
 	h.answer(c, http.StatusOK, as, err)
 }
 

@@ -152,7 +152,22 @@ func TestNumbersOutsideTheFirstSixCountries(t *testing.T) {
 			if code := call("POST", "/api/v1/numbers/+81312345678/assign", assign, &n); code != 200 || n.User != "kiri@contoso.com" {
 				t.Fatalf("assign once validated: %d %+v", code, n)
 			}
+			// Editing it would need the admin's word again: refused while
+			// the number uses it, and the mark is not carried over.
+			if code := call("PATCH", fmt.Sprintf("/api/v1/emergencyaddresses/%d", a.ID), `{"street":"Otemachi Tower"}`, &e); code != 409 || e.Code != "address_in_use" || !strings.Contains(e.Message, "deskprov address validate") {
+				t.Fatalf("edit while in use: %d %+v", code, e)
+			}
 			if code := call("POST", "/api/v1/numbers/+81312345678/release", "", nil); code != 200 {
+				t.Fatalf("release: %d", code)
+			}
+			var edited tenant.EmergencyAddress
+			if code := call("PATCH", fmt.Sprintf("/api/v1/emergencyaddresses/%d", a.ID), `{"street":"Otemachi Tower"}`, &edited); code != 200 || edited.ValidationStatus != "NotValidated" || edited.ValidatedBy != "" || edited.ValidatedAt != nil {
+				t.Fatalf("edit once free: %d %+v", code, edited)
+			}
+			if code := call("POST", "/api/v1/numbers/+81312345678/assign", assign, &e); code != 409 || e.Code != "address_not_validated" {
+				t.Fatalf("assign to the edited address: %d %+v", code, e)
+			}
+			if code := call("POST", "/api/v1/numbers/+81312345678/release", "", nil); code != 409 && code != 200 {
 				t.Fatalf("release: %d", code)
 			}
 		})

@@ -39,6 +39,8 @@ type numberView struct {
 	Status             string `json:"status"`
 	User               string `json:"user,omitempty"`
 	EmergencyAddressID *uint  `json:"emergencyAddressId,omitempty"`
+	LocationID         *uint  `json:"locationId,omitempty"`
+	ServiceDefault     bool   `json:"serviceDefault,omitempty"`
 	Service            *struct {
 		Kind string `json:"kind"`
 		ID   uint   `json:"id"`
@@ -64,6 +66,14 @@ func numberRows(ns []numberView) [][]string {
 		to := n.User
 		if n.Service != nil {
 			to = fmt.Sprintf("%s %q (%d)", n.Service.Kind, n.Service.Name, n.Service.ID)
+			if n.ServiceDefault {
+				to += " default"
+			}
+		} else if n.EmergencyAddressID != nil {
+			to += fmt.Sprintf(" address %d", *n.EmergencyAddressID)
+			if n.LocationID != nil {
+				to += fmt.Sprintf(" location %d", *n.LocationID)
+			}
 		}
 		calls := n.ConcurrentCalls
 		if n.CapacitySetup != "" {
@@ -299,6 +309,7 @@ or services, and release them. Types: user, serviceToll, serviceTollFree.`,
 	}
 	release.Flags().BoolVar(&toPool, "to-pool", false, "also give the number back to the pool (frees quota)")
 	num.AddCommand(quota, load, search, reserve, acquire, list, assign, release, numberRequestCommand())
+	num.AddCommand(numberMoveCommand(), voiceAuditCommand())
 	rootCmd.AddCommand(num, portOrderCommand(), addressCommand(), serviceCommand())
 }
 
@@ -607,11 +618,13 @@ Streets named by a number need their ordinal suffix (5th).`,
 	f.StringVar(&in.state, "state", "", "state, province or region")
 	f.StringVar(&in.postal, "postal-code", "", "postal code")
 	f.StringVar(&in.country, "country", "", "two-letter country code (deskprov number availability lists the countries with rules)")
+	var filter struct{ city, country, description string }
 	list := &cobra.Command{
-		Use: "list", Short: "List emergency addresses", Args: cobra.NoArgs,
+		Use: "list", Short: "List emergency addresses (all, or by city, country or description)", Args: cobra.NoArgs,
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
 			var as []addressView
-			if err := c.do(http.MethodGet, "/api/v1/emergencyaddresses", nil, &as); err != nil {
+			q := numberQuery("city", filter.city, "country", filter.country, "description", filter.description)
+			if err := c.do(http.MethodGet, "/api/v1/emergencyaddresses"+q, nil, &as); err != nil {
 				return err
 			}
 			return render(cmd, as, func(w io.Writer) { addressTable(w, as) })
@@ -640,23 +653,31 @@ Streets named by a number need their ordinal suffix (5th).`,
 			return render(cmd, l, func(w io.Writer) { fmt.Fprintf(w, "Location %d %q added.\n", l.ID, l.Name) })
 		}),
 	}
+	list.Flags().StringVar(&filter.city, "city", "", "only addresses in this city")
+	list.Flags().StringVar(&filter.country, "country", "", "only addresses in this country")
+	list.Flags().StringVar(&filter.description, "description", "", "only addresses whose description contains this")
 	ad.AddCommand(create, list, remove, loc)
+	ad.AddCommand(addressEditCommands()...)
 	return ad
 }
 
 type serviceView struct {
-	ID     uint   `json:"id"`
-	Kind   string `json:"kind"`
-	Name   string `json:"name"`
-	Number string `json:"number"`
+	ID                    uint     `json:"id"`
+	Kind                  string   `json:"kind"`
+	Name                  string   `json:"name"`
+	Number                string   `json:"number"`
+	Numbers               []string `json:"numbers"`
+	DefaultTollNumber     string   `json:"defaultTollNumber,omitempty"`
+	DefaultTollFreeNumber string   `json:"defaultTollFreeNumber,omitempty"`
 }
 
 func serviceTable(w io.Writer, vs []serviceView) {
 	rows := make([][]string, len(vs))
 	for i, v := range vs {
-		rows[i] = []string{strconv.Itoa(int(v.ID)), v.Kind, v.Name, v.Number}
+		rows[i] = []string{strconv.Itoa(int(v.ID)), v.Kind, v.Name, v.Number, firstNonEmpty(strings.Join(v.Numbers, ","), "-"),
+			firstNonEmpty(v.DefaultTollNumber, "-"), firstNonEmpty(v.DefaultTollFreeNumber, "-")}
 	}
-	printTable(w, []string{"ID", "KIND", "NAME", "NUMBER"}, rows)
+	printTable(w, []string{"ID", "KIND", "NAME", "NUMBER", "ALL NUMBERS", "DEFAULT TOLL", "DEFAULT TOLL-FREE"}, rows)
 }
 
 func serviceCommand() *cobra.Command {
@@ -692,5 +713,6 @@ func serviceCommand() *cobra.Command {
 		}),
 	}
 	sv.AddCommand(create, list, remove)
+	sv.AddCommand(serviceMoreCommands()...)
 	return sv
 }

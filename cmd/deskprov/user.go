@@ -19,8 +19,11 @@ type userView struct {
 	Licenses         []string `json:"licenses"`
 	HasPassword      bool     `json:"hasPassword"`
 	HasPIN           bool     `json:"hasPin"`
-	CreatedAt        string   `json:"createdAt"`
-	UpdatedAt        string   `json:"updatedAt"`
+	PhoneNumber      *struct {
+		Number string `json:"number"`
+	} `json:"phoneNumber,omitempty"`
+	CreatedAt string `json:"createdAt"`
+	UpdatedAt string `json:"updatedAt"`
 }
 
 func yesNo(b bool) string {
@@ -37,12 +40,20 @@ func userRows(us []userView) [][]string {
 		if lic == "" {
 			lic = "-"
 		}
-		rows[i] = []string{u.UPN, u.DisplayName, u.SkypeLocation, u.ExchangeLocation, yesNo(u.MFA), firstNonEmpty(u.Extension, "-"), lic}
+		rows[i] = []string{u.UPN, u.DisplayName, u.SkypeLocation, u.ExchangeLocation, yesNo(u.MFA), firstNonEmpty(u.Extension, "-"), lic, userNumberText(u)}
 	}
 	return rows
 }
 
-var userHeaders = []string{"UPN", "NAME", "SKYPE", "EXCHANGE", "MFA", "EXTENSION", "LICENSES"}
+// userNumberText is the user's assigned phone number, "-" when none.
+func userNumberText(u userView) string {
+	if u.PhoneNumber == nil {
+		return "-"
+	}
+	return u.PhoneNumber.Number
+}
+
+var userHeaders = []string{"UPN", "NAME", "SKYPE", "EXCHANGE", "MFA", "EXTENSION", "LICENSES", "NUMBER"}
 
 func init() {
 	user := &cobra.Command{Use: "user", Short: "Manage the organisation's users"}
@@ -104,7 +115,7 @@ func init() {
 					{"Skype for Business", u.SkypeLocation}, {"Exchange", u.ExchangeLocation},
 					{"MFA", yesNo(u.MFA)}, {"Password sign-in", yesNo(u.HasPassword)},
 					{"Extension", firstNonEmpty(u.Extension, "-")}, {"PIN sign-in", yesNo(u.HasPIN)},
-					{"Licenses", firstNonEmpty(lic, "-")}, {"Created", u.CreatedAt},
+					{"Licenses", firstNonEmpty(lic, "-")}, {"Phone number", userNumberText(u)}, {"Created", u.CreatedAt},
 				})
 			})
 		}),
