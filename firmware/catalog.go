@@ -25,13 +25,15 @@ import (
 
 // Image is one certified firmware file in the catalog. Its ID is its SHA-256.
 type Image struct {
-	ID        string    `gorm:"primaryKey;size:64"`
-	Vendor    string    `gorm:"size:16;not null;index:idx_fw_image_name"`
-	FileName  string    `gorm:"size:200;not null;index:idx_fw_image_name"`
-	Models    string    `gorm:"size:400;not null"`
-	Version   string    `gorm:"size:64;not null"`
-	Revision  string    `gorm:"size:64;not null;default:''"`
-	Locale    string    `gorm:"size:32;not null;default:''"`
+	ID       string `gorm:"primaryKey;size:64"`
+	Vendor   string `gorm:"size:16;not null;index:idx_fw_image_name"`
+	FileName string `gorm:"size:200;not null;index:idx_fw_image_name"`
+	Models   string `gorm:"size:400;not null"`
+	Version  string `gorm:"size:64;not null"`
+	Revision string `gorm:"size:64;not null;default:''"`
+	Locale   string `gorm:"size:32;not null;default:''"`
+	// Edition is told from the version (Edition): "skype", "sip" or "".
+	Edition   string    `gorm:"size:16;not null;default:''"`
 	Size      int64     `gorm:"not null"`
 	CreatedAt time.Time `gorm:"not null"`
 	CreatedBy string    `gorm:"size:200"`
@@ -53,13 +55,14 @@ type ImageView struct {
 	FileName  string    `json:"fileName"`
 	Revision  string    `json:"revision,omitempty"`
 	Locale    string    `json:"locale,omitempty"`
+	Edition   string    `json:"edition,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	CreatedBy string    `json:"createdBy,omitempty"`
 }
 
 // MarshalJSON writes the API view.
 func (i Image) MarshalJSON() ([]byte, error) {
-	return json.Marshal(ImageView{i.ID, i.ID, i.Size, i.Vendor, i.ModelList(), i.Version, i.FileName, i.Revision, i.Locale, i.CreatedAt, i.CreatedBy})
+	return json.Marshal(ImageView{i.ID, i.ID, i.Size, i.Vendor, i.ModelList(), i.Version, i.FileName, i.Revision, i.Locale, i.Edition, i.CreatedAt, i.CreatedBy})
 }
 
 // Upload is an image received in full and hashed, not yet in the catalog.
@@ -133,18 +136,24 @@ func (s *Service) Commit(ctx context.Context, u *Upload, fileName string, given 
 		return Image{}, false, err
 	}
 	img = Image{ID: u.SHA256, Vendor: meta.Vendor, FileName: meta.FileName, Models: strings.Join(meta.Models, ","),
-		Version: meta.Version, Revision: meta.Revision, Locale: meta.Locale, Size: u.Size, CreatedAt: s.now(), CreatedBy: actor}
+		Version: meta.Version, Revision: meta.Revision, Locale: meta.Locale, Edition: meta.Edition, Size: u.Size, CreatedAt: s.now(), CreatedBy: actor}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(&img).Error; err != nil {
 			return err
 		}
 		for _, m := range meta.Models {
-			r, err := s.ruleFor(tx, meta.Vendor, m, meta.Revision, meta.Locale, true)
+			r, err := s.ruleFor(tx, meta.Vendor, m, meta.Revision, meta.Locale, meta.Edition, true, meta.Certified)
 			if err != nil {
 				return err
 			}
 			if err := tx.Model(&r).Updates(map[string]any{"pending_image": img.ID, "updated_at": s.now()}).Error; err != nil {
 				return err
+			}
+			r.PendingImage = img.ID
+			if r.AutoApprove {
+				if err := s.autoApprove(tx, r, img, actor); err != nil {
+					return err
+				}
 			}
 		}
 		if err := s.audit(tx, actor, "import", img.ID, meta.Vendor+" "+img.Models+" "+img.Version+" "+img.FileName); err != nil {

@@ -72,15 +72,20 @@ func TestParseMeta(t *testing.T) {
 		errField   string
 	}{
 		{"a Yealink name gives model by model code and version", "T46-28.83.0.120.rom", ImageMeta{},
-			ImageMeta{Vendor: Yealink, Models: []string{"T46G"}, Version: "28.83.0.120", FileName: "T46-28.83.0.120.rom"}, ""},
+			ImageMeta{Vendor: Yealink, Models: []string{"T46G"}, Version: "28.83.0.120", FileName: "T46-28.83.0.120.rom", Edition: EditionSIP}, ""},
 		{"a Yealink S image names every model it is for", "T46S(T48S,T42S,T41S)-66.86.0.15.rom", ImageMeta{},
-			ImageMeta{Vendor: Yealink, Models: []string{"T46S", "T48S", "T42S", "T41S"}, Version: "66.86.0.15", FileName: "T46S(T48S,T42S,T41S)-66.86.0.15.rom"}, ""},
+			ImageMeta{Vendor: Yealink, Models: []string{"T46S", "T48S", "T42S", "T41S"}, Version: "66.86.0.15", FileName: "T46S(T48S,T42S,T41S)-66.86.0.15.rom", Edition: EditionSIP}, ""},
+		{"a Yealink Skype image is of the Skype edition", "T46S(T48S,T42S,T41S)-66.9.0.63.rom", ImageMeta{},
+			ImageMeta{Vendor: Yealink, Models: []string{"T46S", "T48S", "T42S", "T41S"}, Version: "66.9.0.63", FileName: "T46S(T48S,T42S,T41S)-66.9.0.63.rom", Edition: EditionSkype}, ""},
+		{"an LPE cab without a revision is refused", "CX600.cab", ImageMeta{Models: []string{"CX600"}, Version: "4.0.7577.4387"}, ImageMeta{}, "revision"},
 		{"a Polycom part number maps to its model and needs a version", "3111-44500-001.sip.ld", ImageMeta{Version: "5.9.7.4477"},
 			ImageMeta{Vendor: Polycom, Models: []string{"VVX500"}, Version: "5.9.7.4477", FileName: "3111-44500-001.sip.ld"}, ""},
 		{"a Polycom image without a version is refused", "3111-44500-001.sip.ld", ImageMeta{}, ImageMeta{}, "version"},
 		{"an unknown Polycom part number needs models", "3111-99999-001.sip.ld", ImageMeta{Version: "6.0.0.1"}, ImageMeta{}, "models"},
 		{"an AudioCodes image takes its model from the name", "420hd.img", ImageMeta{Version: "3.4.6.604"},
-			ImageMeta{Vendor: AudioCodes, Models: []string{"420HD"}, Version: "3.4.6.604", FileName: "420HD.img"}, ""},
+			ImageMeta{Vendor: AudioCodes, Models: []string{"420HD"}, Version: "3.4.6.604", FileName: "420HD.img", Edition: EditionSkype}, ""},
+		{"an AudioCodes 2.x image is of the open-SIP edition", "440HD.img", ImageMeta{Version: "2.2.16.372"},
+			ImageMeta{Vendor: AudioCodes, Models: []string{"440HD"}, Version: "2.2.16.372", FileName: "440HD.img", Edition: EditionSIP}, ""},
 		{"an AudioCodes image without a version is refused", "420HD.img", ImageMeta{}, ImageMeta{}, "version"},
 		{"an LPE cab takes models, revision and locale from the admin", "CX600.cab", ImageMeta{Models: []string{"CX600"}, Version: "4.0.7577.4387", Revision: "A", Locale: "en-US"},
 			ImageMeta{Vendor: LPE, Models: []string{"CX600"}, Version: "4.0.7577.4387", FileName: "CX600.cab", Revision: "A", Locale: "en-US"}, ""},
@@ -91,7 +96,7 @@ func TestParseMeta(t *testing.T) {
 		{"an unknown extension needs a vendor", "image.bin", ImageMeta{}, ImageMeta{}, "vendor"},
 		{"a bad version is refused", "T46-28.83.0.120.rom", ImageMeta{Version: "latest"}, ImageMeta{}, "version"},
 		{"a path in the file name is dropped", `C:\fw\T46-28.83.0.120.rom`, ImageMeta{},
-			ImageMeta{Vendor: Yealink, Models: []string{"T46G"}, Version: "28.83.0.120", FileName: "T46-28.83.0.120.rom"}, ""},
+			ImageMeta{Vendor: Yealink, Models: []string{"T46G"}, Version: "28.83.0.120", FileName: "T46-28.83.0.120.rom", Edition: EditionSIP}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -759,20 +764,26 @@ func TestLPERulesMatchRevisionAndLocale(t *testing.T) {
 				}
 			}
 		}
-		firmwareTestImport(t, s, "UCUpdates.cab", "any locale", ImageMeta{Models: []string{"CX600"}, Version: "4.0.7577.4387"})
+		firmwareTestImport(t, s, "UCUpdates.cab", "any locale", ImageMeta{Models: []string{"CX600"}, Version: "4.0.7577.4387", Revision: "A"})
 		approveAll()
-		firmwareTestImport(t, s, "UCUpdates.cab", "german", ImageMeta{Models: []string{"CX600"}, Version: "4.0.7577.4400", Locale: "de-DE"})
+		firmwareTestImport(t, s, "UCUpdates.cab", "german", ImageMeta{Models: []string{"CX600"}, Version: "4.0.7577.4400", Revision: "A", Locale: "de-DE"})
+		approveAll()
+		firmwareTestImport(t, s, "UCUpdates.cab", "revision B", ImageMeta{Models: []string{"CX600"}, Version: "4.0.7577.4500", Revision: "B"})
 		approveAll()
 		cases := []struct {
-			name, locale, want string
+			name, model, revision, locale, want string
 		}{
-			{"a phone whose locale has no rule of its own gets the rule for every locale", "en-US", "4.0.7577.4387"},
-			{"a phone whose locale has its own rule gets that one", "de-DE", "4.0.7577.4400"},
+			{"a phone whose locale has no rule of its own gets the rule for every locale", "CX600", "A", "en-US", "4.0.7577.4387"},
+			{"a phone whose locale has its own rule gets that one", "CX600", "A", "de-DE", "4.0.7577.4400"},
+			{"each revision gets its own revision's image", "CX600", "B", "en-US", "4.0.7577.4500"},
+			{"a revision with no image of its own gets nothing", "CX600", "C", "en-US", ""},
+			{"a device that reports no revision gets nothing", "CX600", "", "en-US", ""},
+			{"another model gets nothing", "CX3000", "A", "en-US", ""},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				d, err := s.Decide(ctx, Device{Vendor: LPE, Model: "CX600", Revision: "A", Locale: c.locale, Version: "4.0.7577.4000"}, policy.Defaults())
-				if err != nil || !d.Offer || d.Version != c.want || d.FileName != d.SHA256+"/UCUpdates.cab" {
+				d, err := s.Decide(ctx, Device{Vendor: LPE, Model: c.model, Revision: c.revision, Locale: c.locale, Version: "4.0.7577.4000"}, policy.Defaults())
+				if err != nil || d.Offer != (c.want != "") || d.Version != c.want || (d.Offer && d.FileName != d.SHA256+"/UCUpdates.cab") {
 					t.Fatalf("%+v %v", d, err)
 				}
 			})
