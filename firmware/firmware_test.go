@@ -714,7 +714,7 @@ func TestRollout(t *testing.T) {
 	})
 }
 
-func TestResolvePrefersWhatThePhoneWasOffered(t *testing.T) {
+func TestOfferedPrefersWhatThePhoneWasOffered(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		s, _ := firmwareTestService(t, db)
@@ -722,22 +722,33 @@ func TestResolvePrefersWhatThePhoneWasOffered(t *testing.T) {
 		rules, _ := s.Rules(ctx)
 		s.Act(ctx, rules[0].ID, ActionApprove, nil, "alice")
 		newer := firmwareTestImport(t, s, "3111-44500-001.sip.ld", "6.0", ImageMeta{Version: "6.0.0.1"})
-		img, ok, err := s.Resolve(ctx, Polycom, "3111-44500-001.SIP.LD", "")
-		if err != nil || !ok || img.ID != old.ID {
-			t.Fatalf("without a MAC the approved image wins: %+v %v", img, err)
+		ask := Device{Vendor: Polycom, Model: "VVX500"}
+		if _, ok, err := s.Offered(ctx, Polycom, "3111-44500-001.SIP.LD", ask); !ok || !fault.Is(err, fault.NotFound) {
+			t.Fatalf("an image offered to no phone was served: %v", err)
 		}
+		phone := Device{Vendor: Polycom, Model: "VVX_500", MAC: "0004f2aabb00", Version: "5.8.0.1"}
+		s.Poll(ctx, phone)
+		s.Decide(ctx, phone, policy.Defaults())
 		tester := Device{Vendor: Polycom, Model: "VVX_500", MAC: "0004f2aabbcc", Version: "5.9.7.4477"}
 		s.Poll(ctx, tester)
 		s.AddTestDevice(ctx, ByMAC, tester.MAC, "alice")
 		if d, _ := s.Decide(ctx, tester, policy.Defaults()); d.SHA256 != newer.ID {
 			t.Fatalf("%+v", d)
 		}
-		if img, _, _ := s.Resolve(ctx, Polycom, "3111-44500-001.sip.ld", tester.MAC); img.ID != newer.ID {
+		img, ok, err := s.Offered(ctx, Polycom, "3111-44500-001.SIP.LD", ask)
+		if err != nil || !ok || img.ID != old.ID {
+			t.Fatalf("without a MAC the approved image wins: %+v %v", img, err)
+		}
+		if img, _, _ := s.Offered(ctx, Polycom, "3111-44500-001.sip.ld", tester); img.ID != newer.ID {
 			t.Fatalf("the test device must get what it was offered, got %s", img.Version)
 		}
-		if _, ok, _ := s.Resolve(ctx, Polycom, "3111-48500-001.sip.ld", ""); ok {
+		if _, _, err := s.Offered(ctx, Polycom, "3111-44500-001.sip.ld", Device{Vendor: Polycom, Model: "VVX600"}); !fault.Is(err, fault.NotFound) {
+			t.Fatalf("another model was served the image: %v", err)
+		}
+		if _, ok, _ := s.Offered(ctx, Polycom, "3111-48500-001.sip.ld", ask); ok {
 			t.Fatal("an unknown name resolved")
 		}
+		img, _, _ = s.Offered(ctx, Polycom, "3111-44500-001.sip.ld", ask)
 		f, err := s.Open(img)
 		if err != nil {
 			t.Fatal(err)

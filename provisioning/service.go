@@ -511,11 +511,14 @@ func (s *Service) decide(ctx context.Context, dev Device, user string) (policy.E
 		return eff, Decision{}, fmt.Errorf("effective policy for %q: %w", user, err)
 	}
 	switch {
-	case !eff.Settings.EnableDeviceUpdate:
+	case s.Firmware == nil && !eff.Settings.EnableDeviceUpdate:
 		return eff, Decision{Reason: "EnableDeviceUpdate is off in the effective IP phone policy"}, nil
 	case s.Firmware == nil:
 		return eff, Decision{Reason: "no firmware service is configured"}, nil
 	}
+	// Firmware decides even when the policy switches updates off: it then
+	// withdraws what the phone was offered, so the image is no longer
+	// served to it.
 	d, err := s.Firmware.Decide(ctx, dev, eff.Settings)
 	if err != nil {
 		return eff, Decision{}, fmt.Errorf("firmware decision: %w", err)
