@@ -295,6 +295,18 @@ func (s *Service) answer(ctx context.Context, r Request, key answerKey, known an
 		s.inventory.seen(dev, r.IP, e.Name, nil)
 		return a, nil
 	}
+	// A User-Agent that names the phone but not the firmware it runs (the
+	// Polycom Updater's: its version is not the Application's) gets the
+	// file made for the version the phone last reported, looked up on each
+	// such request rather than cached under the User-Agent.
+	fill := dev.Version == "" && dev.Model != "" && dev.MAC != ""
+	if fill {
+		v, err := s.inventory.version(ctx, dev.MAC)
+		if err != nil {
+			return Answer{}, fmt.Errorf("the version %s last reported: %w", dev.MAC, err)
+		}
+		dev.Version = v
+	}
 	// Only the phone itself moves the loop guard and rollout failures (or,
 	// for a family that takes no credentials, anyone: see Answer.Counts).
 	if e.Main && s.Firmware != nil && dev.MAC != "" && a.Counts {
@@ -311,11 +323,11 @@ func (s *Service) answer(ctx context.Context, r Request, key answerKey, known an
 		if f, err = s.renderIssuing(ctx, fam, dev, e, gen, adm.Issue); err != nil {
 			return Answer{}, err
 		}
-	} else if f = known.file; f == nil || f.Generation != gen {
+	} else if f = known.file; fill || f == nil || f.Generation != gen {
 		if f, err = s.render(ctx, fam, dev, e, gen); err != nil {
 			return Answer{}, err
 		}
-		if cacheable {
+		if cacheable && !fill {
 			known.file = f
 			s.answers.put(key, known)
 		}

@@ -70,6 +70,7 @@ func (h *Firmware) Mount(r *Routes) {
 	a.DELETE("/firmware/:id", h.remove)
 	a.GET("/deviceupdaterules", h.rules)
 	a.GET("/deviceupdaterules/:id", h.rule)
+	a.PATCH("/deviceupdaterules/:id", h.patchRule)
 	a.POST("/deviceupdaterules/:id/:action", h.act)
 	a.GET("/testdevices", h.testDevices)
 	a.POST("/testdevices", h.addTestDevice)
@@ -145,8 +146,13 @@ func (h *Firmware) upload(c *gin.Context) {
 			fileName = v
 		case "sha256":
 			wantSHA = strings.ToLower(v)
+		case "certified":
+			if meta.Certified, err = strconv.ParseBool(v); err != nil {
+				h.s.Fail(c, fault.FieldInvalid(name, "certified is true or false, not %q", v))
+				return
+			}
 		default:
-			h.s.Fail(c, fault.FieldInvalid(name, "unknown field %q: use file, vendor, models, version, revision, locale, fileName, sha256", name))
+			h.s.Fail(c, fault.FieldInvalid(name, "unknown field %q: use file, vendor, models, version, revision, locale, certified, fileName, sha256", name))
 			return
 		}
 	}
@@ -248,6 +254,32 @@ func (h *Firmware) rule(c *gin.Context) {
 		}
 	}
 	h.s.Fail(c, err)
+}
+
+// patchRule changes a rule's settings: today autoApprove.
+func (h *Firmware) patchRule(c *gin.Context) {
+	id, err := firmwareID(c, "device update rule")
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	var in struct {
+		AutoApprove *bool `json:"autoApprove"`
+	}
+	if err := BindJSON(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	if in.AutoApprove == nil {
+		h.s.Fail(c, fault.FieldInvalid("autoApprove", "give autoApprove: true (approve each newer version as it is imported) or false (wait for an admin)"))
+		return
+	}
+	r, err := h.svc.SetAutoApprove(c.Request.Context(), id, *in.AutoApprove, AdminOf(c))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
 }
 
 // actInput is the optional body of approve: a rollout plan.

@@ -250,7 +250,7 @@ func TestFirmwareDelivery(t *testing.T) {
 			for q, want := range map[string]int{
 				"?mac=" + mac: 200,
 				// An AudioCodes Skype build's request names no MAC.
-				"?model=420HD&version=3.4.6.500": 200,
+				"?model=420HD&version=3.4.6.500":                  200,
 				"?mac=00908f000002&model=420HD&version=3.4.6.600": 200, // not followed yet: by model
 				"?model=440HD&version=3.4.6.500":                  404,
 				"?model=420HD&version=2.2.16.372":                 404, // the open-SIP edition
