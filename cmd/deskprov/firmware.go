@@ -39,18 +39,18 @@ type firmwareVersionRef struct {
 }
 
 type firmwareRuleView struct {
-	ID        uint                `json:"id"`
-	Vendor    string              `json:"vendor"`
-	Model     string              `json:"model"`
-	Revision  string              `json:"revision,omitempty"`
-	Locale    string              `json:"locale,omitempty"`
-	Edition   string              `json:"edition,omitempty"`
+	ID       uint   `json:"id"`
+	Vendor   string `json:"vendor"`
+	Model    string `json:"model"`
+	Revision string `json:"revision,omitempty"`
+	Locale   string `json:"locale,omitempty"`
+	Edition  string `json:"edition,omitempty"`
 	// AutoApprove: see firmware.Rule.AutoApprove.
 	AutoApprove bool                `json:"autoApprove"`
 	Pending     *firmwareVersionRef `json:"pending"`
-	Approved  *firmwareVersionRef `json:"approved"`
-	Restore   *firmwareVersionRef `json:"restore"`
-	RolloutID *uint               `json:"rolloutId,omitempty"`
+	Approved    *firmwareVersionRef `json:"approved"`
+	Restore     *firmwareVersionRef `json:"restore"`
+	RolloutID   *uint               `json:"rolloutId,omitempty"`
 }
 
 func firmwareRuleTable(w io.Writer, rs []firmwareRuleView) {
@@ -583,7 +583,7 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 
 	autoApprove := &cobra.Command{
 		Use: "autoapprove RULE on|off", Short: "Approve each newer version of a rule as it is imported (on), or wait for an admin (off)",
-		Args: cobra.ExactArgs(2),
+		Args:    cobra.ExactArgs(2),
 		Example: "  deskprov firmware autoapprove 3 on",
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			var on bool
