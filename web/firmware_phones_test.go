@@ -125,6 +125,12 @@ func TestPolycomUpdaterIsNotTheRunningFirmware(t *testing.T) {
 		if u := provTestDo(t, "GET", old, updater, nil, nil); u.status != 200 || !bytes.Contains(u.body, []byte("3111-44500-001.sip.ld")) {
 			t.Fatalf("the Updater of an older Application: %d\n%s", u.status, u.body)
 		}
+		// It installs the image and reboots: the next Updater request is
+		// answered for the new Application, not from what was made before.
+		provTestDo(t, "GET", old, app, nil, nil)
+		if u := provTestDo(t, "GET", old, updater, nil, nil); u.status != 200 || bytes.Contains(u.body, []byte("3111-44500-001")) {
+			t.Fatalf("the Updater after the upgrade: %d\n%s", u.status, u.body)
+		}
 	})
 }
 
