@@ -197,6 +197,11 @@ func TestMigrateSplitsMixedEditions(t *testing.T) {
 		if err := db.Exec("UPDATE firmware_rules SET edition = '', approved_image = ?, pending_image = ?", sip.ID, skype.ID).Error; err != nil {
 			t.Fatal(err)
 		}
+		// The old rule key, without the edition: it must go, or the Skype
+		// rules could not be made.
+		if err := db.Exec("CREATE UNIQUE INDEX idx_fw_rule_key ON firmware_rules (vendor, model, revision, locale)").Error; err != nil {
+			t.Fatal(err)
+		}
 		if err := Migrate(db); err != nil {
 			t.Fatal(err)
 		}
