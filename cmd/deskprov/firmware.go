@@ -211,7 +211,8 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 		Example: `  deskprov firmware import T46-28.83.0.120.rom
   deskprov firmware import 3111-44500-001.sip.ld --version 5.9.7.4477
   deskprov firmware import 420HD.img --version 3.4.6.604
-  deskprov firmware import UCUpdates.cab --vendor lpe --model CX600 --version 4.0.7577.4387 --locale en-US`,
+  deskprov firmware import UCUpdates.cab --vendor lpe --model CX600 --version 4.0.7577.4387 --revision A --locale en-US
+  deskprov firmware import 450HD.img --version 3.4.6.700 --certified`,
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			f, err := os.Open(args[0])
 			if err != nil {
@@ -284,7 +285,7 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 	imp.Flags().StringVar(&meta.vendor, "vendor", "", "polycom, yealink, audiocodes or lpe (default: from the file name)")
 	imp.Flags().StringVar(&meta.models, "model", "", "model(s) the image is for, comma-separated (default: from the file name)")
 	imp.Flags().StringVar(&meta.version, "version", "", "firmware version (required for Polycom, AudioCodes and LPE images)")
-	imp.Flags().StringVar(&meta.revision, "revision", "", "hardware revision (Lync Phone Edition)")
+	imp.Flags().StringVar(&meta.revision, "revision", "", "hardware revision (Lync Phone Edition: required, a device is offered only its own revision's image)")
 	imp.Flags().StringVar(&meta.locale, "locale", "", "locale, for example en-US (Lync Phone Edition)")
 	imp.Flags().BoolVar(&meta.certified, "certified", false, "a version certified for Skype for Business Online: a rule this import creates approves each newer version as it is imported (autoApprove)")
 
