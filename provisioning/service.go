@@ -300,6 +300,7 @@ func (s *Service) answer(ctx context.Context, r Request, key answerKey, known an
 	// file made for the version the phone last reported, looked up on each
 	// such request rather than cached under the User-Agent.
 	fill := dev.Version == "" && dev.Model != "" && dev.MAC != ""
+	reported := dev // what the request itself reports, for firmware's Poll
 	if fill {
 		v, err := s.inventory.version(ctx, dev.MAC)
 		if err != nil {
@@ -310,7 +311,7 @@ func (s *Service) answer(ctx context.Context, r Request, key answerKey, known an
 	// Only the phone itself moves the loop guard and rollout failures (or,
 	// for a family that takes no credentials, anyone: see Answer.Counts).
 	if e.Main && s.Firmware != nil && dev.MAC != "" && a.Counts {
-		if err := s.Firmware.Poll(ctx, dev); err != nil {
+		if err := s.Firmware.Poll(ctx, reported); err != nil {
 			return Answer{}, err
 		}
 	}
