@@ -25,13 +25,15 @@ import (
 
 // Image is one certified firmware file in the catalog. Its ID is its SHA-256.
 type Image struct {
-	ID        string    `gorm:"primaryKey;size:64"`
-	Vendor    string    `gorm:"size:16;not null;index:idx_fw_image_name"`
-	FileName  string    `gorm:"size:200;not null;index:idx_fw_image_name"`
-	Models    string    `gorm:"size:400;not null"`
-	Version   string    `gorm:"size:64;not null"`
-	Revision  string    `gorm:"size:64;not null;default:''"`
-	Locale    string    `gorm:"size:32;not null;default:''"`
+	ID       string `gorm:"primaryKey;size:64"`
+	Vendor   string `gorm:"size:16;not null;index:idx_fw_image_name"`
+	FileName string `gorm:"size:200;not null;index:idx_fw_image_name"`
+	Models   string `gorm:"size:400;not null"`
+	Version  string `gorm:"size:64;not null"`
+	Revision string `gorm:"size:64;not null;default:''"`
+	Locale   string `gorm:"size:32;not null;default:''"`
+	// Edition is told from the version (Edition): "skype", "sip" or "".
+	Edition   string    `gorm:"size:16;not null;default:''"`
 	Size      int64     `gorm:"not null"`
 	CreatedAt time.Time `gorm:"not null"`
 	CreatedBy string    `gorm:"size:200"`
@@ -53,13 +55,14 @@ type ImageView struct {
 	FileName  string    `json:"fileName"`
 	Revision  string    `json:"revision,omitempty"`
 	Locale    string    `json:"locale,omitempty"`
+	Edition   string    `json:"edition,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	CreatedBy string    `json:"createdBy,omitempty"`
 }
 
 // MarshalJSON writes the API view.
 func (i Image) MarshalJSON() ([]byte, error) {
-	return json.Marshal(ImageView{i.ID, i.ID, i.Size, i.Vendor, i.ModelList(), i.Version, i.FileName, i.Revision, i.Locale, i.CreatedAt, i.CreatedBy})
+	return json.Marshal(ImageView{i.ID, i.ID, i.Size, i.Vendor, i.ModelList(), i.Version, i.FileName, i.Revision, i.Locale, i.Edition, i.CreatedAt, i.CreatedBy})
 }
 
 // Upload is an image received in full and hashed, not yet in the catalog.
@@ -133,18 +136,24 @@ func (s *Service) Commit(ctx context.Context, u *Upload, fileName string, given 
 		return Image{}, false, err
 	}
 	img = Image{ID: u.SHA256, Vendor: meta.Vendor, FileName: meta.FileName, Models: strings.Join(meta.Models, ","),
-		Version: meta.Version, Revision: meta.Revision, Locale: meta.Locale, Size: u.Size, CreatedAt: s.now(), CreatedBy: actor}
+		Version: meta.Version, Revision: meta.Revision, Locale: meta.Locale, Edition: meta.Edition, Size: u.Size, CreatedAt: s.now(), CreatedBy: actor}
 	err = s.tx(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(&img).Error; err != nil {
 			return err
 		}
 		for _, m := range meta.Models {
-			r, err := s.ruleFor(tx, meta.Vendor, m, meta.Revision, meta.Locale, true)
+			r, err := s.ruleFor(tx, meta.Vendor, m, meta.Revision, meta.Locale, meta.Edition, true, meta.Certified)
 			if err != nil {
 				return err
 			}
 			if err := tx.Model(&r).Updates(map[string]any{"pending_image": img.ID, "updated_at": s.now()}).Error; err != nil {
 				return err
+			}
+			r.PendingImage = img.ID
+			if r.AutoApprove {
+				if err := s.autoApprove(tx, r, img, actor); err != nil {
+					return err
+				}
 			}
 		}
 		if err := s.audit(tx, actor, "import", img.ID, meta.Vendor+" "+img.Models+" "+img.Version+" "+img.FileName); err != nil {
@@ -309,48 +318,103 @@ func (s *Service) Open(img Image) (*os.File, error) {
 	return f, err
 }
 
-// Resolve finds the image a phone asks for by its vendor's file name. Several
-// versions can share a name (Polycom's part numbers carry no version): the
-// one last offered to this phone wins, then an approved one, then a pending
-// one, then the newest.
-func (s *Service) Resolve(ctx context.Context, vendor, name, mac string) (Image, bool, error) {
+// Offered finds the image named name that deskprov offers the phone asking
+// for it (issue 14, item 13: an image goes only to a phone it is offered
+// to). dev is what the request tells of the phone. A phone deskprov
+// follows (its MAC is known, from the User-Agent or path) gets only the
+// image its current offer names. A request that names no followed phone
+// (Polycom's and AudioCodes Skype builds' image requests carry no MAC; a
+// Lync Phone Edition file URL) gets an image of that name only while it is
+// offered to at least one followed phone of the model and edition the
+// request tells, when it tells them. ok is false when no image has that
+// name; a named image offered to nobody asking is a fault.NotFound saying so.
+func (s *Service) Offered(ctx context.Context, vendor, name string, dev Device) (Image, bool, error) {
+	vendor = strings.ToLower(vendor)
 	var cands []Image
-	err := s.db.WithContext(ctx).Where("vendor = ? AND LOWER(file_name) = ?", strings.ToLower(vendor), strings.ToLower(name)).
+	err := s.db.WithContext(ctx).Where("vendor = ? AND LOWER(file_name) = ?", vendor, strings.ToLower(name)).
 		Order("created_at DESC").Find(&cands).Error
 	if err != nil || len(cands) == 0 {
 		return Image{}, false, err
 	}
-	if len(cands) == 1 {
-		return cands[0], true, nil
-	}
-	if mac = NormalizeMAC(mac); mac != "" {
-		var st deviceState
-		if err := s.db.WithContext(ctx).Where("mac = ?", mac).Limit(1).Find(&st).Error; err != nil {
-			return Image{}, false, err
+	img, err := s.offeredAmong(ctx, vendor, cands, dev)
+	if err != nil {
+		if fault.Is(err, fault.NotFound) {
+			return Image{}, true, fault.NotFoundf("%s is not offered to this phone: deskprov serves a firmware image only to a phone its configuration offers it to (%v)", name, err)
 		}
-		for _, c := range cands {
-			if st.OfferedImage == c.ID {
-				return c, true, nil
+		return Image{}, true, err
+	}
+	return img, true, nil
+}
+
+// OfferedImage is Offered for one catalog entry (Lync Phone Edition's
+// /RequestHandler/Files/<sha256>/<name>).
+func (s *Service) OfferedImage(ctx context.Context, img Image, dev Device) error {
+	_, err := s.offeredAmong(ctx, img.Vendor, []Image{img}, dev)
+	return err
+}
+
+func (s *Service) offeredAmong(ctx context.Context, vendor string, cands []Image, dev Device) (Image, error) {
+	db := s.db.WithContext(ctx)
+	if mac := NormalizeMAC(dev.MAC); mac != "" {
+		var st deviceState
+		if err := db.Where("mac = ?", mac).Limit(1).Find(&st).Error; err != nil {
+			return Image{}, err
+		}
+		if st.MAC != "" {
+			for _, c := range cands {
+				if st.OfferedImage == c.ID {
+					return c, nil
+				}
 			}
+			if st.OfferedImage == "" {
+				return Image{}, fault.NotFoundf("phone %s is offered no firmware", mac)
+			}
+			return Image{}, fault.NotFoundf("phone %s is offered another image", mac)
 		}
 	}
 	ids := make([]string, len(cands))
 	for i, c := range cands {
 		ids[i] = c.ID
 	}
-	var rules []Rule
-	if err := s.db.WithContext(ctx).Where("approved_image IN ? OR pending_image IN ?", ids, ids).Find(&rules).Error; err != nil {
-		return Image{}, false, err
+	q := db.Model(&deviceState{}).Distinct("offered_image").Where("vendor = ? AND offered_image IN ?", vendor, ids)
+	what := vendor
+	if m := NormalizeModel(vendor, dev.Model); m != "" {
+		q, what = q.Where("model = ?", m), what+" "+m
 	}
-	rank := map[string]int{}
-	for _, r := range rules {
-		rank[r.ApprovedImage] = 2
-		if rank[r.PendingImage] < 1 {
-			rank[r.PendingImage] = 1
+	if v := strings.TrimSpace(dev.Version); v != "" {
+		q = q.Where("edition = ?", Edition(vendor, v))
+	}
+	var offered []string
+	if err := q.Pluck("offered_image", &offered).Error; err != nil {
+		return Image{}, err
+	}
+	cands = slices.DeleteFunc(slices.Clone(cands), func(c Image) bool { return !slices.Contains(offered, c.ID) })
+	if len(cands) == 0 {
+		return Image{}, fault.NotFoundf("no %s phone of that edition is offered it", what)
+	}
+	if len(cands) > 1 {
+		// Several versions share the name (Polycom's part numbers carry no
+		// version) and each is offered to some phone: a phone that cannot
+		// be told apart gets the approved one before a test device's
+		// pending one, then the newest.
+		ids = ids[:0]
+		for _, c := range cands {
+			ids = append(ids, c.ID)
 		}
+		var rules []Rule
+		if err := db.Where("approved_image IN ? OR pending_image IN ?", ids, ids).Find(&rules).Error; err != nil {
+			return Image{}, err
+		}
+		rank := map[string]int{}
+		for _, r := range rules {
+			rank[r.ApprovedImage] = 2
+			if rank[r.PendingImage] < 1 {
+				rank[r.PendingImage] = 1
+			}
+		}
+		sort.SliceStable(cands, func(i, j int) bool { return rank[cands[i].ID] > rank[cands[j].ID] })
 	}
-	sort.SliceStable(cands, func(i, j int) bool { return rank[cands[i].ID] > rank[cands[j].ID] })
-	return cands[0], true, nil
+	return cands[0], nil
 }
 
 // RemoveStaleUploads removes the temporary files of uploads an earlier

@@ -24,6 +24,7 @@ type deviceState struct {
 	Locale             string `gorm:"size:32;not null;default:''"`
 	Serial             string `gorm:"size:64;not null;default:''"`
 	Version            string `gorm:"size:64;not null;default:''"`
+	Edition            string `gorm:"size:16;not null;default:''"`
 	Bucket             int    `gorm:"not null;index:idx_fw_dev_rule"`
 	OfferedImage       string `gorm:"size:64;not null;default:''"`
 	DownloadedImage    string `gorm:"size:64;not null;default:''"`
@@ -92,7 +93,7 @@ func choose(s situation) Decision {
 	case s.Flagged:
 		return Decision{Reason: "the phone is flagged for an update loop; an admin must clear it"}
 	case !s.HasRule:
-		return Decision{Reason: "no update rule for this model"}
+		return Decision{Reason: "no update rule for this model and edition"}
 	}
 	target, why := s.Approved, "approved version"
 	switch {
@@ -130,11 +131,18 @@ func offerIfDiffers(img *Image, running, why string) Decision {
 // It writes only when the offer to a known phone changes.
 func (s *Service) Decide(ctx context.Context, dev Device, pol policy.Settings) (Decision, error) {
 	sit := situation{UpdatesOff: !pol.EnableDeviceUpdate, OtherAuthority: strings.TrimSpace(pol.LocalProvisioningServerAddress), Running: strings.TrimSpace(dev.Version)}
-	if sit.UpdatesOff || sit.OtherAuthority != "" {
-		return choose(sit), nil
-	}
 	db := s.db.WithContext(ctx)
 	mac := NormalizeMAC(dev.MAC)
+	if sit.UpdatesOff || sit.OtherAuthority != "" {
+		// What the phone was offered before is withdrawn: its image is no
+		// longer served to it (ServeCheck).
+		if mac != "" {
+			if err := db.Model(&deviceState{}).Where("mac = ? AND offered_image <> ?", mac, "").Update("offered_image", "").Error; err != nil {
+				return Decision{}, err
+			}
+		}
+		return choose(sit), nil
+	}
 	var st deviceState
 	if mac != "" {
 		if err := db.Where("mac = ?", mac).Limit(1).Find(&st).Error; err != nil {
@@ -142,8 +150,13 @@ func (s *Service) Decide(ctx context.Context, dev Device, pol policy.Settings) (
 		}
 		sit.Flagged = st.Flagged
 	}
+	if sit.Running == "" {
+		// A request that reports no version (the Polycom Updater's) runs
+		// what the phone last reported.
+		sit.Running = st.Version
+	}
 	vendor, model, rev, loc := dev.key()
-	r, err := matchRule(db, vendor, model, rev, loc)
+	r, err := matchRule(db, vendor, model, rev, loc, Edition(vendor, sit.Running))
 	if err != nil {
 		return Decision{}, err
 	}
@@ -181,7 +194,7 @@ func (s *Service) Decide(ctx context.Context, dev Device, pol policy.Settings) (
 		}
 	}
 	d := choose(sit)
-	if mac != "" && st.MAC != "" && d.Offer && st.OfferedImage != d.SHA256 {
+	if mac != "" && st.MAC != "" && st.OfferedImage != d.SHA256 {
 		if err := db.Model(&deviceState{}).Where("mac = ?", mac).Update("offered_image", d.SHA256).Error; err != nil {
 			return Decision{}, err
 		}
@@ -218,7 +231,7 @@ func (s *Service) Poll(ctx context.Context, dev Device) error {
 	}
 	if st.MAC == "" {
 		st = deviceState{MAC: mac, Vendor: vendor, Model: model, Revision: rev, Locale: loc, Serial: serial,
-			Version: version, Bucket: Bucket(mac), UpdatedAt: s.now()}
+			Version: version, Edition: Edition(vendor, version), Bucket: Bucket(mac), UpdatedAt: s.now()}
 		return db.Clauses(clause.OnConflict{DoNothing: true}).Create(&st).Error
 	}
 	// Fields a request did not carry keep what an earlier one told.
@@ -234,7 +247,8 @@ func (s *Service) Poll(ctx context.Context, dev Device) error {
 	if version == "" {
 		version = st.Version
 	}
-	same := st.Vendor == vendor && st.Model == model && st.Revision == rev && st.Locale == loc && st.Serial == serial
+	edition := Edition(vendor, version)
+	same := st.Vendor == vendor && st.Model == model && st.Revision == rev && st.Locale == loc && st.Serial == serial && st.Edition == edition
 	if same && st.Version == version && st.DownloadedImage == "" {
 		s.polls.remember(mac, reported, mark)
 		return nil
@@ -245,7 +259,7 @@ func (s *Service) Poll(ctx context.Context, dev Device) error {
 			return err
 		}
 		bump := false
-		up := map[string]any{"vendor": vendor, "model": model, "revision": rev, "locale": loc, "serial": serial, "updated_at": s.now()}
+		up := map[string]any{"vendor": vendor, "model": model, "revision": rev, "locale": loc, "serial": serial, "edition": edition, "updated_at": s.now()}
 		versionChanged := version != "" && st.Version != "" && version != st.Version
 		if version != "" {
 			up["version"] = version
@@ -286,7 +300,7 @@ func (s *Service) Poll(ctx context.Context, dev Device) error {
 			return err
 		}
 		if versionChanged || failedNow {
-			r, err := matchRule(tx, vendor, model, rev, loc)
+			r, err := matchRule(tx, vendor, model, rev, loc, edition)
 			if err != nil {
 				return err
 			}
@@ -379,12 +393,17 @@ func (s *Service) ClearLoop(ctx context.Context, mac, actor string) error {
 	})
 }
 
-// matchRule finds the rule for a device: the exact key, or for Lync Phone
-// Edition the most specific rule whose revision and locale are either the
-// device's or empty (an empty one applies to every revision or locale).
-func matchRule(db *gorm.DB, vendor, model, rev, loc string) (Rule, error) {
+// matchRule finds the rule for a device: the exact key (vendor, model,
+// edition), and for Lync Phone Edition the device's own revision (a device
+// that reports none matches no rule: it is offered nothing rather than
+// another revision's image) and the most specific locale, the device's or
+// empty (an empty one applies to every locale).
+func matchRule(db *gorm.DB, vendor, model, rev, loc, edition string) (Rule, error) {
+	if vendor == LPE && rev == "" {
+		return Rule{}, nil
+	}
 	var rs []Rule
-	err := db.Where("vendor = ? AND model = ? AND revision IN ? AND locale IN ?", vendor, model, []string{rev, ""}, []string{loc, ""}).Find(&rs).Error
+	err := db.Where("vendor = ? AND model = ? AND edition = ? AND revision = ? AND locale IN ?", vendor, model, edition, rev, []string{loc, ""}).Find(&rs).Error
 	best, score := Rule{}, -1
 	for _, r := range rs {
 		sc := 0

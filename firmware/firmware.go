@@ -59,9 +59,20 @@ func New(db *gorm.DB, dir string) (*Service, error) {
 // Dir is where images live.
 func (s *Service) Dir() string { return s.dir }
 
-// Migrate creates the firmware tables.
+// Migrate creates the firmware tables, and brings a store from before
+// editions to rules per edition (migrateEditions).
 func Migrate(db *gorm.DB) error {
-	return db.AutoMigrate(&Image{}, &Rule{}, &TestDevice{}, &AuditEntry{}, &Rollout{}, &deviceState{}, &versionChange{})
+	// The rule key gained the edition: the old unique index (without it)
+	// would refuse a model's second edition.
+	if db.Migrator().HasTable(&Rule{}) && db.Migrator().HasIndex(&Rule{}, "idx_fw_rule_key") {
+		if err := db.Migrator().DropIndex(&Rule{}, "idx_fw_rule_key"); err != nil {
+			return fmt.Errorf("drop the firmware rule index without editions: %w", err)
+		}
+	}
+	if err := db.AutoMigrate(&Image{}, &Rule{}, &TestDevice{}, &AuditEntry{}, &Rollout{}, &deviceState{}, &versionChange{}); err != nil {
+		return err
+	}
+	return migrateEditions(db)
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }

@@ -72,15 +72,20 @@ func TestParseMeta(t *testing.T) {
 		errField   string
 	}{
 		{"a Yealink name gives model by model code and version", "T46-28.83.0.120.rom", ImageMeta{},
-			ImageMeta{Vendor: Yealink, Models: []string{"T46G"}, Version: "28.83.0.120", FileName: "T46-28.83.0.120.rom"}, ""},
+			ImageMeta{Vendor: Yealink, Models: []string{"T46G"}, Version: "28.83.0.120", FileName: "T46-28.83.0.120.rom", Edition: EditionSIP}, ""},
 		{"a Yealink S image names every model it is for", "T46S(T48S,T42S,T41S)-66.86.0.15.rom", ImageMeta{},
-			ImageMeta{Vendor: Yealink, Models: []string{"T46S", "T48S", "T42S", "T41S"}, Version: "66.86.0.15", FileName: "T46S(T48S,T42S,T41S)-66.86.0.15.rom"}, ""},
+			ImageMeta{Vendor: Yealink, Models: []string{"T46S", "T48S", "T42S", "T41S"}, Version: "66.86.0.15", FileName: "T46S(T48S,T42S,T41S)-66.86.0.15.rom", Edition: EditionSIP}, ""},
+		{"a Yealink Skype image is of the Skype edition", "T46S(T48S,T42S,T41S)-66.9.0.63.rom", ImageMeta{},
+			ImageMeta{Vendor: Yealink, Models: []string{"T46S", "T48S", "T42S", "T41S"}, Version: "66.9.0.63", FileName: "T46S(T48S,T42S,T41S)-66.9.0.63.rom", Edition: EditionSkype}, ""},
+		{"an LPE cab without a revision is refused", "CX600.cab", ImageMeta{Models: []string{"CX600"}, Version: "4.0.7577.4387"}, ImageMeta{}, "revision"},
 		{"a Polycom part number maps to its model and needs a version", "3111-44500-001.sip.ld", ImageMeta{Version: "5.9.7.4477"},
 			ImageMeta{Vendor: Polycom, Models: []string{"VVX500"}, Version: "5.9.7.4477", FileName: "3111-44500-001.sip.ld"}, ""},
 		{"a Polycom image without a version is refused", "3111-44500-001.sip.ld", ImageMeta{}, ImageMeta{}, "version"},
 		{"an unknown Polycom part number needs models", "3111-99999-001.sip.ld", ImageMeta{Version: "6.0.0.1"}, ImageMeta{}, "models"},
 		{"an AudioCodes image takes its model from the name", "420hd.img", ImageMeta{Version: "3.4.6.604"},
-			ImageMeta{Vendor: AudioCodes, Models: []string{"420HD"}, Version: "3.4.6.604", FileName: "420HD.img"}, ""},
+			ImageMeta{Vendor: AudioCodes, Models: []string{"420HD"}, Version: "3.4.6.604", FileName: "420HD.img", Edition: EditionSkype}, ""},
+		{"an AudioCodes 2.x image is of the open-SIP edition", "440HD.img", ImageMeta{Version: "2.2.16.372"},
+			ImageMeta{Vendor: AudioCodes, Models: []string{"440HD"}, Version: "2.2.16.372", FileName: "440HD.img", Edition: EditionSIP}, ""},
 		{"an AudioCodes image without a version is refused", "420HD.img", ImageMeta{}, ImageMeta{}, "version"},
 		{"an LPE cab takes models, revision and locale from the admin", "CX600.cab", ImageMeta{Models: []string{"CX600"}, Version: "4.0.7577.4387", Revision: "A", Locale: "en-US"},
 			ImageMeta{Vendor: LPE, Models: []string{"CX600"}, Version: "4.0.7577.4387", FileName: "CX600.cab", Revision: "A", Locale: "en-US"}, ""},
@@ -91,7 +96,7 @@ func TestParseMeta(t *testing.T) {
 		{"an unknown extension needs a vendor", "image.bin", ImageMeta{}, ImageMeta{}, "vendor"},
 		{"a bad version is refused", "T46-28.83.0.120.rom", ImageMeta{Version: "latest"}, ImageMeta{}, "version"},
 		{"a path in the file name is dropped", `C:\fw\T46-28.83.0.120.rom`, ImageMeta{},
-			ImageMeta{Vendor: Yealink, Models: []string{"T46G"}, Version: "28.83.0.120", FileName: "T46-28.83.0.120.rom"}, ""},
+			ImageMeta{Vendor: Yealink, Models: []string{"T46G"}, Version: "28.83.0.120", FileName: "T46-28.83.0.120.rom", Edition: EditionSIP}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -709,7 +714,7 @@ func TestRollout(t *testing.T) {
 	})
 }
 
-func TestResolvePrefersWhatThePhoneWasOffered(t *testing.T) {
+func TestOfferedPrefersWhatThePhoneWasOffered(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		s, _ := firmwareTestService(t, db)
@@ -717,22 +722,33 @@ func TestResolvePrefersWhatThePhoneWasOffered(t *testing.T) {
 		rules, _ := s.Rules(ctx)
 		s.Act(ctx, rules[0].ID, ActionApprove, nil, "alice")
 		newer := firmwareTestImport(t, s, "3111-44500-001.sip.ld", "6.0", ImageMeta{Version: "6.0.0.1"})
-		img, ok, err := s.Resolve(ctx, Polycom, "3111-44500-001.SIP.LD", "")
-		if err != nil || !ok || img.ID != old.ID {
-			t.Fatalf("without a MAC the approved image wins: %+v %v", img, err)
+		ask := Device{Vendor: Polycom, Model: "VVX500"}
+		if _, ok, err := s.Offered(ctx, Polycom, "3111-44500-001.SIP.LD", ask); !ok || !fault.Is(err, fault.NotFound) {
+			t.Fatalf("an image offered to no phone was served: %v", err)
 		}
+		phone := Device{Vendor: Polycom, Model: "VVX_500", MAC: "0004f2aabb00", Version: "5.8.0.1"}
+		s.Poll(ctx, phone)
+		s.Decide(ctx, phone, policy.Defaults())
 		tester := Device{Vendor: Polycom, Model: "VVX_500", MAC: "0004f2aabbcc", Version: "5.9.7.4477"}
 		s.Poll(ctx, tester)
 		s.AddTestDevice(ctx, ByMAC, tester.MAC, "alice")
 		if d, _ := s.Decide(ctx, tester, policy.Defaults()); d.SHA256 != newer.ID {
 			t.Fatalf("%+v", d)
 		}
-		if img, _, _ := s.Resolve(ctx, Polycom, "3111-44500-001.sip.ld", tester.MAC); img.ID != newer.ID {
+		img, ok, err := s.Offered(ctx, Polycom, "3111-44500-001.SIP.LD", ask)
+		if err != nil || !ok || img.ID != old.ID {
+			t.Fatalf("without a MAC the approved image wins: %+v %v", img, err)
+		}
+		if img, _, _ := s.Offered(ctx, Polycom, "3111-44500-001.sip.ld", tester); img.ID != newer.ID {
 			t.Fatalf("the test device must get what it was offered, got %s", img.Version)
 		}
-		if _, ok, _ := s.Resolve(ctx, Polycom, "3111-48500-001.sip.ld", ""); ok {
+		if _, _, err := s.Offered(ctx, Polycom, "3111-44500-001.sip.ld", Device{Vendor: Polycom, Model: "VVX600"}); !fault.Is(err, fault.NotFound) {
+			t.Fatalf("another model was served the image: %v", err)
+		}
+		if _, ok, _ := s.Offered(ctx, Polycom, "3111-48500-001.sip.ld", ask); ok {
 			t.Fatal("an unknown name resolved")
 		}
+		img, _, _ = s.Offered(ctx, Polycom, "3111-44500-001.sip.ld", ask)
 		f, err := s.Open(img)
 		if err != nil {
 			t.Fatal(err)
@@ -759,20 +775,26 @@ func TestLPERulesMatchRevisionAndLocale(t *testing.T) {
 				}
 			}
 		}
-		firmwareTestImport(t, s, "UCUpdates.cab", "any locale", ImageMeta{Models: []string{"CX600"}, Version: "4.0.7577.4387"})
+		firmwareTestImport(t, s, "UCUpdates.cab", "any locale", ImageMeta{Models: []string{"CX600"}, Version: "4.0.7577.4387", Revision: "A"})
 		approveAll()
-		firmwareTestImport(t, s, "UCUpdates.cab", "german", ImageMeta{Models: []string{"CX600"}, Version: "4.0.7577.4400", Locale: "de-DE"})
+		firmwareTestImport(t, s, "UCUpdates.cab", "german", ImageMeta{Models: []string{"CX600"}, Version: "4.0.7577.4400", Revision: "A", Locale: "de-DE"})
+		approveAll()
+		firmwareTestImport(t, s, "UCUpdates.cab", "revision B", ImageMeta{Models: []string{"CX600"}, Version: "4.0.7577.4500", Revision: "B"})
 		approveAll()
 		cases := []struct {
-			name, locale, want string
+			name, model, revision, locale, want string
 		}{
-			{"a phone whose locale has no rule of its own gets the rule for every locale", "en-US", "4.0.7577.4387"},
-			{"a phone whose locale has its own rule gets that one", "de-DE", "4.0.7577.4400"},
+			{"a phone whose locale has no rule of its own gets the rule for every locale", "CX600", "A", "en-US", "4.0.7577.4387"},
+			{"a phone whose locale has its own rule gets that one", "CX600", "A", "de-DE", "4.0.7577.4400"},
+			{"each revision gets its own revision's image", "CX600", "B", "en-US", "4.0.7577.4500"},
+			{"a revision with no image of its own gets nothing", "CX600", "C", "en-US", ""},
+			{"a device that reports no revision gets nothing", "CX600", "", "en-US", ""},
+			{"another model gets nothing", "CX3000", "A", "en-US", ""},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				d, err := s.Decide(ctx, Device{Vendor: LPE, Model: "CX600", Revision: "A", Locale: c.locale, Version: "4.0.7577.4000"}, policy.Defaults())
-				if err != nil || !d.Offer || d.Version != c.want || d.FileName != d.SHA256+"/UCUpdates.cab" {
+				d, err := s.Decide(ctx, Device{Vendor: LPE, Model: c.model, Revision: c.revision, Locale: c.locale, Version: "4.0.7577.4000"}, policy.Defaults())
+				if err != nil || d.Offer != (c.want != "") || d.Version != c.want || (d.Offer && d.FileName != d.SHA256+"/UCUpdates.cab") {
 					t.Fatalf("%+v %v", d, err)
 				}
 			})

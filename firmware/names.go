@@ -53,6 +53,12 @@ type ImageMeta struct {
 	FileName string
 	Revision string // LPE only
 	Locale   string // LPE only
+	// Edition is told from the version (Edition), never given.
+	Edition string
+	// Certified marks an import of a version certified for Skype for
+	// Business Online: a rule it creates approves new versions by itself
+	// (Rule.AutoApprove). It changes nothing on an existing rule.
+	Certified bool
 }
 
 // ParseMeta reads vendor, models and version from a vendor file name and
@@ -60,7 +66,7 @@ type ImageMeta struct {
 // message naming what is missing.
 func ParseMeta(fileName string, given ImageMeta) (ImageMeta, error) {
 	name := path.Base(strings.ReplaceAll(fileName, "\\", "/"))
-	m := ImageMeta{FileName: name, Revision: strings.TrimSpace(given.Revision), Locale: strings.TrimSpace(given.Locale)}
+	m := ImageMeta{FileName: name, Revision: strings.TrimSpace(given.Revision), Locale: strings.TrimSpace(given.Locale), Certified: given.Certified}
 	if name == "" || name == "." || name == "/" || len(name) > 200 {
 		return m, fault.FieldInvalid("file", "the upload needs a file name such as T46-28.83.0.120.rom or 3111-44500-001.sip.ld")
 	}
@@ -159,6 +165,12 @@ func ParseMeta(fileName string, given ImageMeta) (ImageMeta, error) {
 	if vendor != LPE && (m.Revision != "" || m.Locale != "") {
 		return m, fault.FieldInvalid("revision", "revision and locale apply to Lync Phone Edition images only")
 	}
+	if vendor == LPE && m.Revision == "" {
+		// An LPE image is built for one model and hardware revision, and a
+		// device is offered only its own (issue 14, item 7).
+		return m, fault.FieldInvalid("revision", "a Lync Phone Edition image is for one hardware revision: give revision (for example --revision A)")
+	}
+	m.Edition = Edition(vendor, version)
 	return m, nil
 }
 

@@ -286,7 +286,7 @@ func versionOf(img Image, id string) string {
 func (s *Service) counts(db *gorm.DB, r Rule, to Image, lo, hi int) (WaveStatus, error) {
 	var c WaveStatus
 	q := func() *gorm.DB {
-		q := db.Model(&deviceState{}).Where("vendor = ? AND model = ? AND bucket >= ? AND bucket < ?", r.Vendor, r.Model, lo, hi)
+		q := db.Model(&deviceState{}).Where("vendor = ? AND model = ? AND edition = ? AND bucket >= ? AND bucket < ?", r.Vendor, r.Model, r.Edition, lo, hi)
 		if r.Revision != "" {
 			q = q.Where("revision = ?", r.Revision)
 		}

@@ -10,19 +10,27 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/store"
 )
 
-// Rule is the update rule of one vendor + model (+ revision and locale for
-// Lync Phone Edition): the pending version only test devices install, the
-// approved version every phone gets, and the restore version to roll back to.
-// Each version is an image ID ("" for none).
+// Rule is the update rule of one vendor + model + edition (+ revision and
+// locale for Lync Phone Edition): the pending version only test devices
+// install, the approved version every phone gets, and the restore version to
+// roll back to. Each version is an image ID ("" for none).
 type Rule struct {
-	ID            uint      `gorm:"primaryKey"`
-	Vendor        string    `gorm:"size:16;not null;uniqueIndex:idx_fw_rule_key"`
-	Model         string    `gorm:"size:32;not null;uniqueIndex:idx_fw_rule_key"`
-	Revision      string    `gorm:"size:64;not null;default:'';uniqueIndex:idx_fw_rule_key"`
-	Locale        string    `gorm:"size:32;not null;default:'';uniqueIndex:idx_fw_rule_key"`
+	ID       uint   `gorm:"primaryKey"`
+	Vendor   string `gorm:"size:16;not null;uniqueIndex:idx_fw_rule_ekey"`
+	Model    string `gorm:"size:32;not null;uniqueIndex:idx_fw_rule_ekey"`
+	Revision string `gorm:"size:64;not null;default:'';uniqueIndex:idx_fw_rule_ekey"`
+	Locale   string `gorm:"size:32;not null;default:'';uniqueIndex:idx_fw_rule_ekey"`
+	// Edition keeps Skype for Business and open-SIP images of one model
+	// apart (see Edition); "" for a vendor with one edition.
+	Edition string `gorm:"size:16;not null;default:'';uniqueIndex:idx_fw_rule_ekey"`
+	// AutoApprove approves, when it is imported, an image newer than the
+	// rule's approved version, in the default staged rollout (Skype for
+	// Business Online's behaviour: phones take the newest certified version).
+	AutoApprove   bool      `gorm:"not null;default:false"`
 	PendingImage  string    `gorm:"size:64;not null;default:''"`
 	ApprovedImage string    `gorm:"size:64;not null;default:''"`
 	RestoreImage  string    `gorm:"size:64;not null;default:''"`
@@ -75,22 +83,25 @@ type VersionRef struct {
 
 // RuleView is a rule as the API shows it.
 type RuleView struct {
-	ID        uint        `json:"id"`
-	Vendor    string      `json:"vendor"`
-	Model     string      `json:"model"`
-	Revision  string      `json:"revision,omitempty"`
-	Locale    string      `json:"locale,omitempty"`
-	Pending   *VersionRef `json:"pending"`
-	Approved  *VersionRef `json:"approved"`
-	Restore   *VersionRef `json:"restore"`
-	Rollout   *uint       `json:"rolloutId,omitempty"`
-	UpdatedAt time.Time   `json:"updatedAt"`
+	ID       uint   `json:"id"`
+	Vendor   string `json:"vendor"`
+	Model    string `json:"model"`
+	Revision string `json:"revision,omitempty"`
+	Locale   string `json:"locale,omitempty"`
+	Edition  string `json:"edition,omitempty"`
+	// AutoApprove: see Rule.AutoApprove.
+	AutoApprove bool        `json:"autoApprove"`
+	Pending     *VersionRef `json:"pending"`
+	Approved    *VersionRef `json:"approved"`
+	Restore     *VersionRef `json:"restore"`
+	Rollout     *uint       `json:"rolloutId,omitempty"`
+	UpdatedAt   time.Time   `json:"updatedAt"`
 }
 
 // Rules lists every rule.
 func (s *Service) Rules(ctx context.Context) ([]RuleView, error) {
 	var rs []Rule
-	if err := s.db.WithContext(ctx).Order("vendor, model, revision, locale").Find(&rs).Error; err != nil {
+	if err := s.db.WithContext(ctx).Order("vendor, model, edition, revision, locale").Find(&rs).Error; err != nil {
 		return nil, err
 	}
 	return s.views(ctx, rs)
@@ -138,7 +149,7 @@ func (s *Service) views(ctx context.Context, rs []Rule) ([]RuleView, error) {
 	}
 	out := make([]RuleView, len(rs))
 	for i, r := range rs {
-		out[i] = RuleView{ID: r.ID, Vendor: r.Vendor, Model: r.Model, Revision: r.Revision, Locale: r.Locale,
+		out[i] = RuleView{ID: r.ID, Vendor: r.Vendor, Model: r.Model, Revision: r.Revision, Locale: r.Locale, Edition: r.Edition, AutoApprove: r.AutoApprove,
 			Pending: ref(r.PendingImage), Approved: ref(r.ApprovedImage), Restore: ref(r.RestoreImage), UpdatedAt: r.UpdatedAt}
 		if id, ok := active[r.ID]; ok {
 			out[i].Rollout = &id
@@ -147,17 +158,17 @@ func (s *Service) views(ctx context.Context, rs []Rule) ([]RuleView, error) {
 	return out, nil
 }
 
-// ruleFor finds (and with create, makes) the rule for a key, locked for the
-// rest of tx.
-func (s *Service) ruleFor(tx *gorm.DB, vendor, model, revision, locale string, create bool) (Rule, error) {
+// ruleFor finds (and with create, makes, auto-approving as autoApprove says)
+// the rule for a key, locked for the rest of tx.
+func (s *Service) ruleFor(tx *gorm.DB, vendor, model, revision, locale, edition string, create, autoApprove bool) (Rule, error) {
 	var r Rule
 	find := func() error {
-		return store.ForUpdate(tx).Where("vendor = ? AND model = ? AND revision = ? AND locale = ?", vendor, model, revision, locale).Limit(1).Find(&r).Error
+		return store.ForUpdate(tx).Where("vendor = ? AND model = ? AND revision = ? AND locale = ? AND edition = ?", vendor, model, revision, locale, edition).Limit(1).Find(&r).Error
 	}
 	if err := find(); err != nil || r.ID != 0 || !create {
 		return r, err
 	}
-	n := Rule{Vendor: vendor, Model: model, Revision: revision, Locale: locale, UpdatedAt: s.now()}
+	n := Rule{Vendor: vendor, Model: model, Revision: revision, Locale: locale, Edition: edition, AutoApprove: autoApprove, UpdatedAt: s.now()}
 	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&n).Error; err != nil {
 		return r, err
 	}
@@ -184,48 +195,80 @@ func (s *Service) Act(ctx context.Context, id uint, action string, plan *Plan, a
 		if r.ID == 0 {
 			return fault.NotFoundf("no device update rule %d", id)
 		}
-		from := Versions{Pending: r.PendingImage, Approved: r.ApprovedImage, Restore: r.RestoreImage}
-		to, err := Transition(action, from)
-		if err != nil {
-			return err
-		}
-		var ro Rollout
-		if err := tx.Where("rule_id = ? AND state IN ?", r.ID, activeStates).Limit(1).Find(&ro).Error; err != nil {
-			return err
-		}
-		if ro.ID != 0 {
-			switch action {
-			case ActionApprove:
-				return fault.Conflictf("rollout %d of this rule is still %s: abort it or let it finish first", ro.ID, ro.State)
-			case ActionRestore:
-				if err := tx.Model(&ro).Updates(map[string]any{"state": StateAborted, "updated_at": s.now()}).Error; err != nil {
-					return err
-				}
-			}
-		}
-		if err := tx.Model(&r).Updates(map[string]any{"pending_image": to.Pending, "approved_image": to.Approved,
-			"restore_image": to.Restore, "updated_at": s.now()}).Error; err != nil {
-			return err
-		}
-		detail := fmt.Sprintf("%s %s: pending %s→%s, approved %s→%s, restore %s→%s", r.Vendor, r.Model,
-			short(from.Pending), short(to.Pending), short(from.Approved), short(to.Approved), short(from.Restore), short(to.Restore))
-		if plan != nil {
-			ro := plan.rollout(r, from, to, s.now())
-			if err := tx.Create(&ro).Error; err != nil {
-				return err
-			}
-			if _, err := s.evaluate(tx, &ro); err != nil {
-				return err
-			}
-			detail += fmt.Sprintf("; rollout %d in waves %s", ro.ID, ro.Waves)
-		}
-		return s.audit(tx, actor, action, fmt.Sprintf("rule %d", r.ID), detail)
+		return s.act(tx, r, action, plan, actor)
 	})
 	if err != nil {
 		return RuleView{}, err
 	}
 	return s.RuleByID(ctx, id)
 }
+
+// act applies action to r (locked in tx); plan is validated.
+func (s *Service) act(tx *gorm.DB, r Rule, action string, plan *Plan, actor string) error {
+	from := Versions{Pending: r.PendingImage, Approved: r.ApprovedImage, Restore: r.RestoreImage}
+	to, err := Transition(action, from)
+	if err != nil {
+		return err
+	}
+	var ro Rollout
+	if err := tx.Where("rule_id = ? AND state IN ?", r.ID, activeStates).Limit(1).Find(&ro).Error; err != nil {
+		return err
+	}
+	if ro.ID != 0 {
+		switch action {
+		case ActionApprove:
+			return fault.Conflictf("rollout %d of this rule is still %s: abort it or let it finish first", ro.ID, ro.State)
+		case ActionRestore:
+			if err := tx.Model(&ro).Updates(map[string]any{"state": StateAborted, "updated_at": s.now()}).Error; err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.Model(&r).Updates(map[string]any{"pending_image": to.Pending, "approved_image": to.Approved,
+		"restore_image": to.Restore, "updated_at": s.now()}).Error; err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("%s %s: pending %s→%s, approved %s→%s, restore %s→%s", r.Vendor, r.Model,
+		short(from.Pending), short(to.Pending), short(from.Approved), short(to.Approved), short(from.Restore), short(to.Restore))
+	if plan != nil {
+		ro := plan.rollout(r, from, to, s.now())
+		if err := tx.Create(&ro).Error; err != nil {
+			return err
+		}
+		if _, err := s.evaluate(tx, &ro); err != nil {
+			return err
+		}
+		detail += fmt.Sprintf("; rollout %d in waves %s", ro.ID, ro.Waves)
+	}
+	return s.audit(tx, actor, action, fmt.Sprintf("rule %d", r.ID), detail)
+}
+
+// SetAutoApprove turns a rule's AutoApprove on or off.
+func (s *Service) SetAutoApprove(ctx context.Context, id uint, on bool, actor string) (RuleView, error) {
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		var r Rule
+		if err := store.ForUpdate(tx).Where("id = ?", id).Limit(1).Find(&r).Error; err != nil {
+			return err
+		}
+		if r.ID == 0 {
+			return fault.NotFoundf("no device update rule %d", id)
+		}
+		if r.AutoApprove == on {
+			return nil
+		}
+		if err := tx.Model(&r).Updates(map[string]any{"auto_approve": on, "updated_at": s.now()}).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, actor, "autoapprove", fmt.Sprintf("rule %d", r.ID), fmt.Sprintf("%s %s: autoApprove %v", r.Vendor, r.Model, on))
+	})
+	if err != nil {
+		return RuleView{}, err
+	}
+	return s.RuleByID(ctx, id)
+}
+
+// DefaultPlan is the staged rollout an automatic approval goes out in.
+func DefaultPlan() Plan { return Plan{Waves: []int{1, 10, 50, 100}} }
 
 func short(sha string) string {
 	if sha == "" {
@@ -321,4 +364,34 @@ func (s *Service) isTestDevice(tx *gorm.DB, mac, serial string) (bool, error) {
 	var n int64
 	err := q.Count(&n).Error
 	return n > 0, err
+}
+
+// autoApprove approves img, just made r's pending version, in the default
+// staged rollout when it is newer than r's approved version. An older or
+// equal version stays pending, as does one imported while a rollout of the
+// rule is under way (the admin finishes or aborts that first); the audit
+// says which.
+func (s *Service) autoApprove(tx *gorm.DB, r Rule, img Image, actor string) error {
+	target := fmt.Sprintf("rule %d", r.ID)
+	if r.ApprovedImage != "" {
+		var cur Image
+		if err := tx.Where("id = ?", r.ApprovedImage).Limit(1).Find(&cur).Error; err != nil {
+			return err
+		}
+		if cur.ID != "" && provisioning.CompareVersions(img.Version, cur.Version) <= 0 {
+			return s.audit(tx, actor, "autoapprove.skip", target, fmt.Sprintf("%s is not newer than the approved %s: left pending", img.Version, cur.Version))
+		}
+	}
+	var ro Rollout
+	if err := tx.Where("rule_id = ? AND state IN ?", r.ID, activeStates).Limit(1).Find(&ro).Error; err != nil {
+		return err
+	}
+	if ro.ID != 0 {
+		return s.audit(tx, actor, "autoapprove.skip", target, fmt.Sprintf("rollout %d is %s: %s left pending", ro.ID, ro.State, img.Version))
+	}
+	plan := DefaultPlan()
+	if err := plan.validate(); err != nil {
+		return err
+	}
+	return s.act(tx, r, ActionApprove, &plan, actor+" (autoApprove)")
 }

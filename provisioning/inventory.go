@@ -77,6 +77,24 @@ func (iv *inventory) seen(dev Device, ip, file string, cfg *File) {
 	iv.record(dev, ip, file, "", "", false)
 }
 
+// version is the firmware version the phone with this MAC last reported:
+// from a sighting not yet written, else from the store ("" when unknown).
+func (iv *inventory) version(ctx context.Context, mac string) (string, error) {
+	iv.mu.Lock()
+	p := iv.pending[mac]
+	v := ""
+	if p != nil {
+		v = p.dev.Version
+	}
+	iv.mu.Unlock()
+	if v != "" {
+		return v, nil
+	}
+	var r DeviceRecord
+	err := iv.s.db.WithContext(ctx).Select("firmware").Where("mac = ?", mac).Limit(1).Find(&r).Error
+	return r.Firmware, err
+}
+
 func (iv *inventory) seenUser(dev Device, ip, file, user string) {
 	iv.record(dev, ip, file, "", user, true)
 }

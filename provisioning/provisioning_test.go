@@ -110,7 +110,7 @@ func TestIdentifyReadsUserAgentAndPath(t *testing.T) {
 			{"a SoundPoint asking for the shared master file", "GET", "000000000000.cfg", "FileTransport PolycomSoundPointIP-SPIP_335-UA/3.2.1.0078",
 				provisioning.Device{Vendor: "polycom", Model: "SPIP335", Version: "3.2.1.0078"}, provisioning.Rendered, "000000000000.cfg"},
 			{"a VVX uploading its app log", "PUT", "0004f2a1b2c3-app.log", "FileTransport PolycomVVX-VVX_410-UA/5.4.2.1 Type/Updater",
-				provisioning.Device{Vendor: "polycom", Model: "VVX410", MAC: "0004f2a1b2c3", Version: "5.4.2.1"}, provisioning.Upload, "0004f2a1b2c3-app.log"},
+				provisioning.Device{Vendor: "polycom", Model: "VVX410", MAC: "0004f2a1b2c3"}, provisioning.Upload, "0004f2a1b2c3-app.log"},
 			{"a VVX trying the optional directory", "GET", "000000000000-directory.xml", "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application",
 				provisioning.Device{Vendor: "polycom", Model: "VVX500", Version: "5.9.7.4477"}, provisioning.Optional, "000000000000-directory.xml"},
 			{"a T46G with colons in its User-Agent", "GET", "y000000000028.cfg", "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26",

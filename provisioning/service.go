@@ -344,10 +344,23 @@ func (s *Service) answer(ctx context.Context, r Request, key answerKey, known an
 		s.inventory.seen(dev, r.IP, e.Name, nil)
 		return a, nil
 	}
+	// A User-Agent that names the phone but not the firmware it runs (the
+	// Polycom Updater's: its version is not the Application's) gets the
+	// file made for the version the phone last reported, looked up on each
+	// such request rather than cached under the User-Agent.
+	fill := dev.Version == "" && dev.Model != "" && dev.MAC != ""
+	reported := dev // what the request itself reports, for firmware's Poll
+	if fill {
+		v, err := s.inventory.version(ctx, dev.MAC)
+		if err != nil {
+			return Answer{}, fmt.Errorf("the version %s last reported: %w", dev.MAC, err)
+		}
+		dev.Version = v
+	}
 	// Only the phone itself moves the loop guard and rollout failures (or,
 	// for a family that takes no credentials, anyone: see Answer.Counts).
 	if e.Main && s.Firmware != nil && dev.MAC != "" && a.Counts {
-		if err := s.Firmware.Poll(ctx, dev); err != nil {
+		if err := s.Firmware.Poll(ctx, reported); err != nil {
 			return Answer{}, err
 		}
 	}
@@ -364,13 +377,13 @@ func (s *Service) answer(ctx context.Context, r Request, key answerKey, known an
 		if f, err = s.renderIssuing(ctx, fam, dev, e, gen, site, adm.Issue); err != nil {
 			return Answer{}, err
 		}
-	} else if f = known.file; f == nil || f.Generation != gen || known.site != site.Name {
+	} else if f = known.file; fill || f == nil || f.Generation != gen || known.site != site.Name {
 		// The same request from a phone in another site (a shared file, a
 		// User-Agent without a MAC) must not get this site's file.
 		if f, err = s.render(ctx, fam, dev, e, gen, site); err != nil {
 			return Answer{}, err
 		}
-		if cacheable {
+		if cacheable && !fill {
 			known.file, known.site = f, site.Name
 			s.answers.put(key, known)
 		}
@@ -635,14 +648,22 @@ func (s *Service) decide(ctx context.Context, dev Device, user string) (policy.E
 		return eff, Decision{}, fmt.Errorf("effective policy for %q: %w", user, err)
 	}
 	switch {
-	case !eff.Settings.EnableDeviceUpdate:
+	case s.Firmware == nil && !eff.Settings.EnableDeviceUpdate:
 		return eff, Decision{Reason: "EnableDeviceUpdate is off in the effective IP phone policy"}, nil
 	case s.Firmware == nil:
 		return eff, Decision{Reason: "no firmware service is configured"}, nil
 	}
+	// Firmware decides even when the policy switches updates off: it then
+	// withdraws what the phone was offered, so the image is no longer
+	// served to it.
 	d, err := s.Firmware.Decide(ctx, dev, eff.Settings)
 	if err != nil {
 		return eff, Decision{}, fmt.Errorf("firmware decision: %w", err)
+	}
+	if d.Offer && !eff.Settings.EnableDeviceUpdate {
+		// Whatever firmware answers, a file never offers an image the
+		// phone's policy forbids.
+		return eff, Decision{Reason: "EnableDeviceUpdate is off in the effective IP phone policy"}, nil
 	}
 	return eff, d, nil
 }

@@ -124,7 +124,7 @@ func TestAWithdrawnYealinkOfferClearsTheFirmwareURL(t *testing.T) {
 		if b := poll(); !bytes.Contains(b, []byte("\nstatic.firmware.url = %NULL%\n")) {
 			t.Fatalf("a withdrawn offer leaves the URL the phone stored:\n%s", b)
 		}
-		// EnableDeviceUpdate off: no decision is even asked for.
+		// EnableDeviceUpdate off: nothing is offered, whatever firmware says.
 		fw.d = provisioning.Decision{Offer: true, Version: "66.86.0.20", FileName: "x.rom"}
 		pol.set(t, func(p *policy.Settings) { p.EnableDeviceUpdate = false })
 		if b := poll(); !bytes.Contains(b, []byte("\nstatic.firmware.url = %NULL%\n")) || strings.Contains(string(b), "x.rom") {

@@ -66,9 +66,12 @@ func (h *Firmware) Mount(r *Routes) {
 	r.Server.OwnBodyLimit(http.MethodPost, "/api/v1/firmware") // images are streamed to disk under MaxUpload
 	a.GET("/firmware", h.list)
 	a.GET("/firmware/:id", h.get)
+	a.GET("/firmware/:id/file", h.download)
+	a.HEAD("/firmware/:id/file", h.download)
 	a.DELETE("/firmware/:id", h.remove)
 	a.GET("/deviceupdaterules", h.rules)
 	a.GET("/deviceupdaterules/:id", h.rule)
+	a.PATCH("/deviceupdaterules/:id", h.patchRule)
 	a.POST("/deviceupdaterules/:id/:action", h.act)
 	a.GET("/testdevices", h.testDevices)
 	a.POST("/testdevices", h.addTestDevice)
@@ -148,8 +151,13 @@ func (h *Firmware) upload(c *gin.Context) {
 			fileName = v
 		case "sha256":
 			wantSHA = strings.ToLower(v)
+		case "certified":
+			if meta.Certified, err = strconv.ParseBool(v); err != nil {
+				h.s.Fail(c, fault.FieldInvalid(name, "certified is true or false, not %q", v))
+				return
+			}
 		default:
-			h.s.Fail(c, fault.FieldInvalid(name, "unknown field %q: use file, vendor, models, version, revision, locale, fileName, sha256", name))
+			h.s.Fail(c, fault.FieldInvalid(name, "unknown field %q: use file, vendor, models, version, revision, locale, certified, fileName, sha256", name))
 			return
 		}
 	}
@@ -203,6 +211,19 @@ func (h *Firmware) get(c *gin.Context) {
 	c.JSON(http.StatusOK, img)
 }
 
+// download serves an image to an admin, whatever it is offered to: for
+// checking what was imported. It shares the download cap with phones and
+// is never counted as a phone's download.
+func (h *Firmware) download(c *gin.Context) {
+	img, err := h.svc.Image(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.Header("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(img.FileName, `"`, "")+`"`)
+	h.serve(c, img, "")
+}
+
 func (h *Firmware) remove(c *gin.Context) {
 	if _, err := h.svc.Remove(c.Request.Context(), c.Param("id"), AdminOf(c)); err != nil {
 		h.s.Fail(c, err)
@@ -238,6 +259,32 @@ func (h *Firmware) rule(c *gin.Context) {
 		}
 	}
 	h.s.Fail(c, err)
+}
+
+// patchRule changes a rule's settings: today autoApprove.
+func (h *Firmware) patchRule(c *gin.Context) {
+	id, err := firmwareID(c, "device update rule")
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	var in struct {
+		AutoApprove *bool `json:"autoApprove"`
+	}
+	if err := BindJSON(c, &in); err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	if in.AutoApprove == nil {
+		h.s.Fail(c, fault.FieldInvalid("autoApprove", "give autoApprove: true (approve each newer version as it is imported) or false (wait for an admin)"))
+		return
+	}
+	r, err := h.svc.SetAutoApprove(c.Request.Context(), id, *in.AutoApprove, AdminOf(c))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
 }
 
 // actInput is the optional body of approve: a rollout plan.
@@ -392,26 +439,44 @@ func (h *Firmware) lpeFile(c *gin.Context) {
 			writeError(c, http.StatusNotFound, "not_found", "no image "+p)
 			return
 		}
+		// The file URL names no device: the image must be offered to one.
+		if err := h.svc.OfferedImage(c.Request.Context(), img, firmware.Device{Vendor: firmware.LPE}); err != nil {
+			h.notOffered(c, err)
+			return
+		}
 		h.serve(c, img, "")
 		return
 	}
-	if !h.ServeImage(c, firmware.LPE, name, "") {
+	if !h.ServeImage(c, ImageRequest{Vendor: firmware.LPE, Name: name}) {
 		writeError(c, http.StatusNotFound, "not_found", "no image "+p)
 	}
 }
 
-// ServeImage is the web.ImageHandler for provisioning's /prov/ image names.
-func (h *Firmware) ServeImage(c *gin.Context, vendor, name, mac string) bool {
-	img, ok, err := h.svc.Resolve(c.Request.Context(), vendor, name, mac)
-	if err != nil {
-		h.s.Fail(c, err)
-		return true
-	}
-	if !ok {
+// ServeImage is the web.ImageHandler for provisioning's /prov/ image names:
+// it serves an image only to a phone it is offered to (firmware.Offered).
+func (h *Firmware) ServeImage(c *gin.Context, r ImageRequest) bool {
+	img, ok, err := h.svc.Offered(c.Request.Context(), r.Vendor, r.Name,
+		firmware.Device{Vendor: r.Vendor, Model: r.Model, Version: r.Version, MAC: r.MAC})
+	if !ok && err == nil {
 		return false
 	}
-	h.serve(c, img, mac)
+	if err != nil {
+		h.notOffered(c, err)
+		return true
+	}
+	h.serve(c, img, r.ReportAs)
 	return true
+}
+
+// notOffered answers a phone an image it is not offered: a plain-text 404
+// (phones read any other answer as a file) that tells an admin why.
+func (h *Firmware) notOffered(c *gin.Context, err error) {
+	if !fault.Is(err, fault.NotFound) {
+		h.s.Fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusNotFound, "text/plain; charset=utf-8", []byte(err.Error()+"\n"))
 }
 
 var _ ImageHandler = (*Firmware)(nil).ServeImage

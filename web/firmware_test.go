@@ -31,7 +31,9 @@ type firmwareTestProv struct{ images ImageHandler }
 
 func (p firmwareTestProv) Mount(r *Routes) {
 	h := func(c *gin.Context) {
-		if !p.images(c, c.Param("vendor"), c.Param("name"), c.Query("mac")) {
+		req := ImageRequest{Vendor: c.Param("vendor"), Name: c.Param("name"), Model: c.Query("model"), Version: c.Query("version"),
+			MAC: c.Query("mac"), ReportAs: c.Query("mac")}
+		if !p.images(c, req) {
 			c.String(http.StatusNotFound, "")
 		}
 	}
@@ -71,6 +73,33 @@ func firmwareTestServer(t *testing.T, db *gorm.DB) (string, string, *firmware.Se
 		t.Fatalf("login: %d", code)
 	}
 	return ts.URL, out.AccessToken, svc, fw
+}
+
+// firmwareTestOffer approves image (the pending version of its rules) and
+// has phone poll and be decided for, so that the image is offered to it;
+// it returns the phone's MAC.
+func firmwareTestOffer(t *testing.T, svc *firmware.Service, image string, phone firmware.Device) string {
+	t.Helper()
+	ctx := context.Background()
+	rules, err := svc.Rules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		if r.Pending != nil && r.Pending.SHA256 == image {
+			if _, err := svc.Act(ctx, r.ID, firmware.ActionApprove, nil, "admin"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := svc.Poll(ctx, phone); err != nil {
+		t.Fatal(err)
+	}
+	d, err := svc.Decide(ctx, phone, policy.Defaults())
+	if err != nil || d.SHA256 != image {
+		t.Fatalf("the image is not offered to %s: %+v %v", phone.MAC, d, err)
+	}
+	return phone.MAC
 }
 
 // firmwareTestUpload posts an image as multipart and decodes the answer.
@@ -201,13 +230,78 @@ func TestFirmwareUploadAPI(t *testing.T) {
 
 func TestFirmwareDelivery(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		base, token, _, fw := firmwareTestServer(t, db)
+		base, token, svc, fw := firmwareTestServer(t, db)
 		content := []byte(strings.Repeat("0123456789", 1000))
 		var img firmware.ImageView
 		if code := firmwareTestUpload(t, base, token, "420HD.img", content, map[string]string{"version": "3.4.6.604"}, &img); code != 201 {
 			t.Fatalf("upload %d", code)
 		}
 		url := base + "/prov/audiocodes/420HD.img"
+		t.Run("an image offered to no phone is refused to every phone", func(t *testing.T) {
+			for _, q := range []string{"", "?model=420HD", "?mac=00908f000001&model=420HD&version=3.4.6.600"} {
+				resp, body := firmwareTestGet(t, "GET", url+q, nil)
+				if resp.StatusCode != 404 || !strings.Contains(string(body), "not offered") {
+					t.Fatalf("%s: %d %s", q, resp.StatusCode, body)
+				}
+			}
+		})
+		mac := firmwareTestOffer(t, svc, img.SHA256, firmware.Device{Vendor: "audiocodes", Model: "420HDG-Rev0", MAC: "00908f000001", Version: "3.4.6.600"})
+		t.Run("only the phone it is offered to, or a phone of its model and edition that cannot be told apart, gets it", func(t *testing.T) {
+			for q, want := range map[string]int{
+				"?mac=" + mac: 200,
+				// An AudioCodes Skype build's request names no MAC.
+				"?model=420HD&version=3.4.6.500":                  200,
+				"?mac=00908f000002&model=420HD&version=3.4.6.600": 200, // not followed yet: by model
+				"?model=440HD&version=3.4.6.500":                  404,
+				"?model=420HD&version=2.2.16.372":                 404, // the open-SIP edition
+			} {
+				if resp, body := firmwareTestGet(t, "GET", url+q, map[string]string{"Range": "bytes=0-9"}); resp.StatusCode != want && !(want == 200 && resp.StatusCode == 206) {
+					t.Fatalf("%s: %d %s", q, resp.StatusCode, body)
+				}
+			}
+			other := firmware.Device{Vendor: "audiocodes", Model: "420HD", MAC: "00908f000003", Version: "3.4.6.604"}
+			if err := svc.Poll(context.Background(), other); err != nil {
+				t.Fatal(err)
+			}
+			if resp, body := firmwareTestGet(t, "GET", url+"?mac=00908f000003", nil); resp.StatusCode != 404 || !strings.Contains(string(body), "offered no firmware") {
+				t.Fatalf("a phone on the version, offered nothing: %d %s", resp.StatusCode, body)
+			}
+		})
+		t.Run("once its offer is withdrawn the phone no longer gets it", func(t *testing.T) {
+			off := policy.Defaults()
+			off.EnableDeviceUpdate = false
+			if _, err := svc.Decide(context.Background(), firmware.Device{Vendor: "audiocodes", Model: "420HD", MAC: mac, Version: "3.4.6.600"}, off); err != nil {
+				t.Fatal(err)
+			}
+			if resp, _ := firmwareTestGet(t, "GET", url+"?mac="+mac, nil); resp.StatusCode != 404 {
+				t.Fatalf("%d", resp.StatusCode)
+			}
+			firmwareTestOffer(t, svc, img.SHA256, firmware.Device{Vendor: "audiocodes", Model: "420HD", MAC: mac, Version: "3.4.6.600"})
+		})
+		t.Run("an admin downloads any image; nobody else does", func(t *testing.T) {
+			var other firmware.ImageView
+			if code := firmwareTestUpload(t, base, token, "450HD.img", []byte("never offered"), map[string]string{"version": "3.4.6.604"}, &other); code != 201 {
+				t.Fatalf("upload %d", code)
+			}
+			file := base + "/api/v1/firmware/" + other.SHA256 + "/file"
+			resp, body := firmwareTestGet(t, "GET", file, map[string]string{"Authorization": "Bearer " + token})
+			if resp.StatusCode != 200 || string(body) != "never offered" || resp.Header.Get("ETag") != `"`+other.SHA256+`"` {
+				t.Fatalf("%d %q", resp.StatusCode, body)
+			}
+			resp, body = firmwareTestGet(t, "GET", file, map[string]string{"Authorization": "Bearer " + token, "Range": "bytes=0-4"})
+			if resp.StatusCode != 206 || string(body) != "never" {
+				t.Fatalf("range: %d %q", resp.StatusCode, body)
+			}
+			for _, hdr := range []map[string]string{nil, {"Authorization": "Bearer not-a-token"}} {
+				if resp, _ := firmwareTestGet(t, "GET", file, hdr); resp.StatusCode != 401 {
+					t.Fatalf("%v: %d", hdr, resp.StatusCode)
+				}
+			}
+			if resp, _ := firmwareTestGet(t, "GET", base+"/prov/audiocodes/450HD.img?model=450HD", nil); resp.StatusCode != 404 {
+				t.Fatalf("a phone got an image offered to nobody: %d", resp.StatusCode)
+			}
+		})
+		url += "?mac=" + mac
 		etag := `"` + img.SHA256 + `"`
 		t.Run("a GET answers the whole image with its checksum and ETag", func(t *testing.T) {
 			resp, body := firmwareTestGet(t, "GET", url, nil)
@@ -266,9 +360,15 @@ func TestFirmwareDelivery(t *testing.T) {
 		t.Run("a Lync Phone Edition cab is served under /RequestHandler/Files", func(t *testing.T) {
 			var cab firmware.ImageView
 			cabBytes := []byte("MSCF cab image")
-			if code := firmwareTestUpload(t, base, token, "UCUpdates.cab", cabBytes, map[string]string{"models": "CX600", "version": "4.0.7577.4387"}, &cab); code != 201 {
+			if code := firmwareTestUpload(t, base, token, "UCUpdates.cab", cabBytes, map[string]string{"models": "CX600", "version": "4.0.7577.4387", "revision": "A"}, &cab); code != 201 {
 				t.Fatalf("upload %d", code)
 			}
+			for _, p := range []string{"/RequestHandler/Files/" + cab.SHA256 + "/UCUpdates.cab", "/RequestHandler/Files/ucupdates.cab"} {
+				if resp, _ := firmwareTestGet(t, "GET", base+p, nil); resp.StatusCode != 404 {
+					t.Fatalf("%s offered to no device: %d", p, resp.StatusCode)
+				}
+			}
+			firmwareTestOffer(t, svc, cab.SHA256, firmware.Device{Vendor: "lpe", Model: "CX600", Revision: "A", MAC: "0004f2cc0001", Version: "4.0.7577.4000"})
 			for _, p := range []string{"/RequestHandler/Files/" + cab.SHA256 + "/UCUpdates.cab", "/RequestHandler/Files/ucupdates.cab"} {
 				resp, body := firmwareTestGet(t, "GET", base+p, nil)
 				if resp.StatusCode != 200 || !bytes.Equal(body, cabBytes) {

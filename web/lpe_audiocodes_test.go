@@ -25,15 +25,17 @@ import (
 // same 404s.
 func TestLPEExternalFilesAreAnsweredLikeInternalOnes(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		base, token, _, _ := firmwareTestServer(t, db)
+		base, token, svc, _ := firmwareTestServer(t, db)
 		var cab, other firmware.ImageView
 		cabBytes := []byte("MSCF cab image")
-		if code := firmwareTestUpload(t, base, token, "UCUpdates.cab", cabBytes, map[string]string{"models": "CX600", "version": "4.0.7577.4387"}, &cab); code != 201 {
+		if code := firmwareTestUpload(t, base, token, "UCUpdates.cab", cabBytes, map[string]string{"models": "CX600", "version": "4.0.7577.4387", "revision": "A"}, &cab); code != 201 {
 			t.Fatalf("upload %d", code)
 		}
 		if code := firmwareTestUpload(t, base, token, "420HD.img", []byte("audiocodes"), map[string]string{"version": "3.4.6.604"}, &other); code != 201 {
 			t.Fatalf("upload %d", code)
 		}
+		// Images go only to devices they are offered to (issue 14 item 13).
+		firmwareTestOffer(t, svc, cab.SHA256, firmware.Device{Vendor: "lpe", Model: "CX600", Revision: "A", MAC: "0004f2cc0002", Version: "4.0.7577.4000"})
 		for _, tail := range []string{cab.SHA256 + "/UCUpdates.cab", "ucupdates.cab"} {
 			for _, method := range []string{"GET", "HEAD"} {
 				in, inBody := firmwareTestGet(t, method, base+"/RequestHandler/Files/"+tail, nil)
@@ -77,10 +79,10 @@ func TestAudioCodesFirmwareURLNamesThePhone(t *testing.T) {
 		prov := provisioning.New(db, audiocodes.New())
 		var mu sync.Mutex
 		var calls []imageCall
-		images := func(c *gin.Context, vendor, name, mac string) bool {
+		images := func(c *gin.Context, r ImageRequest) bool {
 			mu.Lock()
 			defer mu.Unlock()
-			calls = append(calls, imageCall{vendor, name, mac})
+			calls = append(calls, imageCall{r.Vendor, r.Name, r.MAC})
 			return false
 		}
 		s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, Provisioning{Service: prov, Images: images})

@@ -111,14 +111,17 @@ func (h *provHandler) file(c *gin.Context) {
 			h.phoneFail(c, fault.New(fault.Forbidden, "firmware images are uploaded through the admin API"))
 			return
 		}
-		// The image is served to anyone (public vendor files), but what its
-		// download reports counts only for the phone that proved itself (or
-		// one whose family takes no credentials).
+		// The image is served only to a phone it is offered to (the MAC a
+		// request names, proven or not, can only narrow what it gets), and
+		// what its download reports counts only for the phone that proved
+		// itself (or one whose family takes no credentials).
 		reportAs := ""
 		if ans.Counts {
 			reportAs = ans.Device.MAC
 		}
-		if h.images == nil || !h.images(c, ans.Device.Vendor, ans.Entry.Name, reportAs) {
+		req := ImageRequest{Vendor: ans.Device.Vendor, Name: ans.Entry.Name, Model: ans.Device.Model, Version: ans.Device.Version,
+			MAC: ans.Device.MAC, ReportAs: reportAs}
+		if h.images == nil || !h.images(c, req) {
 			plainNotFound(c)
 		}
 	case provisioning.Upload:

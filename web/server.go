@@ -138,4 +138,16 @@ func (s *Server) URL(path string) string { return s.PublicURL + path }
 // false without writing anything when name is no image it knows, so that
 // provisioning can answer a plain 404. Firmware's module provides it;
 // provisioning's module calls it for /prov/ names that look like images.
-type ImageHandler func(c *gin.Context, vendor, name, mac string) bool
+type ImageHandler func(c *gin.Context, r ImageRequest) bool
+
+// ImageRequest is a request for a firmware image by its vendor's file name.
+type ImageRequest struct {
+	Vendor, Name string
+	// Model, Version and MAC are what the request tells of the phone (its
+	// User-Agent, its path), "" where it tells nothing: the image is
+	// served only to a phone it is offered to.
+	Model, Version, MAC string
+	// ReportAs is the MAC a download to the last byte is counted for: the
+	// phone's when the request proved to be its own, "" otherwise.
+	ReportAs string
+}

@@ -24,12 +24,16 @@ head -c 104857600 /dev/urandom >"$WORK/$IMG"
 
 DPORT=18481 NPORT=18482
 DESKPROV_ADMIN_PASSWORD=bench-password "$WORK/deskprov" serve --listen 127.0.0.1:$DPORT \
-	--data-dir "$WORK/data" --log-level warn --firmware-max-downloads 256 >"$WORK/serve.log" 2>&1 &
+	--data-dir "$WORK/data" --log-level warn --firmware-max-downloads 256 --phone-credentials none >"$WORK/serve.log" 2>&1 &
 DPID=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$DPORT/healthz >/dev/null && break; sleep 0.2; done
 export DESKPROV_CONFIG="$WORK/cli.json"
 "$WORK/deskprov" login --server http://127.0.0.1:$DPORT --username admin --password bench-password >/dev/null
 "$WORK/deskprov" firmware import "$WORK/$IMG" >/dev/null 2>&1
+# An image is served only to a phone it is offered to: approve it and let
+# one T46G on an older version poll, so the image is offered to a phone.
+"$WORK/deskprov" firmware approve 1 >/dev/null
+curl -sf -A "Yealink SIP-T46G 28.83.0.100 00:15:65:00:00:01" http://127.0.0.1:$DPORT/prov/001565000001.cfg | grep -q "$IMG"
 
 mkdir -p "$WORK/www" "$WORK/nginx"
 # nginx serves the very file deskprov serves (a hard link to the stored image,

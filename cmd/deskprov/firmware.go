@@ -39,15 +39,18 @@ type firmwareVersionRef struct {
 }
 
 type firmwareRuleView struct {
-	ID        uint                `json:"id"`
-	Vendor    string              `json:"vendor"`
-	Model     string              `json:"model"`
-	Revision  string              `json:"revision,omitempty"`
-	Locale    string              `json:"locale,omitempty"`
-	Pending   *firmwareVersionRef `json:"pending"`
-	Approved  *firmwareVersionRef `json:"approved"`
-	Restore   *firmwareVersionRef `json:"restore"`
-	RolloutID *uint               `json:"rolloutId,omitempty"`
+	ID       uint   `json:"id"`
+	Vendor   string `json:"vendor"`
+	Model    string `json:"model"`
+	Revision string `json:"revision,omitempty"`
+	Locale   string `json:"locale,omitempty"`
+	Edition  string `json:"edition,omitempty"`
+	// AutoApprove: see firmware.Rule.AutoApprove.
+	AutoApprove bool                `json:"autoApprove"`
+	Pending     *firmwareVersionRef `json:"pending"`
+	Approved    *firmwareVersionRef `json:"approved"`
+	Restore     *firmwareVersionRef `json:"restore"`
+	RolloutID   *uint               `json:"rolloutId,omitempty"`
 }
 
 func firmwareRuleTable(w io.Writer, rs []firmwareRuleView) {
@@ -67,9 +70,17 @@ func firmwareRuleTable(w io.Writer, rs []firmwareRuleView) {
 		if r.RolloutID != nil {
 			ro = strconv.Itoa(int(*r.RolloutID))
 		}
-		rows[i] = []string{strconv.Itoa(int(r.ID)), r.Vendor, model, ver(r.Pending), ver(r.Approved), ver(r.Restore), ro}
+		edition := r.Edition
+		if edition == "" {
+			edition = "-"
+		}
+		auto := "no"
+		if r.AutoApprove {
+			auto = "yes"
+		}
+		rows[i] = []string{strconv.Itoa(int(r.ID)), r.Vendor, model, edition, auto, ver(r.Pending), ver(r.Approved), ver(r.Restore), ro}
 	}
-	printTable(w, []string{"RULE", "VENDOR", "MODEL", "PENDING", "APPROVED", "RESTORE", "ROLLOUT"}, rows)
+	printTable(w, []string{"RULE", "VENDOR", "MODEL", "EDITION", "AUTO", "PENDING", "APPROVED", "RESTORE", "ROLLOUT"}, rows)
 }
 
 type firmwareWaveView struct {
@@ -191,6 +202,7 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 
 	var meta struct {
 		vendor, version, revision, locale, models string
+		certified                                 bool
 	}
 	imp := &cobra.Command{
 		Use:   "import FILE",
@@ -199,7 +211,8 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 		Example: `  deskprov firmware import T46-28.83.0.120.rom
   deskprov firmware import 3111-44500-001.sip.ld --version 5.9.7.4477
   deskprov firmware import 420HD.img --version 3.4.6.604
-  deskprov firmware import UCUpdates.cab --vendor lpe --model CX600 --version 4.0.7577.4387 --locale en-US`,
+  deskprov firmware import UCUpdates.cab --vendor lpe --model CX600 --version 4.0.7577.4387 --revision A --locale en-US
+  deskprov firmware import 450HD.img --version 3.4.6.700 --certified`,
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			f, err := os.Open(args[0])
 			if err != nil {
@@ -218,6 +231,9 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 			prog := &progressReader{r: f, w: cmd.ErrOrStderr(), total: fi.Size()}
 			go func() {
 				fields := [][2]string{{"vendor", meta.vendor}, {"version", meta.version}, {"revision", meta.revision}, {"locale", meta.locale}}
+				if meta.certified {
+					fields = append(fields, [2]string{"certified", "true"})
+				}
 				fields = append(fields, [2]string{"models", meta.models})
 				for _, kv := range fields {
 					if kv[1] != "" {
@@ -269,8 +285,69 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 	imp.Flags().StringVar(&meta.vendor, "vendor", "", "polycom, yealink, audiocodes or lpe (default: from the file name)")
 	imp.Flags().StringVar(&meta.models, "model", "", "model(s) the image is for, comma-separated (default: from the file name)")
 	imp.Flags().StringVar(&meta.version, "version", "", "firmware version (required for Polycom, AudioCodes and LPE images)")
-	imp.Flags().StringVar(&meta.revision, "revision", "", "hardware revision (Lync Phone Edition)")
+	imp.Flags().StringVar(&meta.revision, "revision", "", "hardware revision (Lync Phone Edition: required, a device is offered only its own revision's image)")
 	imp.Flags().StringVar(&meta.locale, "locale", "", "locale, for example en-US (Lync Phone Edition)")
+	imp.Flags().BoolVar(&meta.certified, "certified", false, "a version certified for Skype for Business Online: a rule this import creates approves each newer version as it is imported (autoApprove)")
+
+	var dlOut string
+	download := &cobra.Command{
+		Use: "download ID --to FILE", Short: "Save a catalog image to a file (ID as firmware list shows it, or the full SHA-256)", Args: cobra.ExactArgs(1),
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
+			if dlOut == "" {
+				return fmt.Errorf("give --to FILE to save the image to")
+			}
+			id := args[0]
+			if len(id) < 64 {
+				// The short ID firmware list shows: find the full SHA-256.
+				var imgs []firmware.ImageView
+				if err := c.do(http.MethodGet, "/api/v1/firmware", nil, &imgs); err != nil {
+					return err
+				}
+				var found []string
+				for _, m := range imgs {
+					if strings.HasPrefix(m.SHA256, strings.ToLower(id)) {
+						found = append(found, m.SHA256)
+					}
+				}
+				if len(found) != 1 {
+					return fmt.Errorf("%q names %d images: give more of the SHA-256", id, len(found))
+				}
+				id = found[0]
+			}
+			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, c.base+"/api/v1/firmware/"+pathEscape(id)+"/file", nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+c.token)
+			resp, err := (&http.Client{}).Do(req)
+			if err != nil {
+				return fmt.Errorf("could not reach %s: %w", c.base, err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return decodeAnswer(resp, nil)
+			}
+			f, err := os.Create(dlOut)
+			if err != nil {
+				return err
+			}
+			h := sha256.New()
+			n, err := io.Copy(io.MultiWriter(f, h), resp.Body)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err == nil && hex.EncodeToString(h.Sum(nil)) != id {
+				err = fmt.Errorf("the download is corrupted: its SHA-256 is not %s", id)
+			}
+			if err != nil {
+				os.Remove(dlOut)
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "saved %s (%s) to %s\n", id[:12], humanBytes(n), dlOut)
+			return nil
+		}),
+	}
+	download.Flags().StringVar(&dlOut, "to", "", "the file to save the image to")
 
 	var vendor string
 	list := &cobra.Command{
@@ -505,7 +582,28 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 		}),
 	}
 
-	fw.AddCommand(imp, list, remove, rules, approve,
+	autoApprove := &cobra.Command{
+		Use: "autoapprove RULE on|off", Short: "Approve each newer version of a rule as it is imported (on), or wait for an admin (off)",
+		Args:    cobra.ExactArgs(2),
+		Example: "  deskprov firmware autoapprove 3 on",
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
+			var on bool
+			switch strings.ToLower(args[1]) {
+			case "on", "true", "yes":
+				on = true
+			case "off", "false", "no":
+			default:
+				return fmt.Errorf("%q: say on or off", args[1])
+			}
+			var r firmwareRuleView
+			if err := c.do(http.MethodPatch, "/api/v1/deviceupdaterules/"+pathEscape(args[0]), map[string]bool{"autoApprove": on}, &r); err != nil {
+				return err
+			}
+			return render(cmd, r, func(w io.Writer) { firmwareRuleTable(w, []firmwareRuleView{r}) })
+		}),
+	}
+
+	fw.AddCommand(imp, list, download, remove, rules, autoApprove, approve,
 		ruleAction("restore", "Roll phones back to the restore version"),
 		ruleAction("reset", "Drop the pending version"),
 		td, ro, loops, audit)

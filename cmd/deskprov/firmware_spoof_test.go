@@ -93,8 +93,11 @@ func TestSpoofedReportsCountForNothing(t *testing.T) {
 			if out := run("running", "firmware", "rollout", "status", "1"); strings.Contains(out, "halted") {
 				t.Fatalf("made-up failures of unknown phones halted the rollout:\n%s", out)
 			}
-			if st := curl("T46-28.83.0.120.rom", "Yealink SIP-T46G 28.83.0.100"); st != http.StatusOK {
-				t.Fatalf("the public image, asked for without a MAC: %d", st)
+			// No phone deskprov follows has been offered the image yet (the
+			// curl polls above proved nothing): asked for without a MAC, it
+			// is refused (issue 14, item 13).
+			if st := curl("T46-28.83.0.120.rom", "Yealink SIP-T46G 28.83.0.100"); st != http.StatusNotFound {
+				t.Fatalf("an image offered to no phone, asked for without a MAC: %d", st)
 			}
 			// The enrolled phone's name, without its credentials.
 			if st := curl("T46-28.83.0.120.rom", ua("28.83.0.100", "001565000a01")); st != http.StatusUnauthorized {
@@ -107,8 +110,14 @@ func TestSpoofedReportsCountForNothing(t *testing.T) {
 			if strings.Contains(out, "halted") {
 				t.Fatalf("made-up failures halted the rollout:\n%s", out)
 			}
-			// The real phone's own failure still counts: it downloads, and
-			// keeps reporting the old version.
+			// The real phone's own failure still counts: its config offers
+			// it the image, it downloads, and keeps reporting the old version.
+			if st, _, b, err := real.Do(ctx, "GET", base+"/prov/001565000a01.cfg", nil, nil); err != nil || st != 200 || !strings.Contains(string(b), "T46-28.83.0.120.rom") {
+				t.Fatalf("the real phone's poll after the approval: %d %v\n%s", st, err, b)
+			}
+			if st := curl("T46-28.83.0.120.rom", "Yealink SIP-T46G 28.83.0.100"); st != http.StatusOK {
+				t.Fatalf("offered to a T46G now, the image asked for without a MAC: %d", st)
+			}
 			if st, _, _, err := real.Do(ctx, "GET", base+"/prov/T46-28.83.0.120.rom", nil, nil); err != nil || st != 200 {
 				t.Fatalf("the real phone's download: %d %v", st, err)
 			}

@@ -135,14 +135,38 @@ func TestFirmwareCLI(t *testing.T) {
 	}
 	run("the audit records the removal", "remove", "firmware", "audit")
 
+	// Offered to no phone yet: a phone is refused it, an admin downloads it.
 	resp, err := http.Get(base + "/prov/3111-44500-001.sip.ld")
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || string(body) != content || resp.Header.Get("X-Checksum-SHA256") == "" {
-		t.Fatalf("the image is not served under /prov/: %d %d bytes", resp.StatusCode, len(body))
+	if resp.StatusCode != 404 || !strings.Contains(string(body), "not offered") {
+		t.Fatalf("an image offered to no phone was served under /prov/: %d %s", resp.StatusCode, body)
+	}
+	saved := filepath.Join(dir, "saved.sip.ld")
+	run("an admin downloads any image", "saved", "firmware", "download", sha(content)[:12], "--to", saved)
+	if b, err := os.ReadFile(saved); err != nil || string(b) != content {
+		t.Fatalf("the saved image differs: %v", err)
+	}
+
+	skype := filepath.Join(dir, "450HD.img")
+	if err := os.WriteFile(skype, []byte("audiocodes skype image"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run("a certified import", "450HD", "firmware", "import", skype, "--version", "3.4.6.700", "--certified")
+	out = run("creates a rule that approved it by itself", "450HD", "firmware", "rules")
+	if !regexp.MustCompile(`(?m)^(\d+)\s+audiocodes\s+450HD\s+skype\s+yes\s+-\s+3\.4\.6\.700\s`).MatchString(out) {
+		t.Fatalf("rules after a certified import:\n%s", out)
+	}
+	rule := regexp.MustCompile(`(?m)^(\d+)\s+audiocodes\s+450HD`).FindStringSubmatch(out)[1]
+	out = run("autoapprove off", "450HD", "firmware", "autoapprove", rule, "off")
+	if !regexp.MustCompile(`(?m)^\d+\s+audiocodes\s+450HD\s+skype\s+no\s`).MatchString(out) {
+		t.Fatalf("after autoapprove off:\n%s", out)
+	}
+	if out, err := runCLI(t, "firmware", "autoapprove", rule, "maybe"); err == nil {
+		t.Fatalf("autoapprove maybe: %q", out)
 	}
 }
 

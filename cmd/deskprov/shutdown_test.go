@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskprov/deskprov/internal/phoneclient"
 	"github.com/deskprov/deskprov/internal/tempfile"
 )
 
@@ -117,6 +118,22 @@ func importImage(t *testing.T, base, fileName string, content []byte) {
 	resp.Body.Close()
 	if resp.StatusCode != 201 {
 		t.Fatalf("import %s: %d %s", fileName, resp.StatusCode, body)
+	}
+	// An image goes only to a phone it is offered to: approve it and let a
+	// T46G on an older version poll (its first poll issues its credentials,
+	// the second reports its version), so that it is offered to a phone.
+	req, _ = http.NewRequest("POST", base+"/api/v1/deviceupdaterules/1/approve", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("approve: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	phone := phoneclient.New(nil, "Yealink SIP-T46G 28.83.0.100 00:15:65:00:00:01")
+	for i := range 2 {
+		st, _, b, err := phone.Do(context.Background(), "GET", base+"/prov/001565000001.cfg", nil, nil)
+		if err != nil || st != 200 || (i == 1 && !bytes.Contains(b, []byte(fileName))) {
+			t.Fatalf("poll %d: %d %v\n%s", i, st, err, b)
+		}
 	}
 }
 

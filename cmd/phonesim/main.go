@@ -45,6 +45,26 @@ type phone struct {
 	dev provisioning.Device
 	ua  string
 	c   *phoneclient.Phone
+	// updaterUA, for a Polycom, is what its Updater (the boot stage before
+	// the application) sends: the same form with Type/Updater and the
+	// Updater's own version (wazo-provd-plugins,
+	// plugins/wazo_polycom/common/common.py).
+	updaterUA string
+}
+
+// updaterSteps are a Polycom Updater's requests before the application
+// starts: the master file, then the image it names if any (none is offered
+// on a fresh server). Its version must count for nothing: deskprov answers it
+// as the phone whose application reported last.
+func updaterSteps(p phone) []provisioning.Step {
+	if p.updaterUA == "" {
+		return nil
+	}
+	part := polycom.Parts[p.dev.Model]
+	return []provisioning.Step{
+		{Method: http.MethodGet, Name: p.dev.MAC + ".cfg", Status: http.StatusOK},
+		{Method: http.MethodGet, Name: part + ".sip.ld", Status: http.StatusNotFound},
+	}
 }
 
 // phones makes n phones, the families in turn, with MACs under each
@@ -62,7 +82,8 @@ func phones(n int) []phone {
 		switch i % 3 {
 		case 0:
 			d := provisioning.Device{Vendor: "polycom", Model: "VVX500", MAC: "0004f2" + suffix, Version: "5.9.7.4477"}
-			out[i] = phone{fam: polycom.New(), dev: d, ua: "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"}
+			out[i] = phone{fam: polycom.New(), dev: d, ua: "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application",
+				updaterUA: "FileTransport PolycomVVX-VVX_500-UA/5.8.0.17085 Type/Updater"}
 		case 1:
 			d := provisioning.Device{Vendor: "yealink", Model: "T46G", MAC: "001565" + suffix, Version: "28.83.0.120"}
 			out[i] = phone{fam: yealink.New(), dev: d, ua: "Yealink SIP-T46G 28.83.0.120 " + colons(d.MAC)}
@@ -172,6 +193,24 @@ func run(server string, n, polls, conc int, etagFile, credFile string, boot bool
 				}
 				issued := slices.Contains(families, p.dev.Vendor)
 				if boot {
+					// The Updater first, with the credentials the phone holds.
+					if up := updaterSteps(p); up != nil {
+						u := phoneclient.New(client, p.updaterUA)
+						if c := p.c.Credential(); c.User != "" {
+							u.SetCredential(c)
+						}
+						for _, st := range up {
+							status, _, _, err := do(ctx, u, st.Method, server+"/prov/"+st.Name, "", false)
+							if err != nil {
+								res.fail("Updater %s %s: %v", st.Method, st.Name, err)
+								continue
+							}
+							res.count("UPDATER "+st.Method, status)
+							if status != st.Status {
+								res.fail("Updater %s %s: got %d, a phone expects %d", st.Method, st.Name, status, st.Status)
+							}
+						}
+					}
 					for _, st := range p.fam.BootSequence(p.dev) {
 						held := p.c.Credential().User != ""
 						status, _, _, err := do(ctx, p.c, st.Method, server+"/prov/"+st.Name, "", st.Method == http.MethodPut)

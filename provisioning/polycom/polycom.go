@@ -35,12 +35,22 @@ const ConfigPrefix = "deskprov-"
 var uaRE = regexp.MustCompile(`Polycom([A-Za-z]+)-([A-Za-z0-9_]+?)-UA/([0-9][0-9.]*)`)
 
 // Identify reads "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application".
+// The Updater (the boot stage before the application) sends the same form
+// with "Type/Updater" and its own version (wazo-provd-plugins,
+// plugins/wazo_polycom/common/common.py lists both): that version is not
+// the running firmware, so an Updater request reports none and what was
+// last reported by the Application stands (loop guard, 5.5.1 check,
+// inventory, firmware offer).
 func (Family) Identify(ua string) (provisioning.Device, bool) {
 	m := uaRE.FindStringSubmatch(ua)
 	if m == nil {
 		return provisioning.Device{}, false
 	}
-	return provisioning.Device{Vendor: provisioning.Polycom, Model: strings.ReplaceAll(m[2], "_", ""), Version: strings.TrimRight(m[3], ".")}, true
+	d := provisioning.Device{Vendor: provisioning.Polycom, Model: strings.ReplaceAll(m[2], "_", ""), Version: strings.TrimRight(m[3], ".")}
+	if strings.Contains(ua[len(m[0]):], "Type/Updater") {
+		d.Version = ""
+	}
+	return d, true
 }
 
 // Polycom MAC prefixes (IEEE OUIs of Polycom/Poly).
