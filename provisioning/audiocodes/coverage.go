@@ -12,6 +12,9 @@ const refLock = refTeams + "; VENDORS.md \"Confirmed in the December review\" (l
 // Coverage says how this family handles each policy setting no confirmed
 // row of Table carries.
 var Coverage = []provisioning.Coverage{
+	// The site's inputs this family is not given (issue 14 item 10).
+	{Setting: "CACerts", NotSupported: "the manuals describe loading a trusted root CA through the configuration file, but no copy read shows the parameter's name, so deskprov writes none; install the organisation's CA through the phone's web interface or AudioCodes' device manager", Ref: refGeneric343 + " §7.2.1.1 (section title only)"},
+	{Setting: "Site.AdminPassword", NotSupported: "system/password takes a crypt hash, not the password, and AudioCodes' files are answered without credentials unless --phone-credentials includes audiocodes, so deskprov does not put the phones' admin password in them", Ref: refVoIPDomainCode},
 	{Setting: "EnableBetterTogetherOverEthernet", EnforcedBy: "BToE pairing API (btoe: pairing refused when the effective policy disables BToE)",
 		Ref: "docs/btoe.md; the 400HD's own BToE parameter names are unconfirmed (lync/btoe/enabled is written as a guess)"},
 	{Setting: "BetterTogetherOverEthernetPairingMode", EnforcedBy: "BToE pairing API (btoe: applies the effective policy's pairing mode)",

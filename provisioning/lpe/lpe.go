@@ -119,6 +119,12 @@ func RenderAt(d provisioning.Decision, publicURL string, external bool) []byte {
 // policy in-band from the server it signs in to (Microsoft's Lync Server
 // 2010 device documentation); deskprov's sign-in does not send it.
 var Coverage = []provisioning.Coverage{
+	// Lync Phone Edition takes no file from deskprov, only update answers.
+	{Setting: "Site.NTPServers", NotSupported: noFile, Ref: refUpdate},
+	{Setting: "Site.TimeZone", NotSupported: noFile, Ref: refUpdate},
+	{Setting: "Site.Language", NotSupported: noFile, Ref: refUpdate},
+	{Setting: "Site.AdminPassword", NotSupported: noFile, Ref: refUpdate},
+	{Setting: "CACerts", NotSupported: noFile, Ref: refUpdate},
 	{Setting: "EnableDeviceUpdate", EnforcedBy: "ucdevice.upx update answers (firmware offers): status none while the effective policy has it off", Ref: refUpdate},
 	{Setting: "LocalProvisioningServerAddress", EnforcedBy: "ucdevice.upx update answers (firmware offers): status none while the policy names another update authority", Ref: refUpdate},
 	{Setting: "LocalProvisioningServerType", EnforcedBy: "ucdevice.upx update answers (firmware offers), with LocalProvisioningServerAddress", Ref: refUpdate},
@@ -149,5 +155,6 @@ const (
 	notAFile = "Lync Phone Edition reads no provisioning file"
 	inBand   = notAFile + "; it takes client policy in-band from the server it signs in to, which deskprov's sign-in does not send"
 	// refUpdate is Microsoft's description of the process (not the fields).
+	noFile    = "Lync Phone Edition reads no provisioning file from deskprov (it only asks ucdevice.upx for updates), so deskprov has nothing to write it in; the device keeps what DHCP and the Skype server give it"
 	refUpdate = "Microsoft Lync Server 2010 documentation, \"Updating Devices\" and \"How Device Update Web service works\" (technet gg412864)"
 )
