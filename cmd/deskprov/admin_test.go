@@ -29,7 +29,7 @@ func runCLIInput(t *testing.T, in string, args ...string) (string, error) {
 	rootCmd.SetErr(&out)
 	rootCmd.SetIn(strings.NewReader(in))
 	rootCmd.SetArgs(args)
-	err := rootCmd.Execute()
+	err := execute()
 	return out.String(), err
 }
 

@@ -1,6 +1,10 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"testing"
+
+	"github.com/spf13/cobra"
+)
 
 type cobraCommand = cobra.Command
 
@@ -19,4 +23,17 @@ func allCommands() []*cobra.Command {
 	}
 	walk(rootCmd)
 	return out
+}
+
+// TestUnknownSubcommandsFail (issue 18 item 3): a word a command group does
+// not know exits non-zero with "unknown command" and a suggestion, as cobra
+// does for top-level commands; the group alone still prints its help.
+func TestUnknownSubcommandsFail(t *testing.T) {
+	runSteps(t, []cliStep{
+		{"policy create is not a command", []string{"policy", "create"}, `unknown command "create" for "deskprov policy"`, true},
+		{"user frob is not a command", []string{"user", "frob"}, `unknown command "frob" for "deskprov user"`, true},
+		{"a near miss gets a suggestion", []string{"firmware", "rule"}, "Did you mean this?\n\trules", true},
+		{"a group alone prints its help", []string{"user"}, "Available Commands:", false},
+		{"an unknown top-level command fails too", []string{"nosuch"}, `unknown command "nosuch" for "deskprov"`, true},
+	})
 }

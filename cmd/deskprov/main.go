@@ -27,10 +27,17 @@ talks to a running server: start with "deskprov login --server URL --username ad
 }
 
 func main() {
-	if err := rootCmd.Execute(); err != nil {
+	if err := execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
+}
+
+// execute runs the command line, once every file's init has added its
+// commands.
+func execute() error {
+	strictGroups(rootCmd)
+	return rootCmd.Execute()
 }
 
 // envFallback fills every flag the user did not set from DESKPROV_<FLAG>,

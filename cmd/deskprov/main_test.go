@@ -145,7 +145,7 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 	rootCmd.SetErr(&out)
 	rootCmd.SetIn(strings.NewReader(""))
 	rootCmd.SetArgs(args)
-	err := rootCmd.Execute()
+	err := execute()
 	return out.String(), err
 }
 
