@@ -123,6 +123,16 @@ func channelFor(schema string) string {
 // While it is false, a user must look in the store for itself.
 func (h *Hub) Live() bool { return h != nil && h.live.Load() }
 
+// BackendPID is the process id of the listener's PostgreSQL backend (the
+// pid of its row in pg_stat_activity, application_name
+// deskprov-listener), 0 when it has none.
+func (h *Hub) BackendPID() uint32 {
+	if !h.Live() {
+		return 0
+	}
+	return h.pid.Load()
+}
+
 // Shared reports whether other instances may write the store (PostgreSQL).
 func (h *Hub) Shared() bool { return h != nil && h.shared }
 
@@ -278,7 +288,7 @@ func (h *Hub) listen(ctx context.Context) (connected bool, err error) {
 	}
 	h.pid.Store(conn.PgConn().PID())
 	h.setLive(true)
-	h.log.Info("hearing other deskprov instances' changes", "channel", h.channel)
+	h.log.Info("hearing other deskprov instances' changes", "channel", h.channel, "backend_pid", conn.PgConn().PID())
 	for {
 		wctx, cancel := context.WithTimeout(ctx, Heartbeat)
 		n, err := conn.WaitForNotification(wctx)
