@@ -238,6 +238,9 @@ func New(db *gorm.DB, p policy.Source, si SignIns, cr Credentials) *Service {
 // receivers look in the store every PollInterval, as without one. Call it
 // before serving.
 func (s *Service) UseHub(h *notify.Hub) {
+	if h == nil {
+		return // as before: no other instance's write is heard
+	}
 	s.hub = h
 	h.Subscribe(hubTopic, func(box string) { s.notify.wake(box) },
 		// Either way every waiter looks again: events sent while the hub

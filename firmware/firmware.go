@@ -55,6 +55,9 @@ type Service struct {
 // update-loop guard counts version changes whichever server saw them).
 // Call it before serving.
 func (s *Service) UseHub(h *notify.Hub) {
+	if h == nil {
+		return // as before: no other instance's write is heard
+	}
 	s.hub = h
 	h.Subscribe(hubTopic, func(mac string) { s.polls.forget(mac) }, s.polls.heard)
 }

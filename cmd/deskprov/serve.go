@@ -27,6 +27,7 @@ import (
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store"
+	"github.com/deskprov/deskprov/store/notify"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
 )
@@ -127,6 +128,7 @@ type app struct {
 	tenant  *tenant.Service
 	policy  *policy.Service
 	btoe    *btoe.Service
+	hub     *notify.Hub
 	phones  *phoneid.Service
 	secrets *sealbox.Box
 	// firmware delivers images; serve counts its downloads at shutdown.
@@ -184,6 +186,9 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 		return nil, err
 	}
 	a.secrets = box
+	if err := a.startHub(ctx); err != nil {
+		return nil, err
+	}
 	log.Info("sealing secrets at rest (server keys, token-signing keys, authenticator secrets)", "key_file", keySrc)
 	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate, policy.Migrate, provisioning.Migrate, firmware.Migrate, signin.Migrate, phoneid.Migrate} {
 		if err := m(db); err != nil {
