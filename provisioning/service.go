@@ -47,6 +47,10 @@ type Service struct {
 	// Sites chooses a phone's site by its address; nil gives every phone
 	// the server-wide defaults (Server.DefaultSite).
 	Sites Sites
+	// FlushInterval is how often Run writes buffered sightings to the
+	// inventory (0: FlushEvery). It bounds how late a phone appears, on
+	// every instance, after it polled one.
+	FlushInterval time.Duration
 
 	genOnce   sync.Once
 	gen       *genReads

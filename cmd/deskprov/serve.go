@@ -73,6 +73,8 @@ type serveOptions struct {
 	// PhoneCredentials lists the phone families given provisioning
 	// credentials (provisioning.ParsePhoneCredentials; empty: the default).
 	PhoneCredentials string
+	// InventoryFlush is how often buffered phone sightings are written.
+	InventoryFlush time.Duration
 }
 
 func init() {
@@ -115,6 +117,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.BoolVar(&phoneLane, "phone-lane", true, "answer phone config polls on the connection itself, handing everything else to the HTTP server (plain HTTP only; --phone-lane=false sends every request through net/http)")
 	f.StringVar(&o.EnrollNetworks, "enroll-networks", "", "networks (CIDRs or addresses, comma-separated) from which a new phone is issued its provisioning credentials on first contact; empty allows any address")
 	f.StringVar(&o.PhoneCredentials, "phone-credentials", strings.Join(provisioning.DefaultPhoneCredentials, ","), "phone families given provisioning credentials, which they must then present: a comma-separated list of polycom, yealink, audiocodes, or none (audiocodes is off by default: its parameter names are unconfirmed, see docs/provisioning.md)")
+	f.DurationVar(&o.InventoryFlush, "inventory-flush", provisioning.FlushEvery, "how often each instance writes the phone sightings it buffered to the device inventory, in one transaction: a phone appears (or its new firmware shows) in every instance's device list within this long plus the write; 1s to 1m")
 	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
 	rootCmd.AddCommand(cmd)
 }
@@ -274,6 +277,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	}
 	if o.FirmwareStallTimeout != 0 && (o.FirmwareStallTimeout < time.Second || o.FirmwareStallTimeout > time.Hour) {
 		return fmt.Errorf("--firmware-stall-timeout %s: give a duration from 1s to 1h", o.FirmwareStallTimeout)
+	}
+	if o.InventoryFlush != 0 && (o.InventoryFlush < time.Second || o.InventoryFlush > time.Minute) {
+		return fmt.Errorf("--inventory-flush %s: give a duration from 1s to 1m", o.InventoryFlush)
 	}
 	if o.ShutdownGrace < 0 || o.ShutdownGrace > time.Hour {
 		return fmt.Errorf("--shutdown-grace %s: give a duration from 0s to 1h", o.ShutdownGrace)
