@@ -75,7 +75,9 @@ func startHub(t *testing.T, db *gorm.DB) *Hub {
 // killed, B says it is not live, reconnects, says so, and hears again.
 func TestHubCarriesCommittedChangesBetweenInstances(t *testing.T) {
 	db := storetest.Postgres(t)
+	hb, pt := Heartbeat, ProbeTimeout
 	Heartbeat, ProbeTimeout = 200*time.Millisecond, 500*time.Millisecond
+	t.Cleanup(func() { Heartbeat, ProbeTimeout = hb, pt })
 	a, b := startHub(t, db), startHub(t, db)
 	ra, rb := newRecorder(), newRecorder()
 	a.Subscribe("t", ra.msg, ra.state)
