@@ -315,6 +315,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	srv.Registry.MustRegister(hubMetric(a.hub))
 	debugLine := ""
 	if o.DebugListen != "" {
 		dl, err := net.Listen("tcp", o.DebugListen)
