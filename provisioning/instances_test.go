@@ -19,9 +19,9 @@ import (
 // firmware moves on. Before, an instance flushing an older sighting after
 // the other had flushed a newer one overwrote it (the firmware went back
 // from .130 to .120 while lastSeen stayed). Now the record always shows the
-// newest sighting flushed by any instance, an older one adds only its files
-// and first sighting, and either instance's lookup shows what the other
-// flushed.
+// newest sighting flushed by any instance, an older one adds only its files,
+// first sighting and (only A fetched the main config file) config version,
+// and either instance's lookup shows what the other flushed.
 func TestInterleavedSightingsNeverGoBackwards(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
@@ -53,7 +53,8 @@ func TestInterleavedSightingsNeverGoBackwards(t *testing.T) {
 			t.Fatal(err)
 		}
 		if onA.Firmware != "5.9.7.130" || onA.IP != "10.0.0.2" || !onA.LastSeen.Equal(clock().Truncate(time.Microsecond)) ||
-			!onA.FirstSeen.Equal(first.Truncate(time.Microsecond)) || len(onA.FileList) != 2 {
+			!onA.FirstSeen.Equal(first.Truncate(time.Microsecond)) || len(onA.FileList) != 2 ||
+			onA.ConfigVersion == "" || !onA.ConfigAt.Equal(first.Truncate(time.Microsecond)) {
 			t.Fatalf("after A flushed an older sighting than B's: %+v", onA)
 		}
 

@@ -182,14 +182,15 @@ func (s *Service) Flush(ctx context.Context) error {
 // newer one recorded (the firmware would go back, say from .130 to .120).
 // Only a sighting at least as new as the record's lastSeen updates the
 // phone's facts, and the UPDATE says so in its WHERE; an older one adds
-// only the files it saw and, if earlier, its first sighting.
+// only the files it saw, its first sighting if earlier, and its config
+// version if that was fetched later than the recorded one.
 func writeSighting(tx *gorm.DB, p *sighting) error {
 	var r DeviceRecord
 	if err := store.ForUpdate(tx).Where("mac = ?", p.dev.MAC).Limit(1).Find(&r).Error; err != nil {
 		return err
 	}
 	if r.MAC == "" {
-		r = DeviceRecord{MAC: p.dev.MAC, FirstSeen: p.first, LastSeen: p.last}
+		r = DeviceRecord{MAC: p.dev.MAC, FirstSeen: p.first, LastSeen: p.last, ConfigVersion: p.config, ConfigAt: p.configAt}
 		applySighting(&r, p)
 		r.Files = joinFiles(nil, p.files)
 		// Another instance may have created the row since the read: then
@@ -204,13 +205,15 @@ func writeSighting(tx *gorm.DB, p *sighting) error {
 	if p.first.Before(r.FirstSeen) {
 		merged["first_seen"] = p.first
 	}
+	// The config file has its own time: a sighting older than the record
+	// may still hold the latest config fetch.
+	if p.config != "" && p.configAt.After(r.ConfigAt) {
+		merged["config_version"], merged["config_at"] = p.config, p.configAt
+	}
 	if !p.last.Before(r.LastSeen) {
 		applySighting(&r, p)
 		up := map[string]any{"vendor": r.Vendor, "model": r.Model, "serial": r.Serial, "firmware": r.Firmware,
 			"revision": r.Revision, "locale": r.Locale, "ip": r.IP, "user": r.User, "last_seen": p.last}
-		if p.config != "" && !p.configAt.Before(r.ConfigAt) {
-			up["config_version"], up["config_at"] = p.config, p.configAt
-		}
 		maps.Copy(up, merged)
 		res := tx.Model(&DeviceRecord{}).Where("mac = ? AND last_seen <= ?", r.MAC, p.last).Updates(up)
 		if res.Error != nil || res.RowsAffected == 1 {
@@ -244,9 +247,6 @@ func applySighting(r *DeviceRecord, p *sighting) {
 	set(&r.Revision, p.dev.Revision, 32)
 	set(&r.Locale, p.dev.Locale, 16)
 	set(&r.IP, p.ip, 64)
-	if p.config != "" && !p.configAt.Before(r.ConfigAt) {
-		r.ConfigVersion, r.ConfigAt = p.config, p.configAt
-	}
 	if p.knownUser {
 		r.User = p.user
 	}
