@@ -27,6 +27,7 @@ import (
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/store"
+	"github.com/deskprov/deskprov/store/notify"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
 )
@@ -200,11 +201,14 @@ type Service struct {
 	// Now is the clock; tests move it.
 	Now func() time.Time
 	// PollInterval is how often a waiting receiver looks in the store for
-	// events written by another deskprov instance (events written by this
-	// one wake it at once): every second on a shared (PostgreSQL) store; on
-	// a store this process alone writes (SQLite) every event wakes its
-	// receiver, so the look is only a rare safety net.
+	// events written by another deskprov instance while no Hub tells it of
+	// them (events written by this one wake it at once): every second on a
+	// shared (PostgreSQL) store; on a store this process alone writes
+	// (SQLite) every event wakes its receiver, so the look is only a rare
+	// safety net, as it is while a live Hub wakes receivers.
 	PollInterval time.Duration
+
+	hub *notify.Hub
 
 	// codeKey keys the hashes of pairing codes; sealKey seals the PC
 	// sign-in codes that wait in a phone's mailbox.
@@ -227,6 +231,33 @@ func New(db *gorm.DB, p policy.Source, si SignIns, cr Credentials) *Service {
 	}
 	t.Now = func() time.Time { return s.Now() }
 	return s
+}
+
+// UseHub makes events written by other instances on the same store wake
+// this one's receivers at once (store/notify). While the hub is not live,
+// receivers look in the store every PollInterval, as without one. Call it
+// before serving.
+func (s *Service) UseHub(h *notify.Hub) {
+	if h == nil {
+		return // as before: no other instance's write is heard
+	}
+	s.hub = h
+	h.Subscribe(hubTopic, func(box string) { s.notify.wake(box) },
+		// Either way every waiter looks again: events sent while the hub
+		// was down were not heard, and a waiter that relied on the hub
+		// must now poll.
+		func(bool) { s.notify.wakeAll() })
+}
+
+// hubTopic is the topic BToE's messages go under: the data is a mailbox.
+const hubTopic = "btoe"
+
+// pollEvery is how long a waiter sleeps before looking in the store again.
+func (s *Service) pollEvery() time.Duration {
+	if s.hub.Live() && s.PollInterval < ownedPollInterval {
+		return ownedPollInterval
+	}
+	return s.PollInterval
 }
 
 // Stop ends every wait in progress and makes later ones return at once, so

@@ -80,6 +80,10 @@ func (s *Service) publish(tx *gorm.DB, box, typ string, data any) error {
 	if err := tx.Model(&mailbox{}).Where("id = ?", box).Update("last_seq", m.LastSeq).Error; err != nil {
 		return err
 	}
+	// Sent when tx commits, to wake the box's waiters on other instances.
+	if err := s.hub.Publish(tx, hubTopic, box); err != nil {
+		return err
+	}
 	return tx.Create(&eventRow{Mailbox: box, Seq: m.LastSeq, Type: typ, Data: string(body), CreatedAt: s.now()}).Error
 }
 
@@ -142,7 +146,7 @@ func (s *Service) Events(ctx context.Context, box string, after int64, wait time
 			done()
 			return evs, err
 		}
-		poll := time.NewTimer(s.PollInterval)
+		poll := time.NewTimer(s.pollEvery())
 		ended := false
 		select {
 		case <-woken:
@@ -237,7 +241,7 @@ func (s *Service) openSignIn(ctx context.Context, mailbox, data string) (string,
 }
 
 // notifier wakes receivers waiting in this process when their mailbox gets
-// an event. Receivers on other instances find it on their next poll.
+// an event, written here or, through the Hub, by another instance.
 type notifier struct {
 	mu    sync.Mutex
 	waits map[string]*waiting
@@ -281,5 +285,15 @@ func (n *notifier) wake(boxes ...string) {
 			close(w.ch)
 			delete(n.waits, b)
 		}
+	}
+}
+
+// wakeAll wakes every waiter, to look in the store again.
+func (n *notifier) wakeAll() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for b, w := range n.waits {
+		close(w.ch)
+		delete(n.waits, b)
 	}
 }

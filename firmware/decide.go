@@ -299,6 +299,9 @@ func (s *Service) Poll(ctx context.Context, dev Device) error {
 		if err := tx.Model(&deviceState{}).Where("mac = ?", mac).Updates(up).Error; err != nil {
 			return err
 		}
+		if err := s.hub.Publish(tx, hubTopic, mac); err != nil {
+			return err
+		}
 		if versionChanged || failedNow {
 			r, err := matchRule(tx, vendor, model, rev, loc, edition)
 			if err != nil {
@@ -344,9 +347,15 @@ func (s *Service) RecordDownload(ctx context.Context, mac string, img Image) err
 	// Forgotten before the write, so a poll racing it reads the store.
 	s.polls.forget(mac)
 	defer s.polls.forget(mac)
-	return s.db.WithContext(ctx).Model(&deviceState{}).
-		Where("mac = ? AND version <> ? AND downloaded_image <> ?", mac, img.Version, img.ID).
-		Updates(map[string]any{"downloaded_image": img.ID, "downloaded_version": img.Version, "polls_since_download": 0, "failed": false}).Error
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&deviceState{}).
+			Where("mac = ? AND version <> ? AND downloaded_image <> ?", mac, img.Version, img.ID).
+			Updates(map[string]any{"downloaded_image": img.ID, "downloaded_version": img.Version, "polls_since_download": 0, "failed": false})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		return s.hub.Publish(tx, hubTopic, mac)
+	})
 }
 
 // FlaggedDevice is a phone the loop guard stopped.

@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/store"
+	"github.com/deskprov/deskprov/store/notify"
 )
 
 // Device is a phone as provisioning sees it on one request.
@@ -45,7 +46,24 @@ type Service struct {
 
 	// polls remembers recent polls that changed nothing (see pollCache).
 	polls pollCache
+	hub   *notify.Hub
 }
+
+// UseHub announces this server's writes to phones' firmware state to the
+// other servers on the store, and makes it forget the phones they write, so
+// that a poll answered from memory is never more than moments stale (the
+// update-loop guard counts version changes whichever server saw them).
+// Call it before serving.
+func (s *Service) UseHub(h *notify.Hub) {
+	if h == nil {
+		return // as before: no other instance's write is heard
+	}
+	s.hub = h
+	h.Subscribe(hubTopic, func(mac string) { s.polls.forget(mac) }, s.polls.heard)
+}
+
+// hubTopic is the topic of firmware's messages: the data is a phone's MAC.
+const hubTopic = "firmware.device"
 
 // New returns the service storing images under dir (created if missing).
 func New(db *gorm.DB, dir string) (*Service, error) {

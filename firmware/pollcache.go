@@ -32,7 +32,10 @@ func canonicalMAC(s string) bool {
 // process makes to a phone's row that could change that outcome (a recorded
 // download, Poll's own update) forgets the phone first, so on one server
 // (SQLite) the cache is exact. Across several servers sharing PostgreSQL,
-// another server's write is seen once the entry is older than pollCacheTTL:
+// each write is announced through the store hub (Service.UseHub) and every
+// other server forgets the phone on hearing it, within moments; while the
+// hub is down the cache is off. Without a hub, another server's write is
+// seen once the entry is older than pollCacheTTL:
 // a phone polls hourly and takes minutes to install an image, so a poll
 // skipped inside that window loses nothing the loop guard or a rollout
 // counts on.
@@ -45,6 +48,9 @@ type pollCache struct {
 	// them), so a write racing the read cannot hide behind a stale entry.
 	mu      sync.Mutex
 	forgets uint64
+	// off stops the cache while another server's writes cannot be heard
+	// (UseHub: the hub is not live), so every poll reads the store.
+	off atomic.Bool
 }
 
 // pollCacheTTL bounds how long a remembered poll stands in for a read.
@@ -62,6 +68,9 @@ func (c *pollCache) load() *sync.Map {
 }
 
 func (c *pollCache) unchanged(mac string, f pollFacts, now time.Time) bool {
+	if c.off.Load() {
+		return false
+	}
 	v, ok := c.load().Load(mac)
 	if !ok {
 		return false
@@ -83,7 +92,7 @@ func (c *pollCache) mark() uint64 {
 func (c *pollCache) remember(mac string, f pollFacts, mark uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.forgets != mark {
+	if c.forgets != mark || c.off.Load() {
 		return
 	}
 	m := c.load()
@@ -97,6 +106,18 @@ func (c *pollCache) forget(mac string) {
 	c.mu.Lock()
 	c.forgets++
 	c.load().Delete(mac)
+	c.mu.Unlock()
+}
+
+// heard empties the cache and turns it on or off: on while other servers'
+// writes are heard (each forgets its phone), off while they may go unheard.
+// Either way what it held may be stale.
+func (c *pollCache) heard(live bool) {
+	c.mu.Lock()
+	c.forgets++
+	c.off.Store(!live)
+	c.m.Store(new(sync.Map))
+	c.n.Store(0)
 	c.mu.Unlock()
 }
 

@@ -2,6 +2,7 @@ package provisioning
 
 import (
 	"context"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/textfield"
+	"github.com/deskprov/deskprov/store"
 )
 
 // DeviceRecord is one phone in the inventory.
@@ -41,8 +43,10 @@ func (DeviceRecord) TableName() string { return "devices" }
 // Migrate creates provisioning's tables.
 func Migrate(db *gorm.DB) error { return db.AutoMigrate(&DeviceRecord{}) }
 
-// FlushEvery is how often buffered sightings are written.
-const FlushEvery = 15 * time.Second
+// FlushEvery is how often buffered sightings are written by default
+// (serve --inventory-flush): a phone seen by one instance is in the
+// inventory, for every instance, within this long (plus the flush itself).
+const FlushEvery = 5 * time.Second
 
 // inventory buffers sightings in memory so a poll does not write the store;
 // Flush writes them (periodically, and before any inventory read).
@@ -103,7 +107,9 @@ func (iv *inventory) record(dev Device, ip, file, config, user string, knownUser
 	if dev.MAC == "" {
 		return // nothing to key the sighting on (e.g. Polycom's 000000000000.cfg)
 	}
-	now := iv.s.Now().UTC()
+	// PostgreSQL keeps microseconds: a sighting written and read back must
+	// compare equal to itself (writeSighting compares last_seen).
+	now := iv.s.Now().UTC().Truncate(time.Microsecond)
 	iv.mu.Lock()
 	defer iv.mu.Unlock()
 	p := iv.pending[dev.MAC]
@@ -164,11 +170,23 @@ func (s *Service) Flush(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
-		// Put the batch back so the next flush tries again; newer sightings win.
+		// Put the batch back so the next flush tries again; a sighting
+		// buffered since is newer and wins, keeping the older's files and
+		// first sighting.
 		iv.mu.Lock()
 		for m, p := range batch {
-			if _, ok := iv.pending[m]; !ok {
+			q, ok := iv.pending[m]
+			if !ok {
 				iv.pending[m] = p
+				continue
+			}
+			if p.first.Before(q.first) {
+				q.first = p.first
+			}
+			for f := range p.files {
+				if len(q.files) < 64 {
+					q.files[f] = true
+				}
 			}
 		}
 		iv.mu.Unlock()
@@ -176,15 +194,57 @@ func (s *Service) Flush(ctx context.Context) error {
 	return err
 }
 
+// writeSighting merges one buffered sighting into the phone's record. Several
+// instances flush their buffers independently, so a sighting may arrive
+// after a newer one from another instance: it must not replace what the
+// newer one recorded (the firmware would go back, say from .130 to .120).
+// Only a sighting at least as new as the record's lastSeen updates the
+// phone's facts, and the UPDATE says so in its WHERE; an older one adds
+// only the files it saw, its first sighting if earlier, and its config
+// version if that was fetched later than the recorded one.
 func writeSighting(tx *gorm.DB, p *sighting) error {
 	var r DeviceRecord
-	if err := tx.Where("mac = ?", p.dev.MAC).Limit(1).Find(&r).Error; err != nil {
+	if err := store.ForUpdate(tx).Where("mac = ?", p.dev.MAC).Limit(1).Find(&r).Error; err != nil {
 		return err
 	}
-	isNew := r.MAC == ""
-	if isNew {
-		r = DeviceRecord{MAC: p.dev.MAC, FirstSeen: p.first}
+	if r.MAC == "" {
+		r = DeviceRecord{MAC: p.dev.MAC, FirstSeen: p.first, LastSeen: p.last, ConfigVersion: p.config, ConfigAt: p.configAt}
+		applySighting(&r, p)
+		r.Files = joinFiles(nil, p.files)
+		// Another instance may have created the row since the read: then
+		// this sighting is merged into it instead.
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&r)
+		if res.Error != nil || res.RowsAffected == 1 {
+			return res.Error
+		}
+		return writeSighting(tx, p)
 	}
+	merged := map[string]any{"files": joinFiles(splitFiles(r.Files), p.files)}
+	if p.first.Before(r.FirstSeen) {
+		merged["first_seen"] = p.first
+	}
+	// The config file has its own time: a sighting older than the record
+	// may still hold the latest config fetch.
+	if p.config != "" && p.configAt.After(r.ConfigAt) {
+		merged["config_version"], merged["config_at"] = p.config, p.configAt
+	}
+	if !p.last.Before(r.LastSeen) {
+		applySighting(&r, p)
+		up := map[string]any{"vendor": r.Vendor, "model": r.Model, "serial": r.Serial, "firmware": r.Firmware,
+			"revision": r.Revision, "locale": r.Locale, "ip": r.IP, "user": r.User, "last_seen": p.last}
+		maps.Copy(up, merged)
+		res := tx.Model(&DeviceRecord{}).Where("mac = ? AND last_seen <= ?", r.MAC, p.last).Updates(up)
+		if res.Error != nil || res.RowsAffected == 1 {
+			return res.Error
+		}
+		// A newer sighting got there first (the row lock makes this rare):
+		// this one is older after all.
+	}
+	return tx.Model(&DeviceRecord{}).Where("mac = ?", r.MAC).Updates(merged).Error
+}
+
+// applySighting sets what the phone said about itself on this sighting.
+func applySighting(r *DeviceRecord, p *sighting) {
 	// What a phone says about itself (its User-Agent, its headers) is kept
 	// only as one line of text that fits its column: a value PostgreSQL
 	// would refuse would otherwise fail the whole flush, again at every
@@ -205,35 +265,23 @@ func writeSighting(tx *gorm.DB, p *sighting) error {
 	set(&r.Revision, p.dev.Revision, 32)
 	set(&r.Locale, p.dev.Locale, 16)
 	set(&r.IP, p.ip, 64)
-	if p.last.After(r.LastSeen) {
-		r.LastSeen = p.last
-	}
-	files := splitFiles(r.Files)
-	for f := range p.files {
-		files = appendUnique(files, f)
-	}
-	sort.Strings(files)
-	r.Files = strings.Join(files, "\n")
-	for len(r.Files) > 4000 && len(files) > 0 {
-		files = files[1:]
-		r.Files = strings.Join(files, "\n")
-	}
-	if p.config != "" {
-		r.ConfigVersion, r.ConfigAt = p.config, p.configAt
-	}
 	if p.knownUser {
 		r.User = p.user
 	}
-	if isNew {
-		// Another instance may have created the row since the read: then
-		// this sighting updates it instead.
-		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&r)
-		if res.Error != nil || res.RowsAffected == 1 {
-			return res.Error
-		}
-		return writeSighting(tx, p)
+}
+
+// joinFiles adds seen to the stored list, keeping it within its column.
+func joinFiles(files []string, seen map[string]bool) string {
+	for f := range seen {
+		files = appendUnique(files, f)
 	}
-	return tx.Save(&r).Error
+	sort.Strings(files)
+	out := strings.Join(files, "\n")
+	for len(out) > 4000 && len(files) > 0 {
+		files = files[1:]
+		out = strings.Join(files, "\n")
+	}
+	return out
 }
 
 func splitFiles(s string) []string {
@@ -252,9 +300,13 @@ func appendUnique(list []string, v string) []string {
 	return append(list, v)
 }
 
-// Run flushes the inventory every FlushEvery until ctx ends, then once more.
+// Run flushes the inventory every FlushInterval until ctx ends, then once more.
 func (s *Service) Run(ctx context.Context, onErr func(error)) {
-	t := time.NewTicker(FlushEvery)
+	every := s.FlushInterval
+	if every <= 0 {
+		every = FlushEvery
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {

@@ -49,6 +49,10 @@ type Service struct {
 	Sites Sites
 	// Files are the admin's CA certificates and shared files; nil holds none.
 	Files PhoneFiles
+	// FlushInterval is how often Run writes buffered sightings to the
+	// inventory (0: FlushEvery). It bounds how late a phone appears, on
+	// every instance, after it polled one.
+	FlushInterval time.Duration
 
 	genOnce   sync.Once
 	gen       *genReads

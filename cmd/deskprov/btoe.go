@@ -646,6 +646,7 @@ func (a *app) addBToE(si *signin.Service) error {
 		return fmt.Errorf("migrate the store: %w", err)
 	}
 	a.btoe = btoe.New(a.db, a.policy, si, si.PCPasswords())
+	a.btoe.UseHub(a.hub)
 	a.modules = append(a.modules, web.BToE(a.btoe, si))
 	return nil
 }

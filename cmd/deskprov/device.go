@@ -49,6 +49,7 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 		p.Policy = a.policy
 	}
 	p.SignIn, p.Firmware = signedIn, fw
+	p.FlushInterval = o.InventoryFlush
 	if a.phones != nil {
 		p.Phones = a.phones
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/site"
 	"github.com/deskprov/deskprov/store"
+	"github.com/deskprov/deskprov/store/notify"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
 )
@@ -78,6 +79,8 @@ type serveOptions struct {
 	NTPServers []string
 	TimeZone   string
 	Language   string
+	// InventoryFlush is how often buffered phone sightings are written.
+	InventoryFlush time.Duration
 }
 
 func init() {
@@ -123,6 +126,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.StringSliceVar(&o.NTPServers, "ntp-server", []string{provisioning.DefaultNTPServer}, "NTP servers phones use where no site sets them: up to 4 host names or addresses (repeat or separate with commas)")
 	f.StringVar(&o.TimeZone, "time-zone", provisioning.DefaultTimeZone, "time zone (IANA name such as Europe/Stockholm) phones use where no site sets one")
 	f.StringVar(&o.Language, "language", "", "language (BCP 47 tag such as en-US) phones use where no site sets one; empty leaves the phone's own")
+	f.DurationVar(&o.InventoryFlush, "inventory-flush", provisioning.FlushEvery, "how often each instance writes the phone sightings it buffered to the device inventory, in one transaction: a phone appears (or its new firmware shows) in every instance's device list within this long plus the write; 1s to 1m")
 	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
 	rootCmd.AddCommand(cmd)
 }
@@ -136,6 +140,7 @@ type app struct {
 	tenant  *tenant.Service
 	policy  *policy.Service
 	btoe    *btoe.Service
+	hub     *notify.Hub
 	phones  *phoneid.Service
 	secrets *sealbox.Box
 	// firmware delivers images; serve counts its downloads at shutdown.
@@ -193,6 +198,9 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 		return nil, err
 	}
 	a.secrets = box
+	if err := a.startHub(ctx); err != nil {
+		return nil, err
+	}
 	log.Info("sealing secrets at rest (server keys, token-signing keys, authenticator secrets)", "key_file", keySrc)
 	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate, policy.Migrate, provisioning.Migrate, site.Migrate, firmware.Migrate, signin.Migrate, phoneid.Migrate} {
 		if err := m(db); err != nil {
@@ -283,6 +291,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if o.FirmwareStallTimeout != 0 && (o.FirmwareStallTimeout < time.Second || o.FirmwareStallTimeout > time.Hour) {
 		return fmt.Errorf("--firmware-stall-timeout %s: give a duration from 1s to 1h", o.FirmwareStallTimeout)
 	}
+	if o.InventoryFlush != 0 && (o.InventoryFlush < time.Second || o.InventoryFlush > time.Minute) {
+		return fmt.Errorf("--inventory-flush %s: give a duration from 1s to 1m", o.InventoryFlush)
+	}
 	if o.ShutdownGrace < 0 || o.ShutdownGrace > time.Hour {
 		return fmt.Errorf("--shutdown-grace %s: give a duration from 0s to 1h", o.ShutdownGrace)
 	}
@@ -317,6 +328,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	srv.Registry.MustRegister(hubMetric(a.hub))
 	debugLine := ""
 	if o.DebugListen != "" {
 		dl, err := net.Listen("tcp", o.DebugListen)
