@@ -20,12 +20,10 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/btoe"
-	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
-	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
@@ -185,10 +183,10 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	}
 	a.secrets = box
 	log.Info("sealing secrets at rest (server keys, token-signing keys, authenticator secrets)", "key_file", keySrc)
-	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate, policy.Migrate, provisioning.Migrate, firmware.Migrate, signin.Migrate, phoneid.Migrate} {
-		if err := m(db); err != nil {
-			return nil, fmt.Errorf("migrate the store: %w", err)
-		}
+	if before, err := migrateStore(ctx, db); err != nil {
+		return nil, err
+	} else if before != store.SchemaVersion {
+		log.Info("migrated the database schema", "from", before, "to", store.SchemaVersion)
 	}
 	if n, err := store.SealSecrets(ctx, db, box); err != nil {
 		return nil, fmt.Errorf("seal server secrets: %w", err)
