@@ -221,7 +221,7 @@ func (cn *console) login(c *gin.Context) {
 	username := strings.TrimSpace(c.PostForm("username"))
 	a, err := cn.s.Tenant.AdminLogin(c.Request.Context(), username, c.PostForm("password"), c.ClientIP())
 	if err != nil {
-		fe, ok := fault.As(err)
+		fe, ok := cn.s.asFault(err)
 		if !ok {
 			cn.s.Log.Error("console sign-in", "err", err)
 			fe = fault.New(fault.Internal, "the server could not check the password; the details are in its log")
