@@ -12,6 +12,7 @@ import (
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
+	"github.com/deskprov/deskprov/settings"
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
@@ -19,7 +20,7 @@ import (
 
 // migrations are every package's Migrate, in the order serve has always run
 // them (store's own tables come first, in store.MigrateAll).
-var migrations = []func(*gorm.DB) error{tenant.Migrate, policy.Migrate, provisioning.Migrate, firmware.Migrate, signin.Migrate, phoneid.Migrate}
+var migrations = []func(*gorm.DB) error{tenant.Migrate, policy.Migrate, provisioning.Migrate, firmware.Migrate, signin.Migrate, phoneid.Migrate, settings.Migrate}
 
 // migrateStore brings the schema up to this build's, one instance at a time
 // (store.MigrateAll), and refuses a schema a newer deskprov wrote.

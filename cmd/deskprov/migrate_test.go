@@ -9,8 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/store/storetest"
@@ -32,29 +32,49 @@ func sharedKeyFile(t *testing.T) string {
 func TestThreeServersStartedAtOnceOnAnEmptyPostgreSQLAllComeUp(t *testing.T) {
 	dsn := storetest.PostgresEmpty(t)
 	key := sharedKeyFile(t)
-	urls := make([]string, 3)
-	var wg sync.WaitGroup
-	for i := range urls {
-		wg.Add(1)
+	t.Setenv("DESKPROV_ADMIN_PASSWORD", "admin-password")
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make([]string, 3)
+	done := make(chan error, len(addrs))
+	start := make(chan struct{})
+	for i := range addrs {
+		addrs[i] = freeAddr(t)
+		o := serveOptions{Listen: addrs[i], DataDir: t.TempDir(), DB: dsn, SecretKeyFile: key, LogLevel: "error", LogFormat: "text"}
 		go func() {
-			defer wg.Done()
-			// startServeWith fails the test when serve stops instead of
-			// coming up.
-			urls[i] = startServeWith(t, func(o *serveOptions) { o.DB, o.SecretKeyFile = dsn, key })
+			<-start
+			done <- serve(ctx, o, io.Discard)
 		}()
 	}
-	wg.Wait()
-	for _, u := range urls {
-		if u == "" {
-			t.FailNow()
+	running := len(addrs)
+	t.Cleanup(func() {
+		cancel()
+		for range running {
+			if err := <-done; err != nil {
+				t.Errorf("serve returned %v after shutdown", err)
+			}
 		}
-		res, err := http.Get(u + "/readyz")
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			t.Errorf("%s/readyz: %d", u, res.StatusCode)
+	})
+	close(start)
+	deadline := time.Now().Add(60 * time.Second)
+	for _, addr := range addrs {
+		for {
+			res, err := http.Get("http://" + addr + "/readyz")
+			if err == nil {
+				res.Body.Close()
+				if res.StatusCode == 200 {
+					break
+				}
+			}
+			select {
+			case err := <-done:
+				running--
+				t.Fatalf("a server stopped instead of coming up: %v", err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not come up: %v", addr, err)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 }

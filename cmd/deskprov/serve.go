@@ -24,6 +24,7 @@ import (
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
+	"github.com/deskprov/deskprov/settings"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
@@ -70,6 +71,10 @@ type serveOptions struct {
 	// PhoneCredentials lists the phone families given provisioning
 	// credentials (provisioning.ParsePhoneCredentials; empty: the default).
 	PhoneCredentials string
+	// Explicit names the service-wide settings (settings.Names) whose flag
+	// was given, on the command line or in the environment: only those may
+	// refuse a start by differing from the recorded values.
+	Explicit map[string]bool
 }
 
 func init() {
@@ -87,6 +92,10 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.NoPhoneLane = !phoneLane
+			o.Explicit = map[string]bool{}
+			for _, name := range settings.Names {
+				o.Explicit[name] = cmd.Flags().Changed(name)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			return serve(ctx, o, cmd.OutOrStdout())
@@ -129,6 +138,10 @@ type app struct {
 	secrets *sealbox.Box
 	// firmware delivers images; serve counts its downloads at shutdown.
 	firmware *web.Firmware
+	// settings are the service-wide settings; opts are serve's options with
+	// the values taken from them.
+	settings *settings.Service
+	opts     serveOptions
 	modules  []web.Module
 	// closers run at shutdown, last added first.
 	closers []func()
@@ -188,6 +201,10 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	} else if before != store.SchemaVersion {
 		log.Info("migrated the database schema", "from", before, "to", store.SchemaVersion)
 	}
+	if o, err = a.reconcileSettings(ctx, o); err != nil {
+		return nil, err
+	}
+	a.opts = o
 	if n, err := store.SealSecrets(ctx, db, box); err != nil {
 		return nil, fmt.Errorf("seal server secrets: %w", err)
 	} else if n > 0 {
@@ -290,6 +307,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		return err
 	}
 	defer a.close()
+	o = a.opts
 	if pw, err := a.tenant.EnsureBootstrapAdmin(ctx, os.Getenv("DESKPROV_ADMIN_PASSWORD")); err != nil {
 		return fmt.Errorf("create the first admin: %w", err)
 	} else if pw != "" && os.Getenv("DESKPROV_ADMIN_PASSWORD") == "" {
