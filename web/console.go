@@ -72,7 +72,7 @@ func newConsole(s *Server) (*console, error) {
 		return nil, err
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "policies", "policy", "sessions", "mfa", "enrolments"} {
+	for _, name := range []string{"login", "policies", "policy", "sessions", "mfa", "enrolments", "settings"} {
 		t, err := template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/console/"+name+".html")
 		if err != nil {
 			return nil, err
