@@ -45,3 +45,4 @@ func TestWhichStoreErrorsMeanUnavailable(t *testing.T) {
 		})
 	}
 }
+

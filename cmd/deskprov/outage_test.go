@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -126,6 +127,53 @@ func TestADatabaseOutageAnswers503WithRetryAfterServesCachedConfigAndRecovers(t 
 			t.Fatalf("%s before the outage: %d %s", p, status, body)
 		}
 	}
+
+	// Load runs through the outage and the recovery, from several clients
+	// at once, so that requests are cut mid-query too: none may get a 500,
+	// and every 503 must say when to retry.
+	stop := make(chan struct{})
+	var wrong []string
+	var mu sync.Mutex
+	var load sync.WaitGroup
+	for i := range 4 {
+		load.Add(1)
+		go func() {
+			defer load.Done()
+			paths := []string{shared, own, users}
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p := paths[(n+i)%len(paths)]
+				req, _ := http.NewRequest("GET", base+p, nil)
+				req.Header.Set("User-Agent", ua)
+				if p == users {
+					req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+				}
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 && (res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "") {
+					mu.Lock()
+					wrong = append(wrong, fmt.Sprintf("%s: %d Retry-After %q", p, res.StatusCode, res.Header.Get("Retry-After")))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	defer func() {
+		close(stop)
+		load.Wait()
+		if len(wrong) > 0 {
+			t.Errorf("%d answers under load were neither 200 nor 503 with Retry-After, such as %s", len(wrong), wrong[0])
+		}
+	}()
+	time.Sleep(200 * time.Millisecond)
 
 	proxy.down()
 	for range 3 {
