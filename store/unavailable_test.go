@@ -45,4 +45,3 @@ func TestWhichStoreErrorsMeanUnavailable(t *testing.T) {
 		})
 	}
 }
-
