@@ -106,19 +106,6 @@ func MigrateAll(ctx context.Context, db *gorm.DB, build string, steps ...func(*g
 	return before, nil
 }
 
-// CheckSchema refuses a store a newer deskprov has migrated, without
-// migrating anything.
-func CheckSchema(ctx context.Context, db *gorm.DB) error {
-	v, by, err := RecordedSchema(ctx, db)
-	if err != nil {
-		return err
-	}
-	if v > SchemaVersion {
-		return &SchemaTooNew{Recorded: v, Known: SchemaVersion, WrittenBy: by}
-	}
-	return nil
-}
-
 // IsSchemaTooNew tells whether err is a refusal of a newer schema.
 func IsSchemaTooNew(err error) bool {
 	var e *SchemaTooNew
