@@ -57,6 +57,7 @@ type Service struct {
 	genOnce   sync.Once
 	gen       *genReads
 	genDirect func(context.Context) (int64, error)
+	outage    outage
 
 	agents  *lookup[string, agentSeen]
 	answers *lookup[answerKey, answerSeen]
@@ -364,14 +365,19 @@ func (s *Service) answer(ctx context.Context, r Request, key answerKey, known an
 	// Only the phone itself moves the loop guard and rollout failures (or,
 	// for a family that takes no credentials, anyone: see Answer.Counts).
 	if e.Main && s.Firmware != nil && dev.MAC != "" && a.Counts {
-		if err := s.Firmware.Poll(ctx, reported); err != nil {
+		if err := s.Firmware.Poll(ctx, reported); err != nil && !pollSkippable(err) {
 			return Answer{}, err
 		}
 	}
 	gen, err := s.generation(ctx)
 	if err != nil {
+		if f := s.outage.fallback(s.Now(), s.cachedFile(known), err); f != nil && adm.Issue == nil {
+			a.File = f
+			return a, nil
+		}
 		return Answer{}, fmt.Errorf("read the config generation: %w", err)
 	}
+	s.outage.ok(s.Now())
 	site, err := s.siteAt(ctx, r.IP, gen)
 	if err != nil {
 		return Answer{}, err

@@ -35,7 +35,7 @@ const (
 func Open(dsn, dataDir string) (*gorm.DB, Engine, error) {
 	cfg := &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }}
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		db, err := gorm.Open(postgres.Open(dsn), cfg)
+		db, err := gorm.Open(postgres.Open(withConnectTimeout(dsn)), cfg)
 		if err != nil {
 			return nil, "", fmt.Errorf("open PostgreSQL: %w", err)
 		}
@@ -57,6 +57,25 @@ func Open(dsn, dataDir string) (*gorm.DB, Engine, error) {
 		return nil, "", err
 	}
 	return db, SQLite, nil
+}
+
+// connectTimeout bounds a dial to PostgreSQL when the DSN sets none: a
+// database host that drops packets would otherwise hold each request for the
+// system's TCP timeout (minutes) before it could be answered 503.
+const connectTimeout = "5"
+
+func withConnectTimeout(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn // pgx reports the problem, naming it
+	}
+	q := u.Query()
+	if q.Get("connect_timeout") != "" {
+		return dsn
+	}
+	q.Set("connect_timeout", connectTimeout)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // SQLitePath is the file of a SQLite store: --db sqlite://PATH, or

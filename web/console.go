@@ -72,7 +72,7 @@ func newConsole(s *Server) (*console, error) {
 		return nil, err
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "policies", "policy", "sessions", "mfa", "enrolments", "sites", "site", "phonefiles"} {
+	for _, name := range []string{"login", "policies", "policy", "sessions", "mfa", "enrolments", "sites", "site", "phonefiles", "settings"} {
 		// *.part.html hold templates several pages share (a form's fields).
 		t, err := template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/console/"+name+".html", "templates/console/*.part.html")
 		if err != nil {
@@ -222,7 +222,7 @@ func (cn *console) login(c *gin.Context) {
 	username := strings.TrimSpace(c.PostForm("username"))
 	a, err := cn.s.Tenant.AdminLogin(c.Request.Context(), username, c.PostForm("password"), c.ClientIP())
 	if err != nil {
-		fe, ok := fault.As(err)
+		fe, ok := cn.s.asFault(err)
 		if !ok {
 			cn.s.Log.Error("console sign-in", "err", err)
 			fe = fault.New(fault.Internal, "the server could not check the password; the details are in its log")

@@ -57,7 +57,7 @@ func StatusOf(k fault.Kind) int {
 // broken dependencies: they are logged in full and shown to the client only
 // as an internal error.
 func (s *Server) Fail(c *gin.Context, err error) {
-	fe, ok := fault.As(err)
+	fe, ok := s.asFault(err)
 	if !ok {
 		s.Log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 		writeError(c, http.StatusInternalServerError, string(fault.Internal), "the server could not complete the request; the details are in its log")

@@ -57,8 +57,11 @@ type provHandler struct {
 func (h *provHandler) phoneFail(c *gin.Context, err error) {
 	status := http.StatusInternalServerError
 	msg := "internal error\n"
-	if fe, ok := fault.As(err); ok {
+	if fe, ok := h.s.asFault(err); ok {
 		status, msg = StatusOf(fe.Kind), fe.Message+"\n"
+		if fe.RetryAfter > 0 {
+			c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
+		}
 	} else {
 		h.s.Log.Error("provisioning failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 	}

@@ -72,6 +72,8 @@ type Server struct {
 	laneAnswers atomic.Int64
 	// ownLimit holds the routes exempt from MaxBody (bodylimit.go).
 	ownLimit map[string]bool
+	// outage keeps a store outage to a log line a minute (outage.go).
+	outage outageLog
 	// distrusted are what other modules undo when an admin revokes or
 	// re-enrols a phone (enrolment.go).
 	distrusted []distrustFunc

@@ -71,10 +71,8 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	}()
 	a.closers = append(a.closers, func() { cancel(); <-done; up.Close() })
 	// The admin's CA certificates and shared files, kept in the store so
-	// that every instance on one PostgreSQL serves the same.
-	if err := phonefiles.Migrate(a.db); err != nil {
-		return fmt.Errorf("migrate the store: %w", err)
-	}
+	// that every instance on one PostgreSQL serves the same (migrated with
+	// the rest: migrations).
 	files := phonefiles.New(a.db)
 	files.Reserved = p.Reserved
 	p.Files = files

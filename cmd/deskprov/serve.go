@@ -20,13 +20,11 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/btoe"
-	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
-	"github.com/deskprov/deskprov/signin"
-	"github.com/deskprov/deskprov/site"
+	"github.com/deskprov/deskprov/settings"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/store/notify"
 	"github.com/deskprov/deskprov/tenant"
@@ -81,6 +79,10 @@ type serveOptions struct {
 	Language   string
 	// InventoryFlush is how often buffered phone sightings are written.
 	InventoryFlush time.Duration
+	// Explicit names the service-wide settings (settings.Names) whose flag
+	// was given, on the command line or in the environment: only those may
+	// refuse a start by differing from the recorded values.
+	Explicit map[string]bool
 }
 
 func init() {
@@ -98,6 +100,10 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.NoPhoneLane = !phoneLane
+			o.Explicit = map[string]bool{}
+			for _, name := range settings.Names {
+				o.Explicit[name] = cmd.Flags().Changed(name)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			return serve(ctx, o, cmd.OutOrStdout())
@@ -145,6 +151,10 @@ type app struct {
 	secrets *sealbox.Box
 	// firmware delivers images; serve counts its downloads at shutdown.
 	firmware *web.Firmware
+	// settings are the service-wide settings; opts are serve's options with
+	// the values taken from them.
+	settings *settings.Service
+	opts     serveOptions
 	modules  []web.Module
 	// closers run at shutdown, last added first.
 	closers []func()
@@ -202,11 +212,15 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 		return nil, err
 	}
 	log.Info("sealing secrets at rest (server keys, token-signing keys, authenticator secrets)", "key_file", keySrc)
-	for _, m := range []func(*gorm.DB) error{store.Migrate, tenant.Migrate, policy.Migrate, provisioning.Migrate, site.Migrate, firmware.Migrate, signin.Migrate, phoneid.Migrate} {
-		if err := m(db); err != nil {
-			return nil, fmt.Errorf("migrate the store: %w", err)
-		}
+	if before, err := migrateStore(ctx, db); err != nil {
+		return nil, err
+	} else if before != store.SchemaVersion {
+		log.Info("migrated the database schema", "from", before, "to", store.SchemaVersion)
 	}
+	if o, err = a.reconcileSettings(ctx, o); err != nil {
+		return nil, err
+	}
+	a.opts = o
 	if n, err := store.SealSecrets(ctx, db, box); err != nil {
 		return nil, fmt.Errorf("seal server secrets: %w", err)
 	} else if n > 0 {
@@ -316,6 +330,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		return err
 	}
 	defer a.close()
+	o = a.opts
 	if pw, err := a.tenant.EnsureBootstrapAdmin(ctx, os.Getenv("DESKPROV_ADMIN_PASSWORD")); err != nil {
 		return fmt.Errorf("create the first admin: %w", err)
 	} else if pw != "" && os.Getenv("DESKPROV_ADMIN_PASSWORD") == "" {

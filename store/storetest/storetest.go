@@ -54,6 +54,31 @@ func SQLite(t testing.TB) *gorm.DB {
 // except under CI (CI set), where every store test must run on PostgreSQL.
 func Postgres(t testing.TB) *gorm.DB {
 	t.Helper()
+	db, _, err := store.Open(PostgresEmpty(t), "")
+	if err != nil {
+		t.Fatalf("open PostgreSQL schema: %v", err)
+	}
+	if sqlDB, err := db.DB(); err == nil {
+		sqlDB.SetMaxOpenConns(20)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	})
+	if err := store.Migrate(db); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return db
+}
+
+// PostgresEmpty creates a fresh, empty schema on the server named by
+// DESKPROV_TEST_POSTGRES and returns a DSN that works in it, for tests that
+// open several connections (or start servers) on one store. The schema is
+// dropped when the test ends, after the cleanups registered later (which
+// close those connections). It skips as Postgres does.
+func PostgresEmpty(t testing.TB) string {
+	t.Helper()
 	dsn := os.Getenv(EnvPostgres)
 	if dsn == "" {
 		if os.Getenv("CI") != "" {
@@ -78,24 +103,11 @@ func Postgres(t testing.TB) *gorm.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, _, err := store.Open(u.String(), "")
-	if err != nil {
-		t.Fatalf("open PostgreSQL schema: %v", err)
-	}
-	if sqlDB, err := db.DB(); err == nil {
-		sqlDB.SetMaxOpenConns(20)
-	}
 	t.Cleanup(func() {
-		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
-		}
 		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
 		if sqlDB, err := admin.DB(); err == nil {
 			sqlDB.Close()
 		}
 	})
-	if err := store.Migrate(db); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return db
+	return u.String()
 }
