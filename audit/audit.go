@@ -130,26 +130,34 @@ func maskedJSON(v any) (string, error) {
 	if err := json.Unmarshal(raw, &tree); err != nil {
 		return "", err
 	}
-	out, err := json.Marshal(mask(tree))
+	if !mask(tree) {
+		// Nothing to hide: keep the value as its type wrote it, fields
+		// in their order.
+		return string(raw), nil
+	}
+	out, err := json.Marshal(tree)
 	return string(out), err
 }
 
-func mask(v any) any {
+// mask replaces the secrets in v in place and reports whether it found any.
+func mask(v any) bool {
+	found := false
 	switch t := v.(type) {
 	case map[string]any:
 		for k, x := range t {
-			if secretKey(k) && x != nil && x != "" {
+			if secretKey(k) && x != nil && x != "" && x != Mask {
 				t[k] = Mask
+				found = true
 				continue
 			}
-			t[k] = mask(x)
+			found = mask(x) || found
 		}
 	case []any:
 		for i := range t {
-			t[i] = mask(t[i])
+			found = mask(t[i]) || found
 		}
 	}
-	return v
+	return found
 }
 
 func clip(s string, n int) string {

@@ -50,11 +50,10 @@ func (s *Service) EnsureBootstrapAdmin(ctx context.Context, password string) (st
 		return "", nil
 	}
 	if password == "" {
-		b := make([]byte, 15)
-		if _, err := rand.Read(b); err != nil {
+		var err error
+		if password, err = GeneratePassword(); err != nil {
 			return "", err
 		}
-		password = base64.RawURLEncoding.EncodeToString(b)
 	}
 	if err := s.AddAdmin(ctx, "system", "admin", password, RoleAdmin); err != nil {
 		if fault.Is(err, fault.Conflict) { // another instance won the race
@@ -63,6 +62,16 @@ func (s *Service) EnsureBootstrapAdmin(ctx context.Context, password string) (st
 		return "", err
 	}
 	return password, nil
+}
+
+// GeneratePassword returns a random admin password (20 characters, 120
+// bits), for a new account or a reset whose operator gave none.
+func GeneratePassword() (string, error) {
+	b := make([]byte, 15)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // CreateAdmin adds a full admin account (tests and tools that need one).

@@ -96,12 +96,6 @@ func (s *Service) Admins(ctx context.Context) ([]Admin, error) {
 	return out, err
 }
 
-// AdminRole returns the role of admin username.
-func (s *Service) AdminRole(ctx context.Context, username string) (Role, error) {
-	a, err := findAdmin(s.db.WithContext(ctx), username)
-	return a.Role, err
-}
-
 // RemoveAdmin deletes an admin account and ends its sessions. The last
 // full admin cannot be removed: nobody could manage admins after.
 func (s *Service) RemoveAdmin(ctx context.Context, actor, username string) error {
@@ -209,4 +203,9 @@ func checkAdminPassword(field, password string) error {
 		return fault.FieldInvalid(field, "an admin password must have at most 72 bytes")
 	}
 	return nil
+}
+
+// Admin returns admin account username.
+func (s *Service) Admin(ctx context.Context, username string) (Admin, error) {
+	return findAdmin(s.db.WithContext(ctx), username)
 }

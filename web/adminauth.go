@@ -195,6 +195,11 @@ func (a *adminAuth) require(c *gin.Context) {
 	}
 	c.Set(AdminKey, sess.Username)
 	c.Set(AdminSessionKey, sess.ID)
+	c.Set(AdminRoleKey, sess.Role)
+	if least, ok := allowedRole(c); !ok {
+		refuseRole(c, least)
+		return
+	}
 	c.Next()
 }
 
