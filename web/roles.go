@@ -228,3 +228,14 @@ func roleRefusal(c *gin.Context, least tenant.Role) string {
 func refuseRole(c *gin.Context, least tenant.Role) {
 	writeError(c, http.StatusForbidden, "forbidden_role", roleRefusal(c, least))
 }
+
+// LeastRole returns the least role route (a method and a gin path pattern,
+// "GET /api/v1/users/:upn") needs, and whether the table has it.
+func LeastRole(route string) (tenant.Role, bool) {
+	r, ok := leastRole[route]
+	return r, ok
+}
+
+// Routes lists every route the server has, for the test that checks each
+// admin route has a role.
+func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
