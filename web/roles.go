@@ -239,3 +239,12 @@ func LeastRole(route string) (tenant.Role, bool) {
 // Routes lists every route the server has, for the test that checks each
 // admin route has a role.
 func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
+
+// RoleTable lists the routes the table names.
+func RoleTable() []string {
+	out := make([]string, 0, len(leastRole))
+	for r := range leastRole {
+		out = append(out, r)
+	}
+	return out
+}
