@@ -60,11 +60,31 @@ const (
 // *gorm.DB when the change has none). At defaults to now; Before and After
 // are marshalled from any value (nil is null) and their secrets masked.
 func Record(ctx context.Context, tx *gorm.DB, e Change) error {
+	if e.Actor == "" {
+		e.Actor = ActorFrom(ctx)
+	}
 	row, err := e.row()
 	if err != nil {
 		return err
 	}
 	return tx.WithContext(ctx).Create(&row).Error
+}
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying the admin who acts. The HTTP face sets it
+// once where it checks the admin, so that the domain packages record who
+// made a change without each method taking an actor.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFrom returns the actor WithActor put in ctx, or "system".
+func ActorFrom(ctx context.Context) string {
+	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
+		return a
+	}
+	return "system"
 }
 
 // Change is what a caller records: the object before and after as Go

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
@@ -200,6 +201,7 @@ func (a *adminAuth) require(c *gin.Context) {
 		refuseRole(c, least)
 		return
 	}
+	c.Request = c.Request.WithContext(audit.WithActor(c.Request.Context(), sess.Username))
 	c.Next()
 }
 

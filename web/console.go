@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
@@ -211,6 +212,7 @@ func (cn *console) requireAdmin(c *gin.Context) {
 			c.Abort()
 			return
 		}
+		c.Request = c.Request.WithContext(audit.WithActor(c.Request.Context(), sess.Username))
 		c.Next()
 		return
 	}
