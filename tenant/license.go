@@ -7,6 +7,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/store"
@@ -139,6 +140,7 @@ func (s *Service) SetPurchased(ctx context.Context, skuName string, n int) (Lice
 		if int64(n) < assigned {
 			return fault.Conflictf("%d %s licenses are assigned to users: unassign %d before lowering the count to %d", assigned, sku, assigned-int64(n), n)
 		}
+		before := p[sku]
 		p[sku] = n
 		phone := p[PhoneSystem] + p[EnterpriseE5]
 		plans := p[CallingPlanDomestic] + p[CallingPlanInternational]
@@ -152,7 +154,8 @@ func (s *Service) SetPurchased(ctx context.Context, skuName string, n int) (Lice
 			return err
 		}
 		out = LicenseCount{SKU: sku, Purchased: n, Assigned: int(assigned)}
-		return nil
+		return audit.Record(ctx, tx, audit.Change{At: s.Now(), Kind: audit.KindLicense, ObjectID: string(sku), Action: "set-purchased",
+			Before: map[string]int{"purchased": before}, After: map[string]int{"purchased": n}})
 	})
 	return out, err
 }
@@ -203,7 +206,10 @@ func (s *Service) Assign(ctx context.Context, upn, skuName string) error {
 		if assigned >= int64(l.Purchased) {
 			return fault.Conflictf("all %d purchased %s licenses are assigned: buy more or unassign one first", l.Purchased, sku).WithCode("no_license_available")
 		}
-		return tx.Create(&UserLicense{UserID: u.ID, SKU: sku}).Error
+		if err := tx.Create(&UserLicense{UserID: u.ID, SKU: sku}).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{At: s.Now(), Kind: audit.KindUser, ObjectID: u.UPNKey + "/licenses/" + string(sku), Action: "assign"})
 	})
 }
 
@@ -230,6 +236,9 @@ func (s *Service) Unassign(ctx context.Context, upn, skuName string) error {
 			return fault.Conflictf("%s holds a Calling Plan, which needs Phone System: unassign the Calling Plan first", u.UPN).WithCode("calling_plan_depends")
 		}
 		if err := tx.Where("user_id = ? AND sku = ?", u.ID, sku).Delete(&UserLicense{}).Error; err != nil {
+			return err
+		}
+		if err := audit.Record(ctx, tx, audit.Change{At: s.Now(), Kind: audit.KindUser, ObjectID: u.UPNKey + "/licenses/" + string(sku), Action: "unassign"}); err != nil {
 			return err
 		}
 		return noteLicenseLoss(tx, u, sku, held)
