@@ -165,7 +165,9 @@ func mask(v any) bool {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, x := range t {
-			if secretKey(k) && x != nil && x != "" && x != Mask {
+			// Only text is a secret: a flag such as hasPassword says
+			// whether there is one, which the log should show.
+			if str, ok := x.(string); ok && secretKey(k) && str != "" && str != Mask {
 				t[k] = Mask
 				found = true
 				continue
