@@ -23,6 +23,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
@@ -185,6 +186,9 @@ func (p Pairing) StatusAt(now time.Time) string {
 // Migrate creates btoe's tables (and the throttle's, which it uses).
 func Migrate(db *gorm.DB) error {
 	if err := throttle.Migrate(db); err != nil {
+		return err
+	}
+	if err := audit.Migrate(db); err != nil {
 		return err
 	}
 	return db.AutoMigrate(&Phone{}, &Pairing{}, &mailbox{}, &eventRow{})

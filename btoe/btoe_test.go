@@ -14,6 +14,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/btoe"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/policy"
@@ -467,8 +468,15 @@ func TestBToEPairing(t *testing.T) {
 			t.Fatal("the phone registering again ended its pairing")
 		}
 
-		if err := f.svc.ForgetPhone(ctx, "64:16:7f:12:34:56"); err != nil {
+		if err := f.svc.ForgetPhone(audit.WithActor(ctx, "desk"), "64:16:7f:12:34:56"); err != nil {
 			t.Fatal(err)
+		}
+		// Issue 15 item 7: the forget is in the one audit log, by the
+		// admin of the request, without the phone's token.
+		if p, err := audit.List(ctx, f.db, audit.Filter{Kind: audit.KindBToE}); err != nil || len(p.Entries) != 1 ||
+			p.Entries[0].Actor != "desk" || p.Entries[0].Action != "forget" || p.Entries[0].ObjectID != btoeMAC ||
+			strings.Contains(string(p.Entries[0].Before), "oken") {
+			t.Fatalf("the audit log: %+v %v", p.Entries, err)
 		}
 		evs, _ := f.svc.Events(ctx, btoe.PCMailbox(p.Pairing.ID), 0, 0)
 		if fmt.Sprint(btoeTypes(evs)) != "[1:paired 2:unpaired]" {

@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/store"
@@ -125,8 +126,10 @@ func (s *Service) ForgetPhone(ctx context.Context, mac string) error {
 			return fault.NotFoundf("no phone %s is registered for BToE", mac)
 		}
 		var err error
-		woken, err = s.forget(tx, mac, "admin")
-		return err
+		if woken, err = s.forget(tx, mac, "admin"); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{At: s.now(), Kind: audit.KindBToE, ObjectID: mac, Action: "forget", Before: cur})
 	})
 	if err != nil {
 		return err

@@ -6,12 +6,14 @@ package firmware
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/store/notify"
 )
@@ -80,6 +82,10 @@ func (s *Service) Dir() string { return s.dir }
 // Migrate creates the firmware tables, and brings a store from before
 // editions to rules per edition (migrateEditions).
 func Migrate(db *gorm.DB) error {
+	// The old firmware_audit rows move into the one audit log first.
+	if err := audit.Migrate(db); err != nil {
+		return err
+	}
 	// The rule key gained the edition: the old unique index (without it)
 	// would refuse a model's second edition.
 	if db.Migrator().HasTable(&Rule{}) && db.Migrator().HasIndex(&Rule{}, "idx_fw_rule_key") {
@@ -87,7 +93,7 @@ func Migrate(db *gorm.DB) error {
 			return fmt.Errorf("drop the firmware rule index without editions: %w", err)
 		}
 	}
-	if err := db.AutoMigrate(&Image{}, &Rule{}, &TestDevice{}, &AuditEntry{}, &Rollout{}, &deviceState{}, &versionChange{}); err != nil {
+	if err := db.AutoMigrate(&Image{}, &Rule{}, &TestDevice{}, &Rollout{}, &deviceState{}, &versionChange{}); err != nil {
 		return err
 	}
 	return migrateEditions(db)
@@ -106,31 +112,37 @@ func (s *Service) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	})
 }
 
-// AuditEntry records one admin action on firmware.
+// AuditEntry is one firmware entry of the service's audit log (package
+// audit), in the shape the firmware audit had before it became part of
+// that log: GET /api/v1/firmwareaudit still answers it.
 type AuditEntry struct {
-	ID     uint      `gorm:"primaryKey" json:"id"`
-	At     time.Time `gorm:"index;not null" json:"at"`
-	Actor  string    `gorm:"size:200;not null" json:"actor"`
-	Action string    `gorm:"size:64;not null" json:"action"`
-	Target string    `gorm:"size:200;not null" json:"target"`
-	Detail string    `gorm:"size:1000" json:"detail"`
+	ID     uint      `json:"id"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Target string    `json:"target"`
+	Detail string    `json:"detail"`
 }
-
-func (AuditEntry) TableName() string { return "firmware_audit" }
 
 func (s *Service) audit(tx *gorm.DB, actor, action, target, detail string) error {
-	if actor == "" {
-		actor = "system"
-	}
-	return tx.Create(&AuditEntry{At: s.now(), Actor: actor, Action: action, Target: target, Detail: detail}).Error
+	return audit.Record(tx.Statement.Context, tx, audit.Change{At: s.now(), Actor: actor, Kind: audit.KindFirmware,
+		ObjectID: target, Action: action, After: audit.FirmwareDetail{Detail: detail}})
 }
 
-// Audit lists the newest audit entries first.
+// Audit lists the newest firmware entries of the audit log first.
 func (s *Service) Audit(ctx context.Context, limit int) ([]AuditEntry, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 200
 	}
-	var out []AuditEntry
-	err := s.db.WithContext(ctx).Order("id DESC").Limit(limit).Find(&out).Error
-	return out, err
+	p, err := audit.List(ctx, s.db, audit.Filter{Kind: audit.KindFirmware, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AuditEntry, len(p.Entries))
+	for i, e := range p.Entries {
+		var d audit.FirmwareDetail
+		_ = json.Unmarshal(e.After, &d) // an entry without a detail shows none
+		out[i] = AuditEntry{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Target: e.ObjectID, Detail: d.Detail}
+	}
+	return out, nil
 }

@@ -1,10 +1,13 @@
 package firmware
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/audit"
 
 	"github.com/deskprov/deskprov/store"
 )
@@ -124,7 +127,8 @@ func migrateRule(tx *gorm.DB, r Rule) (bool, error) {
 		} else {
 			detail += fmt.Sprintf("; rule %d of that edition holds another, so it stays in the catalog only", other.ID)
 		}
-		if err := tx.Create(&AuditEntry{At: time.Now().UTC(), Actor: "system", Action: "migrate.edition", Target: fmt.Sprintf("rule %d", r.ID), Detail: detail}).Error; err != nil {
+		if err := audit.Record(context.Background(), tx, audit.Change{At: time.Now().UTC(), Actor: "system", Kind: audit.KindFirmware,
+			ObjectID: fmt.Sprintf("rule %d", r.ID), Action: "migrate.edition", After: audit.FirmwareDetail{Detail: detail}}); err != nil {
 			return false, err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/store"
@@ -143,7 +144,10 @@ func (s *Service) AddCACert(ctx context.Context, name string, data []byte, actor
 		if len(have) >= s.MaxCACerts {
 			return fault.Conflictf("deskprov keeps at most %d CA certificates: remove one first", s.MaxCACerts)
 		}
-		return tx.Create(&c).Error
+		if err := tx.Create(&c).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{At: s.now(), Actor: actor, Kind: audit.KindCACert, ObjectID: c.Name, Action: "add", After: c})
 	})
 	if store.IsUniqueViolation(err) {
 		return CACert{}, fault.Conflictf("a CA certificate named %q or with this fingerprint was added meanwhile", c.Name)
@@ -167,7 +171,10 @@ func (s *Service) RemoveCACert(ctx context.Context, id, actor string) (CACert, e
 			return err
 		}
 		gone = c
-		return tx.Where("fingerprint = ?", c.Fingerprint).Delete(&CACert{}).Error
+		if err := tx.Where("fingerprint = ?", c.Fingerprint).Delete(&CACert{}).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{At: s.now(), Actor: actor, Kind: audit.KindCACert, ObjectID: c.Name, Action: "remove", Before: c})
 	})
 	return gone, err
 }

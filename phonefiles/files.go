@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"io"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/store"
@@ -157,12 +159,18 @@ func (s *Service) AddFile(ctx context.Context, in FileInput, r io.Reader, actor 
 				dropped = f.SHA256
 			}
 			f.Path, f.SHA256, f.Size, f.ContentType, f.UpdatedAt, f.CreatedBy = in.Path, sha, int64(len(data)), ct, now, actor
-			return tx.Save(&f).Error
+			if err := tx.Save(&f).Error; err != nil {
+				return err
+			}
+			return audit.Record(ctx, tx, audit.Change{At: now, Actor: actor, Kind: audit.KindPhoneFile, ObjectID: fileObject(f), Action: "replace", Before: old, After: f})
 		}
 		created = true
 		f = File{Path: in.Path, PathKey: key, Vendor: in.Vendor, Site: in.Site, SHA256: sha, Size: int64(len(data)), ContentType: ct,
 			CreatedAt: now, UpdatedAt: now, CreatedBy: actor}
-		return tx.Create(&f).Error
+		if err := tx.Create(&f).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{At: now, Actor: actor, Kind: audit.KindPhoneFile, ObjectID: fileObject(f), Action: "add", After: f})
 	})
 	if store.IsUniqueViolation(err) {
 		return File{}, false, fault.Conflictf("%s was uploaded for the same family and site meanwhile: send it again to replace it", in.Path)
@@ -190,7 +198,10 @@ func (s *Service) RemoveFile(ctx context.Context, id uint, actor string) (File, 
 		if f.ID == 0 {
 			return fault.NotFoundf("no shared file %d", id)
 		}
-		return tx.Where("id = ?", id).Delete(&File{}).Error
+		if err := tx.Where("id = ?", id).Delete(&File{}).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{At: s.now(), Actor: actor, Kind: audit.KindPhoneFile, ObjectID: fileObject(f), Action: "remove", Before: f})
 	})
 	if err != nil {
 		return File{}, err
@@ -273,3 +284,7 @@ func contains(list []string, v string) bool {
 func extList() string {
 	return ".xml .cfg .txt .csv .lang .jpg .jpeg .png .bmp .gif .wav .mp3 .pem .crt .cer"
 }
+
+// fileObject names a shared file in the audit log: its ID, which tells two
+// files of one path (for other families or sites) apart.
+func fileObject(f File) string { return strconv.FormatUint(uint64(f.ID), 10) }

@@ -15,6 +15,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/store"
 )
@@ -62,6 +63,9 @@ func New(db *gorm.DB) *Service {
 
 // Migrate creates the tables.
 func Migrate(db *gorm.DB) error {
+	if err := audit.Migrate(db); err != nil {
+		return err
+	}
 	return db.AutoMigrate(&CACert{}, &File{}, &blob{})
 }
 

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/store"
@@ -177,7 +178,10 @@ func Migrate(db *gorm.DB) error {
 	if err := store.Migrate(db); err != nil { // the generation counter policy writes bump
 		return err
 	}
-	if err := db.AutoMigrate(&record{}, &grant{}, &AuditEntry{}); err != nil {
+	if err := audit.Migrate(db); err != nil {
+		return err
+	}
+	if err := db.AutoMigrate(&record{}, &grant{}); err != nil {
 		return err
 	}
 	return db.Transaction(func(tx *gorm.DB) error {

@@ -594,7 +594,7 @@ func TestGrantsAndTheEffectivePolicy(t *testing.T) {
 			if err != nil || e.Identity != "Global" {
 				t.Fatalf("got %+v, %v", e, err)
 			}
-			es, _ := ps.Audit(ctx, "user/AmosM@contoso.com", 0)
+			es, _ := ps.Audit(ctx, "user/AmosM@contoso.com/ipphonepolicy", 0)
 			if len(es) != 2 || es[0].Action != "grant" || string(es[0].After) != `{"upn":"amosm@contoso.com","PolicyName":null}` {
 				t.Fatalf("got %d entries, newest %+v %s", len(es), es, es[0].After)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/internal/sealbox"
 )
 
@@ -120,7 +121,8 @@ func (s *Service) activeKey(ctx context.Context) (string, *ecdsa.PrivateKey, err
 		return "", nil, err
 	}
 	if k.KID == "" {
-		if err := s.RotateKey(ctx); err != nil {
+		// The first key is the server's doing, whoever's request needed it.
+		if err := s.newKey(audit.WithActor(ctx, "system"), "create"); err != nil {
 			return "", nil, err
 		}
 		return s.activeKey(ctx)
@@ -150,7 +152,9 @@ func (s *Service) ready(ctx context.Context) error {
 
 // RotateKey makes a new signing key the active one. The old key stays in the
 // JWKS for one access token lifetime.
-func (s *Service) RotateKey(ctx context.Context) error {
+func (s *Service) RotateKey(ctx context.Context) error { return s.newKey(ctx, "rotate") }
+
+func (s *Service) newKey(ctx context.Context, action string) error {
 	k, err := newSigningKey(s.now())
 	if err != nil {
 		return err
@@ -164,7 +168,10 @@ func (s *Service) RotateKey(ctx context.Context) error {
 		if err := tx.Model(&signingKey{}).Where("retired_at IS NULL").Update("retired_at", now).Error; err != nil {
 			return err
 		}
-		return tx.Create(&k).Error
+		if err := tx.Create(&k).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{At: now, Kind: audit.KindSigningKey, ObjectID: k.KID, Action: action})
 	})
 }
 

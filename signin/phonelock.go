@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/store"
 )
@@ -280,9 +281,13 @@ func (s *Service) ResetLockPIN(ctx context.Context, mac string) error {
 		if err != nil {
 			return err
 		}
-		return tx.Model(&Session{}).Where("id = ?", sess.ID).Updates(map[string]any{
+		if err := tx.Model(&Session{}).Where("id = ?", sess.ID).Updates(map[string]any{
 			"lock_pin_hash": "", "pin_retries": 0, "locked": false, "needs_unlock_code": false,
-			"unlock_code_hash": "", "unlock_code_expires_at": nil}).Error
+			"unlock_code_hash": "", "unlock_code_expires_at": nil}).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{At: s.now(), Kind: audit.KindPhone, ObjectID: sess.MAC, Action: "resetpin",
+			Before: map[string]any{"upn": sess.UPN, "locked": sess.Locked}})
 	})
 }
 
@@ -309,8 +314,13 @@ func (s *Service) IssueUnlockCode(ctx context.Context, mac string) (string, time
 			return err
 		}
 		exp = s.now().Add(s.UnlockCodeTTL)
-		return tx.Model(&Session{}).Where("id = ?", sess.ID).Updates(map[string]any{
-			"unlock_code_hash": h, "unlock_code_expires_at": exp, "pin_retries": 0}).Error
+		if err := tx.Model(&Session{}).Where("id = ?", sess.ID).Updates(map[string]any{
+			"unlock_code_hash": h, "unlock_code_expires_at": exp, "pin_retries": 0}).Error; err != nil {
+			return err
+		}
+		// The code itself is never in the log.
+		return audit.Record(ctx, tx, audit.Change{At: s.now(), Kind: audit.KindPhone, ObjectID: sess.MAC, Action: "unlockcode",
+			After: map[string]any{"upn": sess.UPN, "expiresAt": exp}})
 	})
 	return code, exp, err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
@@ -514,10 +515,17 @@ func (s *Service) SignOutPhone(ctx context.Context, mac string) error {
 	}
 	var n int64
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&Session{}).Where("mac = ?", m).Count(&n).Error; err != nil {
+		var ss []Session
+		if err := tx.Where("mac = ?", m).Find(&ss).Error; err != nil {
 			return err
 		}
-		return endSessions(tx, "mac = ?", m)
+		if n = int64(len(ss)); n == 0 {
+			return nil
+		}
+		if err := endSessions(tx, "mac = ?", m); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{At: s.now(), Kind: audit.KindPhone, ObjectID: m, Action: "signout", Before: ss})
 	})
 	if err == nil && n == 0 {
 		return fault.NotFoundf("nobody is signed in on phone %s", m)
@@ -537,7 +545,11 @@ func (s *Service) SignOutUser(ctx context.Context, upn string) (int, error) {
 		if err := tx.Model(&Session{}).Where("upn_key = ?", key).Count(&n).Error; err != nil {
 			return err
 		}
-		return endSessions(tx, "upn_key = ?", key)
+		if err := endSessions(tx, "upn_key = ?", key); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{At: s.now(), Kind: audit.KindUser, ObjectID: key, Action: "signout",
+			After: map[string]int64{"endedSessions": n}})
 	})
 	return int(n), err
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/policy"
@@ -157,6 +158,9 @@ func New(db *gorm.DB, dir Directory, policies policy.Source, issuer string) *Ser
 // Migrate creates sign-in's tables.
 func Migrate(db *gorm.DB) error {
 	if err := throttle.Migrate(db); err != nil {
+		return err
+	}
+	if err := audit.Migrate(db); err != nil {
 		return err
 	}
 	return db.AutoMigrate(&signingKey{}, &deviceCode{}, &Session{}, &refreshToken{}, &pcCode{}, &totpStep{})

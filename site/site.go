@@ -20,6 +20,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/internal/textfield"
@@ -110,6 +111,9 @@ func (subnet) TableName() string { return "site_subnets" }
 // Migrate creates the site tables.
 func Migrate(db *gorm.DB) error {
 	if err := store.Migrate(db); err != nil { // the generation counter site changes bump
+		return err
+	}
+	if err := audit.Migrate(db); err != nil {
 		return err
 	}
 	return db.AutoMigrate(&record{}, &subnet{})
@@ -261,6 +265,9 @@ func (s *Service) Create(ctx context.Context, in Input) (Site, error) {
 		if err := putSubnets(tx, r.ID, nets); err != nil {
 			return err
 		}
+		if err := audit.Record(ctx, tx, audit.Change{At: now, Kind: audit.KindSite, ObjectID: r.Name, Action: "create", After: siteAudit(r, nets)}); err != nil {
+			return err
+		}
 		return store.Bump(tx, store.ConfigGeneration)
 	})
 	if err != nil {
@@ -280,6 +287,7 @@ func (s *Service) Update(ctx context.Context, name string, in Input) (Site, erro
 		if err != nil {
 			return err
 		}
+		before := siteAudit(r, nil)
 		var nets []netip.Prefix
 		if err := s.apply(&r, &nets, in); err != nil {
 			return err
@@ -308,6 +316,9 @@ func (s *Service) Update(ctx context.Context, name string, in Input) (Site, erro
 			}
 		}
 		out = r.Name
+		if err := audit.Record(ctx, tx, audit.Change{At: r.UpdatedAt, Kind: audit.KindSite, ObjectID: before.Name, Action: "update", Before: before, After: siteAudit(r, nets)}); err != nil {
+			return err
+		}
 		return store.Bump(tx, store.ConfigGeneration)
 	})
 	if err != nil {
@@ -327,6 +338,9 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 			return err
 		}
 		if err := tx.Delete(&r).Error; err != nil {
+			return err
+		}
+		if err := audit.Record(ctx, tx, audit.Change{At: s.now(), Kind: audit.KindSite, ObjectID: r.Name, Action: "delete", Before: siteAudit(r, nil)}); err != nil {
 			return err
 		}
 		return store.Bump(tx, store.ConfigGeneration)
@@ -422,4 +436,24 @@ func putSubnets(tx *gorm.DB, id int64, nets []netip.Prefix) error {
 		return err
 	}
 	return nil
+}
+
+// siteAudited is a site as the audit log shows it: whether it has an admin
+// password, never the password (even sealed).
+type siteAudited struct {
+	Name             string   `json:"name"`
+	NTPServers       string   `json:"ntpServers"`
+	TimeZone         string   `json:"timeZone"`
+	Language         string   `json:"language"`
+	HasAdminPassword bool     `json:"hasAdminPassword"`
+	Subnets          []string `json:"subnets,omitempty"`
+}
+
+// siteAudit is r as the log shows it, with nets when the change set them.
+func siteAudit(r record, nets []netip.Prefix) siteAudited {
+	out := siteAudited{Name: r.Name, NTPServers: r.NTPServers, TimeZone: r.TimeZone, Language: r.Language, HasAdminPassword: r.AdminPassword != ""}
+	for _, n := range nets {
+		out.Subnets = append(out.Subnets, n.String())
+	}
+	return out
 }

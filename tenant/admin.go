@@ -12,16 +12,18 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/textfield"
-	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/throttle"
 )
 
 // Admin is an account that may use the admin API, CLI and console.
 type Admin struct {
-	ID           uint      `gorm:"primaryKey" json:"-"`
-	Username     string    `gorm:"size:100;uniqueIndex;not null" json:"username"`
-	PasswordHash string    `gorm:"size:100;not null" json:"-"`
-	CreatedAt    time.Time `json:"createdAt"`
+	ID           uint   `gorm:"primaryKey" json:"-"`
+	Username     string `gorm:"size:100;uniqueIndex;not null" json:"username"`
+	PasswordHash string `gorm:"size:100;not null" json:"-"`
+	// Role is what the admin may do (adminrole.go); accounts made before
+	// roles existed are full admins.
+	Role      Role      `gorm:"size:20;not null;default:admin" json:"role"`
+	CreatedAt time.Time `json:"createdAt"`
 }
 
 // AdminLoginBudget limits admin password guessing (throttle.Budget): an
@@ -48,13 +50,12 @@ func (s *Service) EnsureBootstrapAdmin(ctx context.Context, password string) (st
 		return "", nil
 	}
 	if password == "" {
-		b := make([]byte, 15)
-		if _, err := rand.Read(b); err != nil {
+		var err error
+		if password, err = GeneratePassword(); err != nil {
 			return "", err
 		}
-		password = base64.RawURLEncoding.EncodeToString(b)
 	}
-	if err := s.CreateAdmin(ctx, "admin", password); err != nil {
+	if err := s.AddAdmin(ctx, "system", "admin", password, RoleAdmin); err != nil {
 		if fault.Is(err, fault.Conflict) { // another instance won the race
 			return "", nil
 		}
@@ -63,25 +64,19 @@ func (s *Service) EnsureBootstrapAdmin(ctx context.Context, password string) (st
 	return password, nil
 }
 
-// CreateAdmin adds an admin account.
+// GeneratePassword returns a random admin password (20 characters, 120
+// bits), for a new account or a reset whose operator gave none.
+func GeneratePassword() (string, error) {
+	b := make([]byte, 15)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// CreateAdmin adds a full admin account (tests and tools that need one).
 func (s *Service) CreateAdmin(ctx context.Context, username, password string) error {
-	if username == "" {
-		return fault.FieldInvalid("username", "username is required")
-	}
-	if len(password) < 8 {
-		return fault.FieldInvalid("password", "an admin password must have at least 8 characters")
-	}
-	h, err := s.hash(password)
-	if err != nil {
-		return err
-	}
-	if err := s.db.WithContext(ctx).Create(&Admin{Username: username, PasswordHash: h}).Error; err != nil {
-		if store.IsUniqueViolation(err) {
-			return fault.Conflictf("an admin %q already exists", username)
-		}
-		return err
-	}
-	return nil
+	return s.AddAdmin(ctx, "system", username, password, RoleAdmin)
 }
 
 // AdminLogin checks an admin's password. The attempt is reserved from

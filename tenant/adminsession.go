@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 )
 
@@ -25,6 +26,9 @@ type AdminSession struct {
 	Address   string    `gorm:"size:64" json:"address"`
 	CreatedAt time.Time `json:"createdAt"`
 	ExpiresAt time.Time `gorm:"not null;index" json:"expiresAt"`
+	// Role is the admin's role, read with the session on every request
+	// (CheckAdminSession) so that a change of role holds at once.
+	Role Role `gorm:"->;-:migration" json:"role,omitempty"`
 }
 
 // The two kinds of admin session; a token of one is refused as the other.
@@ -66,7 +70,7 @@ func (s *Service) StartAdminSession(ctx context.Context, username, kind, addr st
 // revoked, not expired, and its admin still exists.
 func (s *Service) CheckAdminSession(ctx context.Context, id, kind string) (AdminSession, error) {
 	var as AdminSession
-	err := s.db.WithContext(ctx).Model(&AdminSession{}).
+	err := s.db.WithContext(ctx).Model(&AdminSession{}).Select("admin_sessions.*, admins.role AS role").
 		Joins("JOIN admins ON admins.id = admin_sessions.admin_id AND admins.username = admin_sessions.username").
 		Where("admin_sessions.id = ? AND admin_sessions.kind = ? AND admin_sessions.expires_at > ?", id, kind, s.Now().UTC()).
 		Limit(1).Find(&as).Error
@@ -110,11 +114,12 @@ func (s *Service) RevokeAdminSession(ctx context.Context, id string) error {
 // signed in with the old password is out. It returns how many it ended. The
 // caller checks the current password first (AdminLogin).
 func (s *Service) SetAdminPassword(ctx context.Context, username, password, keep string) (int, error) {
-	if len(password) < 8 {
-		return 0, fault.FieldInvalid("newPassword", "an admin password must have at least 8 characters")
-	}
-	if len(password) > 72 {
-		return 0, fault.FieldInvalid("newPassword", "an admin password must have at most 72 bytes")
+	return s.setAdminPassword(ctx, username, username, password, keep, "password")
+}
+
+func (s *Service) setAdminPassword(ctx context.Context, actor, username, password, keep, action string) (int, error) {
+	if err := checkAdminPassword("newPassword", password); err != nil {
+		return 0, err
 	}
 	h, err := s.hash(password)
 	if err != nil {
@@ -130,8 +135,14 @@ func (s *Service) SetAdminPassword(ctx context.Context, username, password, keep
 			return err
 		}
 		res := tx.Where("admin_id = ? AND id <> ?", a.ID, keep).Delete(&AdminSession{})
+		if res.Error != nil {
+			return res.Error
+		}
 		n = res.RowsAffected
-		return res.Error
+		// The entry says that the password changed and how many sessions
+		// ended; the hash is never in it.
+		return audit.Record(ctx, tx, audit.Change{At: s.Now(), Actor: actor, Kind: audit.KindAdmin, ObjectID: a.Username,
+			Action: action, After: map[string]int64{"endedSessions": n}})
 	})
 	return int(n), err
 }

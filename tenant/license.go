@@ -7,6 +7,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/store"
@@ -142,6 +143,7 @@ func (s *Service) SetPurchased(ctx context.Context, skuName string, n int) (Lice
 		if err := refuseCreditsDrop(tx, sku, n); err != nil {
 			return err
 		}
+		before := p[sku]
 		p[sku] = n
 		phone := p[PhoneSystem] + p[EnterpriseE5]
 		plans := p[CallingPlanDomestic] + p[CallingPlanInternational]
@@ -155,7 +157,8 @@ func (s *Service) SetPurchased(ctx context.Context, skuName string, n int) (Lice
 			return err
 		}
 		out = LicenseCount{SKU: sku, Purchased: n, Assigned: int(assigned)}
-		return nil
+		return audit.Record(ctx, tx, audit.Change{At: s.Now(), Kind: audit.KindLicense, ObjectID: string(sku), Action: "set-purchased",
+			Before: map[string]int{"purchased": before}, After: map[string]int{"purchased": n}})
 	})
 	return out, err
 }
@@ -206,7 +209,10 @@ func (s *Service) Assign(ctx context.Context, upn, skuName string) error {
 		if assigned >= int64(l.Purchased) {
 			return fault.Conflictf("all %d purchased %s licenses are assigned: buy more or unassign one first", l.Purchased, sku).WithCode("no_license_available")
 		}
-		return tx.Create(&UserLicense{UserID: u.ID, SKU: sku}).Error
+		if err := tx.Create(&UserLicense{UserID: u.ID, SKU: sku}).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{At: s.Now(), Kind: audit.KindUser, ObjectID: u.UPNKey + "/licenses/" + string(sku), Action: "assign"})
 	})
 }
 
@@ -239,6 +245,9 @@ func (s *Service) Unassign(ctx context.Context, upn, skuName string) error {
 			return err
 		}
 		if err := tx.Where("user_id = ? AND sku = ?", u.ID, sku).Delete(&UserLicense{}).Error; err != nil {
+			return err
+		}
+		if err := audit.Record(ctx, tx, audit.Change{At: s.Now(), Kind: audit.KindUser, ObjectID: u.UPNKey + "/licenses/" + string(sku), Action: "unassign"}); err != nil {
 			return err
 		}
 		return noteLicenseLoss(tx, u, sku, held)

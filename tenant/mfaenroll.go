@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/store"
 )
@@ -76,7 +77,16 @@ func (s *Service) MFASettings(ctx context.Context) (MFASettings, error) {
 // SetMFASettings changes them.
 func (s *Service) SetMFASettings(ctx context.Context, m MFASettings) (MFASettings, error) {
 	row := Setting{Name: settingEnrollmentCode, Value: strconv.FormatBool(m.EnrollmentCodeRequired)}
-	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "name"}}, DoUpdates: clause.AssignmentColumns([]string{"value"})}).Create(&row).Error
+	before, err := s.MFASettings(ctx)
+	if err != nil {
+		return MFASettings{}, err
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "name"}}, DoUpdates: clause.AssignmentColumns([]string{"value"})}).Create(&row).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{At: s.Now(), Kind: audit.KindMFASettings, ObjectID: "mfa", Action: "update", Before: before, After: m})
+	})
 	if err != nil {
 		return MFASettings{}, err
 	}

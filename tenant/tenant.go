@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/throttle"
 )
@@ -49,6 +50,9 @@ func (s *Service) DB() *gorm.DB { return s.db }
 // Migrate creates the tenant's tables.
 func Migrate(db *gorm.DB) error {
 	if err := throttle.Migrate(db); err != nil {
+		return err
+	}
+	if err := audit.Migrate(db); err != nil {
 		return err
 	}
 	if err := db.AutoMigrate(&User{}, &License{}, &UserLicense{}, &Admin{},

@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/internal/textfield"
@@ -215,7 +216,13 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (User, error) {
 	if err := s.applyExtensionPIN(&u, in.Extension, in.PIN); err != nil {
 		return User{}, err
 	}
-	if err := s.db.WithContext(ctx).Create(&u).Error; err != nil {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&u).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{At: s.Now(), Kind: audit.KindUser, ObjectID: u.UPNKey, Action: "create", After: userAudit(u)})
+	})
+	if err != nil {
 		if store.IsUniqueViolation(err) {
 			return User{}, s.uniqueConflict(ctx, u)
 		}
@@ -418,6 +425,9 @@ func (s *Service) UpdateUser(ctx context.Context, upn string, p UserPatch) (User
 			}
 			return err
 		}
+		if err := audit.Record(ctx, tx, audit.Change{At: s.Now(), Kind: audit.KindUser, ObjectID: u.UPNKey, Action: "update", Before: userAudit(before), After: userAudit(u)}); err != nil {
+			return err
+		}
 		out, err = s.decorate(tx, u)
 		return err
 	})
@@ -495,6 +505,9 @@ func (s *Service) DeleteUser(ctx context.Context, upn string) error {
 		if err := tx.Delete(&User{}, u.ID).Error; err != nil {
 			return err
 		}
+		if err := audit.Record(ctx, tx, audit.Change{At: s.Now(), Kind: audit.KindUser, ObjectID: u.UPNKey, Action: "delete", Before: userAudit(u)}); err != nil {
+			return err
+		}
 		// The user's phones are rendered again without them; their phone
 		// sessions end (signin finds no account with the session's ID).
 		return store.Bump(tx, store.ConfigGeneration)
@@ -544,4 +557,24 @@ func (s *Service) CheckPIN(ctx context.Context, ext, pin string) (User, error) {
 		return User{}, fault.New(fault.Unauthorized, "the extension or PIN is incorrect").WithCode("invalid_credentials")
 	}
 	return s.decorate(s.db.WithContext(ctx), u)
+}
+
+// userAudited is a user as the audit log shows them: which credentials
+// they have, never the credentials.
+type userAudited struct {
+	UPN              string  `json:"upn"`
+	DisplayName      string  `json:"displayName"`
+	MFA              bool    `json:"mfa"`
+	Extension        *string `json:"extension"`
+	SkypeLocation    string  `json:"skypeLocation,omitempty"`
+	ExchangeLocation string  `json:"exchangeLocation,omitempty"`
+	HasPassword      bool    `json:"hasPassword"`
+	HasPIN           bool    `json:"hasPin"`
+	HasAuthenticator bool    `json:"hasAuthenticator"`
+}
+
+func userAudit(u User) userAudited {
+	return userAudited{UPN: u.UPN, DisplayName: u.DisplayName, MFA: u.MFA, Extension: u.Extension,
+		SkypeLocation: string(u.SkypeLocation), ExchangeLocation: string(u.ExchangeLocation),
+		HasPassword: u.PasswordHash != "", HasPIN: u.PINHash != "", HasAuthenticator: u.TOTPSecret != ""}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
@@ -195,6 +196,12 @@ func (a *adminAuth) require(c *gin.Context) {
 	}
 	c.Set(AdminKey, sess.Username)
 	c.Set(AdminSessionKey, sess.ID)
+	c.Set(AdminRoleKey, sess.Role)
+	if least, ok := allowedRole(c); !ok {
+		refuseRole(c, least)
+		return
+	}
+	c.Request = c.Request.WithContext(audit.WithActor(c.Request.Context(), sess.Username))
 	c.Next()
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
@@ -51,6 +52,7 @@ type console struct {
 type consolePageData struct {
 	Title string
 	Admin string
+	Role  tenant.Role
 	CSRF  string
 	Flash string
 	Error string
@@ -72,7 +74,7 @@ func newConsole(s *Server) (*console, error) {
 		return nil, err
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "policies", "policy", "sessions", "mfa", "enrolments", "sites", "site", "phonefiles", "settings"} {
+	for _, name := range []string{"login", "policies", "policy", "sessions", "mfa", "enrolments", "sites", "site", "phonefiles", "settings", "forbidden", "admins", "audit"} {
 		// *.part.html hold templates several pages share (a form's fields).
 		t, err := template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/console/"+name+".html", "templates/console/*.part.html")
 		if err != nil {
@@ -87,6 +89,7 @@ func newConsole(s *Server) (*console, error) {
 func (cn *console) render(c *gin.Context, status int, page string, d consolePageData) {
 	d.CSRF = cn.csrfToken(c)
 	d.Admin = AdminOf(c)
+	d.Role = RoleOf(c)
 	var buf bytes.Buffer
 	if err := cn.pages[page].ExecuteTemplate(&buf, "layout.html", d); err != nil {
 		cn.s.Log.Error("render console page", "page", page, "err", err)
@@ -203,6 +206,13 @@ func (cn *console) requireAdmin(c *gin.Context) {
 	if ok {
 		c.Set(AdminKey, sess.Username)
 		c.Set(AdminSessionKey, sess.ID)
+		c.Set(AdminRoleKey, sess.Role)
+		if least, ok := allowedRole(c); !ok {
+			cn.render(c, http.StatusForbidden, "forbidden", consolePageData{Title: "Not allowed", Error: roleRefusal(c, least)})
+			c.Abort()
+			return
+		}
+		c.Request = c.Request.WithContext(audit.WithActor(c.Request.Context(), sess.Username))
 		c.Next()
 		return
 	}

@@ -39,6 +39,8 @@ func mountConsole(r *Routes, ps *policy.Service) {
 	a.POST("/policies/:identity/delete", pc.remove)
 	a.POST("/grants", pc.grant)
 	mountConsoleSessions(cn, a)
+	mountConsoleAdmins(cn, a)
+	mountConsoleAudit(cn, a)
 	mountConsoleMFA(a, cn)
 }
 

@@ -29,7 +29,6 @@ func (m policyModule) Mount(r *Routes) {
 	a.GET("/users/:upn/ipphonepolicy", h.grantOf)
 	a.PUT("/users/:upn/ipphonepolicy", h.grant)
 	a.GET("/users/:upn/ipphonepolicy/effective", h.effective)
-	a.GET("/audit", h.audit)
 	mountConsole(r, m.ps)
 }
 
@@ -205,22 +204,4 @@ func (h *policyAPI) effective(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, e.Masked())
-}
-
-func (h *policyAPI) audit(c *gin.Context) {
-	limit := 0
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			h.s.Fail(c, fault.FieldInvalid("limit", "limit must be a positive whole number, not %q", v))
-			return
-		}
-		limit = n
-	}
-	es, err := h.ps.Audit(c.Request.Context(), c.Query("object"), limit)
-	if err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, es)
 }

@@ -32,6 +32,8 @@ func mountTenant(r *Routes, tn *tenant.Service) {
 	a.POST("/login", func(c *gin.Context) {})
 	a.POST("/logout", r.Server.auth.logout)
 	mountAdminSessions(r)
+	mountAdmins(r)
+	mountAudit(r)
 }
 
 func (h *tenantAPI) createUser(c *gin.Context) {

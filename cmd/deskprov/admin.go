@@ -24,7 +24,7 @@ type adminSessionView struct {
 }
 
 func init() {
-	admin := &cobra.Command{Use: "admin", Short: "Admin sessions (console sign-ins and API tokens) and your admin password"}
+	admin := &cobra.Command{Use: "admin", Short: "Admin accounts and roles, admin sessions (console sign-ins and API tokens), your admin password"}
 
 	sessions := &cobra.Command{
 		Use:   "sessions",
@@ -64,8 +64,9 @@ func init() {
 
 	var passwordStdin bool
 	password := &cobra.Command{
-		Use:   "password",
-		Short: "Change your admin password; your other sessions end",
+		Use:     "password",
+		Aliases: []string{"passwd"},
+		Short:   "Change your admin password; your other sessions end",
 		Long: `Change the password of the admin you are signed in as. Every other session of
 yours (console sign-ins, other API tokens) ends; this CLI's token stays valid.
 
@@ -91,6 +92,7 @@ The current and the new password are asked for on the terminal, or read from
 	password.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the current and the new password from standard input, one per line")
 
 	admin.AddCommand(sessions, revoke, password)
+	admin.AddCommand(adminAccountCommands()...)
 	rootCmd.AddCommand(admin)
 }
 

@@ -337,6 +337,8 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		log.Warn("created the first admin account; this password is shown once", "username", "admin", "password", pw)
 	} else if pw != "" {
 		log.Info("created the first admin account from DESKPROV_ADMIN_PASSWORD", "username", "admin")
+	} else if os.Getenv("DESKPROV_ADMIN_PASSWORD") != "" {
+		log.Warn("DESKPROV_ADMIN_PASSWORD is ignored: an admin account exists already; to recover a lost password run `deskprov admin reset-password USER` on this host")
 	}
 
 	srv, err := web.New(web.Deps{DB: a.db, Tenant: a.tenant, Log: log, PublicURL: o.PublicURL, TrustedProxies: o.TrustedProxies, Phones: a.phones}, a.modules...)

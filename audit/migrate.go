@@ -1,0 +1,92 @@
+package audit
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Migrate creates the log's table and moves into it, once, the rows of the
+// two logs it replaces: the policy audit (audit_entries, whose object was
+// kind/id) and the firmware audit (firmware_audit, whose detail was free
+// text). The move and the drop of the old table are one transaction, so a
+// crash between them cannot copy the rows twice.
+func Migrate(db *gorm.DB) error {
+	if err := db.AutoMigrate(&Entry{}); err != nil {
+		return err
+	}
+	return db.Transaction(func(tx *gorm.DB) error {
+		if err := movePolicyAudit(tx); err != nil {
+			return err
+		}
+		return moveFirmwareAudit(tx)
+	})
+}
+
+type policyAuditRow struct {
+	ID         uint
+	At         time.Time
+	Actor      string
+	Object     string
+	Action     string
+	BeforeJSON string `gorm:"column:before_json"`
+	AfterJSON  string `gorm:"column:after_json"`
+}
+
+func movePolicyAudit(tx *gorm.DB) error {
+	if !tx.Migrator().HasTable("audit_entries") {
+		return nil
+	}
+	var rows []policyAuditRow
+	if err := tx.Table("audit_entries").Order("id").Find(&rows).Error; err != nil {
+		return err
+	}
+	for _, r := range rows {
+		kind, id, _ := strings.Cut(r.Object, "/")
+		e := Entry{At: r.At.UTC(), Actor: r.Actor, Kind: clip(kind, 40), ObjectID: id, Action: r.Action,
+			BeforeJSON: orNull(r.BeforeJSON), AfterJSON: orNull(r.AfterJSON)}
+		if err := tx.Create(&e).Error; err != nil {
+			return err
+		}
+	}
+	return tx.Migrator().DropTable("audit_entries")
+}
+
+type firmwareAuditRow struct {
+	ID     uint
+	At     time.Time
+	Actor  string
+	Action string
+	Target string
+	Detail string
+}
+
+func moveFirmwareAudit(tx *gorm.DB) error {
+	if !tx.Migrator().HasTable("firmware_audit") {
+		return nil
+	}
+	var rows []firmwareAuditRow
+	if err := tx.Table("firmware_audit").Order("id").Find(&rows).Error; err != nil {
+		return err
+	}
+	for _, r := range rows {
+		after, err := json.Marshal(FirmwareDetail{Detail: r.Detail})
+		if err != nil {
+			return err
+		}
+		e := Entry{At: r.At.UTC(), Actor: r.Actor, Kind: KindFirmware, ObjectID: r.Target, Action: r.Action,
+			BeforeJSON: "null", AfterJSON: string(after)}
+		if err := tx.Create(&e).Error; err != nil {
+			return err
+		}
+	}
+	return tx.Migrator().DropTable("firmware_audit")
+}
+
+// FirmwareDetail is the after-value of a firmware entry: the firmware
+// audit's free-text detail, which its API path still shows.
+type FirmwareDetail struct {
+	Detail string `json:"detail"`
+}
