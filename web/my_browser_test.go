@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -19,8 +20,16 @@ func TestMyPageInChromium(t *testing.T) {
 	ctx := startChromium(t, bin)
 
 	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 844),
 		chromedp.Navigate(env.url+"/my"),
 		chromedp.WaitVisible(chromedp.ID("username")),
+	)
+	if err != nil {
+		t.Fatalf("open /my: %v", err)
+	}
+	myFits(t, ctx, "the sign-in page")
+	signinAXCheck(t, ctx, "the /my sign-in page")
+	err = chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("username"), "amosm@contoso.com"),
 		chromedp.SendKeys(chromedp.ID("password"), "correct horse"),
 		chromedp.Click(chromedp.ID("signin")),
@@ -29,6 +38,8 @@ func TestMyPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sign in: %v", err)
 	}
+	myFits(t, ctx, "/my")
+	signinAXCheck(t, ctx, "/my")
 	number, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("number")))
 	if err != nil {
 		t.Fatal(err)
@@ -62,5 +73,18 @@ func TestMyPageInChromium(t *testing.T) {
 	}
 	if st, _ := phone.lock(); st != 401 {
 		t.Fatalf("the phone's access token still works: %d", st)
+	}
+}
+
+// myFits fails when the page scrolls sideways (at the 390-px viewport the
+// test sets, a phone's width).
+func myFits(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wide {
+		t.Errorf("%s scrolls sideways at 390 px", page)
 	}
 }

@@ -330,6 +330,9 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 			if _, lock := amos.lock(); lock["pinSet"] != true {
 				t.Fatalf("%v", lock)
 			}
+			if b.get("/my"); !strings.Contains(b.page, "resetpin-"+myAmosMAC) {
+				t.Fatal("no reset button for a phone with a PIN")
+			}
 			if st := b.post("/my/phones/"+myAmosMAC+"/resetpin", nil); st != http.StatusSeeOther {
 				t.Fatalf("%d %.300s", st, b.page)
 			}
