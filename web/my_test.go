@@ -345,6 +345,10 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 		})
 
 		t.Run("a Manual pairing code from /my pairs the PC app", func(t *testing.T) {
+			b.post("/my/phones/"+myAmosMAC+"/pairingcode", nil)
+			if b.redirected("pairing code before BToE registration", "/my"); !strings.Contains(b.page, "has not registered for Better Together yet") {
+				t.Fatalf("%.800s", b.page)
+			}
 			btoeWebCall(t, env.url, amos.access, "POST", "/btoe/phone/register", `{"mac":"`+myAmosMAC+`"}`, 201, nil)
 			if st := b.post("/my/phones/"+myAmosMAC+"/pairingcode", nil); st != http.StatusSeeOther {
 				t.Fatalf("%d %.300s", st, b.page)
