@@ -145,14 +145,16 @@ func (s *Service) startPersonSession(ctx context.Context, u tenant.User) (string
 	return tok, err
 }
 
-var errNoPerson = fault.New(fault.Unauthorized, "Sign in to see your phones.").WithCode("not_signed_in")
+func errNoPerson() error {
+	return fault.New(fault.Unauthorized, "Sign in to see your phones.").WithCode("not_signed_in")
+}
 
 // Person returns who holds the /my session token: Unauthorized when the
 // token is unknown, expired or signed out, or when its account was deleted
 // or its credentials changed since (the session then ends).
 func (s *Service) Person(ctx context.Context, token string) (Person, error) {
 	if token == "" {
-		return Person{}, errNoPerson
+		return Person{}, errNoPerson()
 	}
 	h, err := s.digest(ctx, personKey(token), "")
 	if err != nil {
@@ -163,7 +165,7 @@ func (s *Service) Person(ctx context.Context, token string) (Person, error) {
 		return Person{}, err
 	}
 	if ps.Hash == "" || !ps.ExpiresAt.After(s.now()) {
-		return Person{}, errNoPerson
+		return Person{}, errNoPerson()
 	}
 	stamps, err := s.dir.CredentialStamps(ctx, ps.UserID)
 	if err != nil {
@@ -173,7 +175,7 @@ func (s *Service) Person(ctx context.Context, token string) (Person, error) {
 		if err := s.db.WithContext(ctx).Where("hash = ?", h).Delete(&personSession{}).Error; err != nil {
 			return Person{}, err
 		}
-		return Person{}, fault.New(fault.Unauthorized, "You were signed out because your account's password or multi-factor setting changed. Sign in again.").WithCode(ReasonCredentialsChanged)
+		return Person{}, fault.New(fault.Unauthorized, "You were signed out because your account changed (its password, multi-factor setting or licenses). Sign in again.").WithCode(ReasonCredentialsChanged)
 	}
 	return Person{UPN: ps.UPN, UserID: ps.UserID, SignedIn: ps.CreatedAt, ExpiresAt: ps.ExpiresAt}, nil
 }

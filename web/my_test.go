@@ -435,7 +435,7 @@ func TestMySessionEndsWhenTheAccountChanges(t *testing.T) {
 		if st := b.get("/my"); st != http.StatusSeeOther || b.loc != "/my/signin" {
 			t.Fatalf("after a password change: %d %s", st, b.loc)
 		}
-		if b.get("/my/signin"); !strings.Contains(b.page, "password or multi-factor setting changed") {
+		if b.get("/my/signin"); !strings.Contains(b.page, "You were signed out because your account changed") {
 			t.Fatalf("no reason given: %.600s", b.page)
 		}
 
