@@ -163,7 +163,7 @@ func Migrate(db *gorm.DB) error {
 	if err := audit.Migrate(db); err != nil {
 		return err
 	}
-	return db.AutoMigrate(&signingKey{}, &deviceCode{}, &Session{}, &refreshToken{}, &pcCode{}, &totpStep{})
+	return db.AutoMigrate(&signingKey{}, &deviceCode{}, &Session{}, &refreshToken{}, &pcCode{}, &totpStep{}, &personSession{})
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }

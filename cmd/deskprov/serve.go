@@ -259,6 +259,8 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	if err := a.addBToE(si); err != nil {
 		return nil, err
 	}
+	// The page for people (/my) acts through sign-in, policy and BToE.
+	a.modules = append(a.modules, web.My(si, a.policy, a.btoe))
 	if err := a.addProvisioning(ctx, o, si, fw, images); err != nil {
 		return nil, err
 	}

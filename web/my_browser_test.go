@@ -1,0 +1,90 @@
+package web
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/deskprov/deskprov/store/storetest"
+)
+
+// TestMyPageInChromium walks the page for people in real headless
+// Chromium: sign in, see the phone and the number, sign the phone out, and
+// read the sign-out back through the admin API and the phone's own token.
+func TestMyPageInChromium(t *testing.T) {
+	bin := chromiumPath(t, "the /my browser test")
+	env := myTestServer(t, storetest.SQLite(t))
+	phone := lifeSignIn(t, env.signinTestEnv, "polycom", myAmosMAC, "amosm@contoso.com", "correct horse")
+	ctx := startChromium(t, bin)
+
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(env.url+"/my"),
+		chromedp.WaitVisible(chromedp.ID("username")),
+	)
+	if err != nil {
+		t.Fatalf("open /my: %v", err)
+	}
+	myFits(t, ctx, "the sign-in page")
+	signinAXCheck(t, ctx, "the /my sign-in page")
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("username"), "amosm@contoso.com"),
+		chromedp.SendKeys(chromedp.ID("password"), "correct horse"),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("signout-"+myAmosMAC)),
+	)
+	if err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	myFits(t, ctx, "/my")
+	signinAXCheck(t, ctx, "/my")
+	number, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("number")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if number != "+14255550100" {
+		t.Fatalf("the number shown is %q", number)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("signout-"+myAmosMAC)),
+		chromedp.WaitVisible(chromedp.ID("no-phones")),
+	)
+	if err != nil {
+		t.Fatalf("sign the phone out: %v", err)
+	}
+	flash, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(flash, "00:04:F2:A0:B0:01 is signed out") {
+		t.Fatalf("the confirmation is %q", flash)
+	}
+	location, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if location != env.url+"/my" {
+		t.Fatalf("after the POST the browser is at %s, not on a GET of /my", location)
+	}
+	if on := myOnPhone(myPhoneSessions(t, env), myAmosMAC); on != "" {
+		t.Fatalf("the API still shows %q signed in on the phone", on)
+	}
+	if st, _ := phone.lock(); st != 401 {
+		t.Fatalf("the phone's access token still works: %d", st)
+	}
+}
+
+// myFits fails when the page scrolls sideways (at the 390-px viewport the
+// test sets, a phone's width).
+func myFits(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wide {
+		t.Errorf("%s scrolls sideways at 390 px", page)
+	}
+}
