@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
+	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
@@ -191,6 +193,59 @@ func (p *progressReader) draw() {
 	fmt.Fprintf(p.w, "\r[%s%s] %3.0f%% %s / %s", strings.Repeat("=", fill), strings.Repeat(" ", width-fill), frac*100, humanBytes(p.done), humanBytes(p.total))
 }
 
+// checkImport refuses, before a byte goes up, what the server would refuse
+// after the whole image: a file that cannot be read, or vendor, models,
+// version, revision and locale that the file name and flags do not make
+// whole (the server's own firmware.ParseMeta, so both say the same). It
+// returns the file opened.
+func checkImport(path, vendor, models, version, revision, locale string) (*os.File, os.FileInfo, error) {
+	given := firmware.ImageMeta{Vendor: vendor, Version: version, Revision: revision, Locale: locale}
+	if models != "" {
+		given.Models = []string{models}
+	}
+	if _, err := firmware.ParseMeta(filepath.Base(path), given); err != nil {
+		return nil, nil, cliFieldError(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot read the image: %w", err)
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.IsDir() {
+		err = fmt.Errorf("%s is a directory, not an image", path)
+	} else if err == nil && fi.Size() == 0 {
+		err = fmt.Errorf("%s is empty, not an image", path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+// cliFieldError puts the flag's name beside the server's field name, so
+// "give vendor" reads as "--vendor: give vendor".
+func cliFieldError(err error) error {
+	f, ok := fault.As(err)
+	if !ok || f.Field == "" {
+		return err
+	}
+	flag := map[string]string{"vendor": "--vendor", "models": "--model", "version": "--version",
+		"revision": "--revision", "locale": "--locale", "file": "FILE"}[f.Field]
+	if flag == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %s", flag, f.Message)
+}
+
+// isTerminal says whether w is a terminal, where a progress bar's carriage
+// returns redraw a line; in a pipe or a file they are noise.
+// A variable so a test can stand in for a terminal.
+var isTerminal = func(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 func init() {
 	fw := &cobra.Command{
 		Use:   "firmware",
@@ -214,21 +269,17 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
   deskprov firmware import UCUpdates.cab --vendor lpe --model CX600 --version 4.0.7577.4387 --revision A --locale en-US
   deskprov firmware import 450HD.img --version 3.4.6.700 --certified`,
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
-			f, err := os.Open(args[0])
+			f, fi, err := checkImport(args[0], meta.vendor, meta.models, meta.version, meta.revision, meta.locale)
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			fi, err := f.Stat()
-			if err != nil {
-				return err
-			}
-			if fi.IsDir() {
-				return fmt.Errorf("%s is a directory, not an image", args[0])
-			}
 			pr, pw := io.Pipe()
 			mw := multipart.NewWriter(pw)
-			prog := &progressReader{r: f, w: cmd.ErrOrStderr(), total: fi.Size()}
+			var prog io.Reader = f
+			if isTerminal(cmd.ErrOrStderr()) {
+				prog = &progressReader{r: f, w: cmd.ErrOrStderr(), total: fi.Size()}
+			}
 			go func() {
 				fields := [][2]string{{"vendor", meta.vendor}, {"version", meta.version}, {"revision", meta.revision}, {"locale", meta.locale}}
 				if meta.certified {
@@ -267,7 +318,9 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 			req.Header.Set("Accept", "application/json")
 			// No overall timeout: a large image on a slow link takes as long as it takes.
 			resp, err := (&http.Client{}).Do(req)
-			fmt.Fprintln(cmd.ErrOrStderr())
+			if _, bar := prog.(*progressReader); bar {
+				fmt.Fprintln(cmd.ErrOrStderr()) // end the bar's line
+			}
 			if err != nil {
 				return fmt.Errorf("could not upload to %s: %w", c.base, err)
 			}
