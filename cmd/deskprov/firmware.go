@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -192,6 +193,10 @@ func (p *progressReader) draw() {
 	fill := int(frac * width)
 	fmt.Fprintf(p.w, "\r[%s%s] %3.0f%% %s / %s", strings.Repeat("=", fill), strings.Repeat(" ", width-fill), frac*100, humanBytes(p.done), humanBytes(p.total))
 }
+
+// imageIDs matches an image id as the firmware audit writes it: the full
+// SHA-256 or its first 12 hex digits.
+var imageIDs = regexp.MustCompile(`\b[0-9a-f]{64}\b|\b[0-9a-f]{12}\b`)
 
 // checkImport refuses, before a byte goes up, what the server would refuse
 // after the whole image: a file that cannot be read, or vendor, models,
@@ -596,7 +601,7 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 			return render(cmd, raw, func(w io.Writer) {
 				rows := make([][]string, len(out))
 				for i, d := range out {
-					rows[i] = []string{d.MAC, d.Vendor, d.Model, d.Version, d.FlaggedAt}
+					rows[i] = []string{d.MAC, d.Vendor, d.Model, d.Version, tableTimeText(d.FlaggedAt)}
 				}
 				printTable(w, []string{"MAC", "VENDOR", "MODEL", "VERSION", "FLAGGED"}, rows)
 			})
@@ -625,10 +630,47 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 			if err := json.Unmarshal(raw, &out); err != nil {
 				return err
 			}
+			if jsonOutput() {
+				return render(cmd, raw, nil)
+			}
+			// The audit records image ids (SHA-256, or its first 12 digits in
+			// a rule's detail); people know images by version. The catalog
+			// names those still in it, an import or removal entry those gone.
+			var imgs []firmware.ImageView
+			if err := c.do(http.MethodGet, "/api/v1/firmware", nil, &imgs); err != nil {
+				return err
+			}
+			versions := map[string]string{}
+			name := func(sha, version string) {
+				if len(sha) == 64 && version != "" {
+					versions[sha] = version
+					versions[sha[:12]] = version
+				}
+			}
+			for _, e := range out {
+				if f := strings.Fields(e.Detail); (e.Action == "import" || e.Action == "remove") && len(f) >= 3 {
+					name(e.Target, f[2]) // "vendor models version file"
+				}
+			}
+			for _, m := range imgs {
+				name(m.SHA256, m.Version)
+			}
+			byVersion := func(s string) string {
+				return imageIDs.ReplaceAllStringFunc(s, func(id string) string {
+					if v, ok := versions[id]; ok {
+						return v
+					}
+					return id
+				})
+			}
 			return render(cmd, raw, func(w io.Writer) {
 				rows := make([][]string, len(out))
 				for i, e := range out {
-					rows[i] = []string{e.At, e.Actor, e.Action, e.Target, e.Detail}
+					target := e.Target
+					if v, ok := versions[target]; ok {
+						target = "image " + v
+					}
+					rows[i] = []string{tableTimeText(e.At), e.Actor, e.Action, target, byVersion(e.Detail)}
 				}
 				printTable(w, []string{"AT", "ADMIN", "ACTION", "TARGET", "DETAIL"}, rows)
 			})
