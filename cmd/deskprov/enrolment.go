@@ -15,7 +15,6 @@ import (
 
 var enrolmentHeaders = []string{"MAC", "STATE", "FIRST SEEN", "FIRST IP", "APPROVED BY", "ENROLLED", "UPDATED"}
 
-
 func enrolmentRows(ps []phoneid.Phone) [][]string {
 	rows := make([][]string, len(ps))
 	for i, p := range ps {
