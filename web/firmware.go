@@ -119,7 +119,15 @@ func (h *Firmware) upload(c *gin.Context) {
 				h.s.Fail(c, fault.FieldInvalid("file", "send one image per upload"))
 				return
 			}
-			fileName = part.FileName()
+			if fileName == "" {
+				fileName = part.FileName()
+			}
+			// The fields come before the file: check them now, so a
+			// missing vendor is refused before the image is read.
+			if _, err := firmware.ParseMeta(fileName, meta); err != nil {
+				h.s.Fail(c, err)
+				return
+			}
 			if up, err = h.svc.Stage(part); err != nil {
 				h.s.Fail(c, uploadFault(err))
 				return
@@ -136,6 +144,11 @@ func (h *Firmware) upload(c *gin.Context) {
 			return
 		}
 		v := strings.TrimSpace(string(b))
+		if up != nil && name != "sha256" {
+			// The image was taken as described by the fields before it.
+			h.s.Fail(c, fault.FieldInvalid(name, "send %s before the file part: the fields are checked before the image is read (only sha256 may follow it)", name))
+			return
+		}
 		switch name {
 		case "vendor":
 			meta.Vendor = v

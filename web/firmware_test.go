@@ -206,6 +206,45 @@ func TestFirmwareUploadAPI(t *testing.T) {
 				t.Fatalf("answered %d %s; left behind %d files, %d yealink images", rec.Code, rec.Body, len(entries), len(imgs))
 			}
 		})
+		t.Run("fields that cannot describe the image are refused before the image is read", func(t *testing.T) {
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			mw.WriteField("models", "CX600")
+			mw.WriteField("version", "4.0.7577.4387")
+			part, _ := mw.CreateFormFile("file", "UCUpdates.cab") // an LPE image needs a revision
+			part.Write(bytes.Repeat([]byte("x"), 4<<20))
+			mw.Close()
+			total := buf.Len()
+			body := &countingReader{r: &buf}
+			req := httptest.NewRequest("POST", "/api/v1/firmware", body)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			req.Header.Set("Authorization", "Bearer "+token)
+			rec := httptest.NewRecorder()
+			fw.s.Handler().ServeHTTP(rec, req)
+			if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"field":"revision"`) || body.n > 64<<10 {
+				t.Fatalf("answered %d %s after reading %d of %d bytes", rec.Code, rec.Body, body.n, total)
+			}
+		})
+		t.Run("a field after the file is refused, naming it", func(t *testing.T) {
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			fw, _ := mw.CreateFormFile("file", "T46-28.83.0.121.rom")
+			fw.Write([]byte("after"))
+			mw.WriteField("vendor", "yealink")
+			mw.Close()
+			req, _ := http.NewRequest("POST", base+"/api/v1/firmware", &buf)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 400 || !strings.Contains(string(b), "before the file") {
+				t.Fatalf("%d %s", resp.StatusCode, b)
+			}
+		})
 		t.Run("a body that is not multipart is refused", func(t *testing.T) {
 			if code := tenantCall(t, base, token, "POST", "/api/v1/firmware", `{"file":"x"}`, nil); code != 400 {
 				t.Fatalf("%d", code)

@@ -42,7 +42,7 @@ func init() {
 					if s.Current {
 						who += " (this one)"
 					}
-					rows[i] = []string{s.ID, who, s.Kind, s.Address, s.CreatedAt, s.ExpiresAt}
+					rows[i] = []string{s.ID, who, s.Kind, s.Address, tableTimeText(s.CreatedAt), tableTimeText(s.ExpiresAt)}
 				}
 				printTable(w, []string{"ID", "ADMIN", "KIND", "FROM", "SIGNED IN", "EXPIRES"}, rows)
 			})

@@ -178,7 +178,7 @@ func btoePrintEvent(w io.Writer, e btoe.Event) error {
 		_, err = fmt.Fprintln(w, string(b))
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", e.Seq, e.CreatedAt.Local().Format(time.DateTime), e.Type, e.Data)
+	_, err := fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", e.Seq, tableTime(e.CreatedAt), e.Type, e.Data)
 	return err
 }
 
@@ -274,7 +274,7 @@ docs/btoe.md.`,
 			return render(cmd, out.Pairing, func(w io.Writer) {
 				if out.Pairing.Status == btoe.StatusPending {
 					fmt.Fprintf(w, "asked phone %s to pair with %q (Auto mode), pairing %s: confirm on the phone before %s (deskprov btoe phone confirm)\n",
-						out.Pairing.PhoneMAC, out.Pairing.ClientID, out.Pairing.ID, out.Pairing.ConfirmBy.Local().Format(time.DateTime))
+						out.Pairing.PhoneMAC, out.Pairing.ClientID, out.Pairing.ID, cliTime(out.Pairing.ConfirmBy))
 					return
 				}
 				fmt.Fprintf(w, "paired with phone %s (%s mode), pairing %s\n", out.Pairing.PhoneMAC, out.Pairing.Mode, out.Pairing.ID)
@@ -308,7 +308,7 @@ docs/btoe.md.`,
 				return err
 			}
 			return render(cmd, out, func(w io.Writer) {
-				fmt.Fprintf(w, "sign-in for %s sent to the phone; its one-time code is good until %s\n", out.UPN, out.CodeExpiresAt.Local().Format(time.DateTime))
+				fmt.Fprintf(w, "sign-in for %s sent to the phone; its one-time code is good until %s\n", out.UPN, tableTime(out.CodeExpiresAt))
 			})
 		}),
 	}
@@ -561,7 +561,7 @@ its configuration file gave it), sent with HTTP Basic authentication, so use an 
 			return render(cmd, ps, func(w io.Writer) {
 				rows := make([][]string, len(ps))
 				for i, p := range ps {
-					rows[i] = []string{p.PhoneMAC, p.ClientID, p.OS, p.Mode, firstNonEmpty(p.SignedInUPN, "-"), p.CreatedAt.Local().Format(time.DateTime)}
+					rows[i] = []string{p.PhoneMAC, p.ClientID, p.OS, p.Mode, firstNonEmpty(p.SignedInUPN, "-"), tableTime(p.CreatedAt)}
 				}
 				printTable(w, []string{"PHONE", "PC APP", "OS", "MODE", "SIGNED IN", "SINCE"}, rows)
 			})
@@ -631,7 +631,7 @@ func btoePrintRegistration(w io.Writer, reg btoe.Registration) {
 		fmt.Fprintf(w, "signed in: %s\n", reg.SignedInUPN)
 	}
 	if reg.PairingCode != "" {
-		fmt.Fprintf(w, "pairing code: %s (until %s)\n", reg.PairingCode, reg.CodeExpiresAt.Local().Format(time.DateTime))
+		fmt.Fprintf(w, "pairing code: %s (until %s)\n", reg.PairingCode, cliTime(reg.CodeExpiresAt))
 	}
 }
 

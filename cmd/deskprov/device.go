@@ -102,7 +102,7 @@ var deviceHeaders = []string{"MAC", "VENDOR", "MODEL", "FIRMWARE", "IP", "USER",
 func deviceRows(ds []deviceView) [][]string {
 	rows := make([][]string, len(ds))
 	for i, d := range ds {
-		rows[i] = []string{d.ID, d.Vendor, firstNonEmpty(d.Model, "-"), firstNonEmpty(d.Firmware, "-"), firstNonEmpty(d.IP, "-"), firstNonEmpty(d.User, "-"), d.LastSeen}
+		rows[i] = []string{d.ID, d.Vendor, firstNonEmpty(d.Model, "-"), firstNonEmpty(d.Firmware, "-"), firstNonEmpty(d.IP, "-"), firstNonEmpty(d.User, "-"), tableTimeText(d.LastSeen)}
 	}
 	return rows
 }
@@ -157,8 +157,8 @@ func init() {
 					{"MAC", d.ID}, {"Vendor", d.Vendor}, {"Model", firstNonEmpty(d.Model, "-")},
 					{"Serial", firstNonEmpty(d.Serial, "-")}, {"Firmware", firstNonEmpty(d.Firmware, "-")},
 					{"IP", firstNonEmpty(d.IP, "-")}, {"Signed in", firstNonEmpty(d.User, "-")},
-					{"First seen", d.FirstSeen}, {"Last seen", d.LastSeen},
-					{"Config version", firstNonEmpty(d.ConfigVersion, "-")}, {"Config fetched", firstNonEmpty(d.ConfigAt, "-")},
+					{"First seen", tableTimeText(d.FirstSeen)}, {"Last seen", tableTimeText(d.LastSeen)},
+					{"Config version", firstNonEmpty(d.ConfigVersion, "-")}, {"Config fetched", tableTimeText(d.ConfigAt)},
 					{"Files fetched", firstNonEmpty(strings.Join(d.Files, ", "), "-")},
 				})
 			})
@@ -238,7 +238,7 @@ A phone deskprov has not seen yet needs --vendor (and --model, --firmware for fi
 			return render(cmd, list, func(w io.Writer) {
 				rows := make([][]string, len(list))
 				for i, u := range list {
-					rows[i] = []string{u.Name, fmt.Sprint(u.Size), u.ModifiedAt}
+					rows[i] = []string{u.Name, fmt.Sprint(u.Size), tableTimeText(u.ModifiedAt)}
 				}
 				printTable(w, []string{"NAME", "SIZE", "MODIFIED"}, rows)
 			})

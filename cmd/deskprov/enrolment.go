@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,13 +14,6 @@ import (
 )
 
 var enrolmentHeaders = []string{"MAC", "STATE", "FIRST SEEN", "FIRST IP", "APPROVED BY", "ENROLLED", "UPDATED"}
-
-func cliTime(t *time.Time) string {
-	if t == nil {
-		return "-"
-	}
-	return t.UTC().Format(time.RFC3339)
-}
 
 func enrolmentRows(ps []phoneid.Phone) [][]string {
 	rows := make([][]string, len(ps))
@@ -127,7 +119,7 @@ next request is a first contact again. "settings" turns approval of new phones o
 			return render(cmd, es, func(w io.Writer) {
 				rows := make([][]string, len(es))
 				for i, e := range es {
-					rows[i] = []string{e.At.UTC().Format(time.RFC3339), e.Actor, e.Action, firstNonEmpty(e.Detail, "-")}
+					rows[i] = []string{tableTime(e.At), e.Actor, e.Action, firstNonEmpty(e.Detail, "-")}
 				}
 				printTable(w, []string{"AT", "ACTOR", "ACTION", "DETAIL"}, rows)
 			})

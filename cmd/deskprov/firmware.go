@@ -12,13 +12,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
+	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
@@ -191,6 +194,63 @@ func (p *progressReader) draw() {
 	fmt.Fprintf(p.w, "\r[%s%s] %3.0f%% %s / %s", strings.Repeat("=", fill), strings.Repeat(" ", width-fill), frac*100, humanBytes(p.done), humanBytes(p.total))
 }
 
+// imageIDs matches an image id as the firmware audit writes it: the full
+// SHA-256 or its first 12 hex digits.
+var imageIDs = regexp.MustCompile(`\b[0-9a-f]{64}\b|\b[0-9a-f]{12}\b`)
+
+// checkImport refuses, before a byte goes up, what the server would refuse
+// after the whole image: a file that cannot be read, or vendor, models,
+// version, revision and locale that the file name and flags do not make
+// whole (the server's own firmware.ParseMeta, so both say the same). It
+// returns the file opened.
+func checkImport(path, vendor, models, version, revision, locale string) (*os.File, os.FileInfo, error) {
+	given := firmware.ImageMeta{Vendor: vendor, Version: version, Revision: revision, Locale: locale}
+	if models != "" {
+		given.Models = []string{models}
+	}
+	if _, err := firmware.ParseMeta(filepath.Base(path), given); err != nil {
+		return nil, nil, cliFieldError(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot read the image: %w", err)
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.IsDir() {
+		err = fmt.Errorf("%s is a directory, not an image", path)
+	} else if err == nil && fi.Size() == 0 {
+		err = fmt.Errorf("%s is empty, not an image", path)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+// cliFieldError puts the flag's name beside the server's field name, so
+// "give vendor" reads as "--vendor: give vendor".
+func cliFieldError(err error) error {
+	f, ok := fault.As(err)
+	if !ok || f.Field == "" {
+		return err
+	}
+	flag := map[string]string{"vendor": "--vendor", "models": "--model", "version": "--version",
+		"revision": "--revision", "locale": "--locale", "file": "FILE"}[f.Field]
+	if flag == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %s", flag, f.Message)
+}
+
+// isTerminal says whether w is a terminal, where a progress bar's carriage
+// returns redraw a line; in a pipe or a file they are noise.
+// A variable so a test can stand in for a terminal.
+var isTerminal = func(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 func init() {
 	fw := &cobra.Command{
 		Use:   "firmware",
@@ -214,21 +274,17 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
   deskprov firmware import UCUpdates.cab --vendor lpe --model CX600 --version 4.0.7577.4387 --revision A --locale en-US
   deskprov firmware import 450HD.img --version 3.4.6.700 --certified`,
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
-			f, err := os.Open(args[0])
+			f, fi, err := checkImport(args[0], meta.vendor, meta.models, meta.version, meta.revision, meta.locale)
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			fi, err := f.Stat()
-			if err != nil {
-				return err
-			}
-			if fi.IsDir() {
-				return fmt.Errorf("%s is a directory, not an image", args[0])
-			}
 			pr, pw := io.Pipe()
 			mw := multipart.NewWriter(pw)
-			prog := &progressReader{r: f, w: cmd.ErrOrStderr(), total: fi.Size()}
+			var prog io.Reader = f
+			if isTerminal(cmd.ErrOrStderr()) {
+				prog = &progressReader{r: f, w: cmd.ErrOrStderr(), total: fi.Size()}
+			}
 			go func() {
 				fields := [][2]string{{"vendor", meta.vendor}, {"version", meta.version}, {"revision", meta.revision}, {"locale", meta.locale}}
 				if meta.certified {
@@ -267,7 +323,9 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 			req.Header.Set("Accept", "application/json")
 			// No overall timeout: a large image on a slow link takes as long as it takes.
 			resp, err := (&http.Client{}).Do(req)
-			fmt.Fprintln(cmd.ErrOrStderr())
+			if _, bar := prog.(*progressReader); bar {
+				fmt.Fprintln(cmd.ErrOrStderr()) // end the bar's line
+			}
 			if err != nil {
 				return fmt.Errorf("could not upload to %s: %w", c.base, err)
 			}
@@ -543,7 +601,7 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 			return render(cmd, raw, func(w io.Writer) {
 				rows := make([][]string, len(out))
 				for i, d := range out {
-					rows[i] = []string{d.MAC, d.Vendor, d.Model, d.Version, d.FlaggedAt}
+					rows[i] = []string{d.MAC, d.Vendor, d.Model, d.Version, tableTimeText(d.FlaggedAt)}
 				}
 				printTable(w, []string{"MAC", "VENDOR", "MODEL", "VERSION", "FLAGGED"}, rows)
 			})
@@ -572,10 +630,47 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 			if err := json.Unmarshal(raw, &out); err != nil {
 				return err
 			}
+			if jsonOutput() {
+				return render(cmd, raw, nil)
+			}
+			// The audit records image ids (SHA-256, or its first 12 digits in
+			// a rule's detail); people know images by version. The catalog
+			// names those still in it, an import or removal entry those gone.
+			var imgs []firmware.ImageView
+			if err := c.do(http.MethodGet, "/api/v1/firmware", nil, &imgs); err != nil {
+				return err
+			}
+			versions := map[string]string{}
+			name := func(sha, version string) {
+				if len(sha) == 64 && version != "" {
+					versions[sha] = version
+					versions[sha[:12]] = version
+				}
+			}
+			for _, e := range out {
+				if f := strings.Fields(e.Detail); (e.Action == "import" || e.Action == "remove") && len(f) >= 3 {
+					name(e.Target, f[2]) // "vendor models version file"
+				}
+			}
+			for _, m := range imgs {
+				name(m.SHA256, m.Version)
+			}
+			byVersion := func(s string) string {
+				return imageIDs.ReplaceAllStringFunc(s, func(id string) string {
+					if v, ok := versions[id]; ok {
+						return v
+					}
+					return id
+				})
+			}
 			return render(cmd, raw, func(w io.Writer) {
 				rows := make([][]string, len(out))
 				for i, e := range out {
-					rows[i] = []string{e.At, e.Actor, e.Action, e.Target, e.Detail}
+					target := e.Target
+					if v, ok := versions[target]; ok {
+						target = "image " + v
+					}
+					rows[i] = []string{tableTimeText(e.At), e.Actor, e.Action, target, byVersion(e.Detail)}
 				}
 				printTable(w, []string{"AT", "ADMIN", "ACTION", "TARGET", "DETAIL"}, rows)
 			})

@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/deskprov/deskprov/firmware"
@@ -83,8 +85,15 @@ func TestFirmwareCLI(t *testing.T) {
 	if out, err := runCLI(t, "firmware", "import", img); err == nil || !strings.Contains(err.Error(), "version") {
 		t.Fatalf("a Polycom import without --version must fail naming it: %q %v", out, err)
 	}
-	out := run("importing shows a progress bar and the parsed model", "VVX500", "firmware", "import", img, "--version", "5.9.7.4477")
-	if !strings.Contains(out, "100%") {
+	out := run("importing into a pipe draws no progress bar", "VVX500", "firmware", "import", img, "--version", "5.9.7.4477")
+	if strings.Contains(out, "\r[") || strings.Contains(out, "100%") {
+		t.Fatalf("a progress bar went to a pipe: %q", out)
+	}
+	realTerminal := isTerminal
+	isTerminal = func(io.Writer) bool { return true }
+	out = run("importing on a terminal shows a progress bar", "already in the catalog", "firmware", "import", img, "--version", "5.9.7.4477")
+	isTerminal = realTerminal
+	if !strings.Contains(out, "\r[") || !strings.Contains(out, "100%") {
 		t.Fatalf("no progress bar in %q", out)
 	}
 	ac := filepath.Join(dir, "420HD.img")
@@ -278,5 +287,80 @@ func TestPercentWritesSharesAsPeopleDo(t *testing.T) {
 		if got := percent(share); got != want {
 			t.Errorf("percent(%v) = %q, want %q", share, got, want)
 		}
+	}
+}
+
+// TestFirmwareImportChecksBeforeUploading (issue 18 item 7): an import the
+// server would refuse for its arguments fails before a byte of the image is
+// sent; a whole one does go up (so the counter can tell).
+func TestFirmwareImportChecksBeforeUploading(t *testing.T) {
+	var mu sync.Mutex
+	var requests int
+	var received int64
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		requests++
+		received += n
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"id":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","sha256":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","vendor":"yealink","models":["T46G"],"version":"28.83.0.120","fileName":"T46-28.83.0.120.rom","size":100000}`)
+	}))
+	defer ts.Close()
+	t.Setenv("DESKPROV_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
+	t.Setenv("DESKPROV_SERVER", ts.URL)
+	t.Setenv("DESKPROV_TOKEN", "test-token")
+	dir := t.TempDir()
+	file := func(name string, size int) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, make([]byte, size), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	blob := file("image.bin", 100000)
+	cab := file("UCUpdates.cab", 100000)
+	rom := file("T46-28.83.0.120.rom", 100000)
+	unreadable := file("T46-28.83.0.121.rom", 100000)
+	os.Chmod(unreadable, 0)
+	empty := file("T46-28.83.0.122.rom", 0)
+	romDir := filepath.Join(dir, "T46-28.83.0.300.rom")
+	if err := os.Mkdir(romDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no vendor and a name that tells none", []string{blob, "--model", "T46G", "--version", "28.83.0.120"}, "--vendor: "},
+		{"an unknown vendor", []string{blob, "--vendor", "cisco", "--model", "X", "--version", "1.0"}, "--vendor: vendor \"cisco\" is unknown"},
+		{"no models", []string{cab, "--version", "4.0.7577.4387", "--revision", "A"}, "--model: "},
+		{"no version", []string{file("3111-44500-001.sip.ld", 10)}, "--version: "},
+		{"a version that is not one", []string{rom, "--version", "latest"}, "--version: "},
+		{"an LPE image without its revision", []string{cab, "--model", "CX600", "--version", "4.0.7577.4387"}, "--revision: "},
+		{"a revision on a Yealink image", []string{rom, "--revision", "A"}, "--revision: "},
+		{"a file that is not there", []string{filepath.Join(dir, "T46-28.83.0.200.rom")}, "cannot read the image"},
+		{"a directory", []string{romDir}, "is a directory"},
+		{"an empty file", []string{empty}, "is empty"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := runCLI(t, append([]string{"firmware", "import"}, c.args...)...)
+			mu.Lock()
+			n, sent := requests, received
+			mu.Unlock()
+			if err == nil || !strings.Contains(err.Error(), c.want) || n != 0 || sent != 0 {
+				t.Fatalf("printed %q, err %v (want %q); the server got %d requests, %d bytes", out, err, c.want, n, sent)
+			}
+		})
+	}
+	if os.Getuid() != 0 { // root reads a file whatever its mode
+		if _, err := runCLI(t, "firmware", "import", unreadable); err == nil || !strings.Contains(err.Error(), "cannot read the image") || requests != 0 {
+			t.Fatalf("an unreadable file: err %v, %d requests", err, requests)
+		}
+	}
+	if out, err := runCLI(t, "firmware", "import", rom); err != nil || received < 100000 {
+		t.Fatalf("a whole import: %q %v; the server got %d bytes", out, err, received)
 	}
 }

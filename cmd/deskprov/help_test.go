@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -36,4 +39,44 @@ func TestUnknownSubcommandsFail(t *testing.T) {
 		{"a group alone prints its help", []string{"user"}, "Available Commands:", false},
 		{"an unknown top-level command fails too", []string{"nosuch"}, `unknown command "nosuch" for "deskprov"`, true},
 	})
+}
+
+// TestCLIErrorsHaveOneForm (issue 18 item 10): every failure, whether cobra
+// or deskprov finds it, prints "error: …" once (never cobra's "Error: …"),
+// usage errors then point at the help of the command meant, and the exit
+// status is 1; help and a group alone exit 0.
+func TestCLIErrorsHaveOneForm(t *testing.T) {
+	t.Setenv("DESKPROV_CONFIG", filepath.Join(t.TempDir(), "cli.json"))
+	t.Setenv("DESKPROV_SERVER", "")
+	t.Setenv("DESKPROV_TOKEN", "")
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want string // the start of what is printed on failure
+	}{
+		{"an unknown top-level command", []string{"nosuch"}, 1, "error: unknown command \"nosuch\" for \"deskprov\"\nRun 'deskprov --help' for usage.\n"},
+		{"an unknown subcommand", []string{"policy", "create"}, 1, "error: unknown command \"create\" for \"deskprov policy\"\nRun 'deskprov policy --help' for usage.\n"},
+		{"an unknown flag", []string{"user", "list", "--bogus"}, 1, "error: unknown flag: --bogus\nRun 'deskprov user list --help' for usage.\n"},
+		{"an unknown flag at the top", []string{"--bogus"}, 1, "error: unknown flag: --bogus\nRun 'deskprov --help' for usage.\n"},
+		{"a flag without its value", []string{"user", "add", "a@contoso.com", "--display-name"}, 1, "error: flag needs an argument: --display-name\nRun 'deskprov user add --help' for usage.\n"},
+		{"a flag value of the wrong type", []string{"firmware", "approve", "1", "--advance-at", "most"}, 1, "error: invalid argument \"most\" for \"--advance-at\""},
+		{"a missing argument", []string{"firmware", "import"}, 1, "error: accepts 1 arg(s), received 0\nRun 'deskprov firmware import --help' for usage.\n"},
+		{"an error from deskprov itself", []string{"user", "list"}, 1, "error: no server: run deskprov login"},
+		{"help on an unknown topic", []string{"help", "nosuch"}, 1, "error: unknown command \"nosuch\" for \"deskprov\"\n"},
+		{"help on an unknown subcommand", []string{"help", "policy", "create"}, 1, "error: unknown command \"create\" for \"deskprov policy\"\n"},
+		{"help on a command", []string{"help", "policy"}, 0, ""},
+		{"--help", []string{"user", "--help"}, 0, ""},
+		{"a group alone", []string{"user"}, 0, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := runCLI(t, c.args...)
+			var stderr bytes.Buffer
+			code := reportError(&stderr, err)
+			if code != c.code || !strings.HasPrefix(stderr.String(), c.want) || strings.Count(stderr.String(), "error:") > 1 ||
+				strings.Contains(out, "Error:") || strings.Contains(stderr.String(), "Error:") {
+				t.Fatalf("deskprov %s: exit %d, printed %q then %q; want exit %d and %q", strings.Join(c.args, " "), code, out, stderr.String(), c.code, c.want)
+			}
+		})
+	}
 }

@@ -27,10 +27,7 @@ talks to a running server: start with "deskprov login --server URL --username ad
 }
 
 func main() {
-	if err := execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
+	os.Exit(reportError(os.Stderr, execute()))
 }
 
 // execute runs the command line, once every file's init has added its

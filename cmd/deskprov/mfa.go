@@ -75,7 +75,7 @@ can set up their authenticator app. With "off", their password alone lets them e
 				return err
 			}
 			return render(cmd, v, func(w io.Writer) {
-				fmt.Fprintf(w, "Enrolment code for %s: %s (valid until %s, one use)\nGive it to them yourself or by another channel than their e-mail.\n", v.UPN, v.Code, v.ExpiresAt)
+				fmt.Fprintf(w, "Enrolment code for %s: %s (valid until %s, one use)\nGive it to them yourself or by another channel than their e-mail.\n", v.UPN, v.Code, tableTimeText(v.ExpiresAt))
 			})
 		}),
 	}

@@ -222,7 +222,7 @@ or services, and release them. Types: user, serviceToll, serviceTollFree.`,
 			}
 			return render(cmd, r, func(w io.Writer) {
 				fmt.Fprintf(w, "Reservation %s holds %d numbers until %s:\n  %s\nAcquire them with: deskprov number acquire %s\n",
-					r.ID, len(r.Numbers), r.ExpiresAt.Format(time.RFC3339), strings.Join(r.Numbers, "\n  "), r.ID)
+					r.ID, len(r.Numbers), tableTime(r.ExpiresAt), strings.Join(r.Numbers, "\n  "), r.ID)
 			})
 		}),
 	}
@@ -417,7 +417,7 @@ func portOrderTable(w io.Writer, orders []portOrderView) {
 	for i, o := range orders {
 		foc := ""
 		if o.FirmOrderDate != nil {
-			foc = o.FirmOrderDate.Format(time.RFC3339)
+			foc = tableTime(*o.FirmOrderDate)
 		}
 		rows[i] = []string{strconv.Itoa(int(o.ID)), o.NumberType, o.Country, o.Carrier, strconv.Itoa(len(o.Numbers)), o.Path, o.Status, foc, o.Reason}
 	}

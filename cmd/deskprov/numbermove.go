@@ -86,7 +86,7 @@ func voiceAuditCommand() *cobra.Command {
 			return render(cmd, es, func(w io.Writer) {
 				rows := make([][]string, len(es))
 				for i, e := range es {
-					rows[i] = []string{e.At.Local().Format("2006-01-02 15:04"), e.Actor, e.Object, e.Action, compactJSON(e.Before), compactJSON(e.After)}
+					rows[i] = []string{tableTime(e.At), e.Actor, e.Object, e.Action, compactJSON(e.Before), compactJSON(e.After)}
 				}
 				printTable(w, []string{"AT", "ACTOR", "OBJECT", "ACTION", "BEFORE", "AFTER"}, rows)
 			})

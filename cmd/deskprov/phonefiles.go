@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +20,7 @@ import (
 func caCertRows(cs []phonefiles.CACertView) [][]string {
 	rows := make([][]string, len(cs))
 	for i, c := range cs {
-		rows[i] = []string{c.Name, c.Fingerprint[:16], c.NotAfter.UTC().Format(time.RFC3339), c.FileName, c.Subject}
+		rows[i] = []string{c.Name, c.Fingerprint[:16], tableTime(c.NotAfter), c.FileName, c.Subject}
 	}
 	return rows
 }
@@ -32,7 +31,7 @@ func phoneFileRows(fs []phonefiles.FileView) [][]string {
 	rows := make([][]string, len(fs))
 	for i, f := range fs {
 		rows[i] = []string{strconv.FormatUint(uint64(f.ID), 10), f.Path, firstNonEmpty(f.Vendor, "all"), firstNonEmpty(f.Site, "all"),
-			strconv.FormatInt(f.Size, 10), f.ContentType, f.UpdatedAt.UTC().Format(time.RFC3339)}
+			strconv.FormatInt(f.Size, 10), f.ContentType, tableTime(f.UpdatedAt)}
 	}
 	return rows
 }

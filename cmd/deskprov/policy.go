@@ -118,7 +118,11 @@ func init() {
 		Short: "Manage IP phone policies (Global and named policies, grants)",
 		Long: `Manage IP phone policies, as Get-, Set-, New-, Remove- and Grant-CsIPPhonePolicy do.
 Global applies to everyone without a named policy; it cannot be removed, only reset.
-Setting flags are named as the cmdlet parameters, for example --EnableDeviceUpdate=false.`,
+Setting flags are named as the cmdlet parameters, for example --EnableDeviceUpdate=false.
+
+A policy's Version is the number of its last edit in one count over all policies: every edit
+of any policy takes the next number, so a phone whose user moves to another policy sees a
+new version too. A new policy therefore starts at whatever the count has reached, not at 1.`,
 	}
 
 	get := &cobra.Command{
@@ -180,7 +184,10 @@ Setting flags are named as the cmdlet parameters, for example --EnableDeviceUpda
 			if err := c.do(http.MethodPost, "/api/v1/ipphonepolicies", patch, &p); err != nil {
 				return err
 			}
-			return render(cmd, p, func(w io.Writer) { printPolicy(w, p) })
+			return render(cmd, p, func(w io.Writer) {
+				printPolicy(w, p)
+				fmt.Fprintf(w, "\nVersion %d counts edits over all policies (deskprov policy --help), so a new policy does not start at 1.\n", p.Version)
+			})
 		}),
 	}
 	addSettingFlags(create.Flags())
@@ -293,7 +300,7 @@ Setting flags are named as the cmdlet parameters, for example --EnableDeviceUpda
 			return render(cmd, es, func(w io.Writer) {
 				rows := make([][]string, len(es))
 				for i, e := range es {
-					rows[i] = []string{e.At.UTC().Format("2006-01-02T15:04:05Z"), e.Actor, e.Action, e.Object, auditDiff(e)}
+					rows[i] = []string{tableTime(e.At), e.Actor, e.Action, e.Object, auditDiff(e)}
 				}
 				printTable(w, []string{"AT", "ACTOR", "ACTION", "OBJECT", "CHANGE"}, rows)
 			})

@@ -83,7 +83,7 @@ func init() {
 					case s.PINSet:
 						lock = "PIN set"
 					}
-					rows[i] = []string{s.MAC, s.UPN, s.ClientID, s.Method, s.Scope, s.SignedInAt, lock}
+					rows[i] = []string{s.MAC, s.UPN, s.ClientID, s.Method, s.Scope, tableTimeText(s.SignedInAt), lock}
 				}
 				printTable(w, []string{"MAC", "USER", "FAMILY", "METHOD", "SCOPE", "SIGNED IN", "PHONE LOCK"}, rows)
 			})
@@ -148,7 +148,7 @@ func init() {
 				return err
 			}
 			return render(cmd, out, func(w io.Writer) {
-				fmt.Fprintf(w, "unlock code for %s: %s (works once, until %s)\n", args[0], out.Code, out.ExpiresAt)
+				fmt.Fprintf(w, "unlock code for %s: %s (works once, until %s)\n", args[0], out.Code, tableTimeText(out.ExpiresAt))
 			})
 		}),
 	}

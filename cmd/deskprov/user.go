@@ -115,7 +115,7 @@ func init() {
 					{"Skype for Business", u.SkypeLocation}, {"Exchange", u.ExchangeLocation},
 					{"MFA", yesNo(u.MFA)}, {"Password sign-in", yesNo(u.HasPassword)},
 					{"Extension", firstNonEmpty(u.Extension, "-")}, {"PIN sign-in", yesNo(u.HasPIN)},
-					{"Licenses", firstNonEmpty(lic, "-")}, {"Phone number", userNumberText(u)}, {"Created", u.CreatedAt},
+					{"Licenses", firstNonEmpty(lic, "-")}, {"Phone number", userNumberText(u)}, {"Created", tableTimeText(u.CreatedAt)},
 				})
 			})
 		}),

@@ -17,11 +17,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -141,8 +145,43 @@ func (r *result) fail(format string, args ...any) {
 	r.mu.Unlock()
 }
 
+// usage is what -help prints above the flags: what the program is for, the
+// phones it plays, and the 404s that are part of a healthy run.
+const usage = `phonesim plays desk phones against a running deskprov server, to see it work without
+real phones and to load-test it. Each simulated phone walks its family's boot sequence
+and then polls its configuration, as the real ones do:
+
+  Polycom VVX (Updater, then application), Yealink T4x, AudioCodes 4xx HD (Generic SIP
+  and Skype firmware), and every fourth phone a Lync Phone Edition device (CX600), which
+  asks for firmware over the update exchange (ucdevice.upx, inside and outside) and
+  has no /prov/ file.
+
+It prints the requests per status and every answer a real phone would not expect, and
+exits 1 if there was one. Some 404s are expected and counted, not reported: phones ask
+for optional files deskprov leaves to the admin (Polycom <mac>-phone.cfg, -web.cfg,
+-license.cfg, -directory.xml, -calls.xml and -app.log; Yealink <mac>-local.cfg) and for
+firmware images when no update is offered (Polycom <part>.sip.ld, AudioCodes <model>.img).
+A phone files upload (deskprov phonefiles) turns such a 404 into a 200; that is expected too.
+
+Against TLS give an https:// -server; -ca trusts the CA that signed the server's
+certificate, -insecure skips verification (a loopback test server only).
+
+Usage: phonesim [flags]
+
+  phonesim -server http://127.0.0.1:8080 -phones 20 -polls 3
+  phonesim -server https://prov.example.com -ca ca.pem -phones 10000 -etags etags.txt
+
+Flags:
+`
+
 func main() {
-	server := flag.String("server", "http://127.0.0.1:8080", "deskprov base URL")
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), usage)
+		flag.PrintDefaults()
+	}
+	server := flag.String("server", "http://127.0.0.1:8080", "deskprov base URL (http:// or https://)")
+	caFile := flag.String("ca", "", "with an https:// server, trust the CA certificates in this PEM file (besides the system's)")
+	insecure := flag.Bool("insecure", false, "with an https:// server, do not verify its certificate (only for a test server on loopback)")
 	n := flag.Int("phones", 300, "number of simulated phones")
 	polls := flag.Int("polls", 1, "config polls per phone after booting")
 	conc := flag.Int("concurrency", 32, "phones working at once")
@@ -156,18 +195,64 @@ func main() {
 		fmt.Fprintln(os.Stderr, "phonesim: -phone-credentials:", err)
 		os.Exit(2)
 	}
-	if err := run(*server, *n, *polls, *conc, *etags, *creds, *boot, families); err != nil {
+	tlsConf, err := tlsConfig(*server, *caFile, *insecure)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "phonesim:", err)
+		os.Exit(2)
+	}
+	if err := run(*server, tlsConf, *n, *polls, *conc, *etags, *creds, *boot, families); err != nil {
 		fmt.Fprintln(os.Stderr, "phonesim:", err)
 		os.Exit(1)
 	}
 }
 
-func run(server string, n, polls, conc int, etagFile, credFile string, boot bool, families []string) error {
+// tlsConfig is the TLS the phones speak to server: nil for http://, the
+// system's roots plus caFile, or no verification at all with insecure.
+func tlsConfig(server, caFile string, insecure bool) (*tls.Config, error) {
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("-server %q: give a URL such as http://127.0.0.1:8080 or https://prov.example.com", server)
+	}
+	if u.Scheme == "http" {
+		if caFile != "" || insecure {
+			return nil, errors.New("-ca and -insecure go with an https:// -server")
+		}
+		return nil, nil
+	}
+	if caFile != "" && insecure {
+		return nil, errors.New("give -ca or -insecure, not both")
+	}
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if insecure {
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fmt.Errorf("-insecure is for a test server on loopback, not %s: give -ca with the CA that signed its certificate", u.Hostname())
+		}
+		conf.InsecureSkipVerify = true
+		return conf, nil
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("-ca: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-ca %s: no PEM certificate in it", caFile)
+		}
+		conf.RootCAs = pool
+	}
+	return conf, nil
+}
+
+func run(server string, tlsConf *tls.Config, n, polls, conc int, etagFile, credFile string, boot bool, families []string) error {
 	if n <= 0 || conc <= 0 || polls < 0 {
 		return errors.New("-phones and -concurrency must be positive, -polls not negative")
 	}
 	server = strings.TrimRight(server, "/")
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conc, TLSClientConfig: tlsConf}}
 	ps := phones(n)
 	for i := range ps {
 		ps[i].c = phoneclient.New(client, ps[i].ua)
