@@ -152,6 +152,16 @@ func TestStalledDownloadsReleaseTheirSlots(t *testing.T) {
 	}
 
 	t.Run("a client that reads slowly but steadily gets the whole image", func(t *testing.T) {
+		// Its own server with a longer stall timeout: on a loaded machine
+		// the reading goroutine itself can be held up for half a second,
+		// which must not count as the client stalling.
+		const stall = 2 * time.Second
+		base, token, fw := stallTestServer(t, storetest.SQLite(t), 3, stall)
+		var img firmware.ImageView
+		if code := firmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", image, nil, &img); code != 201 {
+			t.Fatalf("upload %d", code)
+		}
+		path := "/prov/yealink/T46-28.83.0.120.rom?mac=" + firmwareTestOffer(t, fw.svc, img.SHA256, firmware.Device{Vendor: "yealink", Model: "T46G", MAC: "0015650000aa", Version: "28.83.0.100"})
 		c, br := stallTestGet(t, base, path, false)
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil || resp.StatusCode != 200 {
