@@ -54,6 +54,14 @@ const (
 	KindCACert      = "cacert"
 	KindPhoneFile   = "phonefile"
 	KindMFASettings = "mfasettings"
+	// Voice: numbers and what they hang on. These were the voice audit's
+	// object kinds, kept so that its old filters still select the same.
+	KindNumber           = "number"
+	KindVoiceService     = "voiceservice"
+	KindEmergencyAddress = "emergencyaddress" // its locations are id/location/id
+	KindReservation      = "reservation"
+	KindPortOrder        = "portorder"
+	KindNumberRequest    = "numberrequest"
 )
 
 // Record writes e in tx, the transaction of the change it records (a plain

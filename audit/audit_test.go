@@ -167,3 +167,42 @@ func TestTheLogFiltersPagesAndMasks(t *testing.T) {
 		}
 	})
 }
+
+// TestTheVoiceAuditMovesIntoTheOneLog: issue 15 item 7. A store with the
+// voice audit (voice_audit: number moves, service defaults, address
+// edits) of an earlier version: Migrate moves its rows into the one log as
+// kind and id, keeping who, when, before and after, and drops the table.
+func TestTheVoiceAuditMovesIntoTheOneLog(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		at := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+		if err := db.Exec(`CREATE TABLE voice_audit (id integer primary key, at timestamp not null, actor varchar(200) not null, object varchar(200) not null, action varchar(40) not null, before_json text, after_json text)`).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec(`INSERT INTO voice_audit VALUES (1, ?, 'alice', 'number/+14255550100', 'move', '{"serviceId":null}', '{"serviceId":3}'), (2, ?, 'bob', 'emergencyaddress/2/location/5', 'delete', '{"name":"Floor 2"}', 'null')`, at, at.Add(time.Minute)).Error; err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ {
+			if err := audit.Migrate(db); err != nil {
+				t.Fatalf("migrate %d: %v", i+1, err)
+			}
+		}
+		if db.Migrator().HasTable("voice_audit") {
+			t.Error("voice_audit is still there")
+		}
+		p, err := audit.List(context.Background(), db, audit.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range p.Entries {
+			got = append(got, e.At.UTC().Format("15:04")+" "+e.Actor+" "+e.Kind+" "+e.ObjectID+" "+e.Action+" "+string(e.Before)+" "+string(e.After))
+		}
+		want := []string{
+			`09:01 bob emergencyaddress 2/location/5 delete {"name":"Floor 2"} null`,
+			`09:00 alice number +14255550100 move {"serviceId":null} {"serviceId":3}`,
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
+}

@@ -9,8 +9,8 @@ import (
 )
 
 // Migrate creates the log's table and moves into it, once, the rows of the
-// two logs it replaces: the policy audit (audit_entries, whose object was
-// kind/id) and the firmware audit (firmware_audit, whose detail was free
+// logs it replaces: the policy audit (audit_entries) and the voice audit
+// (voice_audit), whose object was kind/id, and the firmware audit (firmware_audit, whose detail was free
 // text). The move and the drop of the old table are one transaction, so a
 // crash between them cannot copy the rows twice.
 func Migrate(db *gorm.DB) error {
@@ -18,8 +18,13 @@ func Migrate(db *gorm.DB) error {
 		return err
 	}
 	return db.Transaction(func(tx *gorm.DB) error {
-		if err := movePolicyAudit(tx); err != nil {
-			return err
+		// The policy audit and the voice audit (numbers, services,
+		// emergency addresses) kept rows of the same shape, object
+		// "kind/id": both move the same way.
+		for _, table := range []string{"audit_entries", "voice_audit"} {
+			if err := moveObjectAudit(tx, table); err != nil {
+				return err
+			}
 		}
 		return moveFirmwareAudit(tx)
 	})
@@ -35,12 +40,12 @@ type policyAuditRow struct {
 	AfterJSON  string `gorm:"column:after_json"`
 }
 
-func movePolicyAudit(tx *gorm.DB) error {
-	if !tx.Migrator().HasTable("audit_entries") {
+func moveObjectAudit(tx *gorm.DB, table string) error {
+	if !tx.Migrator().HasTable(table) {
 		return nil
 	}
 	var rows []policyAuditRow
-	if err := tx.Table("audit_entries").Order("id").Find(&rows).Error; err != nil {
+	if err := tx.Table(table).Order("id").Find(&rows).Error; err != nil {
 		return err
 	}
 	for _, r := range rows {
@@ -51,7 +56,7 @@ func movePolicyAudit(tx *gorm.DB) error {
 			return err
 		}
 	}
-	return tx.Migrator().DropTable("audit_entries")
+	return tx.Migrator().DropTable(table)
 }
 
 type firmwareAuditRow struct {

@@ -386,6 +386,11 @@ func (s *Service) CreateAddress(ctx context.Context, in AddressInput) (Emergency
 		if err := tx.Create(&loc).Error; err != nil {
 			return err
 		}
+		after := a
+		after.Locations = nil
+		if err := s.audit(tx, "", fmt.Sprintf("emergencyaddress/%d", a.ID), "create", nil, after); err != nil {
+			return err
+		}
 		a.Locations = []EmergencyLocation{loc}
 		return nil
 	})
@@ -487,10 +492,15 @@ func (s *Service) MarkAddressValidated(ctx context.Context, id uint, by string) 
 			return fault.Conflictf("emergency address %d is already %s", a.ID, a.ValidationStatus).WithCode("already_validated")
 		}
 		now := s.Now().UTC()
+		a.Locations = nil
+		before := a
 		a.ValidationStatus, a.Reason, a.ValidatedBy, a.ValidatedAt = ValidationAccepted, "", by, &now
 		out = a
-		return tx.Model(&EmergencyAddress{}).Where("id = ?", a.ID).Updates(map[string]any{"validation_status": a.ValidationStatus,
-			"reason": "", "validated_by": by, "validated_at": now}).Error
+		if err := tx.Model(&EmergencyAddress{}).Where("id = ?", a.ID).Updates(map[string]any{"validation_status": a.ValidationStatus,
+			"reason": "", "validated_by": by, "validated_at": now}).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, by, fmt.Sprintf("emergencyaddress/%d", a.ID), "validate", before, a)
 	})
 	return out, err
 }
@@ -518,7 +528,7 @@ func (s *Service) AddLocation(ctx context.Context, addressID uint, name string) 
 			}
 			return err
 		}
-		return nil
+		return s.audit(tx, "", fmt.Sprintf("emergencyaddress/%d/location/%d", addressID, l.ID), "create", nil, l)
 	})
 	return l, err
 }
@@ -531,7 +541,8 @@ func (s *Service) DeleteAddress(ctx context.Context, id uint) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// Locked: a number being moved onto the address meanwhile either
 		// lands first (and the address is in use) or finds it gone.
-		if _, err := findAddress(store.ForUpdate(tx), id); err != nil {
+		a, err := findAddress(store.ForUpdate(tx), id)
+		if err != nil {
 			return err
 		}
 		var n PhoneNumber
@@ -549,6 +560,10 @@ func (s *Service) DeleteAddress(ctx context.Context, id uint) error {
 		if err := tx.Where("address_id = ?", id).Delete(&EmergencyLocation{}).Error; err != nil {
 			return err
 		}
-		return tx.Delete(&EmergencyAddress{}, id).Error
+		if err := tx.Delete(&EmergencyAddress{}, id).Error; err != nil {
+			return err
+		}
+		// The locations go with the address: the entry shows them.
+		return s.audit(tx, "", fmt.Sprintf("emergencyaddress/%d", id), "delete", a, nil)
 	})
 }

@@ -8,50 +8,45 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/internal/textfield"
 )
 
-// VoiceAuditEntry records one change to numbers, services or emergency
-// addresses that moves something in place (a number to another service, a
-// user's emergency address, a bridge's default number, an address edit): who,
-// when, which object, and the object before and after. It is written in the
-// change's own transaction, so a change is never without its record.
+// VoiceAuditEntry is an entry of the one audit log (package audit) about
+// numbers, voice services, emergency addresses, reservations, port orders or
+// number requests, in the shape the separate voice audit had before it moved
+// into that log: object is kind/id.
 type VoiceAuditEntry struct {
-	ID         uint            `gorm:"primaryKey" json:"id"`
-	At         time.Time       `gorm:"not null;index" json:"at"`
-	Actor      string          `gorm:"size:200;not null" json:"actor"`
-	Object     string          `gorm:"size:200;not null;index" json:"object"`
-	Action     string          `gorm:"size:40;not null" json:"action"`
-	BeforeJSON string          `gorm:"column:before_json;type:text" json:"-"`
-	AfterJSON  string          `gorm:"column:after_json;type:text" json:"-"`
-	Before     json.RawMessage `gorm:"-" json:"before"`
-	After      json.RawMessage `gorm:"-" json:"after"`
+	ID     uint            `json:"id"`
+	At     time.Time       `json:"at"`
+	Actor  string          `json:"actor"`
+	Object string          `json:"object"`
+	Action string          `json:"action"`
+	Before json.RawMessage `json:"before"`
+	After  json.RawMessage `json:"after"`
 }
 
-func (VoiceAuditEntry) TableName() string { return "voice_audit" }
+// voiceKinds are the audit kinds the voice view shows.
+var voiceKinds = []string{audit.KindNumber, audit.KindVoiceService, audit.KindEmergencyAddress,
+	audit.KindReservation, audit.KindPortOrder, audit.KindNumberRequest}
 
+// audit records a voice change in the one log, in tx, the change's own
+// transaction, so a change is never without its record nor a refused one
+// with one. object is kind/id ("number/+14255550100"); actor "" is the admin
+// of the request (audit.WithActor on tx's context).
 func (s *Service) audit(tx *gorm.DB, actor, object, action string, before, after any) error {
-	if actor = strings.TrimSpace(actor); actor == "" {
-		actor = "unknown"
-	}
-	b, err := json.Marshal(before)
-	if err != nil {
-		return err
-	}
-	a, err := json.Marshal(after)
-	if err != nil {
-		return err
-	}
-	return tx.Create(&VoiceAuditEntry{At: s.Now().UTC(), Actor: actor, Object: object, Action: action,
-		BeforeJSON: string(b), AfterJSON: string(a)}).Error
+	kind, id, _ := strings.Cut(object, "/")
+	return audit.Record(tx.Statement.Context, tx, audit.Change{At: s.Now(), Actor: strings.TrimSpace(actor),
+		Kind: kind, ObjectID: id, Action: action, Before: before, After: after})
 }
 
 // MaxVoiceAudit caps one audit listing.
 const MaxVoiceAudit = 1000
 
-// VoiceAudit lists the records newest first: all, or those of one object
-// ("number/+14255550100", "voiceservice/3", "emergencyaddress/2") or of a
-// kind ("number"). limit ≤ 0 means MaxVoiceAudit.
+// VoiceAudit lists the voice entries of the one log newest first: all, or
+// those of one object ("number/+14255550100", "voiceservice/3",
+// "emergencyaddress/2") or of a kind ("number"). limit ≤ 0 means
+// MaxVoiceAudit.
 func (s *Service) VoiceAudit(ctx context.Context, object string, limit int) ([]VoiceAuditEntry, error) {
 	if err := s.RequireVoice(ctx); err != nil {
 		return nil, err
@@ -63,18 +58,34 @@ func (s *Service) VoiceAudit(ctx context.Context, object string, limit int) ([]V
 	if err := textfield.Line("object", object, 200); err != nil {
 		return nil, err
 	}
-	q := s.db.WithContext(ctx).Order("id DESC").Limit(limit)
+	q := s.db.WithContext(ctx).Model(&audit.Entry{}).Order("id DESC").Limit(limit).Where("kind IN ?", voiceKinds)
 	if object != "" {
-		prefix := object + "/"
-		q = q.Where("object = ? OR substr(object, 1, ?) = ?", object, len(prefix), prefix)
+		kind, id, hasID := strings.Cut(object, "/")
+		q = q.Where("kind = ?", kind)
+		if hasID {
+			prefix := id + "/"
+			q = q.Where("(object_id = ? OR substr(object_id, 1, ?) = ?)", id, len(prefix), prefix)
+		}
 	}
-	out := []VoiceAuditEntry{}
-	if err := q.Find(&out).Error; err != nil {
+	var rows []audit.Entry
+	if err := q.Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	for i := range out {
-		out[i].Before = json.RawMessage(out[i].BeforeJSON)
-		out[i].After = json.RawMessage(out[i].AfterJSON)
+	out := make([]VoiceAuditEntry, 0, len(rows))
+	for _, e := range rows {
+		v := VoiceAuditEntry{ID: e.ID, At: e.At, Actor: e.Actor, Object: e.Kind, Action: e.Action,
+			Before: rawOrNull(e.BeforeJSON), After: rawOrNull(e.AfterJSON)}
+		if e.ObjectID != "" {
+			v.Object += "/" + e.ObjectID
+		}
+		out = append(out, v)
 	}
 	return out, nil
+}
+
+func rawOrNull(s string) json.RawMessage {
+	if s == "" {
+		return json.RawMessage("null")
+	}
+	return json.RawMessage(s)
 }

@@ -416,7 +416,11 @@ func (s *Service) AssignNumber(ctx context.Context, number string, in AssignInpu
 			return err
 		}
 		out = n
-		return nil
+		var after PhoneNumber
+		if err := tx.Preload("User").Preload("Service").Where("number = ?", n.Number).First(&after).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, "", "number/"+n.Number, "assign", nil, recordOf(after))
 	})
 	if err != nil {
 		return NumberView{}, err
@@ -488,10 +492,11 @@ func (s *Service) ReleaseNumber(ctx context.Context, number string, toPool bool)
 		if err := lockServiceNumbers(tx); err != nil {
 			return err
 		}
-		n, err := ownedNumber(store.ForUpdate(tx), number)
+		n, err := ownedNumber(store.ForUpdate(tx).Preload("User").Preload("Service"), number)
 		if err != nil {
 			return err
 		}
+		before := recordOf(n)
 		if toPool && n.Source == SourcePorted {
 			return fault.Conflictf("%s was ported in: it leaves the organisation by porting out, not back to the pool", n.Number).WithCode("ported_number")
 		}
@@ -507,7 +512,14 @@ func (s *Service) ReleaseNumber(ctx context.Context, number string, toPool bool)
 			n.Acquired, n.AcquiredAt, n.ReservationID, n.HeldUntil = false, nil, nil, nil
 		}
 		out = n
-		return tx.Select("*").Omit("User", "Service", "CreatedAt").Save(&n).Error
+		if err := tx.Select("*").Omit("User", "Service", "CreatedAt").Save(&n).Error; err != nil {
+			return err
+		}
+		action := "release"
+		if toPool {
+			action = "returntopool"
+		}
+		return s.audit(tx, "", "number/"+n.Number, action, before, recordOf(n))
 	})
 	if err != nil {
 		return NumberView{}, err

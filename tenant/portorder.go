@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/store"
@@ -180,9 +181,23 @@ func (s *Service) SubmitPortOrder(ctx context.Context, in PortOrderInput) (PortO
 		for i, n := range o.NumberList {
 			rows[i] = PortOrderNumber{OrderID: o.ID, Number: n}
 		}
-		return tx.CreateInBatches(rows, 500).Error
+		if err := tx.CreateInBatches(rows, 500).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, "", fmt.Sprintf("portorder/%d", o.ID), "submit", nil, portOrderAudit(o))
 	})
 	return o, err
+}
+
+// portOrderAudit is what the log shows of a port order: the account number
+// at the losing carrier is what authorises a port-out there, so it is
+// masked like a password.
+func portOrderAudit(o PortOrder) PortOrder {
+	if o.AccountNumber != "" {
+		o.AccountNumber = audit.Mask
+	}
+	o.Numbers = nil
+	return o
 }
 
 // checkPortable refuses numbers deskprov already knows or that an open
@@ -273,6 +288,7 @@ func (s *Service) MovePortOrder(ctx context.Context, id uint, action string, in 
 		if err != nil {
 			return err
 		}
+		before := portOrderAudit(o)
 		now := s.Now().UTC()
 		open := o.State == OrderSubmitted || o.State == OrderConfirmed
 		switch action {
@@ -323,8 +339,11 @@ func (s *Service) MovePortOrder(ctx context.Context, id uint, action string, in 
 			return fault.NotFoundf("no port order action %q: use confirm, complete, cancel or reject", action)
 		}
 		out = o
-		return tx.Model(&PortOrder{}).Where("id = ?", o.ID).Updates(map[string]any{"state": o.State, "reason": o.Reason,
-			"firm_order_date": o.FirmOrderDate, "updated_at": now}).Error
+		if err := tx.Model(&PortOrder{}).Where("id = ?", o.ID).Updates(map[string]any{"state": o.State, "reason": o.Reason,
+			"firm_order_date": o.FirmOrderDate, "updated_at": now}).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, "", fmt.Sprintf("portorder/%d", o.ID), action, before, portOrderAudit(o))
 	})
 	return out, err
 }
@@ -401,18 +420,24 @@ func (s *Service) SubmitNumberRequest(ctx context.Context, in NumberRequestInput
 	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if r.BeyondQuota {
-			return s.beyondQuota(tx, &r)
-		}
-		if path == PathSelfService {
-			self, err := hasInventory(tx, t, country)
-			if err != nil {
+			if err := s.beyondQuota(tx, &r); err != nil {
 				return err
 			}
-			if self {
-				return fault.Conflictf("%s numbers in %s are self-service: search and reserve them (POST /api/v1/numbers/reservations), or set beyondQuota to ask for more than the quota allows", t, country).WithCode("self_service_available")
+		} else {
+			if path == PathSelfService {
+				self, err := hasInventory(tx, t, country)
+				if err != nil {
+					return err
+				}
+				if self {
+					return fault.Conflictf("%s numbers in %s are self-service: search and reserve them (POST /api/v1/numbers/reservations), or set beyondQuota to ask for more than the quota allows", t, country).WithCode("self_service_available")
+				}
+			}
+			if err := tx.Create(&r).Error; err != nil {
+				return err
 			}
 		}
-		return tx.Create(&r).Error
+		return s.audit(tx, "", fmt.Sprintf("numberrequest/%d", r.ID), "create", nil, numberRequestAudit{NumberRequest: r})
 	})
 	return r, err
 }
@@ -452,11 +477,16 @@ func (s *Service) MoveNumberRequest(ctx context.Context, id uint, action, reason
 		if err := textfield.Lines("reason", reason, 512); err != nil {
 			return err
 		}
+		before := numberRequestAudit{NumberRequest: r}
+		var provided []string
 		now := s.Now().UTC()
 		switch action {
 		case "fulfil", "fulfill":
 			if err := s.provide(tx, r, numbers, now); err != nil {
 				return err
+			}
+			for _, n := range numbers {
+				provided = append(provided, strings.TrimSpace(n))
 			}
 			r.State, r.Reason = RequestFulfilled, reason
 		case "cancel", "reject":
@@ -471,9 +501,22 @@ func (s *Service) MoveNumberRequest(ctx context.Context, id uint, action, reason
 			return fault.NotFoundf("no number request action %q: use fulfil, cancel or reject", action)
 		}
 		r.UpdatedAt = now
-		return tx.Model(&NumberRequest{}).Where("id = ?", id).Updates(map[string]any{"state": r.State, "reason": r.Reason, "updated_at": r.UpdatedAt}).Error
+		if err := tx.Model(&NumberRequest{}).Where("id = ?", id).Updates(map[string]any{"state": r.State, "reason": r.Reason, "updated_at": r.UpdatedAt}).Error; err != nil {
+			return err
+		}
+		if action == "fulfill" {
+			action = "fulfil"
+		}
+		return s.audit(tx, "", fmt.Sprintf("numberrequest/%d", r.ID), action, before, numberRequestAudit{NumberRequest: r, Numbers: provided})
 	})
 	return r, err
+}
+
+// numberRequestAudit is what the log shows of a number request: the
+// request and, once fulfilled, the numbers the operator provided.
+type numberRequestAudit struct {
+	NumberRequest
+	Numbers []string `json:"numbers,omitempty"`
 }
 
 // provide adds the numbers an operator found for request r to the

@@ -144,7 +144,7 @@ func (s *Service) Reserve(ctx context.Context, in ReserveInput, by string) (Numb
 		if len(r.Numbers) == 0 {
 			return fault.Conflictf("no free %s numbers match %s: try another state or city, or again later", t, describePlace(country, r.State, r.City)).WithCode("no_numbers_available")
 		}
-		return nil
+		return s.audit(tx, by, "reservation/"+r.ID, "create", nil, r)
 	})
 	if err != nil {
 		return NumberReservation{}, err
@@ -320,7 +320,7 @@ func (s *Service) Acquire(ctx context.Context, id string, numbers []string) (Acq
 			return err
 		}
 		out.Quota = q.Line(r.Type)
-		return nil
+		return s.audit(tx, "", "reservation/"+r.ID, "acquire", reservationAudit{Numbers: held}, reservationAudit{Numbers: want})
 	})
 	return out, err
 }
@@ -335,14 +335,26 @@ func (s *Service) CancelReservation(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
+		now := s.Now().UTC()
+		held, err := heldNumbers(tx, r.ID, now)
+		if err != nil {
+			return err
+		}
 		if err := tx.Model(&PhoneNumber{}).Where("reservation_id = ? AND acquired = ?", r.ID, false).
 			Updates(map[string]any{"reservation_id": nil, "held_until": nil}).Error; err != nil {
 			return err
 		}
-		now := s.Now().UTC()
 		if r.ExpiresAt.After(now) {
-			return tx.Model(&r).Update("expires_at", now).Error
+			if err := tx.Model(&r).Update("expires_at", now).Error; err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.audit(tx, "", "reservation/"+r.ID, "cancel", reservationAudit{Numbers: held}, reservationAudit{Numbers: []string{}})
 	})
+}
+
+// reservationAudit is what the log shows of a reservation's change: the
+// numbers it held before and after (acquired ones are gone from it).
+type reservationAudit struct {
+	Numbers []string `json:"numbers"`
 }

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -75,10 +76,16 @@ func (s *Service) CreateService(ctx context.Context, in ServiceInput) (VoiceServ
 		return VoiceService{}, fault.FieldInvalid("name", "a service needs a name of 1 to 128 characters")
 	}
 	v := VoiceService{Kind: k, Name: name, NameKey: strings.ToLower(name), Numbers: []string{}}
-	if err := s.db.WithContext(ctx).Create(&v).Error; err != nil {
-		if store.IsUniqueViolation(err) {
-			return VoiceService{}, fault.Conflictf("there is already a %s named %q", k, name).WithCode("service_exists")
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&v).Error; err != nil {
+			if store.IsUniqueViolation(err) {
+				return fault.Conflictf("there is already a %s named %q", k, name).WithCode("service_exists")
+			}
+			return err
 		}
+		return s.audit(tx, "", fmt.Sprintf("voiceservice/%d", v.ID), "create", nil, v)
+	})
+	if err != nil {
 		return VoiceService{}, err
 	}
 	return v, nil
@@ -133,6 +140,10 @@ func (s *Service) DeleteService(ctx context.Context, id uint) error {
 		if n.Number != "" {
 			return fault.Conflictf("service %d has %s: release or move its numbers first", id, n.Number).WithCode("service_has_number")
 		}
+		var v VoiceService
+		if err := tx.Where("id = ?", id).Limit(1).Find(&v).Error; err != nil {
+			return err
+		}
 		res := tx.Delete(&VoiceService{}, id)
 		if res.Error != nil {
 			return res.Error
@@ -140,6 +151,6 @@ func (s *Service) DeleteService(ctx context.Context, id uint) error {
 		if res.RowsAffected == 0 {
 			return fault.NotFoundf("no service %d", id)
 		}
-		return nil
+		return s.audit(tx, "", fmt.Sprintf("voiceservice/%d", id), "delete", v, nil)
 	})
 }

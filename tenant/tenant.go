@@ -57,7 +57,7 @@ func Migrate(db *gorm.DB) error {
 	}
 	if err := db.AutoMigrate(&User{}, &License{}, &UserLicense{}, &Admin{},
 		&VoiceService{}, &EmergencyAddress{}, &EmergencyLocation{}, &PhoneNumber{}, &NumberReservation{},
-		&PortOrder{}, &PortOrderNumber{}, &NumberRequest{}, &AdminSession{}, &MFAEnrollmentCode{}, &Setting{}, &VoiceAuditEntry{}); err != nil {
+		&PortOrder{}, &PortOrderNumber{}, &NumberRequest{}, &AdminSession{}, &MFAEnrollmentCode{}, &Setting{}); err != nil {
 		return err
 	}
 	return migrateServiceNumbers(db)

@@ -169,6 +169,7 @@ func TestABridgeHoldsTollAndTollFreeNumbersWithDefaults(t *testing.T) {
 		t.Run("the default changes are audited", func(t *testing.T) {
 			var es []tenant.VoiceAuditEntry
 			v.must(200, "GET", fmt.Sprintf("/api/v1/voiceaudit?object=voiceservice/%d", bridge), "", &es)
+			es = onlyActions(es, "defaults")
 			if len(es) != 1 || es[0].Actor != "admin" || !strings.Contains(string(es[0].After), "+14255550202") || !strings.Contains(string(es[0].Before), "+14255550201") {
 				t.Fatalf("audit: %+v", es)
 			}
@@ -259,13 +260,14 @@ func TestNumbersMoveWithoutBeingReleased(t *testing.T) {
 		t.Run("each move is audited with the admin and the number before and after", func(t *testing.T) {
 			var es []tenant.VoiceAuditEntry
 			v.must(200, "GET", "/api/v1/voiceaudit?object=number/%2B14255550100", "", &es)
+			es = onlyActions(es, "move")
 			if len(es) != 2 || es[0].Actor != "admin" || es[0].Action != "move" ||
 				!strings.Contains(string(es[1].Before), fmt.Sprintf(`"emergencyAddressId":%d`, hq.ID)) ||
 				!strings.Contains(string(es[1].After), fmt.Sprintf(`"locationId":%d`, floor.ID)) {
 				t.Fatalf("audit: %+v", es)
 			}
 			v.must(200, "GET", "/api/v1/voiceaudit?object=number", "", &es)
-			if len(es) != 4 {
+			if es = onlyActions(es, "move"); len(es) != 4 {
 				t.Fatalf("every number's moves: %d", len(es))
 			}
 		})
@@ -453,6 +455,7 @@ func TestAddressesAreEditedFilteredAndTheirLocationsListedAndRemoved(t *testing.
 		t.Run("edits and removals are audited", func(t *testing.T) {
 			var es []tenant.VoiceAuditEntry
 			v.must(200, "GET", "/api/v1/voiceaudit?object=emergencyaddress", "", &es)
+			es = onlyActions(es, "edit", "delete")
 			if len(es) != 4 || es[0].Action != "delete" || es[len(es)-1].Action != "edit" || !strings.Contains(string(es[len(es)-1].Before), "Microsoft Way") {
 				t.Fatalf("audit: %+v", es)
 			}

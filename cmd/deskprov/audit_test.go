@@ -35,6 +35,10 @@ func TestEveryAdminChangeIsAudited(t *testing.T) {
 			{"mfa", "require-enrollment-code", "on"},
 			{"signin", "rotate-key"},
 			{"admin", "add", "desk", "--role", "helpdesk"},
+			{"address", "create", "--house-number", "1", "--street", "Microsoft Way", "--city", "Redmond", "--state", "WA", "--postal-code", "98052", "--country", "US"},
+			{"address", "location", "1", "Floor 3"},
+			{"service", "create", "callQueue", "Help desk"},
+			{"service", "delete", "1"},
 			{"license", "unassign", "amosm@contoso.com", "PhoneSystem"},
 			{"user", "remove", "amosm@contoso.com"},
 		} {
@@ -59,6 +63,7 @@ func TestEveryAdminChangeIsAudited(t *testing.T) {
 			"license set-purchased", "user create", "user update", "user assign", "user unassign", "user delete",
 			"ipphonepolicy create", "user grant", "site create", "cacert add", "phonefile add",
 			"mfasettings update", "signingkey rotate", "admin create",
+			"emergencyaddress create", "voiceservice create", "voiceservice delete",
 		} {
 			if !have[want] {
 				t.Errorf("no %q entry by admin; have %v", want, have)
