@@ -80,3 +80,34 @@ func TestCLIErrorsHaveOneForm(t *testing.T) {
 		})
 	}
 }
+
+// TestHelpTellsTheTruth (issue 18 item 5): policy setting flags show the
+// policy's real defaults for "policy new" and none for "policy set" (an
+// omitted flag leaves the setting alone there); serve's help lists no admin
+// client flags and no "(default [])".
+func TestHelpTellsTheTruth(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		want, not []string
+	}{
+		{[]string{"policy", "new", "--help"}, []string{"KeyboardLockMaxPinRetry int", "(default 5)", "(default 6)", `(default "G722_8000;PCMU;PCMA;G729")`}, []string{"(default 0)"}},
+		{[]string{"policy", "set", "--help"}, []string{"KeyboardLockMaxPinRetry int"}, []string{"(default 0)", "(default 5)", "(default false)"}},
+		{[]string{"serve", "--help"}, []string{"--phone-lock-lockout", "--data-dir"}, []string{"(default [])", "--server string", "--token string", "--output string"}},
+		{[]string{"user", "list", "--help"}, []string{"--server string", "--token string"}, nil},
+	} {
+		out, err := runCLI(t, tc.args...)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: help lacks %q", tc.args, w)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(out, n) {
+				t.Errorf("%v: help says %q", tc.args, n)
+			}
+		}
+	}
+}

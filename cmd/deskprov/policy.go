@@ -48,19 +48,23 @@ func printPolicy(w io.Writer, p policyView) {
 // Set-CsIPPhonePolicy parameter. Each flag reads its value with
 // policy.ParseText, the parser the console uses, so a bad value gets the
 // same message naming the setting and what it allows.
-func addSettingFlags(fs *pflag.FlagSet) {
+//
+// defaults are what an omitted flag means, shown in help: the policy
+// defaults for "policy new"; nil for "policy set", where an omitted flag
+// leaves the setting as it is (so help shows no default at all rather than
+// a made-up 0).
+func addSettingFlags(fs *pflag.FlagSet, defaults *policy.Settings) {
 	for _, f := range policy.Fields() {
 		v := &settingFlag{field: f}
 		def := ""
-		switch f.Kind {
-		case policy.Bool:
-			def = "false"
-		case policy.Int:
-			def = "0"
+		if defaults != nil {
+			def = f.Text(*defaults)
 		}
-		v.text = def
 		fl := fs.VarPF(v, f.Name, "", f.Help+" ("+f.AllowedText()+")")
 		fl.DefValue = def
+		if f.Kind == policy.Secret {
+			fl.DefValue = "" // never print a secret's value
+		}
 		if f.Kind == policy.Bool {
 			fl.NoOptDefVal = "true" // --EnableDeviceUpdate alone means true
 		}
@@ -166,7 +170,7 @@ new version too. A new policy therefore starts at whatever the count has reached
 			return render(cmd, p, func(w io.Writer) { printPolicy(w, p) })
 		}),
 	}
-	addSettingFlags(set.Flags())
+	addSettingFlags(set.Flags(), nil)
 
 	create := &cobra.Command{
 		Use:     "new <identity> [--Setting=value ...]",
@@ -190,7 +194,8 @@ new version too. A new policy therefore starts at whatever the count has reached
 			})
 		}),
 	}
-	addSettingFlags(create.Flags())
+	defaults := policy.Defaults()
+	addSettingFlags(create.Flags(), &defaults)
 
 	var force bool
 	remove := &cobra.Command{

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/btoe"
@@ -134,6 +135,26 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.StringVar(&o.Language, "language", "", "language (BCP 47 tag such as en-US) phones use where no site sets one; empty leaves the phone's own")
 	f.DurationVar(&o.InventoryFlush, "inventory-flush", provisioning.FlushEvery, "how often each instance writes the phone sightings it buffered to the device inventory, in one transaction: a phone appears (or its new firmware shows) in every instance's device list within this long plus the write; 1s to 1m")
 	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
+	// The flag's own help names its default per family; pflag would add "(default [])".
+	f.Lookup("phone-lock-lockout").DefValue = ""
+	// serve runs the server: the admin client's flags (--server, --token,
+	// --output) do nothing here, so its help leaves them out.
+	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
+		inherited := c.InheritedFlags()
+		var hidden []*pflag.Flag
+		for _, name := range []string{"server", "token", "output"} {
+			if fl := inherited.Lookup(name); fl != nil && !fl.Hidden {
+				fl.Hidden = true
+				hidden = append(hidden, fl)
+			}
+		}
+		defer func() {
+			for _, fl := range hidden {
+				fl.Hidden = false
+			}
+		}()
+		rootCmd.HelpFunc()(c, args)
+	})
 	rootCmd.AddCommand(cmd)
 }
 
