@@ -113,6 +113,9 @@ func New(d Deps, modules ...Module) (*Server, error) {
 	}, func() float64 { return float64(s.laneAnswers.Load()) }))
 	s.engine.Use(s.recoverJSON(), s.observe(), s.guardRequest())
 	s.engine.NoRoute(func(c *gin.Context) {
+		if browserPath(c) {
+			return
+		}
 		writeError(c, http.StatusNotFound, "not_found", "no such path: "+c.Request.URL.Path)
 	})
 	s.engine.NoMethod(func(c *gin.Context) {
