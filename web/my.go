@@ -167,7 +167,10 @@ func (m *myPage) nonce(c *gin.Context) {
 func (m *myPage) newNonce(c *gin.Context) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		panic("crypto/rand failed: " + err.Error())
+		// As the console does: an error answer (which aborts the chain),
+		// not a panic.
+		m.s.Fail(c, err)
+		return
 	}
 	v := base64.RawURLEncoding.EncodeToString(b)
 	m.setCookie(c, myNonceCookie, v, 0)
