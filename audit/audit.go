@@ -42,18 +42,19 @@ func (Entry) TableName() string { return "audit_log" }
 // these are the ones the packages that write it use, listed here so that a
 // reader (and the API's filter) has one place to look.
 const (
-	KindAdmin       = "admin"
-	KindPolicy      = "ipphonepolicy"
-	KindUser        = "user"
-	KindLicense     = "license"
-	KindFirmware    = "firmware"
-	KindPhone       = "phone" // a phone's sessions: sign-outs, PIN resets, unlock codes
-	KindSigningKey  = "signingkey"
-	KindBToE        = "btoe"
-	KindSite        = "site"
-	KindCACert      = "cacert"
-	KindPhoneFile   = "phonefile"
-	KindMFASettings = "mfasettings"
+	KindAdmin        = "admin"
+	KindPolicy       = "ipphonepolicy"
+	KindUser         = "user"
+	KindLicense      = "license"
+	KindFirmware     = "firmware"
+	KindPhone        = "phone" // a phone's sessions: sign-outs, PIN resets, unlock codes
+	KindSigningKey   = "signingkey"
+	KindBToE         = "btoe"
+	KindSite         = "site"
+	KindCACert       = "cacert"
+	KindPhoneFile    = "phonefile"
+	KindMFASettings  = "mfasettings"
+	KindOrganization = "organization"
 	// Voice: numbers and what they hang on. These were the voice audit's
 	// object kinds, kept so that its old filters still select the same.
 	KindNumber           = "number"

@@ -319,6 +319,53 @@ func (s *Service) Decline(ctx context.Context, id string) error {
 	})
 }
 
+// RefuseBeforePassword ends pending sign-in id at the confirm step when
+// its phone can never sign username in on the web, so that the person is
+// told before they type a password: Lync Phone Edition signs online users
+// in only through the paired PC. It returns nil when nothing is known
+// against the sign-in (an unknown username is left to the password step,
+// which does not say whether a user exists). A refusal is recorded for the
+// phone's next poll, as the password step records one.
+func (s *Service) RefuseBeforePassword(ctx context.Context, id, username string) error {
+	dc, err := s.browsable(ctx, id)
+	if err != nil {
+		return err
+	}
+	if dc.ClientID != "lpe" || username == "" {
+		return nil
+	}
+	u, err := s.dir.User(ctx, username)
+	if err != nil {
+		if fault.KindOf(err) == fault.NotFound {
+			return nil
+		}
+		return err
+	}
+	refusal := methodForClient(u, MethodWeb, dc.ClientID)
+	if refusal == nil {
+		return nil
+	}
+	fe, ok := fault.As(refusal)
+	if !ok {
+		return refusal
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		dc, err := s.deviceCodeByID(store.ForUpdate(tx), id)
+		if err != nil {
+			return err
+		}
+		if err := s.checkBrowsable(dc); err != nil {
+			return err
+		}
+		return tx.Model(&deviceCode{}).Where("id = ?", id).Updates(map[string]any{
+			"state": stateDenied, "deny_code": fe.Code, "deny_message": fe.Message}).Error
+	})
+	if err != nil {
+		return err
+	}
+	return refusal
+}
+
 const declinedMessage = "The sign-in was cancelled in the browser because the phone was not recognised. Press Retry on the phone to start again."
 
 // Next tells the browser what a sign-in step leads to.

@@ -42,6 +42,7 @@ func mountConsole(r *Routes, ps *policy.Service) {
 	mountConsoleAdmins(cn, a)
 	mountConsoleAudit(cn, a)
 	mountConsoleMFA(a, cn)
+	mountConsoleOrganization(a, cn)
 }
 
 type consolePolicies struct {

@@ -107,6 +107,8 @@ type myView struct {
 	Settings                            []mySetting
 	PairingMAC, PairingCode             string
 	PairingExpires                      string
+	// Organization names whose page this is.
+	Organization string
 }
 
 type myPhone struct {
@@ -273,6 +275,7 @@ func (m *myPage) render(c *gin.Context, status int, page string, v myView) {
 		return
 	}
 	v.CSRF = tok
+	v.Organization = organizationName(c, m.s.Tenant)
 	var buf bytes.Buffer
 	if err := myPages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
 		m.s.Fail(c, err)

@@ -45,6 +45,8 @@ var leastRole = map[string]tenant.Role{
 	"PUT /api/v1/licenses/:sku":                 admin,
 	"GET /api/v1/settings/mfa":                  reader,
 	"PUT /api/v1/settings/mfa":                  admin,
+	"GET /api/v1/settings/organization":         reader,
+	"PUT /api/v1/settings/organization":         admin,
 	"POST /api/v1/users/:upn/mfaenrollmentcode": admin,
 
 	// IP phone policies.
@@ -162,6 +164,8 @@ var leastRole = map[string]tenant.Role{
 	"POST /admin/password":                  reader,
 	"GET /admin/mfa":                        reader,
 	"POST /admin/mfa":                       admin,
+	"GET /admin/organization":               reader,
+	"POST /admin/organization":              admin,
 	"POST /admin/mfa/code":                  admin,
 	"GET /admin/enrolments":                 reader,
 	"POST /admin/enrolments":                admin,

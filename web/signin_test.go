@@ -640,6 +640,19 @@ func TestSignInEndToEndWithOAuthClientAndChromium(t *testing.T) {
 	if !ax.alert || !strings.Contains(ax.descriptions["Code from the phone"], "That code is wrong") {
 		t.Fatalf("the error is not announced or not tied to the code field: alert %v, descriptions %q", ax.alert, ax.descriptions)
 	}
+	// The answer was a redirect to the code page's own URL: a reload shows
+	// the page again (without the message, said once) and never asks to
+	// resubmit the form.
+	if loc, err := chromedp.Run(tctx, chromedp.Location()); err != nil || !strings.HasSuffix(loc, "/devicelogin/code") {
+		t.Fatalf("after a wrong code the browser is at %q (%v)", loc, err)
+	}
+	signinBrowse(t, tctx, "reload the code page",
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.ID("user_code")),
+	)
+	if main, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("main"))); err != nil || strings.Contains(main, "That code is wrong") {
+		t.Fatalf("the reloaded code page: %q (%v)", main, err)
+	}
 	// The right code, typed in lower case without the dash.
 	signinBrowse(t, tctx, "the right code",
 		chromedp.Clear(chromedp.ID("user_code")),
@@ -668,6 +681,11 @@ func TestSignInEndToEndWithOAuthClientAndChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("done")),
 	)
 	signinAXCheck(t, tctx, "last page")
+	// Back from the last page shows the last page again: the sign-in is over.
+	signinBrowse(t, tctx, "back from the last page",
+		chromedp.NavigateBack(),
+		chromedp.WaitVisible(chromedp.ID("done")),
+	)
 	final, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS("main")))
 	if err != nil {
 		t.Fatal(err)

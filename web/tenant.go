@@ -27,6 +27,7 @@ func mountTenant(r *Routes, tn *tenant.Service) {
 	a.GET("/licenses", h.listLicenses)
 	a.PUT("/licenses/:sku", h.setLicense)
 	mountMFA(a, r.Server, tn)
+	mountOrganization(a, r.Server, tn)
 	// POST /api/v1/login is answered by the auth middleware before routing;
 	// this route only gives it a name in metrics and method handling.
 	a.POST("/login", func(c *gin.Context) {})

@@ -32,3 +32,16 @@ func TestMFACLI(t *testing.T) {
 		{"turning it off", []string{"mfa", "require-enrollment-code", "off"}, "Enrolment code required  no", false},
 	})
 }
+
+// TestOrganizationCLI: the organisation's name through the CLI agrees with
+// the API, and a bad one is refused with the server's words.
+func TestOrganizationCLI(t *testing.T) {
+	serveLoggedIn(t, "")
+	runSteps(t, []cliStep{
+		{"no name at first", []string{"organization", "show"}, "(none: the pages say deskprov)", false},
+		{"setting it", []string{"organization", "set", "Contoso Pharmaceuticals"}, "Contoso Pharmaceuticals", false},
+		{"the short alias reads it", []string{"org", "show"}, "Name     Contoso Pharmaceuticals", false},
+		{"a name too long is refused", []string{"organization", "set", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}, "name", true},
+		{"removing it", []string{"organization", "set", ""}, "(none", false},
+	})
+}

@@ -1,0 +1,90 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/tenant"
+)
+
+// mountOrganization serves the organisation's profile (its name, shown on
+// every sign-in page and on /my): any admin role reads it, only an admin
+// changes it (web/roles.go).
+func mountOrganization(a *gin.RouterGroup, s *Server, tn *tenant.Service) {
+	a.GET("/settings/organization", func(c *gin.Context) {
+		o, err := tn.Organization(c.Request.Context())
+		if err != nil {
+			s.Fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, o)
+	})
+	a.PUT("/settings/organization", func(c *gin.Context) {
+		var req struct {
+			Name *string `json:"name"`
+		}
+		if err := BindJSON(c, &req); err != nil {
+			s.Fail(c, err)
+			return
+		}
+		if req.Name == nil {
+			s.Fail(c, faultMissing("name", `{"name": "Contoso"}`))
+			return
+		}
+		o, err := tn.SetOrganization(c.Request.Context(), tenant.Organization{Name: *req.Name})
+		if err != nil {
+			s.Fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, o)
+	})
+}
+
+// organizationName is the name the people's pages show: the organisation's,
+// or "deskprov" while it has none (or the store cannot say).
+func organizationName(c *gin.Context, tn *tenant.Service) string {
+	if tn != nil {
+		if o, err := tn.Organization(c.Request.Context()); err == nil && o.Name != "" {
+			return o.Name
+		}
+	}
+	return "deskprov"
+}
+
+// consoleOrganization is the console's page for the profile.
+type consoleOrganization struct {
+	*console
+	tn *tenant.Service
+}
+
+type consoleOrganizationView struct {
+	Name      string
+	NameError string
+}
+
+func mountConsoleOrganization(a *gin.RouterGroup, cn *console) {
+	oc := &consoleOrganization{console: cn, tn: cn.s.Tenant}
+	a.GET("/organization", func(c *gin.Context) {
+		flash := ""
+		if c.Query("saved") != "" {
+			flash = "Saved: the sign-in pages and the people's page show the new name from now on."
+		}
+		o, err := oc.tn.Organization(c.Request.Context())
+		if err != nil {
+			oc.render(c, StatusOf(fault.KindOf(err)), "organization", consolePageData{Title: "Organisation", Error: oc.problemOf(err), Body: consoleOrganizationView{}})
+			return
+		}
+		oc.render(c, http.StatusOK, "organization", consolePageData{Title: "Organisation", Flash: flash, Body: consoleOrganizationView{Name: o.Name}})
+	})
+	a.POST("/organization", func(c *gin.Context) {
+		name := c.PostForm("name")
+		if _, err := oc.tn.SetOrganization(c.Request.Context(), tenant.Organization{Name: name}); err != nil {
+			oc.render(c, StatusOf(fault.KindOf(err)), "organization", consolePageData{Title: "Organisation", Body: consoleOrganizationView{Name: name, NameError: oc.problemOf(err)}})
+			return
+		}
+		c.Redirect(http.StatusSeeOther, "/admin/organization?"+url.Values{"saved": {"1"}}.Encode())
+	})
+}
