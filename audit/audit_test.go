@@ -25,6 +25,7 @@ func TestTheOldAuditsMoveIntoTheOneLog(t *testing.T) {
 		for _, q := range []string{
 			`CREATE TABLE audit_entries (id integer primary key, at timestamp not null, actor varchar(100) not null, object varchar(400) not null, action varchar(40) not null, before_json text, after_json text)`,
 			`CREATE TABLE firmware_audit (id integer primary key, at timestamp not null, actor varchar(200) not null, action varchar(64) not null, target varchar(200) not null, detail varchar(1000))`,
+			`CREATE TABLE phone_enrolment_audit (id integer primary key, at timestamp not null, actor varchar(200) not null, action varchar(64) not null, mac varchar(12) not null, detail varchar(1000))`,
 		} {
 			if err := db.Exec(q).Error; err != nil {
 				t.Fatal(err)
@@ -36,12 +37,15 @@ func TestTheOldAuditsMoveIntoTheOneLog(t *testing.T) {
 		if err := db.Exec(`INSERT INTO firmware_audit VALUES (1, ?, 'carol', 'approve', 'rule 3', 'pending → approved')`, at.Add(2*time.Minute)).Error; err != nil {
 			t.Fatal(err)
 		}
+		if err := db.Exec(`INSERT INTO phone_enrolment_audit VALUES (1, ?, 'dave', 'approve', '0004f2000001', 'was awaiting_approval')`, at.Add(3*time.Minute)).Error; err != nil {
+			t.Fatal(err)
+		}
 		for i := 0; i < 2; i++ {
 			if err := audit.Migrate(db); err != nil {
 				t.Fatalf("migrate %d: %v", i+1, err)
 			}
 		}
-		for _, old := range []string{"audit_entries", "firmware_audit"} {
+		for _, old := range []string{"audit_entries", "firmware_audit", "phone_enrolment_audit"} {
 			if db.Migrator().HasTable(old) {
 				t.Errorf("%s is still there", old)
 			}
@@ -55,6 +59,7 @@ func TestTheOldAuditsMoveIntoTheOneLog(t *testing.T) {
 			got = append(got, e.At.UTC().Format("15:04")+" "+e.Actor+" "+e.Kind+" "+e.ObjectID+" "+e.Action+" "+string(e.After))
 		}
 		want := []string{
+			`09:03 dave enrolment 0004f2000001 approve {"detail":"was awaiting_approval"}`,
 			`09:02 carol firmware rule 3 approve {"detail":"pending → approved"}`,
 			`09:01 bob user amosm@contoso.com/ipphonepolicy grant {"upn":"amosm@contoso.com","PolicyName":"Sales"}`,
 			`09:00 alice ipphonepolicy Sales create {"Identity":"Sales"}`,

@@ -10,8 +10,8 @@ import (
 
 // Migrate creates the log's table and moves into it, once, the rows of the
 // logs it replaces: the policy audit (audit_entries) and the voice audit
-// (voice_audit), whose object was kind/id, and the firmware audit (firmware_audit, whose detail was free
-// text). The move and the drop of the old table are one transaction, so a
+// (voice_audit), whose object was kind/id, the firmware audit (firmware_audit, whose detail was free
+// text) and the phone enrolment audit (phone_enrolment_audit, free text per MAC). The move and the drop of the old table are one transaction, so a
 // crash between them cannot copy the rows twice.
 func Migrate(db *gorm.DB) error {
 	if err := db.AutoMigrate(&Entry{}); err != nil {
@@ -26,7 +26,10 @@ func Migrate(db *gorm.DB) error {
 				return err
 			}
 		}
-		return moveFirmwareAudit(tx)
+		if err := moveFirmwareAudit(tx); err != nil {
+			return err
+		}
+		return moveEnrolmentAudit(tx)
 	})
 }
 
@@ -90,8 +93,39 @@ func moveFirmwareAudit(tx *gorm.DB) error {
 	return tx.Migrator().DropTable("firmware_audit")
 }
 
-// FirmwareDetail is the after-value of a firmware entry: the firmware
-// audit's free-text detail, which its API path still shows.
+// FirmwareDetail is the after-value of a firmware or enrolment entry: the
+// old logs' free-text detail, which their API paths still show.
 type FirmwareDetail struct {
 	Detail string `json:"detail"`
+}
+
+type enrolmentAuditRow struct {
+	ID     uint
+	At     time.Time
+	Actor  string
+	Action string
+	MAC    string
+	Detail string
+}
+
+func moveEnrolmentAudit(tx *gorm.DB) error {
+	if !tx.Migrator().HasTable("phone_enrolment_audit") {
+		return nil
+	}
+	var rows []enrolmentAuditRow
+	if err := tx.Table("phone_enrolment_audit").Order("id").Find(&rows).Error; err != nil {
+		return err
+	}
+	for _, r := range rows {
+		after, err := json.Marshal(FirmwareDetail{Detail: r.Detail})
+		if err != nil {
+			return err
+		}
+		e := Entry{At: r.At.UTC(), Actor: r.Actor, Kind: KindEnrolment, ObjectID: r.MAC, Action: r.Action,
+			BeforeJSON: "null", AfterJSON: string(after)}
+		if err := tx.Create(&e).Error; err != nil {
+			return err
+		}
+	}
+	return tx.Migrator().DropTable("phone_enrolment_audit")
 }

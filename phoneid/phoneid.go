@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/store"
@@ -108,21 +110,25 @@ func (setting) TableName() string { return "phone_enrolment_settings" }
 
 const settingRequireApproval = "require_approval"
 
-// AuditEntry is one recorded change of a phone's enrolment.
+// AuditEntry is one recorded change of a phone's enrolment, as the
+// enrolment audit's API path shows it: a filtered view of the one audit log
+// (package audit, kind "enrolment").
 type AuditEntry struct {
-	ID     uint      `gorm:"primaryKey" json:"id"`
-	At     time.Time `gorm:"index;not null" json:"at"`
-	Actor  string    `gorm:"size:200;not null" json:"actor"`
-	Action string    `gorm:"size:64;not null" json:"action"`
-	MAC    string    `gorm:"size:12;not null;index" json:"mac"`
-	Detail string    `gorm:"size:1000" json:"detail"`
+	ID     uint      `json:"id"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	MAC    string    `json:"mac"`
+	Detail string    `json:"detail"`
 }
 
-func (AuditEntry) TableName() string { return "phone_enrolment_audit" }
-
-// Migrate creates the package's tables.
+// Migrate creates the package's tables; the old enrolment audit's rows
+// move into the one audit log first.
 func Migrate(db *gorm.DB) error {
-	return db.AutoMigrate(&enrolment{}, &setting{}, &AuditEntry{})
+	if err := audit.Migrate(db); err != nil {
+		return err
+	}
+	return db.AutoMigrate(&enrolment{}, &setting{})
 }
 
 // Service keeps enrolments and checks phones' credentials.
@@ -401,24 +407,39 @@ func (s *Service) Audit(ctx context.Context, mac string, limit int) ([]AuditEntr
 	if limit <= 0 || limit > 1000 {
 		limit = 200
 	}
-	q := s.db.WithContext(ctx).Order("id DESC").Limit(limit)
+	f := audit.Filter{Kind: audit.KindEnrolment, Limit: limit}
 	if mac != "" {
 		m, err := CanonicalMAC(mac)
 		if err != nil {
 			return nil, err
 		}
-		q = q.Where("mac = ?", m)
+		f.Object = audit.KindEnrolment + "/" + m
 	}
-	out := []AuditEntry{}
-	err := q.Find(&out).Error
-	return out, err
+	p, err := audit.List(ctx, s.db, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AuditEntry, len(p.Entries))
+	for i, e := range p.Entries {
+		var d audit.FirmwareDetail
+		_ = json.Unmarshal(e.After, &d) // an entry without a detail shows none
+		out[i] = AuditEntry{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, MAC: e.ObjectID, Detail: d.Detail}
+	}
+	return out, nil
 }
 
+// audit records a change of mac's enrolment (or of a setting, mac "") in
+// the one audit log, in tx, the change's own transaction.
 func (s *Service) audit(tx *gorm.DB, actor, action, mac, detail string) error {
 	if actor == "" {
 		actor = "system"
 	}
-	return tx.Create(&AuditEntry{At: s.now(), Actor: actor, Action: action, MAC: mac, Detail: detail}).Error
+	obj := mac
+	if obj == "" {
+		obj = "settings"
+	}
+	return audit.Record(tx.Statement.Context, tx, audit.Change{At: s.now(), Actor: actor, Kind: audit.KindEnrolment, ObjectID: obj,
+		Action: action, After: audit.FirmwareDetail{Detail: detail}})
 }
 
 // credential opens a row's stored credential.

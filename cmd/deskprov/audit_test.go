@@ -34,6 +34,8 @@ func TestEveryAdminChangeIsAudited(t *testing.T) {
 			{"phonefile", "add", dict, "--path", "dict.xml", "--vendor", "polycom"},
 			{"mfa", "require-enrollment-code", "on"},
 			{"signin", "rotate-key"},
+			{"enrolment", "approve", "00:04:f2:00:00:42"},
+			{"enrolment", "revoke", "0004f2000042"},
 			{"admin", "add", "desk", "--role", "helpdesk"},
 			{"address", "create", "--house-number", "1", "--street", "Microsoft Way", "--city", "Redmond", "--state", "WA", "--postal-code", "98052", "--country", "US"},
 			{"address", "location", "1", "Floor 3"},
@@ -63,6 +65,7 @@ func TestEveryAdminChangeIsAudited(t *testing.T) {
 			"license set-purchased", "user create", "user update", "user assign", "user unassign", "user delete",
 			"ipphonepolicy create", "user grant", "site create", "cacert add", "phonefile add",
 			"mfasettings update", "signingkey rotate", "admin create",
+			"enrolment approve", "enrolment revoke",
 			"emergencyaddress create", "voiceservice create", "voiceservice delete",
 		} {
 			if !have[want] {
