@@ -2,14 +2,14 @@ package web
 
 import (
 	"context"
-	"os"
-	"os/exec"
+
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/deskprov/deskprov/internal/browsertest"
 	"github.com/deskprov/deskprov/store/storetest"
 )
 
@@ -75,29 +75,7 @@ func TestConsoleInChromium(t *testing.T) {
 // tab's context, bounded to 60 seconds; the browser stops when the test ends.
 func startChromium(t *testing.T, bin string) context.Context {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(cancelBrowser)
-	// The first call starts the browser and must not carry a timeout (it
-	// would stop the browser); later steps are bounded.
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
+	return browsertest.Start(t, bin, 60*time.Second)
 }
 
 // chromiumPath finds Debian's chromium for a browser test. Without it the
@@ -105,14 +83,5 @@ func startChromium(t *testing.T, bin string) context.Context {
 // browser tests must run (./scripts/test installs chromium).
 func chromiumPath(t *testing.T, what string) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "/usr/bin/chromium"} {
-		if bin, err := exec.LookPath(name); err == nil {
-			return bin
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s needs chromium, and CI must run it: install Debian's chromium package (./scripts/test does)", what)
-	}
-	t.Skipf("skipping %s: no chromium binary found (install Debian's chromium package to run it)", what)
-	return ""
+	return browsertest.Path(t, what)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/deskprov/deskprov/internal/browsertest"
 	"github.com/deskprov/deskprov/store/storetest"
 )
 
@@ -80,11 +81,5 @@ func TestMyPageInChromium(t *testing.T) {
 // test sets, a phone's width).
 func myFits(t *testing.T, ctx context.Context, page string) {
 	t.Helper()
-	wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if wide {
-		t.Errorf("%s scrolls sideways at 390 px", page)
-	}
+	browsertest.Fits(t, ctx, page)
 }
