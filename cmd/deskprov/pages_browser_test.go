@@ -1,6 +1,9 @@
 package main
 
 import (
+	"flag"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -12,6 +15,12 @@ import (
 	"github.com/deskprov/deskprov/internal/browsertest"
 	"github.com/deskprov/deskprov/web"
 )
+
+// screenshots, when set, is where TestEveryPageIsAccessibleAndFitsAPhone
+// saves a full-page PNG of each page at 1280 px, for docs/console.md:
+//
+//	go test ./cmd/deskprov -run EveryPage -screenshots ../../docs/console
+var screenshots = flag.String("screenshots", "", "save a PNG of each page checked into this directory")
 
 // pageSamples fill a console route's path parameters with the objects
 // TestEveryPageIsAccessibleAndFitsAPhone makes through the CLI.
@@ -82,6 +91,20 @@ func TestEveryPageIsAccessibleAndFitsAPhone(t *testing.T) {
 		}
 		browsertest.Fits(t, ctx, what)
 		browsertest.Axe(t, ctx, what)
+		if *screenshots != "" {
+			var png []byte
+			err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Reload(), chromedp.WaitReady(chromedp.CSS("main")))
+			if err == nil {
+				png, err = chromedp.Run(ctx, chromedp.FullScreenshot(90))
+			}
+			if err != nil {
+				t.Fatalf("screenshot of %s: %v", what, err)
+			}
+			name := strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(strings.TrimPrefix(url, base)), "-"), "-") + ".png"
+			if err := os.WriteFile(filepath.Join(*screenshots, name), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	check("the phone sign-in page", base+"/devicelogin")
 	check("the people's sign-in page", base+"/my/signin")
