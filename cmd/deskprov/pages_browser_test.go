@@ -17,10 +17,10 @@ import (
 )
 
 // screenshots, when set, is where TestEveryPageIsAccessibleAndFitsAPhone
-// saves a full-page PNG of each page at 1280 px, for docs/console.md:
+// saves a full-page JPEG of each page at 1280 px, for docs/console.md:
 //
 //	go test ./cmd/deskprov -run EveryPage -screenshots ../../docs/console
-var screenshots = flag.String("screenshots", "", "save a PNG of each page checked into this directory")
+var screenshots = flag.String("screenshots", "", "save a JPEG of each page checked into this directory")
 
 // pageSamples fill a console route's path parameters with the objects
 // TestEveryPageIsAccessibleAndFitsAPhone makes through the CLI.
@@ -95,12 +95,12 @@ func TestEveryPageIsAccessibleAndFitsAPhone(t *testing.T) {
 			var png []byte
 			err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Reload(), chromedp.WaitReady(chromedp.CSS("main")))
 			if err == nil {
-				png, err = chromedp.Run(ctx, chromedp.FullScreenshot(90))
+				png, err = chromedp.Run(ctx, chromedp.FullScreenshot(80))
 			}
 			if err != nil {
 				t.Fatalf("screenshot of %s: %v", what, err)
 			}
-			name := strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(strings.TrimPrefix(url, base)), "-"), "-") + ".png"
+			name := strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(strings.TrimPrefix(url, base)), "-"), "-") + ".jpg"
 			if err := os.WriteFile(filepath.Join(*screenshots, name), png, 0o644); err != nil {
 				t.Fatal(err)
 			}
