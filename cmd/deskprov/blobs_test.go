@@ -107,6 +107,41 @@ func TestTwoServersOnOneDatabaseShareFiles(t *testing.T) {
 			t.Fatalf("an upload whose bytes are lost: %d %v Retry-After %q", st, err, h.Get("Retry-After"))
 		}
 	})
+	t.Run("a shared phone file added through A is served by B", func(t *testing.T) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("path", "VVXLocalization/Swedish_Sweden/VVX-dictionary.xml")
+		fw, _ := mw.CreateFormFile("file", "dict.xml")
+		fw.Write([]byte("<dictionary/>"))
+		mw.Close()
+		req, _ := http.NewRequest("POST", a+"/api/v1/phonefiles", &buf)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Authorization", "Bearer "+tokA)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("add on A: %d", resp.StatusCode)
+		}
+		pua := "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"
+		if st, body := fetch(t, b+"/prov/VVXLocalization/Swedish_Sweden/VVX-dictionary.xml", pua); st != 200 || body != "<dictionary/>" {
+			t.Fatalf("B serves %d %q", st, body)
+		}
+		dsum := sha256.Sum256([]byte("<dictionary/>"))
+		db.Exec("DELETE FROM blobs WHERE sha256 = ?", hex.EncodeToString(dsum[:]))
+		req, _ = http.NewRequest("GET", b+"/prov/VVXLocalization/Swedish_Sweden/VVX-dictionary.xml", nil)
+		req.Header.Set("User-Agent", pua)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("a shared file whose bytes are lost: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	})
 	t.Run("an image removed through B is gone from the store and B's cache", func(t *testing.T) {
 		other := bytes.Repeat([]byte("T48G firmware 28.83.0.130 "), 50_000)
 		osum := sha256.Sum256(other)
@@ -186,4 +221,27 @@ func api(t *testing.T, base, token, method, path string, status int) string {
 		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, body)
 	}
 	return string(body)
+}
+
+func TestBlobStoreFlag(t *testing.T) {
+	for _, c := range []struct {
+		flag   string
+		engine store.Engine
+		want   string
+	}{
+		{"", store.Postgres, blobStoreDB},
+		{"", store.SQLite, blobStoreDir},
+		{"dir", store.Postgres, blobStoreDir},
+		{"db", store.SQLite, blobStoreDB},
+	} {
+		if got, err := blobStoreKind(c.flag, c.engine); err != nil || got != c.want {
+			t.Errorf("--blob-store %q on %s: %q, %v; want %q", c.flag, c.engine, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"s3://bucket", "postgres", "DB"} {
+		_, err := blobStoreKind(bad, store.Postgres)
+		if err == nil || !strings.Contains(err.Error(), "docs/deploy.md") || !strings.Contains(err.Error(), bad) {
+			t.Errorf("--blob-store %q: %v", bad, err)
+		}
+	}
 }
