@@ -244,16 +244,27 @@ type failing struct{}
 
 func (failing) Read([]byte) (int, error) { return 0, errors.New("the phone hung up") }
 
-// newPattern is an endless stream of pseudo-random bytes, made as read.
-func newPattern() io.Reader { return &pattern{r: rand.New(rand.NewPCG(1, 2))} }
+// newPattern is an endless stream of a 64 KiB pseudo-random block over and
+// over, made as read (copies, not a loop per byte, so that it is quick
+// under the race detector too).
+func newPattern() io.Reader {
+	r := rand.New(rand.NewPCG(1, 2))
+	block := make([]byte, 64<<10)
+	for i := range block {
+		block[i] = byte(r.Uint32())
+	}
+	return &pattern{block: block}
+}
 
-type pattern struct{ r *rand.Rand }
+type pattern struct {
+	block []byte
+	off   int
+}
 
 func (p *pattern) Read(b []byte) (int, error) {
-	for i := range b {
-		b[i] = byte(p.r.Uint32())
-	}
-	return len(b), nil
+	n := copy(b, p.block[p.off:])
+	p.off = (p.off + n) % len(p.block)
+	return n, nil
 }
 
 // heapWatch keeps the largest heap seen at its samples.
