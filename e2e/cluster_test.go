@@ -51,6 +51,8 @@ var (
 func binaries(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		start := time.Now()
+		defer func() { t.Logf("built deskprov and phonesim (race detector %v) in %s", raceBuild, time.Since(start).Round(time.Second)) }()
 		buildDir, buildErr = os.MkdirTemp("", "deskprov-e2e-bin")
 		if buildErr != nil {
 			return
@@ -60,7 +62,11 @@ func binaries(t *testing.T) string {
 			goBin = "go"
 		}
 		for _, c := range []string{"deskprov", "phonesim"} {
-			cmd := exec.Command(goBin, "build", "-o", filepath.Join(buildDir, c), "./cmd/"+c)
+			args := []string{"build", "-o", filepath.Join(buildDir, c)}
+			if raceBuild {
+				args = append(args, "-race")
+			}
+			cmd := exec.Command(goBin, append(args, "./cmd/"+c)...)
 			cmd.Dir = ".."
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("go build ./cmd/%s: %v\n%s", c, err, out)
@@ -196,6 +202,9 @@ func startInstance(t *testing.T, addr string, args []string) *instance {
 			<-in.done
 		}
 		logf.Close()
+		if b, _ := os.ReadFile(logf.Name()); bytes.Contains(b, []byte("DATA RACE")) {
+			t.Errorf("deskprov on %s ran into a data race:\n%s", addr, b)
+		}
 	})
 	return in
 }
@@ -266,8 +275,9 @@ func nginxBinary() string {
 // startProxy puts a round-robin TLS reverse proxy in front of the two
 // upstreams and returns its URL: nginx running docs/examples/nginx.conf when
 // nginx is installed (scripts/test installs it), else a Go one doing the same
-// (round robin, X-Forwarded-For, the client's Host). Either adds
-// upstreamHeader to every answer.
+// (round robin, X-Forwarded-For, the client's Host); DESKPROV_E2E_PROXY=go
+// asks for the Go one where nginx is installed. Either adds upstreamHeader to
+// every answer.
 func startProxy(t *testing.T, upstreams []string, cert, key string) string {
 	t.Helper()
 	listen := freeAddr(t)
@@ -326,7 +336,11 @@ http {
 		t.Logf("proxy: nginx (%s) running docs/examples/nginx.conf on %s", bin, listen)
 		return "https://" + listen
 	}
-	t.Logf("proxy: nginx is not installed, so a Go round-robin proxy on %s", listen)
+	if os.Getenv("DESKPROV_E2E_PROXY") == "go" {
+		t.Logf("proxy: a Go round-robin proxy on %s (DESKPROV_E2E_PROXY=go)", listen)
+	} else {
+		t.Logf("proxy: nginx is not installed, so a Go round-robin proxy on %s", listen)
+	}
 	var next atomic.Uint64
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
@@ -380,9 +394,10 @@ func startCluster(t *testing.T, dsn string) *cluster {
 		in := startInstance(t, addr, serveArgs(dsn, key, proxyURL, addr, t.TempDir()))
 		// The first creates the schema and records the service-wide
 		// settings; the second joins.
+		start := time.Now()
 		in.ready(t, 90*time.Second)
+		t.Logf("instance %c on %s ready in %s", 'A'+i, addr, time.Since(start).Round(100*time.Millisecond))
 		c.instances = append(c.instances, in)
-		_ = i
 	}
 	pool := x509.NewCertPool()
 	pem, _ := os.ReadFile(cert)
