@@ -52,7 +52,9 @@ func binaries(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		start := time.Now()
-		defer func() { t.Logf("built deskprov and phonesim (race detector %v) in %s", raceBuild, time.Since(start).Round(time.Second)) }()
+		defer func() {
+			t.Logf("built deskprov and phonesim (race detector %v) in %s", raceBuild, time.Since(start).Round(time.Second))
+		}()
 		buildDir, buildErr = os.MkdirTemp("", "deskprov-e2e-bin")
 		if buildErr != nil {
 			return
