@@ -18,6 +18,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -30,6 +31,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -152,6 +154,7 @@ func certificate(t *testing.T) (certFile, keyFile string) {
 // instance is one `deskprov serve` process.
 type instance struct {
 	addr string
+	args []string
 	cmd  *exec.Cmd
 	log  *os.File
 	done chan error
@@ -193,7 +196,7 @@ func startInstance(t *testing.T, addr string, args []string) *instance {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	in := &instance{addr: addr, cmd: cmd, log: logf, done: make(chan error, 1)}
+	in := &instance{addr: addr, args: args, cmd: cmd, log: logf, done: make(chan error, 1)}
 	go func() { in.done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
@@ -209,6 +212,22 @@ func startInstance(t *testing.T, addr string, args []string) *instance {
 		}
 	})
 	return in
+}
+
+// stop stops the instance as a service manager does (SIGTERM) and waits for
+// it to exit.
+func (in *instance) stop(t *testing.T) {
+	t.Helper()
+	in.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-in.done:
+		in.done <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("deskprov on %s exited with %v after SIGTERM\n%s", in.addr, err, in.logTail())
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatalf("deskprov on %s did not stop after SIGTERM", in.addr)
+	}
 }
 
 // ready waits until the instance's /readyz answers 200.
@@ -280,7 +299,7 @@ func nginxBinary() string {
 // (round robin, X-Forwarded-For, the client's Host); DESKPROV_E2E_PROXY=go
 // asks for the Go one where nginx is installed. Either adds upstreamHeader to
 // every answer.
-func startProxy(t *testing.T, upstreams []string, cert, key string) string {
+func startProxy(t *testing.T, upstreams []string, cert, key string) (string, func() map[string]int, bool) {
 	t.Helper()
 	listen := freeAddr(t)
 	if bin := nginxBinary(); bin != "" && os.Getenv("DESKPROV_E2E_PROXY") != "go" {
@@ -299,7 +318,8 @@ pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
 events { worker_connections 1024; }
 http {
-    access_log %[1]s/access.log;
+    log_format upstream '$upstream_addr $status $request_method $uri';
+    access_log %[1]s/access.log upstream;
     client_body_temp_path %[1]s/body;
     proxy_temp_path %[1]s/proxy;
     fastcgi_temp_path %[1]s/fastcgi;
@@ -319,7 +339,13 @@ http {
 		}
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
-		t.Cleanup(func() { cmd.Process.Kill(); <-done })
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			<-done
+			if e, _ := os.ReadFile(filepath.Join(dir, "error.log")); t.Failed() && len(e) > 0 {
+				t.Logf("nginx's error.log:\n%s", e[max(0, len(e)-4000):])
+			}
+		})
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			if c, err := net.Dial("tcp", listen); err == nil {
 				c.Close()
@@ -336,7 +362,21 @@ http {
 			}
 		}
 		t.Logf("proxy: nginx (%s) running docs/examples/nginx.conf on %s", bin, listen)
-		return "https://" + listen
+		served := func() map[string]int {
+			b, _ := os.ReadFile(filepath.Join(dir, "access.log"))
+			n := map[string]int{}
+			for _, line := range strings.Split(string(b), "\n") {
+				// "A, B" when nginx tried A, then B.
+				if f := strings.Fields(line); len(f) > 0 {
+					n[strings.TrimSuffix(f[0], ",")]++
+				}
+				if strings.Contains(line, ",") {
+					n["retried"]++
+				}
+			}
+			return n
+		}
+		return "https://" + listen, served, true
 	}
 	if os.Getenv("DESKPROV_E2E_PROXY") == "go" {
 		t.Logf("proxy: a Go round-robin proxy on %s (DESKPROV_E2E_PROXY=go)", listen)
@@ -344,6 +384,8 @@ http {
 		t.Logf("proxy: nginx is not installed, so a Go round-robin proxy on %s", listen)
 	}
 	var next atomic.Uint64
+	var servedMu sync.Mutex
+	count := map[string]int{}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			up := upstreams[(next.Add(1)-1)%uint64(len(upstreams))]
@@ -353,6 +395,9 @@ http {
 		},
 		ModifyResponse: func(res *http.Response) error {
 			res.Header.Set(upstreamHeader, res.Request.URL.Host)
+			servedMu.Lock()
+			count[res.Request.URL.Host]++
+			servedMu.Unlock()
 			return nil
 		},
 		FlushInterval: -1,
@@ -368,7 +413,12 @@ http {
 	srv := &http.Server{Handler: rp}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return "https://" + listen
+	served := func() map[string]int {
+		servedMu.Lock()
+		defer servedMu.Unlock()
+		return maps.Clone(count)
+	}
+	return "https://" + listen, served, false
 }
 
 // cluster is N instances on one database behind the proxy.
@@ -378,6 +428,9 @@ type cluster struct {
 	url       string // the proxy: the one --public-url
 	caFile    string
 	instances []*instance
+	nginx     bool // the proxy is nginx running docs/examples/nginx.conf
+	// served counts the answers the proxy has had from each instance.
+	served func() map[string]int
 	client    *http.Client // through the proxy, round robin
 	mu        sync.Mutex   // one steered request at a time
 }
@@ -390,7 +443,8 @@ func startCluster(t *testing.T, dsn string) *cluster {
 	// The proxy's address is known before the instances start: it is
 	// their --public-url.
 	c := &cluster{t: t, dsn: dsn, key: key, caFile: cert}
-	proxyURL := startProxy(t, addrs, cert, certKey)
+	proxyURL, served, nginx := startProxy(t, addrs, cert, certKey)
+	c.nginx, c.served = nginx, served
 	c.url = proxyURL
 	for i, addr := range addrs {
 		in := startInstance(t, addr, serveArgs(dsn, key, proxyURL, addr, t.TempDir()))

@@ -355,17 +355,64 @@ func TestTwoInstancesBehindTheProxyBehaveAsOne(t *testing.T) {
 		}
 	})
 
+	// One step of a rolling upgrade: B stopped as a service manager stops
+	// it and started again on its data directory. nginx notices the refused
+	// connections and sends phones to A meanwhile (docs/deploy.md, "Rolling
+	// upgrades"); the Go proxy of a machine without nginx does not.
+	t.Run("an instance restarted behind nginx", func(t *testing.T) {
+		c.instances[1].stop(t)
+		if c.nginx {
+			for i := range 6 {
+				for _, p := range []string{"/prov/000000000000.cfg", "/api/v1/users"} {
+					st, h, b := call(t, c.client, "GET", c.url+p, token, nil, http.Header{"User-Agent": {"FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"}}, nil)
+					if st != 200 {
+						t.Fatalf("request %d for %s while B is stopped: %d from %q %.200s", i, p, st, h.Get(upstreamHeader), b)
+					}
+				}
+			}
+		} else {
+			t.Log("the Go proxy does not fail over: only B's restart is checked")
+		}
+		old := c.instances[1]
+		// Started on the cluster's test, so that it runs until the end.
+		c.instances[1] = startInstance(c.t, old.addr, old.args)
+		c.instances[1].ready(t, 90*time.Second)
+		// nginx takes B back after fail_timeout (10 s).
+		waitFor(t, 30*time.Second, func() string {
+			res, err := c.client.Get(c.url + "/healthz")
+			if err != nil {
+				return err.Error()
+			}
+			res.Body.Close()
+			if res.Header.Get(upstreamHeader) != old.addr {
+				return "the proxy did not send requests to B again after it was restarted"
+			}
+			return ""
+		})
+		if st, _, b := call(t, B, "GET", c.url+"/api/v1/users", token, nil, nil, nil); st != 200 {
+			t.Fatalf("the admin's token after B's restart, on B: %d %s", st, b)
+		}
+	})
+
 	// The acceptance suite's phones, through the proxy: every family boots
 	// and polls, its requests alternating between the instances.
 	t.Run("phonesim through the proxy", func(t *testing.T) {
+		before := c.served()
 		cmd := exec.Command(filepath.Join(binaries(t), "phonesim"), "-server", c.url, "-ca", c.caFile, "-phones", "200", "-polls", "2", "-concurrency", "16")
 		out, err := cmd.CombinedOutput()
-		if err != nil {
+		// Its requests went to both instances, about evenly.
+		after := c.served()
+		var n []int
+		for _, in := range c.instances {
+			n = append(n, after[in.addr]-before[in.addr])
+		}
+		t.Logf("phonesim's requests answered by A and B: %v", n)
+		if err != nil || !strings.Contains(string(out), "every answer was what a phone expects") {
 			t.Fatalf("phonesim: %v\n%s", err, out)
 		}
-		if !strings.Contains(string(out), "every answer was what a phone expects") {
-			t.Fatalf("phonesim:\n%s", out)
-		}
 		t.Logf("phonesim:\n%s", out)
+		if n[0] < 500 || n[1] < 500 {
+			t.Fatalf("phonesim's requests were answered %v times by A and B: not alternating", n)
+		}
 	})
 }
