@@ -431,8 +431,8 @@ type cluster struct {
 	nginx     bool // the proxy is nginx running docs/examples/nginx.conf
 	// served counts the answers the proxy has had from each instance.
 	served func() map[string]int
-	client    *http.Client // through the proxy, round robin
-	mu        sync.Mutex   // one steered request at a time
+	client *http.Client // through the proxy, round robin
+	mu     sync.Mutex   // one steered request at a time
 }
 
 func startCluster(t *testing.T, dsn string) *cluster {
