@@ -2,8 +2,6 @@ package firmware
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/blob"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/tempfile"
 	"github.com/deskprov/deskprov/store"
@@ -65,55 +64,48 @@ func (i Image) MarshalJSON() ([]byte, error) {
 	return json.Marshal(ImageView{i.ID, i.ID, i.Size, i.Vendor, i.ModelList(), i.Version, i.FileName, i.Revision, i.Locale, i.Edition, i.CreatedAt, i.CreatedBy})
 }
 
-// Upload is an image received in full and hashed, not yet in the catalog.
-// Commit it or Discard it.
+// Upload is an image received in full, hashed and in the blob store, not
+// yet in the catalog. Commit it or Discard it.
 type Upload struct {
-	path   string
+	s      *Service
 	SHA256 string
 	Size   int64
+	done   bool
 }
 
-// Discard removes the staged file. Safe to call twice and after Commit.
+// Discard drops the stored blob unless the catalog (or another owner of
+// the blob store) names it. Safe to call twice and after Commit.
 func (u *Upload) Discard() {
-	if u != nil && u.path != "" {
-		os.Remove(u.path)
-		u.path = ""
+	if u == nil || u.done {
+		return
 	}
+	u.done = true
+	// Under a context of its own: the upload's request may be gone.
+	blob.Release(context.Background(), u.s.blobs, u.SHA256, u.s.Holds)
 }
 
+// tempPrefix started the name of an upload being written in the firmware
+// directory of earlier releases.
 const tempPrefix = ".upload-"
 
-// Stage streams r to a temporary file in the image directory while hashing
-// it, so an image is never held whole in memory. A read error or an image
-// over MaxUpload leaves nothing behind.
-func (s *Service) Stage(r io.Reader) (*Upload, error) {
-	f, err := os.CreateTemp(s.dir, tempPrefix+"*")
-	if err != nil {
+// Stage streams r into the blob store while hashing it, so an image is
+// never held whole in memory. A read error or an image over MaxUpload
+// leaves nothing behind.
+func (s *Service) Stage(ctx context.Context, r io.Reader) (*Upload, error) {
+	info, err := s.blobs.Put(ctx, r, s.MaxUpload)
+	switch {
+	case errors.Is(err, blob.ErrTooLarge):
+		return nil, fault.New(fault.TooLarge, "the image is over %d bytes", s.MaxUpload)
+	case errors.Is(err, blob.ErrRead):
+		return nil, fault.Invalidf("the upload was interrupted (%v): nothing was kept, send it again", err).Wrap(err)
+	case err != nil:
 		return nil, err
 	}
-	tempfile.Hold(f) // so that RemoveStaleUploads in another server leaves it
-	u := &Upload{path: f.Name()}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, s.MaxUpload+1))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		u.Discard()
-		return nil, fault.Invalidf("the upload was interrupted after %d bytes (%v): nothing was kept, send it again", n, err).Wrap(err)
-	}
-	if n > s.MaxUpload {
-		u.Discard()
-		return nil, fault.New(fault.TooLarge, "the image is over %d bytes", s.MaxUpload)
-	}
-	if n == 0 {
+	u := &Upload{s: s, SHA256: info.SHA256, Size: info.Size}
+	if info.Size == 0 {
 		u.Discard()
 		return nil, fault.FieldInvalid("file", "the image is empty")
 	}
-	u.SHA256, u.Size = hex.EncodeToString(h.Sum(nil)), n
 	return u, nil
 }
 
@@ -123,7 +115,7 @@ func (s *Service) Stage(r io.Reader) (*Upload, error) {
 // The same bytes uploaded again (even concurrently) give the existing entry
 // and created=false, or a conflict when they now say another vendor, model,
 // version, revision or locale than the entry does (the file name alone may
-// differ). The staged file is consumed either way.
+// differ). The blob stays only while the catalog names it.
 func (s *Service) Commit(ctx context.Context, u *Upload, fileName string, given ImageMeta, actor string) (img Image, created bool, err error) {
 	defer u.Discard()
 	meta, err := ParseMeta(fileName, given)
@@ -156,13 +148,7 @@ func (s *Service) Commit(ctx context.Context, u *Upload, fileName string, given 
 				}
 			}
 		}
-		if err := s.audit(tx, actor, "import", img.ID, meta.Vendor+" "+img.Models+" "+img.Version+" "+img.FileName); err != nil {
-			return err
-		}
-		// Rename inside the transaction: a failed rename rolls the row back;
-		// a failed commit leaves at worst a file named by its own hash, which
-		// the next identical upload reuses.
-		return os.Rename(u.path, s.path(img.ID))
+		return s.audit(tx, actor, "import", img.ID, meta.Vendor+" "+img.Models+" "+img.Version+" "+img.FileName)
 	})
 	if err != nil {
 		if store.IsUniqueViolation(err) {
@@ -172,7 +158,7 @@ func (s *Service) Commit(ctx context.Context, u *Upload, fileName string, given 
 		}
 		return Image{}, false, err
 	}
-	u.path = ""
+	u.done = true
 	return img, true, nil
 }
 
@@ -197,8 +183,6 @@ func sameImage(existing Image, meta ImageMeta) error {
 		existing.ID, describe(existing.Vendor, existing.Models, existing.Version, existing.Revision, existing.Locale),
 		describe(meta.Vendor, strings.Join(meta.Models, ","), meta.Version, meta.Revision, meta.Locale))
 }
-
-func (s *Service) path(sha string) string { return filepath.Join(s.dir, sha) }
 
 // Image returns one catalog entry.
 func (s *Service) Image(ctx context.Context, id string) (Image, error) {
@@ -262,10 +246,10 @@ func (s *Service) Remove(ctx context.Context, id, actor string) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
-	// After the commit: a crash in between leaves a file named by its hash,
+	// After the commit: a crash in between leaves a blob no entry names,
 	// which the next upload of the same bytes takes over.
-	if err := os.Remove(s.path(img.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return img, fmt.Errorf("the catalog entry is removed, but its file %s is not: %w", s.path(img.ID), err)
+	if err := blob.Release(ctx, s.blobs, img.ID, s.Holds); err != nil {
+		return img, fmt.Errorf("the catalog entry is removed, but its file is not: %w", err)
 	}
 	return img, nil
 }
@@ -309,11 +293,13 @@ func (s *Service) Images(ctx context.Context, vendor string) ([]Image, error) {
 	return out, q.Find(&out).Error
 }
 
-// Open opens an image's file for reading.
-func (s *Service) Open(img Image) (*os.File, error) {
-	f, err := os.Open(s.path(img.ID))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fault.New(fault.Unavailable, "the file of image %s is missing from %s", img.ID, s.dir)
+// Open opens an image's file for reading. An image whose blob is missing
+// is fault.Unavailable: a phone tries again later rather than taking a 404
+// as "no such image".
+func (s *Service) Open(ctx context.Context, img Image) (*os.File, error) {
+	f, err := s.blobs.Open(ctx, img.ID)
+	if errors.Is(err, blob.ErrNotExist) {
+		return nil, fault.New(fault.Unavailable, "the file of image %s is missing from the blob store", img.ID).Wrap(err)
 	}
 	return f, err
 }
@@ -418,11 +404,17 @@ func (s *Service) offeredAmong(ctx context.Context, vendor string, cands []Image
 }
 
 // RemoveStaleUploads removes the temporary files of uploads an earlier
-// process was killed in the middle of, whatever their age, and returns how
-// many it removed. An upload in progress (in a server sharing the directory)
-// holds a lock on its file and keeps it.
+// release was killed in the middle of in the firmware directory, whatever
+// their age, and returns how many it removed. An upload in progress (in a
+// server sharing the directory) holds a lock on its file and keeps it.
 func (s *Service) RemoveStaleUploads() (int, error) {
+	if s.dir == "" {
+		return 0, nil
+	}
 	ents, err := os.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -434,4 +426,42 @@ func (s *Service) RemoveStaleUploads() (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// AdoptOld moves the images earlier releases kept as files in the firmware
+// directory into the blob store, and returns how many it moved. A file
+// that no catalog entry names, or that does not hash to its name, stays
+// where it is (and is reported).
+func (s *Service) AdoptOld(ctx context.Context) (moved int, left []string, err error) {
+	if s.dir == "" {
+		return 0, nil, nil
+	}
+	if d := blob.DirOf(s.blobs); d != nil && filepath.Clean(d.Path()) == filepath.Clean(s.dir) {
+		return 0, nil, nil // the store is that directory
+	}
+	ents, err := os.ReadDir(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, e := range ents {
+		if !blob.ValidSHA(e.Name()) || !e.Type().IsRegular() {
+			continue
+		}
+		path := filepath.Join(s.dir, e.Name())
+		if held, err := s.Holds(ctx, e.Name()); err != nil {
+			return moved, left, err
+		} else if !held {
+			left = append(left, path+" (no catalog entry names it)")
+			continue
+		}
+		if err := blob.Adopt(ctx, s.blobs, path, e.Name()); err != nil {
+			left = append(left, fmt.Sprintf("%s (%v)", path, err))
+			continue
+		}
+		moved++
+	}
+	return moved, left, nil
 }

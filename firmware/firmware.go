@@ -1,19 +1,20 @@
 // Package firmware keeps the certified image catalog, the update rules
 // (pending, approved, restore) with their test devices, staged rollouts and
 // the update-loop guard, and decides which image each phone is offered.
-// Images are files named by their SHA-256 in a directory the caller gives.
+// Images are blobs named by their SHA-256 in the blob store the caller
+// gives (package blob), which every instance on one store reads.
 package firmware
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/audit"
+	"github.com/deskprov/deskprov/blob"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/store/notify"
 )
@@ -36,7 +37,10 @@ type Decision struct {
 
 // Service is the firmware area.
 type Service struct {
-	db  *gorm.DB
+	db    *gorm.DB
+	blobs blob.Store
+	// dir is the directory images were kept in before the blob store (and
+	// are still, when the store is that directory).
 	dir string
 	// Now is the clock; tests move it.
 	Now func() time.Time
@@ -67,17 +71,33 @@ func (s *Service) UseHub(h *notify.Hub) {
 // hubTopic is the topic of firmware's messages: the data is a phone's MAC.
 const hubTopic = "firmware.device"
 
-// New returns the service storing images under dir (created if missing).
+// New returns the service storing images as files under dir (created if
+// missing), as one server on its own does.
 func New(db *gorm.DB, dir string) (*Service, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("create the firmware directory %s: %w", dir, err)
+	d, err := blob.NewDir(dir)
+	if err != nil {
+		return nil, err
 	}
-	s := &Service{db: db, dir: dir, Now: time.Now, MaxUpload: 2 << 30, LoopFlips: 3, LoopWindow: 24 * time.Hour}
-	return s, nil
+	return NewOn(db, d, dir), nil
 }
 
-// Dir is where images live.
+// NewOn returns the service storing images in blobs. oldDir is the
+// firmware directory of earlier releases, whose images AdoptOld moves into
+// blobs ("" for none).
+func NewOn(db *gorm.DB, blobs blob.Store, oldDir string) *Service {
+	return &Service{db: db, blobs: blobs, dir: oldDir, Now: time.Now, MaxUpload: 2 << 30, LoopFlips: 3, LoopWindow: 24 * time.Hour}
+}
+
+// Dir is the firmware directory of the data directory.
 func (s *Service) Dir() string { return s.dir }
+
+// Holds reports whether a catalog entry names the blob sha (a
+// blob.Holder).
+func (s *Service) Holds(ctx context.Context, sha string) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Image{}).Where("id = ?", sha).Count(&n).Error
+	return n > 0, err
+}
 
 // Migrate creates the firmware tables, and brings a store from before
 // editions to rules per edition (migrateEditions).

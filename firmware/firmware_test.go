@@ -37,7 +37,7 @@ func firmwareTestService(t *testing.T, db *gorm.DB) (*Service, *time.Time) {
 // firmwareTestImport stages and commits content under name.
 func firmwareTestImport(t *testing.T, s *Service, name, content string, meta ImageMeta) Image {
 	t.Helper()
-	up, err := s.Stage(strings.NewReader(content))
+	up, err := s.Stage(context.Background(), strings.NewReader(content))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestCatalog(t *testing.T) {
 		s, _ := firmwareTestService(t, db)
 
 		t.Run("an interrupted upload leaves nothing behind", func(t *testing.T) {
-			if _, err := s.Stage(&failingReader{n: 100000}); !fault.Is(err, fault.Invalid) {
+			if _, err := s.Stage(context.Background(), &failingReader{n: 100000}); !fault.Is(err, fault.Invalid) {
 				t.Fatalf("want invalid, got %v", err)
 			}
 			if files := firmwareTestFiles(t, s.Dir()); len(files) != 0 {
@@ -264,7 +264,7 @@ func TestCatalog(t *testing.T) {
 			}
 		})
 		t.Run("an upload with a bad name leaves nothing behind", func(t *testing.T) {
-			up, err := s.Stage(strings.NewReader("image"))
+			up, err := s.Stage(context.Background(), strings.NewReader("image"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -281,7 +281,7 @@ func TestCatalog(t *testing.T) {
 		t.Run("an image over the size cap is refused", func(t *testing.T) {
 			s.MaxUpload = 10
 			defer func() { s.MaxUpload = 2 << 30 }()
-			if _, err := s.Stage(strings.NewReader(strings.Repeat("x", 11))); !fault.Is(err, fault.TooLarge) {
+			if _, err := s.Stage(context.Background(), strings.NewReader(strings.Repeat("x", 11))); !fault.Is(err, fault.TooLarge) {
 				t.Fatalf("want too large, got %v", err)
 			}
 			if files := firmwareTestFiles(t, s.Dir()); len(files) != 0 {
@@ -300,7 +300,7 @@ func TestCatalog(t *testing.T) {
 				wg.Add(1)
 				go func(i int) {
 					defer wg.Done()
-					up, err := s.Stage(strings.NewReader(content))
+					up, err := s.Stage(context.Background(), strings.NewReader(content))
 					if err != nil {
 						errs[i] = err
 						return
@@ -343,7 +343,7 @@ func TestCatalog(t *testing.T) {
 		t.Run("the same bytes under another name are the same entry; as another version, a conflict", func(t *testing.T) {
 			content := strings.Repeat("yealink-image ", 5000)
 			commit := func(name string, meta ImageMeta) (Image, bool, error) {
-				up, err := s.Stage(strings.NewReader(content))
+				up, err := s.Stage(context.Background(), strings.NewReader(content))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -749,7 +749,7 @@ func TestOfferedPrefersWhatThePhoneWasOffered(t *testing.T) {
 			t.Fatal("an unknown name resolved")
 		}
 		img, _, _ = s.Offered(ctx, Polycom, "3111-44500-001.sip.ld", ask)
-		f, err := s.Open(img)
+		f, err := s.Open(context.Background(), img)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -263,11 +263,14 @@ func (s *Service) HoldsName(ctx context.Context, name string) (bool, error) {
 	return ca || snap.flat[strings.ToLower(name)], nil
 }
 
-// Open returns a shared file's contents.
-func (s *Service) Open(ctx context.Context, f File) (io.ReadSeeker, error) {
+// Open returns a shared file's contents; the caller closes them. Contents
+// missing from the blob store are fault.Unavailable with a Retry-After, so
+// a phone tries again later rather than taking a 404 as "no such file".
+func (s *Service) Open(ctx context.Context, f File) (io.ReadSeekCloser, error) {
 	rd, err := s.Blobs.Open(ctx, f.SHA256)
 	if fault.Is(err, fault.NotFound) {
-		return nil, fault.New(fault.Unavailable, "the contents of %s are missing from the store: upload the file again", f.Path)
+		return nil, &fault.Error{Kind: fault.Unavailable, RetryAfter: MissingRetryAfter,
+			Message: "the contents of " + f.Path + " are missing from the blob store: upload the file again"}
 	}
 	return rd, err
 }
@@ -284,6 +287,10 @@ func contains(list []string, v string) bool {
 func extList() string {
 	return ".xml .cfg .txt .csv .lang .jpg .jpeg .png .bmp .gif .wav .mp3 .pem .crt .cer"
 }
+
+// MissingRetryAfter is the Retry-After, in seconds, of a shared file whose
+// contents are missing from the blob store.
+const MissingRetryAfter = 30
 
 // fileObject names a shared file in the audit log: its ID, which tells two
 // files of one path (for other families or sites) apart.

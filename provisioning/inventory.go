@@ -41,7 +41,7 @@ type DeviceRecord struct {
 func (DeviceRecord) TableName() string { return "devices" }
 
 // Migrate creates provisioning's tables.
-func Migrate(db *gorm.DB) error { return db.AutoMigrate(&DeviceRecord{}) }
+func Migrate(db *gorm.DB) error { return db.AutoMigrate(&DeviceRecord{}, &phoneUpload{}) }
 
 // FlushEvery is how often buffered sightings are written by default
 // (serve --inventory-flush): a phone seen by one instance is in the

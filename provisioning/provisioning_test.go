@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/blob"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
@@ -412,34 +414,83 @@ func TestSightingsAreBufferedAndFlushedToTheInventory(t *testing.T) {
 	})
 }
 
-func TestUploadsAreCappedAndCannotEscapeTheirDirectory(t *testing.T) {
-	dir := t.TempDir()
-	up, err := provisioning.OpenUploads(filepath.Join(dir, "uploads"), 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Close()
-	if _, err := up.Put("0004f2a1b2c3", "0004f2a1b2c3-app.log", strings.NewReader("0123456789")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := up.Put("0004f2a1b2c3", "0004f2a1b2c3-app.log", strings.NewReader("0123456789X")); fault.KindOf(err) != fault.TooLarge {
-		t.Fatalf("an 11-byte upload over a 10-byte cap: %v", err)
-	}
-	list, _ := up.List("0004f2a1b2c3")
-	if len(list) != 1 || list[0].Size != 10 {
-		t.Fatalf("the refused upload replaced the kept one: %+v", list)
-	}
-	// A symlink planted in a device directory must not lead outside it.
-	os.WriteFile(filepath.Join(dir, "secret"), []byte("s"), 0o600)
-	os.Symlink(filepath.Join(dir, "secret"), filepath.Join(dir, "uploads", "0004f2a1b2c3", "0004f2a1b2c3-web.cfg"))
-	if _, _, err := up.Open("0004f2a1b2c3", "0004f2a1b2c3-web.cfg"); err == nil {
-		t.Fatal("a symlink out of the uploads directory was followed")
-	}
-	for _, bad := range [][2]string{{"../x", "a.log"}, {"0004f2a1b2c3", "../a.log"}, {"0004F2A1B2C3", "a.log"}} {
-		if _, err := up.Put(bad[0], bad[1], strings.NewReader("x")); err == nil {
-			t.Fatalf("Put(%q, %q) was accepted", bad[0], bad[1])
+func TestUploadsAreCapped(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		if err := provisioning.Migrate(db); err != nil {
+			t.Fatal(err)
 		}
-	}
+		ctx := context.Background()
+		blobs, err := blob.NewDir(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		up := provisioning.NewUploads(db, blobs, 10)
+		if _, err := up.Put(ctx, "0004f2a1b2c3", "0004f2a1b2c3-app.log", strings.NewReader("0123456789")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := up.Put(ctx, "0004f2a1b2c3", "0004f2a1b2c3-app.log", strings.NewReader("0123456789X")); fault.KindOf(err) != fault.TooLarge {
+			t.Fatalf("an 11-byte upload over a 10-byte cap: %v", err)
+		}
+		list, _ := up.List(ctx, "0004f2a1b2c3")
+		if len(list) != 1 || list[0].Size != 10 {
+			t.Fatalf("the refused upload replaced the kept one: %+v", list)
+		}
+		for _, bad := range [][2]string{{"../x", "a.log"}, {"0004f2a1b2c3", "../a.log"}, {"0004F2A1B2C3", "a.log"}} {
+			if _, err := up.Put(ctx, bad[0], bad[1], strings.NewReader("x")); err == nil {
+				t.Fatalf("Put(%q, %q) was accepted", bad[0], bad[1])
+			}
+		}
+		// Replacing an upload lets go of the bytes it named before.
+		if _, err := up.Put(ctx, "0004f2a1b2c3", "0004f2a1b2c3-app.log", strings.NewReader("abc")); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		blobs.List(ctx, func(blob.Info) error { n++; return nil })
+		if n != 1 {
+			t.Fatalf("%d blobs kept for one upload", n)
+		}
+	})
+}
+
+func TestUploadsOfAnEarlierReleaseAreMovedIntoTheStore(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		if err := provisioning.Migrate(db); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		dir := t.TempDir()
+		old := filepath.Join(dir, "uploads")
+		os.MkdirAll(filepath.Join(old, "0004f2a1b2c3"), 0o750)
+		os.WriteFile(filepath.Join(old, "0004f2a1b2c3", "0004f2a1b2c3-phone.cfg"), []byte("<PHONE_CONFIG/>"), 0o640)
+		os.WriteFile(filepath.Join(old, "0004f2a1b2c3", ".tmp-abandoned"), []byte("half"), 0o640)
+		// A symlink planted in a device directory must not lead outside it.
+		os.WriteFile(filepath.Join(dir, "secret"), []byte("s"), 0o600)
+		os.Symlink(filepath.Join(dir, "secret"), filepath.Join(old, "0004f2a1b2c3", "0004f2a1b2c3-web.cfg"))
+		blobs, err := blob.NewDir(filepath.Join(dir, "blobs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		up := provisioning.NewUploads(db, blobs, 0)
+		moved, left, err := up.AdoptOld(ctx, old)
+		if err != nil || moved != 1 || len(left) != 1 {
+			t.Fatalf("moved %d, left %v, %v", moved, left, err)
+		}
+		f, info, err := up.Open(ctx, "0004f2a1b2c3", "0004f2a1b2c3-phone.cfg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(f)
+		f.Close()
+		if string(b) != "<PHONE_CONFIG/>" || info.Size != 15 {
+			t.Fatalf("read %q %+v", b, info)
+		}
+		if _, _, err := up.Open(ctx, "0004f2a1b2c3", "0004f2a1b2c3-web.cfg"); fault.KindOf(err) != fault.NotFound {
+			t.Fatalf("a symlink out of the uploads directory was followed: %v", err)
+		}
+		if ents, _ := os.ReadDir(filepath.Join(old, "0004f2a1b2c3")); len(ents) != 1 || ents[0].Name() != "0004f2a1b2c3-web.cfg" {
+			t.Fatalf("left in the old directory: %v", ents)
+		}
+	})
 }
 
 func TestLPEUpdateCheckRefusesAnExternalDeviceNobodySignedInOn(t *testing.T) {

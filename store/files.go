@@ -27,7 +27,8 @@ type Tightened struct {
 
 // dataDirNames are what deskprov keeps at the top of a data directory.
 var dataDirNames = map[string]bool{"deskprov.db": true, "deskprov.db-wal": true, "deskprov.db-shm": true,
-	"deskprov.db-journal": true, "deskprov.lock": true, "secret.key": true, "firmware": true, "uploads": true}
+	"deskprov.db-journal": true, "deskprov.lock": true, "secret.key": true, "firmware": true, "uploads": true,
+	"blobs": true, "blobcache": true}
 
 // ownDataDir reports whether dir holds only what deskprov keeps there, so
 // that narrowing it takes nothing from anyone else: a data directory given

@@ -14,7 +14,11 @@ import (
 // it with any migration an older build could not run against (a dropped or
 // renamed column, a changed meaning): an older serve then refuses the store
 // instead of misreading it.
-const SchemaVersion = 1
+//
+// 2: files moved into the blob store (package blob): shared phone files
+// out of phone_file_blobs, phones' uploads into phone_uploads. A build of
+// version 1 would answer 503 for them, so it refuses the store instead.
+const SchemaVersion = 2
 
 // migrateLockClass is the first half of the PostgreSQL advisory lock key that
 // serialises migrations ("dpmg"); the second half is the schema's name, so

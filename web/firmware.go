@@ -128,7 +128,7 @@ func (h *Firmware) upload(c *gin.Context) {
 				h.s.Fail(c, err)
 				return
 			}
-			if up, err = h.svc.Stage(part); err != nil {
+			if up, err = h.svc.Stage(c.Request.Context(), part); err != nil {
 				h.s.Fail(c, uploadFault(err))
 				return
 			}
@@ -507,8 +507,14 @@ func (h *Firmware) serve(c *gin.Context, img firmware.Image, mac string) {
 			Message: "too many firmware downloads at once; try again in " + strconv.Itoa(h.retryAfter) + " seconds"})
 		return
 	}
-	f, err := h.svc.Open(img)
+	f, err := h.svc.Open(c.Request.Context(), img)
 	if err != nil {
+		// A missing file may be on its way (being copied back, or an
+		// upload retried): the phone backs off as it does at the cap.
+		var fe *fault.Error
+		if errors.As(err, &fe) && fe.Kind == fault.Unavailable && fe.RetryAfter == 0 {
+			fe.RetryAfter = h.retryAfter
+		}
 		h.s.Fail(c, err)
 		return
 	}

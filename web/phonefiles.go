@@ -90,6 +90,7 @@ func (h *provHandler) sharedFile(c *gin.Context, p string) bool {
 		h.phoneFail(c, err)
 		return true
 	}
+	defer rd.Close()
 	hdr := c.Writer.Header()
 	hdr.Set("Content-Type", f.ContentType)
 	hdr.Set("ETag", f.ETag())

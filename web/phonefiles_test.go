@@ -8,7 +8,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -70,12 +69,7 @@ func phoneFilesTestServer(t *testing.T, db *gorm.DB, sites provisioning.Sites) p
 	prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
 	prov.Policy = ps
 	prov.Sites = sites
-	up, err := provisioning.OpenUploads(filepath.Join(t.TempDir(), "uploads"), 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { up.Close() })
-	prov.Uploads = up
+	prov.Uploads = testUploads(t, db, 1024)
 	phones := phoneid.New(db)
 	prov.Phones = phones
 	files := phonefiles.New(db)

@@ -167,7 +167,7 @@ func (h *provHandler) upload(c *gin.Context, ans provisioning.Answer) {
 	}
 	mac, name := ans.Device.MAC, ans.Entry.Name
 	if c.Request.Method != http.MethodPut {
-		f, info, err := up.Open(mac, name)
+		f, info, err := up.Open(c.Request.Context(), mac, name)
 		if err != nil {
 			if fault.KindOf(err) == fault.NotFound {
 				plainNotFound(c)
@@ -189,11 +189,11 @@ func (h *provHandler) upload(c *gin.Context, ans provisioning.Answer) {
 	// connection rather than drain what the phone sends beyond it.
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, up.Max+1)
 	existed := false
-	if f, _, err := up.Open(mac, name); err == nil {
+	if f, _, err := up.Open(c.Request.Context(), mac, name); err == nil {
 		f.Close()
 		existed = true
 	}
-	if _, err := up.Put(mac, name, c.Request.Body); err != nil {
+	if _, err := up.Put(c.Request.Context(), mac, name, c.Request.Body); err != nil {
 		h.phoneFail(c, err)
 		return
 	}
@@ -339,7 +339,7 @@ func (h *provHandler) uploads(c *gin.Context) {
 		c.JSON(http.StatusOK, []provisioning.UploadInfo{})
 		return
 	}
-	list, err := h.svc.Uploads.List(mac)
+	list, err := h.svc.Uploads.List(c.Request.Context(), mac)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -357,7 +357,7 @@ func (h *provHandler) download(c *gin.Context) {
 		h.s.Fail(c, fault.NotFoundf("this server keeps no uploads"))
 		return
 	}
-	f, info, err := h.svc.Uploads.Open(mac, c.Param("name"))
+	f, info, err := h.svc.Uploads.Open(c.Request.Context(), mac, c.Param("name"))
 	if err != nil {
 		h.s.Fail(c, err)
 		return

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -57,12 +56,7 @@ func provTestNew(t *testing.T, db *gorm.DB) (*Server, string, *provisioning.Serv
 	ps.Users = tn
 	prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
 	prov.Policy = ps
-	up, err := provisioning.OpenUploads(filepath.Join(t.TempDir(), "uploads"), 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { up.Close() })
-	prov.Uploads = up
+	prov.Uploads = testUploads(t, db, 1024)
 	phones := phoneid.New(db)
 	prov.Phones = phones
 	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, PolicyModule(ps), Provisioning{Service: prov})

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -59,12 +58,7 @@ func TestSignInReachesThePhoneConfigAndSignOutReturnsItToGlobal(t *testing.T) {
 		ps.Users = tn
 		prov := provisioning.New(db, yealink.New())
 		prov.Policy = ps
-		up, err := provisioning.OpenUploads(filepath.Join(t.TempDir(), "uploads"), 1024)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { up.Close() })
-		prov.Uploads = up
+		prov.Uploads = testUploads(t, db, 1024)
 
 		var h http.Handler
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))

@@ -3,7 +3,10 @@
 # concurrent clients from deskprov and from nginx serving the same file, one
 # server at a time, each run bounded by DURATION (default 8s). Prints the
 # throughput of both, their ratio, and deskprov's peak RSS (VmHWM).
-# Needs nginx on PATH. Usage: [ROUNDS=3] bench/firmware/run.sh [DURATION]
+# Needs nginx on PATH. Usage: [ROUNDS=3] [DB=postgres://…] bench/firmware/run.sh [DURATION]
+# With DB set, deskprov keeps the image in that PostgreSQL (--blob-store db,
+# the default there) and serves it from its local cache: give it an empty
+# schema of its own (…?search_path=bench_fw).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DUR=${1:-8s}
@@ -22,9 +25,14 @@ go build -o "$WORK/load" ./bench/firmware/load
 IMG=T46-28.83.0.120.rom
 head -c 104857600 /dev/urandom >"$WORK/$IMG"
 
-DPORT=18481 NPORT=18482
+DPORT=${DPORT:-18481} NPORT=${NPORT:-18482}
+STORE=()
+if [ -n "${DB:-}" ]; then
+	head -c 32 /dev/urandom >"$WORK/bench.key"
+	STORE=(--db "$DB" --secret-key-file "$WORK/bench.key")
+fi
 DESKPROV_ADMIN_PASSWORD=bench-password "$WORK/deskprov" serve --listen 127.0.0.1:$DPORT \
-	--data-dir "$WORK/data" --log-level warn --firmware-max-downloads 256 --phone-credentials none >"$WORK/serve.log" 2>&1 &
+	--data-dir "$WORK/data" --log-level warn --firmware-max-downloads 256 --phone-credentials none "${STORE[@]}" >"$WORK/serve.log" 2>&1 &
 DPID=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$DPORT/healthz >/dev/null && break; sleep 0.2; done
 export DESKPROV_CONFIG="$WORK/cli.json"
@@ -40,7 +48,12 @@ mkdir -p "$WORK/www" "$WORK/nginx"
 # so the same inode and the same page-cache pages): a copy made another way
 # can sit in the page cache in larger pages and be sent faster.
 SHA=$(sha256sum "$WORK/$IMG" | cut -d' ' -f1)
-ln "$WORK/data/firmware/$SHA" "$WORK/www/$IMG"
+# Where deskprov keeps it: the blob directory (SQLite), its cache of the
+# database's copy (PostgreSQL), or the firmware directory (before the blob
+# store).
+for f in "$WORK/data/blobs/$SHA" "$WORK/data/blobcache/$SHA" "$WORK/data/firmware/$SHA"; do
+	[ -f "$f" ] && { ln "$f" "$WORK/www/$IMG"; break; }
+done
 # nginx workers may run as another user (nobody when started as root).
 chmod 755 "$WORK" "$WORK/www" && chmod 644 "$WORK/www/$IMG"
 cat >"$WORK/nginx/nginx.conf" <<CONF

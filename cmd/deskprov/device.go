@@ -53,16 +53,11 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	if a.phones != nil {
 		p.Phones = a.phones
 	}
-	up, err := provisioning.OpenUploads(filepath.Join(o.DataDir, "uploads"), provisioning.DefaultMaxUpload)
-	if err != nil {
-		return err
-	}
+	up := provisioning.NewUploads(a.db, a.blobs, provisioning.DefaultMaxUpload)
+	a.blobs.Hold(up.Holds)
+	moved, left, err := up.AdoptOld(ctx, filepath.Join(o.DataDir, "uploads"))
+	a.adoptOld("phone uploads", moved, left, err)
 	p.Uploads = up
-	if n, err := up.RemoveStale(); err != nil {
-		a.log.Warn("could not clear the uploads directory of interrupted phone uploads", "err", err)
-	} else if n > 0 {
-		a.log.Info("removed the temporary files of phone uploads an earlier run did not finish", "count", n)
-	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
@@ -74,6 +69,10 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	// that every instance on one PostgreSQL serves the same (migrated with
 	// the rest: migrations).
 	files := phonefiles.New(a.db)
+	files.Blobs = phonefiles.NewBlobStore(a.blobs)
+	a.blobs.Hold(files.Holds)
+	n, err := files.AdoptStoreBlobs(ctx)
+	a.adoptOld("shared phone files", n, nil, err)
 	files.Reserved = p.Reserved
 	p.Files = files
 	a.modules = append(a.modules, web.Provisioning{Service: p, Images: images, Files: files}, web.PhoneFiles(files))

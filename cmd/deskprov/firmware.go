@@ -705,14 +705,14 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 	rootCmd.AddCommand(fw)
 }
 
-// addFirmware builds the firmware service (images under <data-dir>/firmware),
+// addFirmware builds the firmware service (images in the blob store),
 // its web module, and the minute ticker that advances rollouts and notices
 // maintenance windows. It returns what provisioning asks of firmware.
 func (a *app) addFirmware(ctx context.Context, o serveOptions) (provisioning.Firmware, web.ImageHandler, error) {
-	svc, err := firmware.New(a.db, filepath.Join(o.DataDir, "firmware"))
-	if err != nil {
-		return nil, nil, err
-	}
+	svc := firmware.NewOn(a.db, a.blobs, filepath.Join(o.DataDir, "firmware"))
+	a.blobs.Hold(svc.Holds)
+	moved, left, err := svc.AdoptOld(ctx)
+	a.adoptOld("firmware images", moved, left, err)
 	svc.UseHub(a.hub)
 	if n, err := svc.RemoveStaleUploads(); err != nil {
 		a.log.Warn("could not clear the firmware directory of interrupted uploads", "dir", svc.Dir(), "err", err)

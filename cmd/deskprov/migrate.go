@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/deskprov/deskprov/blob"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
@@ -22,7 +23,7 @@ import (
 
 // migrations are every package's Migrate, in the order serve has always run
 // them (store's own tables come first, in store.MigrateAll).
-var migrations = []func(*gorm.DB) error{tenant.Migrate, policy.Migrate, provisioning.Migrate, site.Migrate, phonefiles.Migrate, firmware.Migrate, signin.Migrate, phoneid.Migrate, settings.Migrate}
+var migrations = []func(*gorm.DB) error{tenant.Migrate, policy.Migrate, provisioning.Migrate, site.Migrate, phonefiles.Migrate, firmware.Migrate, signin.Migrate, phoneid.Migrate, settings.Migrate, blob.Migrate}
 
 // migrateStore brings the schema up to this build's, one instance at a time
 // (store.MigrateAll), and refuses a schema a newer deskprov wrote.

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/blob"
 	"github.com/deskprov/deskprov/btoe"
 	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/phoneid"
@@ -80,6 +81,9 @@ type serveOptions struct {
 	Language   string
 	// InventoryFlush is how often buffered phone sightings are written.
 	InventoryFlush time.Duration
+	// BlobStore is where files live: db, dir, or "" for the engine's
+	// default (openBlobs).
+	BlobStore string
 	// Explicit names the service-wide settings (settings.Names) whose flag
 	// was given, on the command line or in the environment: only those may
 	// refuse a start by differing from the recorded values.
@@ -114,6 +118,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.StringVar(&o.Listen, "listen", ":8080", "address to listen on")
 	f.StringVar(&o.DataDir, "data-dir", "./deskprov-data", "directory for the SQLite store, firmware images and uploads")
 	f.StringVar(&o.DB, "db", "", "database DSN: empty for SQLite in the data dir, or postgres://user:pass@host/db")
+	f.StringVar(&o.BlobStore, "blob-store", "", "where firmware images, phone uploads and shared phone files live: db (in the database, read by every instance on it; the default with PostgreSQL) or dir (<data-dir>/blobs; the default with SQLite)")
 	f.StringVar(&o.PublicURL, "public-url", "", "base URL phones and browsers use (default: derived from --listen and this machine's address)")
 	f.StringVar(&o.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS when set with --tls-key")
 	f.StringVar(&o.TLSKey, "tls-key", "", "TLS private key file (PEM)")
@@ -172,6 +177,8 @@ type app struct {
 	secrets *sealbox.Box
 	// firmware delivers images; serve counts its downloads at shutdown.
 	firmware *web.Firmware
+	// blobs keeps files: firmware images, uploads, shared phone files.
+	blobs *blob.Shared
 	// settings are the service-wide settings; opts are serve's options with
 	// the values taken from them.
 	settings *settings.Service
@@ -269,6 +276,9 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 		log.Info("sealed provisioning server passwords stored in clear by an earlier version", "count", n)
 	}
 	a.modules = append(a.modules, web.PolicyModule(a.policy))
+	if err := a.openBlobs(ctx, o); err != nil {
+		return nil, err
+	}
 	fw, images, err := a.addFirmware(ctx, o)
 	if err != nil {
 		return nil, err

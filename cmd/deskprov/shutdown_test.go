@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -289,18 +291,20 @@ func TestServeCutsDownloadsWhenTheGraceRunsOut(t *testing.T) {
 }
 
 // TestServeRemovesInterruptedUploadsAtStart: the temporary files of a
-// firmware upload and of a phone upload that a killed server left behind go
-// at the next start, however new; one another server is still writing (it
-// holds its lock) stays.
+// firmware upload, of a phone upload (both in an earlier release's layout)
+// and of a blob put that a killed server left behind go at the next start,
+// however new; one another server is still writing (it holds its lock)
+// stays. A finished phone upload of the earlier layout moves into the blob
+// store.
 func TestServeRemovesInterruptedUploadsAtStart(t *testing.T) {
 	dir := t.TempDir()
-	fwDir, upDir := filepath.Join(dir, "firmware"), filepath.Join(dir, "uploads", "0004f2a1b2c3")
-	for _, d := range []string{fwDir, upDir} {
+	fwDir, upDir, blobDir := filepath.Join(dir, "firmware"), filepath.Join(dir, "uploads", "0004f2a1b2c3"), filepath.Join(dir, "blobs")
+	for _, d := range []string{fwDir, upDir, blobDir} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			t.Fatal(err)
 		}
 	}
-	left := []string{filepath.Join(fwDir, ".upload-1234567"), filepath.Join(upDir, ".tmp-0a1b2c3d4e5f")}
+	left := []string{filepath.Join(fwDir, ".upload-1234567"), filepath.Join(upDir, ".tmp-0a1b2c3d4e5f"), filepath.Join(blobDir, ".put-123")}
 	for _, p := range left {
 		if err := os.WriteFile(p, bytes.Repeat([]byte("x"), 4096), 0o640); err != nil {
 			t.Fatal(err)
@@ -317,18 +321,21 @@ func TestServeRemovesInterruptedUploadsAtStart(t *testing.T) {
 	os.WriteFile(kept, []byte("log\n"), 0o640)
 
 	srv := startServeCtl(t, func(o *serveOptions) { o.DataDir = dir })
-	for _, p := range left {
+	for _, p := range append(left, kept) {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s is still there (%v)", p, err)
 		}
 	}
-	for _, p := range []string{live, kept} {
-		if _, err := os.Stat(p); err != nil {
-			t.Errorf("%s was removed: %v", p, err)
-		}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("%s was removed: %v", live, err)
+	}
+	sum := sha256.Sum256([]byte("log\n"))
+	if _, err := os.Stat(filepath.Join(blobDir, hex.EncodeToString(sum[:]))); err != nil {
+		t.Errorf("the finished upload is not in the blob store: %v", err)
 	}
 	log := srv.log()
-	for _, want := range []string{"firmware uploads an earlier run did not finish\" count=1", "phone uploads an earlier run did not finish\" count=1"} {
+	for _, want := range []string{"firmware uploads an earlier run did not finish\" count=1", "blob files an earlier run did not finish, or that the store no longer holds\" count=1",
+		"moved phone uploads of an earlier release into the blob store\" count=1"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log lacks %q:\n%s", want, log)
 		}
