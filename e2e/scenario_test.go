@@ -92,6 +92,24 @@ func TestTwoInstancesBehindTheProxyBehaveAsOne(t *testing.T) {
 		if st, _, got := call(t, B, "GET", file, token, nil, nil, nil); st != 200 || !bytes.Equal(got, image) {
 			t.Fatalf("the whole image from B after importing it again there: %d, %d bytes", st, len(got))
 		}
+		// The import made the image the pending version of the models'
+		// rules: reset them (through A) so that it may be removed.
+		var rules []struct {
+			ID      uint `json:"id"`
+			Pending *struct {
+				Version string `json:"version"`
+			} `json:"pending"`
+		}
+		if st, _, b := call(t, A, "GET", c.url+"/api/v1/deviceupdaterules", token, nil, nil, &rules); st != 200 {
+			t.Fatalf("rules: %d %s", st, b)
+		}
+		for _, r := range rules {
+			if r.Pending != nil && r.Pending.Version == "66.86.0.15" {
+				if st, _, b := call(t, A, "POST", fmt.Sprintf("%s/api/v1/deviceupdaterules/%d/reset", c.url, r.ID), token, nil, nil, nil); st >= 300 {
+					t.Fatalf("reset rule %d: %d %s", r.ID, st, b)
+				}
+			}
+		}
 		if st, _, b := call(t, B, "DELETE", c.url+"/api/v1/firmware/"+img.ID, token, nil, nil, nil); st >= 300 {
 			t.Fatalf("remove through B: %d %s", st, b)
 		}
