@@ -1,8 +1,3 @@
-// Package e2e runs deskprov as it is deployed on several machines: the
-// built binary, several `deskprov serve` processes with their own data
-// directories on one PostgreSQL, behind the reverse proxy configuration
-// docs/deploy.md shows (docs/examples/nginx.conf), and drives them as
-// phones, browsers and the admin CLI do (issue 16).
 package e2e
 
 import (
