@@ -552,9 +552,13 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 		}),
 	}
 	tdRemove := &cobra.Command{
-		Use: "delete ID", Aliases: []string{"remove", "rm"}, Short: "Take a phone off the test list", Args: cobra.ExactArgs(1),
+		Use: "delete MAC|SERIAL|ID", Aliases: []string{"remove", "rm"}, Short: "Take a phone off the test list, named as it was listed (its MAC or serial) or by the ID testdevice list shows", Args: cobra.ExactArgs(1),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
-			if err := c.do(http.MethodDelete, "/api/v1/testdevices/"+pathEscape(args[0]), nil, nil); err != nil {
+			id, err := testDeviceID(c, args[0])
+			if err != nil {
+				return err
+			}
+			if err := c.do(http.MethodDelete, "/api/v1/testdevices/"+pathEscape(id), nil, nil); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "removed test device", args[0])
@@ -779,4 +783,30 @@ func (f firmwareForProvisioning) Poll(ctx context.Context, d provisioning.Device
 
 func firmwareDevice(d provisioning.Device) firmware.Device {
 	return firmware.Device{Vendor: d.Vendor, Model: d.Model, MAC: d.MAC, Serial: d.Serial, Version: d.Version, Revision: d.Revision, Locale: d.Locale}
+}
+
+// testDeviceID finds the test device that name stands for: the one listed
+// with that MAC (in any spelling) or serial number, else name itself as the
+// ID testdevice list shows, so a phone is deleted by the name it was
+// created with.
+func testDeviceID(c *apiClient, name string) (string, error) {
+	var list []struct {
+		ID             uint   `json:"id"`
+		IdentifierType string `json:"identifierType"`
+		Identifier     string `json:"identifier"`
+	}
+	if err := c.do(http.MethodGet, "/api/v1/testdevices", nil, &list); err != nil {
+		return "", err
+	}
+	mac := firmware.NormalizeMAC(name)
+	for _, d := range list {
+		if (d.IdentifierType == "MACAddress" && mac != "" && firmware.NormalizeMAC(d.Identifier) == mac) ||
+			(d.IdentifierType == "SerialNumber" && d.Identifier == name) {
+			return strconv.FormatUint(uint64(d.ID), 10), nil
+		}
+	}
+	if _, err := strconv.ParseUint(name, 10, 64); err != nil {
+		return "", fmt.Errorf("no test device is listed as %s: deskprov firmware testdevice list shows them", name)
+	}
+	return name, nil
 }

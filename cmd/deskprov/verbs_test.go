@@ -163,13 +163,22 @@ func TestCLICreateAndDeleteRun(t *testing.T) {
 		{"the old --mac form", []string{"firmware", "testdevice", "add", "--mac", "00-04-f2-aa-bb-cd"}, "0004f2aabbcd", false},
 		{"by serial", []string{"firmware", "testdevice", "create", "--serial", "SN123"}, "SN123", false},
 		{"the list has all three", []string{"firmware", "testdevice", "list"}, "0004f2aabbcd", false},
-		{"testdevice delete", []string{"firmware", "testdevice", "delete", "1"}, "1", false},
-		{"testdevice remove (the old name)", []string{"firmware", "testdevice", "remove", "2"}, "2", false},
+		{"testdevice delete by the MAC it was created with, in another spelling", []string{"firmware", "testdevice", "delete", "00-04-f2-aa-bb-cc"}, "00-04-f2-aa-bb-cc", false},
+		{"testdevice remove (the old name) by ID", []string{"firmware", "testdevice", "remove", "2"}, "2", false},
 		{"site create", []string{"site", "create", "HQ", "--subnet", "10.1.0.0/16"}, "HQ", false},
 		{"site delete", []string{"site", "delete", "HQ"}, "HQ", false},
 	})
 	out, err := runCLI(t, "firmware", "testdevice", "list")
 	if err != nil || strings.Contains(out, "0004f2aabbcc") || strings.Contains(out, "0004f2aabbcd") || !strings.Contains(out, "SN123") {
 		t.Fatalf("after deleting two: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "firmware", "testdevice", "delete", "SN123"); err != nil {
+		t.Fatalf("delete by serial: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "firmware", "testdevice", "list"); err != nil || strings.Contains(out, "SN123") {
+		t.Fatalf("after deleting by serial: %v\n%s", err, out)
+	}
+	if _, err := runCLI(t, "firmware", "testdevice", "delete", "0004f2aabbcc"); err == nil || !strings.Contains(err.Error(), "no test device is listed as 0004f2aabbcc") {
+		t.Fatalf("deleting a test device that is not listed: %v", err)
 	}
 }
