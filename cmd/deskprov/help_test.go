@@ -33,7 +33,7 @@ func allCommands() []*cobra.Command {
 // does for top-level commands; the group alone still prints its help.
 func TestUnknownSubcommandsFail(t *testing.T) {
 	runSteps(t, []cliStep{
-		{"policy create is not a command", []string{"policy", "create"}, `unknown command "create" for "deskprov policy"`, true},
+		{"policy creat is not a command", []string{"policy", "creat"}, "unknown command \"creat\" for \"deskprov policy\"\n\nDid you mean this?\n\tcreate", true},
 		{"user frob is not a command", []string{"user", "frob"}, `unknown command "frob" for "deskprov user"`, true},
 		{"a near miss gets a suggestion", []string{"firmware", "rule"}, "Did you mean this?\n\trules", true},
 		{"a group alone prints its help", []string{"user"}, "Available Commands:", false},
