@@ -32,6 +32,7 @@ var leastRole = map[string]tenant.Role{
 	"PATCH /api/v1/admins/:username":    admin,
 	"DELETE /api/v1/admins/:username":   admin,
 	"GET /api/v1/audit":                 reader,
+	"GET /api/v1/openapi.json":          reader,
 
 	// Users and licenses, MFA.
 	"POST /api/v1/users":                        admin,

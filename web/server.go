@@ -77,6 +77,9 @@ type Server struct {
 	// distrusted are what other modules undo when an admin revokes or
 	// re-enrols a phone (enrolment.go).
 	distrusted []distrustFunc
+	// openapi is the API's OpenAPI document, made on first request
+	// (openapi.go).
+	openapi openAPIDoc
 }
 
 // New builds the router with the core routes and every module's.
@@ -127,6 +130,7 @@ func New(d Deps, modules ...Module) (*Server, error) {
 	for _, m := range modules {
 		m.Mount(r)
 	}
+	r.Admin.GET("/openapi.json", s.serveOpenAPI)
 	return s, nil
 }
 

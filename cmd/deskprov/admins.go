@@ -48,13 +48,14 @@ func adminAccountCommands() []*cobra.Command {
 	var role string
 	var addStdin bool
 	add := &cobra.Command{
-		Use:   "add USERNAME",
-		Short: "Add an admin account (needs the admin role)",
-		Long: `Add an admin account with --role admin (everything), helpdesk (read, sign
+		Use:     "create USERNAME",
+		Aliases: []string{"add"},
+		Short:   "Create an admin account (needs the admin role)",
+		Long: `Create an admin account with --role admin (everything), helpdesk (read, sign
 phones out, reset phone-lock PINs, issue unlock codes) or reader (read only).
 The password is read from --password-stdin (one line); without it the server
 makes one and it is printed this once.`,
-		Example: "  deskprov admin add hd1 --role helpdesk\n  printf '%s\\n' \"$PW\" | deskprov admin add ops --role admin --password-stdin",
+		Example: "  deskprov admin create hd1 --role helpdesk\n  printf '%s\\n' \"$PW\" | deskprov admin create ops --role admin --password-stdin",
 		Args:    cobra.ExactArgs(1),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			pw := ""
@@ -92,7 +93,7 @@ makes one and it is printed this once.`,
 	}
 
 	remove := &cobra.Command{
-		Use: "remove USERNAME", Short: "Remove an admin account and end its sessions (needs the admin role)",
+		Use: "delete USERNAME", Aliases: []string{"remove", "rm"}, Short: "Delete an admin account and end its sessions (needs the admin role)",
 		Args: cobra.ExactArgs(1),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			if err := c.do(http.MethodDelete, "/api/v1/admins/"+pathEscape(args[0]), nil, nil); err != nil {

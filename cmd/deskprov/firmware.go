@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -424,7 +425,7 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 	}
 	list.Flags().StringVar(&vendor, "vendor", "", "only this vendor's images")
 	remove := &cobra.Command{
-		Use: "remove ID", Short: "Take an image no rule or unfinished rollout uses out of the catalog (ID as firmware list shows it)", Args: cobra.ExactArgs(1),
+		Use: "delete ID", Aliases: []string{"remove", "rm"}, Short: "Take an image no rule or unfinished rollout uses out of the catalog (ID as firmware list shows it)", Args: cobra.ExactArgs(1),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			if err := c.do(http.MethodDelete, "/api/v1/firmware/"+pathEscape(args[0]), nil, nil); err != nil {
 				return err
@@ -493,12 +494,28 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 	td := &cobra.Command{Use: "testdevice", Short: "Manage test devices (they install pending versions)"}
 	var tdMAC, tdSerial string
 	tdAdd := &cobra.Command{
-		Use: "add (--mac MAC | --serial SERIAL)", Short: "List a phone as a test device", Args: cobra.NoArgs,
-		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
-			if (tdMAC == "") == (tdSerial == "") {
-				return fmt.Errorf("give exactly one of --mac or --serial")
+		Use: "create MAC | create --serial SERIAL", Aliases: []string{"add"}, Short: "List a phone as a test device, by its MAC (as device show takes it) or its serial number",
+		Example: "  deskprov firmware testdevice create 0004f2a1b2c3\n  deskprov firmware testdevice create --serial 3111-48300-001",
+		// The MAC is an argument, as everywhere else; --mac, the older
+		// form, still works for scripts that use it.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := cobra.MaximumNArgs(1)(cmd, args); err != nil {
+				return err
 			}
-			in := map[string]string{"identifierType": "MACAddress", "identifier": tdMAC}
+			if len(args) == 1 && tdMAC != "" {
+				return errors.New("give the MAC once: as the argument, or with --mac, not both")
+			}
+			if (len(args) == 1 || tdMAC != "") == (tdSerial != "") {
+				return errors.New("give the phone's MAC as the argument, or --serial SERIAL (one of them)")
+			}
+			return nil
+		},
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
+			mac := tdMAC
+			if len(args) == 1 {
+				mac = args[0]
+			}
+			in := map[string]string{"identifierType": "MACAddress", "identifier": mac}
 			if tdSerial != "" {
 				in = map[string]string{"identifierType": "SerialNumber", "identifier": tdSerial}
 			}
@@ -511,7 +528,8 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 			})
 		}),
 	}
-	tdAdd.Flags().StringVar(&tdMAC, "mac", "", "the phone's MAC address")
+	tdAdd.Flags().StringVar(&tdMAC, "mac", "", "the phone's MAC address (the older form of the argument)")
+	_ = tdAdd.Flags().MarkHidden("mac")
 	tdAdd.Flags().StringVar(&tdSerial, "serial", "", "the phone's serial number")
 	tdList := &cobra.Command{
 		Use: "list", Short: "List test devices", Args: cobra.NoArgs,
@@ -534,9 +552,13 @@ it the version every phone gets (optionally in waves), restore rolls back, reset
 		}),
 	}
 	tdRemove := &cobra.Command{
-		Use: "remove ID", Short: "Take a phone off the test list", Args: cobra.ExactArgs(1),
+		Use: "delete MAC|SERIAL|ID", Aliases: []string{"remove", "rm"}, Short: "Take a phone off the test list, named as it was listed (its MAC or serial) or by the ID testdevice list shows", Args: cobra.ExactArgs(1),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
-			if err := c.do(http.MethodDelete, "/api/v1/testdevices/"+pathEscape(args[0]), nil, nil); err != nil {
+			id, err := testDeviceID(c, args[0])
+			if err != nil {
+				return err
+			}
+			if err := c.do(http.MethodDelete, "/api/v1/testdevices/"+pathEscape(id), nil, nil); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "removed test device", args[0])
@@ -761,4 +783,30 @@ func (f firmwareForProvisioning) Poll(ctx context.Context, d provisioning.Device
 
 func firmwareDevice(d provisioning.Device) firmware.Device {
 	return firmware.Device{Vendor: d.Vendor, Model: d.Model, MAC: d.MAC, Serial: d.Serial, Version: d.Version, Revision: d.Revision, Locale: d.Locale}
+}
+
+// testDeviceID finds the test device that name stands for: the one listed
+// with that MAC (in any spelling) or serial number, else name itself as the
+// ID testdevice list shows, so a phone is deleted by the name it was
+// created with.
+func testDeviceID(c *apiClient, name string) (string, error) {
+	var list []struct {
+		ID             uint   `json:"id"`
+		IdentifierType string `json:"identifierType"`
+		Identifier     string `json:"identifier"`
+	}
+	if err := c.do(http.MethodGet, "/api/v1/testdevices", nil, &list); err != nil {
+		return "", err
+	}
+	mac := firmware.NormalizeMAC(name)
+	for _, d := range list {
+		if (d.IdentifierType == "MACAddress" && mac != "" && firmware.NormalizeMAC(d.Identifier) == mac) ||
+			(d.IdentifierType == "SerialNumber" && d.Identifier == name) {
+			return strconv.FormatUint(uint64(d.ID), 10), nil
+		}
+	}
+	if _, err := strconv.ParseUint(name, 10, 64); err != nil {
+		return "", fmt.Errorf("no test device is listed as %s: deskprov firmware testdevice list shows them", name)
+	}
+	return name, nil
 }

@@ -33,7 +33,7 @@ func allCommands() []*cobra.Command {
 // does for top-level commands; the group alone still prints its help.
 func TestUnknownSubcommandsFail(t *testing.T) {
 	runSteps(t, []cliStep{
-		{"policy create is not a command", []string{"policy", "create"}, `unknown command "create" for "deskprov policy"`, true},
+		{"policy creat is not a command", []string{"policy", "creat"}, "unknown command \"creat\" for \"deskprov policy\"\n\nDid you mean this?\n\tcreate", true},
 		{"user frob is not a command", []string{"user", "frob"}, `unknown command "frob" for "deskprov user"`, true},
 		{"a near miss gets a suggestion", []string{"firmware", "rule"}, "Did you mean this?\n\trules", true},
 		{"a group alone prints its help", []string{"user"}, "Available Commands:", false},
@@ -56,15 +56,15 @@ func TestCLIErrorsHaveOneForm(t *testing.T) {
 		want string // the start of what is printed on failure
 	}{
 		{"an unknown top-level command", []string{"nosuch"}, 1, "error: unknown command \"nosuch\" for \"deskprov\"\nRun 'deskprov --help' for usage.\n"},
-		{"an unknown subcommand", []string{"policy", "create"}, 1, "error: unknown command \"create\" for \"deskprov policy\"\nRun 'deskprov policy --help' for usage.\n"},
+		{"an unknown subcommand", []string{"policy", "frob"}, 1, "error: unknown command \"frob\" for \"deskprov policy\"\nRun 'deskprov policy --help' for usage.\n"},
 		{"an unknown flag", []string{"user", "list", "--bogus"}, 1, "error: unknown flag: --bogus\nRun 'deskprov user list --help' for usage.\n"},
 		{"an unknown flag at the top", []string{"--bogus"}, 1, "error: unknown flag: --bogus\nRun 'deskprov --help' for usage.\n"},
-		{"a flag without its value", []string{"user", "add", "a@contoso.com", "--display-name"}, 1, "error: flag needs an argument: --display-name\nRun 'deskprov user add --help' for usage.\n"},
+		{"a flag without its value", []string{"user", "create", "a@contoso.com", "--display-name"}, 1, "error: flag needs an argument: --display-name\nRun 'deskprov user create --help' for usage.\n"},
 		{"a flag value of the wrong type", []string{"firmware", "approve", "1", "--advance-at", "most"}, 1, "error: invalid argument \"most\" for \"--advance-at\""},
 		{"a missing argument", []string{"firmware", "import"}, 1, "error: accepts 1 arg(s), received 0\nRun 'deskprov firmware import --help' for usage.\n"},
 		{"an error from deskprov itself", []string{"user", "list"}, 1, "error: no server: run deskprov login"},
 		{"help on an unknown topic", []string{"help", "nosuch"}, 1, "error: unknown command \"nosuch\" for \"deskprov\"\n"},
-		{"help on an unknown subcommand", []string{"help", "policy", "create"}, 1, "error: unknown command \"create\" for \"deskprov policy\"\n"},
+		{"help on an unknown subcommand", []string{"help", "policy", "frob"}, 1, "error: unknown command \"frob\" for \"deskprov policy\"\n"},
 		{"help on a command", []string{"help", "policy"}, 0, ""},
 		{"--help", []string{"user", "--help"}, 0, ""},
 		{"a group alone", []string{"user"}, 0, ""},
@@ -82,7 +82,7 @@ func TestCLIErrorsHaveOneForm(t *testing.T) {
 }
 
 // TestHelpTellsTheTruth (issue 18 item 5): policy setting flags show the
-// policy's real defaults for "policy new" and none for "policy set" (an
+// policy's real defaults for "policy create" and none for "policy set" (an
 // omitted flag leaves the setting alone there); serve's help lists no admin
 // client flags and no "(default [])".
 func TestHelpTellsTheTruth(t *testing.T) {
@@ -90,7 +90,7 @@ func TestHelpTellsTheTruth(t *testing.T) {
 		args      []string
 		want, not []string
 	}{
-		{[]string{"policy", "new", "--help"}, []string{"KeyboardLockMaxPinRetry int", "(default 5)", "(default 6)", `(default "G722_8000;PCMU;PCMA;G729")`}, []string{"(default 0)"}},
+		{[]string{"policy", "create", "--help"}, []string{"KeyboardLockMaxPinRetry int", "(default 5)", "(default 6)", `(default "G722_8000;PCMU;PCMA;G729")`}, []string{"(default 0)"}},
 		{[]string{"policy", "set", "--help"}, []string{"KeyboardLockMaxPinRetry int"}, []string{"(default 0)", "(default 5)", "(default false)"}},
 		{[]string{"serve", "--help"}, []string{"--phone-lock-lockout", "--data-dir"}, []string{"(default [])", "--server string", "--token string", "--output string"}},
 		{[]string{"user", "list", "--help"}, []string{"--server string", "--token string"}, nil},

@@ -453,8 +453,8 @@ or cancelled / rejected with a reason. Completed numbers join the organisation's
 		numbers                                                                                   []string
 	}
 	submit := &cobra.Command{
-		Use: "submit", Short: "Submit a port order with its Letter of Authorization", Args: cobra.NoArgs,
-		Example: "  deskprov portorder submit --type user --country US --carrier \"Contoso Telecom\" --account 12345 \\\n" +
+		Use: "create", Aliases: []string{"submit"}, Short: "Submit a port order with its Letter of Authorization", Args: cobra.NoArgs,
+		Example: "  deskprov portorder create --type user --country US --carrier \"Contoso Telecom\" --account 12345 \\\n" +
 			"    --billing-name Fabrikam --billing-address \"1 Main St, Seattle WA 98101\" --signatory \"Pat Doe\" --numbers-file numbers.txt",
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
 			nums := append([]string(nil), in.numbers...)
@@ -641,7 +641,7 @@ Streets named by a number need their ordinal suffix (5th).`,
 		}),
 	}
 	loc := &cobra.Command{
-		Use: "location ADDRESS-ID NAME", Short: "Add a location (a floor, a wing) under an address", Args: cobra.ExactArgs(2),
+		Use: "create-location ADDRESS-ID NAME", Aliases: []string{"location"}, Short: "Add a location (a floor, a wing) under an address", Args: cobra.ExactArgs(2),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			var l struct {
 				ID   uint   `json:"id"`

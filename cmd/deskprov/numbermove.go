@@ -177,7 +177,7 @@ refused and nothing changes.`,
 		}),
 	}
 	removeLoc := &cobra.Command{
-		Use: "remove-location ADDRESS-ID LOCATION-ID", Short: "Remove a location no user's number uses (not the default one)", Args: cobra.ExactArgs(2),
+		Use: "delete-location ADDRESS-ID LOCATION-ID", Aliases: []string{"remove-location"}, Short: "Delete a location no user's number uses (not the default one)", Args: cobra.ExactArgs(2),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			if err := c.do(http.MethodDelete, "/api/v1/emergencyaddresses/"+pathEscape(args[0])+"/locations/"+pathEscape(args[1]), nil, nil); err != nil {
 				return err

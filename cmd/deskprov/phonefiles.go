@@ -48,8 +48,8 @@ certificates are public: phones fetch them without credentials. Never upload a p
 	}
 	var name string
 	add := &cobra.Command{
-		Use: "add FILE", Short: "Add a CA certificate (PEM or DER)", Args: cobra.ExactArgs(1),
-		Example: "  deskprov cacert add corp-root.pem --name \"Corp root CA\"",
+		Use: "create FILE", Aliases: []string{"add"}, Short: "Add a CA certificate (PEM or DER)", Args: cobra.ExactArgs(1),
+		Example: "  deskprov cacert create corp-root.pem --name \"Corp root CA\"",
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			data, err := readSmallFile(args[0], phonefiles.MaxPEM)
 			if err != nil {
@@ -78,7 +78,7 @@ certificates are public: phones fetch them without credentials. Never upload a p
 		}),
 	}
 	remove := &cobra.Command{
-		Use: "remove NAME|FINGERPRINT", Short: "Remove a CA certificate (by name, or its fingerprint's first 8 or more hex digits)", Args: cobra.ExactArgs(1),
+		Use: "delete NAME|FINGERPRINT", Aliases: []string{"remove", "rm"}, Short: "Delete a CA certificate (by name, or its fingerprint's first 8 or more hex digits)", Args: cobra.ExactArgs(1),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			if err := c.do(http.MethodDelete, "/api/v1/cacerts/"+pathEscape(args[0]), nil, nil); err != nil {
 				return err
@@ -99,9 +99,9 @@ same for every phone they are for and need no credentials: never put a secret in
 	}
 	var in phonefiles.FileInput
 	pfAdd := &cobra.Command{
-		Use: "add FILE", Short: "Upload a shared file (replaces the one with the same path, family and site)", Args: cobra.ExactArgs(1),
-		Example: `  deskprov phonefile add 000000000000-directory.xml --vendor polycom
-  deskprov phonefile add dict.xml --path VVXLocalization/Swedish_Sweden/VVX-dictionary.xml --vendor polycom --site Stockholm`,
+		Use: "create FILE", Aliases: []string{"add"}, Short: "Upload a shared file (replaces the one with the same path, family and site)", Args: cobra.ExactArgs(1),
+		Example: `  deskprov phonefile create 000000000000-directory.xml --vendor polycom
+  deskprov phonefile create dict.xml --path VVXLocalization/Swedish_Sweden/VVX-dictionary.xml --vendor polycom --site Stockholm`,
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			data, err := readSmallFile(args[0], phonefiles.DefaultMaxFile)
 			if err != nil {
@@ -160,7 +160,7 @@ same for every phone they are for and need no credentials: never put a secret in
 		}),
 	}
 	pfRemove := &cobra.Command{
-		Use: "remove ID", Short: "Remove a shared file (ID as phonefile list shows it)", Args: cobra.ExactArgs(1),
+		Use: "delete ID", Aliases: []string{"remove", "rm"}, Short: "Delete a shared file (ID as phonefile list shows it)", Args: cobra.ExactArgs(1),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			if err := c.do(http.MethodDelete, "/api/v1/phonefiles/"+pathEscape(args[0]), nil, nil); err != nil {
 				return err

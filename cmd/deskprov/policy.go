@@ -50,7 +50,7 @@ func printPolicy(w io.Writer, p policyView) {
 // same message naming the setting and what it allows.
 //
 // defaults are what an omitted flag means, shown in help: the policy
-// defaults for "policy new"; nil for "policy set", where an omitted flag
+// defaults for "policy create"; nil for "policy set", where an omitted flag
 // leaves the setting as it is (so help shows no default at all rather than
 // a made-up 0).
 func addSettingFlags(fs *pflag.FlagSet, defaults *policy.Settings) {
@@ -173,9 +173,10 @@ new version too. A new policy therefore starts at whatever the count has reached
 	addSettingFlags(set.Flags(), nil)
 
 	create := &cobra.Command{
-		Use:     "new <identity> [--Setting=value ...]",
+		Use:     "create <identity> [--Setting=value ...]",
+		Aliases: []string{"new"},
 		Short:   "Create a named policy from the defaults and the settings given",
-		Example: "  deskprov policy new Sales --EnableBetterTogetherOverEthernet=false",
+		Example: "  deskprov policy create Sales --EnableBetterTogetherOverEthernet=false",
 		Args:    cobra.ExactArgs(1),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			patch, err := settingPatch(cmd.Flags())
@@ -199,9 +200,10 @@ new version too. A new policy therefore starts at whatever the count has reached
 
 	var force bool
 	remove := &cobra.Command{
-		Use:     "remove <identity>",
-		Short:   "Remove a named policy (--force moves the users who hold it to Global)",
-		Example: "  deskprov policy remove Sales --force",
+		Use:     "delete <identity>",
+		Aliases: []string{"remove", "rm"},
+		Short:   "Delete a named policy (--force moves the users who hold it to Global)",
+		Example: "  deskprov policy delete Sales --force",
 		Args:    cobra.ExactArgs(1),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			path := "/api/v1/ipphonepolicies/" + pathEscape(args[0])

@@ -183,10 +183,11 @@ server-wide settings (serve --ntp-server, --time-zone, --language).`,
 	}
 	var addFlags siteFlags
 	add := &cobra.Command{
-		Use:   "add NAME --subnet CIDR [--ntp-server HOST] [--time-zone ZONE] [--language TAG] [--admin-password-stdin]",
-		Short: "Add a site",
-		Example: `  deskprov site add HQ --subnet 10.1.0.0/16,2001:db8:1::/48 --ntp-server ntp1.example.com --time-zone Europe/Stockholm --language sv-SE
-  echo 'Phone-Admin-1' | deskprov site add Plant --subnet 10.2.0.0/16 --time-zone America/Chicago --admin-password-stdin`,
+		Use:     "create NAME --subnet CIDR [--ntp-server HOST] [--time-zone ZONE] [--language TAG] [--admin-password-stdin]",
+		Aliases: []string{"add"},
+		Short:   "Create a site",
+		Example: `  deskprov site create HQ --subnet 10.1.0.0/16,2001:db8:1::/48 --ntp-server ntp1.example.com --time-zone Europe/Stockholm --language sv-SE
+  echo 'Phone-Admin-1' | deskprov site create Plant --subnet 10.2.0.0/16 --time-zone America/Chicago --admin-password-stdin`,
 		Args: cobra.ExactArgs(1),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			in, err := addFlags.input(cmd)
@@ -229,7 +230,7 @@ server-wide settings (serve --ntp-server, --time-zone, --language).`,
 	setFlags.add(set, true)
 	set.Flags().BoolVar(&setFlags.removePw, "remove-admin-password", false, "remove the site's admin password: the phones keep the one they have")
 	remove := &cobra.Command{
-		Use: "remove NAME", Aliases: []string{"rm", "delete"}, Short: "Remove a site: its phones get the server-wide settings", Args: cobra.ExactArgs(1),
+		Use: "delete NAME", Aliases: []string{"remove", "rm"}, Short: "Delete a site: its phones get the server-wide settings", Args: cobra.ExactArgs(1),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			var r web.SiteRemoved
 			if err := c.do(http.MethodDelete, "/api/v1/sites/"+pathEscape(args[0]), nil, &r); err != nil {

@@ -37,7 +37,7 @@ func reportError(w io.Writer, err error) int {
 
 // strictGroups makes every command that only groups others (deskprov user,
 // deskprov firmware, …) refuse a word it does not know, as cobra does for
-// top-level commands: "deskprov policy create" exits non-zero with
+// top-level commands: "deskprov policy frob" exits non-zero with
 // "unknown command" and a suggestion, instead of printing help and exiting 0.
 // A group given no word still prints its help. Every command's argument and
 // flag errors become usage errors, so all of them read alike.

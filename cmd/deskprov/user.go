@@ -69,9 +69,10 @@ func init() {
 		UPN              string `json:"upn"`
 	}
 	add := &cobra.Command{
-		Use:     "add UPN",
-		Short:   "Add a user",
-		Example: "  deskprov user add amosm@contoso.com --display-name 'Amos Marble' --password 'S3cret!pass'",
+		Use:     "create UPN",
+		Aliases: []string{"add"},
+		Short:   "Create a user",
+		Example: "  deskprov user create amosm@contoso.com --display-name 'Amos Marble' --password 'S3cret!pass'",
 		Args:    cobra.ExactArgs(1),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			in.UPN = args[0]
@@ -167,7 +168,7 @@ func init() {
 	sf.BoolVar(&patch.mfa, "mfa", false, "multi-factor authentication on or off")
 
 	remove := &cobra.Command{
-		Use: "remove UPN", Aliases: []string{"rm", "delete"}, Short: "Remove a user and free their licenses", Args: cobra.ExactArgs(1),
+		Use: "delete UPN", Aliases: []string{"remove", "rm"}, Short: "Delete a user and free their licenses", Args: cobra.ExactArgs(1),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			if err := c.do(http.MethodDelete, "/api/v1/users/"+pathEscape(args[0]), nil, nil); err != nil {
 				return err
