@@ -89,11 +89,6 @@ func TestAPIDocMatchesTheRoutes(t *testing.T) {
 	}
 }
 
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}
-
 // TestOpenAPIDocument: issue 18 item 2. GET /api/v1/openapi.json is a valid
 // OpenAPI 3 document (read back by kin-openapi, a real parser) with one
 // operation per /api/v1 route, the route's least role and docs/api.md's
