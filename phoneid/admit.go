@@ -116,7 +116,7 @@ func (s *Service) Admit(ctx context.Context, r Request) (Admission, error) {
 		if err := s.await(db, r, found, e); err != nil {
 			return Admission{}, err
 		}
-		return Admission{}, fault.Forbiddenf("phone %s is waiting for an admin to approve this phone (console /admin/enrolments, or deskprov enrolment approve %s)", r.MAC, r.MAC).WithCode("awaiting_approval")
+		return Admission{}, fault.Hintf(fault.Forbidden, "phone %s is waiting for an admin to approve this phone ({fix})", r.MAC).WithFix("enrolment.approve", "mac", r.MAC).WithCode("awaiting_approval")
 	}
 	return s.issue(db, r, found, e)
 }

@@ -214,7 +214,7 @@ func find(tx *gorm.DB, name string) (record, error) {
 }
 
 func notFound(name string) error {
-	return fault.NotFoundf("no site is named %q: deskprov site list shows the sites", clip(name))
+	return fault.Hintf(fault.NotFound, "no site is named %q: {fix} shows the sites", clip(name)).WithFix("site.list")
 }
 
 // Get returns one site by name (any case).

@@ -123,7 +123,7 @@ func (a *adminAuth) Verify(ctx context.Context, raw, kind string) (tenant.AdminS
 		err = a.checkLifetime(claims)
 	}
 	if err != nil {
-		return tenant.AdminSession{}, fault.New(fault.Unauthorized, "the admin token is not valid (%s): sign in again with POST /api/v1/login or `deskprov login`", shortJWTError(err))
+		return tenant.AdminSession{}, fault.Hintf(fault.Unauthorized, "the admin token is not valid (%s): sign in again ({fix})", shortJWTError(err)).WithFix("login")
 	}
 	sess, err := a.s.Tenant.CheckAdminSession(ctx, claims.ID, kind)
 	if err != nil {

@@ -119,7 +119,7 @@ func mountAdmins(r *Routes) {
 			return
 		}
 		if in.Password != "" || (in.Username != "" && in.Username != c.Param("username")) {
-			s.Fail(c, fault.Invalidf("only the role can be changed here: an admin changes their own password with PUT /api/v1/admin/password, and a lost one is reset on the server host with deskprov admin reset-password"))
+			s.Fail(c, fault.Hintf(fault.Invalid, "only the role can be changed here: an admin changes their own password with {fix}, and a lost one is reset with {fix2}").WithFix("admin.password").WithFix("admin.reset_password", "username", c.Param("username")))
 			return
 		}
 		ad, err := setAdminRole(c, s, c.Param("username"), in.Role)

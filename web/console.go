@@ -281,7 +281,7 @@ func (cn *console) stylesheet(c *gin.Context) {
 // that is not one.
 func (cn *console) problemOf(err error) string {
 	if fe, ok := fault.As(err); ok && fe.Kind != fault.Internal {
-		return fe.Message
+		return fe.In(consoleWords{})
 	}
 	cn.s.Log.Error("console request failed", "err", err)
 	return "the server could not complete the request; the details are in its log"

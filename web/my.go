@@ -293,7 +293,7 @@ func (m *myPage) messageOf(c *gin.Context, err error) string {
 		if fe.RetryAfter > 0 {
 			c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
 		}
-		return fe.Message
+		return fe.In(consoleWords{})
 	}
 	m.s.Log.Error("my page request failed", "path", c.Request.URL.Path, "err", err)
 	return "The server could not do that just now. Try again in a moment."
