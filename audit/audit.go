@@ -8,6 +8,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -75,7 +76,17 @@ func Record(ctx context.Context, tx *gorm.DB, e Change) error {
 	if err != nil {
 		return err
 	}
-	return tx.WithContext(ctx).Create(&row).Error
+	if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
+		return err
+	}
+	// The operator's log says each change too (never its before and after,
+	// which may hold masked secrets only the audit keeps). It is written as
+	// the change is recorded, in the change's transaction: a transaction
+	// that fails after this line leaves a log line for a change that did
+	// not happen, and the store's error beside it.
+	slog.Default().Info("change", "event", "change", "actor", row.Actor, "kind", row.Kind,
+		"object", row.ObjectID, "action", row.Action)
+	return nil
 }
 
 type actorKey struct{}

@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -418,7 +419,14 @@ func (s *Service) audit(tx *gorm.DB, actor, action, mac, detail string) error {
 	if actor == "" {
 		actor = "system"
 	}
-	return tx.Create(&AuditEntry{At: s.now(), Actor: actor, Action: action, MAC: mac, Detail: detail}).Error
+	if err := tx.Create(&AuditEntry{At: s.now(), Actor: actor, Action: action, MAC: mac, Detail: detail}).Error; err != nil {
+		return err
+	}
+	// Every step of an enrolment — a phone awaiting approval, credentials
+	// issued, the first authenticated request, an admin's approval or
+	// revocation — is an operator's event; the credential never is.
+	slog.Default().Info("phone enrolment", "event", "enrolment."+action, "mac", mac, "actor", actor, "detail", detail)
+	return nil
 }
 
 // credential opens a row's stored credential.

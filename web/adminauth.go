@@ -74,6 +74,9 @@ func (a *adminAuth) login(c *gin.Context) {
 		return
 	}
 	admin, err := a.s.Tenant.AdminLogin(c.Request.Context(), req.Username, req.Password, c.ClientIP())
+	if _, isFault := fault.As(err); err == nil || isFault {
+		a.s.logSignIn(c, "api.signin", err, "username", req.Username)
+	}
 	if err != nil {
 		a.s.Fail(c, err)
 		return

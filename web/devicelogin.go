@@ -57,6 +57,16 @@ type dlState struct {
 	Expires   int64  `json:"e"`
 }
 
+// person is who the sign-in is for, as far as the flow's cookie knows:
+// the username typed first, unless the person picked another account
+// (whose name only the password step sees).
+func (st dlState) person() string {
+	if st.Other {
+		return ""
+	}
+	return st.Username
+}
+
 // dlPage is what a page template sees.
 type dlPage struct {
 	Title, Error, CSRF, Username, UserCode, Manufacturer string
@@ -216,6 +226,8 @@ func (d *deviceLogin) code(c *gin.Context) {
 			d.s.Fail(c, err)
 			return
 		}
+		// The code typed is a secret of the phone's: it is never logged.
+		d.s.logSignIn(c, "signin.web", err, "upn", st.Username, "step", "code")
 		if fe, _ := fault.As(err); fe != nil && fe.RetryAfter > 0 {
 			c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
 		}
@@ -259,7 +271,7 @@ func (d *deviceLogin) confirm(c *gin.Context) {
 	}
 	if c.PostForm("decision") == "decline" {
 		if err := d.svc.Decline(c.Request.Context(), st.Pending); err != nil {
-			d.stepFailed(c, err, "refused", dlPage{Title: "The phone was not signed in"})
+			d.stepFailed(c, err, st.Username, "refused", dlPage{Title: "The phone was not signed in"})
 			return
 		}
 		st.Pending, st.Confirmed = "", false
@@ -267,6 +279,7 @@ func (d *deviceLogin) confirm(c *gin.Context) {
 			d.s.Fail(c, err)
 			return
 		}
+		d.s.Log.Info("sign-in declined", "event", "signin.web", "upn", st.Username, "ip", c.ClientIP(), "result", resultDeclined)
 		d.render(c, http.StatusOK, "refused", dlPage{Title: "Sign-in cancelled",
 			Error: "You cancelled this sign-in, so the phone was not signed in. If someone sent you this code, do not use it."})
 		return
@@ -328,18 +341,19 @@ func (d *deviceLogin) password(c *gin.Context) {
 	}
 	next, err := d.svc.Authenticate(c.Request.Context(), st.Pending, upn, c.PostForm("password"), c.ClientIP())
 	if err != nil {
-		d.stepFailed(c, err, "password", again)
+		d.stepFailed(c, err, upn, "password", again)
 		return
 	}
-	d.next(c, st, pc, next)
+	d.next(c, st, pc, next, upn)
 }
 
 // next shows the page a step leads to.
-func (d *deviceLogin) next(c *gin.Context, st dlState, pc signin.PendingCode, next signin.Next) {
+func (d *deviceLogin) next(c *gin.Context, st dlState, pc signin.PendingCode, next signin.Next, upn string) {
 	switch {
 	case next.EnrollCode:
 		d.render(c, http.StatusOK, "enrollcode", dlPage{Title: "Enter your enrolment code", CSRF: st.CSRF})
 	case next.Done:
+		d.s.logSignIn(c, "signin.web", nil, "upn", upn, "step", "password")
 		d.render(c, http.StatusOK, "done", dlPage{Title: "You're signed in", Manufacturer: pc.Manufacturer})
 	case next.Enroll:
 		qr, err := enrollQR(next.EnrollURL)
@@ -366,10 +380,10 @@ func (d *deviceLogin) enrollCode(c *gin.Context) {
 	}
 	next, err := d.svc.VerifyEnrollmentCode(c.Request.Context(), st.Pending, c.PostForm("enrollment_code"), c.ClientIP())
 	if err != nil {
-		d.stepFailed(c, err, "enrollcode", dlPage{Title: "Enter your enrolment code", CSRF: st.CSRF})
+		d.stepFailed(c, err, st.person(), "enrollcode", dlPage{Title: "Enter your enrolment code", CSRF: st.CSRF})
 		return
 	}
-	d.next(c, st, pc, next)
+	d.next(c, st, pc, next, st.person())
 }
 
 // enrollQR is the QR code of an otpauth:// URL, as a data: URL for the page.
@@ -383,12 +397,13 @@ func enrollQR(otpauth string) (template.URL, error) {
 
 // stepFailed shows a step's error: on the same page when the user can fix
 // it there, on the "not signed in" page when the sign-in is over.
-func (d *deviceLogin) stepFailed(c *gin.Context, err error, page string, again dlPage) {
+func (d *deviceLogin) stepFailed(c *gin.Context, err error, upn, page string, again dlPage) {
 	status, msg, ok := errText(err)
 	if !ok {
 		d.s.Fail(c, err)
 		return
 	}
+	d.s.logSignIn(c, "signin.web", err, "upn", upn, "step", page)
 	fe, _ := fault.As(err)
 	if fe.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
@@ -419,8 +434,9 @@ func (d *deviceLogin) otp(c *gin.Context) {
 				again.Title, again.EnrollQR, again.Secret = "Set up your authenticator app", qr, secret
 			}
 		}
-		d.stepFailed(c, err, "otp", again)
+		d.stepFailed(c, err, st.person(), "otp", again)
 		return
 	}
+	d.s.logSignIn(c, "signin.web", nil, "upn", st.person(), "step", "otp")
 	d.render(c, http.StatusOK, "done", dlPage{Title: "You're signed in", Manufacturer: pc.Manufacturer})
 }
