@@ -188,7 +188,7 @@ func (a *adminAuth) require(c *gin.Context) {
 	raw, ok := bearerToken(c.GetHeader("Authorization"))
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="deskprov admin"`)
-		writeError(c, http.StatusUnauthorized, "unauthorized", "this call needs an admin token: send Authorization: Bearer <token> from POST /api/v1/login")
+		a.s.Fail(c, fault.Hintf(fault.Unauthorized, "this call needs an admin token: sign in ({fix})").WithFix("login"))
 		return
 	}
 	sess, err := a.Verify(c.Request.Context(), raw, tenant.AdminSessionAPI)

@@ -55,6 +55,7 @@ func TestErrorsSpeakEachFacesWords(t *testing.T) {
 		name                    string
 		method, path, body      string
 		cli                     []string
+		token                   string // the admin token sent, when not the good one
 		consolePath             string
 		api, cliWant, inConsole string
 	}{
@@ -91,6 +92,13 @@ func TestErrorsSpeakEachFacesWords(t *testing.T) {
 			cliWant: "to remove password sign-in give --remove-password; to keep it, leave --password out",
 		},
 		{
+			name:   "a token that is not valid",
+			method: "GET", path: "/api/v1/users", token: "not-a-token",
+			cli:     []string{"user", "list"},
+			api:     "sign in again (POST /api/v1/login, then send its token as Authorization: Bearer)",
+			cliWant: "sign in again (deskprov login)",
+		},
+		{
 			name:   "acquiring from a reservation that does not exist",
 			method: "POST", path: "/api/v1/numbers/reservations/nope/acquire", body: `{}`,
 			cli:     []string{"number", "acquire", "nope"},
@@ -100,10 +108,17 @@ func TestErrorsSpeakEachFacesWords(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Run("the API says JSON fields and paths", func(t *testing.T) {
-				msg := apiMessage(t, base, token, tc.method, tc.path, tc.body)
+				tok := token
+				if tc.token != "" {
+					tok = tc.token
+				}
+				msg := apiMessage(t, base, tok, tc.method, tc.path, tc.body)
 				faceSays(t, msg, tc.api, cliOnly)
 			})
 			t.Run("the CLI says flags and commands", func(t *testing.T) {
+				if tc.token != "" {
+					t.Setenv("DESKPROV_TOKEN", tc.token)
+				}
 				_, err := runCLI(t, tc.cli...)
 				if err == nil {
 					t.Fatal("the CLI did not fail")
