@@ -215,7 +215,7 @@ func (a *adminAuth) logout(c *gin.Context) {
 		a.s.Fail(c, err)
 		return
 	}
-	a.s.Log.Info("admin signed out", "admin", AdminOf(c))
+	a.s.Log.Info("admin signed out", "event", "admin.signout", "actor", AdminOf(c))
 	c.JSON(http.StatusOK, gin.H{"signedOut": true})
 }
 

@@ -51,7 +51,6 @@ func addAdmin(c *gin.Context, s *Server, in adminInput) (adminCreated, error) {
 	if err := s.Tenant.AddAdmin(ctx, AdminOf(c), in.Username, in.Password, role); err != nil {
 		return adminCreated{}, err
 	}
-	s.Log.Info("admin added an admin account", "admin", AdminOf(c), "username", in.Username, "role", role)
 	a, err := s.Tenant.Admin(ctx, in.Username)
 	out.Admin = a
 	return out, err
@@ -67,7 +66,6 @@ func setAdminRole(c *gin.Context, s *Server, username, role string) (tenant.Admi
 	}
 	a, err := s.Tenant.SetAdminRole(c.Request.Context(), AdminOf(c), username, r)
 	if err == nil {
-		s.Log.Info("admin changed an admin's role", "admin", AdminOf(c), "username", username, "role", r)
 	}
 	return a, err
 }
@@ -75,7 +73,6 @@ func setAdminRole(c *gin.Context, s *Server, username, role string) (tenant.Admi
 func removeAdmin(c *gin.Context, s *Server, username string) error {
 	err := s.Tenant.RemoveAdmin(c.Request.Context(), AdminOf(c), username)
 	if err == nil {
-		s.Log.Info("admin removed an admin account", "admin", AdminOf(c), "username", username)
 	}
 	return err
 }

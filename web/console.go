@@ -268,7 +268,7 @@ func (cn *console) logout(c *gin.Context) {
 			cn.s.Fail(c, err)
 			return
 		}
-		cn.s.Log.Info("admin signed out of the console", "admin", sess.Username)
+		cn.s.Log.Info("admin signed out of the console", "event", "admin.signout", "actor", sess.Username)
 	}
 	cn.setCookie(c, consoleSessionCookie, "", -1)
 	c.Redirect(http.StatusSeeOther, "/admin/login")

@@ -476,7 +476,7 @@ func (m *myPage) phoneSignOut(c *gin.Context) {
 	m.act(c, "", func(upn, mac string) (myFlash, error) {
 		err := m.svc.PersonSignOutPhone(c.Request.Context(), upn, mac)
 		if err == nil {
-			m.s.Log.Info("person signed a phone out on /my", "upn", upn, "mac", mac)
+			m.s.Log.Info("person signed a phone out on /my", "event", "my.signout", "upn", upn, "mac", mac)
 		}
 		return myFlash{Msg: "Phone " + macLabel(strings.ToLower(mac)) + " is signed out. It shows the sign-in screen the next time it checks in."}, err
 	})
@@ -486,7 +486,7 @@ func (m *myPage) resetPIN(c *gin.Context) {
 	m.act(c, "Your phone-lock PIN was cleared: the phone asks you for a new one.", func(upn, mac string) (myFlash, error) {
 		err := m.svc.PersonResetLockPIN(c.Request.Context(), upn, mac)
 		if err == nil {
-			m.s.Log.Info("person reset their phone-lock PIN on /my", "upn", upn, "mac", mac)
+			m.s.Log.Info("person reset their phone-lock PIN on /my", "event", "my.resetpin", "upn", upn, "mac", mac)
 		}
 		return myFlash{}, err
 	})

@@ -379,7 +379,6 @@ func (h *signinAPI) adminSignOutPhone(c *gin.Context) {
 		h.s.Fail(c, err)
 		return
 	}
-	h.s.Log.Info("admin signed a phone out", "admin", AdminOf(c), "mac", c.Param("mac"))
 	c.JSON(http.StatusOK, gin.H{"signedOut": 1})
 }
 
@@ -389,7 +388,6 @@ func (h *signinAPI) adminSignOutUser(c *gin.Context) {
 		h.s.Fail(c, err)
 		return
 	}
-	h.s.Log.Info("admin signed a user out of every phone", "admin", AdminOf(c), "upn", c.Param("upn"), "phones", n)
 	c.JSON(http.StatusOK, gin.H{"signedOut": n})
 }
 
@@ -398,7 +396,6 @@ func (h *signinAPI) adminResetPIN(c *gin.Context) {
 		h.s.Fail(c, err)
 		return
 	}
-	h.s.Log.Info("admin reset a phone-lock PIN", "admin", AdminOf(c), "mac", c.Param("mac"))
 	c.JSON(http.StatusOK, gin.H{"reset": true})
 }
 
@@ -408,7 +405,6 @@ func (h *signinAPI) adminUnlockCode(c *gin.Context) {
 		h.s.Fail(c, err)
 		return
 	}
-	h.s.Log.Info("admin issued a phone unlock code", "admin", AdminOf(c), "mac", c.Param("mac"))
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, gin.H{"code": code, "expiresAt": exp.UTC().Format("2006-01-02T15:04:05Z07:00")})
 }
