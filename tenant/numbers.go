@@ -501,7 +501,7 @@ func (s *Service) ReleaseNumber(ctx context.Context, number string, toPool bool)
 			return fault.Conflictf("%s was ported in: it leaves the organisation by porting out, not back to the pool", n.Number).WithCode("ported_number")
 		}
 		if !toPool && n.UserID == nil && n.ServiceID == nil {
-			return fault.Conflictf("%s is not assigned: nothing to release (add returnToPool to give it back to the pool)", n.Number).WithCode("not_assigned")
+			return fault.Hintf(fault.Conflict, "%s is not assigned: nothing to release (add {set:returnToPool} to give it back to the pool)", n.Number).WithCode("not_assigned")
 		}
 		if err := s.leaveService(tx, &n); err != nil {
 			return err

@@ -133,7 +133,7 @@ func (s *Service) MoveNumber(ctx context.Context, actor, number string, in MoveI
 	}
 	place := in.EmergencyAddressID != nil || in.LocationID != nil
 	if place == (in.Service != nil) {
-		return NumberView{}, fault.Invalidf("give emergencyAddressId and/or locationId (a user number) or service {kind, id} (a service number), not both or neither")
+		return NumberView{}, fault.Hintf(fault.Invalid, "give {field:emergencyAddressId} and/or {field:locationId} (a user number) or {field:service} (a service number), not both or neither")
 	}
 	var num string
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -189,7 +189,7 @@ func (s *Service) movePlace(tx *gorm.DB, n *PhoneNumber, in MoveInput) error {
 		addrID = in.EmergencyAddressID
 	}
 	if addrID == nil {
-		return fault.FieldInvalid("emergencyAddressId", "%s has no emergency address: give emergencyAddressId", n.Number)
+		return fault.Hintf(fault.Invalid, "%s has no emergency address: give {field}", n.Number).On("emergencyAddressId")
 	}
 	// Locked, so an address being deleted or edited meanwhile waits for
 	// this move (and then sees the number using it) or goes first.
@@ -247,7 +247,7 @@ func (s *Service) SetServiceDefaults(ctx context.Context, actor string, id uint,
 		return VoiceService{}, err
 	}
 	if in.DefaultTollNumber == "" && in.DefaultTollFreeNumber == "" {
-		return VoiceService{}, fault.Invalidf("give defaultTollNumber and/or defaultTollFreeNumber: numbers the bridge holds")
+		return VoiceService{}, fault.Hintf(fault.Invalid, "give {field:defaultTollNumber} and/or {field:defaultTollFreeNumber}: numbers the bridge holds")
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := lockServiceNumbers(tx); err != nil {

@@ -37,7 +37,15 @@ var apiActions = map[string]string{
 // apiQuery are the options the API takes in the query string, not the body.
 var apiQuery = map[string]bool{"force": true}
 
-func (apiWords) Field(name string) string { return name }
+// apiFields are the inputs whose name alone does not say their shape.
+var apiFields = map[string]string{"service": "service {kind, id}"}
+
+func (apiWords) Field(name string) string {
+	if f, ok := apiFields[name]; ok {
+		return f
+	}
+	return name
+}
 
 func (apiWords) Set(name string) string {
 	if apiQuery[name] {

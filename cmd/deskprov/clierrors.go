@@ -16,10 +16,15 @@ type cliWords struct{}
 
 // cliFlags are the fields whose flag is not the field's name in kebab case.
 var cliFlags = map[string]string{
-	"emergencyAddressId": "--address",
-	"locationId":         "--location",
-	"models":             "--model",
-	"file":               "FILE",
+	"emergencyAddressId":    "--address",
+	"locationId":            "--location",
+	"models":                "--model",
+	"file":                  "FILE",
+	"service":               "--service-kind and --service-id",
+	"defaultTollNumber":     "--toll",
+	"defaultTollFreeNumber": "--toll-free",
+	"returnToPool":          "--to-pool",
+	"adminPassword":         "--admin-password-stdin",
 }
 
 var cliActions = map[string]string{

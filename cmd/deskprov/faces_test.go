@@ -92,6 +92,13 @@ func TestErrorsSpeakEachFacesWords(t *testing.T) {
 			cliWant: "to remove password sign-in give --remove-password; to keep it, leave --password out",
 		},
 		{
+			name:   "releasing a number nobody holds",
+			method: "POST", path: "/api/v1/numbers/+14255550100/release", body: `{}`,
+			cli:     []string{"number", "release", "+14255550100"},
+			api:     `nothing to release (add "returnToPool": true to give it back to the pool)`,
+			cliWant: "nothing to release (add --to-pool to give it back to the pool)",
+		},
+		{
 			name:   "a token that is not valid",
 			method: "GET", path: "/api/v1/users", token: "not-a-token",
 			cli:     []string{"user", "list"},
