@@ -145,7 +145,7 @@ func TestOperatorLogSaysSignInsAndNeverSecrets(t *testing.T) {
 			b.get("/devicelogin")
 			b.post("/devicelogin/username", url.Values{"username": {upn}})
 			b.post("/devicelogin/code", url.Values{"user_code": {"BCDF-GHJK"}})
-			logLine(t, log.String(), "event=signin.web", "upn="+upn, "step=code", "result=refused", "reason=")
+			logLine(t, log.String(), "event=signin.web", "upn="+upn, "step=code", "result=refused", "reason=wrong_code")
 			b.post("/devicelogin/code", url.Values{"user_code": {da.UserCode}})
 			b.post("/devicelogin/confirm", url.Values{})
 			b.post("/devicelogin/account", url.Values{"account": {"this"}})
