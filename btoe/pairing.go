@@ -84,7 +84,7 @@ func (s *Service) RegisterPhone(ctx context.Context, mac string, proof Proof, cu
 		case cur.MAC == "":
 			return tx.Create(&ph).Error
 		case cur.Proof == ProofCredentials && proof.Via == ProofSession:
-			return fault.Conflictf("the phone %s registered with its provisioning credentials: register again with them (a signed-in session does not replace them), or ask an admin to forget it (deskprov btoe forget %s)", mac, mac).WithCode("already_registered")
+			return fault.Hintf(fault.Conflict, "the phone %s registered with its provisioning credentials: register again with them (a signed-in session does not replace them), or ask an admin to forget it ({fix})", mac).WithFix("btoe.forget", "mac", mac).WithCode("already_registered")
 		case !sameParty(cur, proof, currentToken):
 			var err error
 			if woken, err = s.forget(tx, mac, "replaced"); err != nil {

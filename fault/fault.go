@@ -34,8 +34,14 @@ type Error struct {
 	Message string
 	// RetryAfter, in seconds, for RateLimited and Unavailable.
 	RetryAfter int
-	// Field names the input field at fault, when there is one.
+	// Field names the input field at fault, when there is one, by its API
+	// field name; each face says it in its own words (words.go).
 	Field string
+	// Template is Message with placeholders for a face's words, for an
+	// error that names an input or an action (words.go); "" otherwise.
+	Template string
+	// Fixes are the actions that would clear the error.
+	Fixes []Fix
 	cause error
 }
 

@@ -111,7 +111,7 @@ func ParseMeta(fileName string, given ImageMeta) (ImageMeta, error) {
 		} else if strings.EqualFold(name, "sip.ld") {
 			m.FileName = "sip.ld"
 			if len(given.Models) == 0 {
-				return m, fault.FieldInvalid("models", "sip.ld is Polycom's combined image and names no model: give the models it is for (for example --model VVX400,VVX500)")
+				return m, fault.Hintf(fault.Invalid, "sip.ld is Polycom's combined image and names no model: give the models it is for in {field} (for example VVX400,VVX500)").On("models")
 			}
 		} else if len(given.Models) == 0 {
 			return m, fault.FieldInvalid("file", "Polycom images are named <part>.sip.ld (for example 3111-44500-001.sip.ld) or sip.ld, not %q", name)
@@ -168,7 +168,7 @@ func ParseMeta(fileName string, given ImageMeta) (ImageMeta, error) {
 	if vendor == LPE && m.Revision == "" {
 		// An LPE image is built for one model and hardware revision, and a
 		// device is offered only its own (issue 14, item 7).
-		return m, fault.FieldInvalid("revision", "a Lync Phone Edition image is for one hardware revision: give revision (for example --revision A)")
+		return m, fault.Hintf(fault.Invalid, "a Lync Phone Edition image is for one hardware revision: give {field} (for example A)").On("revision")
 	}
 	m.Edition = Edition(vendor, version)
 	return m, nil

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -333,6 +334,7 @@ func (s *Service) evaluate(tx *gorm.DB, ro *Rollout) (bool, error) {
 		return false, nil
 	}
 	changed := false
+	fromState, fromWave := ro.State, ro.Wave
 	last := len(ro.waves()) - 1
 	for {
 		c, err := s.counts(tx, r, to, 0, ro.reach())
@@ -360,7 +362,15 @@ func (s *Service) evaluate(tx *gorm.DB, ro *Rollout) (bool, error) {
 		return false, nil
 	}
 	ro.UpdatedAt = s.now()
-	return true, tx.Model(ro).Select("wave", "state", "reason", "updated_at").Updates(ro).Error
+	if err := tx.Model(ro).Select("wave", "state", "reason", "updated_at").Updates(ro).Error; err != nil {
+		return true, err
+	}
+	// A rollout moving on its own (a wave opened, halted by failures,
+	// done) is what an operator watches for; an admin's pause, resume or
+	// abort is logged as the change it records.
+	slog.Default().Info("rollout moved", "event", "rollout.state", "rollout", ro.ID, "rule", ro.RuleID, "version", to.Version,
+		"from", fromState, "state", ro.State, "from_wave", fromWave, "wave", ro.Wave, "reason", ro.Reason)
+	return true, nil
 }
 
 // SetRolloutState pauses, resumes or aborts a rollout. Abort gives the rule

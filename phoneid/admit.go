@@ -2,6 +2,7 @@ package phoneid
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"gorm.io/gorm"
@@ -85,6 +86,7 @@ func (s *Service) Admit(ctx context.Context, r Request) (Admission, error) {
 	e, found := row.e, row.found
 	switch {
 	case found && e.State == Revoked:
+		logRefusal(r, "revoked")
 		return Admission{}, fault.Forbiddenf("an admin revoked phone %s: it gets no files of its own until an admin approves or re-enrols it", r.MAC)
 	case found && e.State == Issued && r.Exempt:
 		return Admission{Exempt: true}, nil
@@ -103,6 +105,7 @@ func (s *Service) Admit(ctx context.Context, r Request) (Admission, error) {
 		return Admission{}, unauthorized(CodeNoCredentials, "phone %s has no provisioning credentials yet: it is given them in its configuration file, and then authenticates", r.MAC)
 	}
 	if !s.InEnrolNetworks(r.HTTP.IP) {
+		logRefusal(r, "outside_enrol_networks")
 		return Admission{}, fault.Forbiddenf("phone %s asked from %s, outside the networks phones may enrol from (serve --enroll-networks): move it there or ask an admin", r.MAC, clip(r.HTTP.IP))
 	}
 	required, err := s.RequireApproval(ctx)
@@ -116,9 +119,15 @@ func (s *Service) Admit(ctx context.Context, r Request) (Admission, error) {
 		if err := s.await(db, r, found, e); err != nil {
 			return Admission{}, err
 		}
-		return Admission{}, fault.Forbiddenf("phone %s is waiting for an admin to approve this phone (console /admin/enrolments, or deskprov enrolment approve %s)", r.MAC, r.MAC).WithCode("awaiting_approval")
+		return Admission{}, fault.Hintf(fault.Forbidden, "phone %s is waiting for an admin to approve this phone ({fix})", r.MAC).WithFix("enrolment.approve", "mac", r.MAC).WithCode("awaiting_approval")
 	}
 	return s.issue(db, r, found, e)
+}
+
+// logRefusal logs a phone refused its enrolment. A phone waiting for
+// approval is logged once, when it first asks (enrolment.await_approval).
+func logRefusal(r Request, reason string) {
+	slog.Default().Info("phone enrolment refused", "event", "enrolment.refused", "mac", r.MAC, "ip", r.HTTP.IP, "reason", reason)
 }
 
 // await records a phone waiting for approval, once (the first sighting is

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -438,8 +439,16 @@ func (s *Service) audit(tx *gorm.DB, actor, action, mac, detail string) error {
 	if obj == "" {
 		obj = "settings"
 	}
-	return audit.Record(tx.Statement.Context, tx, audit.Change{At: s.now(), Actor: actor, Kind: audit.KindEnrolment, ObjectID: obj,
-		Action: action, After: audit.FirmwareDetail{Detail: detail}})
+	err := audit.Record(tx.Statement.Context, tx, audit.Change{At: s.now(), Actor: actor, Kind: audit.KindEnrolment, ObjectID: obj,
+		Action: action, After: audit.FirmwareDetail{Detail: detail}, Logged: true})
+	if err != nil {
+		return err
+	}
+	// Every step of an enrolment — a phone awaiting approval, credentials
+	// issued, the first authenticated request, an admin's approval or
+	// revocation — is an operator's event; the credential never is.
+	slog.Default().Info("phone enrolment", "event", "enrolment."+action, "mac", mac, "actor", actor, "detail", detail)
+	return nil
 }
 
 // credential opens a row's stored credential.

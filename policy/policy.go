@@ -267,7 +267,7 @@ func find(tx *gorm.DB, identity string, lock bool) (record, error) {
 		if id == GlobalIdentity && lock {
 			return ensureGlobal(tx, time.Now().UTC())
 		}
-		return record{}, fault.NotFoundf("no IP phone policy %q: list them with GET /api/v1/ipphonepolicies", id)
+		return record{}, fault.Hintf(fault.NotFound, "no IP phone policy %q: the list is on {fix}", id).WithFix("policy.list")
 	}
 	return r, nil
 }
@@ -338,7 +338,7 @@ func (s *Service) Create(ctx context.Context, actor, identity string, patch Patc
 		return Policy{}, err
 	}
 	if id == GlobalIdentity {
-		return Policy{}, fault.Conflictf("Global always exists: change it with PATCH /api/v1/ipphonepolicies/Global")
+		return Policy{}, fault.Hintf(fault.Conflict, "Global always exists: change it with {fix}").WithFix("policy.set", "identity", "Global")
 	}
 	settings, err := patch.Apply(Defaults())
 	if err != nil {
@@ -445,7 +445,7 @@ func (s *Service) Delete(ctx context.Context, actor, identity string, force bool
 			return err
 		}
 		if id == GlobalIdentity {
-			return fault.Conflictf("Global cannot be removed; put it back to the defaults with POST /api/v1/ipphonepolicies/Global/reset (deskprov policy reset Global)").WithCode("global_policy")
+			return fault.Hintf(fault.Conflict, "Global cannot be removed; put it back to the defaults with {fix}").WithFix("policy.reset", "identity", "Global").WithCode("global_policy")
 		}
 		r, err := find(tx, id, true)
 		if err != nil {
@@ -460,7 +460,7 @@ func (s *Service) Delete(ctx context.Context, actor, identity string, force bool
 			return err
 		}
 		if len(holders) > 0 && !force {
-			return fault.Conflictf("%d user(s) hold the policy %q: grant them another policy first, or remove it with ?force=true (--force) to move them to Global", len(holders), r.Identity).WithCode("policy_in_use")
+			return fault.Hintf(fault.Conflict, "%d user(s) hold the policy %q: grant them another policy first, or remove it with {set:force}, which moves them to Global", len(holders), r.Identity).WithCode("policy_in_use")
 		}
 		if err := tx.Where("policy_id = ?", r.ID).Delete(&grant{}).Error; err != nil {
 			return err

@@ -532,7 +532,7 @@ func (s *Service) siteNamed(ctx context.Context, name string) (Site, error) {
 			return site, err
 		}
 	}
-	return Site{}, fault.NotFoundf("no site is named %q: deskprov site list shows the sites", clip(name))
+	return Site{}, fault.Hintf(fault.NotFound, "no site is named %q: {fix} shows the sites", clip(name)).WithFix("site.list")
 }
 
 // render returns the file from the cache when the config generation gen

@@ -210,7 +210,7 @@ func (s *Service) LookupUserCode(ctx context.Context, typed, username, addr stri
 	}
 	uc, ok := NormalizeUserCode(typed)
 	if !ok {
-		return PendingCode{}, s.wrongCode(ctx, username, addr, fault.FieldInvalid("user_code", "That is not a code from a phone: codes have 8 letters, like BCDF-GHJK."))
+		return PendingCode{}, s.wrongCode(ctx, username, addr, fault.FieldInvalid("user_code", "That is not a code from a phone: codes have 8 letters, like BCDF-GHJK.").WithCode("malformed_code"))
 	}
 	uh, err := s.digest(ctx, "user", uc)
 	if err != nil {
@@ -221,7 +221,7 @@ func (s *Service) LookupUserCode(ctx context.Context, typed, username, addr stri
 		return PendingCode{}, err
 	}
 	if dc.ID == "" {
-		return PendingCode{}, s.wrongCode(ctx, username, addr, fault.FieldInvalid("user_code", "That code is wrong. Check the code on the phone's screen and type it again."))
+		return PendingCode{}, s.wrongCode(ctx, username, addr, fault.FieldInvalid("user_code", "That code is wrong. Check the code on the phone's screen and type it again.").WithCode("wrong_code"))
 	}
 	if err := s.checkBrowsable(dc); err != nil {
 		return PendingCode{}, err

@@ -214,7 +214,7 @@ func find(tx *gorm.DB, name string) (record, error) {
 }
 
 func notFound(name string) error {
-	return fault.NotFoundf("no site is named %q: deskprov site list shows the sites", clip(name))
+	return fault.Hintf(fault.NotFound, "no site is named %q: {fix} shows the sites", clip(name)).WithFix("site.list")
 }
 
 // Get returns one site by name (any case).
@@ -279,7 +279,7 @@ func (s *Service) Create(ctx context.Context, in Input) (Site, error) {
 // Update changes a site: fields left nil stay as they are.
 func (s *Service) Update(ctx context.Context, name string, in Input) (Site, error) {
 	if in.AdminPassword != nil && in.RemoveAdminPassword {
-		return Site{}, fault.FieldInvalid("adminPassword", "give adminPassword or removeAdminPassword, not both")
+		return Site{}, fault.Hintf(fault.Invalid, "give {field} or {set:removeAdminPassword}, not both").On("adminPassword")
 	}
 	var out string
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

@@ -123,7 +123,7 @@ func ValidateAddress(in AddressInput) Validation {
 		res.Status, res.Reason, res.Address, res.Corrections = ValidationRejected, strings.Join(v.reasons, "; "), in, nil
 	case v.noRule:
 		res.Status = ValidationNotValidated
-		res.Reason = fmt.Sprintf("deskprov has no address rules for %s: check the address and mark it validated (POST /api/v1/emergencyaddresses/{id}/validate)", v.out.Country)
+		res.Reason = fmt.Sprintf("deskprov has no address rules for %s: check the address and mark it validated", v.out.Country)
 	case len(v.changes) > 0:
 		res.Status = ValidationAcceptedWithChanges
 	default:
@@ -464,7 +464,7 @@ func usableAddress(tx *gorm.DB, id uint) (EmergencyAddress, error) {
 		return a, fault.Conflictf("emergency address %d was rejected (%s): create a corrected one", a.ID, a.Reason).WithCode("address_rejected")
 	}
 	if a.ValidationStatus == ValidationNotValidated {
-		return a, fault.Conflictf("emergency address %d is not validated (deskprov has no address rules for %s): check it and mark it validated first (POST /api/v1/emergencyaddresses/%d/validate, deskprov address validate %d)", a.ID, a.Country, a.ID, a.ID).WithCode("address_not_validated")
+		return a, fault.Hintf(fault.Conflict, "emergency address %d is not validated (deskprov has no address rules for %s): check it and mark it validated first ({fix})", a.ID, a.Country).WithFix("address.validate", "id", strconv.FormatUint(uint64(a.ID), 10)).WithCode("address_not_validated")
 	}
 	return a, nil
 }

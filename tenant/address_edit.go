@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"gorm.io/gorm"
@@ -121,7 +122,8 @@ func (s *Service) UpdateAddress(ctx context.Context, actor string, id uint, p Ad
 		if len(users) > 0 && v.Status == ValidationNotValidated {
 			// An admin's mark was for the old text: the edited address would
 			// need it again, and numbers must never sit on an unchecked one.
-			return fault.Conflictf("%s uses emergency address %d, and deskprov has no address rules for %s, so the edited address would need an admin's validation again: create the corrected address, mark it validated (deskprov address validate ID), and move the number there (deskprov number move %s --address ID)", users[0].Number, id, v.Address.Country, users[0].Number).WithCode("address_in_use")
+			return fault.Hintf(fault.Conflict, "%s uses emergency address %d, and deskprov has no address rules for %s, so the edited address would need an admin's validation again: create the corrected address ({fix}), mark it validated ({fix2}), and move the number there ({fix3})", users[0].Number, id, v.Address.Country).
+				WithFix("address.create").WithFix("address.validate", "id", "ID").WithFix("number.move", "number", users[0].Number, "address", "ID").WithCode("address_in_use")
 		}
 		for _, n := range users {
 			if n.Country != v.Address.Country {
@@ -209,14 +211,14 @@ func (s *Service) DeleteLocation(ctx context.Context, actor string, addressID, l
 			return fault.NotFoundf("address %d has no location %d", addressID, locationID)
 		}
 		if l.IsDefault {
-			return fault.Conflictf("%q is address %d's default location, which goes only with the address (DELETE /api/v1/emergencyaddresses/%d)", l.Name, addressID, addressID).WithCode("default_location")
+			return fault.Hintf(fault.Conflict, "%q is address %d's default location, which goes only with the address ({fix})", l.Name, addressID).WithFix("address.delete", "id", strconv.FormatUint(uint64(addressID), 10)).WithCode("default_location")
 		}
 		var n PhoneNumber
 		if err := tx.Where("location_id = ? AND user_id IS NOT NULL", locationID).Order("number").Limit(1).Find(&n).Error; err != nil {
 			return err
 		}
 		if n.Number != "" {
-			return fault.Conflictf("%s uses location %q: move it to another location first (POST /api/v1/numbers/%s/move)", n.Number, l.Name, n.Number).WithCode("location_in_use")
+			return fault.Hintf(fault.Conflict, "%s uses location %q: move it to another location first ({fix})", n.Number, l.Name).WithFix("number.move", "number", n.Number).WithCode("location_in_use")
 		}
 		// Numbers whose user left keep no tie to a location that goes.
 		if err := tx.Model(&PhoneNumber{}).Where("location_id = ?", locationID).Update("location_id", nil).Error; err != nil {

@@ -170,7 +170,7 @@ func notOffered(t NumberType, country string) error {
 	if c, ok := CountryAvailabilityOf(country); ok {
 		why = fmt.Sprintf("the availability table (%s, %s) says %s does not offer them", availability.Source["title"], c.Page, c.Name)
 	}
-	return fault.Conflictf("%s numbers are not offered in %s: %s (GET /api/v1/numbers/availability lists what each country offers)", t, country, why).WithCode("not_offered")
+	return fault.Hintf(fault.Conflict, "%s numbers are not offered in %s: %s ({fix} lists what each country offers)", t, country, why).WithFix("number.availability").WithCode("not_offered")
 }
 
 // selfServiceOnly is the check before a reservation or a pool load: only
@@ -180,7 +180,7 @@ func selfServiceOnly(t NumberType, country string) error {
 	case PathSelfService:
 		return nil
 	case PathRequest:
-		return fault.Conflictf("%s numbers in %s are got through a number request, not self-service (availability table): file one (POST /api/v1/numberrequests) and an operator will provide them", t, country).WithCode("number_request_required")
+		return fault.Hintf(fault.Conflict, "%s numbers in %s are got through a number request, not self-service (availability table): file one ({fix}) and an operator will provide them", t, country).WithFix("numberrequest.create").WithCode("number_request_required")
 	}
 	return notOffered(t, country)
 }

@@ -42,8 +42,8 @@ func refuseNumberedLoss(tx *gorm.DB, u User, sku SKU, held map[SKU]bool) error {
 	if n.Number == "" {
 		return nil
 	}
-	return fault.Conflictf("%s holds the user number %s, which needs Phone System and a Calling Plan: release it first (POST /api/v1/numbers/%s/release, deskprov number release %s), then unassign %s",
-		u.UPN, n.Number, n.Number, n.Number, sku).WithCode("number_assigned")
+	return fault.Hintf(fault.Conflict, "%s holds the user number %s, which needs Phone System and a Calling Plan: release it first ({fix}), then unassign %s",
+		u.UPN, n.Number, sku).WithFix("number.release", "number", n.Number).WithCode("number_assigned")
 }
 
 // refuseCreditsDrop refuses setting the purchased Communications Credits to

@@ -357,7 +357,7 @@ func ownedNumber(tx *gorm.DB, number string) (PhoneNumber, error) {
 		return PhoneNumber{}, err
 	}
 	if n.Number == "" {
-		return PhoneNumber{}, fault.NotFoundf("%s is not one of the organisation's numbers: acquire it first (GET /api/v1/numbers lists them)", num)
+		return PhoneNumber{}, fault.Hintf(fault.NotFound, "%s is not one of the organisation's numbers: acquire it first ({fix} lists them)", num).WithFix("number.list")
 	}
 	return n, nil
 }
@@ -399,7 +399,7 @@ func (s *Service) AssignNumber(ctx context.Context, number string, in AssignInpu
 			return err
 		}
 		if n.UserID != nil || n.ServiceID != nil {
-			return fault.Conflictf("%s is already assigned: release it first (or move it: POST /api/v1/numbers/%s/move)", n.Number, n.Number).WithCode("number_assigned")
+			return fault.Hintf(fault.Conflict, "%s is already assigned: release it first (or move it: {fix})", n.Number).WithFix("number.move", "number", n.Number).WithCode("number_assigned")
 		}
 		if in.User != "" {
 			err = s.assignToUser(tx, &n, in)
@@ -457,7 +457,7 @@ func (s *Service) assignToUser(tx *gorm.DB, n *PhoneNumber, in AssignInput) erro
 		return fault.Conflictf("%s already has %s: release it before giving them another", u.UPN, other.Number).WithCode("owner_has_number")
 	}
 	if in.EmergencyAddressID == nil {
-		return fault.FieldInvalid("emergencyAddressId", "a user number needs an emergency address: give emergencyAddressId (POST /api/v1/emergencyaddresses creates one)")
+		return fault.Hintf(fault.Invalid, "a user number needs an emergency address: give {field} ({fix} creates one)").On("emergencyAddressId").WithFix("address.create")
 	}
 	a, err := usableAddress(store.ForUpdate(tx), *in.EmergencyAddressID)
 	if err != nil {
@@ -501,7 +501,7 @@ func (s *Service) ReleaseNumber(ctx context.Context, number string, toPool bool)
 			return fault.Conflictf("%s was ported in: it leaves the organisation by porting out, not back to the pool", n.Number).WithCode("ported_number")
 		}
 		if !toPool && n.UserID == nil && n.ServiceID == nil {
-			return fault.Conflictf("%s is not assigned: nothing to release (add returnToPool to give it back to the pool)", n.Number).WithCode("not_assigned")
+			return fault.Hintf(fault.Conflict, "%s is not assigned: nothing to release (add {set:returnToPool} to give it back to the pool)", n.Number).WithCode("not_assigned")
 		}
 		if err := s.leaveService(tx, &n); err != nil {
 			return err

@@ -430,7 +430,7 @@ func (s *Service) SubmitNumberRequest(ctx context.Context, in NumberRequestInput
 					return err
 				}
 				if self {
-					return fault.Conflictf("%s numbers in %s are self-service: search and reserve them (POST /api/v1/numbers/reservations), or set beyondQuota to ask for more than the quota allows", t, country).WithCode("self_service_available")
+					return fault.Hintf(fault.Conflict, "%s numbers in %s are self-service: search and reserve them ({fix}), or give {set:beyondQuota} to ask for more than the quota allows", t, country).WithFix("number.reserve").WithCode("self_service_available")
 				}
 			}
 			if err := tx.Create(&r).Error; err != nil {

@@ -103,7 +103,7 @@ func (s *Service) Reserve(ctx context.Context, in ReserveInput, by string) (Numb
 			return err
 		}
 		if !selfService {
-			return fault.Conflictf("the operator's pool holds no %s numbers in %s: file a number request (POST /api/v1/numberrequests) and an operator will provide them", t, country).WithCode("number_request_required")
+			return fault.Hintf(fault.Conflict, "the operator's pool holds no %s numbers in %s: file a number request ({fix}) and an operator will provide them", t, country).WithFix("numberrequest.create").WithCode("number_request_required")
 		}
 		if err := s.mayAcquire(tx, t, country, 1); err != nil {
 			return err
@@ -203,7 +203,7 @@ func (s *Service) mayAcquire(tx *gorm.DB, t NumberType, country string, want int
 			return err
 		}
 		if n == 0 {
-			return fault.Conflictf("user numbers in %s come with an emergency address: create a valid emergency address in %s first (POST /api/v1/emergencyaddresses)", country, country).WithCode("emergency_address_required")
+			return fault.Hintf(fault.Conflict, "user numbers in %s come with an emergency address: create a valid emergency address in %s first ({fix})", country, country).WithFix("address.create").WithCode("emergency_address_required")
 		}
 	}
 	return nil
@@ -237,7 +237,7 @@ func findReservation(tx *gorm.DB, id string) (NumberReservation, error) {
 		return r, err
 	}
 	if r.ID == "" {
-		return r, fault.NotFoundf("no reservation %q: reserve numbers first (POST /api/v1/numbers/reservations)", id)
+		return r, fault.Hintf(fault.NotFound, "no reservation %q: reserve numbers first ({fix})", id).WithFix("number.reserve")
 	}
 	return r, nil
 }

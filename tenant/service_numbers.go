@@ -3,6 +3,7 @@ package tenant
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"gorm.io/gorm"
 
@@ -132,7 +133,7 @@ func (s *Service) MoveNumber(ctx context.Context, actor, number string, in MoveI
 	}
 	place := in.EmergencyAddressID != nil || in.LocationID != nil
 	if place == (in.Service != nil) {
-		return NumberView{}, fault.Invalidf("give emergencyAddressId and/or locationId (a user number) or service {kind, id} (a service number), not both or neither")
+		return NumberView{}, fault.Hintf(fault.Invalid, "give {field:emergencyAddressId} and/or {field:locationId} (a user number) or {field:service} (a service number), not both or neither")
 	}
 	var num string
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -188,7 +189,7 @@ func (s *Service) movePlace(tx *gorm.DB, n *PhoneNumber, in MoveInput) error {
 		addrID = in.EmergencyAddressID
 	}
 	if addrID == nil {
-		return fault.FieldInvalid("emergencyAddressId", "%s has no emergency address: give emergencyAddressId", n.Number)
+		return fault.Hintf(fault.Invalid, "%s has no emergency address: give {field}", n.Number).On("emergencyAddressId")
 	}
 	// Locked, so an address being deleted or edited meanwhile waits for
 	// this move (and then sees the number using it) or goes first.
@@ -205,7 +206,7 @@ func (s *Service) movePlace(tx *gorm.DB, n *PhoneNumber, in MoveInput) error {
 			return err
 		}
 		if l.ID == 0 {
-			return fault.FieldInvalid("locationId", "address %d has no location %d (GET /api/v1/emergencyaddresses/%d/locations lists them)", a.ID, *in.LocationID, a.ID)
+			return fault.Hintf(fault.Invalid, "address %d has no location %d ({fix} lists them)", a.ID, *in.LocationID).On("locationId").WithFix("address.locations", "id", strconv.FormatUint(uint64(a.ID), 10))
 		}
 	}
 	n.EmergencyAddressID, n.LocationID = &a.ID, in.LocationID
@@ -217,7 +218,7 @@ func (s *Service) moveService(tx *gorm.DB, n *PhoneNumber, to ServiceRef) error 
 		if n.UserID != nil {
 			return fault.Conflictf("%s is a user number: it moves to another user only by release and assign", n.Number).WithCode("wrong_number_type")
 		}
-		return fault.Conflictf("%s is not assigned to a service: assign it (POST /api/v1/numbers/%s/assign)", n.Number, n.Number).WithCode("not_assigned")
+		return fault.Hintf(fault.Conflict, "%s is not assigned to a service: assign it ({fix})", n.Number).WithFix("number.assign", "number", n.Number).WithCode("not_assigned")
 	}
 	v, err := findService(tx, to)
 	if err != nil {
@@ -246,7 +247,7 @@ func (s *Service) SetServiceDefaults(ctx context.Context, actor string, id uint,
 		return VoiceService{}, err
 	}
 	if in.DefaultTollNumber == "" && in.DefaultTollFreeNumber == "" {
-		return VoiceService{}, fault.Invalidf("give defaultTollNumber and/or defaultTollFreeNumber: numbers the bridge holds")
+		return VoiceService{}, fault.Hintf(fault.Invalid, "give {field:defaultTollNumber} and/or {field:defaultTollFreeNumber}: numbers the bridge holds")
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := lockServiceNumbers(tx); err != nil {
@@ -318,7 +319,7 @@ func (s *Service) serviceWithNumbers(tx *gorm.DB, id uint) (VoiceService, error)
 		return v, err
 	}
 	if v.ID == 0 {
-		return v, fault.NotFoundf("no service %d (GET /api/v1/voiceservices lists them)", id)
+		return v, fault.Hintf(fault.NotFound, "no service %d ({fix} lists them)", id).WithFix("service.list")
 	}
 	var nums []PhoneNumber
 	if err := tx.Where("service_id = ?", id).Order("number").Find(&nums).Error; err != nil {

@@ -122,7 +122,7 @@ func findService(tx *gorm.DB, ref ServiceRef) (VoiceService, error) {
 		return v, err
 	}
 	if v.ID == 0 {
-		return v, fault.NotFoundf("no %s with id %d (GET /api/v1/voiceservices lists them)", k, ref.ID)
+		return v, fault.Hintf(fault.NotFound, "no %s with id %d ({fix} lists them)", k, ref.ID).WithFix("service.list")
 	}
 	return v, nil
 }

@@ -111,10 +111,10 @@ type UserPatch struct {
 // or that both sets and removes one.
 func (p UserPatch) check(hasPIN bool) error {
 	if p.Password != nil && *p.Password == "" {
-		return fault.FieldInvalid("password", "an empty password is refused: to remove password sign-in send \"removePassword\": true (deskprov user set --remove-password); to keep it, leave password out")
+		return fault.Hintf(fault.Invalid, "an empty password is refused: to remove password sign-in give {set:removePassword}; to keep it, leave {field} out").On("password")
 	}
 	if p.PIN != nil && strings.TrimSpace(*p.PIN) == "" {
-		return fault.FieldInvalid("pin", "an empty PIN is refused: to remove PIN sign-in send \"removePin\": true (deskprov user set --remove-pin); to keep it, leave pin out")
+		return fault.Hintf(fault.Invalid, "an empty PIN is refused: to remove PIN sign-in give {set:removePin}; to keep it, leave {field} out").On("pin")
 	}
 	if p.Password != nil && p.RemovePassword {
 		return fault.FieldInvalid("removePassword", "give either a new password or removePassword, not both")
@@ -123,7 +123,7 @@ func (p UserPatch) check(hasPIN bool) error {
 		return fault.FieldInvalid("removePin", "give either a new PIN or removePin, not both")
 	}
 	if p.Extension != nil && strings.TrimSpace(*p.Extension) == "" && hasPIN && !p.RemovePIN {
-		return fault.FieldInvalid("extension", "removing the extension removes the user's PIN too: add \"removePin\": true (--remove-pin) to say so")
+		return fault.Hintf(fault.Invalid, "removing the extension removes the user's PIN too: add {set:removePin} to say so").On("extension")
 	}
 	return nil
 }

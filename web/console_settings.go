@@ -67,6 +67,6 @@ func (sc *consoleSettings) set(c *gin.Context) {
 		sc.show(c, StatusOf(fault.KindOf(err)), "", sc.problemOf(err))
 		return
 	}
-	sc.s.Log.Info("service-wide setting changed; restart each server to apply it", "setting", st.Name, "value", st.Value, "by", st.SetBy)
+	sc.s.Log.Info("service-wide setting changed; restart each server to apply it", "event", "settings.change", "actor", st.SetBy, "setting", st.Name, "value", st.Value)
 	c.Redirect(http.StatusSeeOther, "/admin/settings?"+url.Values{"saved": {st.Name}}.Encode())
 }

@@ -111,6 +111,16 @@ type dlState struct {
 	Msg   string `json:"ms,omitempty"`
 }
 
+// person is who the sign-in is for, as far as the flow's cookie knows:
+// the username typed first, unless the person picked another account
+// (whose name only the password step sees).
+func (st dlState) person() string {
+	if st.Other {
+		return ""
+	}
+	return st.Username
+}
+
 // dlPage is what a page template sees.
 type dlPage struct {
 	Title, Error, CSRF, Username, UserCode, Manufacturer string
@@ -440,6 +450,8 @@ func (d *deviceLogin) code(c *gin.Context) {
 	st.TypedCode = c.PostForm("user_code")
 	pc, err := d.svc.LookupUserCode(c.Request.Context(), st.TypedCode, st.Username, c.ClientIP())
 	if err != nil {
+		// The code typed is a secret of the phone's: it is never logged.
+		d.s.logSignIn(c, "signin.web", err, "upn", st.Username, "step", "code")
 		d.failWith(c, st, stepCode, err)
 		return
 	}
@@ -452,6 +464,7 @@ func (d *deviceLogin) code(c *gin.Context) {
 			d.s.Fail(c, err)
 			return
 		}
+		d.s.logSignIn(c, "signin.web", err, "upn", st.Username, "step", "confirm")
 		d.refuse(c, st, status, stepTitles[stepRefused], msg)
 		return
 	}
@@ -488,9 +501,10 @@ func (d *deviceLogin) confirm(c *gin.Context) {
 	}
 	if c.PostForm("decision") == "decline" {
 		if err := d.svc.Decline(c.Request.Context(), st.Pending); err != nil {
-			d.stepFailed(c, st, err, stepConfirm)
+			d.stepFailed(c, st, err, st.Username, stepConfirm)
 			return
 		}
+		d.s.Log.Info("sign-in declined", "event", "signin.web", "upn", st.Username, "ip", c.ClientIP(), "result", resultDeclined)
 		d.refuse(c, st, http.StatusOK, "Sign-in cancelled",
 			"You cancelled this sign-in, so the phone was not signed in. If someone sent you this code, do not use it.")
 		return
@@ -539,18 +553,19 @@ func (d *deviceLogin) password(c *gin.Context) {
 	}
 	next, err := d.svc.Authenticate(c.Request.Context(), st.Pending, upn, c.PostForm("password"), c.ClientIP())
 	if err != nil {
-		d.stepFailed(c, st, err, stepPassword)
+		d.stepFailed(c, st, err, upn, stepPassword)
 		return
 	}
-	d.next(c, st, pc, next)
+	d.next(c, st, pc, next, upn)
 }
 
 // next sends the browser to the page a step leads to.
-func (d *deviceLogin) next(c *gin.Context, st dlState, pc signin.PendingCode, next signin.Next) {
+func (d *deviceLogin) next(c *gin.Context, st dlState, pc signin.PendingCode, next signin.Next, upn string) {
 	switch {
 	case next.EnrollCode:
 		st.Step = stepEnrollCode
 	case next.Done:
+		d.s.logSignIn(c, "signin.web", nil, "upn", upn, "step", "password")
 		st.Step, st.Manufacturer, st.Pending, st.Confirmed = stepDone, pc.Manufacturer, "", false
 	case next.Enroll:
 		st.Step, st.Enroll = stepOTP, true
@@ -573,10 +588,10 @@ func (d *deviceLogin) enrollCode(c *gin.Context) {
 	}
 	next, err := d.svc.VerifyEnrollmentCode(c.Request.Context(), st.Pending, c.PostForm("enrollment_code"), c.ClientIP())
 	if err != nil {
-		d.stepFailed(c, st, err, stepEnrollCode)
+		d.stepFailed(c, st, err, st.person(), stepEnrollCode)
 		return
 	}
-	d.next(c, st, pc, next)
+	d.next(c, st, pc, next, st.person())
 }
 
 // enrollQR is the QR code of an otpauth:// URL, as a data: URL for the page.
@@ -590,12 +605,13 @@ func enrollQR(otpauth string) (template.URL, error) {
 
 // stepFailed shows a step's error: on the same page when the user can fix
 // it there, on the "not signed in" page when the sign-in is over.
-func (d *deviceLogin) stepFailed(c *gin.Context, st dlState, err error, step string) {
+func (d *deviceLogin) stepFailed(c *gin.Context, st dlState, err error, upn, step string) {
 	status, msg, ok := errText(err)
 	if !ok {
 		d.s.Fail(c, err)
 		return
 	}
+	d.s.logSignIn(c, "signin.web", err, "upn", upn, "step", step)
 	fe, _ := fault.As(err)
 	if fe.Kind == fault.Unauthorized || fe.Kind == fault.Invalid || fe.Kind == fault.RateLimited {
 		d.failWith(c, st, step, err)
@@ -614,9 +630,10 @@ func (d *deviceLogin) otp(c *gin.Context) {
 		return
 	}
 	if err := d.svc.VerifyTOTP(c.Request.Context(), st.Pending, c.PostForm("otp"), c.ClientIP()); err != nil {
-		d.stepFailed(c, st, err, stepOTP)
+		d.stepFailed(c, st, err, st.person(), stepOTP)
 		return
 	}
+	d.s.logSignIn(c, "signin.web", nil, "upn", st.person(), "step", "otp")
 	st.Step, st.Manufacturer, st.Pending, st.Confirmed, st.Enroll = stepDone, pc.Manufacturer, "", false, false
 	d.goTo(c, st)
 }

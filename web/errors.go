@@ -17,11 +17,18 @@ import (
 )
 
 // errorBody is every admin API error: {"error": kind, "message": what to do}.
+// Message is in the API's words; an error that names an input or an action
+// also carries them as facts (fix, and template: the message with its
+// placeholders, fault/words.go), so that a client with its own words —
+// the CLI says "--address" where the API says "emergencyAddressId" —
+// can say the same thing in them.
 type errorBody struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
-	Code    string `json:"code,omitempty"`
-	Field   string `json:"field,omitempty"`
+	Error    string      `json:"error"`
+	Message  string      `json:"message"`
+	Code     string      `json:"code,omitempty"`
+	Field    string      `json:"field,omitempty"`
+	Fix      []fault.Fix `json:"fix,omitempty"`
+	Template string      `json:"template,omitempty"`
 }
 
 func writeError(c *gin.Context, status int, kind, msg string) {
@@ -66,7 +73,8 @@ func (s *Server) Fail(c *gin.Context, err error) {
 	if fe.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
 	}
-	c.AbortWithStatusJSON(StatusOf(fe.Kind), errorBody{Error: string(fe.Kind), Message: fe.Message, Code: fe.Code, Field: fe.Field})
+	c.AbortWithStatusJSON(StatusOf(fe.Kind), errorBody{Error: string(fe.Kind), Message: fe.In(apiWords{}), Code: fe.Code, Field: fe.Field,
+		Fix: fe.Fixes, Template: fe.Template})
 }
 
 // MaxJSONBody caps JSON request bodies.

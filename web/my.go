@@ -296,7 +296,7 @@ func (m *myPage) messageOf(c *gin.Context, err error) string {
 		if fe.RetryAfter > 0 {
 			c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
 		}
-		return fe.Message
+		return fe.In(consoleWords{})
 	}
 	m.s.Log.Error("my page request failed", "path", c.Request.URL.Path, "err", err)
 	return "The server could not do that just now. Try again in a moment."
@@ -479,7 +479,7 @@ func (m *myPage) phoneSignOut(c *gin.Context) {
 	m.act(c, "", func(upn, mac string) (myFlash, error) {
 		err := m.svc.PersonSignOutPhone(c.Request.Context(), upn, mac)
 		if err == nil {
-			m.s.Log.Info("person signed a phone out on /my", "upn", upn, "mac", mac)
+			m.s.Log.Info("person signed a phone out on /my", "event", "my.signout", "upn", upn, "mac", mac)
 		}
 		return myFlash{Msg: "Phone " + macLabel(strings.ToLower(mac)) + " is signed out. It shows the sign-in screen the next time it checks in."}, err
 	})
@@ -489,7 +489,7 @@ func (m *myPage) resetPIN(c *gin.Context) {
 	m.act(c, "Your phone-lock PIN was cleared: the phone asks you for a new one.", func(upn, mac string) (myFlash, error) {
 		err := m.svc.PersonResetLockPIN(c.Request.Context(), upn, mac)
 		if err == nil {
-			m.s.Log.Info("person reset their phone-lock PIN on /my", "upn", upn, "mac", mac)
+			m.s.Log.Info("person reset their phone-lock PIN on /my", "event", "my.resetpin", "upn", upn, "mac", mac)
 		}
 		return myFlash{}, err
 	})

@@ -93,7 +93,7 @@ func (h *numbersAPI) deleteLocation(c *gin.Context) {
 	}
 	loc, err := strconv.ParseUint(c.Param("location"), 10, 32)
 	if err != nil || loc == 0 {
-		h.s.Fail(c, fault.FieldInvalid("location", "%q is not a location id: GET /api/v1/emergencyaddresses/%d/locations lists them", c.Param("location"), id))
+		h.s.Fail(c, fault.Hintf(fault.Invalid, "%q is not a location id: {fix} lists them", c.Param("location")).On("location").WithFix("address.locations", "id", strconv.FormatUint(uint64(id), 10)))
 		return
 	}
 	h.answer(c, http.StatusNoContent, nil, h.tn.DeleteLocation(c.Request.Context(), AdminOf(c), id, uint(loc)))

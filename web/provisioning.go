@@ -58,7 +58,9 @@ func (h *provHandler) phoneFail(c *gin.Context, err error) {
 	status := http.StatusInternalServerError
 	msg := "internal error\n"
 	if fe, ok := h.s.asFault(err); ok {
-		status, msg = StatusOf(fe.Kind), fe.Message+"\n"
+		// The person reading a phone's refusal is whoever set the
+		// phone up, so actions are said as the console offers them.
+		status, msg = StatusOf(fe.Kind), fe.In(consoleWords{})+"\n"
 		if fe.RetryAfter > 0 {
 			c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
 		}
@@ -288,7 +290,7 @@ func (h *provHandler) previewDevice(c *gin.Context) (provisioning.Device, error)
 		dev.Version = v
 	}
 	if dev.Vendor == "" {
-		return dev, fault.FieldInvalid("vendor", "deskprov has not seen %s: say which phone it is with ?vendor=polycom|yealink|audiocodes&model=…&firmware=…", mac)
+		return dev, fault.Hintf(fault.Invalid, "deskprov has not seen %s: say which phone it is with {field} (polycom, yealink or audiocodes), {field:model} and {field:firmware}", mac).On("vendor")
 	}
 	return dev, nil
 }

@@ -44,7 +44,7 @@ func (m settingsModule) Mount(r *Routes) {
 			s.Fail(c, err)
 			return
 		}
-		s.Log.Info("service-wide setting changed; restart each server to apply it", "setting", st.Name, "value", st.Value, "by", st.SetBy)
+		s.Log.Info("service-wide setting changed; restart each server to apply it", "event", "settings.change", "actor", st.SetBy, "setting", st.Name, "value", st.Value)
 		c.JSON(http.StatusOK, st)
 	})
 }

@@ -205,6 +205,7 @@ func (h *signinAPI) token(c *gin.Context) {
 		err = &signin.OAuthError{Code: signin.ErrUnsupportedGrantType, Description: "grant_type " + gt + " is not supported: use " +
 			strings.Join([]string{GrantDeviceCode, GrantPassword, GrantPIN, GrantRefresh, GrantBToE}, ", ")}
 	}
+	h.logGrant(c, gt, err)
 	if err != nil {
 		if oe, ok := signin.AsOAuth(err); ok && oe.Reason == signin.ReasonPhoneInUse {
 			// The phone's credentials would have turned this answer: give
@@ -218,6 +219,27 @@ func (h *signinAPI) token(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	c.Header("Pragma", "no-cache")
 	c.JSON(http.StatusOK, tok)
+}
+
+// logGrant logs a token request's sign-in for the operator: password and
+// PIN sign-ins, a device-code sign-in as the phone collects it, a BToE PC
+// sign-in. Refreshes and the "not yet" answers to a phone polling its
+// device code are routine, not events.
+func (h *signinAPI) logGrant(c *gin.Context, gt string, err error) {
+	mac := c.PostForm("device_id")
+	switch gt {
+	case GrantPassword:
+		h.s.logSignIn(c, "signin.password", err, "upn", c.PostForm("username"), "mac", mac)
+	case GrantPIN:
+		h.s.logSignIn(c, "signin.pin", err, "extension", c.PostForm("extension"), "mac", mac)
+	case GrantBToE:
+		h.s.logSignIn(c, "signin.btoe", err, "mac", mac)
+	case GrantDeviceCode:
+		if oe, ok := signin.AsOAuth(err); ok && (oe.Code == signin.ErrAuthorizationPending || oe.Code == signin.ErrSlowDown) {
+			return
+		}
+		h.s.logSignIn(c, "signin.devicecode", err, "client", c.PostForm("client_id"))
+	}
 }
 
 // phoneProof is what a token request shows of coming from the phone it
@@ -357,7 +379,6 @@ func (h *signinAPI) adminSignOutPhone(c *gin.Context) {
 		h.s.Fail(c, err)
 		return
 	}
-	h.s.Log.Info("admin signed a phone out", "admin", AdminOf(c), "mac", c.Param("mac"))
 	c.JSON(http.StatusOK, gin.H{"signedOut": 1})
 }
 
@@ -367,7 +388,6 @@ func (h *signinAPI) adminSignOutUser(c *gin.Context) {
 		h.s.Fail(c, err)
 		return
 	}
-	h.s.Log.Info("admin signed a user out of every phone", "admin", AdminOf(c), "upn", c.Param("upn"), "phones", n)
 	c.JSON(http.StatusOK, gin.H{"signedOut": n})
 }
 
@@ -376,7 +396,6 @@ func (h *signinAPI) adminResetPIN(c *gin.Context) {
 		h.s.Fail(c, err)
 		return
 	}
-	h.s.Log.Info("admin reset a phone-lock PIN", "admin", AdminOf(c), "mac", c.Param("mac"))
 	c.JSON(http.StatusOK, gin.H{"reset": true})
 }
 
@@ -386,7 +405,6 @@ func (h *signinAPI) adminUnlockCode(c *gin.Context) {
 		h.s.Fail(c, err)
 		return
 	}
-	h.s.Log.Info("admin issued a phone unlock code", "admin", AdminOf(c), "mac", c.Param("mac"))
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, gin.H{"code": code, "expiresAt": exp.UTC().Format("2006-01-02T15:04:05Z07:00")})
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/deskprov/deskprov/fault"
 )
 
 // cliConfig is what "deskprov login" keeps in the user's config directory.
@@ -120,18 +122,28 @@ func firstNonEmpty(vs ...string) string {
 	return ""
 }
 
-// apiError is an error answer from the server.
+// apiError is an error answer from the server. Message is in the API's
+// words; Template, Field and Fix let the CLI say it in its own
+// (clierrors.go). A server too old to send them is shown as it speaks.
 type apiError struct {
-	Status  int
-	Kind    string `json:"error"`
-	Message string `json:"message"`
+	Status   int
+	Kind     string      `json:"error"`
+	Message  string      `json:"message"`
+	Code     string      `json:"code"`
+	Field    string      `json:"field"`
+	Fix      []fault.Fix `json:"fix"`
+	Template string      `json:"template"`
 }
 
 func (e *apiError) Error() string {
 	if e.Message == "" {
 		return fmt.Sprintf("the server answered %d %s", e.Status, http.StatusText(e.Status))
 	}
-	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status)
+	msg := e.Message
+	if e.Template != "" {
+		msg = fault.Render(e.Template, e.Field, e.Fix, cliWords{})
+	}
+	return fmt.Sprintf("%s (HTTP %d)", msg, e.Status)
 }
 
 // do sends body (JSON-encoded unless it is an io.Reader) and decodes the

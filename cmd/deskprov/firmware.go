@@ -241,7 +241,7 @@ func cliFieldError(err error) error {
 	if flag == "" {
 		return err
 	}
-	return fmt.Errorf("%s: %s", flag, f.Message)
+	return fmt.Errorf("%s: %s", flag, f.In(cliWords{}))
 }
 
 // isTerminal says whether w is a terminal, where a progress bar's carriage
