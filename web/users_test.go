@@ -278,3 +278,123 @@ func TestUserSearchAndPaging(t *testing.T) {
 		}
 	})
 }
+
+func TestUsersConsole(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, tok := usersTestServer(t, db, "amosm@contoso.com", "megan@contoso.com")
+		b := consoleSignInAs(t, base, "admin", "admin-password")
+		_, page := b.get("/admin/users")
+		csrf := consoleCSRF(t, page)
+
+		t.Run("a refused new user answers a redirect, and the page shows the refusal beside the field with what was typed", func(t *testing.T) {
+			res, _ := b.post("/admin/users", url.Values{"csrf_token": {csrf}, "upn": {"amosm@contoso.com"}, "displayName": {"Amos again"}})
+			if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/users" {
+				t.Fatalf("got %d to %q", res.StatusCode, res.Header.Get("Location"))
+			}
+			_, page := b.get("/admin/users")
+			if !strings.Contains(page, `id="e-upn" role="alert">a user amosm@contoso.com already exists`) || !strings.Contains(page, `value="Amos again"`) {
+				t.Fatalf("the page does not show the refusal beside the UPN:\n%s", page)
+			}
+			if _, again := b.get("/admin/users"); strings.Contains(again, "already exists") {
+				t.Fatal("the refusal is shown again on a reload")
+			}
+		})
+		t.Run("a refused license is shown beside the license box", func(t *testing.T) {
+			for _, upn := range []string{"amosm@contoso.com", "megan@contoso.com"} {
+				if res, _ := b.post("/admin/users/"+upn+"/licenses", url.Values{"csrf_token": {csrf}, "sku": {"PhoneSystem"}, "action": {"assign"}}); res.StatusCode != http.StatusSeeOther {
+					t.Fatalf("assign: %d", res.StatusCode)
+				}
+			}
+			res, _ := b.post("/admin/users", url.Values{"csrf_token": {csrf}, "upn": {"lee@contoso.com"}})
+			if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/users/lee@contoso.com" {
+				t.Fatalf("add: %d to %q", res.StatusCode, res.Header.Get("Location"))
+			}
+			b.post("/admin/users/lee@contoso.com/licenses", url.Values{"csrf_token": {csrf}, "sku": {"PhoneSystem"}, "action": {"assign"}})
+			_, page := b.get("/admin/users/lee@contoso.com")
+			if !strings.Contains(page, `id="e-sku" role="alert">all 2 purchased PhoneSystem licenses are assigned`) {
+				t.Fatalf("no refusal beside the license box:\n%s", page)
+			}
+			b.post("/admin/users/amosm@contoso.com/licenses", url.Values{"csrf_token": {csrf}, "sku": {"CallingPlanDomestic"}, "action": {"assign"}})
+			b.post("/admin/users/amosm@contoso.com/licenses", url.Values{"csrf_token": {csrf}, "sku": {"PhoneSystem"}, "action": {"unassign"}})
+			_, page = b.get("/admin/users/amosm@contoso.com")
+			if !strings.Contains(page, `id="e-unassign-PhoneSystem" role="alert">amosm@contoso.com holds a Calling Plan`) {
+				t.Fatalf("no refusal beside the Phone System row:\n%s", page)
+			}
+		})
+		t.Run("a policy is granted from the user page", func(t *testing.T) {
+			if res, _ := b.post("/admin/users/lee@contoso.com/policy", url.Values{"csrf_token": {csrf}, "PolicyName": {"Sales"}}); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("grant: %d", res.StatusCode)
+			}
+			var g struct {
+				PolicyName *string `json:"PolicyName"`
+			}
+			if code := tenantCall(t, base, tok["admin"], "GET", "/api/v1/users/lee@contoso.com/ipphonepolicy", "", &g); code != 200 || g.PolicyName == nil || *g.PolicyName != "Sales" {
+				t.Fatalf("got %d %+v", code, g)
+			}
+		})
+		t.Run("the list pages in the store and searches", func(t *testing.T) {
+			for i := 0; i < usersPageSize; i++ {
+				if res, _ := b.post("/admin/users", url.Values{"csrf_token": {csrf}, "upn": {"bulk" + strings.Repeat("x", i) + "@fabrikam.com"}}); res.StatusCode != http.StatusSeeOther {
+					t.Fatal(res.StatusCode)
+				}
+			}
+			_, page := b.get("/admin/users")
+			if !strings.Contains(page, "Users 1–25 of 28") || !strings.Contains(page, `href="/admin/users?page=2" rel="next"`) {
+				t.Fatalf("first page:\n%s", page)
+			}
+			_, page = b.get("/admin/users?page=2")
+			if !strings.Contains(page, "Users 26–28 of 28") || !strings.Contains(page, "megan@contoso.com") {
+				t.Fatalf("second page:\n%s", page)
+			}
+			_, page = b.get("/admin/users?search=CONTOSO")
+			if !strings.Contains(page, "Users 1–3 of 3") || strings.Contains(page, "fabrikam") {
+				t.Fatalf("search:\n%s", page)
+			}
+		})
+		t.Run("removing needs the box ticked", func(t *testing.T) {
+			b.post("/admin/users/lee@contoso.com/delete", url.Values{"csrf_token": {csrf}})
+			if _, page := b.get("/admin/users/lee@contoso.com"); !strings.Contains(page, `id="e-confirm"`) {
+				t.Fatalf("no refusal beside the box:\n%s", page)
+			}
+			if res, _ := b.post("/admin/users/lee@contoso.com/delete", url.Values{"csrf_token": {csrf}, "confirm": {"true"}}); res.Header.Get("Location") != "/admin/users" {
+				t.Fatalf("remove: %d %q", res.StatusCode, res.Header.Get("Location"))
+			}
+			if code := tenantCall(t, base, tok["admin"], "GET", "/api/v1/users/lee@contoso.com", "", nil); code != 404 {
+				t.Fatalf("lee is still there: %d", code)
+			}
+		})
+		t.Run("a form without the CSRF token is refused", func(t *testing.T) {
+			if res, _ := b.post("/admin/users", url.Values{"upn": {"csrf@contoso.com"}}); res.StatusCode != http.StatusForbidden {
+				t.Fatalf("got %d", res.StatusCode)
+			}
+		})
+		t.Run("helpdesk and reader read the pages and may change nothing", func(t *testing.T) {
+			for _, who := range []string{"desk", "viewer"} {
+				rb := consoleSignInAs(t, base, who, who+"-password")
+				_, page := rb.get("/admin/users/amosm@contoso.com")
+				if !strings.Contains(page, `id="user-licenses"`) || strings.Contains(page, `id="assign"`) || strings.Contains(page, `id="remove"`) {
+					t.Fatalf("%s sees:\n%s", who, page)
+				}
+				if res, page := rb.get("/admin/licenses"); res.StatusCode != 200 || strings.Contains(page, `id="bulk-assign"`) {
+					t.Fatalf("%s licenses page: %d", who, res.StatusCode)
+				}
+				csrf := consoleCSRF(t, page)
+				for _, path := range []string{"/admin/users", "/admin/users/amosm@contoso.com", "/admin/users/amosm@contoso.com/licenses",
+					"/admin/users/amosm@contoso.com/policy", "/admin/users/amosm@contoso.com/delete", "/admin/licenses/PhoneSystem"} {
+					form := url.Values{"csrf_token": {csrf}, "upn": {"x@contoso.com"}, "sku": {"AudioConferencing"}, "action": {"assign"}, "PolicyName": {"Global"}, "confirm": {"true"}, "purchased": {"0"}}
+					if res, _ := rb.post(path, form); res.StatusCode != http.StatusForbidden {
+						t.Errorf("%s POST %s: got %d", who, path, res.StatusCode)
+					}
+				}
+				res, _ := rb.post("/admin/licenses/assignments", url.Values{"csrf_token": {csrf}, "sku": {"AudioConferencing"}, "upns": {"amosm@contoso.com"}})
+				if res.StatusCode != http.StatusForbidden {
+					t.Errorf("%s POST bulk: got %d", who, res.StatusCode)
+				}
+			}
+			var u userAnswer
+			if tenantCall(t, base, tok["admin"], "GET", "/api/v1/users/amosm@contoso.com", "", &u); strings.Contains(strings.Join(u.Licenses, ","), "AudioConferencing") {
+				t.Fatalf("a refused role changed amosm: %+v", u)
+			}
+		})
+	})
+}
