@@ -207,6 +207,7 @@ var leastRole = map[string]tenant.Role{
 	"POST /admin/users/:upn/licenses":        admin,
 	"POST /admin/users/:upn/policy":          admin,
 	"POST /admin/users/:upn/delete":          admin,
+	"POST /admin/users/:upn/signout":         helpdesk,
 	"GET /admin/licenses":                    reader,
 	"POST /admin/licenses/:sku":              admin,
 	"POST /admin/licenses/assignments":       admin,

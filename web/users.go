@@ -53,6 +53,7 @@ func (m usersModule) Mount(r *Routes) {
 	g.POST("/users/:upn/licenses", uc.license)
 	g.POST("/users/:upn/policy", uc.grant)
 	g.POST("/users/:upn/delete", uc.remove)
+	g.POST("/users/:upn/signout", uc.signOut)
 	g.GET("/licenses", uc.licenses)
 	g.POST("/licenses/:sku", uc.setPurchased)
 	// The bulk form takes a CSV file, so it is multipart: the session is
@@ -390,6 +391,23 @@ func (uc *consoleUsers) grant(c *gin.Context) {
 	uc.flash(c, userPath(a.UPN), consoleFlash{Msg: a.UPN + " now has the IP phone policy " + held + "."})
 }
 
+// signOut signs the user out of every phone (the help desk's call, as
+// POST /api/v1/users/{upn}/signout).
+func (uc *consoleUsers) signOut(c *gin.Context) {
+	upn := c.Param("upn")
+	if uc.si == nil {
+		uc.flash(c, userPath(upn), consoleFlash{Err: "phone sign-in is not served here"})
+		return
+	}
+	n, err := uc.si.SignOutUser(c.Request.Context(), upn)
+	if err != nil {
+		uc.flash(c, userPath(upn), consoleFlash{Err: uc.problemOf(err), Field: "signout"})
+		return
+	}
+	uc.s.Log.Info("admin signed a user out of every phone", "admin", AdminOf(c), "upn", upn, "phones", n)
+	uc.flash(c, userPath(upn), consoleFlash{Msg: fmt.Sprintf("Signed %s out of %d phones.", upn, n)})
+}
+
 func (uc *consoleUsers) remove(c *gin.Context) {
 	upn := c.Param("upn")
 	if c.PostForm("confirm") != "true" {
@@ -513,14 +531,14 @@ type consoleForm struct {
 	Field, Error string
 	Form         map[string]string
 	// CanEdit hides the forms from helpdesk and reader admins, who may
-	// only read these pages.
-	CanEdit bool
+	// only read these pages; CanSignOut shows the help desk's sign-out.
+	CanEdit, CanSignOut bool
 }
 
 // formOf takes the field refusal out of f (so the page does not show it at
 // the top too).
 func formOf(c *gin.Context, f *consoleFlash) consoleForm {
-	v := consoleForm{Field: f.Field, Form: f.Values, CanEdit: RoleOf(c).Allows(tenant.RoleAdmin)}
+	v := consoleForm{Field: f.Field, Form: f.Values, CanEdit: RoleOf(c).Allows(tenant.RoleAdmin), CanSignOut: RoleOf(c).Allows(tenant.RoleHelpdesk)}
 	if f.Field != "" {
 		v.Error, f.Err = f.Err, ""
 	}

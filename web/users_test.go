@@ -390,6 +390,16 @@ func TestUsersConsole(t *testing.T) {
 				if res.StatusCode != http.StatusForbidden {
 					t.Errorf("%s POST bulk: got %d", who, res.StatusCode)
 				}
+				// Signing a user out of their phones is the help desk's.
+				res, _ = rb.post("/admin/users/amosm@contoso.com/signout", url.Values{"csrf_token": {csrf}})
+				if want := map[string]int{"desk": http.StatusSeeOther, "viewer": http.StatusForbidden}[who]; res.StatusCode != want {
+					t.Errorf("%s POST signout: got %d, want %d", who, res.StatusCode, want)
+				}
+				if who == "desk" {
+					if _, page := rb.get("/admin/users/amosm@contoso.com"); !strings.Contains(page, "Signed amosm@contoso.com out of 0 phones.") {
+						t.Errorf("the help desk's sign-out says:\n%s", page)
+					}
+				}
 			}
 			var u userAnswer
 			if tenantCall(t, base, tok["admin"], "GET", "/api/v1/users/amosm@contoso.com", "", &u); strings.Contains(strings.Join(u.Licenses, ","), "AudioConferencing") {
