@@ -463,17 +463,18 @@ func (uc *consoleUsers) licenses(c *gin.Context) {
 
 func (uc *consoleUsers) setPurchased(c *gin.Context) {
 	sku := c.Param("sku")
+	var lc tenant.LicenseCount
 	n, err := strconv.Atoi(strings.TrimSpace(c.PostForm("purchased")))
 	if err != nil {
 		err = fault.FieldInvalid("purchased", "type the number of licenses bought, a whole number such as 50")
 	} else {
-		_, err = uc.tn.SetPurchased(c.Request.Context(), sku, n)
+		lc, err = uc.tn.SetPurchased(c.Request.Context(), sku, n)
 	}
 	if err != nil {
 		uc.flash(c, "/admin/licenses", consoleFlash{Err: uc.problemOf(err), Field: "purchased-" + sku})
 		return
 	}
-	uc.flash(c, "/admin/licenses", consoleFlash{Msg: "The organisation now holds " + strconv.Itoa(n) + " " + sku + " licenses."})
+	uc.flash(c, "/admin/licenses", consoleFlash{Msg: fmt.Sprintf("The organisation now holds %d %s licenses.", lc.Purchased, skuNames[lc.SKU])})
 }
 
 // bulk assigns a license (and optionally a policy) to the users pasted in

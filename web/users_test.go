@@ -332,6 +332,29 @@ func TestUsersConsole(t *testing.T) {
 				t.Fatalf("got %d %+v", code, g)
 			}
 		})
+		t.Run("an edit is saved, and a refused one shows beside its field what was typed", func(t *testing.T) {
+			edit := url.Values{"csrf_token": {csrf}, "displayName": {"Megan Bowen"}, "skypeLocation": {"Online"}, "exchangeLocation": {"OnPremises"}, "extension": {"4321"}, "pin": {"123456"}}
+			if res, _ := b.post("/admin/users/megan@contoso.com", edit); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("save: %d", res.StatusCode)
+			}
+			var u struct {
+				DisplayName      string `json:"displayName"`
+				ExchangeLocation string `json:"exchangeLocation"`
+				Extension        string `json:"extension"`
+				HasPIN           bool   `json:"hasPin"`
+			}
+			if tenantCall(t, base, tok["reader"], "GET", "/api/v1/users/megan@contoso.com", "", &u); u.DisplayName != "Megan Bowen" || u.ExchangeLocation != "OnPremises" || u.Extension != "4321" || !u.HasPIN {
+				t.Fatalf("the API answers %+v", u)
+			}
+			edit.Set("displayName", "Megan B.")
+			edit.Set("password", "short")
+			edit.Del("pin")
+			b.post("/admin/users/megan@contoso.com", edit)
+			_, page := b.get("/admin/users/megan@contoso.com")
+			if !strings.Contains(page, `id="e-password" role="alert">the password must have at least 8 characters`) || !strings.Contains(page, `value="Megan B."`) {
+				t.Fatalf("no refusal beside the password:\n%s", page)
+			}
+		})
 		t.Run("the list pages in the store and searches", func(t *testing.T) {
 			for i := 0; i < usersPageSize; i++ {
 				if res, _ := b.post("/admin/users", url.Values{"csrf_token": {csrf}, "upn": {"bulk" + strings.Repeat("x", i) + "@fabrikam.com"}}); res.StatusCode != http.StatusSeeOther {
@@ -361,6 +384,38 @@ func TestUsersConsole(t *testing.T) {
 			}
 			if code := tenantCall(t, base, tok["admin"], "GET", "/api/v1/users/lee@contoso.com", "", nil); code != 404 {
 				t.Fatalf("lee is still there: %d", code)
+			}
+		})
+		t.Run("each change is in the audit log by the admin who made it", func(t *testing.T) {
+			var es []struct {
+				Actor  string `json:"actor"`
+				Object string `json:"object"`
+				Action string `json:"action"`
+			}
+			if code := tenantCall(t, base, tok["admin"], "GET", "/api/v1/audit?kind=user", "", &es); code != 200 {
+				t.Fatalf("audit: %d", code)
+			}
+			seen := map[string]bool{}
+			for _, e := range es {
+				seen[e.Actor+" "+e.Action+" "+e.Object] = true
+			}
+			for _, w := range []string{"admin create user/lee@contoso.com", "admin assign user/amosm@contoso.com/licenses/PhoneSystem",
+				"admin assign user/amosm@contoso.com/licenses/CallingPlanDomestic", "admin grant user/lee@contoso.com/ipphonepolicy",
+				"admin update user/megan@contoso.com", "admin delete user/lee@contoso.com"} {
+				if !seen[w] {
+					t.Errorf("no audit entry %q", w)
+				}
+			}
+			if seen["admin update user/megan@contoso.com"] && len(es) > 0 {
+				n := 0
+				for _, e := range es {
+					if e.Action == "update" && e.Object == "user/megan@contoso.com" {
+						n++
+					}
+				}
+				if n != 1 {
+					t.Errorf("%d update entries for megan: the refused edit must write none", n)
+				}
 			}
 		})
 		t.Run("a form without the CSRF token is refused", func(t *testing.T) {
@@ -406,5 +461,50 @@ func TestUsersConsole(t *testing.T) {
 				t.Fatalf("a refused role changed amosm: %+v", u)
 			}
 		})
+	})
+}
+
+// TestLicensesConsole: the count bought is set from the Licenses page, a
+// refused count is shown beside its box, and the bulk form answers a row
+// per user after its redirect.
+func TestLicensesConsole(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, tok := usersTestServer(t, db, "amosm@contoso.com")
+		b := consoleSignInAs(t, base, "admin", "admin-password")
+		_, page := b.get("/admin/licenses")
+		csrf := consoleCSRF(t, page)
+		if res, _ := b.post("/admin/licenses/AudioConferencing", url.Values{"csrf_token": {csrf}, "purchased": {"3"}}); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("set: %d", res.StatusCode)
+		}
+		var ls []struct {
+			SKU       string `json:"sku"`
+			Purchased int    `json:"purchased"`
+		}
+		tenantCall(t, base, tok["reader"], "GET", "/api/v1/licenses", "", &ls)
+		for _, l := range ls {
+			if l.SKU == "AudioConferencing" && l.Purchased != 3 {
+				t.Fatalf("AudioConferencing: %d bought", l.Purchased)
+			}
+		}
+		b.post("/admin/licenses/PhoneSystem", url.Values{"csrf_token": {csrf}, "purchased": {"0"}})
+		if _, page := b.get("/admin/licenses"); !strings.Contains(page, `id="e-purchased-PhoneSystem" role="alert">a Calling Plan needs`) &&
+			!strings.Contains(page, `id="e-purchased-PhoneSystem" role="alert">the organisation holds`) {
+			t.Fatalf("no refusal beside the Phone System count:\n%s", page)
+		}
+		// A pasted list through the form as a browser sends it (multipart).
+		res, _ := b.postMultipart("/admin/licenses/assignments", map[string]string{"csrf_token": csrf, "sku": "AudioConferencing", "upns": "amosm@contoso.com\nnobody@contoso.com"}, "", nil)
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/licenses#bulk-result" {
+			t.Fatalf("bulk: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		_, page = b.get("/admin/licenses")
+		if !strings.Contains(page, `<th scope="row" data-label="User">amosm@contoso.com</th><td data-label="Result">assigned</td>`) ||
+			!strings.Contains(page, `no user &#34;nobody@contoso.com&#34; in the organisation`) {
+			t.Fatalf("the rows are not shown:\n%s", page)
+		}
+		// An empty list is refused beside the box.
+		b.postMultipart("/admin/licenses/assignments", map[string]string{"csrf_token": csrf, "sku": "AudioConferencing", "upns": ""}, "", nil)
+		if _, page := b.get("/admin/licenses"); !strings.Contains(page, `id="e-upns" role="alert">list at least one user`) {
+			t.Fatalf("no refusal beside the list:\n%s", page)
+		}
 	})
 }
