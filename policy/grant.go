@@ -9,6 +9,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/store"
+	"github.com/deskprov/deskprov/tenant"
 )
 
 // Assignment is the policy granted to a user; PolicyName nil means none, so
@@ -33,47 +34,77 @@ func (s *Service) Grant(ctx context.Context, actor, upn string, policyName *stri
 			return Assignment{}, fault.FieldInvalid("PolicyName", "%s", strings.Replace(err.Error(), "Identity", "PolicyName", 1))
 		}
 	}
-	out := Assignment{UPN: u.UPN}
+	var out Assignment
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		before, err := currentGrant(tx, u.ID)
-		if err != nil {
-			return err
-		}
-		beforeView := Assignment{UPN: u.UPN, PolicyName: before}
-		if target == "" || target == GlobalIdentity {
-			if before == nil {
-				return nil
-			}
-			if err := tx.Where("user_id = ?", u.ID).Delete(&grant{}).Error; err != nil {
-				return err
-			}
-		} else {
-			r, err := find(tx, target, true)
-			if err != nil {
-				return err
-			}
-			name := r.Identity
-			out.PolicyName = &name
-			if before != nil && *before == name {
-				return nil
-			}
-			g := grant{UserID: u.ID, PolicyID: r.ID, UPN: u.UPN, CreatedAt: s.now()}
-			if err := tx.Clauses(clause.OnConflict{
-				Columns:   []clause.Column{{Name: "user_id"}},
-				DoUpdates: clause.AssignmentColumns([]string{"policy_id", "upn", "created_at"}),
-			}).Create(&g).Error; err != nil {
-				return err
-			}
-		}
-		if err := store.Bump(tx, store.ConfigGeneration); err != nil {
-			return err
-		}
-		return s.audit(tx, actor, userObject(u.UPN), "grant", beforeView, out)
+		out, _, err = s.grantIn(tx, actor, u, target)
+		return err
 	})
 	if err != nil {
 		return Assignment{}, err
 	}
 	return out, nil
+}
+
+// Granter checks policyName (nil or "Global": no grant) once and returns
+// what grants it to one user inside a caller's transaction, reporting
+// whether that changed their grant: bulk license assignment uses it so that
+// a row's license and policy commit together.
+func (s *Service) Granter(ctx context.Context, actor string, policyName *string) (func(tx *gorm.DB, u tenant.User) (bool, error), error) {
+	var target string
+	if policyName != nil {
+		var err error
+		if target, err = NormalizeIdentity(*policyName); err != nil {
+			return nil, fault.FieldInvalid("PolicyName", "%s", strings.Replace(err.Error(), "Identity", "PolicyName", 1))
+		}
+		if target != GlobalIdentity {
+			if _, err := find(s.db.WithContext(ctx), target, false); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return func(tx *gorm.DB, u tenant.User) (bool, error) {
+		_, changed, err := s.grantIn(tx, actor, u, target)
+		return changed, err
+	}, nil
+}
+
+// grantIn gives u the policy target ("" or Global: none) in tx.
+func (s *Service) grantIn(tx *gorm.DB, actor string, u tenant.User, target string) (Assignment, bool, error) {
+	out := Assignment{UPN: u.UPN}
+	before, err := currentGrant(tx, u.ID)
+	if err != nil {
+		return out, false, err
+	}
+	beforeView := Assignment{UPN: u.UPN, PolicyName: before}
+	if target == "" || target == GlobalIdentity {
+		if before == nil {
+			return out, false, nil
+		}
+		if err := tx.Where("user_id = ?", u.ID).Delete(&grant{}).Error; err != nil {
+			return out, false, err
+		}
+	} else {
+		r, err := find(tx, target, true)
+		if err != nil {
+			return out, false, err
+		}
+		name := r.Identity
+		out.PolicyName = &name
+		if before != nil && *before == name {
+			return out, false, nil
+		}
+		g := grant{UserID: u.ID, PolicyID: r.ID, UPN: u.UPN, CreatedAt: s.now()}
+		if err := tx.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "user_id"}},
+			DoUpdates: clause.AssignmentColumns([]string{"policy_id", "upn", "created_at"}),
+		}).Create(&g).Error; err != nil {
+			return out, false, err
+		}
+	}
+	if err := store.Bump(tx, store.ConfigGeneration); err != nil {
+		return out, false, err
+	}
+	return out, true, s.audit(tx, actor, userObject(u.UPN), "grant", beforeView, out)
 }
 
 // currentGrant returns the name of the policy a user holds, nil for none.

@@ -181,39 +181,46 @@ func (s *Service) Assign(ctx context.Context, upn, skuName string) error {
 		return err
 	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := lockLicenses(tx); err != nil {
-			return err
-		}
-		u, err := findUser(tx, upn)
-		if err != nil {
-			return err
-		}
-		held, err := heldSKUs(tx, u.ID)
-		if err != nil {
-			return err
-		}
-		if held[sku] {
-			return nil
-		}
-		if sku.isCallingPlan() && !held[PhoneSystem] && !held[EnterpriseE5] {
-			return fault.Conflictf("%s has no Phone System license: assign PhoneSystem (or EnterpriseE5) before a Calling Plan", u.UPN).WithCode("phone_system_required")
-		}
-		var l License
-		if err := tx.Where("sku = ?", sku).Limit(1).Find(&l).Error; err != nil {
-			return err
-		}
-		var assigned int64
-		if err := tx.Model(&UserLicense{}).Where("sku = ?", sku).Count(&assigned).Error; err != nil {
-			return err
-		}
-		if assigned >= int64(l.Purchased) {
-			return fault.Conflictf("all %d purchased %s licenses are assigned: buy more or unassign one first", l.Purchased, sku).WithCode("no_license_available")
-		}
-		if err := tx.Create(&UserLicense{UserID: u.ID, SKU: sku}).Error; err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx, audit.Change{At: s.Now(), Kind: audit.KindUser, ObjectID: u.UPNKey + "/licenses/" + string(sku), Action: "assign"})
+		_, _, err := s.assignIn(ctx, tx, upn, sku)
+		return err
 	})
+}
+
+// assignIn assigns sku to upn in tx, and reports whether it was not held
+// already.
+func (s *Service) assignIn(ctx context.Context, tx *gorm.DB, upn string, sku SKU) (User, bool, error) {
+	if err := lockLicenses(tx); err != nil {
+		return User{}, false, err
+	}
+	u, err := findUser(tx, upn)
+	if err != nil {
+		return User{}, false, err
+	}
+	held, err := heldSKUs(tx, u.ID)
+	if err != nil {
+		return User{}, false, err
+	}
+	if held[sku] {
+		return u, false, nil
+	}
+	if sku.isCallingPlan() && !held[PhoneSystem] && !held[EnterpriseE5] {
+		return User{}, false, fault.Conflictf("%s has no Phone System license: assign PhoneSystem (or EnterpriseE5) before a Calling Plan", u.UPN).WithCode("phone_system_required")
+	}
+	var l License
+	if err := tx.Where("sku = ?", sku).Limit(1).Find(&l).Error; err != nil {
+		return User{}, false, err
+	}
+	var assigned int64
+	if err := tx.Model(&UserLicense{}).Where("sku = ?", sku).Count(&assigned).Error; err != nil {
+		return User{}, false, err
+	}
+	if assigned >= int64(l.Purchased) {
+		return User{}, false, fault.Conflictf("all %d purchased %s licenses are assigned: buy more or unassign one first", l.Purchased, sku).WithCode("no_license_available")
+	}
+	if err := tx.Create(&UserLicense{UserID: u.ID, SKU: sku}).Error; err != nil {
+		return User{}, false, err
+	}
+	return u, true, audit.Record(ctx, tx, audit.Change{At: s.Now(), Kind: audit.KindUser, ObjectID: u.UPNKey + "/licenses/" + string(sku), Action: "assign"})
 }
 
 // Unassign takes sku away from user upn.

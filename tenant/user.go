@@ -72,6 +72,9 @@ type User struct {
 	Licenses    []SKU `gorm:"-" json:"licenses"`
 	HasPassword bool  `gorm:"-" json:"hasPassword"`
 	HasPIN      bool  `gorm:"-" json:"hasPin"`
+	// HasAuthenticator says the user has enrolled an authenticator app
+	// (their MFA state beside MFA, which says MFA is required).
+	HasAuthenticator bool `gorm:"-" json:"hasAuthenticator"`
 	// PhoneNumber is the user number assigned to the user, if any.
 	PhoneNumber *AssignedNumber `gorm:"-" json:"phoneNumber,omitempty"`
 }
@@ -297,6 +300,7 @@ func (s *Service) Users(ctx context.Context) ([]User, error) {
 		us[i].Licenses = sortedSKUs(byUser[us[i].ID])
 		us[i].HasPassword = us[i].PasswordHash != ""
 		us[i].HasPIN = us[i].PINHash != ""
+		us[i].HasAuthenticator = us[i].TOTPSecret != ""
 	}
 	return us, nil
 }
@@ -335,6 +339,7 @@ func (s *Service) decorate(tx *gorm.DB, u User) (User, error) {
 	u.PhoneNumber = nums[u.ID]
 	u.HasPassword = u.PasswordHash != ""
 	u.HasPIN = u.PINHash != ""
+	u.HasAuthenticator = u.TOTPSecret != ""
 	return u, nil
 }
 

@@ -74,7 +74,7 @@ func newConsole(s *Server) (*console, error) {
 		return nil, err
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "policies", "policy", "sessions", "mfa", "enrolments", "sites", "site", "phonefiles", "settings", "forbidden", "admins", "audit", "organization"} {
+	for _, name := range []string{"login", "policies", "policy", "sessions", "mfa", "enrolments", "sites", "site", "phonefiles", "settings", "forbidden", "admins", "audit", "organization", "users", "user", "licenses"} {
 		// *.part.html hold templates several pages share (a form's fields).
 		t, err := template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/console/"+name+".html", "templates/console/*.part.html")
 		if err != nil {

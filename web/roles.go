@@ -202,6 +202,20 @@ var leastRole = map[string]tenant.Role{
 	"PATCH /api/v1/emergencyaddresses/:id":                      admin,
 	"GET /api/v1/emergencyaddresses/:id/locations":              reader,
 	"DELETE /api/v1/emergencyaddresses/:id/locations/:location": admin,
+
+	// Users and licenses in the console, bulk assignment (issue 15 item 3).
+	"POST /api/v1/licenses/:sku/assignments": admin,
+	"GET /admin/users":                       reader,
+	"POST /admin/users":                      admin,
+	"GET /admin/users/:upn":                  reader,
+	"POST /admin/users/:upn":                 admin,
+	"POST /admin/users/:upn/licenses":        admin,
+	"POST /admin/users/:upn/policy":          admin,
+	"POST /admin/users/:upn/delete":          admin,
+	"POST /admin/users/:upn/signout":         helpdesk,
+	"GET /admin/licenses":                    reader,
+	"POST /admin/licenses/:sku":              admin,
+	"POST /admin/licenses/assignments":       admin,
 }
 
 // Short names for the table.

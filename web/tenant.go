@@ -2,9 +2,11 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
 )
 
@@ -52,12 +54,27 @@ func (h *tenantAPI) createUser(c *gin.Context) {
 	c.JSON(http.StatusCreated, u)
 }
 
+// listUsers answers every user, or with search, limit and offset one page
+// of the users whose UPN or display name contains search; X-Total-Count
+// says how many match in all, so a client can page without a new shape.
 func (h *tenantAPI) listUsers(c *gin.Context) {
-	us, err := h.tn.Users(c.Request.Context())
+	q := tenant.UserQuery{Search: c.Query("search")}
+	for name, dst := range map[string]*int{"limit": &q.Limit, "offset": &q.Offset} {
+		if v, ok := c.GetQuery(name); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				h.s.Fail(c, fault.FieldInvalid(name, "%s must be a whole number, not %.20q", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	us, total, err := h.tn.UserPage(c.Request.Context(), q)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
 	}
+	c.Header("X-Total-Count", strconv.FormatInt(total, 10))
 	c.JSON(http.StatusOK, us)
 }
 

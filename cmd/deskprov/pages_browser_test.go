@@ -29,6 +29,7 @@ var pageSamples = map[string]string{
 	":name":     "HQ",
 	":mac":      "0004f2000042",
 	":upn":      "amosm@contoso.com",
+	":sku":      "PhoneSystem",
 }
 
 // consolePages are the paths of every console page: each GET /admin route

@@ -292,6 +292,8 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	}
 	// The page for people (/my) acts through sign-in, policy and BToE.
 	a.modules = append(a.modules, web.My(si, a.policy, a.btoe))
+	// Users and licenses in the console, and bulk assignment.
+	a.modules = append(a.modules, web.Users(a.policy, si))
 	if err := a.addProvisioning(ctx, o, si, fw, images); err != nil {
 		return nil, err
 	}

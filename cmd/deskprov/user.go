@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -92,16 +94,36 @@ func init() {
 	af.StringVar(&in.Extension, "extension", "", "extension for PIN sign-in")
 	af.StringVar(&in.PIN, "pin", "", "PIN for PIN sign-in (4 to 15 digits)")
 
+	var search string
+	var limit, offset int
 	list := &cobra.Command{
-		Use: "list", Short: "List users", Args: cobra.NoArgs,
+		Use: "list", Short: "List users, all or one page of those a search matches", Args: cobra.NoArgs,
+		Example: "  deskprov user list --search contoso --limit 50 --offset 50",
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
+			q := url.Values{}
+			if search != "" {
+				q.Set("search", search)
+			}
+			if cmd.Flags().Changed("limit") {
+				q.Set("limit", strconv.Itoa(limit))
+			}
+			if cmd.Flags().Changed("offset") {
+				q.Set("offset", strconv.Itoa(offset))
+			}
+			path := "/api/v1/users"
+			if len(q) > 0 {
+				path += "?" + q.Encode()
+			}
 			var us []userView
-			if err := c.do(http.MethodGet, "/api/v1/users", nil, &us); err != nil {
+			if err := c.do(http.MethodGet, path, nil, &us); err != nil {
 				return err
 			}
 			return render(cmd, us, func(w io.Writer) { printTable(w, userHeaders, userRows(us)) })
 		}),
 	}
+	list.Flags().StringVar(&search, "search", "", "only the users whose UPN or display name contains this (without case)")
+	list.Flags().IntVar(&limit, "limit", 0, "at most this many users (1 to 500)")
+	list.Flags().IntVar(&offset, "offset", 0, "skip this many users first (with --limit, the page)")
 	show := &cobra.Command{
 		Use: "show UPN", Short: "Show one user", Args: cobra.ExactArgs(1),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
