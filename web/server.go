@@ -77,6 +77,9 @@ type Server struct {
 	// distrusted are what other modules undo when an admin revokes or
 	// re-enrols a phone (enrolment.go).
 	distrusted []distrustFunc
+	// fleetHome is the fleet dashboard, the console's home page (/admin),
+	// when FleetModule is mounted (fleet.go).
+	fleetHome gin.HandlerFunc
 }
 
 // New builds the router with the core routes and every module's.

@@ -177,6 +177,8 @@ type app struct {
 	settings *settings.Service
 	opts     serveOptions
 	modules  []web.Module
+	// fleet is the fleet dashboard, filled as the services it reads are built.
+	fleet web.FleetModule
 	// closers run at shutdown, last added first.
 	closers []func()
 }
@@ -288,6 +290,8 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	// One phoneid service for the phones' checks and the admins' changes, so
 	// that its enrolment cache and Digest replay memory are shared.
 	a.modules = append(a.modules, web.Enrolment(a.phones))
+	a.fleet.SignIn = si
+	a.modules = append(a.modules, a.fleet)
 	return a, nil
 }
 
