@@ -32,15 +32,16 @@ func (s *Service) Census(ctx context.Context) (Census, error) {
 	now := s.Now().UTC()
 	db := s.db.WithContext(ctx)
 	c := Census{ByFirmware: []ModelCount{}}
-	if err := db.Model(&DeviceRecord{}).Count(&c.Phones).Error; err != nil {
+	// One query for the three figures, so they agree with each other
+	// while phones are being written.
+	var n struct{ Phones, Hour, Day int64 }
+	if err := db.Model(&DeviceRecord{}).Select("COUNT(*) AS phones, "+
+		"COALESCE(SUM(CASE WHEN last_seen >= ? THEN 1 ELSE 0 END), 0) AS hour, "+
+		"COALESCE(SUM(CASE WHEN last_seen >= ? THEN 1 ELSE 0 END), 0) AS day", now.Add(-time.Hour), now.Add(-24*time.Hour)).
+		Scan(&n).Error; err != nil {
 		return c, err
 	}
-	if err := db.Model(&DeviceRecord{}).Where("last_seen >= ?", now.Add(-time.Hour)).Count(&c.SeenLastHour).Error; err != nil {
-		return c, err
-	}
-	if err := db.Model(&DeviceRecord{}).Where("last_seen >= ?", now.Add(-24*time.Hour)).Count(&c.SeenLastDay).Error; err != nil {
-		return c, err
-	}
+	c.Phones, c.SeenLastHour, c.SeenLastDay = n.Phones, n.Hour, n.Day
 	err := db.Model(&DeviceRecord{}).Select("vendor, model, firmware, COUNT(*) AS phones").
 		Group("vendor, model, firmware").Order("vendor, model, firmware").Limit(1000).Scan(&c.ByFirmware).Error
 	return c, err
