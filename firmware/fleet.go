@@ -37,7 +37,7 @@ func (s *Service) Fleet(ctx context.Context) (FleetFirmware, error) {
 		Phones                                            int64
 	}
 	if err := db.Model(&deviceState{}).Select("vendor, model, edition, revision, locale, version, COUNT(*) AS phones").
-		Group("vendor, model, edition, revision, locale, version").Scan(&groups).Error; err != nil {
+		Group("vendor, model, edition, revision, locale, version").Order("vendor, model, edition, revision, locale, version").Scan(&groups).Error; err != nil {
 		return out, err
 	}
 	rules, err := s.Rules(ctx)

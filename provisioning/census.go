@@ -3,6 +3,8 @@ package provisioning
 import (
 	"context"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // ModelCount is how many phones of one vendor, model and firmware version
@@ -32,17 +34,21 @@ func (s *Service) Census(ctx context.Context) (Census, error) {
 	now := s.Now().UTC()
 	db := s.db.WithContext(ctx)
 	c := Census{ByFirmware: []ModelCount{}}
-	// One query for the three figures, so they agree with each other
-	// while phones are being written.
-	var n struct{ Phones, Hour, Day int64 }
-	if err := db.Model(&DeviceRecord{}).Select("COUNT(*) AS phones, "+
-		"COALESCE(SUM(CASE WHEN last_seen >= ? THEN 1 ELSE 0 END), 0) AS hour, "+
-		"COALESCE(SUM(CASE WHEN last_seen >= ? THEN 1 ELSE 0 END), 0) AS day", now.Add(-time.Hour), now.Add(-24*time.Hour)).
-		Scan(&n).Error; err != nil {
-		return c, err
-	}
-	c.Phones, c.SeenLastHour, c.SeenLastDay = n.Phones, n.Hour, n.Day
-	err := db.Model(&DeviceRecord{}).Select("vendor, model, firmware, COUNT(*) AS phones").
-		Group("vendor, model, firmware").Order("vendor, model, firmware").Limit(1000).Scan(&c.ByFirmware).Error
+	// Each count reads an index (last_seen's for the recent ones); in one
+	// read transaction on SQLite they see one snapshot, so they agree with
+	// each other while phones are being written.
+	err := db.Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&DeviceRecord{}).Count(&c.Phones).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&DeviceRecord{}).Where("last_seen >= ?", now.Add(-time.Hour)).Count(&c.SeenLastHour).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&DeviceRecord{}).Where("last_seen >= ?", now.Add(-24*time.Hour)).Count(&c.SeenLastDay).Error; err != nil {
+			return err
+		}
+		return tx.Model(&DeviceRecord{}).Select("vendor, model, firmware, COUNT(*) AS phones").
+			Group("vendor, model, firmware").Order("vendor, model, firmware").Limit(1000).Scan(&c.ByFirmware).Error
+	})
 	return c, err
 }

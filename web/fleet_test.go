@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -207,5 +208,55 @@ func TestFleetConsolePageAndCharts(t *testing.T) {
 	}
 	if res, _ := b.get("/admin/fleet/nonesuch.svg"); res.StatusCode != 404 {
 		t.Fatalf("unknown chart: %d", res.StatusCode)
+	}
+}
+
+// BenchmarkFleetReport100k is the dashboard's report over 100,000 phones
+// (SQLite; DESKPROV_TEST_POSTGRES adds PostgreSQL): the figures come from
+// GROUP BY and COUNT in the store, so this stays a few queries' time.
+func BenchmarkFleetReport100k(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchFleet(b, storetest.SQLite(b)) })
+	if os.Getenv(storetest.EnvPostgres) != "" {
+		b.Run("postgres", func(b *testing.B) { benchFleet(b, storetest.Postgres(b)) })
+	}
+}
+
+func benchFleet(b *testing.B, db *gorm.DB) {
+	{
+		for _, m := range []func(*gorm.DB) error{provisioning.Migrate, firmware.Migrate, signin.Migrate} {
+			if err := m(db); err != nil {
+				b.Fatal(err)
+			}
+		}
+		now := time.Now().UTC()
+		models := []struct{ vendor, model string }{{"polycom", "VVX500"}, {"yealink", "T46G"}, {"audiocodes", "440HD"}, {"lpe", "CX600"}}
+		var devs []provisioning.DeviceRecord
+		var states []map[string]any
+		for i := 0; i < 100000; i++ {
+			m := models[i%len(models)]
+			mac := fmt.Sprintf("0004f2%06x", i)
+			v := fmt.Sprintf("1.0.%d", i%7)
+			devs = append(devs, provisioning.DeviceRecord{MAC: mac, Vendor: m.vendor, Model: m.model, Firmware: v, FirstSeen: now, LastSeen: now.Add(-time.Duration(i%48) * time.Hour)})
+			states = append(states, map[string]any{"mac": mac, "vendor": m.vendor, "model": m.model, "version": v, "bucket": firmware.Bucket(mac), "updated_at": now})
+		}
+		if err := db.CreateInBatches(devs, 1000).Error; err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Table("firmware_devices").CreateInBatches(states, 1000).Error; err != nil {
+			b.Fatal(err)
+		}
+		fs, err := firmware.New(db, b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
+		m := FleetModule{Devices: prov, Firmware: fs, SignIn: signin.New(db, nil, nil, "http://prov.test")}
+		b.ResetTimer()
+		for b.Loop() {
+			r, err := m.Report(context.Background(), now)
+			if err != nil || r.Phones != 100000 {
+				b.Fatalf("%d phones, %v", r.Phones, err)
+			}
+		}
 	}
 }
