@@ -17,14 +17,16 @@ import (
 // deviceState is what firmware follows of one phone: the version it last
 // reported, what it was offered and downloaded, and the loop flag.
 type deviceState struct {
-	MAC                string `gorm:"primaryKey;size:12"`
-	Vendor             string `gorm:"size:16;not null;index:idx_fw_dev_rule"`
-	Model              string `gorm:"size:32;not null;index:idx_fw_dev_rule"`
-	Revision           string `gorm:"size:64;not null;default:''"`
-	Locale             string `gorm:"size:32;not null;default:''"`
+	MAC string `gorm:"primaryKey;size:12"`
+	// idx_fw_dev_census covers the fleet dashboard's GROUP BY (fleet.go),
+	// so it reads the index in order instead of sorting every phone.
+	Vendor             string `gorm:"size:16;not null;index:idx_fw_dev_rule;index:idx_fw_dev_census,priority:1"`
+	Model              string `gorm:"size:32;not null;index:idx_fw_dev_rule;index:idx_fw_dev_census,priority:2"`
+	Revision           string `gorm:"size:64;not null;default:'';index:idx_fw_dev_census,priority:4"`
+	Locale             string `gorm:"size:32;not null;default:'';index:idx_fw_dev_census,priority:5"`
 	Serial             string `gorm:"size:64;not null;default:''"`
-	Version            string `gorm:"size:64;not null;default:''"`
-	Edition            string `gorm:"size:16;not null;default:''"`
+	Version            string `gorm:"size:64;not null;default:'';index:idx_fw_dev_census,priority:6"`
+	Edition            string `gorm:"size:16;not null;default:'';index:idx_fw_dev_census,priority:3"`
 	Bucket             int    `gorm:"not null;index:idx_fw_dev_rule"`
 	OfferedImage       string `gorm:"size:64;not null;default:''"`
 	DownloadedImage    string `gorm:"size:64;not null;default:''"`

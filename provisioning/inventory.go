@@ -19,11 +19,12 @@ import (
 
 // DeviceRecord is one phone in the inventory.
 type DeviceRecord struct {
-	MAC           string    `gorm:"primaryKey;size:12" json:"id"`
-	Vendor        string    `gorm:"size:16;index" json:"vendor"`
-	Model         string    `gorm:"size:64;index" json:"model"`
+	MAC string `gorm:"primaryKey;size:12" json:"id"`
+	// idx_devices_census covers the fleet dashboard's GROUP BY (census.go).
+	Vendor        string    `gorm:"size:16;index;index:idx_devices_census,priority:1" json:"vendor"`
+	Model         string    `gorm:"size:64;index;index:idx_devices_census,priority:2" json:"model"`
 	Serial        string    `gorm:"size:64" json:"serial,omitempty"`
-	Firmware      string    `gorm:"size:64;index" json:"firmware"`
+	Firmware      string    `gorm:"size:64;index;index:idx_devices_census,priority:3" json:"firmware"`
 	Revision      string    `gorm:"size:32" json:"revision,omitempty"`
 	Locale        string    `gorm:"size:16" json:"locale,omitempty"`
 	IP            string    `gorm:"size:64" json:"ip"`

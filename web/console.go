@@ -68,13 +68,13 @@ func newConsole(s *Server) (*console, error) {
 	if err != nil {
 		return nil, err
 	}
-	funcs := template.FuncMap{"pathEscape": url.PathEscape, "sessionTime": sessionTime}
+	funcs := template.FuncMap{"pathEscape": url.PathEscape, "sessionTime": sessionTime, "percent": percent}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(consoleFiles, "templates/console/layout.html")
 	if err != nil {
 		return nil, err
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "policies", "policy", "sessions", "mfa", "enrolments", "sites", "site", "phonefiles", "settings", "forbidden", "admins", "audit", "organization", "users", "user", "licenses"} {
+	for _, name := range []string{"login", "fleet", "policies", "policy", "sessions", "mfa", "enrolments", "sites", "site", "phonefiles", "settings", "forbidden", "admins", "audit", "organization", "users", "user", "licenses"} {
 		// *.part.html hold templates several pages share (a form's fields).
 		t, err := template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/console/"+name+".html", "templates/console/*.part.html")
 		if err != nil {
@@ -222,7 +222,7 @@ func (cn *console) requireAdmin(c *gin.Context) {
 
 func (cn *console) loginPage(c *gin.Context) {
 	if _, ok, _ := cn.session(c); ok {
-		c.Redirect(http.StatusSeeOther, "/admin/policies")
+		c.Redirect(http.StatusSeeOther, "/admin")
 		return
 	}
 	cn.render(c, http.StatusOK, "login", consolePageData{Title: "Sign in", Body: map[string]string{}})
@@ -252,7 +252,7 @@ func (cn *console) login(c *gin.Context) {
 	cn.s.logSignIn(c, "console.signin", nil, "username", a.Username)
 	cn.setCookie(c, consoleSessionCookie, tok, int(cn.s.AdminTokenTTL.Seconds()))
 	cn.newNonce(c) // a fresh CSRF nonce for the new session
-	c.Redirect(http.StatusSeeOther, "/admin/policies")
+	c.Redirect(http.StatusSeeOther, "/admin")
 }
 
 // logout ends the console session in the store, so a copy of the cookie
@@ -272,6 +272,16 @@ func (cn *console) logout(c *gin.Context) {
 	}
 	cn.setCookie(c, consoleSessionCookie, "", -1)
 	c.Redirect(http.StatusSeeOther, "/admin/login")
+}
+
+// home is the console's home page: the fleet dashboard, or the policies
+// where no fleet module is mounted.
+func (cn *console) home(c *gin.Context) {
+	if cn.s.fleetHome != nil {
+		cn.s.fleetHome(c)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/admin/policies")
 }
 
 func (cn *console) stylesheet(c *gin.Context) {

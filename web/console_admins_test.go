@@ -17,7 +17,7 @@ func consoleSignInAs(t *testing.T, base, username, password string) *consoleTest
 	b := newConsoleTestBrowser(t, base)
 	_, page := b.get("/admin/login")
 	res, _ := b.post("/admin/login", url.Values{"csrf_token": {consoleCSRF(t, page)}, "username": {username}, "password": {password}})
-	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/policies" {
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin" {
 		t.Fatalf("sign in %s: %d to %q", username, res.StatusCode, res.Header.Get("Location"))
 	}
 	return b

@@ -30,7 +30,7 @@ func mountConsole(r *Routes, ps *policy.Service) {
 	g.POST("/login", cn.login)
 	g.POST("/logout", cn.logout)
 	a := g.Group("", cn.requireAdmin)
-	a.GET("", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/admin/policies") })
+	a.GET("", cn.home)
 	a.GET("/policies", pc.list)
 	a.POST("/policies", pc.create)
 	a.GET("/policies/:identity", pc.edit)

@@ -127,7 +127,7 @@ func TestConsole(t *testing.T) {
 				t.Fatal("the sign-in inputs have no labels")
 			}
 			res, _ := b.post("/admin/login", url.Values{"csrf_token": {consoleCSRF(t, page)}, "username": {"admin"}, "password": {"admin-password"}})
-			if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/policies" {
+			if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin" {
 				t.Fatalf("got %d to %q", res.StatusCode, res.Header.Get("Location"))
 			}
 			var session *http.Cookie
@@ -142,7 +142,7 @@ func TestConsole(t *testing.T) {
 		})
 		t.Run("the sign-in page sends a signed-in admin on", func(t *testing.T) {
 			res, _ := b.get("/admin/login")
-			if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/policies" {
+			if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin" {
 				t.Fatalf("got %d to %q", res.StatusCode, res.Header.Get("Location"))
 			}
 		})

@@ -33,6 +33,7 @@ var leastRole = map[string]tenant.Role{
 	"DELETE /api/v1/admins/:username":   admin,
 	"GET /api/v1/audit":                 reader,
 	"GET /api/v1/openapi.json":          reader,
+	"GET /api/v1/fleet":                 reader,
 
 	// Users and licenses, MFA.
 	"POST /api/v1/users":                        admin,
@@ -186,6 +187,7 @@ var leastRole = map[string]tenant.Role{
 	"POST /admin/admins/:username/role":     admin,
 	"POST /admin/admins/:username/remove":   admin,
 	"GET /admin/audit":                      reader,
+	"GET /admin/fleet/:chart":               reader,
 
 	// Added with issues 14, 16 and 17 (merged after the table was written).
 	"GET /api/v1/firmware/:id/file":                             reader,

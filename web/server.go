@@ -80,6 +80,9 @@ type Server struct {
 	// openapi is the API's OpenAPI document, made on first request
 	// (openapi.go).
 	openapi openAPIDoc
+	// fleetHome is the fleet dashboard, the console's home page (/admin),
+	// when FleetModule is mounted (fleet.go).
+	fleetHome gin.HandlerFunc
 }
 
 // New builds the router with the core routes and every module's.

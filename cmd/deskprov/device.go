@@ -33,6 +33,7 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 		return fmt.Errorf("--phone-credentials: %w", err)
 	}
 	p.PhoneCredentials = creds
+	a.fleet.Devices = p
 	if p.TakesCredentials(provisioning.AudioCodes) {
 		a.log.Warn("AudioCodes phones are issued provisioning credentials in unconfirmed parameters (--phone-credentials): an AudioCodes phone that ignores them is refused its configuration until an admin re-enrols it; try one phone first (docs/provisioning.md)")
 	}

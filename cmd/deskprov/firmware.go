@@ -736,6 +736,7 @@ func (a *app) addFirmware(ctx context.Context, o serveOptions) (provisioning.Fir
 	moved, left, err := svc.AdoptOld(ctx)
 	a.adoptOld("firmware images", moved, left, err)
 	svc.UseHub(a.hub)
+	a.fleet.Firmware, a.fw = svc, svc
 	if n, err := svc.RemoveStaleUploads(); err != nil {
 		a.log.Warn("could not clear the firmware directory of interrupted uploads", "dir", svc.Dir(), "err", err)
 	} else if n > 0 {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/deskprov/deskprov/blob"
 	"github.com/deskprov/deskprov/btoe"
+	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/policy"
@@ -84,6 +85,13 @@ type serveOptions struct {
 	// BlobStore is where files live: db, dir, or "" for the engine's
 	// default (openBlobs).
 	BlobStore string
+	// Demo runs a throwaway organisation with simulated phones (demo.go):
+	// DemoPhones of them, each polling about every DemoPoll. DataDirGiven
+	// says --data-dir (or DESKPROV_DATA_DIR) was given, which --demo refuses.
+	Demo         bool
+	DemoPhones   int
+	DemoPoll     time.Duration
+	DataDirGiven bool
 	// Explicit names the service-wide settings (settings.Names) whose flag
 	// was given, on the command line or in the environment: only those may
 	// refuse a start by differing from the recorded values.
@@ -105,6 +113,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.NoPhoneLane = !phoneLane
+			o.DataDirGiven = cmd.Flags().Changed("data-dir")
 			o.Explicit = map[string]bool{}
 			for _, name := range settings.Names {
 				o.Explicit[name] = cmd.Flags().Changed(name)
@@ -139,6 +148,9 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.StringVar(&o.TimeZone, "time-zone", provisioning.DefaultTimeZone, "time zone (IANA name such as Europe/Stockholm) phones use where no site sets one")
 	f.StringVar(&o.Language, "language", "", "language (BCP 47 tag such as en-US) phones use where no site sets one; empty leaves the phone's own")
 	f.DurationVar(&o.InventoryFlush, "inventory-flush", provisioning.FlushEvery, "how often each instance writes the phone sightings it buffered to the device inventory, in one transaction: a phone appears (or its new firmware shows) in every instance's device list within this long plus the write; 1s to 1m")
+	f.BoolVar(&o.Demo, "demo", false, "try deskprov without phones: a throwaway data directory (removed at stop) with a made-up organisation and simulated phones of every family that poll, sign in and out and update; prints the admin password; refuses --data-dir and --db")
+	f.IntVar(&o.DemoPhones, "demo-phones", 1000, "with --demo, how many simulated phones")
+	f.DurationVar(&o.DemoPoll, "demo-poll", 30*time.Second, "with --demo, about how often each simulated phone polls (real phones: --poll-interval)")
 	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
 	// The flag's own help names its default per family; pflag would add "(default [])".
 	f.Lookup("phone-lock-lockout").DefValue = ""
@@ -184,6 +196,10 @@ type app struct {
 	settings *settings.Service
 	opts     serveOptions
 	modules  []web.Module
+	// fleet is the fleet dashboard, filled as the services it reads are built.
+	fleet web.FleetModule
+	// fw is the firmware service (the demo imports its images through it).
+	fw *firmware.Service
 	// closers run at shutdown, last added first.
 	closers []func()
 }
@@ -300,6 +316,8 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	// One phoneid service for the phones' checks and the admins' changes, so
 	// that its enrolment cache and Digest replay memory are shared.
 	a.modules = append(a.modules, web.Enrolment(a.phones))
+	a.fleet.SignIn = si
+	a.modules = append(a.modules, a.fleet)
 	return a, nil
 }
 
@@ -330,6 +348,22 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	phoneSite, err := serverSite(o)
 	if err != nil {
 		return err
+	}
+	if err := checkDemo(o); err != nil {
+		return err
+	}
+	if o.Demo {
+		dir, err := os.MkdirTemp("", "deskprov-demo-")
+		if err != nil {
+			return fmt.Errorf("--demo: make its throwaway data directory: %w", err)
+		}
+		// Registered first, so it runs last: after the store is closed.
+		defer func() {
+			if err := os.RemoveAll(dir); err != nil {
+				log.Warn("could not remove the demo's data directory", "dir", dir, "err", err)
+			}
+		}()
+		o.DataDir = dir
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together: give both or neither")
@@ -366,14 +400,24 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	}
 	defer a.close()
 	o = a.opts
-	if pw, err := a.tenant.EnsureBootstrapAdmin(ctx, os.Getenv("DESKPROV_ADMIN_PASSWORD")); err != nil {
+	pw, err := a.tenant.EnsureBootstrapAdmin(ctx, os.Getenv("DESKPROV_ADMIN_PASSWORD"))
+	if err != nil {
 		return fmt.Errorf("create the first admin: %w", err)
+	} else if o.Demo {
+		// The demo prints the password in its banner below.
 	} else if pw != "" && os.Getenv("DESKPROV_ADMIN_PASSWORD") == "" {
 		log.Warn("created the first admin account; this password is shown once", "username", "admin", "password", pw)
 	} else if pw != "" {
 		log.Info("created the first admin account from DESKPROV_ADMIN_PASSWORD", "username", "admin")
 	} else if os.Getenv("DESKPROV_ADMIN_PASSWORD") != "" {
 		log.Warn("DESKPROV_ADMIN_PASSWORD is ignored: an admin account exists already; to recover a lost password run `deskprov admin reset-password USER` on this host")
+	}
+
+	var demo demoOrg
+	if o.Demo {
+		if demo, err = demoSeed(ctx, a, o.DemoPhones); err != nil {
+			return fmt.Errorf("--demo: set up the demo organisation: %w", err)
+		}
 	}
 
 	srv, err := web.New(web.Deps{DB: a.db, Tenant: a.tenant, Log: log, PublicURL: o.PublicURL, TrustedProxies: o.TrustedProxies, Phones: a.phones}, a.modules...)
@@ -418,6 +462,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
   phone settings      %s
 %sStop with Ctrl-C.
 `, ln.Addr(), scheme, o.PublicURL, o.PublicURL, o.PublicURL, o.PublicURL, storeDesc, enrolDesc(o.EnrollNetworks), siteDesc(phoneSite), debugLine)
+	if o.Demo {
+		printDemoBanner(out, o, pw, demo)
+	}
 	log.Info("deskprov started", "listen", ln.Addr().String(), "public_url", o.PublicURL, "store", string(a.engine))
 
 	serveOn, shutdown := hs.Serve, hs.Shutdown
@@ -433,11 +480,17 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- serveOn(ln) }()
+	stopDemo := func() {}
+	if o.Demo {
+		stopDemo = runDemoPhones(ctx, ln.Addr().(*net.TCPAddr), scheme, o, demo)
+	}
 	select {
 	case err := <-errc:
+		stopDemo()
 		return err
 	case <-ctx.Done():
 	}
+	stopDemo()
 	grace := o.ShutdownGrace
 	if grace == 0 {
 		grace = 20 * time.Second

@@ -35,93 +35,11 @@ import (
 	"time"
 
 	"github.com/deskprov/deskprov/internal/phoneclient"
+	"github.com/deskprov/deskprov/internal/phonesim"
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/provisioning"
-	"github.com/deskprov/deskprov/provisioning/audiocodes"
 	"github.com/deskprov/deskprov/provisioning/lpe"
-	"github.com/deskprov/deskprov/provisioning/polycom"
-	"github.com/deskprov/deskprov/provisioning/yealink"
 )
-
-// phone is one simulated device.
-type phone struct {
-	fam provisioning.Family
-	dev provisioning.Device
-	ua  string
-	c   *phoneclient.Phone
-	// updaterUA, for a Polycom, is what its Updater (the boot stage before
-	// the application) sends: the same form with Type/Updater and the
-	// Updater's own version (wazo-provd-plugins,
-	// plugins/wazo_polycom/common/common.py).
-	updaterUA string
-}
-
-// updaterSteps are a Polycom Updater's requests before the application
-// starts: the master file, then the image it names if any (none is offered
-// on a fresh server). Its version must count for nothing: deskprov answers it
-// as the phone whose application reported last.
-func updaterSteps(p phone) []provisioning.Step {
-	if p.updaterUA == "" {
-		return nil
-	}
-	part := polycom.Parts[p.dev.Model]
-	return []provisioning.Step{
-		{Method: http.MethodGet, Name: p.dev.MAC + ".cfg", Status: http.StatusOK},
-		{Method: http.MethodGet, Name: part + ".sip.ld", Status: http.StatusNotFound},
-	}
-}
-
-// phones makes n phones, the families in turn, with MACs under each
-// vendor's prefix so that they are stable from run to run.
-func phones(n int) []phone {
-	out := make([]phone, n)
-	for i := range out {
-		suffix := fmt.Sprintf("%06x", i)
-		if i%4 == 3 {
-			// Lync Phone Edition: no /prov/ file, the update exchange.
-			d := provisioning.Device{Vendor: provisioning.LPE, Model: "CX600", MAC: "0004f3" + suffix, Version: "4.0.7577.4387", Revision: "A"}
-			out[i] = phone{dev: d, ua: "Microsoft-CPE/4.0"}
-			continue
-		}
-		switch i % 3 {
-		case 0:
-			d := provisioning.Device{Vendor: "polycom", Model: "VVX500", MAC: "0004f2" + suffix, Version: "5.9.7.4477"}
-			out[i] = phone{fam: polycom.New(), dev: d, ua: "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application",
-				updaterUA: "FileTransport PolycomVVX-VVX_500-UA/5.8.0.17085 Type/Updater"}
-		case 1:
-			d := provisioning.Device{Vendor: "yealink", Model: "T46G", MAC: "001565" + suffix, Version: "28.83.0.120"}
-			out[i] = phone{fam: yealink.New(), dev: d, ua: "Yealink SIP-T46G 28.83.0.120 " + colons(d.MAC)}
-		default:
-			d := provisioning.Device{Vendor: "audiocodes", Model: "440HD", MAC: "00908f" + suffix, Version: "2.2.8.61"}
-			out[i] = phone{fam: audiocodes.New(), dev: d, ua: "AUDC-IPPhone/2.2.8.61 (440HDG-Rev0; " + strings.ToUpper(d.MAC) + ")"}
-			if i%2 == 1 {
-				// The Skype for Business firmware: the MAC only in the path.
-				d = provisioning.Device{Vendor: "audiocodes", Model: "450HD", MAC: "00908f" + suffix, Version: "3.4.6.604"}
-				out[i] = phone{fam: audiocodes.New(), dev: d, ua: "AUDC/3.4.6.604 AUDC-IPPhone-C450HD_UC_3.4.6.604/1"}
-			}
-		}
-	}
-	return out
-}
-
-func colons(mac string) string {
-	var b strings.Builder
-	for i := 0; i < 12; i += 2 {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		b.WriteString(mac[i : i+2])
-	}
-	return b.String()
-}
-
-// mainFile is the file a phone polls.
-func mainFile(p phone) string {
-	if p.dev.Vendor == "audiocodes" {
-		return strings.ToUpper(p.dev.MAC) + ".cfg"
-	}
-	return p.dev.MAC + ".cfg"
-}
 
 type result struct {
 	requests, unexpected atomic.Int64
@@ -253,9 +171,9 @@ func run(server string, tlsConf *tls.Config, n, polls, conc int, etagFile, credF
 	}
 	server = strings.TrimRight(server, "/")
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: conc, TLSClientConfig: tlsConf}}
-	ps := phones(n)
+	ps := phonesim.Phones(n)
 	for i := range ps {
-		ps[i].c = phoneclient.New(client, ps[i].ua)
+		ps[i].C = phoneclient.New(client, ps[i].UA)
 	}
 	if err := loadCredentials(credFile, ps); err != nil {
 		return err
@@ -272,20 +190,20 @@ func run(server string, tlsConf *tls.Config, n, polls, conc int, etagFile, credF
 			defer wg.Done()
 			for i := range work {
 				p := ps[i]
-				if p.dev.Vendor == provisioning.LPE {
+				if p.Dev.Vendor == provisioning.LPE {
 					lpeWalk(ctx, server, p, polls, &res)
 					continue
 				}
-				issued := slices.Contains(families, p.dev.Vendor)
+				issued := slices.Contains(families, p.Dev.Vendor)
 				if boot {
 					// The Updater first, with the credentials the phone holds.
-					if up := updaterSteps(p); up != nil {
-						u := phoneclient.New(client, p.updaterUA)
-						if c := p.c.Credential(); c.User != "" {
+					if up := p.UpdaterSteps(); up != nil {
+						u := phoneclient.New(client, p.UpdaterUA)
+						if c := p.C.Credential(); c.User != "" {
 							u.SetCredential(c)
 						}
 						for _, st := range up {
-							status, _, _, err := do(ctx, u, st.Method, server+"/prov/"+st.Name, "", false)
+							status, _, _, err := phonesim.Do(ctx, u, st.Method, server+"/prov/"+st.Name, "", false)
 							if err != nil {
 								res.fail("Updater %s %s: %v", st.Method, st.Name, err)
 								continue
@@ -296,9 +214,9 @@ func run(server string, tlsConf *tls.Config, n, polls, conc int, etagFile, credF
 							}
 						}
 					}
-					for _, st := range p.fam.BootSequence(p.dev) {
-						held := p.c.Credential().User != ""
-						status, _, _, err := do(ctx, p.c, st.Method, server+"/prov/"+st.Name, "", st.Method == http.MethodPut)
+					for _, st := range p.Fam.BootSequence(p.Dev) {
+						held := p.C.Credential().User != ""
+						status, _, _, err := phonesim.Do(ctx, p.C, st.Method, server+"/prov/"+st.Name, "", st.Method == http.MethodPut)
 						if err != nil {
 							res.fail("%s %s: %v", st.Method, st.Name, err)
 							continue
@@ -311,17 +229,17 @@ func run(server string, tlsConf *tls.Config, n, polls, conc int, etagFile, credF
 						// A second run finds uploads already there (204, 200).
 						if status != want && !(want == http.StatusCreated && status == http.StatusNoContent) &&
 							!(st.Method != http.MethodPut && want == http.StatusNotFound && status == http.StatusOK && strings.Contains(st.Name, "-")) {
-							res.fail("%s %s (%s): got %d, a phone expects %d", st.Method, st.Name, p.dev.Vendor, status, want)
+							res.fail("%s %s (%s): got %d, a phone expects %d", st.Method, st.Name, p.Dev.Vendor, status, want)
 						}
 					}
 				}
 				// A phone that has not been issued its credentials yet (no
 				// boot walked, or a family whose main file is not the one
 				// that carries them) fetches the file that does.
-				if issued && p.c.Credential().User == "" {
-					if name := credentialFile(p); name != "" {
-						status, _, _, err := do(ctx, p.c, http.MethodGet, server+"/prov/"+name, "", false)
-						if err != nil || status != http.StatusOK || p.c.Credential().User == "" {
+				if issued && p.C.Credential().User == "" {
+					if name := p.CredentialFile(); name != "" {
+						status, _, _, err := phonesim.Do(ctx, p.C, http.MethodGet, server+"/prov/"+name, "", false)
+						if err != nil || status != http.StatusOK || p.C.Credential().User == "" {
 							res.fail("enrol with %s: %d %v", name, status, err)
 						} else {
 							res.count("ENROL", status)
@@ -330,9 +248,9 @@ func run(server string, tlsConf *tls.Config, n, polls, conc int, etagFile, credF
 				}
 				etag := ""
 				for k := 0; k < polls || (k == 0 && etagFile != ""); k++ {
-					status, tag, body, err := do(ctx, p.c, http.MethodGet, server+"/prov/"+mainFile(p), etag, false)
+					status, tag, body, err := phonesim.Do(ctx, p.C, http.MethodGet, server+"/prov/"+p.MainFile(), etag, false)
 					if err != nil {
-						res.fail("poll %s: %v", mainFile(p), err)
+						res.fail("poll %s: %v", p.MainFile(), err)
 						break
 					}
 					if k < polls {
@@ -343,7 +261,7 @@ func run(server string, tlsConf *tls.Config, n, polls, conc int, etagFile, credF
 						etag = tag
 					case status == http.StatusNotModified && etag != "":
 					default:
-						res.fail("poll %s: got %d", mainFile(p), status)
+						res.fail("poll %s: got %d", p.MainFile(), status)
 					}
 				}
 				tags[i] = etag
@@ -368,11 +286,11 @@ func run(server string, tlsConf *tls.Config, n, polls, conc int, etagFile, credF
 	if etagFile != "" {
 		var b bytes.Buffer
 		for i, p := range ps {
-			if p.dev.Vendor == provisioning.LPE {
+			if p.Dev.Vendor == provisioning.LPE {
 				continue // no /prov/ file to poll
 			}
-			c := p.c.Credential()
-			fmt.Fprintf(&b, "/prov/%s\t%s\t%s\t%s\n", mainFile(p), tags[i], p.ua, phoneid.BasicAnswer(c.User, c.Password))
+			c := p.C.Credential()
+			fmt.Fprintf(&b, "/prov/%s\t%s\t%s\t%s\n", p.MainFile(), tags[i], p.UA, phoneid.BasicAnswer(c.User, c.Password))
 		}
 		if err := os.WriteFile(etagFile, b.Bytes(), 0o644); err != nil {
 			return err
@@ -391,31 +309,14 @@ func run(server string, tlsConf *tls.Config, n, polls, conc int, etagFile, credF
 	return nil
 }
 
-func do(ctx context.Context, p *phoneclient.Phone, method, url, etag string, put bool) (int, string, []byte, error) {
-	var body []byte
-	if put {
-		body = []byte("#!version:1.0.0.1\n# phonesim upload\n")
-	}
-	var hdr http.Header
-	if etag != "" {
-		hdr = http.Header{"If-None-Match": {etag}}
-	}
-	status, h, b, err := p.Do(ctx, method, url, body, hdr)
-	if err != nil {
-		return 0, "", nil, err
-	}
-	return status, h.Get("ETag"), b, nil
-}
-
 // lpeWalk is a Lync Phone Edition device: its update check at power-on
 // and then polls, inside, each answered 200 with an <UpdateResponse>; and
 // one outside, refused (401) while nobody has signed in on it.
-func lpeWalk(ctx context.Context, server string, p phone, polls int, res *result) {
-	req, _ := xml.Marshal(lpe.Request{DeviceType: "UCPhone", Model: p.dev.Model, Revision: p.dev.Revision, Locale: "ENU",
-		MACAddress: p.dev.MAC, SerialNumber: "SN" + p.dev.MAC, CurrentVersion: p.dev.Version})
+func lpeWalk(ctx context.Context, server string, p phonesim.Phone, polls int, res *result) {
+	req := p.LPERequest()
 	hdr := http.Header{"Content-Type": {"text/xml"}}
 	for k := 0; k <= polls; k++ {
-		status, _, body, err := p.c.Do(ctx, http.MethodPost, server+lpe.UpdatePath, req, hdr)
+		status, _, body, err := p.C.Do(ctx, http.MethodPost, server+lpe.UpdatePath, req, hdr)
 		if err != nil {
 			res.fail("POST %s: %v", lpe.UpdatePath, err)
 			return
@@ -426,7 +327,7 @@ func lpeWalk(ctx context.Context, server string, p phone, polls int, res *result
 			res.fail("POST %s (lpe): got %d %q, a device expects 200 and an <UpdateResponse>", lpe.UpdatePath, status, body)
 		}
 	}
-	status, _, _, err := p.c.Do(ctx, http.MethodPost, server+lpe.ExtUpdatePath, req, hdr)
+	status, _, _, err := p.C.Do(ctx, http.MethodPost, server+lpe.ExtUpdatePath, req, hdr)
 	if err != nil {
 		res.fail("POST %s: %v", lpe.ExtUpdatePath, err)
 		return
@@ -437,19 +338,8 @@ func lpeWalk(ctx context.Context, server string, p phone, polls int, res *result
 	}
 }
 
-// credentialFile is the file that issues p its credentials.
-func credentialFile(p phone) string {
-	for _, name := range p.fam.Files(p.dev) {
-		dev := p.dev
-		if e, err := p.fam.Resolve(http.MethodGet, name, &dev); err == nil && e.Credentials {
-			return name
-		}
-	}
-	return ""
-}
-
 // loadCredentials gives the phones the credentials an earlier run kept.
-func loadCredentials(file string, ps []phone) error {
+func loadCredentials(file string, ps []phonesim.Phone) error {
 	if file == "" {
 		return nil
 	}
@@ -467,21 +357,21 @@ func loadCredentials(file string, ps []phone) error {
 		}
 	}
 	for _, p := range ps {
-		if c, ok := byMAC[p.dev.MAC]; ok {
-			p.c.SetCredential(c)
+		if c, ok := byMAC[p.Dev.MAC]; ok {
+			p.C.SetCredential(c)
 		}
 	}
 	return nil
 }
 
-func saveCredentials(file string, ps []phone) error {
+func saveCredentials(file string, ps []phonesim.Phone) error {
 	if file == "" {
 		return nil
 	}
 	var b bytes.Buffer
 	for _, p := range ps {
-		if c := p.c.Credential(); c.User != "" {
-			fmt.Fprintf(&b, "%s %s %s\n", p.dev.MAC, c.User, c.Password)
+		if c := p.C.Credential(); c.User != "" {
+			fmt.Fprintf(&b, "%s %s %s\n", p.Dev.MAC, c.User, c.Password)
 		}
 	}
 	return os.WriteFile(file, b.Bytes(), 0o600)
