@@ -206,7 +206,7 @@ func demoFirmware(ctx context.Context, fw *firmware.Service) ([]phonesim.Image, 
 	}
 	var out []phonesim.Image
 	for _, x := range imgs {
-		up, err := fw.Stage(ctx, bytes.NewReader([]byte("deskprov demo image " + x.img.File + " " + x.img.Version + "\n")))
+		up, err := fw.Stage(ctx, bytes.NewReader([]byte("deskprov demo image "+x.img.File+" "+x.img.Version+"\n")))
 		if err != nil {
 			return nil, err
 		}
