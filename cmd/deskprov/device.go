@@ -50,6 +50,10 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	}
 	p.SignIn, p.Firmware = signedIn, fw
 	p.FlushInterval = o.InventoryFlush
+	if o.CacheBytes > 0 {
+		prov, _, _ := cacheShares(o.CacheBytes)
+		p.SetCacheSize(prov)
+	}
 	if a.phones != nil {
 		p.Phones = a.phones
 	}
