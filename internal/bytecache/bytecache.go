@@ -96,6 +96,10 @@ func (c *Cache[K, V]) Put(k K, v V) {
 			return
 		}
 		e := &entry[K, V]{k: k, v: v, size: n, at: len(s.ring)}
+		// A new entry starts as used: were it not, a shard whose entries
+		// are all in use would clear them all and then evict the new one,
+		// the last the hand reaches, at once, on every put.
+		e.ref.Store(true)
 		s.m[k] = e
 		s.ring = append(s.ring, e)
 		s.bytes += n

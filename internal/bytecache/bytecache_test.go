@@ -125,3 +125,20 @@ func BenchmarkGetParallel(b *testing.B) {
 		}
 	})
 }
+
+// When every entry is in use, a new one still takes an old one's place: it
+// is not the one evicted at once, and the entries not read since go in turn.
+func TestNewEntriesAreNotEvictedFirst(t *testing.T) {
+	per := int64(Overhead + 2 + 10)
+	c := New[string, string](3*per*shards, func(string) uint64 { return 0 }, func(k, v string) int64 { return int64(len(k) + len(v)) })
+	for i := 0; i < 40; i++ {
+		k := fmt.Sprintf("%02d", i)
+		c.Put(k, "0123456789")
+		if _, ok := c.Get(k); !ok {
+			t.Fatalf("%s, just put, was evicted at once", k)
+		}
+	}
+	if _, ok := c.Get("00"); ok {
+		t.Fatal("00, not read since 37 others came, is still held")
+	}
+}
