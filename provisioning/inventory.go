@@ -382,7 +382,16 @@ type DeviceFilter struct {
 	Model     string
 	Firmware  string
 	SeenSince time.Time
+	// Limit is the most records returned (0 or over MaxDevicePage:
+	// MaxDevicePage); After continues a listing after the last record of
+	// the page before (its LastSeen and MAC), read in the store.
+	Limit int
+	After DeviceRecord
 }
+
+// MaxDevicePage bounds one page of the device list: a listing of a large
+// fleet is read page by page in the store, never whole in memory.
+const MaxDevicePage = 1000
 
 // Devices lists the inventory, most recently seen first.
 func (s *Service) Devices(ctx context.Context, f DeviceFilter) ([]DeviceRecord, error) {
@@ -402,8 +411,16 @@ func (s *Service) Devices(ctx context.Context, f DeviceFilter) ([]DeviceRecord, 
 	if !f.SeenSince.IsZero() {
 		q = q.Where("last_seen >= ?", f.SeenSince.UTC())
 	}
+	if f.After.MAC != "" {
+		at := f.After.LastSeen.UTC()
+		q = q.Where("last_seen < ? OR (last_seen = ? AND mac > ?)", at, at, f.After.MAC)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > MaxDevicePage {
+		limit = MaxDevicePage
+	}
 	var rs []DeviceRecord
-	if err := q.Order("last_seen DESC, mac").Limit(100000).Find(&rs).Error; err != nil {
+	if err := q.Order("last_seen DESC, mac").Limit(limit).Find(&rs).Error; err != nil {
 		return nil, err
 	}
 	for i := range rs {

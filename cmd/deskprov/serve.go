@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -317,7 +318,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	if o.InventoryFlush != 0 && (o.InventoryFlush < time.Second || o.InventoryFlush > time.Minute) {
 		return fmt.Errorf("--inventory-flush %s: give a duration from 1s to 1m", o.InventoryFlush)
 	}
-	if o.CacheBytes, err = parseCacheSize(o.CacheSize); err != nil {
+	if o.CacheBytes, err = parseCacheSize(cmp.Or(o.CacheSize, defaultCacheSize)); err != nil {
 		return err
 	}
 	if o.ShutdownGrace < 0 || o.ShutdownGrace > time.Hour {
