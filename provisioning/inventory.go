@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -55,6 +56,24 @@ type inventory struct {
 	mu      sync.Mutex
 	pending map[string]*sighting
 	flushMu sync.Mutex
+	// bytes is about what pending holds; past budget the buffer is
+	// flushed at once (kick), and while it stays past it (the store does
+	// not answer) a phone not yet buffered is not recorded until it
+	// polls again: the buffer never outgrows its share of --cache-size.
+	bytes, budget int64
+	kick          chan struct{}
+	dropped       atomic.Int64
+}
+
+// sightingSize is about what a buffered sighting holds before its files.
+const sightingSize = 400
+
+func sizeOfSighting(p *sighting) int64 {
+	n := int64(sightingSize+len(p.ip)+len(p.config)+len(p.user)) + devSize(p.dev)
+	for f := range p.files {
+		n += int64(len(f)) + 48
+	}
+	return n
 }
 
 type sighting struct {
@@ -70,7 +89,7 @@ type sighting struct {
 }
 
 func newInventory(s *Service) *inventory {
-	return &inventory{s: s, pending: map[string]*sighting{}}
+	return &inventory{s: s, pending: map[string]*sighting{}, kick: make(chan struct{}, 1)}
 }
 
 func (iv *inventory) seen(dev Device, ip, file string, cfg *File) {
@@ -114,9 +133,22 @@ func (iv *inventory) record(dev Device, ip, file, config, user string, knownUser
 	defer iv.mu.Unlock()
 	p := iv.pending[dev.MAC]
 	if p == nil {
+		if iv.bytes > iv.budget {
+			iv.dropped.Add(1)
+			iv.flushSoon()
+			return
+		}
 		p = &sighting{first: now, files: map[string]bool{}}
 		iv.pending[dev.MAC] = p
+	} else {
+		iv.bytes -= sizeOfSighting(p)
 	}
+	defer func() {
+		iv.bytes += sizeOfSighting(p)
+		if iv.bytes > iv.budget {
+			iv.flushSoon()
+		}
+	}()
 	if p.dev != dev {
 		p.dev = merge(p.dev, dev)
 	}
@@ -129,6 +161,14 @@ func (iv *inventory) record(dev Device, ip, file, config, user string, knownUser
 	}
 	if knownUser {
 		p.user, p.knownUser = user, true
+	}
+}
+
+// flushSoon asks Run to flush now rather than at its next tick.
+func (iv *inventory) flushSoon() {
+	select {
+	case iv.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -152,6 +192,7 @@ func (s *Service) Flush(ctx context.Context) error {
 	iv.mu.Lock()
 	batch := iv.pending
 	iv.pending = map[string]*sighting{}
+	iv.bytes = 0
 	iv.mu.Unlock()
 	if len(batch) == 0 {
 		return nil
@@ -178,6 +219,7 @@ func (s *Service) Flush(ctx context.Context) error {
 			q, ok := iv.pending[m]
 			if !ok {
 				iv.pending[m] = p
+				iv.bytes += sizeOfSighting(p)
 				continue
 			}
 			if p.first.Before(q.first) {
@@ -308,6 +350,7 @@ func (s *Service) Run(ctx context.Context, onErr func(error)) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var kicked time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -316,6 +359,16 @@ func (s *Service) Run(ctx context.Context, onErr func(error)) {
 			}
 			return
 		case <-t.C:
+			if err := s.Flush(ctx); err != nil && onErr != nil {
+				onErr(err)
+			}
+		case <-s.inventory.kick:
+			// A full buffer is written at once, but no more than once a
+			// second while the store refuses it.
+			if time.Since(kicked) < time.Second {
+				continue
+			}
+			kicked = time.Now()
 			if err := s.Flush(ctx); err != nil && onErr != nil {
 				onErr(err)
 			}
@@ -329,7 +382,16 @@ type DeviceFilter struct {
 	Model     string
 	Firmware  string
 	SeenSince time.Time
+	// Limit is the most records returned (0 or over MaxDevicePage:
+	// MaxDevicePage); After continues a listing after the last record of
+	// the page before (its LastSeen and MAC), read in the store.
+	Limit int
+	After DeviceRecord
 }
+
+// MaxDevicePage bounds one page of the device list: a listing of a large
+// fleet is read page by page in the store, never whole in memory.
+const MaxDevicePage = 1000
 
 // Devices lists the inventory, most recently seen first.
 func (s *Service) Devices(ctx context.Context, f DeviceFilter) ([]DeviceRecord, error) {
@@ -349,8 +411,16 @@ func (s *Service) Devices(ctx context.Context, f DeviceFilter) ([]DeviceRecord, 
 	if !f.SeenSince.IsZero() {
 		q = q.Where("last_seen >= ?", f.SeenSince.UTC())
 	}
+	if f.After.MAC != "" {
+		at := f.After.LastSeen.UTC()
+		q = q.Where("last_seen < ? OR (last_seen = ? AND mac > ?)", at, at, f.After.MAC)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > MaxDevicePage {
+		limit = MaxDevicePage
+	}
 	var rs []DeviceRecord
-	if err := q.Order("last_seen DESC, mac").Limit(100000).Find(&rs).Error; err != nil {
+	if err := q.Order("last_seen DESC, mac").Limit(limit).Find(&rs).Error; err != nil {
 		return nil, err
 	}
 	for i := range rs {

@@ -8,11 +8,14 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/bytecache"
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/store"
@@ -59,25 +62,83 @@ type Service struct {
 	genDirect func(context.Context) (int64, error)
 	outage    outage
 
-	agents  *lookup[string, agentSeen]
-	answers *lookup[answerKey, answerSeen]
-
-	cache     sync.RWMutex
-	cacheGen  int64
-	rendered  map[renderKey]*File
+	// The per-phone caches, each bounded by bytes (SetCacheSize).
+	agents   *bytecache.Cache[string, agentSeen]
+	answers  *bytecache.Cache[answerKey, answerSeen]
+	rendered *bytecache.Cache[renderKey, *File]
+	// cacheGen is the newest config generation a file was rendered at: a
+	// file rendered at an older one (a read that raced a change) is not kept.
+	cacheGen  atomic.Int64
 	inventory *inventory
 }
 
-// MaxCached bounds the rendered-file cache; it is emptied when full.
-const MaxCached = 200_000
+// DefaultCacheSize is what New gives the service's caches (SetCacheSize).
+const DefaultCacheSize = 160 << 20
 
 // New builds the service for the given families.
 func New(db *gorm.DB, families ...Family) *Service {
-	s := &Service{db: db, families: families, Now: time.Now, rendered: map[renderKey]*File{},
-		agents: newLookup[string, agentSeen](maxAgents), answers: newLookup[answerKey, answerSeen](MaxCached)}
+	s := &Service{db: db, families: families, Now: time.Now}
 	s.PhoneCredentials = slices.Clone(DefaultPhoneCredentials)
 	s.inventory = newInventory(s)
+	s.SetCacheSize(DefaultCacheSize)
 	return s
+}
+
+// SetCacheSize bounds, in bytes, what the service holds per phone: rendered
+// files 45%, answers (what each request identified, with its file) 35%,
+// User-Agents 5%, and sightings not yet written to the inventory 15%. Past
+// its share each cache evicts what was used least recently (CLOCK); a
+// sighting buffer past its share is flushed at once. Call before serving:
+// it empties the caches.
+func (s *Service) SetCacheSize(n int64) {
+	s.rendered = bytecache.New(n*45/100, renderKey.hash, renderSize)
+	s.answers = bytecache.New(n*35/100, answerKey.hash, answerSize)
+	s.agents = bytecache.New(n*5/100, bytecache.String, agentSize)
+	s.inventory.budget = n * 15 / 100
+}
+
+// CacheBytes is what the caches hold, as their entries are sized.
+func (s *Service) CacheBytes() (rendered, answers, agents, sightings int64) {
+	s.inventory.mu.Lock()
+	sightings = s.inventory.bytes
+	s.inventory.mu.Unlock()
+	return s.rendered.Bytes(), s.answers.Bytes(), s.agents.Bytes(), sightings
+}
+
+func devSize(d Device) int64 {
+	return int64(len(d.Vendor) + len(d.Model) + len(d.MAC) + len(d.Version) + len(d.Serial) + len(d.Revision) + len(d.Locale))
+}
+
+// fileSize is what a rendered file holds: its body, ETag (twice, with its
+// header) and names, and the File itself.
+func fileSize(f *File) int64 {
+	if f == nil {
+		return 0
+	}
+	return int64(len(f.Body)+2*len(f.ETag)+2*len(f.ContentType)+len(f.Name)+len(f.User)) + int64(unsafe.Sizeof(*f)) + 64
+}
+
+func (k renderKey) hash() uint64 {
+	h := bytecache.Mix(bytecache.String(k.name), bytecache.String(k.dev.MAC))
+	return bytecache.Mix(bytecache.Mix(h, bytecache.String(k.dev.Model)), bytecache.String(k.dev.Version)^bytecache.String(k.site))
+}
+
+func renderSize(k renderKey, f *File) int64 {
+	return int64(len(k.template)+len(k.name)+len(k.site)) + devSize(k.dev) + int64(unsafe.Sizeof(k)) + fileSize(f)
+}
+
+func (k answerKey) hash() uint64 {
+	return bytecache.Mix(bytecache.Mix(bytecache.String(k.name), bytecache.String(k.ua)), bytecache.String(k.method))
+}
+
+// answerSize counts the file an answer holds too, though the rendered cache
+// may hold the same one: evicted there, it stays alive through the answer.
+func answerSize(k answerKey, a answerSeen) int64 {
+	return int64(len(k.method)+len(k.name)+len(k.ua)+len(a.site)) + devSize(a.dev) + int64(unsafe.Sizeof(k)+unsafe.Sizeof(a)) + fileSize(a.file)
+}
+
+func agentSize(ua string, a agentSeen) int64 {
+	return int64(len(ua)) + devSize(a.dev) + int64(unsafe.Sizeof(a))
 }
 
 // Sites chooses the site of a phone by its address: ok is false when no
@@ -244,16 +305,13 @@ type agentSeen struct {
 	dev Device
 }
 
-// maxAgents bounds the User-Agent cache; it is emptied when full.
-const maxAgents = 100_000
-
 // maxAgentLen is the longest User-Agent kept in the cache.
 const maxAgentLen = 256
 
 // identifyAgent reads a User-Agent through the families' parsers, once per
 // distinct string: a phone sends the same one on every poll.
 func (s *Service) identifyAgent(ua string) (Family, Device) {
-	a, ok := s.agents.get(ua)
+	a, ok := s.agents.Get(ua)
 	if ok {
 		return a.fam, a.dev
 	}
@@ -266,7 +324,7 @@ func (s *Service) identifyAgent(ua string) (Family, Device) {
 	if len(ua) > maxAgentLen {
 		return a.fam, a.dev // no phone sends one this long; not worth keeping
 	}
-	s.agents.put(ua, a)
+	s.agents.Put(ua, a)
 	return a.fam, a.dev
 }
 
@@ -281,7 +339,7 @@ func (s *Service) Fetch(ctx context.Context, r Request) (Answer, error) {
 	var known answerSeen
 	hit := false
 	if cacheable {
-		known, hit = s.answers.get(key)
+		known, hit = s.answers.Get(key)
 	}
 	if !hit {
 		fam, dev, e, err := s.Identify(r.Method, r.Name, r.UserAgent)
@@ -290,7 +348,7 @@ func (s *Service) Fetch(ctx context.Context, r Request) (Answer, error) {
 		}
 		known = answerSeen{fam: fam, dev: dev, e: e}
 		if cacheable && e.Kind != Rendered {
-			s.answers.put(key, known)
+			s.answers.Put(key, known)
 		}
 	}
 	return s.answer(ctx, r, key, known, cacheable)
@@ -306,7 +364,7 @@ func (s *Service) FetchFile(ctx context.Context, r Request) (a Answer, ok bool, 
 	if !cacheable {
 		return Answer{}, false, nil
 	}
-	known, hit := s.answers.get(key)
+	known, hit := s.answers.Get(key)
 	if !hit {
 		fam, dev, e, err := s.Identify(r.Method, r.Name, r.UserAgent)
 		if err != nil || (e.Kind != Rendered && e.Kind != Optional) {
@@ -314,7 +372,7 @@ func (s *Service) FetchFile(ctx context.Context, r Request) (a Answer, ok bool, 
 		}
 		known = answerSeen{fam: fam, dev: dev, e: e}
 		if e.Kind != Rendered {
-			s.answers.put(key, known)
+			s.answers.Put(key, known)
 		}
 	}
 	if known.e.Kind != Rendered && known.e.Kind != Optional {
@@ -395,7 +453,7 @@ func (s *Service) answer(ctx context.Context, r Request, key answerKey, known an
 		}
 		if cacheable && !fill {
 			known.file, known.site = f, site.Name
-			s.answers.put(key, known)
+			s.answers.Put(key, known)
 		}
 	}
 	a.File = f
@@ -543,11 +601,7 @@ func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry, g
 		dev.MAC, dev.Serial = "", ""
 	}
 	key := renderKey{template: e.Template, name: e.Name, dev: dev, site: site.Name}
-	s.cache.RLock()
-	f, ok := s.rendered[key]
-	cur := s.cacheGen
-	s.cache.RUnlock()
-	if ok && cur == gen {
+	if f, ok := s.rendered.Get(key); ok && f.Generation == gen {
 		return f, nil
 	}
 	in, err := s.inputs(ctx, dev, site)
@@ -559,19 +613,19 @@ func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry, g
 	if err != nil {
 		return nil, err
 	}
-	f = newFile(e, body, in.User, gen)
-	s.cache.Lock()
-	if gen > s.cacheGen || len(s.rendered) >= MaxCached {
-		// A newer generation makes every cached file suspect.
-		s.rendered = map[renderKey]*File{}
-		if gen > s.cacheGen {
-			s.cacheGen = gen
+	f := newFile(e, body, in.User, gen)
+	// Files of an older generation are never answered (Generation is
+	// checked above) and go as the cache evicts them.
+	for {
+		cur := s.cacheGen.Load()
+		if gen < cur {
+			return f, nil
+		}
+		if gen == cur || s.cacheGen.CompareAndSwap(cur, gen) {
+			break
 		}
 	}
-	if gen == s.cacheGen {
-		s.rendered[key] = f
-	}
-	s.cache.Unlock()
+	s.rendered.Put(key, f)
 	return f, nil
 }
 

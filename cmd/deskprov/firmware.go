@@ -714,6 +714,10 @@ func (a *app) addFirmware(ctx context.Context, o serveOptions) (provisioning.Fir
 		return nil, nil, err
 	}
 	svc.UseHub(a.hub)
+	if o.CacheBytes > 0 {
+		_, _, polls := cacheShares(o.CacheBytes)
+		svc.SetCacheSize(polls)
+	}
 	if n, err := svc.RemoveStaleUploads(); err != nil {
 		a.log.Warn("could not clear the firmware directory of interrupted uploads", "dir", svc.Dir(), "err", err)
 	} else if n > 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,6 +81,10 @@ type serveOptions struct {
 	Language   string
 	// InventoryFlush is how often buffered phone sightings are written.
 	InventoryFlush time.Duration
+	// CacheSize bounds the per-phone caches (cachesize.go); CacheBytes is
+	// it read, set by serve.
+	CacheSize  string
+	CacheBytes int64
 	// Explicit names the service-wide settings (settings.Names) whose flag
 	// was given, on the command line or in the environment: only those may
 	// refuse a start by differing from the recorded values.
@@ -134,6 +139,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.StringVar(&o.TimeZone, "time-zone", provisioning.DefaultTimeZone, "time zone (IANA name such as Europe/Stockholm) phones use where no site sets one")
 	f.StringVar(&o.Language, "language", "", "language (BCP 47 tag such as en-US) phones use where no site sets one; empty leaves the phone's own")
 	f.DurationVar(&o.InventoryFlush, "inventory-flush", provisioning.FlushEvery, "how often each instance writes the phone sightings it buffered to the device inventory, in one transaction: a phone appears (or its new firmware shows) in every instance's device list within this long plus the write; 1s to 1m")
+	f.StringVar(&o.CacheSize, "cache-size", defaultCacheSize, "memory for what each instance caches per phone (rendered files, answers, enrolments, sightings, firmware polls), evicting the least recently used past it: 16MiB to 64GiB")
 	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
 	// The flag's own help names its default per family; pflag would add "(default [])".
 	f.Lookup("phone-lock-lockout").DefValue = ""
@@ -256,6 +262,10 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	}
 	a.phones = phoneid.New(db)
 	a.phones.Secrets = box
+	if o.CacheBytes > 0 {
+		_, rows, _ := cacheShares(o.CacheBytes)
+		a.phones.SetCacheSize(rows)
+	}
 	if a.phones.EnrolNetworks, err = phoneid.ParseNetworks(o.EnrollNetworks); err != nil {
 		return nil, fmt.Errorf("--enroll-networks: %w", err)
 	}
@@ -330,6 +340,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	}
 	if o.InventoryFlush != 0 && (o.InventoryFlush < time.Second || o.InventoryFlush > time.Minute) {
 		return fmt.Errorf("--inventory-flush %s: give a duration from 1s to 1m", o.InventoryFlush)
+	}
+	if o.CacheBytes, err = parseCacheSize(cmp.Or(o.CacheSize, defaultCacheSize)); err != nil {
+		return err
 	}
 	if o.ShutdownGrace < 0 || o.ShutdownGrace > time.Hour {
 		return fmt.Errorf("--shutdown-grace %s: give a duration from 0s to 1h", o.ShutdownGrace)
