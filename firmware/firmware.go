@@ -61,6 +61,7 @@ func (s *Service) UseHub(h *notify.Hub) {
 		return // as before: no other instance's write is heard
 	}
 	s.hub = h
+	s.polls.exact.Store(true) // while the hub is down the cache is off
 	h.Subscribe(hubTopic, func(mac string) { s.polls.forget(mac) }, s.polls.heard)
 }
 
@@ -73,6 +74,7 @@ func New(db *gorm.DB, dir string) (*Service, error) {
 		return nil, fmt.Errorf("create the firmware directory %s: %w", dir, err)
 	}
 	s := &Service{db: db, dir: dir, Now: time.Now, MaxUpload: 2 << 30, LoopFlips: 3, LoopWindow: 24 * time.Hour}
+	s.polls.exact.Store(store.Owned(db))
 	return s, nil
 }
 

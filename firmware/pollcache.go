@@ -38,7 +38,7 @@ func canonicalMAC(s string) bool {
 // each write is announced through the store hub (Service.UseHub) and every
 // other server forgets the phone on hearing it, within moments; while the
 // hub is down the cache is off. Without a hub, another server's write is
-// seen once the entry is older than pollCacheTTL:
+// seen once the entry is older than pollCacheTTL (exact false):
 // a phone polls hourly and takes minutes to install an image, so a poll
 // skipped inside that window loses nothing the loop guard or a rollout
 // counts on.
@@ -53,6 +53,11 @@ type pollCache struct {
 	// off stops the cache while another server's writes cannot be heard
 	// (UseHub: the hub is not live), so every poll reads the store.
 	off atomic.Bool
+	// exact is set when every write that matters is seen here (a store
+	// this process alone writes, or a hub): then a remembered poll stands
+	// until it is forgotten or evicted, with no TTL, so a fleet polled less
+	// often than the TTL (any large one) is still answered from memory.
+	exact atomic.Bool
 }
 
 // pollCacheTTL bounds how long a remembered poll stands in for a read.
@@ -99,7 +104,7 @@ func (c *pollCache) unchanged(mac string, f pollFacts, now time.Time) bool {
 	if !ok {
 		return false
 	}
-	if now.Sub(old.at) > pollCacheTTL || now.Before(old.at) {
+	if !c.exact.Load() && (now.Sub(old.at) > pollCacheTTL || now.Before(old.at)) {
 		return false
 	}
 	return f.dev == old.dev
