@@ -2,6 +2,7 @@ package phoneid
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -32,12 +33,15 @@ func (s *Service) SetCacheSize(n int64) {
 // CacheBytes is what the row cache holds, as its entries are sized.
 func (s *Service) CacheBytes() int64 { return s.rows.m.Bytes() }
 
-// rowSize is about what a cached row holds: the row and its strings.
+// rowSize is about what a cached row holds: the row and its strings (row
+// keeps only those admitting reads).
 func rowSize(mac string, r cachedRow) int64 {
 	e, c := r.e, r.cred
-	return int64(len(mac)+len(e.MAC)+len(e.State)+len(e.User)+len(e.HA1MD5)+len(e.HA1SHA256)+len(e.FirstIP)+
-		len(e.FirstUserAgent)+len(e.ApprovedBy)+len(e.IssuedTo)+len(c.User)+len(c.HA1MD5)+len(c.HA1SHA256)) +
-		int64(unsafe.Sizeof(r)) + 5*24 // the times behind the pointers
+	n := int64(len(mac)+len(e.MAC)+len(c.User)+len(c.HA1MD5)+len(c.HA1SHA256)) + int64(unsafe.Sizeof(r))
+	if e.FirstSeen != nil {
+		n += 24 // the time behind the pointer
+	}
+	return n
 }
 
 type cachedRow struct {
@@ -64,10 +68,20 @@ func (s *Service) row(ctx context.Context, mac string) (cachedRow, error) {
 			return cachedRow{}, err
 		}
 	}
+	// Keep only what admitting a request reads: a cached row is one of a
+	// million, and its sealed HA1s, first User-Agent and the rest are
+	// several times what is left.
+	r.e = enrolment{MAC: e.MAC, State: e.State, FirstSeen: e.FirstSeen}
 	// A write since the read began may have made it stale: keep it only
 	// when none happened (wrote moves the epoch after its commit).
 	if s.rows.on && s.rows.epoch.Load() == ep {
-		s.rows.m.Put(mac, r)
+		// The key is the row's own MAC (or a copy): the request's may be a
+		// piece of a longer string the cache would keep alive.
+		key := e.MAC
+		if !found {
+			key = strings.Clone(mac)
+		}
+		s.rows.m.Put(key, r)
 	}
 	return r, nil
 }
