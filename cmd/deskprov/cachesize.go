@@ -35,8 +35,9 @@ func parseCacheSize(v string) (int64, error) {
 }
 
 // cacheShares splits --cache-size among the services that cache per phone:
-// provisioning (rendered files, answers, User-Agents, the sighting buffer)
-// 70%, phone enrolments 20%, firmware's remembered polls 10%.
+// provisioning (answers with each phone's file, shared files, User-Agents,
+// the sighting buffer) 75%, phone enrolments 15%, firmware's remembered
+// polls 10%: about what each costs per phone.
 func cacheShares(total int64) (prov, phones, firmware int64) {
-	return total * 70 / 100, total * 20 / 100, total * 10 / 100
+	return total * 75 / 100, total * 15 / 100, total * 10 / 100
 }
