@@ -13,7 +13,10 @@
 #
 # Bounded: each phonesim step stops after STEP_TIMEOUT (default 90m), each
 # wrk run lasts DURATION. Phones register as phonesim -boot=false does: the
-# file that issues each its credentials, then one poll of its main file. The
+# file that issues each its credentials, then two polls of its main file (the
+# first poll after enrolment writes the enrolment and firmware rows, so the
+# second is the one a settled phone makes: what wrk measures is the steady
+# state, not each phone's one-time first poll). The
 # second step reuses the first step's phones and their credentials
 # (-credentials) and adds the rest. wrk then polls random phones among all
 # registered (their main file, Basic with the phone's credentials, 200).
@@ -55,7 +58,7 @@ step() { # step N: register phones up to N, then poll
   n=$1
   echo "== $n phones: registering (load $(cut -d' ' -f1-3 /proc/loadavg))"
   t0=$(date +%s.%N)
-  timeout "$STEP_TIMEOUT" "$work/phonesim" -server http://127.0.0.1:$DP_PORT -boot=false -phones "$n" -polls 1 \
+  timeout "$STEP_TIMEOUT" "$work/phonesim" -server http://127.0.0.1:$DP_PORT -boot=false -phones "$n" -polls 2 \
     -concurrency "$CONC" -credentials "$work/creds.txt" -etags "$work/targets.txt" >"$work/phonesim.txt" 2>&1 ||
     { echo "phonesim failed or timed out:"; tail -20 "$work/phonesim.txt"; exit 1; }
   t1=$(date +%s.%N)

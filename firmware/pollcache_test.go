@@ -38,8 +38,11 @@ func TestPollCache(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		poll() // creates the row
-		poll() // reads it, changes nothing: remembered
+		poll() // creates the row, which holds exactly this report
+		if !s.polls.has(dev.MAC) {
+			t.Fatal("the poll that created the row was not remembered: the next would read it back")
+		}
+		poll() // changes nothing: still remembered
 		if !s.polls.has(dev.MAC) {
 			t.Fatal("an unchanged poll was not remembered")
 		}
