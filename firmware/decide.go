@@ -234,7 +234,13 @@ func (s *Service) Poll(ctx context.Context, dev Device) error {
 	if st.MAC == "" {
 		st = deviceState{MAC: mac, Vendor: vendor, Model: model, Revision: rev, Locale: loc, Serial: serial,
 			Version: version, Edition: Edition(vendor, version), Bucket: Bucket(mac), UpdatedAt: s.now()}
-		return db.Clauses(clause.OnConflict{DoNothing: true}).Create(&st).Error
+		res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&st)
+		if res.Error == nil && res.RowsAffected == 1 {
+			// The new row holds exactly this report: the next poll
+			// need not read it back.
+			s.polls.remember(mac, reported, mark)
+		}
+		return res.Error
 	}
 	// Fields a request did not carry keep what an earlier one told.
 	if serial == "" {

@@ -65,6 +65,7 @@ func (s *Service) UseHub(h *notify.Hub) {
 		return // as before: no other instance's write is heard
 	}
 	s.hub = h
+	s.polls.exact.Store(true) // while the hub is down the cache is off
 	h.Subscribe(hubTopic, func(mac string) { s.polls.forget(mac) }, s.polls.heard)
 }
 
@@ -85,7 +86,11 @@ func New(db *gorm.DB, dir string) (*Service, error) {
 // firmware directory of earlier releases, whose images AdoptOld moves into
 // blobs ("" for none).
 func NewOn(db *gorm.DB, blobs blob.Store, oldDir string) *Service {
-	return &Service{db: db, blobs: blobs, dir: oldDir, Now: time.Now, MaxUpload: 2 << 30, LoopFlips: 3, LoopWindow: 24 * time.Hour}
+	s := &Service{db: db, blobs: blobs, dir: oldDir, Now: time.Now, MaxUpload: 2 << 30, LoopFlips: 3, LoopWindow: 24 * time.Hour}
+	// Where this process sees every write (SQLite), a remembered poll
+	// stands until a write clears it (pollcache).
+	s.polls.exact.Store(store.Owned(db))
+	return s
 }
 
 // Dir is the firmware directory of the data directory.

@@ -4,6 +4,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
+
+	"github.com/deskprov/deskprov/internal/bytecache"
 )
 
 // pollFacts are what one phone reported on a poll that changed nothing in
@@ -35,14 +38,13 @@ func canonicalMAC(s string) bool {
 // each write is announced through the store hub (Service.UseHub) and every
 // other server forgets the phone on hearing it, within moments; while the
 // hub is down the cache is off. Without a hub, another server's write is
-// seen once the entry is older than pollCacheTTL:
+// seen once the entry is older than pollCacheTTL (exact false):
 // a phone polls hourly and takes minutes to install an image, so a poll
 // skipped inside that window loses nothing the loop guard or a rollout
 // counts on.
 type pollCache struct {
-	// m maps a MAC to its pollFacts; reads take no lock.
-	m atomic.Pointer[sync.Map]
-	n atomic.Int64
+	// m maps a MAC to its pollFacts, within its bytes (SetCacheSize).
+	m atomic.Pointer[bytecache.Cache[string, pollFacts]]
 	// mu orders remember against forget: a poll remembers what it read
 	// only when no forget happened since before its read (forgets counts
 	// them), so a write racing the read cannot hide behind a stale entry.
@@ -51,19 +53,46 @@ type pollCache struct {
 	// off stops the cache while another server's writes cannot be heard
 	// (UseHub: the hub is not live), so every poll reads the store.
 	off atomic.Bool
+	// exact is set when every write that matters is seen here (a store
+	// this process alone writes, or a hub): then a remembered poll stands
+	// until it is forgotten or evicted, with no TTL, so a fleet polled less
+	// often than the TTL (any large one) is still answered from memory.
+	exact atomic.Bool
 }
 
 // pollCacheTTL bounds how long a remembered poll stands in for a read.
 const pollCacheTTL = 30 * time.Second
 
-// pollCacheMax bounds the cache; it is emptied when full.
-const pollCacheMax = 500_000
+// DefaultPollCacheSize is the poll cache's bound in bytes unless
+// SetCacheSize says otherwise.
+const DefaultPollCacheSize = 24 << 20
 
-func (c *pollCache) load() *sync.Map {
+// SetCacheSize bounds the poll cache to about n bytes; past it the phones
+// remembered least recently used are evicted (CLOCK), and their next poll
+// reads the store. Call before serving: it empties the cache.
+func (s *Service) SetCacheSize(n int64) {
+	s.polls.mu.Lock()
+	s.polls.forgets++
+	s.polls.m.Store(newPollMap(n))
+	s.polls.mu.Unlock()
+}
+
+// PollCacheBytes is what the poll cache holds, as its entries are sized.
+func (s *Service) PollCacheBytes() int64 { return s.polls.load().Bytes() }
+
+func newPollMap(n int64) *bytecache.Cache[string, pollFacts] {
+	return bytecache.New(n, bytecache.String, func(mac string, f pollFacts) int64 {
+		d := f.dev
+		return int64(len(mac)+len(d.Vendor)+len(d.Model)+len(d.MAC)+len(d.Serial)+len(d.Version)+len(d.Revision)+len(d.Locale)) +
+			int64(unsafe.Sizeof(f))
+	})
+}
+
+func (c *pollCache) load() *bytecache.Cache[string, pollFacts] {
 	if m := c.m.Load(); m != nil {
 		return m
 	}
-	c.m.CompareAndSwap(nil, new(sync.Map))
+	c.m.CompareAndSwap(nil, newPollMap(DefaultPollCacheSize))
 	return c.m.Load()
 }
 
@@ -71,12 +100,11 @@ func (c *pollCache) unchanged(mac string, f pollFacts, now time.Time) bool {
 	if c.off.Load() {
 		return false
 	}
-	v, ok := c.load().Load(mac)
+	old, ok := c.load().Get(mac)
 	if !ok {
 		return false
 	}
-	old := v.(*pollFacts)
-	if now.Sub(old.at) > pollCacheTTL || now.Before(old.at) {
+	if !c.exact.Load() && (now.Sub(old.at) > pollCacheTTL || now.Before(old.at)) {
 		return false
 	}
 	return f.dev == old.dev
@@ -95,11 +123,7 @@ func (c *pollCache) remember(mac string, f pollFacts, mark uint64) {
 	if c.forgets != mark || c.off.Load() {
 		return
 	}
-	m := c.load()
-	if _, loaded := m.Swap(mac, &f); !loaded && c.n.Add(1) > pollCacheMax {
-		c.m.Store(new(sync.Map))
-		c.n.Store(0)
-	}
+	c.load().Put(mac, f)
 }
 
 func (c *pollCache) forget(mac string) {
@@ -116,13 +140,12 @@ func (c *pollCache) heard(live bool) {
 	c.mu.Lock()
 	c.forgets++
 	c.off.Store(!live)
-	c.m.Store(new(sync.Map))
-	c.n.Store(0)
+	c.load().Clear()
 	c.mu.Unlock()
 }
 
 // has tells whether mac is remembered (tests).
 func (c *pollCache) has(mac string) bool {
-	_, ok := c.load().Load(mac)
+	_, ok := c.load().Get(mac)
 	return ok
 }

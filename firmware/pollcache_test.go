@@ -7,13 +7,17 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/store/storetest"
 )
 
 // TestPollCache checks that skipping the store read for a repeated poll never
 // hides a write: one made here is seen on the next poll, one made by another
-// server (straight to the store) once the remembered poll is older than
-// pollCacheTTL.
+// server (straight to the store) on a shared store without a hub once the
+// remembered poll is older than pollCacheTTL. On a store this process alone
+// writes (SQLite, store.Owned) nobody else writes, so the remembered poll
+// stands past the TTL: before, a fleet polled less often than every 30 s
+// (any large one) read the store on every poll.
 func TestPollCache(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
@@ -34,8 +38,11 @@ func TestPollCache(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		poll() // creates the row
-		poll() // reads it, changes nothing: remembered
+		poll() // creates the row, which holds exactly this report
+		if !s.polls.has(dev.MAC) {
+			t.Fatal("the poll that created the row was not remembered: the next would read it back")
+		}
+		poll() // changes nothing: still remembered
 		if !s.polls.has(dev.MAC) {
 			t.Fatal("an unchanged poll was not remembered")
 		}
@@ -72,6 +79,17 @@ func TestPollCache(t *testing.T) {
 			}
 			*now = now.Add(pollCacheTTL + time.Second)
 			poll()
+			if store.Owned(db) {
+				if st := row(); st.PollsSinceDownload != 0 {
+					t.Fatalf("on a store only this process writes, the remembered poll must stand past the TTL: %+v", st)
+				}
+				// Put the row back as this process knows it.
+				if err := db.Model(&deviceState{}).Where("mac = ?", dev.MAC).
+					Updates(map[string]any{"downloaded_image": "", "downloaded_version": ""}).Error; err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
 			if st := row(); st.PollsSinceDownload != 1 {
 				t.Fatalf("past the TTL the poll must read the store: %+v", st)
 			}

@@ -161,6 +161,7 @@ const NonceKeyName = "phoneid-nonce"
 func New(db *gorm.DB) *Service {
 	s := &Service{db: db, Now: time.Now, key: store.NewKey(db, NonceKeyName), replays: map[string]time.Time{}}
 	s.rows.on = store.Owned(db)
+	s.SetCacheSize(DefaultCacheSize)
 	return s
 }
 

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -56,6 +57,24 @@ type inventory struct {
 	mu      sync.Mutex
 	pending map[string]*sighting
 	flushMu sync.Mutex
+	// bytes is about what pending holds; past budget the buffer is
+	// flushed at once (kick), and while it stays past it (the store does
+	// not answer) a phone not yet buffered is not recorded until it
+	// polls again: the buffer never outgrows its share of --cache-size.
+	bytes, budget int64
+	kick          chan struct{}
+	dropped       atomic.Int64
+}
+
+// sightingSize is about what a buffered sighting holds before its files.
+const sightingSize = 400
+
+func sizeOfSighting(p *sighting) int64 {
+	n := int64(sightingSize+len(p.ip)+len(p.config)+len(p.user)) + devSize(p.dev)
+	for f := range p.files {
+		n += int64(len(f)) + 48
+	}
+	return n
 }
 
 type sighting struct {
@@ -71,7 +90,7 @@ type sighting struct {
 }
 
 func newInventory(s *Service) *inventory {
-	return &inventory{s: s, pending: map[string]*sighting{}}
+	return &inventory{s: s, pending: map[string]*sighting{}, kick: make(chan struct{}, 1)}
 }
 
 func (iv *inventory) seen(dev Device, ip, file string, cfg *File) {
@@ -115,9 +134,22 @@ func (iv *inventory) record(dev Device, ip, file, config, user string, knownUser
 	defer iv.mu.Unlock()
 	p := iv.pending[dev.MAC]
 	if p == nil {
+		if iv.bytes > iv.budget {
+			iv.dropped.Add(1)
+			iv.flushSoon()
+			return
+		}
 		p = &sighting{first: now, files: map[string]bool{}}
 		iv.pending[dev.MAC] = p
+	} else {
+		iv.bytes -= sizeOfSighting(p)
 	}
+	defer func() {
+		iv.bytes += sizeOfSighting(p)
+		if iv.bytes > iv.budget {
+			iv.flushSoon()
+		}
+	}()
 	if p.dev != dev {
 		p.dev = merge(p.dev, dev)
 	}
@@ -130,6 +162,14 @@ func (iv *inventory) record(dev Device, ip, file, config, user string, knownUser
 	}
 	if knownUser {
 		p.user, p.knownUser = user, true
+	}
+}
+
+// flushSoon asks Run to flush now rather than at its next tick.
+func (iv *inventory) flushSoon() {
+	select {
+	case iv.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -153,6 +193,7 @@ func (s *Service) Flush(ctx context.Context) error {
 	iv.mu.Lock()
 	batch := iv.pending
 	iv.pending = map[string]*sighting{}
+	iv.bytes = 0
 	iv.mu.Unlock()
 	if len(batch) == 0 {
 		return nil
@@ -163,9 +204,24 @@ func (s *Service) Flush(ctx context.Context) error {
 	}
 	sort.Strings(macs) // a stable lock order between instances
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		for _, m := range macs {
-			if err := writeSighting(tx, batch[m]); err != nil {
+		// The records are read a chunk at a time, not one by one: a large
+		// fleet's flush is a write per phone, and at 100,000 phones a read
+		// per phone besides was most of what a server did.
+		for len(macs) > 0 {
+			chunk := macs[:min(len(macs), flushChunk)]
+			macs = macs[len(chunk):]
+			var rs []DeviceRecord
+			if err := store.ForUpdate(tx).Where("mac IN ?", chunk).Order("mac").Find(&rs).Error; err != nil {
 				return err
+			}
+			held := make(map[string]*DeviceRecord, len(rs))
+			for i := range rs {
+				held[rs[i].MAC] = &rs[i]
+			}
+			for _, m := range chunk {
+				if err := writeSightingOn(tx, batch[m], held[m]); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -179,6 +235,7 @@ func (s *Service) Flush(ctx context.Context) error {
 			q, ok := iv.pending[m]
 			if !ok {
 				iv.pending[m] = p
+				iv.bytes += sizeOfSighting(p)
 				continue
 			}
 			if p.first.Before(q.first) {
@@ -208,6 +265,19 @@ func writeSighting(tx *gorm.DB, p *sighting) error {
 	if err := store.ForUpdate(tx).Where("mac = ?", p.dev.MAC).Limit(1).Find(&r).Error; err != nil {
 		return err
 	}
+	return writeSightingOn(tx, p, &r)
+}
+
+// flushChunk is how many records a flush reads in one query.
+const flushChunk = 500
+
+// writeSightingOn is writeSighting with the phone's record already read
+// (locked) in this transaction; held is nil or empty when there is none.
+func writeSightingOn(tx *gorm.DB, p *sighting, held *DeviceRecord) error {
+	var r DeviceRecord
+	if held != nil {
+		r = *held
+	}
 	if r.MAC == "" {
 		r = DeviceRecord{MAC: p.dev.MAC, FirstSeen: p.first, LastSeen: p.last, ConfigVersion: p.config, ConfigAt: p.configAt}
 		applySighting(&r, p)
@@ -220,7 +290,11 @@ func writeSighting(tx *gorm.DB, p *sighting) error {
 		}
 		return writeSighting(tx, p)
 	}
-	merged := map[string]any{"files": joinFiles(splitFiles(r.Files), p.files)}
+	files := joinFiles(splitFiles(r.Files), p.files)
+	if done, err := writeSeenAgain(tx, p, r, files); done || err != nil {
+		return err
+	}
+	merged := map[string]any{"files": files}
 	if p.first.Before(r.FirstSeen) {
 		merged["first_seen"] = p.first
 	}
@@ -242,6 +316,31 @@ func writeSighting(tx *gorm.DB, p *sighting) error {
 		// this one is older after all.
 	}
 	return tx.Model(&DeviceRecord{}).Where("mac = ?", r.MAC).Updates(merged).Error
+}
+
+// writeSeenAgain writes, in one plain statement, the sighting of a phone
+// that told nothing new (the same facts and files): its lastSeen and the
+// time of its config fetch. That is what nearly every poll of a settled
+// fleet is. done is false when the sighting says more, or a newer one got
+// there first; writeSightingOn then merges it in full.
+func writeSeenAgain(tx *gorm.DB, p *sighting, r DeviceRecord, files string) (done bool, err error) {
+	if p.last.Before(r.LastSeen) || p.first.Before(r.FirstSeen) || files != r.Files {
+		return false, nil
+	}
+	after := r
+	applySighting(&after, p)
+	if after.Vendor != r.Vendor || after.Model != r.Model || after.Serial != r.Serial || after.Firmware != r.Firmware ||
+		after.Revision != r.Revision || after.Locale != r.Locale || after.IP != r.IP || after.User != r.User {
+		return false, nil
+	}
+	var res *gorm.DB
+	if p.config != "" && p.configAt.After(r.ConfigAt) {
+		res = tx.Exec("UPDATE devices SET last_seen = ?, config_version = ?, config_at = ? WHERE mac = ? AND last_seen <= ?",
+			p.last, p.config, p.configAt, r.MAC, p.last)
+	} else {
+		res = tx.Exec("UPDATE devices SET last_seen = ? WHERE mac = ? AND last_seen <= ?", p.last, r.MAC, p.last)
+	}
+	return res.Error == nil && res.RowsAffected == 1, res.Error
 }
 
 // applySighting sets what the phone said about itself on this sighting.
@@ -309,6 +408,7 @@ func (s *Service) Run(ctx context.Context, onErr func(error)) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var kicked time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -317,6 +417,16 @@ func (s *Service) Run(ctx context.Context, onErr func(error)) {
 			}
 			return
 		case <-t.C:
+			if err := s.Flush(ctx); err != nil && onErr != nil {
+				onErr(err)
+			}
+		case <-s.inventory.kick:
+			// A full buffer is written at once, but no more than once a
+			// second while the store refuses it.
+			if time.Since(kicked) < time.Second {
+				continue
+			}
+			kicked = time.Now()
 			if err := s.Flush(ctx); err != nil && onErr != nil {
 				onErr(err)
 			}
@@ -330,7 +440,16 @@ type DeviceFilter struct {
 	Model     string
 	Firmware  string
 	SeenSince time.Time
+	// Limit is the most records returned (0 or over MaxDevicePage:
+	// MaxDevicePage); After continues a listing after the last record of
+	// the page before (its LastSeen and MAC), read in the store.
+	Limit int
+	After DeviceRecord
 }
+
+// MaxDevicePage bounds one page of the device list: a listing of a large
+// fleet is read page by page in the store, never whole in memory.
+const MaxDevicePage = 1000
 
 // Devices lists the inventory, most recently seen first.
 func (s *Service) Devices(ctx context.Context, f DeviceFilter) ([]DeviceRecord, error) {
@@ -350,8 +469,16 @@ func (s *Service) Devices(ctx context.Context, f DeviceFilter) ([]DeviceRecord, 
 	if !f.SeenSince.IsZero() {
 		q = q.Where("last_seen >= ?", f.SeenSince.UTC())
 	}
+	if f.After.MAC != "" {
+		at := f.After.LastSeen.UTC()
+		q = q.Where("last_seen < ? OR (last_seen = ? AND mac > ?)", at, at, f.After.MAC)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > MaxDevicePage {
+		limit = MaxDevicePage
+	}
 	var rs []DeviceRecord
-	if err := q.Order("last_seen DESC, mac").Limit(100000).Find(&rs).Error; err != nil {
+	if err := q.Order("last_seen DESC, mac").Limit(limit).Find(&rs).Error; err != nil {
 		return nil, err
 	}
 	for i := range rs {

@@ -53,18 +53,23 @@ func (o *outage) fallback(now time.Time, f *File, err error) *File {
 }
 
 // cachedFile is the file last rendered for a poll like this one: the one the
-// answer cache holds for it, or the rendered-file cache's.
+// answer cache holds for it, or the rendered-file cache's. The site of the
+// phone cannot be read while the store is out, so the rendered cache (keyed
+// by site) is asked only when there are no sites: an answer evicted from the
+// answer cache must not be replaced by another site's file.
 func (s *Service) cachedFile(known answerSeen) *File {
 	if known.file != nil {
 		return known.file
+	}
+	if s.Sites != nil {
+		return nil
 	}
 	dev := known.dev
 	if !known.e.PerDevice {
 		dev.MAC, dev.Serial = "", ""
 	}
-	s.cache.RLock()
-	defer s.cache.RUnlock()
-	return s.rendered[renderKey{template: known.e.Template, name: known.e.Name, dev: dev}]
+	f, _ := s.rendered.Get(renderKey{template: known.e.Template, name: known.e.Name, dev: dev})
+	return f
 }
 
 // pollSkippable reports whether the firmware poll's failure err may be let

@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,11 +9,15 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unique"
+	"unsafe"
 
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/bytecache"
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/store"
@@ -59,25 +64,93 @@ type Service struct {
 	genDirect func(context.Context) (int64, error)
 	outage    outage
 
-	agents  *lookup[string, agentSeen]
-	answers *lookup[answerKey, answerSeen]
-
-	cache     sync.RWMutex
-	cacheGen  int64
-	rendered  map[renderKey]*File
+	// The per-phone caches, each bounded by bytes (SetCacheSize).
+	agents   *bytecache.Cache[string, agentSeen]
+	answers  *bytecache.Cache[answerKey, answerSeen]
+	rendered *bytecache.Cache[renderKey, *File]
+	// cacheGen is the newest config generation a file was rendered at: a
+	// file rendered at an older one (a read that raced a change) is not kept.
+	cacheGen  atomic.Int64
 	inventory *inventory
 }
 
-// MaxCached bounds the rendered-file cache; it is emptied when full.
-const MaxCached = 200_000
+// DefaultCacheSize is what New gives the service's caches (SetCacheSize).
+const DefaultCacheSize = 160 << 20
 
 // New builds the service for the given families.
 func New(db *gorm.DB, families ...Family) *Service {
-	s := &Service{db: db, families: families, Now: time.Now, rendered: map[renderKey]*File{},
-		agents: newLookup[string, agentSeen](maxAgents), answers: newLookup[answerKey, answerSeen](MaxCached)}
+	s := &Service{db: db, families: families, Now: time.Now}
 	s.PhoneCredentials = slices.Clone(DefaultPhoneCredentials)
 	s.inventory = newInventory(s)
+	s.SetCacheSize(DefaultCacheSize)
 	return s
+}
+
+// SetCacheSize bounds, in bytes, what the service holds per phone: answers
+// (what each request identified, with the phone's own file) 80%, shared
+// rendered files (one per model, site and such, not per phone) 5%,
+// User-Agents 5%, and sightings not yet written to the inventory 10%. Past
+// its share each cache evicts what was used least recently (CLOCK); a
+// sighting buffer past its share is flushed at once. Call before serving:
+// it empties the caches.
+func (s *Service) SetCacheSize(n int64) {
+	s.rendered = bytecache.New(n*5/100, renderKey.hash, renderSize)
+	s.answers = bytecache.New(n*80/100, answerKey.hash, answerSize)
+	s.agents = bytecache.New(n*5/100, bytecache.String, agentSize)
+	s.inventory.budget = n * 10 / 100
+}
+
+// CacheBytes is what the caches hold, as their entries are sized.
+func (s *Service) CacheBytes() (rendered, answers, agents, sightings int64) {
+	s.inventory.mu.Lock()
+	sightings = s.inventory.bytes
+	s.inventory.mu.Unlock()
+	return s.rendered.Bytes(), s.answers.Bytes(), s.agents.Bytes(), sightings
+}
+
+func devSize(d Device) int64 {
+	return int64(len(d.Vendor) + len(d.Model) + len(d.MAC) + len(d.Version) + len(d.Serial) + len(d.Revision) + len(d.Locale))
+}
+
+// fileSize is what a cached File costs: the File, its names, body and ETag
+// (newFile). Each File is counted by one cache only (answerSize, render's
+// keep).
+func fileSize(f *File) int64 {
+	if f == nil {
+		return 0
+	}
+	return f.cost
+}
+
+func (k renderKey) hash() uint64 {
+	h := bytecache.Mix(bytecache.String(k.name), bytecache.String(k.dev.MAC))
+	return bytecache.Mix(bytecache.Mix(h, bytecache.String(k.dev.Model)), bytecache.String(k.dev.Version)^bytecache.String(k.site))
+}
+
+// renderSize counts the file: the rendered cache holds a per-MAC file only
+// when no answer does (render's keep), and every shared one.
+func renderSize(k renderKey, f *File) int64 {
+	return int64(len(k.template)+len(k.name)+len(k.site)) + devSize(k.dev) + int64(unsafe.Sizeof(k)) + fileSize(f)
+}
+
+func (k answerKey) hash() uint64 {
+	return bytecache.Mix(bytecache.Mix(bytecache.String(k.name), bytecache.String(k.ua)), bytecache.String(k.method))
+}
+
+// answerSize counts the file an answer holds when it is a per-MAC one: the
+// answer is then the only cache that holds it (render's keep). A shared file
+// (one for every phone of a model) is counted by the rendered cache, once,
+// not by each of the many answers that point to it.
+func answerSize(k answerKey, a answerSeen) int64 {
+	n := int64(len(k.method)+len(k.name)+len(k.ua)+len(a.site)) + devSize(a.dev) + int64(unsafe.Sizeof(k)+unsafe.Sizeof(a))
+	if a.e.PerDevice {
+		n += fileSize(a.file)
+	}
+	return n
+}
+
+func agentSize(ua string, a agentSeen) int64 {
+	return int64(len(ua)) + devSize(a.dev) + int64(unsafe.Sizeof(a))
 }
 
 // Sites chooses the site of a phone by its address: ok is false when no
@@ -187,6 +260,8 @@ type File struct {
 	ETagHeader, ContentTypeHeader []string
 	User                          string
 	Generation                    int64
+	// cost is what the File counts in the cache that holds it (fileSize).
+	cost int64
 }
 
 // Answer is what to send a phone.
@@ -244,16 +319,13 @@ type agentSeen struct {
 	dev Device
 }
 
-// maxAgents bounds the User-Agent cache; it is emptied when full.
-const maxAgents = 100_000
-
 // maxAgentLen is the longest User-Agent kept in the cache.
 const maxAgentLen = 256
 
 // identifyAgent reads a User-Agent through the families' parsers, once per
 // distinct string: a phone sends the same one on every poll.
 func (s *Service) identifyAgent(ua string) (Family, Device) {
-	a, ok := s.agents.get(ua)
+	a, ok := s.agents.Get(ua)
 	if ok {
 		return a.fam, a.dev
 	}
@@ -266,7 +338,7 @@ func (s *Service) identifyAgent(ua string) (Family, Device) {
 	if len(ua) > maxAgentLen {
 		return a.fam, a.dev // no phone sends one this long; not worth keeping
 	}
-	s.agents.put(ua, a)
+	s.agents.Put(ua, a)
 	return a.fam, a.dev
 }
 
@@ -281,7 +353,7 @@ func (s *Service) Fetch(ctx context.Context, r Request) (Answer, error) {
 	var known answerSeen
 	hit := false
 	if cacheable {
-		known, hit = s.answers.get(key)
+		known, hit = s.answers.Get(key)
 	}
 	if !hit {
 		fam, dev, e, err := s.Identify(r.Method, r.Name, r.UserAgent)
@@ -290,7 +362,7 @@ func (s *Service) Fetch(ctx context.Context, r Request) (Answer, error) {
 		}
 		known = answerSeen{fam: fam, dev: dev, e: e}
 		if cacheable && e.Kind != Rendered {
-			s.answers.put(key, known)
+			s.answers.Put(key.keep(), known)
 		}
 	}
 	return s.answer(ctx, r, key, known, cacheable)
@@ -306,7 +378,7 @@ func (s *Service) FetchFile(ctx context.Context, r Request) (a Answer, ok bool, 
 	if !cacheable {
 		return Answer{}, false, nil
 	}
-	known, hit := s.answers.get(key)
+	known, hit := s.answers.Get(key)
 	if !hit {
 		fam, dev, e, err := s.Identify(r.Method, r.Name, r.UserAgent)
 		if err != nil || (e.Kind != Rendered && e.Kind != Optional) {
@@ -314,7 +386,7 @@ func (s *Service) FetchFile(ctx context.Context, r Request) (a Answer, ok bool, 
 		}
 		known = answerSeen{fam: fam, dev: dev, e: e}
 		if e.Kind != Rendered {
-			s.answers.put(key, known)
+			s.answers.Put(key.keep(), known)
 		}
 	}
 	if known.e.Kind != Rendered && known.e.Kind != Optional {
@@ -328,6 +400,13 @@ func (s *Service) FetchFile(ctx context.Context, r Request) (a Answer, ok bool, 
 	}
 	a, err = s.answer(ctx, r, key, known, true)
 	return a, true, err
+}
+
+// keep readies a key to be held in the answer cache: phones of one model
+// send one User-Agent, held once rather than once per phone.
+func (k answerKey) keep() answerKey {
+	k.ua = unique.Make(k.ua).Value()
+	return k
 }
 
 func answerKeyOf(r Request) (answerKey, bool) {
@@ -390,12 +469,15 @@ func (s *Service) answer(ctx context.Context, r Request, key answerKey, known an
 	} else if f = known.file; fill || f == nil || f.Generation != gen || known.site != site.Name {
 		// The same request from a phone in another site (a shared file, a
 		// User-Agent without a MAC) must not get this site's file.
-		if f, err = s.render(ctx, fam, dev, e, gen, site); err != nil {
+		// A phone's own file is kept by its answer alone, not in the
+		// rendered cache too: one copy per phone, counted once.
+		owned := cacheable && !fill
+		if f, err = s.render(ctx, fam, dev, e, gen, site, !owned); err != nil {
 			return Answer{}, err
 		}
-		if cacheable && !fill {
+		if owned {
 			known.file, known.site = f, site.Name
-			s.answers.put(key, known)
+			s.answers.Put(key.keep(), known)
 		}
 	}
 	a.File = f
@@ -496,7 +578,7 @@ func (s *Service) PreviewAt(ctx context.Context, dev Device, name, siteName stri
 		return nil, err
 	}
 	if site.AdminPassword == "" {
-		return s.render(ctx, fam, dev, e, gen, site)
+		return s.render(ctx, fam, dev, e, gen, site, !e.PerDevice)
 	}
 	// Admins are never shown the phones' admin password, only whether it is
 	// set: the preview masks it, and is rendered for this answer alone so
@@ -537,17 +619,14 @@ func (s *Service) siteNamed(ctx context.Context, name string) (Site, error) {
 
 // render returns the file from the cache when the config generation gen
 // (read by the caller) is the one it was made at; otherwise it gathers the
-// inputs and renders.
-func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry, gen int64, site Site) (*File, error) {
+// inputs and renders. A per-MAC file is kept in the rendered cache only when
+// keep says so (no answer will hold it); a shared file always is.
+func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry, gen int64, site Site, keep bool) (*File, error) {
 	if !e.PerDevice {
 		dev.MAC, dev.Serial = "", ""
 	}
 	key := renderKey{template: e.Template, name: e.Name, dev: dev, site: site.Name}
-	s.cache.RLock()
-	f, ok := s.rendered[key]
-	cur := s.cacheGen
-	s.cache.RUnlock()
-	if ok && cur == gen {
+	if f, ok := s.rendered.Get(key); ok && f.Generation == gen {
 		return f, nil
 	}
 	in, err := s.inputs(ctx, dev, site)
@@ -559,19 +638,25 @@ func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry, g
 	if err != nil {
 		return nil, err
 	}
-	f = newFile(e, body, in.User, gen)
-	s.cache.Lock()
-	if gen > s.cacheGen || len(s.rendered) >= MaxCached {
-		// A newer generation makes every cached file suspect.
-		s.rendered = map[renderKey]*File{}
-		if gen > s.cacheGen {
-			s.cacheGen = gen
+	if cap(body) > len(body)+len(body)/8 {
+		body = bytes.Clone(body) // the renderer's spare room would stay with the cached file
+	}
+	f := newFile(e, body, in.User, gen)
+	if e.PerDevice && !keep {
+		return f, nil
+	}
+	// Files of an older generation are never answered (Generation is
+	// checked above) and go as the cache evicts them.
+	for {
+		cur := s.cacheGen.Load()
+		if gen < cur {
+			return f, nil
+		}
+		if gen == cur || s.cacheGen.CompareAndSwap(cur, gen) {
+			break
 		}
 	}
-	if gen == s.cacheGen {
-		s.rendered[key] = f
-	}
-	s.cache.Unlock()
+	s.rendered.Put(key, f)
 	return f, nil
 }
 
@@ -586,8 +671,24 @@ func (s *Service) private(dev Device, e Entry) bool {
 func newFile(e Entry, body []byte, user string, gen int64) *File {
 	sum := sha256.Sum256(body)
 	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
-	return &File{Name: e.Name, ContentType: e.ContentType, Body: body, ETag: etag, User: user, Generation: gen,
-		ETagHeader: []string{etag}, ContentTypeHeader: []string{e.ContentType}}
+	f := &File{Name: e.Name, ContentType: e.ContentType, Body: body, ETag: etag, User: user, Generation: gen,
+		ETagHeader: []string{etag}, ContentTypeHeader: contentTypeHeader(e.ContentType)}
+	// The File, its body and strings, the ETag header's slice, and the
+	// allocators' rounding.
+	f.cost = int64(unsafe.Sizeof(*f)) + int64(cap(body)+2*len(etag)+len(f.Name)+len(f.User)) + 16 + 48
+	return f
+}
+
+// contentTypeHeaders holds one header value per content type (a handful),
+// shared by every File of that type.
+var contentTypeHeaders sync.Map
+
+func contentTypeHeader(ct string) []string {
+	if v, ok := contentTypeHeaders.Load(ct); ok {
+		return v.([]string)
+	}
+	v, _ := contentTypeHeaders.LoadOrStore(ct, []string{ct})
+	return v.([]string)
 }
 
 // generation reads the config generation. On a SQLite store this server

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"net/http"
 	"strconv"
 	"strings"
@@ -247,10 +248,36 @@ func (h *provHandler) list(c *gin.Context) {
 		}
 		f.SeenSince = t
 	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > provisioning.MaxDevicePage {
+			h.s.Fail(c, fault.FieldInvalid("limit", "limit must be a whole number from 1 to %d, not %q", provisioning.MaxDevicePage, clipText(v, 40)))
+			return
+		}
+		f.Limit = n
+	}
+	if v := c.Query("after"); v != "" {
+		at, mac, _ := strings.Cut(v, ",")
+		t, err := time.Parse(time.RFC3339Nano, at)
+		m, merr := provisioning.ParseMAC(mac)
+		if err != nil || merr != nil {
+			h.s.Fail(c, fault.FieldInvalid("after", "after %q is not a page mark: pass on the after= of the Link header's next page", clipText(v, 80)))
+			return
+		}
+		f.After = provisioning.DeviceRecord{LastSeen: t, MAC: m}
+	}
 	ds, err := h.svc.Devices(c.Request.Context(), f)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
+	}
+	// A full page may have more after it: the next one continues in the
+	// store after its last record (RFC 8288 Link).
+	if limit := cmp.Or(f.Limit, provisioning.MaxDevicePage); len(ds) == limit {
+		last := ds[len(ds)-1]
+		q := c.Request.URL.Query()
+		q.Set("after", last.LastSeen.UTC().Format(time.RFC3339Nano)+","+last.MAC)
+		c.Header("Link", "<"+c.Request.URL.Path+"?"+q.Encode()+">; rel=\"next\"")
 	}
 	c.JSON(http.StatusOK, ds)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +52,10 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	}
 	p.SignIn, p.Firmware = signedIn, fw
 	p.FlushInterval = o.InventoryFlush
+	if o.CacheBytes > 0 {
+		prov, _, _ := cacheShares(o.CacheBytes)
+		p.SetCacheSize(prov)
+	}
 	if a.phones != nil {
 		p.Phones = a.phones
 	}
@@ -128,13 +133,20 @@ func init() {
 				}
 				q.Set("seenSince", t.Format(time.RFC3339))
 			}
-			path := "/api/v1/devices"
-			if len(q) > 0 {
-				path += "?" + q.Encode()
-			}
+			// The server pages the list in its store: read every page.
 			var ds []deviceView
-			if err := c.do(http.MethodGet, path, nil, &ds); err != nil {
-				return err
+			q.Set("limit", strconv.Itoa(provisioning.MaxDevicePage))
+			for {
+				var page []deviceView
+				if err := c.do(http.MethodGet, "/api/v1/devices?"+q.Encode(), nil, &page); err != nil {
+					return err
+				}
+				ds = append(ds, page...)
+				if len(page) < provisioning.MaxDevicePage {
+					break
+				}
+				last := page[len(page)-1]
+				q.Set("after", last.LastSeen+","+last.ID)
 			}
 			return render(cmd, ds, func(w io.Writer) { printTable(w, deviceHeaders, deviceRows(ds)) })
 		}),

@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/deskprov/deskprov/internal/phoneclient"
+	"github.com/deskprov/deskprov/provisioning"
 )
 
 func TestDeviceCLI(t *testing.T) {
@@ -53,5 +58,52 @@ func TestDeviceCLI(t *testing.T) {
 	run("an upload prints", "boot log", "device", "uploads", "0004f2a1b2c3", "0004f2a1b2c3-boot.log")
 	if out, err := runCLI(t, "device", "show", "not-a-mac"); err == nil || !strings.Contains(err.Error(), "MAC") {
 		t.Fatalf("a malformed MAC: %q %v", out, err)
+	}
+}
+
+// TestDeviceListCLIReadsEveryPage: the server answers the device list a page
+// (at most provisioning.MaxDevicePage records) at a time; `deskprov device
+// list` follows the pages and lists every phone, each once. A CLI that read
+// one answer would list 1000 of these 1005 phones.
+func TestDeviceListCLIReadsEveryPage(t *testing.T) {
+	base := serveLoggedIn(t, "")
+	const phones = provisioning.MaxDevicePage + 5
+	for i := 0; i < phones; i++ {
+		req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/prov/00908F%06X.cfg", base, i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// AudioCodes phones are given no credentials by default: one
+		// request records a phone.
+		req.Header.Set("User-Agent", "AUDC/3.4.6.604 AUDC-IPPhone-C450HD_UC_3.4.6.604/1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("phone %d: %d", i, resp.StatusCode)
+		}
+	}
+	out, err := runCLI(t, "device", "list", "--vendor", "audiocodes", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds []struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(out), &ds); err != nil {
+		t.Fatalf("%v: %.200s", err, out)
+	}
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if seen[d.ID] {
+			t.Fatalf("%s listed twice", d.ID)
+		}
+		seen[d.ID] = true
+	}
+	if len(seen) != phones {
+		t.Fatalf("device list printed %d phones of %d", len(seen), phones)
 	}
 }

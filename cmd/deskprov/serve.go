@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,6 +93,10 @@ type serveOptions struct {
 	DemoPhones   int
 	DemoPoll     time.Duration
 	DataDirGiven bool
+	// CacheSize bounds the per-phone caches (cachesize.go); CacheBytes is
+	// it read, set by serve.
+	CacheSize  string
+	CacheBytes int64
 	// Explicit names the service-wide settings (settings.Names) whose flag
 	// was given, on the command line or in the environment: only those may
 	// refuse a start by differing from the recorded values.
@@ -151,6 +156,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.BoolVar(&o.Demo, "demo", false, "try deskprov without phones: a throwaway data directory (removed at stop) with a made-up organisation and simulated phones of every family that poll, sign in and out and update; prints the admin password; refuses --data-dir and --db")
 	f.IntVar(&o.DemoPhones, "demo-phones", 1000, "with --demo, how many simulated phones")
 	f.DurationVar(&o.DemoPoll, "demo-poll", 30*time.Second, "with --demo, about how often each simulated phone polls (real phones: --poll-interval)")
+	f.StringVar(&o.CacheSize, "cache-size", defaultCacheSize, "memory for what each instance caches per phone (rendered files, answers, enrolments, sightings, firmware polls), evicting the least recently used past it: 16MiB to 64GiB")
 	f.DurationVar(&o.PollInterval, "poll-interval", time.Hour, "how often phones poll for their configuration (each phone adds a stable offset of up to a tenth)")
 	// The flag's own help names its default per family; pflag would add "(default [])".
 	f.Lookup("phone-lock-lockout").DefValue = ""
@@ -279,6 +285,10 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	}
 	a.phones = phoneid.New(db)
 	a.phones.Secrets = box
+	if o.CacheBytes > 0 {
+		_, rows, _ := cacheShares(o.CacheBytes)
+		a.phones.SetCacheSize(rows)
+	}
 	if a.phones.EnrolNetworks, err = phoneid.ParseNetworks(o.EnrollNetworks); err != nil {
 		return nil, fmt.Errorf("--enroll-networks: %w", err)
 	}
@@ -376,6 +386,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	}
 	if o.InventoryFlush != 0 && (o.InventoryFlush < time.Second || o.InventoryFlush > time.Minute) {
 		return fmt.Errorf("--inventory-flush %s: give a duration from 1s to 1m", o.InventoryFlush)
+	}
+	if o.CacheBytes, err = parseCacheSize(cmp.Or(o.CacheSize, defaultCacheSize)); err != nil {
+		return err
 	}
 	if o.ShutdownGrace < 0 || o.ShutdownGrace > time.Hour {
 		return fmt.Errorf("--shutdown-grace %s: give a duration from 0s to 1h", o.ShutdownGrace)

@@ -1,0 +1,144 @@
+package bytecache
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func sized(max int64) *Cache[string, string] {
+	return New[string, string](max, String, func(k, v string) int64 { return int64(len(k) + len(v)) })
+}
+
+// The bound holds whatever many goroutines put and read at once, and what is
+// read back is what was put for that key.
+func TestBytesBoundUnderConcurrentUse(t *testing.T) {
+	const max = 256 << 10
+	c := sized(max)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 6000; i++ {
+				k := fmt.Sprintf("phone-%d-%d", g, i%5000)
+				v := strings.Repeat("x", 100+i%700)
+				c.Put(k, k+v)
+				if got, ok := c.Get(k); ok && !strings.HasPrefix(got, k) {
+					t.Errorf("Get(%q) = %.30q…, another key's value", k, got)
+					return
+				}
+				if i%97 == 0 {
+					c.Delete(fmt.Sprintf("phone-%d-%d", g, (i+1)%5000))
+				}
+				if i%256 != 0 {
+					continue
+				}
+				if b := c.Bytes(); b > max {
+					t.Errorf("holds %d bytes, over its bound of %d", b, max)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if b := c.Bytes(); b > max || b < max/2 {
+		t.Fatalf("holds %d bytes at the end; want close to and at most %d", b, max)
+	}
+}
+
+// An entry read since the hand last passed survives the next eviction; one
+// never read again goes first.
+func TestSecondChance(t *testing.T) {
+	// One shard's budget fits three entries of this size.
+	per := int64(Overhead + 2 + 10)
+	c := New[string, string](3*per*shards, func(string) uint64 { return 0 }, func(k, v string) int64 { return int64(len(k) + len(v)) })
+	c.Put("k1", "0123456789")
+	c.Put("k2", "0123456789")
+	c.Put("k3", "0123456789")
+	// Clear the reference flags Put set: a full sweep over untouched entries.
+	for _, e := range c.sh[0].ring {
+		e.ref.Store(false)
+	}
+	c.Get("k1")
+	c.Get("k3")
+	c.Put("k4", "0123456789")
+	if _, ok := c.Get("k2"); ok {
+		t.Fatal("k2, never read again, was kept and a used entry evicted")
+	}
+	for _, k := range []string{"k1", "k3", "k4"} {
+		if _, ok := c.Get(k); !ok {
+			t.Fatalf("%s was evicted; k2 should have gone", k)
+		}
+	}
+	if c.Len() != 3 || c.Bytes() != 3*per {
+		t.Fatalf("Len %d, Bytes %d; want 3, %d", c.Len(), c.Bytes(), 3*per)
+	}
+}
+
+// Replacing an entry re-counts its size; one larger than a shard's budget is
+// not held at all; a zero budget holds nothing.
+func TestSizesAndEdges(t *testing.T) {
+	c := sized(64 * 1000)
+	c.Put("a", "1")
+	c.Put("a", strings.Repeat("y", 500))
+	if got := c.Bytes(); got != int64(Overhead+1+500) {
+		t.Fatalf("Bytes %d after replacing; want %d", got, Overhead+1+500)
+	}
+	c.Put("big", strings.Repeat("z", 2000))
+	if _, ok := c.Get("big"); ok {
+		t.Fatal("an entry over a shard's budget was held")
+	}
+	c.Clear()
+	if c.Len() != 0 || c.Bytes() != 0 {
+		t.Fatal("Clear left entries")
+	}
+	z := sized(0)
+	z.Put("a", "b")
+	if _, ok := z.Get("a"); ok {
+		t.Fatal("a zero-sized cache held an entry")
+	}
+}
+
+func TestGetAllocatesNothing(t *testing.T) {
+	c := sized(1 << 20)
+	c.Put("phone", "file")
+	if n := testing.AllocsPerRun(1000, func() { c.Get("phone") }); n != 0 {
+		t.Fatalf("Get allocates %v times", n)
+	}
+}
+
+func BenchmarkGetParallel(b *testing.B) {
+	c := sized(64 << 20)
+	keys := make([]string, 10_000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%012x", i)
+		c.Put(keys[i], "body")
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			c.Get(keys[i%len(keys)])
+			i++
+		}
+	})
+}
+
+// When every entry is in use, a new one still takes an old one's place: it
+// is not the one evicted at once, and the entries not read since go in turn.
+func TestNewEntriesAreNotEvictedFirst(t *testing.T) {
+	per := int64(Overhead + 2 + 10)
+	c := New[string, string](3*per*shards, func(string) uint64 { return 0 }, func(k, v string) int64 { return int64(len(k) + len(v)) })
+	for i := 0; i < 40; i++ {
+		k := fmt.Sprintf("%02d", i)
+		c.Put(k, "0123456789")
+		if _, ok := c.Get(k); !ok {
+			t.Fatalf("%s, just put, was evicted at once", k)
+		}
+	}
+	if _, ok := c.Get("00"); ok {
+		t.Fatal("00, not read since 37 others came, is still held")
+	}
+}
