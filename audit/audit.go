@@ -54,6 +54,7 @@ const (
 	KindCACert      = "cacert"
 	KindPhoneFile   = "phonefile"
 	KindMFASettings = "mfasettings"
+	KindEnrolment   = "enrolment" // a phone's enrolment (by MAC) and the "settings" of enrolment
 	// Voice: numbers and what they hang on. These were the voice audit's
 	// object kinds, kept so that its old filters still select the same.
 	KindNumber           = "number"

@@ -22,6 +22,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/store"
@@ -122,6 +123,9 @@ func (AuditEntry) TableName() string { return "phone_enrolment_audit" }
 
 // Migrate creates the package's tables.
 func Migrate(db *gorm.DB) error {
+	if err := audit.Migrate(db); err != nil {
+		return err
+	}
 	return db.AutoMigrate(&enrolment{}, &setting{}, &AuditEntry{})
 }
 
@@ -319,7 +323,10 @@ func (s *Service) Reenrol(ctx context.Context, mac, actor string) error {
 		if err := tx.Where("mac = ?", m).Delete(&enrolment{}).Error; err != nil {
 			return err
 		}
-		return s.audit(tx, actor, "reenrol", m, "was "+string(e.State))
+		if err := s.audit(tx, actor, "reenrol", m, "was "+string(e.State)); err != nil {
+			return err
+		}
+		return s.adminChange(tx, actor, "reenrol", m, &enrolmentAudit{State: e.State}, nil)
 	})
 }
 
@@ -356,7 +363,14 @@ func (s *Service) change(ctx context.Context, mac, actor, action string, fn func
 		if out, _, err = s.load(tx, m); err != nil {
 			return err
 		}
-		return s.audit(tx, actor, action, m, "was "+string(orNone(e.State, found)))
+		if err := s.audit(tx, actor, action, m, "was "+string(orNone(e.State, found))); err != nil {
+			return err
+		}
+		var before *enrolmentAudit
+		if found {
+			before = &enrolmentAudit{State: e.State}
+		}
+		return s.adminChange(tx, actor, action, m, before, &enrolmentAudit{State: out.State})
 	})
 	return out.view(), err
 }
@@ -391,7 +405,10 @@ func (s *Service) SetRequireApproval(ctx context.Context, on bool, actor string)
 			Create(&setting{Name: settingRequireApproval, Value: v}).Error; err != nil {
 			return err
 		}
-		return s.audit(tx, actor, "require_approval", "", v)
+		if err := s.audit(tx, actor, "require_approval", "", v); err != nil {
+			return err
+		}
+		return s.adminChange(tx, actor, "require_approval", "settings", nil, map[string]bool{"requireApproval": on})
 	})
 }
 
@@ -412,6 +429,19 @@ func (s *Service) Audit(ctx context.Context, mac string, limit int) ([]AuditEntr
 	out := []AuditEntry{}
 	err := q.Find(&out).Error
 	return out, err
+}
+
+// enrolmentAudit is a phone's enrolment as the one audit log shows it:
+// its state, never its credentials.
+type enrolmentAudit struct {
+	State State `json:"state"`
+}
+
+// adminChange records an admin's change in the one audit log (package
+// audit), in the change's transaction, as well as in the enrolment audit.
+func (s *Service) adminChange(tx *gorm.DB, actor, action, object string, before, after any) error {
+	return audit.Record(tx.Statement.Context, tx, audit.Change{At: s.now(), Actor: actor, Kind: audit.KindEnrolment,
+		ObjectID: object, Action: action, Before: before, After: after})
 }
 
 func (s *Service) audit(tx *gorm.DB, actor, action, mac, detail string) error {
@@ -461,4 +491,15 @@ func newPassword() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b[:]), nil
+}
+
+// EnrolledMACs is a subquery of the MACs deskprov holds an enrolment for,
+// of one state ("" for any), for other packages' lists to filter by
+// enrolment in the store (provisioning's device list).
+func EnrolledMACs(db *gorm.DB, state State) *gorm.DB {
+	q := db.Model(&enrolment{}).Select("mac")
+	if state != "" {
+		q = q.Where("state = ?", state)
+	}
+	return q
 }

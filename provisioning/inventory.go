@@ -325,11 +325,27 @@ func (s *Service) Run(ctx context.Context, onErr func(error)) {
 
 // DeviceFilter narrows a device listing; empty fields match everything.
 type DeviceFilter struct {
+	// Search matches part of the MAC (in any spelling), the model or the
+	// signed-in user, without regard to case; Enrolment keeps the phones in
+	// one enrolment state (phoneid.State, or EnrolmentNone for phones with
+	// no enrolment). Both are read in the store, like the paging below.
+	Search    string
+	Enrolment string
+
 	Vendor    string
 	Model     string
 	Firmware  string
 	SeenSince time.Time
+	// Limit is the most records returned (0 or over MaxDevicePage:
+	// MaxDevicePage); After continues a listing after the last record of
+	// the page before (its LastSeen and MAC), read in the store.
+	Limit int
+	After DeviceRecord
 }
+
+// MaxDevicePage bounds one page of the device list: a listing of a large
+// fleet is read page by page in the store, never whole in memory.
+const MaxDevicePage = 1000
 
 // Devices lists the inventory, most recently seen first.
 func (s *Service) Devices(ctx context.Context, f DeviceFilter) ([]DeviceRecord, error) {
@@ -337,6 +353,11 @@ func (s *Service) Devices(ctx context.Context, f DeviceFilter) ([]DeviceRecord, 
 		return nil, err
 	}
 	q := s.db.WithContext(ctx).Model(&DeviceRecord{})
+	q, err := f.narrow(q)
+	if err != nil {
+		return nil, err
+	}
+
 	if f.Vendor != "" {
 		q = q.Where("vendor = ?", strings.ToLower(f.Vendor))
 	}
@@ -349,8 +370,16 @@ func (s *Service) Devices(ctx context.Context, f DeviceFilter) ([]DeviceRecord, 
 	if !f.SeenSince.IsZero() {
 		q = q.Where("last_seen >= ?", f.SeenSince.UTC())
 	}
+	if f.After.MAC != "" {
+		at := f.After.LastSeen.UTC()
+		q = q.Where("last_seen < ? OR (last_seen = ? AND mac > ?)", at, at, f.After.MAC)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > MaxDevicePage {
+		limit = MaxDevicePage
+	}
 	var rs []DeviceRecord
-	if err := q.Order("last_seen DESC, mac").Limit(100000).Find(&rs).Error; err != nil {
+	if err := q.Order("last_seen DESC, mac").Limit(limit).Find(&rs).Error; err != nil {
 		return nil, err
 	}
 	for i := range rs {
