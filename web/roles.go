@@ -197,6 +197,17 @@ var leastRole = map[string]tenant.Role{
 	"PATCH /api/v1/emergencyaddresses/:id":                      admin,
 	"GET /api/v1/emergencyaddresses/:id/locations":              reader,
 	"DELETE /api/v1/emergencyaddresses/:id/locations/:location": admin,
+
+	// Console: devices and sign-in (issue 15 items 2 and 5), as their API
+	// calls: the help desk signs out, resets PINs and issues unlock codes;
+	// enrolment and the signing key are an admin's.
+	"GET /admin/devices":                     reader,
+	"GET /admin/devices/:mac":                reader,
+	"GET /admin/devices/:mac/uploads/:name":  reader,
+	"POST /admin/devices/:mac/enrolment":     admin,
+	"GET /admin/signin":                      reader,
+	"POST /admin/signin/phones/:mac/:action": helpdesk,
+	"POST /admin/signin/rotate":              admin,
 }
 
 // Short names for the table.

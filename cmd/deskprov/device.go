@@ -18,6 +18,7 @@ import (
 	"github.com/deskprov/deskprov/provisioning/audiocodes"
 	"github.com/deskprov/deskprov/provisioning/polycom"
 	"github.com/deskprov/deskprov/provisioning/yealink"
+	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/site"
 	"github.com/deskprov/deskprov/web"
 )
@@ -77,6 +78,18 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	files.Reserved = p.Reserved
 	p.Files = files
 	a.modules = append(a.modules, web.Provisioning{Service: p, Images: images, Files: files}, web.PhoneFiles(files))
+	// The console's Devices and Sign-in pages act through these same
+	// services, so they see what the phones and the API see.
+	dc := web.DeviceConsole{Prov: p, Phones: a.phones}
+	if si, ok := signedIn.(*signin.Service); ok {
+		dc.SignIn = si
+	}
+	if f, ok := fw.(firmwareForProvisioning); ok {
+		dc.Firmware = f.s
+	}
+	if dc.SignIn != nil {
+		a.modules = append(a.modules, dc)
+	}
 	return nil
 }
 
