@@ -89,7 +89,9 @@ func TestDeviceListSearchesFiltersAndPagesInTheStore(t *testing.T) {
 		}{
 			{"a MAC in colon spelling finds its phone", provisioning.DeviceFilter{Search: "00:04:F2:00:00:0A"}, []string{"0004f200000a"}},
 			{"part of a MAC finds the phones it is part of", provisioning.DeviceFilter{Search: "805EC0-00001"},
-				want(0, func(r provisioning.DeviceRecord) bool { return yealink(r) && r.MAC >= "805ec0000010" && r.MAC < "805ec0000020" })},
+				want(0, func(r provisioning.DeviceRecord) bool {
+					return yealink(r) && r.MAC >= "805ec0000010" && r.MAC < "805ec0000020"
+				})},
 			{"a model matches without regard to case", provisioning.DeviceFilter{Search: "t58", Limit: 2}, want(2, yealink)},
 			{"the signed-in user matches in part", provisioning.DeviceFilter{Search: "amos.marble"}, []string{"0004f2000004"}},
 			{"% and _ in a search are themselves, not wildcards", provisioning.DeviceFilter{Search: "0%_s"}, []string{"0004f2000006"}},
