@@ -83,7 +83,7 @@ func devConsoleServer(t *testing.T, db *gorm.DB) devConsoleEnv {
 	t.Cleanup(func() { up.Close() })
 	prov.Uploads = up
 	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Phones: phones}, SignIn(si), PolicyModule(pol), Provisioning{Service: prov},
-		Enrolment(phones), DeviceConsole{Prov: prov, SignIn: si, Phones: phones, Firmware: fw})
+		Enrolment(phones), NewFirmware(fw, 4, 30), DeviceConsole{Prov: prov, SignIn: si, Phones: phones, Firmware: fw})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,6 +237,25 @@ func TestConsoleDevicesListAndPage(t *testing.T) {
 			}
 			if !strings.Contains(page, `id="preview-body"`) || !strings.Contains(page, templateEscape(f.Body)) {
 				t.Fatalf("the console's preview differs from the API's:\n%s", page)
+			}
+		})
+		t.Run("the API and the page show the same firmware history", func(t *testing.T) {
+			var h firmware.DeviceHistory
+			if code := e.api(t, "GET", "/api/v1/devices/00:04:f2:d0:00:01/firmware", &h); code != 200 || h.Version != "6.4.0.1" ||
+				len(h.Changes) != 1 || h.Changes[0].From != "6.3.0.1" || h.Changes[0].To != "6.4.0.1" {
+				t.Fatalf("%d %+v", code, h)
+			}
+			if code := e.api(t, "GET", "/api/v1/devices/"+devOtherMAC+"/firmware", nil); code != 404 {
+				t.Fatalf("a phone that never asked for firmware: %d", code)
+			}
+		})
+		t.Run("the API's device list takes the same search and enrolment filter", func(t *testing.T) {
+			var ds []provisioning.DeviceRecord
+			if code := e.api(t, "GET", "/api/v1/devices?q=amosm&enrolment=none", &ds); code != 200 || len(ds) != 1 || ds[0].MAC != devAmosMAC {
+				t.Fatalf("%d %+v", code, ds)
+			}
+			if code := e.api(t, "GET", "/api/v1/devices?enrolment=lost", nil); code != 400 {
+				t.Fatalf("an unknown state: %d", code)
 			}
 		})
 		t.Run("the upload downloads", func(t *testing.T) {

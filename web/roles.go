@@ -208,6 +208,7 @@ var leastRole = map[string]tenant.Role{
 	"GET /admin/signin":                      reader,
 	"POST /admin/signin/phones/:mac/:action": helpdesk,
 	"POST /admin/signin/rotate":              admin,
+	"GET /api/v1/devices/:mac/firmware":      reader,
 }
 
 // Short names for the table.
