@@ -4,6 +4,8 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,6 +30,7 @@ var axeSource string
 // sideways at the tab's width (the tests use 390×844, a phone's).
 func checkPageInChromium(t *testing.T, ctx context.Context, what string) {
 	t.Helper()
+	consoleScreenshot(t, ctx, what)
 	type width struct{ Scroll, Window int }
 	wide, err := chromedp.Run(ctx, chromedp.Evaluate[width](`({Scroll: document.documentElement.scrollWidth, Window: window.innerWidth})`))
 	if err != nil {
@@ -192,6 +195,25 @@ func TestConsoleDevicesAndSignInInChromium(t *testing.T) {
 	}
 	if want := fmt.Sprintf("%s/admin/devices/%s?done=signout", e.url, devAmosMAC); loc != want {
 		t.Fatalf("after the POST the browser is at %s, want the GET %s", loc, want)
+	}
+}
+
+// consoleScreenshot saves the page as a PNG named after what in the
+// directory DESKPROV_CONSOLE_SCREENSHOTS names, when it names one (the
+// screenshots in docs/console/ are made so).
+func consoleScreenshot(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	dir := os.Getenv("DESKPROV_CONSOLE_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", what, err)
+	}
+	name := strings.NewReplacer(" ", "-", "'", "").Replace(strings.TrimPrefix(what, "the ")) + ".png"
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
