@@ -195,7 +195,11 @@ func (dc *consoleDevices) show(c *gin.Context) {
 		dc.render(c, http.StatusBadRequest, "device", consolePageData{Title: "Device", Error: dc.problemOf(err), Body: consoleDeviceView{}})
 		return
 	}
-	dc.showDevice(c, mac, http.StatusOK, consoleDeviceDone[c.Query("done")], "")
+	flash := dc.takeFlash(c)
+	if flash == "" {
+		flash = consoleDeviceDone[c.Query("done")]
+	}
+	dc.showDevice(c, mac, http.StatusOK, flash, "")
 }
 
 // showDevice renders phone mac's page; problem, when set, is the page's

@@ -391,6 +391,13 @@ func TestConsoleDeviceAndSignInRoles(t *testing.T) {
 			if _, page = desk.get("/admin/signin"); strings.Contains(page, "Unlock code for phone") {
 				t.Fatal("the code is shown again on a reload")
 			}
+			res, _ = desk.post("/admin/signin/phones/"+devAmosMAC+"/unlockcode", url.Values{"csrf_token": {c}, "from": {"device"}})
+			if res.StatusCode != 303 || res.Header.Get("Location") != "/admin/devices/"+devAmosMAC {
+				t.Fatalf("unlock code from the phone's page: %d %q", res.StatusCode, res.Header.Get("Location"))
+			}
+			if _, page = desk.get("/admin/devices/" + devAmosMAC); !strings.Contains(page, "Unlock code for phone "+devAmosMAC+": ") {
+				t.Fatal("the phone's page does not show the code it was sent back with")
+			}
 			res, _ = desk.post("/admin/signin/phones/"+devAmosMAC+"/signout", url.Values{"csrf_token": {c}, "from": {"device"}})
 			if res.StatusCode != 303 || res.Header.Get("Location") != "/admin/devices/"+devAmosMAC+"?done=signout" || signedIn() {
 				t.Fatalf("sign out: %d %q", res.StatusCode, res.Header.Get("Location"))
