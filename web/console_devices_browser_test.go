@@ -107,6 +107,9 @@ func TestConsoleDevicesAndSignInInChromium(t *testing.T) {
 	step("search for Amos and open his phone",
 		chromedp.SendKeys(chromedp.CSS("#f-q"), "amosm"),
 		chromedp.Click(chromedp.CSS("#search")),
+		// The list before the search shows Amos's phone too: wait for
+		// the other phone to go.
+		chromedp.WaitNotPresent(chromedp.CSS("#device-"+devOtherMAC)),
 		chromedp.WaitVisible(chromedp.CSS("#device-"+devAmosMAC)),
 	)
 	others, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#devices tbody a").length`))
