@@ -93,9 +93,10 @@ type consoleDevicesView struct {
 	States                                          []string
 	SeenChoices                                     []struct{ Value, Label string }
 	Rows                                            []consoleDeviceRow
-	// Next is the query of the next page, "" on the last; Paged is true on
-	// any page after the first.
-	Next  string
+	// Next is the link to the next page, "" on the last (a template.URL:
+	// url.Values encoded it, and html/template would encode it again as one
+	// query value); Paged is true on any page after the first.
+	Next  template.URL
 	Paged bool
 }
 
@@ -145,7 +146,7 @@ func (dc *consoleDevices) list(c *gin.Context) {
 	if len(ds) == consoleDevicePage {
 		last := ds[len(ds)-1]
 		q.Set("after", last.LastSeen.UTC().Format(time.RFC3339Nano)+","+last.MAC)
-		v.Next = q.Encode()
+		v.Next = template.URL("/admin/devices?" + q.Encode())
 	}
 	dc.render(c, http.StatusOK, "devices", consolePageData{Title: "Devices", Body: v})
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -203,6 +206,39 @@ func TestConsoleDevicesListAndPage(t *testing.T) {
 				t.Fatal(page)
 			}
 		})
+		t.Run("50 phones a page, and the next page continues after the last", func(t *testing.T) {
+			at := time.Now().Add(-2 * time.Hour).UTC()
+			for i := range 55 {
+				r := provisioning.DeviceRecord{MAC: fmt.Sprintf("805ec0e%05x", i), Vendor: "yealink", Model: "T46G", FirstSeen: at, LastSeen: at.Add(time.Duration(i%7) * time.Second)}
+				if err := db.Create(&r).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			seen := map[string]bool{}
+			next := "/admin/devices?vendor=yealink"
+			for pages := 0; next != ""; pages++ {
+				if pages == 3 {
+					t.Fatal("more than two pages for 56 phones")
+				}
+				res, page := b.get(next)
+				if res.StatusCode != 200 {
+					t.Fatalf("%s: %d", next, res.StatusCode)
+				}
+				for _, m := range consoleDeviceLinks.FindAllStringSubmatch(page, -1) {
+					if seen[m[1]] {
+						t.Fatalf("%s is on two pages", m[1])
+					}
+					seen[m[1]] = true
+				}
+				next = ""
+				if m := consoleNextPage.FindStringSubmatch(page); m != nil {
+					next = html.UnescapeString(m[1])
+				}
+			}
+			if len(seen) != 56 {
+				t.Fatalf("the pages showed %d phones, want 56", len(seen))
+			}
+		})
 		t.Run("a bad filter is a 400 page that says what to do, not a 500", func(t *testing.T) {
 			for _, q := range []string{"enrolment=lost", "seen=forever", "after=yesterday"} {
 				res, page := b.get("/admin/devices?" + q)
@@ -274,6 +310,11 @@ func TestConsoleDevicesListAndPage(t *testing.T) {
 		})
 	})
 }
+
+var (
+	consoleDeviceLinks = regexp.MustCompile(`id="device-([0-9a-f]{12})"`)
+	consoleNextPage    = regexp.MustCompile(`href="([^"]+)" id="next-page"`)
+)
 
 // templateEscape is s as html/template writes it in text.
 func templateEscape(s string) string {
