@@ -55,7 +55,7 @@ const (
 	KindCACert       = "cacert"
 	KindPhoneFile    = "phonefile"
 	KindMFASettings  = "mfasettings"
-	KindEnrolment    = "enrolment" // a phone\'s enrolment: issued credentials, approvals, revocations
+	KindEnrolment    = "enrolment" // a phone's enrolment (by MAC), and "settings" of enrolment
 	KindOrganization = "organization"
 	// Voice: numbers and what they hang on. These were the voice audit's
 	// object kinds, kept so that its old filters still select the same.

@@ -327,7 +327,7 @@ func (s *Service) Reenrol(ctx context.Context, mac, actor string) error {
 		if err := tx.Where("mac = ?", m).Delete(&enrolment{}).Error; err != nil {
 			return err
 		}
-		return s.audit(tx, actor, "reenrol", m, "was "+string(e.State))
+		return s.record(tx, actor, "reenrol", m, &enrolmentAudit{State: e.State}, enrolmentAudit{Detail: "was " + string(e.State)})
 	})
 }
 
@@ -364,7 +364,11 @@ func (s *Service) change(ctx context.Context, mac, actor, action string, fn func
 		if out, _, err = s.load(tx, m); err != nil {
 			return err
 		}
-		return s.audit(tx, actor, action, m, "was "+string(orNone(e.State, found)))
+		var before *enrolmentAudit
+		if found {
+			before = &enrolmentAudit{State: e.State}
+		}
+		return s.record(tx, actor, action, m, before, enrolmentAudit{State: out.State, Detail: "was " + string(orNone(e.State, found))})
 	})
 	return out.view(), err
 }
@@ -430,9 +434,21 @@ func (s *Service) Audit(ctx context.Context, mac string, limit int) ([]AuditEntr
 	return out, nil
 }
 
+// enrolmentAudit is an enrolment entry's before and after in the one
+// audit log: the state (never the credentials) and what happened in words.
+type enrolmentAudit struct {
+	State  State  `json:"state,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
 // audit records a change of mac's enrolment (or of a setting, mac "") in
 // the one audit log, in tx, the change's own transaction.
 func (s *Service) audit(tx *gorm.DB, actor, action, mac, detail string) error {
+	return s.record(tx, actor, action, mac, nil, enrolmentAudit{Detail: detail})
+}
+
+// record is audit with the enrolment's state before and after.
+func (s *Service) record(tx *gorm.DB, actor, action, mac string, before *enrolmentAudit, after enrolmentAudit) error {
 	if actor == "" {
 		actor = "system"
 	}
@@ -440,15 +456,19 @@ func (s *Service) audit(tx *gorm.DB, actor, action, mac, detail string) error {
 	if obj == "" {
 		obj = "settings"
 	}
+	var b any
+	if before != nil {
+		b = before
+	}
 	err := audit.Record(tx.Statement.Context, tx, audit.Change{At: s.now(), Actor: actor, Kind: audit.KindEnrolment, ObjectID: obj,
-		Action: action, After: audit.FirmwareDetail{Detail: detail}, Logged: true})
+		Action: action, Before: b, After: after, Logged: true})
 	if err != nil {
 		return err
 	}
 	// Every step of an enrolment — a phone awaiting approval, credentials
 	// issued, the first authenticated request, an admin's approval or
 	// revocation — is an operator's event; the credential never is.
-	slog.Default().Info("phone enrolment", "event", "enrolment."+action, "mac", mac, "actor", actor, "detail", detail)
+	slog.Default().Info("phone enrolment", "event", "enrolment."+action, "mac", mac, "actor", actor, "detail", after.Detail)
 	return nil
 }
 
@@ -492,4 +512,15 @@ func newPassword() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b[:]), nil
+}
+
+// EnrolledMACs is a subquery of the MACs deskprov holds an enrolment for,
+// of one state ("" for any), for other packages' lists to filter by
+// enrolment in the store (provisioning's device list).
+func EnrolledMACs(db *gorm.DB, state State) *gorm.DB {
+	q := db.Model(&enrolment{}).Select("mac")
+	if state != "" {
+		q = q.Where("state = ?", state)
+	}
+	return q
 }

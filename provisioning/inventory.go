@@ -436,6 +436,13 @@ func (s *Service) Run(ctx context.Context, onErr func(error)) {
 
 // DeviceFilter narrows a device listing; empty fields match everything.
 type DeviceFilter struct {
+	// Search matches part of the MAC (in any spelling), the model or the
+	// signed-in user, without regard to case; Enrolment keeps the phones in
+	// one enrolment state (phoneid.State, or EnrolmentNone for phones with
+	// no enrolment). Both are read in the store, like the paging below.
+	Search    string
+	Enrolment string
+
 	Vendor    string
 	Model     string
 	Firmware  string
@@ -457,6 +464,11 @@ func (s *Service) Devices(ctx context.Context, f DeviceFilter) ([]DeviceRecord, 
 		return nil, err
 	}
 	q := s.db.WithContext(ctx).Model(&DeviceRecord{})
+	q, err := f.narrow(q)
+	if err != nil {
+		return nil, err
+	}
+
 	if f.Vendor != "" {
 		q = q.Where("vendor = ?", strings.ToLower(f.Vendor))
 	}

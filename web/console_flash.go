@@ -48,6 +48,14 @@ func (cn *console) flash(c *gin.Context, to string, f consoleFlash) {
 	c.Redirect(http.StatusSeeOther, to)
 }
 
+// setFlash leaves msg for the page the caller then redirects to: for a
+// message that must not travel in a URL (an unlock code).
+func (cn *console) setFlash(c *gin.Context, msg string) {
+	f := consoleFlash{Msg: msg, Until: cn.s.Now().Add(time.Minute).Unix()}
+	body := fitFlash(&f)
+	cn.setCookie(c, consoleFlashCookie, base64.RawURLEncoding.EncodeToString(body)+"."+cn.flashMAC(c, body), 60)
+}
+
 // fitFlash encodes f, leaving out bulk rows (the assigned and unchanged
 // first, then refused ones from the end) until it fits the cookie. The API
 // and CLI answer every row.

@@ -80,6 +80,7 @@ func (h *Firmware) Mount(r *Routes) {
 	a.GET("/rollouts/:id", h.rollout)
 	a.POST("/rollouts/:id/:action", h.rolloutAction)
 	a.GET("/updateloops", h.loops)
+	a.GET("/devices/:mac/firmware", h.history)
 	a.DELETE("/updateloops/:mac", h.clearLoop)
 	a.GET("/firmwareaudit", h.audit)
 	// Lync Phone Edition images, inside and outside (lpe: one place for
@@ -417,6 +418,17 @@ func (h *Firmware) loops(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, ls)
+}
+
+// history is a phone's firmware history (the console's device page shows
+// the same).
+func (h *Firmware) history(c *gin.Context) {
+	d, err := h.svc.History(c.Request.Context(), c.Param("mac"))
+	if err != nil {
+		h.s.Fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, d)
 }
 
 func (h *Firmware) clearLoop(c *gin.Context) {

@@ -239,7 +239,7 @@ func etagMatch(header, etag string) bool {
 }
 
 func (h *provHandler) list(c *gin.Context) {
-	f := provisioning.DeviceFilter{Vendor: c.Query("vendor"), Model: c.Query("model"), Firmware: c.Query("firmware")}
+	f := provisioning.DeviceFilter{Vendor: c.Query("vendor"), Model: c.Query("model"), Firmware: c.Query("firmware"), Search: c.Query("q"), Enrolment: c.Query("enrolment")}
 	if s := c.Query("seenSince"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {

@@ -218,6 +218,17 @@ var leastRole = map[string]tenant.Role{
 	"GET /admin/licenses":                    reader,
 	"POST /admin/licenses/:sku":              admin,
 	"POST /admin/licenses/assignments":       admin,
+	// Console: devices and sign-in (issue 15 items 2 and 5), as their API
+	// calls: the help desk signs out, resets PINs and issues unlock codes;
+	// enrolment and the signing key are an admin's.
+	"GET /admin/devices":                     reader,
+	"GET /admin/devices/:mac":                reader,
+	"GET /admin/devices/:mac/uploads/:name":  reader,
+	"POST /admin/devices/:mac/enrolment":     admin,
+	"GET /admin/signin":                      reader,
+	"POST /admin/signin/phones/:mac/:action": helpdesk,
+	"POST /admin/signin/rotate":              admin,
+	"GET /api/v1/devices/:mac/firmware":      reader,
 }
 
 // Short names for the table.

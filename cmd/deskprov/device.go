@@ -15,10 +15,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deskprov/deskprov/phonefiles"
+	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/provisioning/audiocodes"
 	"github.com/deskprov/deskprov/provisioning/polycom"
 	"github.com/deskprov/deskprov/provisioning/yealink"
+	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/site"
 	"github.com/deskprov/deskprov/web"
 )
@@ -82,6 +84,18 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	files.Reserved = p.Reserved
 	p.Files = files
 	a.modules = append(a.modules, web.Provisioning{Service: p, Images: images, Files: files}, web.PhoneFiles(files))
+	// The console's Devices and Sign-in pages act through these same
+	// services, so they see what the phones and the API see.
+	dc := web.DeviceConsole{Prov: p, Phones: a.phones}
+	if si, ok := signedIn.(*signin.Service); ok {
+		dc.SignIn = si
+	}
+	if f, ok := fw.(firmwareForProvisioning); ok {
+		dc.Firmware = f.s
+	}
+	if dc.SignIn != nil {
+		a.modules = append(a.modules, dc)
+	}
 	return nil
 }
 
@@ -112,16 +126,30 @@ func deviceRows(ds []deviceView) [][]string {
 	return rows
 }
 
+// deviceFirmwareView is GET /api/v1/devices/:mac/firmware.
+type deviceFirmwareView struct {
+	MAC               string `json:"mac"`
+	Version           string `json:"version"`
+	OfferedImage      string `json:"offeredImage"`
+	DownloadedVersion string `json:"downloadedVersion"`
+	Flagged           bool   `json:"flagged"`
+	Changes           []struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+		At   string `json:"at"`
+	} `json:"changes"`
+}
+
 func init() {
 	device := &cobra.Command{Use: "device", Short: "See the phones that have asked this server for files"}
 
-	var filter struct{ vendor, model, firmware, seenSince string }
+	var filter struct{ vendor, model, firmware, seenSince, search, enrolment string }
 	list := &cobra.Command{
 		Use: "list", Short: "List devices (newest sighting first)", Args: cobra.NoArgs,
 		Example: "  deskprov device list --vendor yealink --seen-since 24h",
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
 			q := url.Values{}
-			for k, v := range map[string]string{"vendor": filter.vendor, "model": filter.model, "firmware": filter.firmware} {
+			for k, v := range map[string]string{"vendor": filter.vendor, "model": filter.model, "firmware": filter.firmware, "q": filter.search, "enrolment": filter.enrolment} {
 				if v != "" {
 					q.Set(k, v)
 				}
@@ -156,6 +184,8 @@ func init() {
 	lf.StringVar(&filter.model, "model", "", "only this model, e.g. VVX500 or T46G")
 	lf.StringVar(&filter.firmware, "firmware", "", "only phones running this firmware version")
 	lf.StringVar(&filter.seenSince, "seen-since", "", "only phones seen since this RFC 3339 time or this long ago (e.g. 24h)")
+	lf.StringVar(&filter.search, "search", "", "only phones whose MAC (any spelling), model or signed-in user contains this")
+	lf.StringVar(&filter.enrolment, "enrolment", "", "only phones in this enrolment state ("+phoneid.StateNames()+"), or none for phones without one")
 
 	show := &cobra.Command{
 		Use: "show MAC", Short: "Show one device (MAC in any common spelling)", Args: cobra.ExactArgs(1),
@@ -256,7 +286,29 @@ A phone deskprov has not seen yet needs --vendor (and --model, --firmware for fi
 			})
 		}),
 	}
-	device.AddCommand(list, show, preview, uploads)
+	fwHistory := &cobra.Command{
+		Use: "firmware MAC", Short: "Show a phone's firmware: reported version, offered and downloaded image, loop flag, recent version changes", Args: cobra.ExactArgs(1),
+		Example: "  deskprov device firmware 0004f2a1b2c3",
+		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
+			var h deviceFirmwareView
+			if err := c.do(http.MethodGet, "/api/v1/devices/"+pathEscape(args[0])+"/firmware", nil, &h); err != nil {
+				return err
+			}
+			return render(cmd, h, func(w io.Writer) {
+				loop := "no"
+				if h.Flagged {
+					loop = "flagged"
+				}
+				rows := [][]string{{"MAC", h.MAC}, {"Version", firstNonEmpty(h.Version, "-")}, {"Offered image", firstNonEmpty(h.OfferedImage, "-")},
+					{"Downloaded version", firstNonEmpty(h.DownloadedVersion, "-")}, {"Update loop", loop}}
+				for _, ch := range h.Changes {
+					rows = append(rows, []string{"Changed " + tableTimeText(ch.At), ch.From + " → " + ch.To})
+				}
+				printTable(w, []string{"FIELD", "VALUE"}, rows)
+			})
+		}),
+	}
+	device.AddCommand(list, show, preview, uploads, fwHistory)
 	rootCmd.AddCommand(device)
 }
 

@@ -56,6 +56,21 @@ func TestDeviceCLI(t *testing.T) {
 	run("an unseen phone previews with --vendor", "#!version:1.0.0.1", "device", "preview", "001565000001", "001565000001.cfg", "--vendor", "yealink", "--model", "T46G", "--firmware", "28.83.0.120")
 	run("uploads are listed", "0004f2a1b2c3-boot.log", "device", "uploads", "0004f2a1b2c3")
 	run("an upload prints", "boot log", "device", "uploads", "0004f2a1b2c3", "0004f2a1b2c3-boot.log")
+	run("--search finds a MAC in any spelling", "VVX500", "device", "list", "--search", "00:04:F2:A1")
+	run("--enrolment keeps the phones in that state", "VVX500", "device", "list", "--enrolment", "enrolled")
+	for _, args := range [][]string{{"--search", "T58"}, {"--enrolment", "revoked"}, {"--enrolment", "none"}} {
+		if out, _ := runCLI(t, append([]string{"device", "list"}, args...)...); strings.Contains(out, "0004f2a1b2c3") {
+			t.Fatalf("device list %v listed the phone: %q", args, out)
+		}
+	}
+	if out, err := runCLI(t, "device", "list", "--enrolment", "lost"); err == nil || !strings.Contains(err.Error(), "enrolment state") {
+		t.Fatalf("an unknown enrolment state: %q %v", out, err)
+	}
+	// The phone fetched its files but no firmware: firmware says so (the
+	// web tests show a phone's history).
+	if out, err := runCLI(t, "device", "firmware", "00:04:f2:a1:b2:c3"); err == nil || !strings.Contains(err.Error(), "has not asked for firmware yet (HTTP 404)") {
+		t.Fatalf("device firmware: %q %v", out, err)
+	}
 	if out, err := runCLI(t, "device", "show", "not-a-mac"); err == nil || !strings.Contains(err.Error(), "MAC") {
 		t.Fatalf("a malformed MAC: %q %v", out, err)
 	}
