@@ -201,6 +201,19 @@ var leastRole = map[string]tenant.Role{
 	"PATCH /api/v1/emergencyaddresses/:id":                      admin,
 	"GET /api/v1/emergencyaddresses/:id/locations":              reader,
 	"DELETE /api/v1/emergencyaddresses/:id/locations/:location": admin,
+
+	// The console's firmware pages (issue 15 item 4).
+	"GET /admin/firmware":                     reader,
+	"POST /admin/firmware":                    admin,
+	"POST /admin/firmware/remove":             admin,
+	"GET /admin/firmware/rules":               reader,
+	"POST /admin/firmware/rules/action":       admin,
+	"POST /admin/firmware/rules/autoapprove":  admin,
+	"POST /admin/firmware/testdevices":        admin,
+	"POST /admin/firmware/testdevices/remove": admin,
+	"GET /admin/firmware/rollouts":            reader,
+	"POST /admin/firmware/rollouts/action":    admin,
+	"POST /admin/firmware/loops/clear":        admin,
 }
 
 // Short names for the table.
