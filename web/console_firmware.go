@@ -133,9 +133,9 @@ type consoleCatalogView struct {
 }
 
 var consoleCatalogDone = map[string]string{
-	"imported":   "The image %s is in the catalog: its rule on the Update rules page has it as the pending version.",
-	"known":      "The image %s was already in the catalog: nothing changed.",
-	"removed":    "The image %s is removed from the catalog.",
+	"imported": "The image %s is in the catalog: its rule on the Update rules page has it as the pending version.",
+	"known":    "The image %s was already in the catalog: nothing changed.",
+	"removed":  "The image %s is removed from the catalog.",
 }
 
 func (fc *consoleFirmware) catalog(c *gin.Context) {
@@ -469,8 +469,8 @@ type consoleWaveRow struct {
 
 type consoleRolloutRow struct {
 	firmware.RolloutStatus
-	Rows                     []consoleWaveRow
-	Started, Changed         string
+	Rows                          []consoleWaveRow
+	Started, Changed              string
 	CanPause, CanResume, CanAbort bool
 }
 

@@ -6,8 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
@@ -99,7 +103,9 @@ func TestFirmwareConsole(t *testing.T) {
 		})
 		var rule firmware.RuleView
 		t.Run("import, then approve the rule for every phone", func(t *testing.T) {
-			res, _ := b.postMultipart("/admin/firmware", map[string]string{"csrf_token": csrf}, "T46-28.83.0.100.rom", []byte("old yealink"))
+			// As a browser sends the form: every field, the empty ones too.
+			res, _ := b.postMultipart("/admin/firmware", map[string]string{"csrf_token": csrf, "vendor": "", "models": "", "version": "", "revision": "", "locale": ""},
+				"T46-28.83.0.100.rom", []byte("old yealink"))
 			if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/admin/firmware?done=imported") {
 				t.Fatalf("import: %d to %q", res.StatusCode, res.Header.Get("Location"))
 			}
@@ -324,4 +330,114 @@ func TestFirmwareConsoleRoles(t *testing.T) {
 			t.Fatalf("a refused form changed something: images %d, rule %+v, test devices %d", len(imgs), after[0], len(tds))
 		}
 	})
+}
+
+// TestFirmwareConsoleInChromium walks the firmware pages in real headless
+// Chromium as an admin would: import an image with the file form, approve
+// it, import a newer one, approve it in waves, pause and resume the staged
+// rollout from its page, and read each step back through the API.
+func TestFirmwareConsoleInChromium(t *testing.T) {
+	bin := chromiumPath(t, "the firmware console browser test")
+	base, tok, svc := firmwareConsoleServer(t, storetest.SQLite(t))
+	dir := t.TempDir()
+	for _, name := range []string{"T46-28.83.0.100.rom", "T46-28.83.0.120.rom"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("image "+name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := startChromium(t, bin)
+	importImage := func(name string) {
+		t.Helper()
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(base+"/admin/firmware"),
+			chromedp.WaitVisible(chromedp.ID("fw-file")),
+			chromedp.SetUploadFiles(chromedp.ID("fw-file"), []string{filepath.Join(dir, name)}),
+			chromedp.Click(chromedp.ID("import")),
+			chromedp.WaitVisible(chromedp.ID("flash")),
+		); err != nil {
+			t.Fatalf("import %s: %v", name, err)
+		}
+		flash, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash")))
+		if err != nil || !strings.Contains(flash, name) || !strings.Contains(flash, "is in the catalog") {
+			t.Fatalf("the catalog says %q (%v)", flash, err)
+		}
+	}
+	rule := func() firmware.RuleView {
+		t.Helper()
+		var rs []firmware.RuleView
+		if code := tenantCall(t, base, tok, "GET", "/api/v1/deviceupdaterules", "", &rs); code != 200 || len(rs) != 1 {
+			t.Fatalf("rules: %d %+v", code, rs)
+		}
+		return rs[0]
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/admin/login"),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "admin"),
+		chromedp.SendKeys(chromedp.ID("password"), "admin-password"),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitNotPresent(chromedp.ID("password")),
+	); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	importImage("T46-28.83.0.100.rom")
+	r := rule()
+	approve := fmt.Sprintf("approve-%d", r.ID)
+	waves := fmt.Sprintf("waves-%d", r.ID)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/admin/firmware/rules"),
+		chromedp.WaitVisible(chromedp.ID(approve)),
+		chromedp.Clear(chromedp.ID(waves)),
+		chromedp.Click(chromedp.ID(approve)),
+		chromedp.WaitVisible(chromedp.ID("flash")),
+	); err != nil {
+		t.Fatalf("approve at once: %v", err)
+	}
+	if r = rule(); r.Approved == nil || r.Approved.Version != "28.83.0.100" || r.Rollout != nil {
+		t.Fatalf("after approving, the API shows %+v", r)
+	}
+	// A phone of the model, so that the first wave has one to count.
+	if err := svc.Poll(context.Background(), firmware.Device{Vendor: "yealink", Model: "SIP-T46G", MAC: "001565000001", Version: "28.83.0.100"}); err != nil {
+		t.Fatal(err)
+	}
+	importImage("T46-28.83.0.120.rom")
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/admin/firmware/rules"),
+		chromedp.WaitVisible(chromedp.ID(approve)),
+		chromedp.SetValue(chromedp.ID(waves), "100"),
+		chromedp.Click(chromedp.ID(approve)),
+		chromedp.WaitVisible(chromedp.ID("flash")),
+	); err != nil {
+		t.Fatalf("approve in waves: %v", err)
+	}
+	r = rule()
+	if r.Approved == nil || r.Approved.Version != "28.83.0.120" || r.Rollout == nil {
+		t.Fatalf("after approving in waves, the API shows %+v", r)
+	}
+	ro := *r.Rollout
+	state := func() string {
+		t.Helper()
+		var st firmware.RolloutStatus
+		if code := tenantCall(t, base, tok, "GET", fmt.Sprint("/api/v1/rollouts/", ro), "", &st); code != 200 {
+			t.Fatalf("rollout: %d", code)
+		}
+		return st.State
+	}
+	for _, step := range []struct{ button, state string }{{"pause", firmware.StatePaused}, {"resume", firmware.StateRunning}} {
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(base+"/admin/firmware/rollouts"),
+			chromedp.WaitVisible(chromedp.ID(fmt.Sprintf("%s-%d", step.button, ro))),
+			chromedp.Click(chromedp.ID(fmt.Sprintf("%s-%d", step.button, ro))),
+			chromedp.WaitVisible(chromedp.ID("flash")),
+		); err != nil {
+			t.Fatalf("%s: %v", step.button, err)
+		}
+		if got := state(); got != step.state {
+			t.Fatalf("after %s the API shows %s", step.button, got)
+		}
+	}
+	phones, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(fmt.Sprintf("#rollout-%d table.waves tbody td:nth-of-type(2)", ro))))
+	if err != nil || strings.TrimSpace(phones) != "1" {
+		t.Fatalf("the wave's phone count beside its bar is %q (%v)", phones, err)
+	}
 }

@@ -170,6 +170,16 @@ func (h *Firmware) receive(c *gin.Context, csrf func(token string) error) (img f
 		case "vendor":
 			meta.Vendor = v
 		case "models", "model":
+			if csrf != nil {
+				// A console form sends the field even when empty (not
+				// given), and lists models separated by commas.
+				for _, m := range strings.Split(v, ",") {
+					if m = strings.TrimSpace(m); m != "" {
+						meta.Models = append(meta.Models, m)
+					}
+				}
+				continue
+			}
 			meta.Models = append(meta.Models, v)
 		case "version":
 			meta.Version = v
