@@ -64,7 +64,7 @@ type consoleFieldError struct {
 	Msg   string
 }
 
-// at returns the message for field of form, or "".
+// At returns the message for field of form, or "".
 func (e consoleFieldError) At(form, field string) string {
 	if e.Form == form && e.Field == field {
 		return e.Msg
@@ -79,17 +79,6 @@ func fieldErrorOf(form string, err error) (consoleFieldError, bool) {
 		return consoleFieldError{Form: form, Field: fe.Field, Msg: fe.Message}, true
 	}
 	return consoleFieldError{}, false
-}
-
-// fail renders page again with err: beside its field when it names one of
-// form's, else as the page's problem.
-func (fc *consoleFirmware) fail(c *gin.Context, err error, form string, show func(c *gin.Context, status int, flash, problem string, fe consoleFieldError)) {
-	status := StatusOf(fault.KindOf(err))
-	if fe, ok := fieldErrorOf(form, err); ok {
-		show(c, status, "", "Nothing was changed: see the field marked below.", fe)
-		return
-	}
-	show(c, status, "", fc.problemOf(err), consoleFieldError{})
 }
 
 // done sends the browser to page with what was done, for its flash.
@@ -281,11 +270,12 @@ func (fc *consoleFirmware) rules(c *gin.Context) {
 	fc.showRules(c, http.StatusOK, fc.flash(c, consoleRulesDone), "", consoleFieldError{})
 }
 
-// showRules renders the rules page; v carries what a failed form sent.
+// showRules renders the rules page, fe beside its field.
 func (fc *consoleFirmware) showRules(c *gin.Context, status int, flash, problem string, fe consoleFieldError) {
 	fc.showRulesWith(c, status, flash, problem, consoleRulesView{Err: fe})
 }
 
+// showRulesWith renders the rules page; v carries what a failed form sent.
 func (fc *consoleFirmware) showRulesWith(c *gin.Context, status int, flash, problem string, v consoleRulesView) {
 	ctx := c.Request.Context()
 	fail := func(err error) {
