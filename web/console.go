@@ -74,7 +74,7 @@ func newConsole(s *Server) (*console, error) {
 		return nil, err
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "fleet", "policies", "policy", "sessions", "mfa", "enrolments", "sites", "site", "phonefiles", "settings", "forbidden", "admins", "audit", "organization", "users", "user", "licenses"} {
+	for _, name := range []string{"login", "fleet", "policies", "policy", "sessions", "mfa", "enrolments", "sites", "site", "phonefiles", "settings", "forbidden", "admins", "audit", "organization", "users", "user", "licenses", "firmware", "firmwarerules", "firmwarerollouts"} {
 		// *.part.html hold templates several pages share (a form's fields).
 		t, err := template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/console/"+name+".html", "templates/console/*.part.html")
 		if err != nil {
@@ -156,20 +156,36 @@ func (cn *console) checkCSRF(c *gin.Context) {
 		c.Next()
 		return
 	}
-	if o := c.GetHeader("Origin"); o != "" && o != "null" {
-		u, err := url.Parse(o)
-		if err != nil || u.Host != c.Request.Host {
-			cn.refuse(c, "this form was sent from another site")
-			return
-		}
+	if msg := cn.foreignOrigin(c); msg != "" {
+		cn.refuse(c, msg)
+		return
 	}
-	_, noCookie := c.Request.Cookie(consoleNonceCookie)
-	got := c.PostForm(consoleCSRFField)
-	if noCookie != nil || got == "" || !hmac.Equal([]byte(got), []byte(cn.csrfToken(c))) {
-		cn.refuse(c, "the form has expired or did not come from this console: reload the page and try again")
+	if msg := cn.badCSRF(c, c.PostForm(consoleCSRFField)); msg != "" {
+		cn.refuse(c, msg)
 		return
 	}
 	c.Next()
+}
+
+// foreignOrigin says why a POST sent from another origin is refused ("" if
+// it is not); it reads no body, so a streamed upload asks it first.
+func (cn *console) foreignOrigin(c *gin.Context) string {
+	if o := c.GetHeader("Origin"); o != "" && o != "null" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != c.Request.Host {
+			return "this form was sent from another site"
+		}
+	}
+	return ""
+}
+
+// badCSRF says why the form's CSRF token got is refused ("" if it is good).
+func (cn *console) badCSRF(c *gin.Context, got string) string {
+	_, noCookie := c.Request.Cookie(consoleNonceCookie)
+	if noCookie != nil || got == "" || !hmac.Equal([]byte(got), []byte(cn.csrfToken(c))) {
+		return "the form has expired or did not come from this console: reload the page and try again"
+	}
+	return ""
 }
 
 func (cn *console) refuse(c *gin.Context, msg string) {

@@ -229,6 +229,18 @@ var leastRole = map[string]tenant.Role{
 	"POST /admin/signin/phones/:mac/:action": helpdesk,
 	"POST /admin/signin/rotate":              admin,
 	"GET /api/v1/devices/:mac/firmware":      reader,
+	// The console's firmware pages (issue 15 item 4).
+	"GET /admin/firmware":                     reader,
+	"POST /admin/firmware":                    admin,
+	"POST /admin/firmware/remove":             admin,
+	"GET /admin/firmware/rules":               reader,
+	"POST /admin/firmware/rules/action":       admin,
+	"POST /admin/firmware/rules/autoapprove":  admin,
+	"POST /admin/firmware/testdevices":        admin,
+	"POST /admin/firmware/testdevices/remove": admin,
+	"GET /admin/firmware/rollouts":            reader,
+	"POST /admin/firmware/rollouts/action":    admin,
+	"POST /admin/firmware/loops/clear":        admin,
 }
 
 // Short names for the table.

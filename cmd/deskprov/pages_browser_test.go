@@ -63,6 +63,16 @@ func consolePages(t *testing.T) []string {
 	return out
 }
 
+// firmwareSample writes a stand-in image named name for the CLI to import.
+func firmwareSample(t *testing.T, name string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte("image "+name), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // TestEveryPageIsAccessibleAndFitsAPhone: issue 15, "usable by everyone".
 // Every console page (a new page is checked as soon as it has a route), the
 // console's sign-in page, the phone sign-in page and the people's sign-in
@@ -79,6 +89,12 @@ func TestEveryPageIsAccessibleAndFitsAPhone(t *testing.T) {
 		{"policy", "grant", "amosm@contoso.com", "Sales"},
 		{"site", "add", "HQ", "--subnet", "10.1.0.0/16"},
 		{"enrolment", "approve", "0004f2000042"},
+		// The firmware pages with a rule, a rollout and a test device.
+		{"firmware", "import", firmwareSample(t, "T46-28.83.0.100.rom")},
+		{"firmware", "approve", "1"},
+		{"firmware", "import", firmwareSample(t, "T46-28.83.0.120.rom")},
+		{"firmware", "approve", "1", "--waves", "1,10,50,100"},
+		{"firmware", "testdevice", "add", "--mac", "00:15:65:4c:4c:27"},
 	} {
 		if out, err := runCLI(t, args...); err != nil {
 			t.Fatalf("%v: %s %v", args, out, err)
