@@ -229,6 +229,16 @@ var leastRole = map[string]tenant.Role{
 	"POST /admin/signin/phones/:mac/:action": helpdesk,
 	"POST /admin/signin/rotate":              admin,
 	"GET /api/v1/devices/:mac/firmware":      reader,
+	// Console: Voice (issue 15 item 6), as their API calls.
+	"GET /admin/numbers":                                            reader,
+	"POST /admin/numbers/:number/assign":                            admin,
+	"POST /admin/numbers/:number/release":                           admin,
+	"GET /admin/emergencyaddresses":                                 reader,
+	"POST /admin/emergencyaddresses":                                admin,
+	"POST /admin/emergencyaddresses/:id/validate":                   admin,
+	"POST /admin/emergencyaddresses/:id/delete":                     admin,
+	"POST /admin/emergencyaddresses/:id/locations":                  admin,
+	"POST /admin/emergencyaddresses/:id/locations/:location/delete": admin,
 }
 
 // Short names for the table.

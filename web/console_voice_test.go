@@ -1,0 +1,264 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+
+	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/policy/policytest"
+	"github.com/deskprov/deskprov/store/storetest"
+	"github.com/deskprov/deskprov/tenant"
+)
+
+// voiceTestServer serves the numbers API and the Voice pages, with voice
+// licenses bought, the voice user amos@contoso.com, two user numbers
+// acquired through the API, and the admins admin, desk (helpdesk) and
+// viewer (reader), whose API tokens it returns by role.
+func voiceTestServer(t *testing.T, db *gorm.DB) (string, map[string]string) {
+	t.Helper()
+	for _, m := range []func(*gorm.DB) error{tenant.Migrate, policy.Migrate} {
+		if err := m(db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	tn := tenant.New(db)
+	tn.HashCost = bcrypt.MinCost
+	testAdmin(t, tn)
+	for _, a := range []struct {
+		name string
+		role tenant.Role
+	}{{"desk", tenant.RoleHelpdesk}, {"viewer", tenant.RoleReader}} {
+		if err := tn.AddAdmin(ctx, "system", a.name, a.name+"-password", a.role); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sku := range []string{"PhoneSystem", "CallingPlanDomestic"} {
+		if _, err := tn.SetPurchased(ctx, sku, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tn.CreateUser(ctx, tenant.UserInput{UPN: "amos@contoso.com"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sku := range []string{"PhoneSystem", "CallingPlanDomestic"} {
+		if err := tn.Assign(ctx, "amos@contoso.com", sku); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The policy module serves the console's sign-in page.
+	ps := policy.New(db)
+	ps.Secrets = policytest.Box(t)
+	ps.Users = tn
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, PolicyModule(ps), NumbersModule{}, VoiceConsole{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	tokens := map[string]string{}
+	for role, name := range map[string]string{"admin": "admin", "helpdesk": "desk", "reader": "viewer"} {
+		if tokens[role], err = s.IssueAdminToken(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call := func(method, path, body string, out any) {
+		t.Helper()
+		if code := tenantCall(t, srv.URL, tokens["admin"], method, path, body, out); code/100 != 2 {
+			t.Fatalf("%s %s: %d", method, path, code)
+		}
+	}
+	call("POST", "/api/v1/numbers/inventory", `{"numbers":[{"number":"+14255550100","type":"user","country":"US","state":"WA","city":"Redmond"},
+		{"number":"+14255550101","type":"user","country":"US","state":"WA","city":"Redmond"}]}`, nil)
+	var r tenant.NumberReservation
+	call("POST", "/api/v1/numbers/reservations", `{"type":"user","country":"US","quantity":2}`, &r)
+	call("POST", "/api/v1/numbers/reservations/"+r.ID+"/acquire", "", nil)
+	return srv.URL, tokens
+}
+
+// TestVoiceConsole: issue 15 item 6. The Numbers and Emergency addresses
+// pages make each change through the API's tenant calls (read back through
+// the API), answer every POST with a 303 to a GET, show refusals beside
+// their field, and refuse helpdesk and reader admins every change.
+func TestVoiceConsole(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, tok := voiceTestServer(t, db)
+		api := func(method, path, body string, out any) int {
+			t.Helper()
+			return tenantCall(t, base, tok["admin"], method, path, body, out)
+		}
+		b := consoleSignInAs(t, base, "admin", "admin-password")
+		_, page := b.get("/admin/numbers")
+		csrf := consoleCSRF(t, page)
+		post := func(path string, form url.Values, wantTo string) {
+			t.Helper()
+			form.Set("csrf_token", csrf)
+			res, _ := b.post(path, form)
+			if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), wantTo) {
+				t.Fatalf("POST %s: %d to %q, want 303 to %s", path, res.StatusCode, res.Header.Get("Location"), wantTo)
+			}
+		}
+
+		t.Run("the quota and the organisation's numbers are shown", func(t *testing.T) {
+			var q tenant.Quota
+			api("GET", "/api/v1/numbers/quota", "", &q)
+			row := fmt.Sprintf(`<td data-label="Limit" class="num">%d</td>
+        <td data-label="In use" class="num">2</td>
+        <td data-label="Can still get" class="num">%d</td>`, q.User.Limit, q.User.Available)
+			if q.User.Used != 2 || !strings.Contains(page, row) || !strings.Contains(page, `id="n-14255550100"`) || !strings.Contains(page, "2 numbers") {
+				t.Fatalf("quota %+v; the page:\n%s", q, page)
+			}
+		})
+
+		var hq, tokyo tenant.EmergencyAddress
+		t.Run("addresses are created and validated, a refusal shows beside its field", func(t *testing.T) {
+			post("/admin/emergencyaddresses", url.Values{"description": {"HQ"}, "houseNumber": {"1"}, "street": {"Microsoft Way"}, "city": {"Redmond"},
+				"state": {"Washington"}, "postalCode": {"98052"}, "country": {"US"}}, addressesPage+"#a-")
+			post("/admin/emergencyaddresses", url.Values{"description": {"Tokyo"}, "houseNumber": {"1-2-3"}, "street": {"Marunouchi"}, "city": {"Tokyo"},
+				"postalCode": {"100-0005"}, "country": {"JP"}}, addressesPage+"#a-")
+			var as []tenant.EmergencyAddress
+			if api("GET", "/api/v1/emergencyaddresses", "", &as); len(as) != 2 || as[0].ValidationStatus != "AcceptedWithChanges" || as[0].State != "WA" || as[1].ValidationStatus != "NotValidated" {
+				t.Fatalf("the API answers %+v", as)
+			}
+			hq, tokyo = as[0], as[1]
+			_, page := b.get(addressesPage)
+			if !strings.Contains(page, fmt.Sprintf(`id="validate-%d"`, tokyo.ID)) || strings.Contains(page, fmt.Sprintf(`id="validate-%d"`, hq.ID)) ||
+				!strings.Contains(page, "Validation:</strong> NotValidated") || !strings.Contains(page, "“Washington” → “WA”") {
+				t.Fatalf("the page:\n%s", page)
+			}
+			post(fmt.Sprintf("/admin/emergencyaddresses/%d/validate", tokyo.ID), url.Values{}, addressesPage)
+			var v tenant.EmergencyAddress
+			if api("GET", fmt.Sprintf("/api/v1/emergencyaddresses/%d", tokyo.ID), "", &v); v.ValidationStatus != "Accepted" || v.ValidatedBy != "admin" {
+				t.Fatalf("after validate the API answers %+v", v)
+			}
+			post("/admin/emergencyaddresses", url.Values{"description": {"Bad\nline"}, "city": {"Redmond"}}, addressesPage+"#new")
+			_, page = b.get(addressesPage)
+			if !strings.Contains(page, `id="e-description" role="alert">`) || !strings.Contains(page, `value="Redmond"`) {
+				t.Fatalf("no refusal beside the description:\n%s", page)
+			}
+		})
+
+		var floor tenant.LocationView
+		t.Run("locations are added and a duplicate is refused beside the box", func(t *testing.T) {
+			post(fmt.Sprintf("/admin/emergencyaddresses/%d/locations", hq.ID), url.Values{"name": {"Floor 3"}}, addressesPage)
+			post(fmt.Sprintf("/admin/emergencyaddresses/%d/locations", hq.ID), url.Values{"name": {"floor 3"}}, addressesPage)
+			_, page := b.get(addressesPage)
+			if !strings.Contains(page, fmt.Sprintf(`id="e-location-%d" role="alert">address %d already has a location`, hq.ID, hq.ID)) || !strings.Contains(page, `value="floor 3"`) {
+				t.Fatalf("no refusal beside the location box:\n%s", page)
+			}
+			var ls []tenant.LocationView
+			if api("GET", fmt.Sprintf("/api/v1/emergencyaddresses/%d/locations", hq.ID), "", &ls); len(ls) != 2 || ls[1].Name != "Floor 3" {
+				t.Fatalf("the API answers %+v", ls)
+			}
+			floor = ls[1]
+		})
+
+		t.Run("a number is assigned with its emergency location, a refusal shows beside its field", func(t *testing.T) {
+			post("/admin/numbers/+14255550100/assign", url.Values{"user": {"amos@contoso.com"}, "back": {"/admin/numbers?status=unassigned"}}, "/admin/numbers?status=unassigned#n-14255550100")
+			_, page := b.get("/admin/numbers?status=unassigned")
+			if !strings.Contains(page, `id="e-location-14255550100" role="alert">`) || !strings.Contains(page, `value="amos@contoso.com"`) {
+				t.Fatalf("no refusal beside the emergency address:\n%s", page)
+			}
+			post("/admin/numbers/+14255550100/assign", url.Values{"user": {"nobody@contoso.com"}, "location": {fmt.Sprintf("%d", hq.ID)}}, "/admin/numbers")
+			if _, page := b.get("/admin/numbers"); !strings.Contains(page, `id="e-user-14255550100" role="alert">`) {
+				t.Fatalf("no refusal beside the user:\n%s", page)
+			}
+			post("/admin/numbers/+14255550100/assign", url.Values{"user": {"amos@contoso.com"}, "location": {fmt.Sprintf("%d/%d", hq.ID, floor.ID)}}, "/admin/numbers")
+			var n tenant.NumberView
+			if api("GET", "/api/v1/numbers/+14255550100", "", &n); n.User != "amos@contoso.com" || n.EmergencyAddressID == nil || *n.EmergencyAddressID != hq.ID || n.LocationID == nil || *n.LocationID != floor.ID {
+				t.Fatalf("the API answers %+v", n)
+			}
+			_, page = b.get("/admin/numbers?status=assigned")
+			if !strings.Contains(page, "1 numbers") || !strings.Contains(page, "HQ (1 Microsoft Way, Redmond) — Floor 3") || !strings.Contains(page, `id="release-14255550100"`) {
+				t.Fatalf("the assigned list:\n%s", page)
+			}
+			if _, page := b.get("/admin/numbers?type=fax"); !strings.Contains(page, `id="e-type" role="alert">type must be user, serviceToll or serviceTollFree`) {
+				t.Fatalf("no refusal beside the type filter:\n%s", page)
+			}
+		})
+
+		t.Run("an address in use is not deleted; released, it is", func(t *testing.T) {
+			post(fmt.Sprintf("/admin/emergencyaddresses/%d/delete", hq.ID), url.Values{}, addressesPage)
+			if _, page := b.get(addressesPage); !strings.Contains(page, fmt.Sprintf(`id="e-delete-%d" role="alert">&#43;14255550100 uses emergency address`, hq.ID)) {
+				t.Fatalf("no refusal beside Delete:\n%s", page)
+			}
+			post("/admin/numbers/+14255550100/release", url.Values{"returnToPool": {"true"}}, "/admin/numbers")
+			if code := api("GET", "/api/v1/numbers/+14255550100", "", nil); code != 404 {
+				t.Fatalf("the released number is still the organisation's: %d", code)
+			}
+			var q tenant.Quota
+			if api("GET", "/api/v1/numbers/quota", "", &q); q.User.Used != 1 {
+				t.Fatalf("quota after release: %+v", q)
+			}
+			post(fmt.Sprintf("/admin/emergencyaddresses/%d/locations/%d/delete", hq.ID, floor.ID), url.Values{}, addressesPage)
+			post(fmt.Sprintf("/admin/emergencyaddresses/%d/delete", hq.ID), url.Values{}, addressesPage)
+			if code := api("GET", fmt.Sprintf("/api/v1/emergencyaddresses/%d", hq.ID), "", nil); code != 404 {
+				t.Fatalf("the address is still there: %d", code)
+			}
+		})
+
+		t.Run("every change is in the audit log by the admin who made it", func(t *testing.T) {
+			var es []struct {
+				Actor  string `json:"actor"`
+				Object string `json:"object"`
+				Action string `json:"action"`
+			}
+			if code := api("GET", "/api/v1/voiceaudit?limit=100", "", &es); code != 200 {
+				t.Fatalf("audit: %d", code)
+			}
+			seen := map[string]bool{}
+			for _, e := range es {
+				seen[e.Actor+" "+e.Action+" "+e.Object] = true
+			}
+			for _, w := range []string{fmt.Sprintf("admin validate emergencyaddress/%d", tokyo.ID), fmt.Sprintf("admin delete emergencyaddress/%d", hq.ID),
+				fmt.Sprintf("admin create emergencyaddress/%d/location/%d", hq.ID, floor.ID)} {
+				if !seen[w] {
+					t.Errorf("no audit entry %q in %v", w, seen)
+				}
+			}
+		})
+
+		t.Run("helpdesk and reader admins read the pages but may change nothing", func(t *testing.T) {
+			post(fmt.Sprintf("/admin/emergencyaddresses/%d/locations", tokyo.ID), url.Values{"name": {"Lobby"}}, addressesPage)
+			var ls []tenant.LocationView
+			api("GET", fmt.Sprintf("/api/v1/emergencyaddresses/%d/locations", tokyo.ID), "", &ls)
+			lobby := ls[len(ls)-1]
+			for _, who := range []string{"desk", "viewer"} {
+				rb := consoleSignInAs(t, base, who, who+"-password")
+				for _, p := range []string{"/admin/numbers", addressesPage} {
+					res, page := rb.get(p)
+					if res.StatusCode != 200 || strings.Contains(page, `method="post" action="/admin/numbers/`) || strings.Contains(page, `method="post" action="/admin/emergencyaddresses`) {
+						t.Fatalf("%s GET %s: %d, forms shown:\n%s", who, p, res.StatusCode, page)
+					}
+				}
+				_, page := rb.get("/admin/numbers")
+				rcsrf := consoleCSRF(t, page)
+				for _, p := range []string{"/admin/numbers/+14255550101/assign", "/admin/numbers/+14255550101/release", addressesPage,
+					fmt.Sprintf("/admin/emergencyaddresses/%d/validate", tokyo.ID), fmt.Sprintf("/admin/emergencyaddresses/%d/delete", tokyo.ID),
+					fmt.Sprintf("/admin/emergencyaddresses/%d/locations", tokyo.ID), fmt.Sprintf("/admin/emergencyaddresses/%d/locations/%d/delete", tokyo.ID, lobby.ID)} {
+					form := url.Values{"csrf_token": {rcsrf}, "user": {"amos@contoso.com"}, "location": {fmt.Sprintf("%d", tokyo.ID)}, "returnToPool": {"true"},
+						"name": {"Roof"}, "houseNumber": {"1"}, "street": {"Main Street"}, "city": {"Redmond"}, "state": {"WA"}, "postalCode": {"98052"}, "country": {"US"}}
+					if res, _ := rb.post(p, form); res.StatusCode != http.StatusForbidden {
+						t.Errorf("%s POST %s: %d, want 403", who, p, res.StatusCode)
+					}
+				}
+			}
+			var n tenant.NumberView
+			var as []tenant.EmergencyAddress
+			api("GET", "/api/v1/numbers/+14255550101", "", &n)
+			api("GET", "/api/v1/emergencyaddresses", "", &as)
+			api("GET", fmt.Sprintf("/api/v1/emergencyaddresses/%d/locations", tokyo.ID), "", &ls)
+			if n.Status != "unassigned" || len(as) != 1 || len(ls) != 2 {
+				t.Fatalf("a refused change was made: %+v, %d addresses, %d locations", n, len(as), len(ls))
+			}
+		})
+	})
+}
