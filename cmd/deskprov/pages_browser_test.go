@@ -84,6 +84,7 @@ func TestEveryPageIsAccessibleAndFitsAPhone(t *testing.T) {
 			t.Fatalf("%v: %s %v", args, out, err)
 		}
 	}
+	voicePageObjects(t)
 	ctx := browsertest.Start(t, bin, 4*time.Minute)
 	check := func(what, url string) {
 		t.Helper()
@@ -138,4 +139,35 @@ func TestEveryPageIsAccessibleAndFitsAPhone(t *testing.T) {
 		}
 		check("console page "+p, base+p)
 	}
+}
+
+// voicePageObjects fills the Voice pages: an assigned and an unassigned
+// number, an address with a second location, and one waiting to be marked
+// validated, so that their rows and forms are checked too.
+func voicePageObjects(t *testing.T) {
+	t.Helper()
+	pool := filepath.Join(t.TempDir(), "pool.csv")
+	if err := os.WriteFile(pool, []byte("+14255550100,user,US,WA,Redmond\n+14255550101,user,US,WA,Redmond\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := runCLI(t, args...)
+		if err != nil {
+			t.Fatalf("%v: %s %v", args, out, err)
+		}
+		return out
+	}
+	run("license", "set", "CallingPlanDomestic", "5")
+	run("license", "assign", "amosm@contoso.com", "CallingPlanDomestic")
+	run("number", "load", pool)
+	m := regexp.MustCompile(`Reservation (\S+) holds`).FindStringSubmatch(run("number", "reserve", "--type", "user", "--country", "US", "--quantity", "2"))
+	if m == nil {
+		t.Fatal("number reserve named no reservation")
+	}
+	run("number", "acquire", m[1])
+	run("address", "create", "--description", "HQ", "--house-number", "1", "--street", "Microsoft Way", "--city", "Redmond", "--state", "WA", "--postal-code", "98052", "--country", "US")
+	run("address", "create-location", "1", "Floor 3")
+	run("address", "create", "--description", "Tokyo office", "--house-number", "1-2-3", "--street", "Marunouchi", "--city", "Tokyo", "--postal-code", "100-0005", "--country", "JP")
+	run("number", "assign", "+14255550100", "--user", "amosm@contoso.com", "--address", "1", "--location", "2")
 }
