@@ -262,3 +262,82 @@ func TestVoiceConsole(t *testing.T) {
 		})
 	})
 }
+
+// TestVoiceConsoleReservations: search the pool, reserve (the hold's end
+// shown as a clock time), acquire some, cancel the rest, each read back
+// through the API; refusals beside their field; reader and helpdesk 403.
+func TestVoiceConsoleReservations(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, tok := voiceTestServer(t, db)
+		api := func(method, path, body string, out any) int {
+			t.Helper()
+			return tenantCall(t, base, tok["admin"], method, path, body, out)
+		}
+		if code := api("POST", "/api/v1/numbers/inventory", `{"numbers":[{"number":"+14255550102","type":"user","country":"US","state":"WA","city":"Redmond"},
+			{"number":"+14255550103","type":"user","country":"US","state":"WA","city":"Redmond"},{"number":"+14255550104","type":"user","country":"US","state":"WA","city":"Redmond"}]}`, nil); code != 201 {
+			t.Fatalf("load: %d", code)
+		}
+		b := consoleSignInAs(t, base, "admin", "admin-password")
+		_, page := b.get("/admin/numbers/search?type=user&country=US&state=WA")
+		csrf := consoleCSRF(t, page)
+		if !strings.Contains(page, "3 free numbers match") || !strings.Contains(page, "<li>&#43;14255550102 (Redmond)</li>") {
+			t.Fatalf("the search page:\n%s", page)
+		}
+		res, _ := b.post("/admin/numbers/reservations", url.Values{"csrf_token": {csrf}, "type": {"user"}, "country": {"US"}, "state": {"WA"}, "quantity": {"many"}})
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/numbers/search?country=US&state=WA&type=user#reserve" {
+			t.Fatalf("a bad quantity: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		if _, page := b.get("/admin/numbers/search?type=user&country=US&state=WA"); !strings.Contains(page, `id="e-quantity" role="alert">type how many`) || !strings.Contains(page, `value="many"`) {
+			t.Fatalf("no refusal beside the quantity:\n%s", page)
+		}
+		res, _ = b.post("/admin/numbers/reservations", url.Values{"csrf_token": {csrf}, "type": {"user"}, "country": {"US"}, "state": {"WA"}, "quantity": {"3"}})
+		to := res.Header.Get("Location")
+		if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(to, "/admin/numbers/reservation?id=") {
+			t.Fatalf("reserve: %d to %q", res.StatusCode, to)
+		}
+		id := strings.TrimPrefix(to, "/admin/numbers/reservation?id=")
+		var r tenant.NumberReservation
+		if code := api("GET", "/api/v1/numbers/reservations/"+id, "", &r); code != 200 || len(r.Numbers) != 3 || r.CreatedBy != "admin" {
+			t.Fatalf("the API answers %d %+v", code, r)
+		}
+		_, page = b.get(to)
+		if !strings.Contains(page, "Held for you until <strong>"+r.ExpiresAt.UTC().Format("15:04:05 UTC on 2006-01-02")+"</strong>") || !strings.Contains(page, `value="&#43;14255550103"`) {
+			t.Fatalf("the reservation page:\n%s", page)
+		}
+		for _, who := range []string{"desk", "viewer"} {
+			rb := consoleSignInAs(t, base, who, who+"-password")
+			res, page := rb.get(to)
+			if res.StatusCode != 200 || strings.Contains(page, "/acquire") {
+				t.Fatalf("%s: %d, forms shown", who, res.StatusCode)
+			}
+			rcsrf := consoleCSRF(t, page)
+			for _, p := range []string{"/admin/numbers/reservations", "/admin/numbers/reservations/" + id + "/acquire", "/admin/numbers/reservations/" + id + "/cancel"} {
+				if res, _ := rb.post(p, url.Values{"csrf_token": {rcsrf}, "type": {"user"}, "country": {"US"}, "quantity": {"1"}}); res.StatusCode != http.StatusForbidden {
+					t.Errorf("%s POST %s: %d, want 403", who, p, res.StatusCode)
+				}
+			}
+		}
+		res, _ = b.post("/admin/numbers/reservations/"+id+"/acquire", url.Values{"csrf_token": {csrf}, "number": {"+14255550102", "+14255550103"}})
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/numbers?status=unassigned" {
+			t.Fatalf("acquire: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		var ns []tenant.NumberView
+		if api("GET", "/api/v1/numbers?status=unassigned", "", &ns); len(ns) != 4 {
+			t.Fatalf("the API lists %d unassigned numbers, want the 2 acquired before and 2 now: %+v", len(ns), ns)
+		}
+		b.post("/admin/numbers/reservations/"+id+"/acquire", url.Values{"csrf_token": {csrf}, "number": {"+14255550100"}})
+		if _, page := b.get(to); !strings.Contains(page, `id="e-acquire" role="alert">`) {
+			t.Fatalf("no refusal beside Acquire:\n%s", page)
+		}
+		if res, _ := b.post("/admin/numbers/reservations/"+id+"/cancel", url.Values{"csrf_token": {csrf}}); res.Header.Get("Location") != "/admin/numbers/search" {
+			t.Fatalf("cancel: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		var found tenant.SearchResult
+		if api("GET", "/api/v1/numbers/search?type=user&country=US", "", &found); found.Available != 1 || found.Numbers[0].Number != "+14255550104" {
+			t.Fatalf("after cancel the pool holds %+v", found)
+		}
+		if _, page := b.get("/admin/numbers/reservation?id=nope"); !strings.Contains(page, `id="e-id" role="alert">no reservation`) {
+			t.Fatalf("an unknown id:\n%s", page)
+		}
+	})
+}
