@@ -84,7 +84,7 @@ func TestEveryPageIsAccessibleAndFitsAPhone(t *testing.T) {
 			t.Fatalf("%v: %s %v", args, out, err)
 		}
 	}
-	voicePageObjects(t)
+	reservation := voicePageObjects(t)
 	ctx := browsertest.Start(t, bin, 4*time.Minute)
 	check := func(what, url string) {
 		t.Helper()
@@ -139,15 +139,20 @@ func TestEveryPageIsAccessibleAndFitsAPhone(t *testing.T) {
 		}
 		check("console page "+p, base+p)
 	}
+	// Voice pages whose content a query chooses: a search with results and
+	// a live hold.
+	check("the pool search", base+"/admin/numbers/search?type=user&country=US")
+	check("a reservation", base+"/admin/numbers/reservation?id="+reservation)
 }
 
 // voicePageObjects fills the Voice pages: an assigned and an unassigned
 // number, an address with a second location, and one waiting to be marked
-// validated, so that their rows and forms are checked too.
-func voicePageObjects(t *testing.T) {
+// validated, so that their rows and forms are checked too; and a live hold
+// of two more, whose id it returns.
+func voicePageObjects(t *testing.T) string {
 	t.Helper()
 	pool := filepath.Join(t.TempDir(), "pool.csv")
-	if err := os.WriteFile(pool, []byte("+14255550100,user,US,WA,Redmond\n+14255550101,user,US,WA,Redmond\n"), 0o600); err != nil {
+	if err := os.WriteFile(pool, []byte("+14255550100,user,US,WA,Redmond\n+14255550101,user,US,WA,Redmond\n+14255550102,user,US,WA,Redmond\n+14255550103,user,US,WA,Redmond\n+14255550104,user,US,WA,Redmond\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	run := func(args ...string) string {
@@ -170,4 +175,9 @@ func voicePageObjects(t *testing.T) {
 	run("address", "create-location", "1", "Floor 3")
 	run("address", "create", "--description", "Tokyo office", "--house-number", "1-2-3", "--street", "Marunouchi", "--city", "Tokyo", "--postal-code", "100-0005", "--country", "JP")
 	run("number", "assign", "+14255550100", "--user", "amosm@contoso.com", "--address", "1", "--location", "2")
+	m = regexp.MustCompile(`Reservation (\S+) holds`).FindStringSubmatch(run("number", "reserve", "--type", "user", "--country", "US", "--quantity", "2"))
+	if m == nil {
+		t.Fatal("number reserve named no reservation")
+	}
+	return m[1]
 }
