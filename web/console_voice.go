@@ -25,7 +25,7 @@ type VoiceConsole struct{}
 func (VoiceConsole) Mount(r *Routes) {
 	cn, err := newConsole(r.Server)
 	if err == nil {
-		err = addConsolePagesOf(cn, "numbers", "addresses", "reserve", "reservation")
+		err = addConsolePagesOf(cn, "numbers", "addresses", "reserve", "reservation", "portorders")
 	}
 	if err != nil {
 		// As in mountConsole: embedded templates and a store just reached.
@@ -37,6 +37,7 @@ func (VoiceConsole) Mount(r *Routes) {
 	g.POST("/numbers/:number/assign", vc.assign)
 	g.POST("/numbers/:number/release", vc.release)
 	vc.mountReservations(g)
+	vc.mountPortOrders(g)
 	g.GET("/emergencyaddresses", vc.addresses)
 	g.POST("/emergencyaddresses", vc.createAddress)
 	g.POST("/emergencyaddresses/:id/validate", vc.validate)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
@@ -338,6 +339,92 @@ func TestVoiceConsoleReservations(t *testing.T) {
 		}
 		if _, page := b.get("/admin/numbers/reservation?id=nope"); !strings.Contains(page, `id="e-id" role="alert">no reservation`) {
 			t.Fatalf("an unknown id:\n%s", page)
+		}
+	})
+}
+
+// TestVoiceConsolePortOrders: submit a port order with its Letter of
+// Authorization, confirm it with a firm order date (completing it before
+// is refused beside it), cancel and reject others,
+// each read back through the API; refusals beside the order or the field;
+// reader and helpdesk 403.
+func TestVoiceConsolePortOrders(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, tok := voiceTestServer(t, db)
+		api := func(method, path, body string, out any) int {
+			t.Helper()
+			return tenantCall(t, base, tok["admin"], method, path, body, out)
+		}
+		b := consoleSignInAs(t, base, "admin", "admin-password")
+		_, page := b.get("/admin/portorders")
+		csrf := consoleCSRF(t, page)
+		order := url.Values{"csrf_token": {csrf}, "numberType": {"user"}, "country": {"US"}, "state": {"WA"}, "city": {"Seattle"}, "carrier": {"Contoso Telecom"},
+			"accountNumber": {"42"}, "billingName": {"Fabrikam"}, "billingAddress": {"1 Main St"}, "authorizedSignatory": {"Pat"}, "numbers": {"+12065550100\nnot-a-number"}}
+		if res, _ := b.post("/admin/portorders", order); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/portorders#new" {
+			t.Fatalf("a bad number: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		if _, page := b.get("/admin/portorders"); !strings.Contains(page, `id="e-numbers" role="alert">`) || !strings.Contains(page, `value="Contoso Telecom"`) {
+			t.Fatalf("no refusal beside the numbers:\n%s", page)
+		}
+		var orders []tenant.PortOrder
+		for _, nums := range []string{"+12065550100, +12065550101", "+12065550102", "+12065550103"} {
+			order.Set("numbers", nums)
+			if res, _ := b.post("/admin/portorders", order); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/admin/portorders#o-") {
+				t.Fatalf("submit: %d to %q", res.StatusCode, res.Header.Get("Location"))
+			}
+		}
+		if api("GET", "/api/v1/portorders", "", &orders); len(orders) != 3 || orders[2].State != "submitted" || len(orders[2].NumberList) != 2 || orders[2].Carrier != "Contoso Telecom" {
+			t.Fatalf("the API answers %+v", orders)
+		}
+		// Newest first.
+		first, second, third := orders[2].ID, orders[1].ID, orders[0].ID
+		move := func(id uint, action string, form url.Values) {
+			t.Helper()
+			form.Set("csrf_token", csrf)
+			if res, _ := b.post(fmt.Sprintf("/admin/portorders/%d/%s", id, action), form); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != fmt.Sprintf("/admin/portorders#o-%d", id) {
+				t.Fatalf("%s %d: %d to %q", action, id, res.StatusCode, res.Header.Get("Location"))
+			}
+		}
+		firm := time.Now().AddDate(0, 0, 3).UTC().Format("2006-01-02")
+		move(first, "complete", url.Values{})
+		if _, page := b.get("/admin/portorders"); !strings.Contains(page, fmt.Sprintf(`id="e-order-%d" role="alert">port order %d is submitted: only a confirmed order can be completed`, first, first)) {
+			t.Fatalf("no refusal beside the order:\n%s", page)
+		}
+		move(first, "confirm", url.Values{"firmOrderDate": {firm}})
+		move(second, "reject", url.Values{})
+		if _, page := b.get("/admin/portorders"); !strings.Contains(page, fmt.Sprintf(`id="e-order-%d" role="alert">`, second)) {
+			t.Fatalf("a rejection without a reason is not refused beside the order:\n%s", page)
+		}
+		move(second, "reject", url.Values{"reason": {"wrong account"}})
+		move(third, "cancel", url.Values{"reason": {"not needed"}})
+		var o tenant.PortOrder
+		for id, want := range map[uint]string{first: "confirmed", second: "rejected", third: "cancelled"} {
+			if api("GET", fmt.Sprintf("/api/v1/portorders/%d", id), "", &o); o.State != want {
+				t.Errorf("order %d is %s, want %s", id, o.State, want)
+			}
+		}
+		if api("GET", fmt.Sprintf("/api/v1/portorders/%d", first), "", &o); o.FirmOrderDate == nil || o.FirmOrderDate.Format("2006-01-02") != firm {
+			t.Errorf("the firm order date is %v, want %s", o.FirmOrderDate, firm)
+		}
+		if _, page := b.get("/admin/portorders"); !strings.Contains(page, "firm order date "+firm) || !strings.Contains(page, fmt.Sprintf(`id="complete-%d"`, first)) {
+			t.Fatalf("the confirmed order:\n%s", page)
+		}
+		for _, who := range []string{"desk", "viewer"} {
+			rb := consoleSignInAs(t, base, who, who+"-password")
+			res, page := rb.get("/admin/portorders")
+			if res.StatusCode != 200 || strings.Contains(page, `method="post" action="/admin/portorders`) {
+				t.Fatalf("%s: %d, forms shown", who, res.StatusCode)
+			}
+			order.Set("csrf_token", consoleCSRF(t, page))
+			order.Set("numbers", "+12065550109")
+			for _, p := range []string{"/admin/portorders", fmt.Sprintf("/admin/portorders/%d/cancel", first)} {
+				if res, _ := rb.post(p, order); res.StatusCode != http.StatusForbidden {
+					t.Errorf("%s POST %s: %d, want 403", who, p, res.StatusCode)
+				}
+			}
+		}
+		if api("GET", "/api/v1/portorders", "", &orders); len(orders) != 3 {
+			t.Fatalf("a refused order was filed: %+v", orders)
 		}
 	})
 }
