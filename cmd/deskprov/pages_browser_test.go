@@ -147,7 +147,8 @@ func TestEveryPageIsAccessibleAndFitsAPhone(t *testing.T) {
 
 // voicePageObjects fills the Voice pages: an assigned and an unassigned
 // number, an address with a second location, and one waiting to be marked
-// validated, so that their rows and forms are checked too; and a live hold
+// validated, a submitted and a confirmed port order, so that their rows
+// and forms are checked too; and a live hold
 // of two more, whose id it returns.
 func voicePageObjects(t *testing.T) string {
 	t.Helper()
@@ -175,6 +176,11 @@ func voicePageObjects(t *testing.T) string {
 	run("address", "create-location", "1", "Floor 3")
 	run("address", "create", "--description", "Tokyo office", "--house-number", "1-2-3", "--street", "Marunouchi", "--city", "Tokyo", "--postal-code", "100-0005", "--country", "JP")
 	run("number", "assign", "+14255550100", "--user", "amosm@contoso.com", "--address", "1", "--location", "2")
+	for _, numbers := range []string{"+12065550100,+12065550101", "+12065550102"} {
+		run("portorder", "create", "--type", "user", "--country", "US", "--carrier", "Contoso Telecom", "--account", "12345",
+			"--billing-name", "Fabrikam", "--billing-address", "1 Main St, Seattle", "--signatory", "Pat", "--numbers", numbers)
+	}
+	run("portorder", "confirm", "1", "--date", time.Now().AddDate(0, 0, 3).UTC().Format("2006-01-02"))
 	m = regexp.MustCompile(`Reservation (\S+) holds`).FindStringSubmatch(run("number", "reserve", "--type", "user", "--country", "US", "--quantity", "2"))
 	if m == nil {
 		t.Fatal("number reserve named no reservation")
