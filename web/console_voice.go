@@ -25,7 +25,7 @@ type VoiceConsole struct{}
 func (VoiceConsole) Mount(r *Routes) {
 	cn, err := newConsole(r.Server)
 	if err == nil {
-		err = addConsolePagesOf(cn, "numbers", "addresses", "reserve", "reservation", "portorders")
+		err = addConsolePagesOf(cn, "numbers", "addresses", "reserve", "reservation", "portorders", "numberrequests")
 	}
 	if err != nil {
 		// As in mountConsole: embedded templates and a store just reached.
@@ -38,6 +38,7 @@ func (VoiceConsole) Mount(r *Routes) {
 	g.POST("/numbers/:number/release", vc.release)
 	vc.mountReservations(g)
 	vc.mountPortOrders(g)
+	vc.mountNumberRequests(g)
 	g.GET("/emergencyaddresses", vc.addresses)
 	g.POST("/emergencyaddresses", vc.createAddress)
 	g.POST("/emergencyaddresses/:id/validate", vc.validate)

@@ -78,7 +78,7 @@ func (vc *consoleVoice) submitPortOrder(c *gin.Context) {
 	in := tenant.PortOrderInput{NumberType: c.PostForm("numberType"), Country: c.PostForm("country"), State: c.PostForm("state"), City: c.PostForm("city"),
 		Carrier: c.PostForm("carrier"), AccountNumber: c.PostForm("accountNumber"), BillingName: c.PostForm("billingName"),
 		BillingAddress: c.PostForm("billingAddress"), AuthorizedSignatory: c.PostForm("authorizedSignatory"),
-		Numbers: strings.FieldsFunc(c.PostForm("numbers"), func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })}
+		Numbers: splitNumbers(c.PostForm("numbers"))}
 	values := map[string]string{"numberType": in.NumberType, "numbers": c.PostForm("numbers")}
 	for _, pf := range portOrderFields {
 		values[pf.name] = c.PostForm(pf.name)

@@ -428,3 +428,89 @@ func TestVoiceConsolePortOrders(t *testing.T) {
 		}
 	})
 }
+
+// TestVoiceConsoleNumberRequests: file a request where numbers come by
+// request, fulfil it (its number becomes the organisation's), reject
+// another; a request the pool answers is refused beside its field; reader
+// and helpdesk 403.
+func TestVoiceConsoleNumberRequests(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, tok := voiceTestServer(t, db)
+		api := func(method, path, body string, out any) int {
+			t.Helper()
+			return tenantCall(t, base, tok["admin"], method, path, body, out)
+		}
+		// AU user numbers come with an emergency address there.
+		if code := api("POST", "/api/v1/emergencyaddresses", `{"houseNumber":"1","street":"George Street","city":"Sydney","state":"NSW","postalCode":"2000","country":"AU"}`, nil); code != 201 {
+			t.Fatalf("AU address: %d", code)
+		}
+		b := consoleSignInAs(t, base, "admin", "admin-password")
+		_, page := b.get("/admin/numberrequests")
+		csrf := consoleCSRF(t, page)
+		req := url.Values{"csrf_token": {csrf}, "type": {"user"}, "country": {"US"}, "quantity": {"1"}, "contact": {"pat@contoso.com"}}
+		if res, _ := b.post("/admin/numberrequests", req); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/numberrequests#new" {
+			t.Fatalf("a request the pool answers: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		if _, page := b.get("/admin/numberrequests"); !strings.Contains(page, `id="problem">user numbers in US are self-service`) || !strings.Contains(page, `value="pat@contoso.com"`) {
+			t.Fatalf("no refusal with what was typed:\n%s", page)
+		}
+		req.Set("country", "AU")
+		req.Set("city", "Sydney")
+		for i := 0; i < 2; i++ {
+			if res, _ := b.post("/admin/numberrequests", req); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/admin/numberrequests#r-") {
+				t.Fatalf("submit: %d to %q", res.StatusCode, res.Header.Get("Location"))
+			}
+		}
+		var rs []tenant.NumberRequest
+		if api("GET", "/api/v1/numberrequests", "", &rs); len(rs) != 2 || rs[0].State != "submitted" || rs[0].Country != "AU" {
+			t.Fatalf("the API answers %+v", rs)
+		}
+		one, two := rs[0].ID, rs[1].ID
+		move := func(id uint, action string, form url.Values) {
+			t.Helper()
+			form.Set("csrf_token", csrf)
+			if res, _ := b.post(fmt.Sprintf("/admin/numberrequests/%d/%s", id, action), form); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != fmt.Sprintf("/admin/numberrequests#r-%d", id) {
+				t.Fatalf("%s %d: %d to %q", action, id, res.StatusCode, res.Header.Get("Location"))
+			}
+		}
+		move(one, "fulfil", url.Values{"numbers": {"+6121234"}})
+		if _, page := b.get("/admin/numberrequests"); !strings.Contains(page, fmt.Sprintf(`id="e-request-%d" role="alert">`, one)) || !strings.Contains(page, "&#43;6121234</textarea>") {
+			t.Fatalf("no refusal beside the request:\n%s", page)
+		}
+		move(one, "fulfil", url.Values{"numbers": {"+61212345678"}})
+		if _, page := b.get("/admin/numberrequests"); strings.Contains(page, fmt.Sprintf(`id="e-request-%d"`, one)) {
+			t.Fatalf("fulfil refused:\n%s", page)
+		}
+		move(two, "reject", url.Values{"reason": {"no longer needed"}})
+		for id, want := range map[uint]string{one: "fulfilled", two: "rejected"} {
+			var r tenant.NumberRequest
+			for _, x := range func() []tenant.NumberRequest { api("GET", "/api/v1/numberrequests", "", &rs); return rs }() {
+				if x.ID == id {
+					r = x
+				}
+			}
+			if r.State != want {
+				t.Errorf("request %d is %q, want %s", id, r.State, want)
+			}
+		}
+		if code := api("GET", "/api/v1/numbers/+61212345678", "", nil); code != 200 {
+			t.Fatalf("the fulfilled number is not the organisation's: %d", code)
+		}
+		for _, who := range []string{"desk", "viewer"} {
+			rb := consoleSignInAs(t, base, who, who+"-password")
+			res, page := rb.get("/admin/numberrequests")
+			if res.StatusCode != 200 || strings.Contains(page, `method="post" action="/admin/numberrequests`) {
+				t.Fatalf("%s: %d, forms shown", who, res.StatusCode)
+			}
+			req.Set("csrf_token", consoleCSRF(t, page))
+			for _, p := range []string{"/admin/numberrequests", fmt.Sprintf("/admin/numberrequests/%d/cancel", one)} {
+				if res, _ := rb.post(p, req); res.StatusCode != http.StatusForbidden {
+					t.Errorf("%s POST %s: %d, want 403", who, p, res.StatusCode)
+				}
+			}
+		}
+		if api("GET", "/api/v1/numberrequests", "", &rs); len(rs) != 2 {
+			t.Fatalf("a refused request was filed: %+v", rs)
+		}
+	})
+}
