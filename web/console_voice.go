@@ -25,7 +25,7 @@ type VoiceConsole struct{}
 func (VoiceConsole) Mount(r *Routes) {
 	cn, err := newConsole(r.Server)
 	if err == nil {
-		err = addConsolePagesOf(cn, "numbers", "addresses", "reserve", "reservation", "portorders", "numberrequests")
+		err = addConsolePagesOf(cn, "numbers", "addresses", "reserve", "reservation", "portorders", "numberrequests", "voiceservices")
 	}
 	if err != nil {
 		// As in mountConsole: embedded templates and a store just reached.
@@ -39,6 +39,7 @@ func (VoiceConsole) Mount(r *Routes) {
 	vc.mountReservations(g)
 	vc.mountPortOrders(g)
 	vc.mountNumberRequests(g)
+	vc.mountServices(g)
 	g.GET("/emergencyaddresses", vc.addresses)
 	g.POST("/emergencyaddresses", vc.createAddress)
 	g.POST("/emergencyaddresses/:id/validate", vc.validate)

@@ -514,3 +514,71 @@ func TestVoiceConsoleNumberRequests(t *testing.T) {
 		}
 	})
 }
+
+// TestVoiceConsoleServices: add a call queue and a bridge, a duplicate
+// refused beside the name, a service holding a number not deleted, one
+// without deleted, read back through the API; reader and helpdesk 403.
+func TestVoiceConsoleServices(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, tok := voiceTestServer(t, db)
+		api := func(method, path, body string, out any) int {
+			t.Helper()
+			return tenantCall(t, base, tok["admin"], method, path, body, out)
+		}
+		b := consoleSignInAs(t, base, "admin", "admin-password")
+		_, page := b.get("/admin/voiceservices")
+		csrf := consoleCSRF(t, page)
+		for _, s := range []url.Values{{"kind": {"callQueue"}, "name": {"Help desk"}}, {"kind": {"conferenceBridge"}, "name": {"Bridge"}}, {"kind": {"callQueue"}, "name": {"help DESK"}}} {
+			s.Set("csrf_token", csrf)
+			if res, _ := b.post("/admin/voiceservices", s); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("add: %d", res.StatusCode)
+			}
+		}
+		if _, page := b.get("/admin/voiceservices"); !strings.Contains(page, `id="e-name" role="alert">`) || !strings.Contains(page, `value="help DESK"`) {
+			t.Fatalf("no refusal beside the name:\n%s", page)
+		}
+		var ss []tenant.VoiceService
+		if api("GET", "/api/v1/voiceservices", "", &ss); len(ss) != 2 {
+			t.Fatalf("the API answers %+v", ss)
+		}
+		queue, bridge := ss[0], ss[1]
+		if queue.Kind != tenant.CallQueue {
+			queue, bridge = bridge, queue
+		}
+		if code := api("POST", "/api/v1/numbers/inventory", `{"numbers":[{"number":"+14255550200","type":"serviceToll","country":"US","state":"WA","city":"Redmond"}]}`, nil); code != 201 {
+			t.Fatalf("load: %d", code)
+		}
+		var r tenant.NumberReservation
+		api("POST", "/api/v1/numbers/reservations", `{"type":"serviceToll","country":"US","quantity":1}`, &r)
+		api("POST", "/api/v1/numbers/reservations/"+r.ID+"/acquire", "", nil)
+		if code := api("POST", "/api/v1/numbers/+14255550200/assign", fmt.Sprintf(`{"service":{"kind":"callQueue","id":%d}}`, queue.ID), nil); code != 200 {
+			t.Fatalf("assign to the queue: %d", code)
+		}
+		if _, page := b.get("/admin/voiceservices"); !strings.Contains(page, "&#43;14255550200") {
+			t.Fatalf("the queue's number is not shown:\n%s", page)
+		}
+		b.post(fmt.Sprintf("/admin/voiceservices/%d/delete", queue.ID), url.Values{"csrf_token": {csrf}})
+		if _, page := b.get("/admin/voiceservices"); !strings.Contains(page, fmt.Sprintf(`id="e-delete-%d" role="alert">service %d has`, queue.ID, queue.ID)) {
+			t.Fatalf("no refusal beside Delete:\n%s", page)
+		}
+		for _, who := range []string{"desk", "viewer"} {
+			rb := consoleSignInAs(t, base, who, who+"-password")
+			res, page := rb.get("/admin/voiceservices")
+			if res.StatusCode != 200 || strings.Contains(page, `method="post" action="/admin/voiceservices`) {
+				t.Fatalf("%s: %d, forms shown", who, res.StatusCode)
+			}
+			form := url.Values{"csrf_token": {consoleCSRF(t, page)}, "kind": {"autoAttendant"}, "name": {"Main line"}}
+			for _, p := range []string{"/admin/voiceservices", fmt.Sprintf("/admin/voiceservices/%d/delete", bridge.ID)} {
+				if res, _ := rb.post(p, form); res.StatusCode != http.StatusForbidden {
+					t.Errorf("%s POST %s: %d, want 403", who, p, res.StatusCode)
+				}
+			}
+		}
+		if res, _ := b.post(fmt.Sprintf("/admin/voiceservices/%d/delete", bridge.ID), url.Values{"csrf_token": {csrf}}); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("delete: %d", res.StatusCode)
+		}
+		if api("GET", "/api/v1/voiceservices", "", &ss); len(ss) != 1 || ss[0].ID != queue.ID {
+			t.Fatalf("after the deletes the API answers %+v", ss)
+		}
+	})
+}
