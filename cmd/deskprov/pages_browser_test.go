@@ -147,7 +147,7 @@ func TestEveryPageIsAccessibleAndFitsAPhone(t *testing.T) {
 
 // voicePageObjects fills the Voice pages: an assigned and an unassigned
 // number, an address with a second location, and one waiting to be marked
-// validated, a submitted and a confirmed port order, a number request, so that their rows
+// validated, a submitted and a confirmed port order, a number request, a call queue, so that their rows
 // and forms are checked too; and a live hold
 // of two more, whose id it returns.
 func voicePageObjects(t *testing.T) string {
@@ -182,6 +182,7 @@ func voicePageObjects(t *testing.T) string {
 	}
 	run("address", "create", "--house-number", "1", "--street", "George Street", "--city", "Sydney", "--state", "NSW", "--postal-code", "2000", "--country", "AU")
 	run("number", "request", "create", "--type", "user", "--country", "AU", "--quantity", "2", "--contact", "pat@contoso.com")
+	run("service", "create", "callQueue", "Help desk")
 	run("portorder", "confirm", "1", "--date", time.Now().AddDate(0, 0, 3).UTC().Format("2006-01-02"))
 	m = regexp.MustCompile(`Reservation (\S+) holds`).FindStringSubmatch(run("number", "reserve", "--type", "user", "--country", "US", "--quantity", "2"))
 	if m == nil {
