@@ -100,6 +100,7 @@ func TestEveryPageIsAccessibleAndFitsAPhone(t *testing.T) {
 			t.Fatalf("%v: %s %v", args, out, err)
 		}
 	}
+	reservation := voicePageObjects(t)
 	ctx := browsertest.Start(t, bin, 4*time.Minute)
 	check := func(what, url string) {
 		t.Helper()
@@ -154,4 +155,54 @@ func TestEveryPageIsAccessibleAndFitsAPhone(t *testing.T) {
 		}
 		check("console page "+p, base+p)
 	}
+	// Voice pages whose content a query chooses: a search with results and
+	// a live hold.
+	check("the pool search", base+"/admin/numbers/search?type=user&country=US")
+	check("a reservation", base+"/admin/numbers/reservation?id="+reservation)
+}
+
+// voicePageObjects fills the Voice pages: an assigned and an unassigned
+// number, an address with a second location, and one waiting to be marked
+// validated, a submitted and a confirmed port order, a number request, a call queue, so that their rows
+// and forms are checked too; and a live hold
+// of two more, whose id it returns.
+func voicePageObjects(t *testing.T) string {
+	t.Helper()
+	pool := filepath.Join(t.TempDir(), "pool.csv")
+	if err := os.WriteFile(pool, []byte("+14255550100,user,US,WA,Redmond\n+14255550101,user,US,WA,Redmond\n+14255550102,user,US,WA,Redmond\n+14255550103,user,US,WA,Redmond\n+14255550104,user,US,WA,Redmond\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := runCLI(t, args...)
+		if err != nil {
+			t.Fatalf("%v: %s %v", args, out, err)
+		}
+		return out
+	}
+	run("license", "set", "CallingPlanDomestic", "5")
+	run("license", "assign", "amosm@contoso.com", "CallingPlanDomestic")
+	run("number", "load", pool)
+	m := regexp.MustCompile(`Reservation (\S+) holds`).FindStringSubmatch(run("number", "reserve", "--type", "user", "--country", "US", "--quantity", "2"))
+	if m == nil {
+		t.Fatal("number reserve named no reservation")
+	}
+	run("number", "acquire", m[1])
+	run("address", "create", "--description", "HQ", "--house-number", "1", "--street", "Microsoft Way", "--city", "Redmond", "--state", "WA", "--postal-code", "98052", "--country", "US")
+	run("address", "create-location", "1", "Floor 3")
+	run("address", "create", "--description", "Tokyo office", "--house-number", "1-2-3", "--street", "Marunouchi", "--city", "Tokyo", "--postal-code", "100-0005", "--country", "JP")
+	run("number", "assign", "+14255550100", "--user", "amosm@contoso.com", "--address", "1", "--location", "2")
+	for _, numbers := range []string{"+12065550100,+12065550101", "+12065550102"} {
+		run("portorder", "create", "--type", "user", "--country", "US", "--carrier", "Contoso Telecom", "--account", "12345",
+			"--billing-name", "Fabrikam", "--billing-address", "1 Main St, Seattle", "--signatory", "Pat", "--numbers", numbers)
+	}
+	run("address", "create", "--house-number", "1", "--street", "George Street", "--city", "Sydney", "--state", "NSW", "--postal-code", "2000", "--country", "AU")
+	run("number", "request", "create", "--type", "user", "--country", "AU", "--quantity", "2", "--contact", "pat@contoso.com")
+	run("service", "create", "callQueue", "Help desk")
+	run("portorder", "confirm", "1", "--date", time.Now().AddDate(0, 0, 3).UTC().Format("2006-01-02"))
+	m = regexp.MustCompile(`Reservation (\S+) holds`).FindStringSubmatch(run("number", "reserve", "--type", "user", "--country", "US", "--quantity", "2"))
+	if m == nil {
+		t.Fatal("number reserve named no reservation")
+	}
+	return m[1]
 }

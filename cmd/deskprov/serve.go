@@ -292,7 +292,7 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	if a.phones.EnrolNetworks, err = phoneid.ParseNetworks(o.EnrollNetworks); err != nil {
 		return nil, fmt.Errorf("--enroll-networks: %w", err)
 	}
-	a.modules = append(a.modules, web.NumbersModule{})
+	a.modules = append(a.modules, web.NumbersModule{}, web.VoiceConsole{})
 	a.policy = policy.New(db)
 	a.policy.Users = a.tenant
 	a.policy.Secrets = box
