@@ -68,15 +68,19 @@ func (c *Cache[K, V]) Get(k K) (V, bool) {
 	s := c.shard(k)
 	s.mu.RLock()
 	e := s.m[k]
+	var v V
+	if e != nil {
+		// Read under the lock: Put replaces an entry's value in place.
+		v = e.v
+	}
 	s.mu.RUnlock()
 	if e == nil {
-		var zero V
-		return zero, false
+		return v, false
 	}
 	if !e.ref.Load() {
 		e.ref.Store(true) // a second chance; written only when not yet set
 	}
-	return e.v, true
+	return v, true
 }
 
 // Put holds v for k, evicting entries not used since the hand last passed

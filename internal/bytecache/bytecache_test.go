@@ -142,3 +142,24 @@ func TestNewEntriesAreNotEvictedFirst(t *testing.T) {
 		t.Fatal("00, not read since 37 others came, is still held")
 	}
 }
+
+// TestGetWhilePutReplaces: a Get of a key while a Put replaces its value is
+// no data race (go test -race fails here on a Get that reads the value
+// outside the shard's lock).
+func TestGetWhilePutReplaces(t *testing.T) {
+	c := New[string, []byte](1<<20, String, func(k string, v []byte) int64 { return int64(len(k) + len(v)) })
+	c.Put("k", []byte("one"))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 2000; i++ {
+			c.Put("k", []byte{byte(i)})
+		}
+	}()
+	for i := 0; i < 2000; i++ {
+		if _, ok := c.Get("k"); !ok {
+			t.Fatal("the key went missing")
+		}
+	}
+	<-done
+}
