@@ -264,6 +264,11 @@ func printDemoBanner(w io.Writer, o serveOptions, adminPassword string, org demo
 	if len(org.Users) > 0 {
 		user = org.Users[0].UPN
 	}
+	quiet := ""
+	if o.DemoQuietLog {
+		quiet = "\nThe log shows warnings only in the demo, so that this stays in view; add --log-level info\nto watch every sign-in and change scroll by.\n"
+	}
+	defer fmt.Fprint(w, quiet)
 	fmt.Fprintf(w, `
 DEMO: a made-up organisation and %d simulated phones (Polycom, Yealink, AudioCodes,
 Lync Phone Edition) that poll, sign in and out and update. Nothing here is real; the data
@@ -273,4 +278,14 @@ directory %s is removed when you stop.
   phones point at     %s/prov/
   the same figures    deskprov login --server %s --username admin; deskprov fleet
 `, len(org.Phones), o.DataDir, o.PublicURL, pw, o.PublicURL, user, demoPassword, o.PublicURL, o.PublicURL)
+}
+
+// demoLogLevel keeps the demo's log to warnings unless a level was given
+// (flag or DESKPROV_LOG_LEVEL): a thousand simulated phones signing in
+// would otherwise scroll the banner, and the admin password in it, out of
+// a newcomer's terminal within seconds.
+func demoLogLevel(o *serveOptions, given bool) {
+	if o.Demo && !given {
+		o.LogLevel, o.DemoQuietLog = "warn", true
+	}
 }

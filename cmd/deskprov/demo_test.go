@@ -180,3 +180,25 @@ func demoPage(t *testing.T, c *http.Client, u string) string {
 	}
 	return b.String()
 }
+
+// TestServeDemoKeepsItsBannerInView: the demo's log is at warn unless a
+// level was given, so the banner with the admin password is not scrolled
+// away by the simulated phones' sign-ins; a given level is kept.
+func TestServeDemoKeepsItsBannerInView(t *testing.T) {
+	for _, tc := range []struct {
+		demo, given bool
+		level, want string
+		quiet       bool
+	}{
+		{true, false, "info", "warn", true},
+		{true, true, "info", "info", false},
+		{true, true, "debug", "debug", false},
+		{false, false, "info", "info", false},
+	} {
+		o := serveOptions{Demo: tc.demo, LogLevel: tc.level}
+		demoLogLevel(&o, tc.given)
+		if o.LogLevel != tc.want || o.DemoQuietLog != tc.quiet {
+			t.Errorf("demo %v, level given %v (%s): level %s quiet %v, want %s %v", tc.demo, tc.given, tc.level, o.LogLevel, o.DemoQuietLog, tc.want, tc.quiet)
+		}
+	}
+}

@@ -93,6 +93,8 @@ type serveOptions struct {
 	DemoPhones   int
 	DemoPoll     time.Duration
 	DataDirGiven bool
+	// DemoQuietLog: the demo lowered the log to warnings (demoLogLevel).
+	DemoQuietLog bool
 	// CacheSize bounds the per-phone caches (cachesize.go); CacheBytes is
 	// it read, set by serve.
 	CacheSize  string
@@ -119,6 +121,7 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.NoPhoneLane = !phoneLane
 			o.DataDirGiven = cmd.Flags().Changed("data-dir")
+			demoLogLevel(&o, cmd.Flags().Changed("log-level"))
 			o.Explicit = map[string]bool{}
 			for _, name := range settings.Names {
 				o.Explicit[name] = cmd.Flags().Changed(name)
