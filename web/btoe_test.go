@@ -58,6 +58,13 @@ func (btoeWebFixtures) CheckPassword(_ context.Context, upn, pw string) (tenant.
 // registered and a PC app paired with it: (url, phone token, PC token).
 func btoeWebServer(t *testing.T, db *gorm.DB, heartbeat time.Duration) (string, string, string) {
 	t.Helper()
+	return btoeWebServerWith(t, db, heartbeat)
+}
+
+// btoeWebServerWith is btoeWebServer with more modules mounted (the
+// console's sign-in comes with the policy module).
+func btoeWebServerWith(t *testing.T, db *gorm.DB, heartbeat time.Duration, more ...Module) (string, string, string) {
+	t.Helper()
 	for _, m := range []func(*gorm.DB) error{tenant.Migrate, throttle.Migrate, btoe.Migrate} {
 		if err := m(db); err != nil {
 			t.Fatal(err)
@@ -71,7 +78,7 @@ func btoeWebServer(t *testing.T, db *gorm.DB, heartbeat time.Duration) (string, 
 	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Deps{DB: db, Tenant: tn}, &btoeAPI{svc: svc, sessions: f, streamHeartbeat: heartbeat})
+	srv, err := New(Deps{DB: db, Tenant: tn}, append([]Module{&btoeAPI{svc: svc, sessions: f, streamHeartbeat: heartbeat}}, more...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,6 +85,8 @@ var leastRole = map[string]tenant.Role{
 	"PUT /api/v1/enrolmentsettings":          admin,
 	"GET /api/v1/btoe/pairings":              reader,
 	"DELETE /api/v1/btoe/phones/:mac":        admin,
+	"GET /admin/btoe":                        reader,
+	"POST /admin/btoe/phones/:mac/forget":    admin,
 
 	// Firmware.
 	"POST /api/v1/firmware":                      admin,
