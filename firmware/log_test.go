@@ -1,45 +1,24 @@
 package firmware
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/internal/logtest"
+
 	"github.com/deskprov/deskprov/store/storetest"
 )
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestApprovalsAndRolloutStatesAreLogged: an admin's approval and pause are
 // logged as changes with their actor, and a rollout moving on its own —
 // a wave opening, a halt with its reason — is logged at info as it happens.
 func TestApprovalsAndRolloutStatesAreLogged(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		buf := &logBuffer{}
-		old := slog.Default()
-		slog.SetDefault(slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo})))
-		t.Cleanup(func() { slog.SetDefault(old) })
+		buf := logtest.Capture(t)
 		want := func(t *testing.T, words ...string) {
 			t.Helper()
 			for _, line := range strings.Split(buf.String(), "\n") {

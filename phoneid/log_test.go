@@ -1,34 +1,16 @@
 package phoneid
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/internal/logtest"
+
 	"github.com/deskprov/deskprov/store/storetest"
 )
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestEnrolmentsAreLoggedWithoutTheirCredentials: a phone refused outside
 // the enrolment networks, one waiting for approval, an admin's approval and
@@ -36,10 +18,7 @@ func (l *logBuffer) String() string {
 // where refused; the issued password is nowhere in the log.
 func TestEnrolmentsAreLoggedWithoutTheirCredentials(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		buf := &logBuffer{}
-		old := slog.Default()
-		slog.SetDefault(slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo})))
-		t.Cleanup(func() { slog.SetDefault(old) })
+		buf := logtest.Capture(t)
 
 		ctx := context.Background()
 		s := newService(t, db)

@@ -1,18 +1,16 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"gorm.io/gorm"
 
+	"github.com/deskprov/deskprov/internal/logtest"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/policy/policytest"
 	"github.com/deskprov/deskprov/signin"
@@ -20,36 +18,10 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 )
 
-// syncBuffer is a log sink the server's goroutines write while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // captureLog makes the default logger (which a server built without a Log
 // takes, and the domain packages log to) write at info, the default level,
 // into the buffer returned, until the test ends.
-func captureLog(t *testing.T) *syncBuffer {
-	t.Helper()
-	buf := &syncBuffer{}
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	t.Cleanup(func() { slog.SetDefault(old) })
-	return buf
-}
+func captureLog(t *testing.T) *logtest.Buffer { return logtest.Capture(t) }
 
 // logLine returns the first info line of the log holding every one of
 // want ("event=signin.pin", "reason=invalid_credentials"), failing the test
