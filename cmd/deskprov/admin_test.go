@@ -81,7 +81,13 @@ func TestAdminSessionsCLI(t *testing.T) {
 
 func cliAPILogin(t *testing.T, base, password string) string {
 	t.Helper()
-	resp, err := http.Post(base+"/api/v1/login", "application/json", strings.NewReader(`{"username":"admin","password":"`+password+`"}`))
+	return cliAPILoginAs(t, base, "admin", password)
+}
+
+// cliAPILoginAs signs username in on the API and returns the bearer token.
+func cliAPILoginAs(t *testing.T, base, username, password string) string {
+	t.Helper()
+	resp, err := http.Post(base+"/api/v1/login", "application/json", strings.NewReader(`{"username":"`+username+`","password":"`+password+`"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
