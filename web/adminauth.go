@@ -75,7 +75,7 @@ func (a *adminAuth) login(c *gin.Context) {
 	}
 	admin, err := a.s.Tenant.AdminLogin(c.Request.Context(), req.Username, req.Password, c.ClientIP())
 	if _, isFault := fault.As(err); err == nil || isFault {
-		a.s.logSignIn(c, "api.signin", err, "username", req.Username)
+		a.s.LogSignIn(c, "api.signin", err, "username", req.Username)
 	}
 	if err != nil {
 		a.s.Fail(c, err)

@@ -213,7 +213,7 @@ func (ca *consoleAdmins) remove(c *gin.Context) {
 		return
 	}
 	if name == AdminOf(c) {
-		ca.setCookie(c, consoleSessionCookie, "", -1)
+		ca.setCookie(c, ConsoleSessionCookie, "", -1)
 		c.Redirect(http.StatusSeeOther, "/admin/login")
 		return
 	}

@@ -90,7 +90,7 @@ func TestConsoleLogoutRevokesItsCookieAndTokensKeepToTheirPlace(t *testing.T) {
 		res, _ := b.post("/admin/login", url.Values{"csrf_token": {consoleCSRF(t, page)}, "username": {"admin"}, "password": {"admin-password"}})
 		var cookie string
 		for _, ck := range res.Cookies() {
-			if ck.Name == consoleSessionCookie {
+			if ck.Name == ConsoleSessionCookie {
 				cookie = ck.Value
 			}
 		}
@@ -99,7 +99,7 @@ func TestConsoleLogoutRevokesItsCookieAndTokensKeepToTheirPlace(t *testing.T) {
 		}
 		withCookie := func(value string) int {
 			req, _ := http.NewRequest(http.MethodGet, base+"/admin/policies", nil)
-			req.AddCookie(&http.Cookie{Name: consoleSessionCookie, Value: value})
+			req.AddCookie(&http.Cookie{Name: ConsoleSessionCookie, Value: value})
 			resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -149,7 +149,7 @@ func TestAdminTokensAreCheckedForIssuerAudienceAndLifetime(t *testing.T) {
 		forge := func(edit func(jwt.MapClaims)) string {
 			c := good()
 			edit(c)
-			tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.auth.key)
+			tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(AdminSigningKey(s))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -230,9 +230,9 @@ func adminLogin(t *testing.T, base, password string) (string, int) {
 	return out.AccessToken, code
 }
 
-func adminSessionList(t *testing.T, base, token string) []adminSessionView {
+func adminSessionList(t *testing.T, base, token string) []AdminSessionView {
 	t.Helper()
-	var ss []adminSessionView
+	var ss []AdminSessionView
 	if code := tenantCall(t, base, token, "GET", "/api/v1/admin/sessions", "", &ss); code != 200 {
 		t.Fatalf("GET /admin/sessions: %d", code)
 	}

@@ -135,7 +135,7 @@ func (cs *consoleSessions) revoke(c *gin.Context) {
 	cs.s.Log.Info("admin revoked an admin session", "event", "admin.session.revoke", "actor", AdminOf(c), "session", id)
 	if id == c.GetString(AdminSessionKey) {
 		// The admin revoked the session they are using: it is a sign-out.
-		cs.setCookie(c, consoleSessionCookie, "", -1)
+		cs.setCookie(c, ConsoleSessionCookie, "", -1)
 		c.Redirect(http.StatusSeeOther, "/admin/login")
 		return
 	}
@@ -152,4 +152,4 @@ func (cs *consoleSessions) password(c *gin.Context) {
 }
 
 // sessionTime is how the console shows a session's times.
-func sessionTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+func SessionTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }

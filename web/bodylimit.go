@@ -53,7 +53,7 @@ func (s *Server) limitBodies(c *gin.Context) bool {
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
-		s.Fail(c, fault.New(fault.UnsupportedType, "the Content-Type %q cannot be read: %v", clipText(ct, 80), err))
+		s.Fail(c, fault.New(fault.UnsupportedType, "the Content-Type %q cannot be read: %v", ClipText(ct, 80), err))
 		return true
 	}
 	switch mt {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/deskprov/deskprov/phoneid"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/deskprov/deskprov/phoneid"
 
 	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/store/storetest"

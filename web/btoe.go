@@ -137,7 +137,7 @@ func (h *btoeAPI) register(c *gin.Context) {
 		if fault.Is(err, fault.Unauthorized) {
 			// Digest and Basic first: most phones answer the first
 			// challenge they support.
-			h.s.challengePhoneAfter(c)
+			h.s.ChallengePhoneAfter(c)
 			c.Writer.Header().Add("WWW-Authenticate", `Bearer realm="deskprov btoe phone"`)
 		}
 		h.s.Fail(c, err)

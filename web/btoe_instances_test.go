@@ -37,7 +37,7 @@ func btoeInstance(t *testing.T, db *gorm.DB) (string, *notify.Hub) {
 	svc.UseHub(hub)
 	tn := tenant.New(db)
 	tn.HashCost = bcrypt.MinCost
-	srv, err := New(Deps{DB: db, Tenant: tn}, &btoeAPI{svc: svc, sessions: f, streamHeartbeat: time.Second})
+	srv, err := New(Deps{DB: db, Tenant: tn}, BToEWithHeartbeat(svc, f, time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

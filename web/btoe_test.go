@@ -78,7 +78,7 @@ func btoeWebServerWith(t *testing.T, db *gorm.DB, heartbeat time.Duration, more 
 	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Deps{DB: db, Tenant: tn}, append([]Module{&btoeAPI{svc: svc, sessions: f, streamHeartbeat: heartbeat}}, more...)...)
+	srv, err := New(Deps{DB: db, Tenant: tn}, append([]Module{BToEWithHeartbeat(svc, f, heartbeat)}, more...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,14 +178,14 @@ func TestBToEHTTP(t *testing.T) {
 		})
 
 		t.Run("a long poll returns as soon as the PC locks", func(t *testing.T) {
-			var page btoeEvents
+			var page BToEEvents
 			btoeWebCall(t, base, phone, "GET", "/btoe/phone/events", "", 200, &page)
 			if len(page.Events) != 2 || page.Events[0].Type != "pairing_request" || page.Events[1].Type != "paired" {
 				t.Fatalf("%+v", page)
 			}
-			got := make(chan btoeEvents, 1)
+			got := make(chan BToEEvents, 1)
 			go func() {
-				var p btoeEvents
+				var p BToEEvents
 				req, _ := http.NewRequest("GET", base+"/btoe/phone/events?after=2&wait=30", nil)
 				req.Header.Set("Authorization", "Bearer "+phone)
 				if resp, err := http.DefaultClient.Do(req); err == nil {
@@ -231,7 +231,7 @@ func TestBToEHTTP(t *testing.T) {
 			if _, leaked := out["code"]; leaked || out["upn"] != "amosm@contoso.com" {
 				t.Fatalf("PC got %v", out)
 			}
-			var page btoeEvents
+			var page BToEEvents
 			btoeWebCall(t, base, phone, "GET", "/btoe/phone/events?after=6", "", 200, &page)
 			if len(page.Events) != 1 || !strings.Contains(string(page.Events[0].Data), `"code":"code-for-64167f001122-amosm@contoso.com"`) {
 				t.Fatalf("%+v", page)
@@ -248,7 +248,7 @@ func TestBToEHTTP(t *testing.T) {
 		t.Run("unpairing from the PC ends the pairing and the admin list", func(t *testing.T) {
 			btoeWebCall(t, base, pc, "POST", "/btoe/pc/unpair", "", 204, nil)
 			btoeWebCall(t, base, pc, "POST", "/btoe/pc/lock", "", 409, nil)
-			var st btoePhonePairing
+			var st BToEPhonePairing
 			btoeWebCall(t, base, phone, "GET", "/btoe/phone/pairing", "", 200, &st)
 			if st.Paired {
 				t.Fatalf("%+v", st)

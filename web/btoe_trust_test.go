@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskprov/deskprov/web/webtest"
+
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/btoe"
@@ -37,15 +39,15 @@ func btoeTrustServer(t *testing.T, db *gorm.DB) btoeTrustEnv {
 	var h http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
-	tn, box := testOrg(t, db,
+	tn, box := webtest.Org(t, db,
 		tenant.UserInput{UPN: "amosm@contoso.com", Password: "Correct-horse-1"},
 		tenant.UserInput{UPN: "eve@contoso.com", Password: "Eve-password-1"},
 		tenant.UserInput{UPN: "mfa@contoso.com", Password: "Mfa-password-1", MFA: true},
 	)
-	si := testSignIn(db, tn, box, ts.URL)
+	si := webtest.SignIn(db, tn, box, ts.URL)
 	bt := btoe.New(db, btoeWebFixtures{}, si, si.PCPasswords())
 	bt.PollInterval = 20 * time.Millisecond
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(si), BToE(bt, si))
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(si), DeviceLogin(si), BToE(bt, si))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func (e btoeTrustEnv) signIn(t *testing.T, mac, upn, password string) string {
 // phoneEvents returns the phone's events after seq after.
 func (e btoeTrustEnv) phoneEvents(t *testing.T, phone string, after int) []btoe.Event {
 	t.Helper()
-	var page btoeEvents
+	var page BToEEvents
 	btoeWebCall(t, e.url, phone, "GET", "/btoe/phone/events?after="+strconv.Itoa(after), "", 200, &page)
 	return page.Events
 }
@@ -133,7 +135,7 @@ func TestBToETrustAgainstAnAttacker(t *testing.T) {
 			btoeWebCall(t, env.url, "", "POST", "/btoe/phone/pairing/confirm", answer, 401, nil)
 			btoeWebCall(t, env.url, real.Token, "POST", "/btoe/phone/pairing/confirm", answer, 401, nil)
 			btoeWebCall(t, env.url, amos, "POST", "/btoe/phone/pairing/confirm", answer, 401, nil)
-			var st btoePhonePairing
+			var st BToEPhonePairing
 			btoeWebCall(t, env.url, phone, "GET", "/btoe/phone/pairing", "", 200, &st)
 			if st.Paired || len(st.Requests) != 1 || st.Requests[0].ClientID != "amos-pc" {
 				t.Fatalf("%+v", st)
@@ -162,7 +164,7 @@ func TestBToETrustAgainstAnAttacker(t *testing.T) {
 			}
 			// The real PC keeps the phone and was told nothing.
 			btoeWebCall(t, env.url, real.Token, "POST", "/btoe/pc/unlock", "", 202, nil)
-			var page btoeEvents
+			var page BToEEvents
 			btoeWebCall(t, env.url, real.Token, "GET", "/btoe/pc/events", "", 200, &page)
 			if btoeEventTypes(page.Events) != "paired" {
 				t.Fatalf("the real PC got %s", btoeEventTypes(page.Events))

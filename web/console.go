@@ -34,7 +34,7 @@ import (
 var consoleFiles embed.FS
 
 const (
-	consoleSessionCookie = "deskprov_admin_session"
+	ConsoleSessionCookie = "deskprov_admin_session"
 	consoleNonceCookie   = "deskprov_console_nonce"
 	consoleCSRFField     = "csrf_token"
 	consoleNonceKey      = "deskprov.console.nonce"
@@ -68,7 +68,7 @@ func newConsole(s *Server) (*console, error) {
 	if err != nil {
 		return nil, err
 	}
-	funcs := template.FuncMap{"pathEscape": url.PathEscape, "sessionTime": sessionTime, "percent": percent}
+	funcs := template.FuncMap{"pathEscape": url.PathEscape, "sessionTime": SessionTime, "percent": percent}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(consoleFiles, "templates/console/layout.html")
 	if err != nil {
 		return nil, err
@@ -197,7 +197,7 @@ func (cn *console) refuse(c *gin.Context, msg string) {
 // false when there is none (no cookie, a bad token, a session that ended);
 // err is set only when the store could not be asked.
 func (cn *console) session(c *gin.Context) (sess tenant.AdminSession, ok bool, err error) {
-	ck, cerr := c.Request.Cookie(consoleSessionCookie)
+	ck, cerr := c.Request.Cookie(ConsoleSessionCookie)
 	if cerr != nil || ck.Value == "" {
 		return sess, false, nil
 	}
@@ -248,16 +248,16 @@ func (cn *console) login(c *gin.Context) {
 	username := strings.TrimSpace(c.PostForm("username"))
 	a, err := cn.s.Tenant.AdminLogin(c.Request.Context(), username, c.PostForm("password"), c.ClientIP())
 	if err != nil {
-		fe, ok := cn.s.asFault(err)
+		fe, ok := cn.s.AsFault(err)
 		if !ok {
 			cn.s.Log.Error("console sign-in", "err", err)
 			fe = fault.New(fault.Internal, "the server could not check the password; the details are in its log")
 		}
-		cn.s.logSignIn(c, "console.signin", fe, "username", username)
+		cn.s.LogSignIn(c, "console.signin", fe, "username", username)
 		if fe.RetryAfter > 0 {
 			c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
 		}
-		cn.render(c, StatusOf(fe.Kind), "login", consolePageData{Title: "Sign in", Error: fe.In(consoleWords{}), Body: map[string]string{"Username": username}})
+		cn.render(c, StatusOf(fe.Kind), "login", consolePageData{Title: "Sign in", Error: fe.In(ConsoleWords{}), Body: map[string]string{"Username": username}})
 		return
 	}
 	tok, err := cn.s.auth.Issue(c.Request.Context(), a.Username, tenant.AdminSessionConsole, c.ClientIP())
@@ -265,8 +265,8 @@ func (cn *console) login(c *gin.Context) {
 		cn.s.Fail(c, err)
 		return
 	}
-	cn.s.logSignIn(c, "console.signin", nil, "username", a.Username)
-	cn.setCookie(c, consoleSessionCookie, tok, int(cn.s.AdminTokenTTL.Seconds()))
+	cn.s.LogSignIn(c, "console.signin", nil, "username", a.Username)
+	cn.setCookie(c, ConsoleSessionCookie, tok, int(cn.s.AdminTokenTTL.Seconds()))
 	cn.newNonce(c) // a fresh CSRF nonce for the new session
 	c.Redirect(http.StatusSeeOther, "/admin")
 }
@@ -286,7 +286,7 @@ func (cn *console) logout(c *gin.Context) {
 		}
 		cn.s.Log.Info("admin signed out of the console", "event", "admin.signout", "actor", sess.Username)
 	}
-	cn.setCookie(c, consoleSessionCookie, "", -1)
+	cn.setCookie(c, ConsoleSessionCookie, "", -1)
 	c.Redirect(http.StatusSeeOther, "/admin/login")
 }
 
@@ -309,7 +309,7 @@ func (cn *console) stylesheet(c *gin.Context) {
 // that is not one.
 func (cn *console) problemOf(err error) string {
 	if fe, ok := fault.As(err); ok && fe.Kind != fault.Internal {
-		return fe.In(consoleWords{})
+		return fe.In(ConsoleWords{})
 	}
 	cn.s.Log.Error("console request failed", "err", err)
 	return "the server could not complete the request; the details are in its log"

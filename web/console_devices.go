@@ -55,7 +55,7 @@ func (m DeviceConsole) Mount(r *Routes) {
 // addConsolePagesOf parses the named pages into cn beside the layout, as
 // newConsole does for its own.
 func addConsolePagesOf(cn *console, names ...string) error {
-	funcs := template.FuncMap{"pathEscape": url.PathEscape, "sessionTime": sessionTime}
+	funcs := template.FuncMap{"pathEscape": url.PathEscape, "sessionTime": SessionTime}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(consoleFiles, "templates/console/layout.html")
 	if err != nil {
 		return err
@@ -141,7 +141,7 @@ func (dc *consoleDevices) list(c *gin.Context) {
 	}
 	for _, d := range ds {
 		v.Rows = append(v.Rows, consoleDeviceRow{MAC: d.MAC, Vendor: d.Vendor, Model: d.Model, Firmware: d.Firmware, User: d.User, IP: d.IP,
-			LastSeen: sessionTime(d.LastSeen)})
+			LastSeen: SessionTime(d.LastSeen)})
 	}
 	if len(ds) == consoleDevicePage {
 		last := ds[len(ds)-1]
@@ -223,9 +223,9 @@ func (dc *consoleDevices) showDevice(c *gin.Context, mac string, status int, fla
 		return
 	}
 	v.Device = rec
-	v.FirstSeen, v.LastSeen = sessionTime(rec.FirstSeen), sessionTime(rec.LastSeen)
+	v.FirstSeen, v.LastSeen = SessionTime(rec.FirstSeen), SessionTime(rec.LastSeen)
 	if !rec.ConfigAt.IsZero() {
-		v.ConfigAt = sessionTime(rec.ConfigAt)
+		v.ConfigAt = SessionTime(rec.ConfigAt)
 	}
 	if sess, ok, err := dc.m.SignIn.PhoneSession(ctx, mac); err != nil {
 		fail(err)
@@ -248,7 +248,7 @@ func (dc *consoleDevices) showDevice(c *gin.Context, mac string, status int, fla
 			fail(err)
 		} else {
 			for _, u := range list {
-				v.Uploads = append(v.Uploads, consoleUploadRow{Name: u.Name, Size: byteSize(u.Size), Modified: sessionTime(u.ModifiedAt)})
+				v.Uploads = append(v.Uploads, consoleUploadRow{Name: u.Name, Size: byteSize(u.Size), Modified: SessionTime(u.ModifiedAt)})
 			}
 		}
 	}
@@ -257,7 +257,7 @@ func (dc *consoleDevices) showDevice(c *gin.Context, mac string, status int, fla
 		case err == nil:
 			v.Firmware = &h
 			for _, ch := range h.Changes {
-				v.FirmwareAt = append(v.FirmwareAt, sessionTime(ch.At))
+				v.FirmwareAt = append(v.FirmwareAt, SessionTime(ch.At))
 			}
 		case fault.KindOf(err) != fault.NotFound:
 			fail(err)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskprov/deskprov/web/webtest"
+
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/audit"
@@ -57,8 +59,8 @@ func devConsoleServer(t *testing.T, db *gorm.DB) devConsoleEnv {
 	var h http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
-	tn, box := testOrg(t, db, tenant.UserInput{UPN: "amosm@contoso.com", Password: "correct horse"})
-	testAdmin(t, tn)
+	tn, box := webtest.Org(t, db, tenant.UserInput{UPN: "amosm@contoso.com", Password: "correct horse"})
+	webtest.Admin(t, tn)
 	for _, a := range []struct {
 		name string
 		role tenant.Role
@@ -69,7 +71,7 @@ func devConsoleServer(t *testing.T, db *gorm.DB) devConsoleEnv {
 	}
 	pol := policy.New(db)
 	pol.Users, pol.Secrets = tn, box
-	si := testSignIn(db, tn, box, ts.URL)
+	si := webtest.SignIn(db, tn, box, ts.URL)
 	fw, err := firmware.New(db, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +82,7 @@ func devConsoleServer(t *testing.T, db *gorm.DB) devConsoleEnv {
 	prov.Policy, prov.SignIn = pol, si
 	up := testUploads(t, db, 1<<20)
 	prov.Uploads = up
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Phones: phones}, SignIn(si), PolicyModule(pol), Provisioning{Service: prov},
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Phones: phones}, SignIn(si), DeviceLogin(si), PolicyModule(pol), Provisioning{Service: prov}, Devices{Service: prov},
 		Enrolment(phones), NewFirmware(fw, 4, 30), DeviceConsole{Prov: prov, SignIn: si, Phones: phones, Firmware: fw})
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +264,7 @@ func TestConsoleDevicesListAndPage(t *testing.T) {
 		})
 		t.Run("the preview is what the API's preview renders", func(t *testing.T) {
 			_, page := b.get("/admin/devices/" + devAmosMAC + "?file=" + devAmosMAC + ".cfg")
-			var f provFileView
+			var f DeviceFileView
 			if code := e.api(t, "GET", "/api/v1/devices/"+devAmosMAC+"/files/"+devAmosMAC+".cfg", &f); code != 200 || f.Body == "" {
 				t.Fatalf("API preview: %d", code)
 			}

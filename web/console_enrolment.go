@@ -63,7 +63,7 @@ type consoleEnrolmentsView struct {
 // consoleEnrolmentAuditRows is how many audit entries the page shows.
 const consoleEnrolmentAuditRows = 20
 
-func consoleTime(t *time.Time) string {
+func ConsoleTime(t *time.Time) string {
 	if t == nil {
 		return ""
 	}
@@ -71,16 +71,16 @@ func consoleTime(t *time.Time) string {
 }
 
 func consoleEnrolmentRowOf(p phoneid.Phone) consoleEnrolmentRow {
-	row := consoleEnrolmentRow{MAC: p.MAC, State: string(p.State), FirstSeen: consoleTime(p.FirstSeen), FirstIP: p.FirstIP, FirstUserAgent: p.FirstUserAgent,
-		Revoked: consoleTime(p.RevokedAt)}
+	row := consoleEnrolmentRow{MAC: p.MAC, State: string(p.State), FirstSeen: ConsoleTime(p.FirstSeen), FirstIP: p.FirstIP, FirstUserAgent: p.FirstUserAgent,
+		Revoked: ConsoleTime(p.RevokedAt)}
 	if p.ApprovedAt != nil {
-		row.Approved = consoleTime(p.ApprovedAt) + " by " + p.ApprovedBy
+		row.Approved = ConsoleTime(p.ApprovedAt) + " by " + p.ApprovedBy
 	}
 	switch {
 	case p.EnrolledAt != nil:
-		row.Credentials = "used since " + consoleTime(p.EnrolledAt)
+		row.Credentials = "used since " + ConsoleTime(p.EnrolledAt)
 	case p.IssuedAt != nil:
-		row.Credentials = "issued " + consoleTime(p.IssuedAt) + " to " + p.IssuedTo
+		row.Credentials = "issued " + ConsoleTime(p.IssuedAt) + " to " + p.IssuedTo
 	}
 	// The same rules as phoneid's: a phone holding credentials has nothing
 	// to approve, a revoked one nothing to revoke.
@@ -123,7 +123,7 @@ func (ec *consoleEnrolments) show(c *gin.Context, status int, flash, problem, fi
 		fail(err)
 	} else {
 		for _, e := range es {
-			v.Audit = append(v.Audit, consoleEnrolmentAudit{At: consoleTime(&e.At), Actor: e.Actor, Action: e.Action, MAC: e.MAC, Detail: e.Detail})
+			v.Audit = append(v.Audit, consoleEnrolmentAudit{At: ConsoleTime(&e.At), Actor: e.Actor, Action: e.Action, MAC: e.MAC, Detail: e.Detail})
 		}
 	}
 	ec.render(c, status, "enrolments", consolePageData{Title: "Phone enrolment", Flash: flash, Error: problem, Body: v})

@@ -88,7 +88,7 @@ func (fc *consoleFirmware) done(c *gin.Context, page, what, name string) {
 
 func (fc *consoleFirmware) flash(c *gin.Context, msgs map[string]string) string {
 	if msg, ok := msgs[c.Query("done")]; ok {
-		return fmt.Sprintf(msg, clipText(c.Query("what"), 80))
+		return fmt.Sprintf(msg, ClipText(c.Query("what"), 80))
 	}
 	return ""
 }
@@ -97,7 +97,7 @@ func (fc *consoleFirmware) flash(c *gin.Context, msgs map[string]string) string 
 func formID(c *gin.Context, field, what string) (uint, error) {
 	n, err := strconv.ParseUint(c.PostForm(field), 10, 32)
 	if err != nil || n == 0 {
-		return 0, fault.NotFoundf("no %s %q", what, clipText(c.PostForm(field), 40))
+		return 0, fault.NotFoundf("no %s %q", what, ClipText(c.PostForm(field), 40))
 	}
 	return uint(n), nil
 }
@@ -140,7 +140,7 @@ func (fc *consoleFirmware) showCatalog(c *gin.Context, status int, flash, proble
 	}
 	for _, i := range imgs {
 		v.Images = append(v.Images, consoleImageRow{ID: i.ID, Short: i.ID[:min(12, len(i.ID))], Vendor: i.Vendor, Models: strings.Join(i.ModelList(), ", "),
-			Version: i.Version, Edition: editionName(i.Edition), FileName: i.FileName, Size: humanSize(i.Size), Imported: consoleTime(&i.CreatedAt), By: i.CreatedBy})
+			Version: i.Version, Edition: editionName(i.Edition), FileName: i.FileName, Size: humanSize(i.Size), Imported: ConsoleTime(&i.CreatedAt), By: i.CreatedBy})
 	}
 	fc.render(c, status, "firmware", consolePageData{Title: "Firmware catalog", Flash: flash, Error: problem, Body: v})
 }
@@ -289,7 +289,7 @@ func (fc *consoleFirmware) showRulesWith(c *gin.Context, status int, flash, prob
 	} else {
 		for _, r := range rs {
 			row := consoleRuleRow{ID: r.ID, Vendor: r.Vendor, Model: r.Model, Edition: editionName(r.Edition), AutoApprove: r.AutoApprove,
-				Pending: versionCell(r.Pending), Approved: versionCell(r.Approved), Restore: versionCell(r.Restore), Updated: consoleTime(&r.UpdatedAt)}
+				Pending: versionCell(r.Pending), Approved: versionCell(r.Approved), Restore: versionCell(r.Restore), Updated: ConsoleTime(&r.UpdatedAt)}
 			if r.Revision != "" || r.Locale != "" {
 				row.Rev = strings.Trim(r.Revision+" "+r.Locale, " ")
 			}
@@ -310,7 +310,7 @@ func (fc *consoleFirmware) showRulesWith(c *gin.Context, status int, flash, prob
 		v.TestDevices = ts
 		v.Added = map[uint]string{}
 		for _, t := range ts {
-			v.Added[t.ID] = consoleTime(&t.CreatedAt)
+			v.Added[t.ID] = ConsoleTime(&t.CreatedAt)
 		}
 	}
 	if v.TestType == "" {
@@ -442,7 +442,7 @@ func (fc *consoleFirmware) removeTestDevice(c *gin.Context) {
 		fc.showRules(c, StatusOf(fault.KindOf(err)), "", fc.problemOf(err), consoleFieldError{})
 		return
 	}
-	fc.done(c, "/admin/firmware/rules", "td-removed", clipText(c.PostForm("identifier"), 64))
+	fc.done(c, "/admin/firmware/rules", "td-removed", ClipText(c.PostForm("identifier"), 64))
 }
 
 // Rollouts and update loops.
@@ -496,7 +496,7 @@ func (fc *consoleFirmware) showRollouts(c *gin.Context, status int, flash, probl
 		fail(err)
 	} else {
 		for _, ro := range ros {
-			row := consoleRolloutRow{RolloutStatus: ro, Started: consoleTime(&ro.CreatedAt), Changed: consoleTime(&ro.UpdatedAt),
+			row := consoleRolloutRow{RolloutStatus: ro, Started: ConsoleTime(&ro.CreatedAt), Changed: ConsoleTime(&ro.UpdatedAt),
 				CanPause: ro.State == firmware.StateRunning, CanResume: ro.State == firmware.StatePaused || ro.State == firmware.StateHalted,
 				CanAbort: ro.State == firmware.StateRunning || ro.State == firmware.StatePaused || ro.State == firmware.StateHalted}
 			for i, w := range ro.Waves {
@@ -515,7 +515,7 @@ func (fc *consoleFirmware) showRollouts(c *gin.Context, status int, flash, probl
 		fail(err)
 	} else {
 		for _, l := range ls {
-			v.Loops = append(v.Loops, consoleLoopRow{MAC: l.MAC, Vendor: l.Vendor, Model: l.Model, Version: l.Version, Flagged: consoleTime(l.FlaggedAt)})
+			v.Loops = append(v.Loops, consoleLoopRow{MAC: l.MAC, Vendor: l.Vendor, Model: l.Model, Version: l.Version, Flagged: ConsoleTime(l.FlaggedAt)})
 		}
 	}
 	fc.render(c, status, "firmwarerollouts", consolePageData{Title: "Firmware rollouts", Flash: flash, Error: problem, Body: v})
@@ -529,7 +529,7 @@ func (fc *consoleFirmware) rolloutAction(c *gin.Context) {
 		case "pause", "resume", "abort":
 			_, err = fc.h.svc.SetRolloutState(c.Request.Context(), id, action, AdminOf(c))
 		default:
-			err = fault.Invalidf("no action %q on a rollout: use pause, resume or abort", clipText(action, 20))
+			err = fault.Invalidf("no action %q on a rollout: use pause, resume or abort", ClipText(action, 20))
 		}
 	}
 	if err != nil {

@@ -105,7 +105,7 @@ func (pc *consolePhoneFiles) show(c *gin.Context, status int, flash, problem str
 	} else {
 		for _, ca := range certs {
 			v.CACerts = append(v.CACerts, consoleCACertRow{Name: ca.Name, Fingerprint: ca.Fingerprint, Short: ca.Fingerprint[:16], FileName: ca.FileName(),
-				Subject: ca.Subject, Expires: consoleTime(&ca.NotAfter), Expired: now.After(ca.NotAfter)})
+				Subject: ca.Subject, Expires: ConsoleTime(&ca.NotAfter), Expired: now.After(ca.NotAfter)})
 		}
 	}
 	if files, err := pc.svc.Files(ctx); err != nil {
@@ -113,7 +113,7 @@ func (pc *consolePhoneFiles) show(c *gin.Context, status int, flash, problem str
 	} else {
 		for _, f := range files {
 			row := consoleSharedFileRow{ID: f.ID, Path: f.Path, Family: f.Vendor, Site: f.Site, Size: humanSize(f.Size), ContentType: f.ContentType,
-				Updated: consoleTime(&f.UpdatedAt), By: f.CreatedBy}
+				Updated: ConsoleTime(&f.UpdatedAt), By: f.CreatedBy}
 			if row.Family == "" {
 				row.Family = "every family"
 			}
@@ -136,7 +136,7 @@ var consolePhoneFilesDone = map[string]string{
 func (pc *consolePhoneFiles) list(c *gin.Context) {
 	flash := ""
 	if msg, ok := consolePhoneFilesDone[c.Query("done")]; ok {
-		flash = fmt.Sprintf(msg, clipText(c.Query("what"), 80))
+		flash = fmt.Sprintf(msg, ClipText(c.Query("what"), 80))
 	}
 	pc.show(c, http.StatusOK, flash, "", consolePhoneFilesView{})
 }
@@ -181,7 +181,7 @@ func (pc *consolePhoneFiles) removeFile(c *gin.Context) {
 	id, err := strconv.ParseUint(c.PostForm("id"), 10, 32)
 	var f phonefiles.File
 	if err != nil || id == 0 {
-		err = fault.NotFoundf("no shared file %q", clipText(c.PostForm("id"), 40))
+		err = fault.NotFoundf("no shared file %q", ClipText(c.PostForm("id"), 40))
 	} else {
 		f, err = pc.svc.RemoveFile(c.Request.Context(), uint(id), AdminOf(c))
 	}

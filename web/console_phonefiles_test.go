@@ -113,7 +113,7 @@ func TestPhoneFilesConsole(t *testing.T) {
 			}
 			fp = certs[0].Fingerprint
 			_, page = b.get(res.Header.Get("Location"))
-			for _, want := range []string{"Corp root", fp, consoleTime(&certs[0].NotAfter), "http://prov.test/prov/" + certs[0].FileName(), `id="flash"`} {
+			for _, want := range []string{"Corp root", fp, ConsoleTime(&certs[0].NotAfter), "http://prov.test/prov/" + certs[0].FileName(), `id="flash"`} {
 				if !strings.Contains(page, want) {
 					t.Errorf("the page lacks %s", want)
 				}

@@ -45,7 +45,7 @@ func (sc *consoleSettings) show(c *gin.Context, status int, flash, problem strin
 	for _, s := range ss {
 		row := consoleSettingRow{Name: s.Name, Value: s.Value, InEffect: s.InEffect, SetBy: s.SetBy, Pending: s.Value != s.InEffect}
 		if !s.UpdatedAt.IsZero() {
-			row.At = consoleTime(&s.UpdatedAt)
+			row.At = ConsoleTime(&s.UpdatedAt)
 		}
 		rows = append(rows, row)
 	}

@@ -32,7 +32,7 @@ func consoleSessionRowOf(s signin.Session) consoleSessionRow {
 	if m == "" {
 		m = string(s.Method)
 	}
-	return consoleSessionRow{MAC: s.MAC, UPN: s.UPN, Method: m, Since: sessionTime(s.CreatedAt), Locked: s.Locked, PINSet: s.PINSet,
+	return consoleSessionRow{MAC: s.MAC, UPN: s.UPN, Method: m, Since: SessionTime(s.CreatedAt), Locked: s.Locked, PINSet: s.PINSet,
 		NeedsUnlockCode: s.NeedsUnlockCode}
 }
 
@@ -97,10 +97,10 @@ func (dc *consoleDevices) phoneAction(c *gin.Context) {
 		if err == nil {
 			// The code is shown once, on the page the redirect leads to,
 			// never put in a URL (and so in logs and history).
-			flash = "Unlock code for phone " + mac + ": " + code + " (valid until " + sessionTime(exp) + "). Read it to the user; it is not shown again."
+			flash = "Unlock code for phone " + mac + ": " + code + " (valid until " + SessionTime(exp) + "). Read it to the user; it is not shown again."
 		}
 	default:
-		err = fault.NotFoundf("no action %q on a phone's session: use signout, resetpin or unlockcode", clipText(action, 40))
+		err = fault.NotFoundf("no action %q on a phone's session: use signout, resetpin or unlockcode", ClipText(action, 40))
 	}
 	back := "/admin/signin"
 	m, merr := provisioning.ParseMAC(mac)

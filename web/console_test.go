@@ -132,7 +132,7 @@ func TestConsole(t *testing.T) {
 			}
 			var session *http.Cookie
 			for _, ck := range res.Cookies() {
-				if ck.Name == consoleSessionCookie {
+				if ck.Name == ConsoleSessionCookie {
 					session = ck
 				}
 			}

@@ -330,7 +330,7 @@ func (vc *consoleVoice) addresses(c *gin.Context) {
 	vc.render(c, http.StatusOK, "addresses", consolePageData{Title: "Emergency addresses", Flash: f.Msg, Error: f.Err, Body: v})
 }
 
-const addressesPage = "/admin/emergencyaddresses"
+const AddressesPage = "/admin/emergencyaddresses"
 
 func (vc *consoleVoice) createAddress(c *gin.Context) {
 	in := tenant.AddressInput{Description: c.PostForm("description"), HouseNumber: c.PostForm("houseNumber"), Street: c.PostForm("street"),
@@ -345,7 +345,7 @@ func (vc *consoleVoice) createAddress(c *gin.Context) {
 		if fe, ok := fault.As(err); ok && fieldKnown(fe.Field) {
 			fl.Field = fe.Field
 		}
-		vc.flash(c, addressesPage+"#new", fl)
+		vc.flash(c, AddressesPage+"#new", fl)
 		return
 	}
 	msg := fmt.Sprintf("Added the address %s: %s.", addressLabel(a), a.ValidationStatus)
@@ -357,7 +357,7 @@ func (vc *consoleVoice) createAddress(c *gin.Context) {
 	case tenant.ValidationAcceptedWithChanges:
 		msg = fmt.Sprintf("Added the address %s, accepted with corrections (shown in its row).", addressLabel(a))
 	}
-	vc.flash(c, fmt.Sprintf("%s#a-%d", addressesPage, a.ID), consoleFlash{Msg: msg})
+	vc.flash(c, fmt.Sprintf("%s#a-%d", AddressesPage, a.ID), consoleFlash{Msg: msg})
 }
 
 func fieldKnown(name string) bool {
@@ -373,7 +373,7 @@ func fieldKnown(name string) bool {
 func (vc *consoleVoice) addressID(c *gin.Context) (uint, bool) {
 	id, err := numbersID(c)
 	if err != nil {
-		vc.flash(c, addressesPage, consoleFlash{Err: vc.problemOf(err)})
+		vc.flash(c, AddressesPage, consoleFlash{Err: vc.problemOf(err)})
 		return 0, false
 	}
 	return id, true
@@ -386,10 +386,10 @@ func (vc *consoleVoice) validate(c *gin.Context) {
 	}
 	a, err := vc.tn.MarkAddressValidated(c.Request.Context(), id, AdminOf(c))
 	if err != nil {
-		vc.flash(c, fmt.Sprintf("%s#a-%d", addressesPage, id), consoleFlash{Err: vc.problemOf(err), Field: fmt.Sprintf("validate-%d", id)})
+		vc.flash(c, fmt.Sprintf("%s#a-%d", AddressesPage, id), consoleFlash{Err: vc.problemOf(err), Field: fmt.Sprintf("validate-%d", id)})
 		return
 	}
-	vc.flash(c, fmt.Sprintf("%s#a-%d", addressesPage, id), consoleFlash{Msg: "Marked the address " + addressLabel(a) + " validated: numbers may use it now."})
+	vc.flash(c, fmt.Sprintf("%s#a-%d", AddressesPage, id), consoleFlash{Msg: "Marked the address " + addressLabel(a) + " validated: numbers may use it now."})
 }
 
 func (vc *consoleVoice) deleteAddress(c *gin.Context) {
@@ -398,10 +398,10 @@ func (vc *consoleVoice) deleteAddress(c *gin.Context) {
 		return
 	}
 	if err := vc.tn.DeleteAddress(c.Request.Context(), id); err != nil {
-		vc.flash(c, fmt.Sprintf("%s#a-%d", addressesPage, id), consoleFlash{Err: vc.problemOf(err), Field: fmt.Sprintf("delete-%d", id)})
+		vc.flash(c, fmt.Sprintf("%s#a-%d", AddressesPage, id), consoleFlash{Err: vc.problemOf(err), Field: fmt.Sprintf("delete-%d", id)})
 		return
 	}
-	vc.flash(c, addressesPage, consoleFlash{Msg: fmt.Sprintf("Deleted the emergency address %d and its locations.", id)})
+	vc.flash(c, AddressesPage, consoleFlash{Msg: fmt.Sprintf("Deleted the emergency address %d and its locations.", id)})
 }
 
 func (vc *consoleVoice) addLocation(c *gin.Context) {
@@ -413,10 +413,10 @@ func (vc *consoleVoice) addLocation(c *gin.Context) {
 	l, err := vc.tn.AddLocation(c.Request.Context(), id, name)
 	if err != nil {
 		field := fmt.Sprintf("location-%d", id)
-		vc.flash(c, fmt.Sprintf("%s#a-%d", addressesPage, id), consoleFlash{Err: vc.problemOf(err), Field: field, Values: map[string]string{field: name}})
+		vc.flash(c, fmt.Sprintf("%s#a-%d", AddressesPage, id), consoleFlash{Err: vc.problemOf(err), Field: field, Values: map[string]string{field: name}})
 		return
 	}
-	vc.flash(c, fmt.Sprintf("%s#a-%d", addressesPage, id), consoleFlash{Msg: "Added the location " + l.Name + "."})
+	vc.flash(c, fmt.Sprintf("%s#a-%d", AddressesPage, id), consoleFlash{Msg: "Added the location " + l.Name + "."})
 }
 
 func (vc *consoleVoice) deleteLocation(c *gin.Context) {
@@ -426,12 +426,12 @@ func (vc *consoleVoice) deleteLocation(c *gin.Context) {
 	}
 	loc, err := strconv.ParseUint(c.Param("location"), 10, 32)
 	if err != nil || loc == 0 {
-		vc.flash(c, addressesPage, consoleFlash{Err: fmt.Sprintf("%q is not a location id: use the button beside the location", c.Param("location"))})
+		vc.flash(c, AddressesPage, consoleFlash{Err: fmt.Sprintf("%q is not a location id: use the button beside the location", c.Param("location"))})
 		return
 	}
 	if err := vc.tn.DeleteLocation(c.Request.Context(), AdminOf(c), id, uint(loc)); err != nil {
-		vc.flash(c, fmt.Sprintf("%s#a-%d", addressesPage, id), consoleFlash{Err: vc.problemOf(err), Field: fmt.Sprintf("location-%d-%d", id, loc)})
+		vc.flash(c, fmt.Sprintf("%s#a-%d", AddressesPage, id), consoleFlash{Err: vc.problemOf(err), Field: fmt.Sprintf("location-%d-%d", id, loc)})
 		return
 	}
-	vc.flash(c, fmt.Sprintf("%s#a-%d", addressesPage, id), consoleFlash{Msg: "Removed the location."})
+	vc.flash(c, fmt.Sprintf("%s#a-%d", AddressesPage, id), consoleFlash{Msg: "Removed the location."})
 }

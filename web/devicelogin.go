@@ -131,6 +131,18 @@ type dlPage struct {
 	Organization string
 }
 
+// DeviceLogin is the web sign-in for phones (/devicelogin): the pages a
+// person opens from a phone's code, ending in the phone's tokens.
+func DeviceLogin(svc *signin.Service) Module { return deviceLoginModule{svc: svc} }
+
+type deviceLoginModule struct{ svc *signin.Service }
+
+// Mount adds the pages.
+func (m deviceLoginModule) Mount(rt *Routes) {
+	d := &deviceLogin{s: rt.Server, svc: m.svc, key: store.NewKey(rt.Server.DB, "devicelogin-cookie")}
+	d.mount(rt.Root)
+}
+
 func (d *deviceLogin) mount(r *gin.Engine) {
 	r.GET("/devicelogin", d.start)
 	r.GET("/devicelogin/:step", d.show)
@@ -151,7 +163,7 @@ func cookieMAC(key, body []byte) []byte {
 }
 
 func (d *deviceLogin) render(c *gin.Context, status int, page string, p dlPage) {
-	p.Organization = organizationName(c, d.s.Tenant)
+	p.Organization = OrganizationName(c, d.s.Tenant)
 	var buf bytes.Buffer
 	if err := signinPages[page].ExecuteTemplate(&buf, "layout", p); err != nil {
 		d.s.Fail(c, err)
@@ -451,7 +463,7 @@ func (d *deviceLogin) code(c *gin.Context) {
 	pc, err := d.svc.LookupUserCode(c.Request.Context(), st.TypedCode, st.Username, c.ClientIP())
 	if err != nil {
 		// The code typed is a secret of the phone's: it is never logged.
-		d.s.logSignIn(c, "signin.web", err, "upn", st.Username, "step", "code")
+		d.s.LogSignIn(c, "signin.web", err, "upn", st.Username, "step", "code")
 		d.failWith(c, st, stepCode, err)
 		return
 	}
@@ -464,7 +476,7 @@ func (d *deviceLogin) code(c *gin.Context) {
 			d.s.Fail(c, err)
 			return
 		}
-		d.s.logSignIn(c, "signin.web", err, "upn", st.Username, "step", "confirm")
+		d.s.LogSignIn(c, "signin.web", err, "upn", st.Username, "step", "confirm")
 		d.refuse(c, st, status, stepTitles[stepRefused], msg)
 		return
 	}
@@ -504,7 +516,7 @@ func (d *deviceLogin) confirm(c *gin.Context) {
 			d.stepFailed(c, st, err, st.Username, stepConfirm)
 			return
 		}
-		d.s.Log.Info("sign-in declined", "event", "signin.web", "upn", st.Username, "ip", c.ClientIP(), "result", resultDeclined)
+		d.s.Log.Info("sign-in declined", "event", "signin.web", "upn", st.Username, "ip", c.ClientIP(), "result", ResultDeclined)
 		d.refuse(c, st, http.StatusOK, "Sign-in cancelled",
 			"You cancelled this sign-in, so the phone was not signed in. If someone sent you this code, do not use it.")
 		return
@@ -565,7 +577,7 @@ func (d *deviceLogin) next(c *gin.Context, st dlState, pc signin.PendingCode, ne
 	case next.EnrollCode:
 		st.Step = stepEnrollCode
 	case next.Done:
-		d.s.logSignIn(c, "signin.web", nil, "upn", upn, "step", "password")
+		d.s.LogSignIn(c, "signin.web", nil, "upn", upn, "step", "password")
 		st.Step, st.Manufacturer, st.Pending, st.Confirmed = stepDone, pc.Manufacturer, "", false
 	case next.Enroll:
 		st.Step, st.Enroll = stepOTP, true
@@ -611,7 +623,7 @@ func (d *deviceLogin) stepFailed(c *gin.Context, st dlState, err error, upn, ste
 		d.s.Fail(c, err)
 		return
 	}
-	d.s.logSignIn(c, "signin.web", err, "upn", upn, "step", step)
+	d.s.LogSignIn(c, "signin.web", err, "upn", upn, "step", step)
 	fe, _ := fault.As(err)
 	if fe.Kind == fault.Unauthorized || fe.Kind == fault.Invalid || fe.Kind == fault.RateLimited {
 		d.failWith(c, st, step, err)
@@ -633,7 +645,7 @@ func (d *deviceLogin) otp(c *gin.Context) {
 		d.stepFailed(c, st, err, st.person(), stepOTP)
 		return
 	}
-	d.s.logSignIn(c, "signin.web", nil, "upn", st.person(), "step", "otp")
+	d.s.LogSignIn(c, "signin.web", nil, "upn", st.person(), "step", "otp")
 	st.Step, st.Manufacturer, st.Pending, st.Confirmed, st.Enroll = stepDone, pc.Manufacturer, "", false, false
 	d.goTo(c, st)
 }

@@ -110,7 +110,7 @@ func enrolmentAct(c *gin.Context, s *Server, svc *phoneid.Service, mac, action s
 		return Reenrolled{MAC: m, State: ReenrolledState,
 			Message: "deskprov forgot phone " + m + "'s enrolment and credentials: its next request is a first contact, which issues new credentials (after approval, when approval is required)"}, nil
 	}
-	return nil, fault.NotFoundf("no action %q on a phone's enrolment: use approve, revoke or reenrol", clipText(action, 40))
+	return nil, fault.NotFoundf("no action %q on a phone's enrolment: use approve, revoke or reenrol", ClipText(action, 40))
 }
 
 func (h *enrolmentAPI) act(c *gin.Context) {
@@ -127,7 +127,7 @@ func (h *enrolmentAPI) audit(c *gin.Context) {
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			h.s.Fail(c, fault.FieldInvalid("limit", "limit must be a whole number from 1 to 1000, not %q", clipText(v, 40)))
+			h.s.Fail(c, fault.FieldInvalid("limit", "limit must be a whole number from 1 to 1000, not %q", ClipText(v, 40)))
 			return
 		}
 		limit = n
@@ -172,7 +172,7 @@ func (h *enrolmentAPI) putSettings(c *gin.Context) {
 }
 
 // clipText shortens what a client sent before an error message repeats it.
-func clipText(s string, n int) string {
+func ClipText(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "…"
 	}

@@ -97,7 +97,7 @@ func TestEnrolmentAPIRefusesEveryoneButAnAdmin(t *testing.T) {
 			t.Fatalf("the phone was not issued credentials: %v", err)
 		}
 		forged, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: "admin", Issuer: "http://prov.test",
-			Audience: jwt.ClaimStrings{adminAudience}, ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}).SignedString([]byte("not the server's key, 32 bytes!!"))
+			Audience: jwt.ClaimStrings{AdminAudience}, ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}).SignedString([]byte("not the server's key, 32 bytes!!"))
 		if err != nil {
 			t.Fatal(err)
 		}

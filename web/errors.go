@@ -22,7 +22,7 @@ import (
 // placeholders, fault/words.go), so that a client with its own words —
 // the CLI says "--address" where the API says "emergencyAddressId" —
 // can say the same thing in them.
-type errorBody struct {
+type ErrorBody struct {
 	Error    string      `json:"error"`
 	Message  string      `json:"message"`
 	Code     string      `json:"code,omitempty"`
@@ -32,7 +32,7 @@ type errorBody struct {
 }
 
 func writeError(c *gin.Context, status int, kind, msg string) {
-	c.AbortWithStatusJSON(status, errorBody{Error: kind, Message: msg})
+	c.AbortWithStatusJSON(status, ErrorBody{Error: kind, Message: msg})
 }
 
 // StatusOf maps a fault kind to its HTTP status.
@@ -64,7 +64,7 @@ func StatusOf(k fault.Kind) int {
 // broken dependencies: they are logged in full and shown to the client only
 // as an internal error.
 func (s *Server) Fail(c *gin.Context, err error) {
-	fe, ok := s.asFault(err)
+	fe, ok := s.AsFault(err)
 	if !ok {
 		s.Log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 		writeError(c, http.StatusInternalServerError, string(fault.Internal), "the server could not complete the request; the details are in its log")
@@ -73,7 +73,7 @@ func (s *Server) Fail(c *gin.Context, err error) {
 	if fe.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
 	}
-	c.AbortWithStatusJSON(StatusOf(fe.Kind), errorBody{Error: string(fe.Kind), Message: fe.In(apiWords{}), Code: fe.Code, Field: fe.Field,
+	c.AbortWithStatusJSON(StatusOf(fe.Kind), ErrorBody{Error: string(fe.Kind), Message: fe.In(apiWords{}), Code: fe.Code, Field: fe.Field,
 		Fix: fe.Fixes, Template: fe.Template})
 }
 

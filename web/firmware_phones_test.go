@@ -48,7 +48,7 @@ func fwPhonesServer(t *testing.T, db *gorm.DB) (string, string, *provisioning.Se
 	prov.Policy = ps
 	prov.PhoneCredentials = []string{}
 	prov.Firmware = provTestFirmware{fs}
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, PolicyModule(ps), fw, Provisioning{Service: prov, Images: fw.ServeImage})
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, PolicyModule(ps), fw, Provisioning{Service: prov, Images: fw.ServeImage}, Devices{Service: prov})
 	if err != nil {
 		t.Fatal(err)
 	}

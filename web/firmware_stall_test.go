@@ -119,7 +119,7 @@ func TestStalledDownloadsReleaseTheirSlots(t *testing.T) {
 	if code := firmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", image, nil, &img); code != 201 {
 		t.Fatalf("upload %d", code)
 	}
-	path := "/prov/yealink/T46-28.83.0.120.rom?mac=" + firmwareTestOffer(t, fw.svc, img.SHA256, firmware.Device{Vendor: "yealink", Model: "T46G", MAC: "0015650000aa", Version: "28.83.0.100"})
+	path := "/prov/yealink/T46-28.83.0.120.rom?mac=" + firmwareTestOffer(t, FirmwareService(fw), img.SHA256, firmware.Device{Vendor: "yealink", Model: "T46G", MAC: "0015650000aa", Version: "28.83.0.100"})
 
 	var stuck []net.Conn
 	for range 3 {
@@ -161,7 +161,7 @@ func TestStalledDownloadsReleaseTheirSlots(t *testing.T) {
 		if code := firmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", image, nil, &img); code != 201 {
 			t.Fatalf("upload %d", code)
 		}
-		path := "/prov/yealink/T46-28.83.0.120.rom?mac=" + firmwareTestOffer(t, fw.svc, img.SHA256, firmware.Device{Vendor: "yealink", Model: "T46G", MAC: "0015650000aa", Version: "28.83.0.100"})
+		path := "/prov/yealink/T46-28.83.0.120.rom?mac=" + firmwareTestOffer(t, FirmwareService(fw), img.SHA256, firmware.Device{Vendor: "yealink", Model: "T46G", MAC: "0015650000aa", Version: "28.83.0.100"})
 		c, br := stallTestGet(t, base, path, false)
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil || resp.StatusCode != 200 {

@@ -23,6 +23,7 @@ import (
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // firmwareTestProv stands in for provisioning's /prov/ routes: it hands
@@ -198,7 +199,7 @@ func TestFirmwareUploadAPI(t *testing.T) {
 			req.Header.Set("Content-Type", mw.FormDataContentType())
 			req.Header.Set("Authorization", "Bearer "+token)
 			rec := httptest.NewRecorder()
-			fw.s.Handler().ServeHTTP(rec, req) // returns when the handler is done
+			FirmwareServer(fw).Handler().ServeHTTP(rec, req) // returns when the handler is done
 			entries, _ := os.ReadDir(svc.Dir())
 			var imgs []firmware.ImageView
 			tenantCall(t, base, token, "GET", "/api/v1/firmware?vendor=yealink", "", &imgs)
@@ -215,14 +216,14 @@ func TestFirmwareUploadAPI(t *testing.T) {
 			part.Write(bytes.Repeat([]byte("x"), 4<<20))
 			mw.Close()
 			total := buf.Len()
-			body := &countingReader{r: &buf}
+			body := &webtest.CountingReader{R: &buf}
 			req := httptest.NewRequest("POST", "/api/v1/firmware", body)
 			req.Header.Set("Content-Type", mw.FormDataContentType())
 			req.Header.Set("Authorization", "Bearer "+token)
 			rec := httptest.NewRecorder()
-			fw.s.Handler().ServeHTTP(rec, req)
-			if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"field":"revision"`) || body.n > 64<<10 {
-				t.Fatalf("answered %d %s after reading %d of %d bytes", rec.Code, rec.Body, body.n, total)
+			FirmwareServer(fw).Handler().ServeHTTP(rec, req)
+			if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"field":"revision"`) || body.N > 64<<10 {
+				t.Fatalf("answered %d %s after reading %d of %d bytes", rec.Code, rec.Body, body.N, total)
 			}
 		})
 		t.Run("a field after the file is refused, naming it", func(t *testing.T) {
@@ -380,11 +381,11 @@ func TestFirmwareDelivery(t *testing.T) {
 			}
 		})
 		t.Run("beyond the download cap the answer is 503 with Retry-After", func(t *testing.T) {
-			fw.slots <- struct{}{}
-			fw.slots <- struct{}{}
+			FirmwareSlots(fw) <- struct{}{}
+			FirmwareSlots(fw) <- struct{}{}
 			resp, _ := firmwareTestGet(t, "GET", url, nil)
-			<-fw.slots
-			<-fw.slots
+			<-FirmwareSlots(fw)
+			<-FirmwareSlots(fw)
 			if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "7" {
 				t.Fatalf("%d %v", resp.StatusCode, resp.Header)
 			}
@@ -436,7 +437,7 @@ func TestReachesEnd(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := reachesEnd(c.status, c.rng, 1000); got != c.want {
+			if got := ReachesEnd(c.status, c.rng, 1000); got != c.want {
 				t.Fatalf("got %v", got)
 			}
 		})

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskprov/deskprov/web/webtest"
+
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/firmware"
@@ -48,8 +50,8 @@ func fleetTestServer(t *testing.T, db *gorm.DB) fleetEnv {
 			t.Fatal(err)
 		}
 	}
-	tn, box := testOrg(t, db, tenant.UserInput{UPN: "amosm@contoso.com", Password: "S3cret!pass"})
-	testAdmin(t, tn)
+	tn, box := webtest.Org(t, db, tenant.UserInput{UPN: "amosm@contoso.com", Password: "S3cret!pass"})
+	webtest.Admin(t, tn)
 	for _, a := range []struct {
 		name string
 		role tenant.Role
@@ -72,9 +74,9 @@ func fleetTestServer(t *testing.T, db *gorm.DB) fleetEnv {
 	prov.Policy = ps
 	prov.PhoneCredentials = []string{}
 	prov.Firmware = provTestFirmware{fs}
-	si := testSignIn(db, tn, box, "http://prov.test")
+	si := webtest.SignIn(db, tn, box, "http://prov.test")
 	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Now: clock.Now}, PolicyModule(ps), fw,
-		Provisioning{Service: prov, Images: fw.ServeImage}, FleetModule{Devices: prov, Firmware: fs, SignIn: si})
+		Provisioning{Service: prov, Images: fw.ServeImage}, Devices{Service: prov}, FleetModule{Devices: prov, Firmware: fs, SignIn: si})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -320,7 +320,7 @@ func TestInvalidUTF8IsBlamedOnItsField(t *testing.T) {
 		"{\"list\":[\"ok\",\"\xff\"]}":                          "list",
 		"\"\xff\"":                                              "",
 	} {
-		if got := invalidUTF8Field([]byte(body)); got != want {
+		if got := InvalidUTF8Field([]byte(body)); got != want {
 			t.Errorf("%q: %q, want %q", body, got, want)
 		}
 	}

@@ -85,7 +85,7 @@ func TestAudioCodesFirmwareURLNamesThePhone(t *testing.T) {
 			calls = append(calls, imageCall{r.Vendor, r.Name, r.MAC})
 			return false
 		}
-		s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, Provisioning{Service: prov, Images: images})
+		s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, Provisioning{Service: prov, Images: images}, Devices{Service: prov})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -46,7 +46,7 @@ import (
 var myFiles embed.FS
 
 const (
-	mySessionCookie = "deskprov_my_session"
+	MySessionCookie = "deskprov_my_session"
 	myNonceCookie   = "deskprov_my_nonce"
 	myMFACookie     = "deskprov_my_mfa"
 	myFlashCookie   = "deskprov_my_flash"
@@ -56,7 +56,7 @@ const (
 )
 
 var myPages = func() map[string]*template.Template {
-	funcs := template.FuncMap{"sessionTime": sessionTime, "pathEscape": url.PathEscape}
+	funcs := template.FuncMap{"sessionTime": SessionTime, "pathEscape": url.PathEscape}
 	out := map[string]*template.Template{}
 	for _, p := range []string{"signin", "code", "my", "problem"} {
 		out[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(myFiles, "templates/my/layout.html", "templates/my/"+p+".html"))
@@ -275,7 +275,7 @@ func (m *myPage) render(c *gin.Context, status int, page string, v myView) {
 		return
 	}
 	v.CSRF = tok
-	v.Organization = organizationName(c, m.s.Tenant)
+	v.Organization = OrganizationName(c, m.s.Tenant)
 	var buf bytes.Buffer
 	if err := myPages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
 		m.s.Fail(c, err)
@@ -296,14 +296,14 @@ func (m *myPage) messageOf(c *gin.Context, err error) string {
 		if fe.RetryAfter > 0 {
 			c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
 		}
-		return fe.In(consoleWords{})
+		return fe.In(ConsoleWords{})
 	}
 	m.s.Log.Error("my page request failed", "path", c.Request.URL.Path, "err", err)
 	return "The server could not do that just now. Try again in a moment."
 }
 
 func (m *myPage) sessionToken(c *gin.Context) string {
-	if ck, err := c.Request.Cookie(mySessionCookie); err == nil {
+	if ck, err := c.Request.Cookie(MySessionCookie); err == nil {
 		return ck.Value
 	}
 	return ""
@@ -323,7 +323,7 @@ func (m *myPage) requirePerson(c *gin.Context) {
 			f.Err = fe.Message
 		}
 		if m.sessionToken(c) != "" {
-			m.setCookie(c, mySessionCookie, "", -1)
+			m.setCookie(c, MySessionCookie, "", -1)
 		}
 		m.flash(c, "/my/signin", f)
 		c.Abort()
@@ -366,7 +366,7 @@ func (m *myPage) signin(c *gin.Context) {
 }
 
 func (m *myPage) startSession(c *gin.Context, token string) {
-	m.setCookie(c, mySessionCookie, token, int(signin.PersonSessionTTL.Seconds()))
+	m.setCookie(c, MySessionCookie, token, int(signin.PersonSessionTTL.Seconds()))
 	m.newNonce(c) // a fresh CSRF nonce for the new session
 	c.Redirect(http.StatusSeeOther, "/my")
 }
@@ -417,7 +417,7 @@ func (m *myPage) signout(c *gin.Context) {
 		m.s.Fail(c, err)
 		return
 	}
-	m.setCookie(c, mySessionCookie, "", -1)
+	m.setCookie(c, MySessionCookie, "", -1)
 	m.flash(c, "/my/signin", myFlash{Msg: "You are signed out."})
 }
 
@@ -449,7 +449,7 @@ func (m *myPage) page(c *gin.Context) {
 		return
 	}
 	for _, x := range sessions {
-		v.Phones = append(v.Phones, myPhone{MAC: x.MAC, Label: macLabel(x.MAC), Maker: signin.Clients[x.ClientID],
+		v.Phones = append(v.Phones, myPhone{MAC: x.MAC, Label: MACLabel(x.MAC), Maker: signin.Clients[x.ClientID],
 			Method: methodWords[x.Method], Since: x.CreatedAt, PINSet: x.PINSet, Locked: x.Locked, Pairing: pairing})
 	}
 	m.render(c, http.StatusOK, "my", v)
@@ -481,7 +481,7 @@ func (m *myPage) phoneSignOut(c *gin.Context) {
 		if err == nil {
 			m.s.Log.Info("person signed a phone out on /my", "event", "my.signout", "upn", upn, "mac", mac)
 		}
-		return myFlash{Msg: "Phone " + macLabel(strings.ToLower(mac)) + " is signed out. It shows the sign-in screen the next time it checks in."}, err
+		return myFlash{Msg: "Phone " + MACLabel(strings.ToLower(mac)) + " is signed out. It shows the sign-in screen the next time it checks in."}, err
 	})
 }
 
@@ -511,25 +511,10 @@ func (m *myPage) pairingCode(c *gin.Context) {
 		}
 		f := myFlash{MAC: reg.MAC, Code: reg.PairingCode, Msg: "Type this code into the PC app to pair it with your phone."}
 		if reg.CodeExpiresAt != nil {
-			f.Expires = sessionTime(*reg.CodeExpiresAt)
+			f.Expires = SessionTime(*reg.CodeExpiresAt)
 		}
 		return f, nil
 	})
-}
-
-// macLabel writes a MAC the way it is printed on phones.
-func macLabel(mac string) string {
-	if len(mac) != 12 {
-		return mac
-	}
-	var b strings.Builder
-	for i := 0; i < 12; i += 2 {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		b.WriteString(strings.ToUpper(mac[i : i+2]))
-	}
-	return b.String()
 }
 
 var methodWords = map[signin.Method]string{

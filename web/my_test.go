@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskprov/deskprov/web/webtest"
+
 	"github.com/pquerna/otp/totp"
 	"gorm.io/gorm"
 
@@ -51,13 +53,13 @@ func myTestServer(t *testing.T, db *gorm.DB) myEnv {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
 	ctx := context.Background()
-	tn, box := testOrg(t, db,
+	tn, box := webtest.Org(t, db,
 		tenant.UserInput{UPN: "amosm@contoso.com", Password: "correct horse"},
 		tenant.UserInput{UPN: "eve@contoso.com", Password: "eve password"},
 		tenant.UserInput{UPN: "mfa@contoso.com", Password: "mfa password", MFA: true},
 		tenant.UserInput{UPN: "guess@contoso.com", Password: "guess password"},
 	)
-	testAdmin(t, tn)
+	webtest.Admin(t, tn)
 	if err := tn.SetTOTPSecret(ctx, "mfa@contoso.com", myMFAKey); err != nil {
 		t.Fatal(err)
 	}
@@ -70,9 +72,9 @@ func myTestServer(t *testing.T, db *gorm.DB) myEnv {
 	if _, err := pol.Grant(ctx, "admin", "amosm@contoso.com", &name); err != nil {
 		t.Fatal(err)
 	}
-	si := testSignIn(db, tn, box, ts.URL)
+	si := webtest.SignIn(db, tn, box, ts.URL)
 	bt := btoe.New(db, pol, si, si.PCPasswords())
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(si), NumbersModule{}, BToE(bt, si), My(si, pol, bt))
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(si), DeviceLogin(si), NumbersModule{}, BToE(bt, si), My(si, pol, bt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +207,7 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 			t.Fatalf("the sign-in page after a wrong password: %.600s", b.page)
 		}
 		b.signIn("amosm@contoso.com", "correct horse")
-		ck := b.cookie(mySessionCookie)
+		ck := b.cookie(MySessionCookie)
 		if ck == nil {
 			t.Fatal("no session cookie")
 		}
@@ -233,14 +235,14 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 			env.srv.Handler().ServeHTTP(w, req)
 			var sess *http.Cookie
 			for _, c := range w.Result().Cookies() {
-				if c.Name == mySessionCookie {
+				if c.Name == MySessionCookie {
 					sess = c
 				}
 			}
 			if w.Code != http.StatusSeeOther || sess == nil || !sess.HttpOnly || !sess.Secure || sess.SameSite != http.SameSiteLaxMode || sess.Path != "/my" {
 				t.Fatalf("%d %+v", w.Code, sess)
 			}
-			if sess.Name == consoleSessionCookie {
+			if sess.Name == ConsoleSessionCookie {
 				t.Fatal("the console's cookie name")
 			}
 		})
@@ -261,17 +263,17 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 		})
 
 		t.Run("an admin console cookie, an admin token or a phone token is not a /my session", func(t *testing.T) {
-			console, err := env.srv.auth.Issue(context.Background(), "admin", tenant.AdminSessionConsole, "")
+			console, err := AdminAuthOf(env.srv).Issue(context.Background(), "admin", tenant.AdminSessionConsole, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			for name, set := range map[string]func(*http.Request){
-				"console cookie":             func(r *http.Request) { r.AddCookie(&http.Cookie{Name: consoleSessionCookie, Value: console}) },
-				"console token as /my's":     func(r *http.Request) { r.AddCookie(&http.Cookie{Name: mySessionCookie, Value: console}) },
+				"console cookie":             func(r *http.Request) { r.AddCookie(&http.Cookie{Name: ConsoleSessionCookie, Value: console}) },
+				"console token as /my's":     func(r *http.Request) { r.AddCookie(&http.Cookie{Name: MySessionCookie, Value: console}) },
 				"admin bearer":               func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+env.admin) },
 				"phone bearer":               func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+amos.access) },
-				"phone token as /my's":       func(r *http.Request) { r.AddCookie(&http.Cookie{Name: mySessionCookie, Value: amos.access}) },
-				"phone refresh token as /my": func(r *http.Request) { r.AddCookie(&http.Cookie{Name: mySessionCookie, Value: amos.fresh}) },
+				"phone token as /my's":       func(r *http.Request) { r.AddCookie(&http.Cookie{Name: MySessionCookie, Value: amos.access}) },
+				"phone refresh token as /my": func(r *http.Request) { r.AddCookie(&http.Cookie{Name: MySessionCookie, Value: amos.fresh}) },
 			} {
 				req, _ := http.NewRequest(http.MethodGet, env.url+"/my", nil)
 				set(req)
@@ -399,7 +401,7 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 				t.Fatalf("%d %s", st, b.loc)
 			}
 			req, _ := http.NewRequest(http.MethodGet, env.url+"/my", nil)
-			req.AddCookie(&http.Cookie{Name: mySessionCookie, Value: copyOf})
+			req.AddCookie(&http.Cookie{Name: MySessionCookie, Value: copyOf})
 			if st := newMyBrowser(t, env.url).do(req); st != http.StatusSeeOther {
 				t.Fatalf("a copy of the signed-out cookie: %d", st)
 			}

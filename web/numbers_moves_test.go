@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/deskprov/deskprov/web/webtest"
+
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/signin"
@@ -477,10 +479,10 @@ func voiceSigninServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	var h http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
-	tn, box := testOrg(t, db, tenant.UserInput{UPN: "amosm@contoso.com", Password: "correct horse"})
-	testAdmin(t, tn)
-	svc := testSignIn(db, tn, box, ts.URL)
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(svc), NumbersModule{})
+	tn, box := webtest.Org(t, db, tenant.UserInput{UPN: "amosm@contoso.com", Password: "correct horse"})
+	webtest.Admin(t, tn)
+	svc := webtest.SignIn(db, tn, box, ts.URL)
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(svc), DeviceLogin(svc), NumbersModule{})
 	if err != nil {
 		t.Fatal(err)
 	}

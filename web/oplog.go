@@ -15,23 +15,23 @@ import (
 
 // Results of a sign-in event.
 const (
-	resultOK       = "ok"
-	resultRefused  = "refused"
-	resultDeclined = "declined"
+	ResultOK       = "ok"
+	ResultRefused  = "refused"
+	ResultDeclined = "declined"
 )
 
 // logSignIn logs one sign-in attempt's outcome as event; a refusal that is
 // a lockout (the guess budgets ran out) is logged again as signin.lockout,
 // so that an operator can look for lockouts alone.
-func (s *Server) logSignIn(c *gin.Context, event string, err error, who ...any) {
+func (s *Server) LogSignIn(c *gin.Context, event string, err error, who ...any) {
 	base := append([]any{"event", event}, who...)
 	base = append(base, "ip", c.ClientIP())
 	if err == nil {
-		s.Log.Info("sign-in", append(base, "result", resultOK)...)
+		s.Log.Info("sign-in", append(base, "result", ResultOK)...)
 		return
 	}
 	reason, locked := reasonOf(err)
-	s.Log.Info("sign-in refused", append(base, "result", resultRefused, "reason", reason)...)
+	s.Log.Info("sign-in refused", append(base, "result", ResultRefused, "reason", reason)...)
 	if locked {
 		lock := append([]any{"event", "signin.lockout", "of", event}, who...)
 		s.Log.Info("sign-in locked out", append(lock, "ip", c.ClientIP(), "reason", reason)...)

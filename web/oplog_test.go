@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deskprov/deskprov/web/webtest"
+
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/internal/logtest"
@@ -53,13 +55,13 @@ func oplogTestServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	var h http.Handler
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
-	tn, box := testOrg(t, db)
-	testAdmin(t, tn)
-	svc := testSignIn(db, tn, box, ts.URL)
+	tn, box := webtest.Org(t, db)
+	webtest.Admin(t, tn)
+	svc := webtest.SignIn(db, tn, box, ts.URL)
 	ps := policy.New(db)
 	ps.Secrets = policytest.Box(t)
 	ps.Users = tn
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(svc), PolicyModule(ps))
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(svc), DeviceLogin(svc), PolicyModule(ps))
 	if err != nil {
 		t.Fatal(err)
 	}

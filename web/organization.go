@@ -45,7 +45,7 @@ func mountOrganization(a *gin.RouterGroup, s *Server, tn *tenant.Service) {
 
 // organizationName is the name the people's pages show: the organisation's,
 // or "deskprov" while it has none (or the store cannot say).
-func organizationName(c *gin.Context, tn *tenant.Service) string {
+func OrganizationName(c *gin.Context, tn *tenant.Service) string {
 	if tn != nil {
 		if o, err := tn.Organization(c.Request.Context()); err == nil && o.Name != "" {
 			return o.Name

@@ -12,7 +12,7 @@ import (
 // (store.IsUnavailable) becomes fault.Unavailable with store.RetryAfter, so
 // that during a database outage phones and admins get 503 with Retry-After,
 // and back off, instead of a 500 that says the server is broken.
-func (s *Server) asFault(err error) (*fault.Error, bool) {
+func (s *Server) AsFault(err error) (*fault.Error, bool) {
 	if fe, ok := fault.As(err); ok {
 		return fe, true
 	}

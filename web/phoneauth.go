@@ -42,7 +42,7 @@ func (s *Server) RequirePhone(c *gin.Context, mac string) bool {
 	if err := phoneAuthErr(c); err != nil {
 		msg = err.Error()
 	}
-	s.challengePhoneAfter(c)
+	s.ChallengePhoneAfter(c)
 	writeError(c, http.StatusUnauthorized, "unauthorized", msg)
 	c.Abort()
 	return false
@@ -58,12 +58,12 @@ func phoneAuthErr(c *gin.Context) error {
 // PhoneAuthenticated refused, stale when only its Digest nonce was: every
 // 401 that a phone's credentials would have turned must tell the phone how
 // to send them, or a phone on plain HTTP (Digest) has no nonce to answer.
-func (s *Server) challengePhoneAfter(c *gin.Context) {
-	s.challengePhone(c, phoneid.IsStale(phoneAuthErr(c)))
+func (s *Server) ChallengePhoneAfter(c *gin.Context) {
+	s.ChallengePhone(c, phoneid.IsStale(phoneAuthErr(c)))
 }
 
 // challengePhone adds the WWW-Authenticate challenges of a phone 401.
-func (s *Server) challengePhone(c *gin.Context, stale bool) {
+func (s *Server) ChallengePhone(c *gin.Context, stale bool) {
 	if s.Phones == nil {
 		return
 	}

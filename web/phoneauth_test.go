@@ -64,7 +64,7 @@ func BenchmarkProvisioningPollAuthenticated(b *testing.B) {
 			if mode != "unauthenticated" {
 				prov.Phones = phones
 			}
-			s, err := New(Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test", Phones: phones}, Provisioning{Service: prov})
+			s, err := New(Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test", Phones: phones}, Provisioning{Service: prov}, Devices{Service: prov})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -76,7 +76,7 @@ func phoneFilesTestServer(t *testing.T, db *gorm.DB, sites provisioning.Sites) p
 	files.Reserved = prov.Reserved
 	prov.Files = files
 	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, PolicyModule(ps),
-		Provisioning{Service: prov, Files: files}, PhoneFiles(files))
+		Provisioning{Service: prov, Files: files}, Devices{Service: prov}, PhoneFiles(files))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,18 +72,16 @@ type PhoneLane struct {
 
 // NewPhoneLane makes a lane in front of hs, whose Handler should be
 // s.Handler(). Without the provisioning module every request goes to hs.
-func (s *Server) NewPhoneLane(hs *http.Server) *PhoneLane {
+func NewPhoneLane(s *Server, hs *http.Server) *PhoneLane {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &PhoneLane{s: s, hs: hs, ctx: ctx, cancel: cancel, conns: map[*laneConn]struct{}{}}
-	if s.prov != nil {
-		l.svc = s.prov.svc
-	}
+	l.svc = s.LaneFiles()
 	return l
 }
 
 // Answered is how many requests the server's phone lanes have answered
 // themselves (deskprov_phone_lane_answers_total).
-func (l *PhoneLane) Answered() int64 { return l.s.laneAnswers.Load() }
+func (l *PhoneLane) Answered() int64 { return l.s.LaneAnswers() }
 
 // Serve accepts connections on ln until Shutdown; like http.Server.Serve it
 // returns http.ErrServerClosed then.
@@ -311,8 +309,8 @@ func (l *PhoneLane) serveConn(c *laneConn) {
 		// Counted before the answer goes out, as gin's middleware counts
 		// before net/http flushes: a client that has its answer finds it
 		// in /metrics.
-		l.s.laneAnswers.Add(1)
-		l.s.requests.done(l.ctx, req.method, provRoute, status, start, func() (string, string) { return string(req.target), client })
+		l.s.CountLaneAnswer()
+		l.s.RequestDone(l.ctx, req.method, provRoute, status, start, func() (string, string) { return string(req.target), client })
 		if l.hs.WriteTimeout > 0 {
 			c.SetWriteDeadline(time.Now().Add(l.hs.WriteTimeout))
 		}

@@ -1,11 +1,9 @@
 package web
 
 import (
-	"cmp"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -30,20 +28,13 @@ type Provisioning struct {
 // Mount adds the module's routes.
 func (m Provisioning) Mount(r *Routes) {
 	h := &provHandler{s: r.Server, svc: m.Service, images: m.Images, shared: m.Files}
-	r.Server.prov = h
+	r.Server.SetLaneFiles(m.Service)
 	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPut} {
 		r.Root.Handle(method, "/prov/*name", h.file)
 	}
 	r.Server.OwnBodyLimit(http.MethodPut, "/prov/*name") // phone uploads: up to Uploads.Max
 	r.Root.POST(lpe.UpdatePath, func(c *gin.Context) { h.upx(c, false) })
 	r.Root.POST(lpe.ExtUpdatePath, func(c *gin.Context) { h.upx(c, true) })
-	a := r.Admin
-	a.GET("/devices", h.list)
-	a.GET("/devices/:mac", h.show)
-	a.GET("/devices/:mac/files", h.files)
-	a.GET("/devices/:mac/files/:name", h.preview)
-	a.GET("/devices/:mac/uploads", h.uploads)
-	a.GET("/devices/:mac/uploads/:name", h.download)
 }
 
 type provHandler struct {
@@ -58,10 +49,10 @@ type provHandler struct {
 func (h *provHandler) phoneFail(c *gin.Context, err error) {
 	status := http.StatusInternalServerError
 	msg := "internal error\n"
-	if fe, ok := h.s.asFault(err); ok {
+	if fe, ok := h.s.AsFault(err); ok {
 		// The person reading a phone's refusal is whoever set the
 		// phone up, so actions are said as the console offers them.
-		status, msg = StatusOf(fe.Kind), fe.In(consoleWords{})+"\n"
+		status, msg = StatusOf(fe.Kind), fe.In(ConsoleWords{})+"\n"
 		if fe.RetryAfter > 0 {
 			c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
 		}
@@ -101,7 +92,7 @@ func (h *provHandler) file(c *gin.Context) {
 		case fault.Unauthorized:
 			// A phone that holds credentials must present them: offer
 			// Digest (plain HTTP) and Basic (HTTPS).
-			h.s.challengePhone(c, phoneid.IsStale(err))
+			h.s.ChallengePhone(c, phoneid.IsStale(err))
 		}
 		h.phoneFail(c, err)
 		return
@@ -236,163 +227,4 @@ func etagMatch(header, etag string) bool {
 		}
 	}
 	return false
-}
-
-func (h *provHandler) list(c *gin.Context) {
-	f := provisioning.DeviceFilter{Vendor: c.Query("vendor"), Model: c.Query("model"), Firmware: c.Query("firmware"), Search: c.Query("q"), Enrolment: c.Query("enrolment")}
-	if s := c.Query("seenSince"); s != "" {
-		t, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			h.s.Fail(c, fault.FieldInvalid("seenSince", "seenSince %q is not an RFC 3339 time such as 2026-01-02T15:04:05Z", s))
-			return
-		}
-		f.SeenSince = t
-	}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > provisioning.MaxDevicePage {
-			h.s.Fail(c, fault.FieldInvalid("limit", "limit must be a whole number from 1 to %d, not %q", provisioning.MaxDevicePage, clipText(v, 40)))
-			return
-		}
-		f.Limit = n
-	}
-	if v := c.Query("after"); v != "" {
-		at, mac, _ := strings.Cut(v, ",")
-		t, err := time.Parse(time.RFC3339Nano, at)
-		m, merr := provisioning.ParseMAC(mac)
-		if err != nil || merr != nil {
-			h.s.Fail(c, fault.FieldInvalid("after", "after %q is not a page mark: pass on the after= of the Link header's next page", clipText(v, 80)))
-			return
-		}
-		f.After = provisioning.DeviceRecord{LastSeen: t, MAC: m}
-	}
-	ds, err := h.svc.Devices(c.Request.Context(), f)
-	if err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	// A full page may have more after it: the next one continues in the
-	// store after its last record (RFC 8288 Link).
-	if limit := cmp.Or(f.Limit, provisioning.MaxDevicePage); len(ds) == limit {
-		last := ds[len(ds)-1]
-		q := c.Request.URL.Query()
-		q.Set("after", last.LastSeen.UTC().Format(time.RFC3339Nano)+","+last.MAC)
-		c.Header("Link", "<"+c.Request.URL.Path+"?"+q.Encode()+">; rel=\"next\"")
-	}
-	c.JSON(http.StatusOK, ds)
-}
-
-func (h *provHandler) show(c *gin.Context) {
-	d, err := h.svc.Device(c.Request.Context(), c.Param("mac"))
-	if err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, d)
-}
-
-// previewDevice is the device an admin previews: the inventory's facts,
-// overridden (or, for a phone never seen, given) by the query's vendor,
-// model and firmware.
-func (h *provHandler) previewDevice(c *gin.Context) (provisioning.Device, error) {
-	mac, err := provisioning.ParseMAC(c.Param("mac"))
-	if err != nil {
-		return provisioning.Device{}, err
-	}
-	dev := provisioning.Device{MAC: mac}
-	rec, err := h.svc.Device(c.Request.Context(), mac)
-	switch {
-	case err == nil:
-		dev = rec.DeviceOf()
-	case fault.KindOf(err) != fault.NotFound:
-		return dev, err
-	}
-	if v := c.Query("vendor"); v != "" {
-		dev.Vendor = strings.ToLower(v)
-	}
-	if v := c.Query("model"); v != "" {
-		dev.Model = v
-	}
-	if v := c.Query("firmware"); v != "" {
-		dev.Version = v
-	}
-	if dev.Vendor == "" {
-		return dev, fault.Hintf(fault.Invalid, "deskprov has not seen %s: say which phone it is with {field} (polycom, yealink or audiocodes), {field:model} and {field:firmware}", mac).On("vendor")
-	}
-	return dev, nil
-}
-
-// provFileView is a previewed file.
-type provFileView struct {
-	Name        string `json:"name"`
-	ContentType string `json:"contentType"`
-	ETag        string `json:"etag"`
-	Body        string `json:"body"`
-}
-
-func (h *provHandler) files(c *gin.Context) {
-	dev, err := h.previewDevice(c)
-	if err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	fam := h.svc.Family(dev.Vendor)
-	if fam == nil {
-		h.s.Fail(c, fault.FieldInvalid("vendor", "deskprov renders no files for vendor %q", dev.Vendor))
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"device": dev, "files": fam.Files(dev)})
-}
-
-func (h *provHandler) preview(c *gin.Context) {
-	dev, err := h.previewDevice(c)
-	if err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	f, err := h.svc.PreviewAt(c.Request.Context(), dev, c.Param("name"), c.Query("site"))
-	if err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, provFileView{Name: f.Name, ContentType: f.ContentType, ETag: f.ETag, Body: string(f.Body)})
-}
-
-func (h *provHandler) uploads(c *gin.Context) {
-	mac, err := provisioning.ParseMAC(c.Param("mac"))
-	if err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	if h.svc.Uploads == nil {
-		c.JSON(http.StatusOK, []provisioning.UploadInfo{})
-		return
-	}
-	list, err := h.svc.Uploads.List(c.Request.Context(), mac)
-	if err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, list)
-}
-
-func (h *provHandler) download(c *gin.Context) {
-	mac, err := provisioning.ParseMAC(c.Param("mac"))
-	if err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	if h.svc.Uploads == nil {
-		h.s.Fail(c, fault.NotFoundf("this server keeps no uploads"))
-		return
-	}
-	f, info, err := h.svc.Uploads.Open(c.Request.Context(), mac, c.Param("name"))
-	if err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	defer f.Close()
-	c.Header("Content-Type", "application/octet-stream")
-	c.Header("Content-Disposition", `attachment; filename="`+info.Name+`"`)
-	http.ServeContent(c.Writer, c.Request, info.Name, info.ModifiedAt, f)
 }

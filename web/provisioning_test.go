@@ -59,7 +59,7 @@ func provTestNew(t *testing.T, db *gorm.DB) (*Server, string, *provisioning.Serv
 	prov.Uploads = testUploads(t, db, 1024)
 	phones := phoneid.New(db)
 	prov.Phones = phones
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, PolicyModule(ps), Provisioning{Service: prov})
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, PolicyModule(ps), Provisioning{Service: prov}, Devices{Service: prov})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,12 +219,12 @@ func TestEachFamilyBootSequenceIsServedAsItsPhonesExpect(t *testing.T) {
 			}
 		})
 		t.Run("an admin previews a phone's file without the phone", func(t *testing.T) {
-			var f provFileView
+			var f DeviceFileView
 			provTestJSON(t, base, tok, "/api/v1/devices/0004f2a1b2c3/files/deskprov-0004f2a1b2c3.cfg", &f)
 			if !strings.Contains(f.Body, `phoneLock.enabled="1"`) || f.ETag == "" {
 				t.Fatalf("preview %+v", f)
 			}
-			var unseen provFileView
+			var unseen DeviceFileView
 			provTestJSON(t, base, tok, "/api/v1/devices/00:15:65:00:00:01/files/001565000001.cfg?vendor=yealink&model=T48G&firmware=35.83.0.120", &unseen)
 			if !strings.HasPrefix(unseen.Body, "#!version:1.0.0.1\n") {
 				t.Fatalf("preview of an unseen phone %+v", unseen)
@@ -366,7 +366,7 @@ func BenchmarkProvisioningPoll(b *testing.B) {
 		b.Fatal(err)
 	}
 	prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, Provisioning{Service: prov})
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, Provisioning{Service: prov}, Devices{Service: prov})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -425,7 +425,7 @@ func BenchmarkProvisioningPollParallel(b *testing.B) {
 				}
 				prov.Firmware = provTestFirmware{fs}
 			}
-			s, err := New(Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test"}, Provisioning{Service: prov})
+			s, err := New(Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test"}, Provisioning{Service: prov}, Devices{Service: prov})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -456,26 +456,5 @@ func BenchmarkProvisioningPollParallel(b *testing.B) {
 				}
 			})
 		})
-	}
-}
-
-func TestProvisioningETagMatch(t *testing.T) {
-	for _, c := range []struct {
-		header string
-		want   bool
-	}{
-		{"", false},
-		{`"a1"`, true},
-		{`W/"a1"`, true},
-		{`"b2", "a1"`, true},
-		{`"b2",W/"a1"`, true},
-		{`*`, true},
-		{`"b2"`, false},
-		{`"a1`, false},
-		{`,,`, false},
-	} {
-		if got := etagMatch(c.header, `"a1"`); got != c.want {
-			t.Errorf("If-None-Match %q: %v, want %v", c.header, got, c.want)
-		}
 	}
 }

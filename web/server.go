@@ -5,12 +5,15 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/deskprov/deskprov/provisioning"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,9 +68,9 @@ type Server struct {
 	engine   *gin.Engine
 	auth     *adminAuth
 	requests *requestLog
-	// prov is the provisioning module's handler, which the phone lane
-	// (phonelane.go) stands in for; nil when it is not mounted.
-	prov *provHandler
+	// laneFiles is the provisioning service whose files the phone lane
+	// (web/phone) answers itself; nil when provisioning is not mounted.
+	laneFiles *provisioning.Service
 	// laneAnswers counts the requests phone lanes answered themselves.
 	laneAnswers atomic.Int64
 	// ownLimit holds the routes exempt from MaxBody (bodylimit.go).
@@ -135,6 +138,27 @@ func New(d Deps, modules ...Module) (*Server, error) {
 	}
 	r.Admin.GET("/openapi.json", s.serveOpenAPI)
 	return s, nil
+}
+
+// SetLaneFiles is called by the provisioning module: the phone lane answers
+// svc's phone files itself.
+func (s *Server) SetLaneFiles(svc *provisioning.Service) { s.laneFiles = svc }
+
+// LaneFiles is the provisioning service the phone lane answers for, nil when
+// provisioning is not mounted.
+func (s *Server) LaneFiles() *provisioning.Service { return s.laneFiles }
+
+// CountLaneAnswer counts a request a phone lane answered itself
+// (deskprov_phone_lane_answers_total).
+func (s *Server) CountLaneAnswer() { s.laneAnswers.Add(1) }
+
+// LaneAnswers is how many requests the phone lanes have answered themselves.
+func (s *Server) LaneAnswers() int64 { return s.laneAnswers.Load() }
+
+// RequestDone logs and counts a request answered outside gin (the phone
+// lane) as the middleware does those gin answers.
+func (s *Server) RequestDone(ctx context.Context, method, route string, status int, start time.Time, where func() (path, client string)) {
+	s.requests.done(ctx, method, route, status, start, where)
 }
 
 // Handler is the root http.Handler.

@@ -11,19 +11,17 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/signin"
-	"github.com/deskprov/deskprov/store"
 )
 
 // SignIn is the sign-in area's HTTP face: OpenID discovery and JWKS, the
 // device authorization, token and revocation endpoints, phone sign-out and
-// phone lock for phones, the /devicelogin pages for people, and the admin's
-// sign-out, PIN reset and unlock codes.
+// phone lock for phones, and the admin's sign-out, PIN reset and unlock
+// codes. The /devicelogin pages for people are DeviceLogin's.
 func SignIn(svc *signin.Service) Module { return &signinAPI{svc: svc} }
 
 type signinAPI struct {
 	s   *Server
 	svc *signin.Service
-	dl  *deviceLogin
 	// tokens counts token endpoint answers by grant and outcome.
 	tokens *prometheus.CounterVec
 }
@@ -65,8 +63,6 @@ func (h *signinAPI) Mount(r *Routes) {
 	a.POST("/users/:upn/signout", h.adminSignOutUser)
 	a.POST("/signin/keys/rotate", h.adminRotateKey)
 
-	h.dl = &deviceLogin{s: r.Server, svc: h.svc, key: store.NewKey(r.Server.DB, "devicelogin-cookie")}
-	h.dl.mount(root)
 }
 
 // oauthFail writes an RFC 6749 §5.2 error body; other errors go the usual way.
@@ -211,7 +207,7 @@ func (h *signinAPI) token(c *gin.Context) {
 			// The phone's credentials would have turned this answer: give
 			// it a nonce to answer with Digest (the token endpoint is
 			// otherwise never a phone's 401), stale when its nonce was.
-			h.s.challengePhoneAfter(c)
+			h.s.ChallengePhoneAfter(c)
 		}
 		h.oauthFail(c, err)
 		return
@@ -229,16 +225,16 @@ func (h *signinAPI) logGrant(c *gin.Context, gt string, err error) {
 	mac := c.PostForm("device_id")
 	switch gt {
 	case GrantPassword:
-		h.s.logSignIn(c, "signin.password", err, "upn", c.PostForm("username"), "mac", mac)
+		h.s.LogSignIn(c, "signin.password", err, "upn", c.PostForm("username"), "mac", mac)
 	case GrantPIN:
-		h.s.logSignIn(c, "signin.pin", err, "extension", c.PostForm("extension"), "mac", mac)
+		h.s.LogSignIn(c, "signin.pin", err, "extension", c.PostForm("extension"), "mac", mac)
 	case GrantBToE:
-		h.s.logSignIn(c, "signin.btoe", err, "mac", mac)
+		h.s.LogSignIn(c, "signin.btoe", err, "mac", mac)
 	case GrantDeviceCode:
 		if oe, ok := signin.AsOAuth(err); ok && (oe.Code == signin.ErrAuthorizationPending || oe.Code == signin.ErrSlowDown) {
 			return
 		}
-		h.s.logSignIn(c, "signin.devicecode", err, "client", c.PostForm("client_id"))
+		h.s.LogSignIn(c, "signin.devicecode", err, "client", c.PostForm("client_id"))
 	}
 }
 

@@ -72,7 +72,7 @@ func TestSignInReachesThePhoneConfigAndSignOutReturnsItToGlobal(t *testing.T) {
 		}
 		tn.Secrets, si.Secrets = box, box
 		prov.SignIn = si
-		s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts}, PolicyModule(ps), Provisioning{Service: prov}, SignIn(si))
+		s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts}, PolicyModule(ps), Provisioning{Service: prov}, Devices{Service: prov}, SignIn(si), DeviceLogin(si))
 		if err != nil {
 			t.Fatal(err)
 		}

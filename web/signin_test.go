@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskprov/deskprov/web/webtest"
+
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
@@ -49,18 +51,18 @@ func signinTestServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
 	ctx := context.Background()
-	tn, box := testOrg(t, db,
+	tn, box := webtest.Org(t, db,
 		tenant.UserInput{UPN: "amosm@contoso.com", Password: "correct horse", Extension: "4711", PIN: "1234"},
 		tenant.UserInput{UPN: "mfa@contoso.com", Password: "correct horse", MFA: true},
 	)
-	testAdmin(t, tn)
+	webtest.Admin(t, tn)
 	// A user with no licence at all.
 	if _, err := tn.CreateUser(ctx, tenant.UserInput{UPN: "nolicense@contoso.com", Password: "correct horse"}); err != nil {
 		t.Fatal(err)
 	}
-	svc := testSignIn(db, tn, box, ts.URL)
+	svc := webtest.SignIn(db, tn, box, ts.URL)
 	svc.Interval = 1
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(svc))
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(svc), DeviceLogin(svc))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskprov/deskprov/web/webtest"
+
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
@@ -70,7 +72,7 @@ func limitsServer(t *testing.T, db *gorm.DB) *limitsEnv {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(ts.Close)
 	ctx := context.Background()
-	tn, box := testOrg(t, db,
+	tn, box := webtest.Org(t, db,
 		tenant.UserInput{UPN: "amosm@contoso.com", Password: "correct horse"},
 		tenant.UserInput{UPN: "alice@contoso.com", Password: "correct horse", SkypeLocation: "OnPremises", Extension: "4321", PIN: "2580"},
 		tenant.UserInput{UPN: "mfa@contoso.com", Password: "correct horse", MFA: true},
@@ -83,11 +85,11 @@ func limitsServer(t *testing.T, db *gorm.DB) *limitsEnv {
 		env.hashes.Add(1)
 		return bcrypt.CompareHashAndPassword(hash, secret)
 	}
-	testAdmin(t, tn)
+	webtest.Admin(t, tn)
 	if err := tn.SetTOTPSecret(ctx, "mfa@contoso.com", limitsTOTPSecret); err != nil {
 		t.Fatal(err)
 	}
-	svc := testSignIn(db, tn, box, ts.URL)
+	svc := webtest.SignIn(db, tn, box, ts.URL)
 	svc.Now = env.clock
 	if err := policy.Migrate(db); err != nil {
 		t.Fatal(err)
@@ -97,7 +99,7 @@ func limitsServer(t *testing.T, db *gorm.DB) *limitsEnv {
 	bt := btoe.New(db, limitsPolicy{}, svc, svc.PCPasswords())
 	bt.Now = env.clock
 	bt.PollInterval = 20 * time.Millisecond
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Now: env.clock, TrustedProxies: []string{"127.0.0.1"}}, SignIn(svc), BToE(bt, svc), PolicyModule(ps))
+	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Now: env.clock, TrustedProxies: []string{"127.0.0.1"}}, SignIn(svc), DeviceLogin(svc), BToE(bt, svc), PolicyModule(ps))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func sitesTestServer(t *testing.T, db *gorm.DB, defaults provisioning.Site) site
 	ps := policy.New(db)
 	ps.Users = tn
 	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", TrustedProxies: []string{"127.0.0.1"}, Phones: phones},
-		PolicyModule(ps), Provisioning{Service: p}, SitesModule{Service: sites, Defaults: p.Server.DefaultSite()})
+		PolicyModule(ps), Provisioning{Service: p}, Devices{Service: p}, SitesModule{Service: sites, Defaults: p.Server.DefaultSite()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestSitesAPI(t *testing.T) {
 			{"DELETE", "/api/v1/sites/Nope", "", 404, ""},
 		} {
 			code, body := enrolmentCall(t, e.url, "Bearer "+e.token, c.method, c.path, c.body)
-			var eb errorBody
+			var eb ErrorBody
 			json.Unmarshal([]byte(body), &eb)
 			if code != c.status || (c.field != "" && eb.Field != c.field) {
 				t.Errorf("%s %s %s: %d %s, want %d on %q", c.method, c.path, c.body, code, body, c.status, c.field)

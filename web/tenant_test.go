@@ -84,7 +84,7 @@ type tenantErr struct {
 func TestAdminAPINeedsAToken(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		base, token, s := tenantTestServer(t, db)
-		expired, _ := (&adminAuth{s: &Server{Deps: Deps{Tenant: s.Tenant, PublicURL: s.PublicURL, Now: func() time.Time { return time.Now().Add(-48 * time.Hour) }, AdminTokenTTL: time.Hour}}, key: s.auth.key}).Issue(t.Context(), "admin", tenant.AdminSessionAPI, "")
+		expired, _ := AdminAuthFor(s, Deps{Tenant: s.Tenant, PublicURL: s.PublicURL, Now: func() time.Time { return time.Now().Add(-48 * time.Hour) }, AdminTokenTTL: time.Hour}).Issue(t.Context(), "admin", tenant.AdminSessionAPI, "")
 		for _, tc := range []struct{ name, token string }{
 			{"no token", ""},
 			{"a malformed token", "not-a-jwt"},

@@ -50,5 +50,5 @@ func printableASCII(s string) bool {
 }
 
 func writeFieldError(c *gin.Context, field, msg string) {
-	c.AbortWithStatusJSON(http.StatusBadRequest, errorBody{Error: "invalid", Message: msg, Field: field})
+	c.AbortWithStatusJSON(http.StatusBadRequest, ErrorBody{Error: "invalid", Message: msg, Field: field})
 }

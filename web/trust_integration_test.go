@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deskprov/deskprov/web/webtest"
+
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/btoe"
@@ -51,11 +53,11 @@ func trustServer(t *testing.T, db *gorm.DB) trustEnv {
 			t.Fatal(err)
 		}
 	}
-	tn, box := testOrg(t, db,
+	tn, box := webtest.Org(t, db,
 		tenant.UserInput{UPN: "amosm@contoso.com", Password: "Correct-horse-1"},
 		tenant.UserInput{UPN: "bob@contoso.com", Password: "Bobs-password-1"},
 	)
-	testAdmin(t, tn)
+	webtest.Admin(t, tn)
 	ps := policy.New(db)
 	ps.Secrets = policytest.Box(t)
 	ps.Users = tn
@@ -65,10 +67,10 @@ func trustServer(t *testing.T, db *gorm.DB) trustEnv {
 	phones.Secrets = box
 	prov.Phones = phones
 	// The issuer is a name only here: nothing follows it.
-	si := testSignIn(db, tn, box, "http://prov.test")
+	si := webtest.SignIn(db, tn, box, "http://prov.test")
 	bt := btoe.New(db, btoeWebFixtures{}, si, si.PCPasswords())
 	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones},
-		PolicyModule(ps), Provisioning{Service: prov}, SignIn(si), BToE(bt, si), Enrolment(phones))
+		PolicyModule(ps), Provisioning{Service: prov}, Devices{Service: prov}, SignIn(si), DeviceLogin(si), BToE(bt, si), Enrolment(phones))
 	if err != nil {
 		t.Fatal(err)
 	}

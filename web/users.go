@@ -155,7 +155,7 @@ type consoleUserRow struct {
 
 // usersPageSize is the list's page: each row asks for its policy and
 // phones, so it is kept short.
-const usersPageSize = 25
+const UsersPageSize = 25
 
 type consoleUsersView struct {
 	consoleForm
@@ -174,14 +174,14 @@ func (uc *consoleUsers) list(c *gin.Context) {
 	if page < 1 {
 		page = 1
 	}
-	us, total, err := uc.tn.UserPage(ctx, tenant.UserQuery{Search: v.Search, Limit: usersPageSize, Offset: (page - 1) * usersPageSize})
+	us, total, err := uc.tn.UserPage(ctx, tenant.UserQuery{Search: v.Search, Limit: UsersPageSize, Offset: (page - 1) * UsersPageSize})
 	if err != nil {
 		uc.render(c, StatusOf(fault.KindOf(err)), "users", consolePageData{Title: "Users", Error: uc.problemOf(err), Body: v})
 		return
 	}
 	v.Total = total
 	if len(us) > 0 {
-		v.From, v.To = int64((page-1)*usersPageSize+1), int64((page-1)*usersPageSize+len(us))
+		v.From, v.To = int64((page-1)*UsersPageSize+1), int64((page-1)*UsersPageSize+len(us))
 	}
 	link := func(p int) string {
 		q := url.Values{"page": {strconv.Itoa(p)}}
@@ -323,7 +323,7 @@ func (uc *consoleUsers) show(c *gin.Context) {
 			f.Err = uc.problemOf(err)
 		}
 		for _, x := range ss {
-			v.Phones = append(v.Phones, consolePhoneRow{MAC: macLabel(x.MAC), Maker: signin.Clients[x.ClientID], Method: string(x.Method), Since: sessionTime(x.CreatedAt), Locked: x.Locked})
+			v.Phones = append(v.Phones, consolePhoneRow{MAC: MACLabel(x.MAC), Maker: signin.Clients[x.ClientID], Method: string(x.Method), Since: SessionTime(x.CreatedAt), Locked: x.Locked})
 		}
 	}
 	uc.render(c, http.StatusOK, "user", consolePageData{Title: u.UPN, Flash: f.Msg, Error: f.Err, Body: v})

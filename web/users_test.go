@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deskprov/deskprov/web/webtest"
+
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
@@ -34,7 +36,7 @@ func usersTestServer(t *testing.T, db *gorm.DB, upns ...string) (string, map[str
 	ctx := context.Background()
 	tn := tenant.New(db)
 	tn.HashCost = bcrypt.MinCost
-	testAdmin(t, tn)
+	webtest.Admin(t, tn)
 	for _, a := range []struct {
 		name string
 		role tenant.Role
@@ -356,7 +358,7 @@ func TestUsersConsole(t *testing.T) {
 			}
 		})
 		t.Run("the list pages in the store and searches", func(t *testing.T) {
-			for i := 0; i < usersPageSize; i++ {
+			for i := 0; i < UsersPageSize; i++ {
 				if res, _ := b.post("/admin/users", url.Values{"csrf_token": {csrf}, "upn": {"bulk" + strings.Repeat("x", i) + "@fabrikam.com"}}); res.StatusCode != http.StatusSeeOther {
 					t.Fatal(res.StatusCode)
 				}

@@ -1,6 +1,10 @@
 package web
 
-import "github.com/deskprov/deskprov/fault"
+import (
+	"strings"
+
+	"github.com/deskprov/deskprov/fault"
+)
 
 // The faces' vocabularies for a fault's facts (fault/words.go): the field
 // at fault and the actions that would clear it. The CLI's vocabulary is in
@@ -64,7 +68,7 @@ func (apiWords) Fix(f fault.Fix) string {
 // consoleWords: the controls the console's pages offer. An action the
 // console has no page for is said as the API says it, which is where an
 // admin does it.
-type consoleWords struct{}
+type ConsoleWords struct{}
 
 var consoleActions = map[string]string{
 	"login":             "the console's sign-in page, /admin/login",
@@ -79,18 +83,33 @@ var consoleOptions = map[string]string{
 	"force": `"Move the users who hold it to Global" ticked`,
 }
 
-func (consoleWords) Field(name string) string { return name }
+func (ConsoleWords) Field(name string) string { return name }
 
-func (consoleWords) Set(name string) string {
+func (ConsoleWords) Set(name string) string {
 	if s, ok := consoleOptions[name]; ok {
 		return s
 	}
 	return apiWords{}.Set(name)
 }
 
-func (consoleWords) Fix(f fault.Fix) string {
+func (ConsoleWords) Fix(f fault.Fix) string {
 	if p, ok := consoleActions[f.Action]; ok {
 		return fault.Phrase(p, f)
 	}
 	return apiWords{}.Fix(f)
+}
+
+// MACLabel writes a MAC the way it is printed on phones.
+func MACLabel(mac string) string {
+	if len(mac) != 12 {
+		return mac
+	}
+	var b strings.Builder
+	for i := 0; i < 12; i += 2 {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		b.WriteString(strings.ToUpper(mac[i : i+2]))
+	}
+	return b.String()
 }

@@ -83,7 +83,7 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	a.adoptOld("shared phone files", n, nil, err)
 	files.Reserved = p.Reserved
 	p.Files = files
-	a.modules = append(a.modules, web.Provisioning{Service: p, Images: images, Files: files}, web.PhoneFiles(files))
+	a.modules = append(a.modules, web.Provisioning{Service: p, Images: images, Files: files}, web.Devices{Service: p}, web.PhoneFiles(files))
 	// The console's Devices and Sign-in pages act through these same
 	// services, so they see what the phones and the API see.
 	dc := web.DeviceConsole{Prov: p, Phones: a.phones}

@@ -491,7 +491,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		// Plain HTTP goes through the phone lane, which answers phone
 		// config polls itself and hands everything else to hs
 		// (web/phonelane.go).
-		lane := srv.NewPhoneLane(hs)
+		lane := web.NewPhoneLane(srv, hs)
 		serveOn, shutdown = lane.Serve, lane.Shutdown
 	}
 	errc := make(chan error, 1)

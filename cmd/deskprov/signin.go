@@ -37,7 +37,7 @@ func (a *app) addSignIn(o serveOptions) (*signin.Service, error) {
 			return nil, fmt.Errorf("--phone-lock-lockout: %s=%q: use sign_out or admin_unlock_code", family, action)
 		}
 	}
-	a.modules = append(a.modules, web.SignIn(si))
+	a.modules = append(a.modules, web.SignIn(si), web.DeviceLogin(si))
 	return si, nil
 }
 

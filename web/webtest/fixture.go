@@ -1,4 +1,7 @@
-package web
+// Package webtest holds what the tests of every face of web/ share: the
+// organisation, sign-in service and admin they start from. It is a normal
+// package so that the face packages' tests import one fixture.
+package webtest
 
 import (
 	"bytes"
@@ -13,14 +16,14 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 )
 
-// testOrg is the organisation the tests that wire the real tenant and
+// Org is the organisation the tests that wire the real tenant and
 // sign-in services start from: a tenant service sealing its secrets with a
 // fixed test key and hashing at bcrypt.MinCost, ten Phone System and ten
 // Calling Plan (domestic) licences purchased, and users, each created and
 // given both licences. The tenant and sign-in migrations must have run.
 // Anything else a test needs (an admin, a clock, a CompareHash hook, a TOTP
 // secret, users without licences) it adds to the service returned.
-func testOrg(t testing.TB, db *gorm.DB, users ...tenant.UserInput) (*tenant.Service, *sealbox.Box) {
+func Org(t testing.TB, db *gorm.DB, users ...tenant.UserInput) (*tenant.Service, *sealbox.Box) {
 	t.Helper()
 	ctx := context.Background()
 	box, err := sealbox.New(bytes.Repeat([]byte{7}, sealbox.KeySize))
@@ -49,17 +52,17 @@ func testOrg(t testing.TB, db *gorm.DB, users ...tenant.UserInput) (*tenant.Serv
 	return tn, box
 }
 
-// testSignIn is the sign-in service over testOrg's tenant: the same sealing
+// SignIn is the sign-in service over Org's tenant: the same sealing
 // key, hashing at bcrypt.MinCost, issuing tokens as issuer.
-func testSignIn(db *gorm.DB, tn *tenant.Service, box *sealbox.Box, issuer string) *signin.Service {
+func SignIn(db *gorm.DB, tn *tenant.Service, box *sealbox.Box, issuer string) *signin.Service {
 	si := signin.New(db, tn, nil, issuer)
 	si.HashCost = bcrypt.MinCost
 	si.Secrets = box
 	return si
 }
 
-// testAdmin gives tn the bootstrap admin ("admin", "admin-password").
-func testAdmin(t testing.TB, tn *tenant.Service) {
+// Admin gives tn the bootstrap admin ("admin", "admin-password").
+func Admin(t testing.TB, tn *tenant.Service) {
 	t.Helper()
 	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
 		t.Fatal(err)
