@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"encoding/json"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // adminGet calls GET path with the Authorization header given and returns
@@ -45,7 +46,7 @@ func TestAdminSessionsAreRevocableOnEveryInstance(t *testing.T) {
 		baseA, tok, _ := tenantTestServer(t, db)
 		tnB := tenant.New(db)
 		tnB.HashCost = bcrypt.MinCost
-		sB, err := New(Deps{DB: db, Tenant: tnB, PublicURL: "http://prov.test"})
+		sB, err := web.New(web.Deps{DB: db, Tenant: tnB, PublicURL: "http://prov.test"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +91,7 @@ func TestConsoleLogoutRevokesItsCookieAndTokensKeepToTheirPlace(t *testing.T) {
 		res, _ := b.post("/admin/login", url.Values{"csrf_token": {consoleCSRF(t, page)}, "username": {"admin"}, "password": {"admin-password"}})
 		var cookie string
 		for _, ck := range res.Cookies() {
-			if ck.Name == ConsoleSessionCookie {
+			if ck.Name == web.ConsoleSessionCookie {
 				cookie = ck.Value
 			}
 		}
@@ -99,7 +100,7 @@ func TestConsoleLogoutRevokesItsCookieAndTokensKeepToTheirPlace(t *testing.T) {
 		}
 		withCookie := func(value string) int {
 			req, _ := http.NewRequest(http.MethodGet, base+"/admin/policies", nil)
-			req.AddCookie(&http.Cookie{Name: ConsoleSessionCookie, Value: value})
+			req.AddCookie(&http.Cookie{Name: web.ConsoleSessionCookie, Value: value})
 			resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -149,7 +150,7 @@ func TestAdminTokensAreCheckedForIssuerAudienceAndLifetime(t *testing.T) {
 		forge := func(edit func(jwt.MapClaims)) string {
 			c := good()
 			edit(c)
-			tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(AdminSigningKey(s))
+			tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(web.AdminSigningKey(s))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -230,9 +231,9 @@ func adminLogin(t *testing.T, base, password string) (string, int) {
 	return out.AccessToken, code
 }
 
-func adminSessionList(t *testing.T, base, token string) []AdminSessionView {
+func adminSessionList(t *testing.T, base, token string) []web.AdminSessionView {
 	t.Helper()
-	var ss []AdminSessionView
+	var ss []web.AdminSessionView
 	if code := tenantCall(t, base, token, "GET", "/api/v1/admin/sessions", "", &ss); code != 200 {
 		t.Fatalf("GET /admin/sessions: %d", code)
 	}

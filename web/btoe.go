@@ -79,7 +79,6 @@ func (h *btoeAPI) Mount(r *Routes) {
 	})
 	r.Admin.GET("/btoe/pairings", h.listPairings)
 	r.Admin.DELETE("/btoe/phones/:mac", h.forgetPhone)
-	mountConsoleBToE(r, h.svc)
 }
 
 func btoeBearer(c *gin.Context) string {

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
+	"github.com/deskprov/deskprov/web"
 )
 
 // btoeInstance serves BToE as one deskprov instance on db: its own service,
@@ -37,7 +38,7 @@ func btoeInstance(t *testing.T, db *gorm.DB) (string, *notify.Hub) {
 	svc.UseHub(hub)
 	tn := tenant.New(db)
 	tn.HashCost = bcrypt.MinCost
-	srv, err := New(Deps{DB: db, Tenant: tn}, BToEWithHeartbeat(svc, f, time.Second))
+	srv, err := web.New(web.Deps{DB: db, Tenant: tn}, web.BToEWithHeartbeat(svc, f, time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

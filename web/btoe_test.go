@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bufio"
@@ -22,6 +22,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
+	"github.com/deskprov/deskprov/web"
 )
 
 // btoeWebFixtures: Global policy with default settings, nobody signed in on
@@ -63,7 +64,7 @@ func btoeWebServer(t *testing.T, db *gorm.DB, heartbeat time.Duration) (string, 
 
 // btoeWebServerWith is btoeWebServer with more modules mounted (the
 // console's sign-in comes with the policy module).
-func btoeWebServerWith(t *testing.T, db *gorm.DB, heartbeat time.Duration, more ...Module) (string, string, string) {
+func btoeWebServerWith(t *testing.T, db *gorm.DB, heartbeat time.Duration, more ...web.Module) (string, string, string) {
 	t.Helper()
 	for _, m := range []func(*gorm.DB) error{tenant.Migrate, throttle.Migrate, btoe.Migrate} {
 		if err := m(db); err != nil {
@@ -78,7 +79,7 @@ func btoeWebServerWith(t *testing.T, db *gorm.DB, heartbeat time.Duration, more 
 	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Deps{DB: db, Tenant: tn}, append([]Module{BToEWithHeartbeat(svc, f, heartbeat)}, more...)...)
+	srv, err := web.New(web.Deps{DB: db, Tenant: tn}, append([]web.Module{web.BToEWithHeartbeat(svc, f, heartbeat)}, more...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,14 +179,14 @@ func TestBToEHTTP(t *testing.T) {
 		})
 
 		t.Run("a long poll returns as soon as the PC locks", func(t *testing.T) {
-			var page BToEEvents
+			var page web.BToEEvents
 			btoeWebCall(t, base, phone, "GET", "/btoe/phone/events", "", 200, &page)
 			if len(page.Events) != 2 || page.Events[0].Type != "pairing_request" || page.Events[1].Type != "paired" {
 				t.Fatalf("%+v", page)
 			}
-			got := make(chan BToEEvents, 1)
+			got := make(chan web.BToEEvents, 1)
 			go func() {
-				var p BToEEvents
+				var p web.BToEEvents
 				req, _ := http.NewRequest("GET", base+"/btoe/phone/events?after=2&wait=30", nil)
 				req.Header.Set("Authorization", "Bearer "+phone)
 				if resp, err := http.DefaultClient.Do(req); err == nil {
@@ -231,7 +232,7 @@ func TestBToEHTTP(t *testing.T) {
 			if _, leaked := out["code"]; leaked || out["upn"] != "amosm@contoso.com" {
 				t.Fatalf("PC got %v", out)
 			}
-			var page BToEEvents
+			var page web.BToEEvents
 			btoeWebCall(t, base, phone, "GET", "/btoe/phone/events?after=6", "", 200, &page)
 			if len(page.Events) != 1 || !strings.Contains(string(page.Events[0].Data), `"code":"code-for-64167f001122-amosm@contoso.com"`) {
 				t.Fatalf("%+v", page)
@@ -248,7 +249,7 @@ func TestBToEHTTP(t *testing.T) {
 		t.Run("unpairing from the PC ends the pairing and the admin list", func(t *testing.T) {
 			btoeWebCall(t, base, pc, "POST", "/btoe/pc/unpair", "", 204, nil)
 			btoeWebCall(t, base, pc, "POST", "/btoe/pc/lock", "", 409, nil)
-			var st BToEPhonePairing
+			var st web.BToEPhonePairing
 			btoeWebCall(t, base, phone, "GET", "/btoe/phone/pairing", "", 200, &st)
 			if st.Paired {
 				t.Fatalf("%+v", st)

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"encoding/json"
@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/pages"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"gorm.io/gorm"
@@ -47,7 +49,7 @@ func btoeTrustServer(t *testing.T, db *gorm.DB) btoeTrustEnv {
 	si := webtest.SignIn(db, tn, box, ts.URL)
 	bt := btoe.New(db, btoeWebFixtures{}, si, si.PCPasswords())
 	bt.PollInterval = 20 * time.Millisecond
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(si), DeviceLogin(si), BToE(bt, si))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, web.SignIn(si), pages.DeviceLogin(si), web.BToE(bt, si), web.BToEConsole(bt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func (e btoeTrustEnv) signIn(t *testing.T, mac, upn, password string) string {
 // phoneEvents returns the phone's events after seq after.
 func (e btoeTrustEnv) phoneEvents(t *testing.T, phone string, after int) []btoe.Event {
 	t.Helper()
-	var page BToEEvents
+	var page web.BToEEvents
 	btoeWebCall(t, e.url, phone, "GET", "/btoe/phone/events?after="+strconv.Itoa(after), "", 200, &page)
 	return page.Events
 }
@@ -135,7 +137,7 @@ func TestBToETrustAgainstAnAttacker(t *testing.T) {
 			btoeWebCall(t, env.url, "", "POST", "/btoe/phone/pairing/confirm", answer, 401, nil)
 			btoeWebCall(t, env.url, real.Token, "POST", "/btoe/phone/pairing/confirm", answer, 401, nil)
 			btoeWebCall(t, env.url, amos, "POST", "/btoe/phone/pairing/confirm", answer, 401, nil)
-			var st BToEPhonePairing
+			var st web.BToEPhonePairing
 			btoeWebCall(t, env.url, phone, "GET", "/btoe/phone/pairing", "", 200, &st)
 			if st.Paired || len(st.Requests) != 1 || st.Requests[0].ClientID != "amos-pc" {
 				t.Fatalf("%+v", st)
@@ -164,7 +166,7 @@ func TestBToETrustAgainstAnAttacker(t *testing.T) {
 			}
 			// The real PC keeps the phone and was told nothing.
 			btoeWebCall(t, env.url, real.Token, "POST", "/btoe/pc/unlock", "", 202, nil)
-			var page BToEEvents
+			var page web.BToEEvents
 			btoeWebCall(t, env.url, real.Token, "GET", "/btoe/pc/events", "", 200, &page)
 			if btoeEventTypes(page.Events) != "paired" {
 				t.Fatalf("the real PC got %s", btoeEventTypes(page.Events))
@@ -209,7 +211,7 @@ func TestBToETrustAgainstAnAttacker(t *testing.T) {
 					t.Fatalf("the sign-in code is stored in clear: %s", d)
 				}
 			}
-			st, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {GrantBToE}, "client_id": {"polycom"}, "device_id": {trustMAC}, "code": {ev.Code}})
+			st, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {web.GrantBToE}, "client_id": {"polycom"}, "device_id": {trustMAC}, "code": {ev.Code}})
 			if st != http.StatusOK || body["access_token"] == nil {
 				t.Fatalf("redeeming the code: %d %v", st, body)
 			}

@@ -67,3 +67,8 @@ func (bc *consoleBToE) forget(c *gin.Context) {
 	}
 	bc.flash(c, "/admin/btoe?"+url.Values{"forgot": {mac}}.Encode(), consoleFlash{Msg: "Phone " + mac + " is forgotten: its pairing ended and the PC app was told. It pairs again from the start."})
 }
+
+// BToEConsole is the console's Better Together page (/admin/btoe).
+func BToEConsole(svc *btoe.Service) Module {
+	return ModuleFunc(func(r *Routes) { mountConsoleBToE(r, svc) })
+}

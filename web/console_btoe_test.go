@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/deskprov/deskprov/policy/policytest"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // TestConsoleBToEListsAndForgets: the console's Better Together page lists
@@ -29,7 +30,7 @@ func TestConsoleBToEListsAndForgets(t *testing.T) {
 		}
 		pol := policy.New(db)
 		pol.Secrets = policytest.Box(t)
-		base, _, _ := btoeWebServerWith(t, db, time.Second, PolicyModule(pol))
+		base, _, _ := btoeWebServerWith(t, db, time.Second, web.PolicyModule(pol), web.ConsoleHome(pol))
 		tn := tenant.New(db)
 		tn.HashCost = bcrypt.MinCost
 		if err := tn.AddAdmin(context.Background(), "admin", "viewer", "viewer-password", tenant.RoleReader); err != nil {

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/pages"
+	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"gorm.io/gorm"
@@ -82,8 +85,9 @@ func devConsoleServer(t *testing.T, db *gorm.DB) devConsoleEnv {
 	prov.Policy, prov.SignIn = pol, si
 	up := testUploads(t, db, 1<<20)
 	prov.Uploads = up
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Phones: phones}, SignIn(si), DeviceLogin(si), PolicyModule(pol), Provisioning{Service: prov}, Devices{Service: prov},
-		Enrolment(phones), NewFirmware(fw, 4, 30), DeviceConsole{Prov: prov, SignIn: si, Phones: phones, Firmware: fw})
+	fwm := web.NewFirmware(fw, 4, 30)
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Phones: phones}, web.SignIn(si), pages.DeviceLogin(si), web.PolicyModule(pol), web.ConsoleHome(pol), phone.Provisioning{Service: prov}, web.Devices{Service: prov},
+		web.Enrolment(phones), web.EnrolmentConsole(phones), fwm, web.FirmwareConsole(fwm), web.DeviceConsole{Prov: prov, SignIn: si, Phones: phones, Firmware: fw})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +268,7 @@ func TestConsoleDevicesListAndPage(t *testing.T) {
 		})
 		t.Run("the preview is what the API's preview renders", func(t *testing.T) {
 			_, page := b.get("/admin/devices/" + devAmosMAC + "?file=" + devAmosMAC + ".cfg")
-			var f DeviceFileView
+			var f web.DeviceFileView
 			if code := e.api(t, "GET", "/api/v1/devices/"+devAmosMAC+"/files/"+devAmosMAC+".cfg", &f); code != 200 || f.Body == "" {
 				t.Fatalf("API preview: %d", code)
 			}

@@ -190,3 +190,8 @@ func (ec *consoleEnrolments) settings(c *gin.Context) {
 	}
 	c.Redirect(http.StatusSeeOther, consoleEnrolmentsURL(c.PostForm("state"), url.Values{"settings": {"saved"}}))
 }
+
+// EnrolmentConsole is the console's phone enrolment page (/admin/enrolments).
+func EnrolmentConsole(svc *phoneid.Service) Module {
+	return ModuleFunc(func(r *Routes) { mountEnrolmentConsole(r, svc) })
+}

@@ -547,3 +547,9 @@ func (fc *consoleFirmware) clearLoop(c *gin.Context) {
 	}
 	fc.done(c, "/admin/firmware/rollouts", "cleared", mac)
 }
+
+// FirmwareConsole is the console's firmware pages over h, which must be
+// mounted before it.
+func FirmwareConsole(h *Firmware) Module {
+	return ModuleFunc(func(r *Routes) { mountFirmwareConsole(r, h) })
+}

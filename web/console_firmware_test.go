@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"github.com/deskprov/deskprov/policy/policytest"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // firmwareConsoleServer starts a server with the firmware module and the
@@ -53,8 +54,8 @@ func firmwareConsoleServer(t *testing.T, db *gorm.DB) (string, string, *firmware
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw := NewFirmware(svc, 2, 7)
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, PolicyModule(ps), fw, firmwareTestProv{fw.ServeImage})
+	fw := web.NewFirmware(svc, 2, 7)
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), web.ConsoleHome(ps), fw, web.FirmwareConsole(fw), firmwareTestProv{fw.ServeImage})
 	if err != nil {
 		t.Fatal(err)
 	}

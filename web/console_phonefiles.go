@@ -205,3 +205,8 @@ func humanSize(n int64) string {
 func phonefilesExtensions() string {
 	return ".xml .cfg .txt .csv .lang .jpg .jpeg .png .bmp .gif .wav .mp3 .pem .crt .cer"
 }
+
+// PhoneFilesConsole is the console's phone files page (/admin/phonefiles).
+func PhoneFilesConsole(svc *phonefiles.Service) Module {
+	return ModuleFunc(func(r *Routes) { mountPhoneFilesConsole(r, svc) })
+}

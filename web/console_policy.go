@@ -270,3 +270,10 @@ func (pc *consolePolicies) remove(c *gin.Context) {
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/policies?removed="+url.QueryEscape(cur.Identity))
 }
+
+// ConsoleHome is the admin console's own pages (its sign-in, home and the
+// admin's account pages: sessions, admins, audit, MFA, organisation) and
+// its IP phone policy pages.
+func ConsoleHome(ps *policy.Service) Module {
+	return ModuleFunc(func(r *Routes) { mountConsole(r, ps) })
+}

@@ -70,3 +70,8 @@ func (sc *consoleSettings) set(c *gin.Context) {
 	sc.s.Log.Info("service-wide setting changed; restart each server to apply it", "event", "settings.change", "actor", st.SetBy, "setting", st.Name, "value", st.Value)
 	c.Redirect(http.StatusSeeOther, "/admin/settings?"+url.Values{"saved": {st.Name}}.Encode())
 }
+
+// SettingsConsole is the console's service settings page (/admin/settings).
+func SettingsConsole(svc *settings.Service) Module {
+	return ModuleFunc(func(r *Routes) { mountSettingsConsole(r, svc) })
+}

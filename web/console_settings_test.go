@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/deskprov/deskprov/settings"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 func TestSettingsConsole(t *testing.T) {
@@ -46,7 +47,7 @@ func TestSettingsConsole(t *testing.T) {
 		ps := policy.New(db)
 		ps.Users = tn
 		// The policy module mounts the console's sign-in page.
-		s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, PolicyModule(ps), ServiceSettings(svc))
+		s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), web.ConsoleHome(ps), web.ServiceSettings(svc), web.SettingsConsole(svc))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"io"
@@ -14,6 +14,7 @@ import (
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/policy/policytest"
 	"github.com/deskprov/deskprov/store/storetest"
+	"github.com/deskprov/deskprov/web"
 )
 
 // consoleTestBrowser is a cookie-keeping client that does not follow
@@ -132,7 +133,7 @@ func TestConsole(t *testing.T) {
 			}
 			var session *http.Cookie
 			for _, ck := range res.Cookies() {
-				if ck.Name == ConsoleSessionCookie {
+				if ck.Name == web.ConsoleSessionCookie {
 					session = ck
 				}
 			}

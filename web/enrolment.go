@@ -30,7 +30,6 @@ func (m enrolmentModule) Mount(r *Routes) {
 	a.POST("/enrolments/:mac/:action", h.act)
 	a.GET("/enrolmentsettings", h.settings)
 	a.PUT("/enrolmentsettings", h.putSettings)
-	mountEnrolmentConsole(r, m.svc)
 }
 
 type enrolmentAPI struct {

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 const enrolMAC = "0004f2a1b2c3"
@@ -52,7 +53,7 @@ func enrolmentTestServer(t *testing.T, db *gorm.DB) enrolmentEnv {
 	svc.Secrets = box
 	ps := policy.New(db)
 	ps.Users = tn
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, PolicyModule(ps), Enrolment(svc))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), web.ConsoleHome(ps), web.Enrolment(svc), web.EnrolmentConsole(svc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,13 +98,13 @@ func TestEnrolmentAPIRefusesEveryoneButAnAdmin(t *testing.T) {
 			t.Fatalf("the phone was not issued credentials: %v", err)
 		}
 		forged, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: "admin", Issuer: "http://prov.test",
-			Audience: jwt.ClaimStrings{AdminAudience}, ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}).SignedString([]byte("not the server's key, 32 bytes!!"))
+			Audience: jwt.ClaimStrings{web.AdminAudience}, ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}).SignedString([]byte("not the server's key, 32 bytes!!"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Another server on the same store signs with the same key; its
 		// clock 13 hours back makes a token that has expired by now.
-		old, err := New(Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test", Now: func() time.Time { return time.Now().Add(-13 * time.Hour) }})
+		old, err := web.New(web.Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test", Now: func() time.Time { return time.Now().Add(-13 * time.Hour) }})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -83,7 +83,6 @@ func (h *Firmware) Mount(r *Routes) {
 	a.GET("/devices/:mac/firmware", h.history)
 	a.DELETE("/updateloops/:mac", h.clearLoop)
 	a.GET("/firmwareaudit", h.audit)
-	mountFirmwareConsole(r, h)
 	// Lync Phone Edition images, inside and outside (lpe: one place for
 	// the exchange's paths), answered alike.
 	for _, files := range []string{lpe.FilesPath, lpe.ExtFilesPath} {

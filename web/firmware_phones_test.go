@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bytes"
@@ -19,6 +19,8 @@ import (
 	"github.com/deskprov/deskprov/provisioning/yealink"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/phone"
 )
 
 // fwPhonesServer serves policy, firmware and provisioning together, as
@@ -43,12 +45,12 @@ func fwPhonesServer(t *testing.T, db *gorm.DB) (string, string, *provisioning.Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw := NewFirmware(fs, 4, 7)
+	fw := web.NewFirmware(fs, 4, 7)
 	prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
 	prov.Policy = ps
 	prov.PhoneCredentials = []string{}
 	prov.Firmware = provTestFirmware{fs}
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, PolicyModule(ps), fw, Provisioning{Service: prov, Images: fw.ServeImage}, Devices{Service: prov})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), web.ConsoleHome(ps), fw, web.FirmwareConsole(fw), phone.Provisioning{Service: prov, Images: fw.ServeImage}, web.Devices{Service: prov})
 	if err != nil {
 		t.Fatal(err)
 	}

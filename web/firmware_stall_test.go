@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bufio"
@@ -21,6 +21,7 @@ import (
 	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // smallSendBuffers gives every accepted connection a 64 KiB send buffer, so
@@ -39,7 +40,7 @@ func (l smallSendBuffers) Accept() (net.Conn, error) {
 
 // stallTestServer serves the firmware module with slots download slots and
 // the stall timeout given.
-func stallTestServer(t *testing.T, db *gorm.DB, slots int, stall time.Duration) (string, string, *Firmware) {
+func stallTestServer(t *testing.T, db *gorm.DB, slots int, stall time.Duration) (string, string, *web.Firmware) {
 	t.Helper()
 	for _, m := range []func(*gorm.DB) error{tenant.Migrate, firmware.Migrate} {
 		if err := m(db); err != nil {
@@ -55,9 +56,9 @@ func stallTestServer(t *testing.T, db *gorm.DB, slots int, stall time.Duration) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw := NewFirmware(svc, slots, 7)
+	fw := web.NewFirmware(svc, slots, 7)
 	fw.Stall = stall
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, firmwareTestProv{fw.ServeImage})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, web.FirmwareConsole(fw), firmwareTestProv{fw.ServeImage})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestStalledDownloadsReleaseTheirSlots(t *testing.T) {
 	if code := firmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", image, nil, &img); code != 201 {
 		t.Fatalf("upload %d", code)
 	}
-	path := "/prov/yealink/T46-28.83.0.120.rom?mac=" + firmwareTestOffer(t, FirmwareService(fw), img.SHA256, firmware.Device{Vendor: "yealink", Model: "T46G", MAC: "0015650000aa", Version: "28.83.0.100"})
+	path := "/prov/yealink/T46-28.83.0.120.rom?mac=" + firmwareTestOffer(t, web.FirmwareService(fw), img.SHA256, firmware.Device{Vendor: "yealink", Model: "T46G", MAC: "0015650000aa", Version: "28.83.0.100"})
 
 	var stuck []net.Conn
 	for range 3 {
@@ -161,7 +162,7 @@ func TestStalledDownloadsReleaseTheirSlots(t *testing.T) {
 		if code := firmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", image, nil, &img); code != 201 {
 			t.Fatalf("upload %d", code)
 		}
-		path := "/prov/yealink/T46-28.83.0.120.rom?mac=" + firmwareTestOffer(t, FirmwareService(fw), img.SHA256, firmware.Device{Vendor: "yealink", Model: "T46G", MAC: "0015650000aa", Version: "28.83.0.100"})
+		path := "/prov/yealink/T46-28.83.0.120.rom?mac=" + firmwareTestOffer(t, web.FirmwareService(fw), img.SHA256, firmware.Device{Vendor: "yealink", Model: "T46G", MAC: "0015650000aa", Version: "28.83.0.100"})
 		c, br := stallTestGet(t, base, path, false)
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil || resp.StatusCode != 200 {

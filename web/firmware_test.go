@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bytes"
@@ -23,16 +23,17 @@ import (
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // firmwareTestProv stands in for provisioning's /prov/ routes: it hands
 // image names to the firmware module's ImageHandler.
-type firmwareTestProv struct{ images ImageHandler }
+type firmwareTestProv struct{ images web.ImageHandler }
 
-func (p firmwareTestProv) Mount(r *Routes) {
+func (p firmwareTestProv) Mount(r *web.Routes) {
 	h := func(c *gin.Context) {
-		req := ImageRequest{Vendor: c.Param("vendor"), Name: c.Param("name"), Model: c.Query("model"), Version: c.Query("version"),
+		req := web.ImageRequest{Vendor: c.Param("vendor"), Name: c.Param("name"), Model: c.Query("model"), Version: c.Query("version"),
 			MAC: c.Query("mac"), ReportAs: c.Query("mac")}
 		if !p.images(c, req) {
 			c.String(http.StatusNotFound, "")
@@ -44,7 +45,7 @@ func (p firmwareTestProv) Mount(r *Routes) {
 
 // firmwareTestServer starts a server with the firmware module (2 download
 // slots) and returns its URL, an admin token, the service and the module.
-func firmwareTestServer(t *testing.T, db *gorm.DB) (string, string, *firmware.Service, *Firmware) {
+func firmwareTestServer(t *testing.T, db *gorm.DB) (string, string, *firmware.Service, *web.Firmware) {
 	t.Helper()
 	for _, m := range []func(*gorm.DB) error{tenant.Migrate, firmware.Migrate} {
 		if err := m(db); err != nil {
@@ -60,8 +61,8 @@ func firmwareTestServer(t *testing.T, db *gorm.DB) (string, string, *firmware.Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw := NewFirmware(svc, 2, 7)
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, firmwareTestProv{fw.ServeImage})
+	fw := web.NewFirmware(svc, 2, 7)
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, web.FirmwareConsole(fw), firmwareTestProv{fw.ServeImage})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +200,7 @@ func TestFirmwareUploadAPI(t *testing.T) {
 			req.Header.Set("Content-Type", mw.FormDataContentType())
 			req.Header.Set("Authorization", "Bearer "+token)
 			rec := httptest.NewRecorder()
-			FirmwareServer(fw).Handler().ServeHTTP(rec, req) // returns when the handler is done
+			web.FirmwareServer(fw).Handler().ServeHTTP(rec, req) // returns when the handler is done
 			entries, _ := os.ReadDir(svc.Dir())
 			var imgs []firmware.ImageView
 			tenantCall(t, base, token, "GET", "/api/v1/firmware?vendor=yealink", "", &imgs)
@@ -221,7 +222,7 @@ func TestFirmwareUploadAPI(t *testing.T) {
 			req.Header.Set("Content-Type", mw.FormDataContentType())
 			req.Header.Set("Authorization", "Bearer "+token)
 			rec := httptest.NewRecorder()
-			FirmwareServer(fw).Handler().ServeHTTP(rec, req)
+			web.FirmwareServer(fw).Handler().ServeHTTP(rec, req)
 			if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"field":"revision"`) || body.N > 64<<10 {
 				t.Fatalf("answered %d %s after reading %d of %d bytes", rec.Code, rec.Body, body.N, total)
 			}
@@ -381,11 +382,11 @@ func TestFirmwareDelivery(t *testing.T) {
 			}
 		})
 		t.Run("beyond the download cap the answer is 503 with Retry-After", func(t *testing.T) {
-			FirmwareSlots(fw) <- struct{}{}
-			FirmwareSlots(fw) <- struct{}{}
+			web.FirmwareSlots(fw) <- struct{}{}
+			web.FirmwareSlots(fw) <- struct{}{}
 			resp, _ := firmwareTestGet(t, "GET", url, nil)
-			<-FirmwareSlots(fw)
-			<-FirmwareSlots(fw)
+			<-web.FirmwareSlots(fw)
+			<-web.FirmwareSlots(fw)
 			if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "7" {
 				t.Fatalf("%d %v", resp.StatusCode, resp.Header)
 			}
@@ -437,7 +438,7 @@ func TestReachesEnd(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := ReachesEnd(c.status, c.rng, 1000); got != c.want {
+			if got := web.ReachesEnd(c.status, c.rng, 1000); got != c.want {
 				t.Fatalf("got %v", got)
 			}
 		})

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/store/storetest"
+	"github.com/deskprov/deskprov/web"
 )
 
 // TestFleetDashboardInChromium (issue 15 console item 1): after signing in
@@ -56,7 +57,7 @@ func TestFleetDashboardInChromium(t *testing.T) {
 	myFits(t, ctx, "the fleet dashboard")
 	signinAXCheck(t, ctx, "the fleet dashboard")
 
-	var rep FleetReport
+	var rep web.FleetReport
 	tenantCall(t, env.url, env.tok, "GET", "/api/v1/fleet", "", &rep)
 	models, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("t-models")))
 	if err != nil {

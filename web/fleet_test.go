@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"gorm.io/gorm"
@@ -68,15 +70,15 @@ func fleetTestServer(t *testing.T, db *gorm.DB) fleetEnv {
 		t.Fatal(err)
 	}
 	clock := &fleetClock{now: time.Now().UTC()}
-	fw := NewFirmware(fs, 4, 7)
+	fw := web.NewFirmware(fs, 4, 7)
 	prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
 	prov.Now = clock.Now
 	prov.Policy = ps
 	prov.PhoneCredentials = []string{}
 	prov.Firmware = provTestFirmware{fs}
 	si := webtest.SignIn(db, tn, box, "http://prov.test")
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Now: clock.Now}, PolicyModule(ps), fw,
-		Provisioning{Service: prov, Images: fw.ServeImage}, Devices{Service: prov}, FleetModule{Devices: prov, Firmware: fs, SignIn: si})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Now: clock.Now}, web.PolicyModule(ps), web.ConsoleHome(ps), fw, web.FirmwareConsole(fw),
+		phone.Provisioning{Service: prov, Images: fw.ServeImage}, web.Devices{Service: prov}, web.FleetModule{Devices: prov, Firmware: fs, SignIn: si})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +107,7 @@ func fleetPoll(t *testing.T, base string, n int, version string) {
 func TestFleetReportCountsThePhones(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := fleetTestServer(t, db)
-		var rep FleetReport
+		var rep web.FleetReport
 		if code := tenantCall(t, env.url, env.tok, "GET", "/api/v1/fleet", "", &rep); code != 200 {
 			t.Fatalf("empty fleet: %d", code)
 		}
@@ -142,7 +144,7 @@ func TestFleetReportCountsThePhones(t *testing.T) {
 			t.Fatalf("sign in: %v", err)
 		}
 
-		rep = FleetReport{}
+		rep = web.FleetReport{}
 		if code := tenantCall(t, env.url, env.tok, "GET", "/api/v1/fleet", "", &rep); code != 200 {
 			t.Fatalf("fleet: %d", code)
 		}
@@ -252,7 +254,7 @@ func benchFleet(b *testing.B, db *gorm.DB) {
 			b.Fatal(err)
 		}
 		prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
-		m := FleetModule{Devices: prov, Firmware: fs, SignIn: signin.New(db, nil, nil, "http://prov.test")}
+		m := web.FleetModule{Devices: prov, Firmware: fs, SignIn: signin.New(db, nil, nil, "http://prov.test")}
 		b.ResetTimer()
 		for b.Loop() {
 			r, err := m.Report(context.Background(), now)

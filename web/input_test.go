@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/deskprov/deskprov/policy/policytest"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // inputTestServer serves users, licenses, numbers and policies with voice
@@ -34,7 +35,7 @@ func inputTestServer(t *testing.T, db *gorm.DB) (string, string) {
 	ps := policy.New(db)
 	ps.Users = tn
 	ps.Secrets = policytest.Box(t)
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, NumbersModule{}, PolicyModule(ps))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.NumbersModule{}, web.PolicyModule(ps), web.ConsoleHome(ps))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +321,7 @@ func TestInvalidUTF8IsBlamedOnItsField(t *testing.T) {
 		"{\"list\":[\"ok\",\"\xff\"]}":                          "list",
 		"\"\xff\"":                                              "",
 	} {
-		if got := InvalidUTF8Field([]byte(body)); got != want {
+		if got := web.InvalidUTF8Field([]byte(body)); got != want {
 			t.Errorf("%q: %q, want %q", body, got, want)
 		}
 	}

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"github.com/deskprov/deskprov/provisioning/audiocodes"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/phone"
 )
 
 // TestLPEExternalFilesAreAnsweredLikeInternalOnes: a device outside the
@@ -79,13 +81,13 @@ func TestAudioCodesFirmwareURLNamesThePhone(t *testing.T) {
 		prov := provisioning.New(db, audiocodes.New())
 		var mu sync.Mutex
 		var calls []imageCall
-		images := func(c *gin.Context, r ImageRequest) bool {
+		images := func(c *gin.Context, r web.ImageRequest) bool {
 			mu.Lock()
 			defer mu.Unlock()
 			calls = append(calls, imageCall{r.Vendor, r.Name, r.MAC})
 			return false
 		}
-		s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, Provisioning{Service: prov, Images: images}, Devices{Service: prov})
+		s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, phone.Provisioning{Service: prov, Images: images}, web.Devices{Service: prov})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // TestMFAEnrollmentCodeIsRequiredWhenTheAdminSaysSo: without the switch,
@@ -110,7 +111,7 @@ func TestMFAEnrollmentCodeIsRequiredWhenTheAdminSaysSo(t *testing.T) {
 		if st := b.post("/devicelogin/otp", url.Values{"otp": {otp}}); st != 200 || !strings.Contains(b.page, "You can close this window") {
 			t.Fatalf("TOTP: %d %s", st, b.page)
 		}
-		status, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {GrantDeviceCode}, "client_id": {"polycom"}, "device_code": {da.DeviceCode}})
+		status, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {web.GrantDeviceCode}, "client_id": {"polycom"}, "device_code": {da.DeviceCode}})
 		if status != 200 || body["scope"] != "skype exchange" {
 			t.Fatalf("the phone got %d %v", status, body)
 		}

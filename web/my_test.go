@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/pages"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"github.com/pquerna/otp/totp"
@@ -29,7 +31,7 @@ import (
 
 type myEnv struct {
 	signinTestEnv
-	srv *Server
+	srv *web.Server
 	bt  *btoe.Service
 }
 
@@ -74,7 +76,7 @@ func myTestServer(t *testing.T, db *gorm.DB) myEnv {
 	}
 	si := webtest.SignIn(db, tn, box, ts.URL)
 	bt := btoe.New(db, pol, si, si.PCPasswords())
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(si), DeviceLogin(si), NumbersModule{}, BToE(bt, si), My(si, pol, bt))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, web.SignIn(si), pages.DeviceLogin(si), web.NumbersModule{}, web.BToE(bt, si), web.BToEConsole(bt), pages.My(si, pol, bt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +209,7 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 			t.Fatalf("the sign-in page after a wrong password: %.600s", b.page)
 		}
 		b.signIn("amosm@contoso.com", "correct horse")
-		ck := b.cookie(MySessionCookie)
+		ck := b.cookie(pages.MySessionCookie)
 		if ck == nil {
 			t.Fatal("no session cookie")
 		}
@@ -235,14 +237,14 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 			env.srv.Handler().ServeHTTP(w, req)
 			var sess *http.Cookie
 			for _, c := range w.Result().Cookies() {
-				if c.Name == MySessionCookie {
+				if c.Name == pages.MySessionCookie {
 					sess = c
 				}
 			}
 			if w.Code != http.StatusSeeOther || sess == nil || !sess.HttpOnly || !sess.Secure || sess.SameSite != http.SameSiteLaxMode || sess.Path != "/my" {
 				t.Fatalf("%d %+v", w.Code, sess)
 			}
-			if sess.Name == ConsoleSessionCookie {
+			if sess.Name == web.ConsoleSessionCookie {
 				t.Fatal("the console's cookie name")
 			}
 		})
@@ -263,17 +265,17 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 		})
 
 		t.Run("an admin console cookie, an admin token or a phone token is not a /my session", func(t *testing.T) {
-			console, err := AdminAuthOf(env.srv).Issue(context.Background(), "admin", tenant.AdminSessionConsole, "")
+			console, err := web.AdminAuthOf(env.srv).Issue(context.Background(), "admin", tenant.AdminSessionConsole, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			for name, set := range map[string]func(*http.Request){
-				"console cookie":             func(r *http.Request) { r.AddCookie(&http.Cookie{Name: ConsoleSessionCookie, Value: console}) },
-				"console token as /my's":     func(r *http.Request) { r.AddCookie(&http.Cookie{Name: MySessionCookie, Value: console}) },
+				"console cookie":             func(r *http.Request) { r.AddCookie(&http.Cookie{Name: web.ConsoleSessionCookie, Value: console}) },
+				"console token as /my's":     func(r *http.Request) { r.AddCookie(&http.Cookie{Name: pages.MySessionCookie, Value: console}) },
 				"admin bearer":               func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+env.admin) },
 				"phone bearer":               func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+amos.access) },
-				"phone token as /my's":       func(r *http.Request) { r.AddCookie(&http.Cookie{Name: MySessionCookie, Value: amos.access}) },
-				"phone refresh token as /my": func(r *http.Request) { r.AddCookie(&http.Cookie{Name: MySessionCookie, Value: amos.fresh}) },
+				"phone token as /my's":       func(r *http.Request) { r.AddCookie(&http.Cookie{Name: pages.MySessionCookie, Value: amos.access}) },
+				"phone refresh token as /my": func(r *http.Request) { r.AddCookie(&http.Cookie{Name: pages.MySessionCookie, Value: amos.fresh}) },
 			} {
 				req, _ := http.NewRequest(http.MethodGet, env.url+"/my", nil)
 				set(req)
@@ -401,7 +403,7 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 				t.Fatalf("%d %s", st, b.loc)
 			}
 			req, _ := http.NewRequest(http.MethodGet, env.url+"/my", nil)
-			req.AddCookie(&http.Cookie{Name: MySessionCookie, Value: copyOf})
+			req.AddCookie(&http.Cookie{Name: pages.MySessionCookie, Value: copyOf})
 			if st := newMyBrowser(t, env.url).do(req); st != http.StatusSeeOther {
 				t.Fatalf("a copy of the signed-out cookie: %d", st)
 			}

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"fmt"
@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/pages"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"gorm.io/gorm"
@@ -482,7 +484,7 @@ func voiceSigninServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	tn, box := webtest.Org(t, db, tenant.UserInput{UPN: "amosm@contoso.com", Password: "correct horse"})
 	webtest.Admin(t, tn)
 	svc := webtest.SignIn(db, tn, box, ts.URL)
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, SignIn(svc), DeviceLogin(svc), NumbersModule{})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, web.SignIn(svc), pages.DeviceLogin(svc), web.NumbersModule{})
 	if err != nil {
 		t.Fatal(err)
 	}

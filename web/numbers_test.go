@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // numbersTestServer starts the server with the numbers module and returns
@@ -27,7 +28,7 @@ func numbersTestServer(t *testing.T, db *gorm.DB) (string, string) {
 	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, NumbersModule{})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.NumbersModule{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bytes"
@@ -20,6 +20,8 @@ import (
 	"github.com/deskprov/deskprov/provisioning/yealink"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/phone"
 )
 
 // provEnrol is a phone's first poll of the file that issues its
@@ -64,7 +66,7 @@ func BenchmarkProvisioningPollAuthenticated(b *testing.B) {
 			if mode != "unauthenticated" {
 				prov.Phones = phones
 			}
-			s, err := New(Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test", Phones: phones}, Provisioning{Service: prov}, Devices{Service: prov})
+			s, err := web.New(web.Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test", Phones: phones}, phone.Provisioning{Service: prov}, web.Devices{Service: prov})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/store/storetest"
+	"github.com/deskprov/deskprov/web"
 )
 
 // pollRecorder is a firmware service that records whose polls counted.
@@ -55,7 +56,7 @@ func acCredentialRows(body []byte) bool {
 
 // acServer serves a fresh server on db (through the phone lane) whose
 // provisioning gives credentials to the families listed.
-func acServer(t *testing.T, db *gorm.DB, families ...string) (string, *Server, *pollRecorder) {
+func acServer(t *testing.T, db *gorm.DB, families ...string) (string, *web.Server, *pollRecorder) {
 	t.Helper()
 	s, _, prov := provTestNew(t, db)
 	if families != nil {

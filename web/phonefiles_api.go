@@ -35,7 +35,6 @@ func (m phoneFilesModule) Mount(r *Routes) {
 	// itself at the service's per-file cap (plus the form's fields).
 	r.Server.OwnBodyLimit(http.MethodPost, "/api/v1/phonefiles")
 	a.DELETE("/phonefiles/:id", h.removeFile)
-	mountPhoneFilesConsole(r, m.svc)
 }
 
 type phoneFilesAPI struct {

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bytes"
@@ -25,6 +25,8 @@ import (
 	"github.com/deskprov/deskprov/provisioning/yealink"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/phone"
 )
 
 // siteByIP puts every phone at one address in one site.
@@ -40,7 +42,7 @@ func (m siteByIP) SiteFor(_ context.Context, ip string) (provisioning.Site, bool
 // compare with, and an admin token.
 type phoneFilesEnv struct {
 	lane, plain, token string
-	lanes              *PhoneLane
+	lanes              *phone.Lane
 	files              *phonefiles.Service
 	prov               *provisioning.Service
 }
@@ -75,8 +77,8 @@ func phoneFilesTestServer(t *testing.T, db *gorm.DB, sites provisioning.Sites) p
 	files := phonefiles.New(db)
 	files.Reserved = prov.Reserved
 	prov.Files = files
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, PolicyModule(ps),
-		Provisioning{Service: prov, Files: files}, Devices{Service: prov}, PhoneFiles(files))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, web.PolicyModule(ps), web.ConsoleHome(ps),
+		phone.Provisioning{Service: prov, Files: files}, web.Devices{Service: prov}, web.PhoneFiles(files), web.PhoneFilesConsole(files))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +120,7 @@ func (e phoneFilesEnv) upload(t *testing.T, authz, path, vendor, site string, bo
 
 func (e phoneFilesEnv) addCA(t *testing.T, name string, pem []byte) phonefiles.CACertView {
 	t.Helper()
-	body, _ := json.Marshal(CACertInput{Name: name, PEM: string(pem)})
+	body, _ := json.Marshal(web.CACertInput{Name: name, PEM: string(pem)})
 	code, out := enrolmentCall(t, e.plain, "Bearer "+e.token, "POST", "/api/v1/cacerts", string(body))
 	if code != http.StatusCreated {
 		t.Fatalf("add CA: %d %s", code, out)
@@ -138,7 +140,7 @@ func TestPhoneFilesAPIRefusesEveryoneButAnAdmin(t *testing.T) {
 		e := phoneFilesTestServer(t, db, nil)
 		cred := provEnrol(t, e.lane, "deskprov-0004f2a1b2c3.cfg", pfPolycomUA)
 		ca := testcert.CA(t, "Corp Root")
-		caBody, _ := json.Marshal(CACertInput{Name: "x", PEM: string(ca.PEM)})
+		caBody, _ := json.Marshal(web.CACertInput{Name: "x", PEM: string(ca.PEM)})
 		callers := map[string]string{
 			"nobody":              "",
 			"a made-up token":     "Bearer not-a-token",

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bufio"
@@ -21,18 +21,20 @@ import (
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/store/storetest"
+	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/phone"
 )
 
 // laneTestListen serves s through a phone lane on a loopback port, as
 // deskprov serve does.
-func laneTestListen(t *testing.T, s *Server) (*PhoneLane, string) {
+func laneTestListen(t *testing.T, s *web.Server) (*phone.Lane, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	lane := NewPhoneLane(s, hs)
+	lane := phone.NewLane(s, hs)
 	served := make(chan error, 1)
 	go func() { served <- lane.Serve(ln) }()
 	t.Cleanup(func() {
@@ -321,7 +323,7 @@ func TestPhoneLaneShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lane := NewPhoneLane(s, &http.Server{Handler: s.Handler(), IdleTimeout: time.Minute})
+	lane := phone.NewLane(s, &http.Server{Handler: s.Handler(), IdleTimeout: time.Minute})
 	served := make(chan error, 1)
 	go func() { served <- lane.Serve(ln) }()
 	ua := "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26"
@@ -381,7 +383,7 @@ func TestPhoneLaneTimesOutQuietClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lane := NewPhoneLane(s, &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 300 * time.Millisecond, IdleTimeout: 600 * time.Millisecond})
+	lane := phone.NewLane(s, &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 300 * time.Millisecond, IdleTimeout: 600 * time.Millisecond})
 	go lane.Serve(ln)
 	t.Cleanup(func() { lane.Shutdown(context.Background()) })
 	addr := ln.Addr().String()

@@ -29,7 +29,6 @@ func (m policyModule) Mount(r *Routes) {
 	a.GET("/users/:upn/ipphonepolicy", h.grantOf)
 	a.PUT("/users/:upn/ipphonepolicy", h.grant)
 	a.GET("/users/:upn/ipphonepolicy/effective", h.effective)
-	mountConsole(r, m.ps)
 }
 
 type policyAPI struct {

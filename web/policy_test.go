@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/deskprov/deskprov/policy/policytest"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // policyTestServer starts a server with the policy module, one admin
@@ -39,7 +40,7 @@ func policyTestServer(t *testing.T, db *gorm.DB) (string, string) {
 	ps := policy.New(db)
 	ps.Secrets = policytest.Box(t)
 	ps.Users = tn
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, PolicyModule(ps))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), web.ConsoleHome(ps))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bufio"
@@ -28,6 +28,8 @@ import (
 	"github.com/deskprov/deskprov/provisioning/yealink"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/phone"
 )
 
 // provTestServer starts the server with the policy and provisioning modules,
@@ -39,7 +41,7 @@ func provTestServer(t *testing.T, db *gorm.DB) (string, string, *provisioning.Se
 }
 
 // provTestNew builds that server without serving it.
-func provTestNew(t *testing.T, db *gorm.DB) (*Server, string, *provisioning.Service) {
+func provTestNew(t *testing.T, db *gorm.DB) (*web.Server, string, *provisioning.Service) {
 	t.Helper()
 	for _, m := range []func(*gorm.DB) error{tenant.Migrate, policy.Migrate, provisioning.Migrate, phoneid.Migrate} {
 		if err := m(db); err != nil {
@@ -59,7 +61,7 @@ func provTestNew(t *testing.T, db *gorm.DB) (*Server, string, *provisioning.Serv
 	prov.Uploads = testUploads(t, db, 1024)
 	phones := phoneid.New(db)
 	prov.Phones = phones
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, PolicyModule(ps), Provisioning{Service: prov}, Devices{Service: prov})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, web.PolicyModule(ps), web.ConsoleHome(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +75,7 @@ func provTestNew(t *testing.T, db *gorm.DB) (*Server, string, *provisioning.Serv
 
 // provTestListen serves s as deskprov serve does: through the phone lane,
 // so every test here polls it too.
-func provTestListen(t *testing.T, s *Server) string {
+func provTestListen(t *testing.T, s *web.Server) string {
 	t.Helper()
 	_, base := laneTestListen(t, s)
 	return base
@@ -219,12 +221,12 @@ func TestEachFamilyBootSequenceIsServedAsItsPhonesExpect(t *testing.T) {
 			}
 		})
 		t.Run("an admin previews a phone's file without the phone", func(t *testing.T) {
-			var f DeviceFileView
+			var f web.DeviceFileView
 			provTestJSON(t, base, tok, "/api/v1/devices/0004f2a1b2c3/files/deskprov-0004f2a1b2c3.cfg", &f)
 			if !strings.Contains(f.Body, `phoneLock.enabled="1"`) || f.ETag == "" {
 				t.Fatalf("preview %+v", f)
 			}
-			var unseen DeviceFileView
+			var unseen web.DeviceFileView
 			provTestJSON(t, base, tok, "/api/v1/devices/00:15:65:00:00:01/files/001565000001.cfg?vendor=yealink&model=T48G&firmware=35.83.0.120", &unseen)
 			if !strings.HasPrefix(unseen.Body, "#!version:1.0.0.1\n") {
 				t.Fatalf("preview of an unseen phone %+v", unseen)
@@ -366,7 +368,7 @@ func BenchmarkProvisioningPoll(b *testing.B) {
 		b.Fatal(err)
 	}
 	prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, Provisioning{Service: prov}, Devices{Service: prov})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, phone.Provisioning{Service: prov}, web.Devices{Service: prov})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -425,7 +427,7 @@ func BenchmarkProvisioningPollParallel(b *testing.B) {
 				}
 				prov.Firmware = provTestFirmware{fs}
 			}
-			s, err := New(Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test"}, Provisioning{Service: prov}, Devices{Service: prov})
+			s, err := web.New(web.Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test"}, phone.Provisioning{Service: prov}, web.Devices{Service: prov})
 			if err != nil {
 				b.Fatal(err)
 			}

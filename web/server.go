@@ -52,6 +52,24 @@ type Module interface {
 	Mount(r *Routes)
 }
 
+// Modules mounts several modules as one: an area whose routes span faces
+// (its API in web/api, its console page in web/console) is one module per
+// face, and a caller that wants the whole area mounts them together.
+type Modules []Module
+
+// Mount mounts each module in turn.
+func (ms Modules) Mount(r *Routes) {
+	for _, m := range ms {
+		m.Mount(r)
+	}
+}
+
+// ModuleFunc is a module that is one mount function.
+type ModuleFunc func(r *Routes)
+
+// Mount calls f.
+func (f ModuleFunc) Mount(r *Routes) { f(r) }
+
 // Routes is where a module mounts its handlers.
 type Routes struct {
 	// Root serves phone and browser paths (/prov/, /devicelogin, …).

@@ -18,7 +18,6 @@ type settingsModule struct{ svc *settings.Service }
 
 func (m settingsModule) Mount(r *Routes) {
 	s := r.Server
-	mountSettingsConsole(r, m.svc)
 	r.Admin.GET("/settings/service", func(c *gin.Context) {
 		ss, err := m.svc.List(c.Request.Context())
 		if err != nil {

@@ -30,7 +30,6 @@ func (m SitesModule) Mount(r *Routes) {
 	a.GET("/sites/:name", h.get)
 	a.PATCH("/sites/:name", h.patch)
 	a.DELETE("/sites/:name", h.remove)
-	mountSitesConsole(r, m)
 }
 
 type sitesAPI struct {
@@ -259,4 +258,9 @@ func (sc *consoleSites) remove(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/sites?"+url.Values{"done": {"removed"}, "site": {st.Name}}.Encode())
+}
+
+// SitesConsole is the console's sites pages (/admin/sites) over m's service.
+func SitesConsole(m SitesModule) Module {
+	return ModuleFunc(func(r *Routes) { mountSitesConsole(r, m) })
 }

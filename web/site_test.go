@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bytes"
@@ -22,6 +22,8 @@ import (
 	"github.com/deskprov/deskprov/site"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/phone"
 )
 
 // siteFamily is a phone family for these tests alone: its files say what
@@ -96,8 +98,8 @@ func sitesTestServer(t *testing.T, db *gorm.DB, defaults provisioning.Site) site
 	p.Sites = sites
 	ps := policy.New(db)
 	ps.Users = tn
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", TrustedProxies: []string{"127.0.0.1"}, Phones: phones},
-		PolicyModule(ps), Provisioning{Service: p}, Devices{Service: p}, SitesModule{Service: sites, Defaults: p.Server.DefaultSite()})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", TrustedProxies: []string{"127.0.0.1"}, Phones: phones},
+		web.PolicyModule(ps), web.ConsoleHome(ps), phone.Provisioning{Service: p}, web.Devices{Service: p}, web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}, web.SitesConsole(web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +240,7 @@ func TestSitesAPI(t *testing.T) {
 			{"DELETE", "/api/v1/sites/Nope", "", 404, ""},
 		} {
 			code, body := enrolmentCall(t, e.url, "Bearer "+e.token, c.method, c.path, c.body)
-			var eb ErrorBody
+			var eb web.ErrorBody
 			json.Unmarshal([]byte(body), &eb)
 			if code != c.status || (c.field != "" && eb.Field != c.field) {
 				t.Errorf("%s %s %s: %d %s, want %d on %q", c.method, c.path, c.body, code, body, c.status, c.field)

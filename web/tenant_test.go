@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"bytes"
@@ -16,11 +16,12 @@ import (
 
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // tenantTestServer starts the server with only the core routes and returns
 // its URL and an admin token.
-func tenantTestServer(t *testing.T, db *gorm.DB) (string, string, *Server) {
+func tenantTestServer(t *testing.T, db *gorm.DB) (string, string, *web.Server) {
 	t.Helper()
 	if err := tenant.Migrate(db); err != nil {
 		t.Fatal(err)
@@ -30,7 +31,7 @@ func tenantTestServer(t *testing.T, db *gorm.DB) (string, string, *Server) {
 	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ type tenantErr struct {
 func TestAdminAPINeedsAToken(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		base, token, s := tenantTestServer(t, db)
-		expired, _ := AdminAuthFor(s, Deps{Tenant: s.Tenant, PublicURL: s.PublicURL, Now: func() time.Time { return time.Now().Add(-48 * time.Hour) }, AdminTokenTTL: time.Hour}).Issue(t.Context(), "admin", tenant.AdminSessionAPI, "")
+		expired, _ := web.AdminAuthFor(s, web.Deps{Tenant: s.Tenant, PublicURL: s.PublicURL, Now: func() time.Time { return time.Now().Add(-48 * time.Hour) }, AdminTokenTTL: time.Hour}).Issue(t.Context(), "admin", tenant.AdminSessionAPI, "")
 		for _, tc := range []struct{ name, token string }{
 			{"no token", ""},
 			{"a malformed token", "not-a-jwt"},

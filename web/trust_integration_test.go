@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"crypto/rand"
@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/pages"
+	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"gorm.io/gorm"
@@ -69,8 +72,8 @@ func trustServer(t *testing.T, db *gorm.DB) trustEnv {
 	// The issuer is a name only here: nothing follows it.
 	si := webtest.SignIn(db, tn, box, "http://prov.test")
 	bt := btoe.New(db, btoeWebFixtures{}, si, si.PCPasswords())
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones},
-		PolicyModule(ps), Provisioning{Service: prov}, Devices{Service: prov}, SignIn(si), DeviceLogin(si), BToE(bt, si), Enrolment(phones))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones},
+		web.PolicyModule(ps), web.ConsoleHome(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov}, web.SignIn(si), pages.DeviceLogin(si), web.BToE(bt, si), web.BToEConsole(bt), web.Enrolment(phones), web.EnrolmentConsole(phones))
 	if err != nil {
 		t.Fatal(err)
 	}

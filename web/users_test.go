@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"golang.org/x/crypto/bcrypt"
@@ -65,7 +66,7 @@ func usersTestServer(t *testing.T, db *gorm.DB, upns ...string) (string, map[str
 		t.Fatal(err)
 	}
 	si := signin.New(db, tn, nil, "http://prov.test")
-	s, err := New(Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, PolicyModule(ps), Users(ps, si))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), web.ConsoleHome(ps), web.Users(ps, si))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +359,7 @@ func TestUsersConsole(t *testing.T) {
 			}
 		})
 		t.Run("the list pages in the store and searches", func(t *testing.T) {
-			for i := 0; i < UsersPageSize; i++ {
+			for i := 0; i < web.UsersPageSize; i++ {
 				if res, _ := b.post("/admin/users", url.Values{"csrf_token": {csrf}, "upn": {"bulk" + strings.Repeat("x", i) + "@fabrikam.com"}}); res.StatusCode != http.StatusSeeOther {
 					t.Fatal(res.StatusCode)
 				}

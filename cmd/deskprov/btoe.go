@@ -647,6 +647,6 @@ func (a *app) addBToE(si *signin.Service) error {
 	}
 	a.btoe = btoe.New(a.db, a.policy, si, si.PCPasswords())
 	a.btoe.UseHub(a.hub)
-	a.modules = append(a.modules, web.BToE(a.btoe, si))
+	a.modules = append(a.modules, web.BToE(a.btoe, si), web.BToEConsole(a.btoe))
 	return nil
 }

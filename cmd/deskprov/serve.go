@@ -33,6 +33,8 @@ import (
 	"github.com/deskprov/deskprov/store/notify"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/pages"
+	"github.com/deskprov/deskprov/web/phone"
 )
 
 // serveOptions are deskprov serve's flags (each with a DESKPROV_* fallback).
@@ -304,7 +306,7 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	} else if n > 0 {
 		log.Info("sealed provisioning server passwords stored in clear by an earlier version", "count", n)
 	}
-	a.modules = append(a.modules, web.PolicyModule(a.policy))
+	a.modules = append(a.modules, web.PolicyModule(a.policy), web.ConsoleHome(a.policy))
 	if err := a.openBlobs(ctx, o); err != nil {
 		return nil, err
 	}
@@ -320,7 +322,7 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 		return nil, err
 	}
 	// The page for people (/my) acts through sign-in, policy and BToE.
-	a.modules = append(a.modules, web.My(si, a.policy, a.btoe))
+	a.modules = append(a.modules, pages.My(si, a.policy, a.btoe))
 	// Users and licenses in the console, and bulk assignment.
 	a.modules = append(a.modules, web.Users(a.policy, si))
 	if err := a.addProvisioning(ctx, o, si, fw, images); err != nil {
@@ -328,7 +330,7 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	}
 	// One phoneid service for the phones' checks and the admins' changes, so
 	// that its enrolment cache and Digest replay memory are shared.
-	a.modules = append(a.modules, web.Enrolment(a.phones))
+	a.modules = append(a.modules, web.Enrolment(a.phones), web.EnrolmentConsole(a.phones))
 	a.fleet.SignIn = si
 	a.modules = append(a.modules, a.fleet)
 	return a, nil
@@ -490,8 +492,8 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	case !o.NoPhoneLane:
 		// Plain HTTP goes through the phone lane, which answers phone
 		// config polls itself and hands everything else to hs
-		// (web/phonelane.go).
-		lane := web.NewPhoneLane(srv, hs)
+		// (web/phone/phonelane.go).
+		lane := phone.NewLane(srv, hs)
 		serveOn, shutdown = lane.Serve, lane.Shutdown
 	}
 	errc := make(chan error, 1)

@@ -166,7 +166,7 @@ func (a *app) reconcileSettings(ctx context.Context, o serveOptions) (serveOptio
 			o.EnrollNetworks = v
 		}
 	}
-	a.modules = append(a.modules, web.ServiceSettings(svc))
+	a.modules = append(a.modules, web.ServiceSettings(svc), web.SettingsConsole(svc))
 	return o, nil
 }
 

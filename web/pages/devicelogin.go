@@ -1,4 +1,4 @@
-package web
+package pages
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 //go:embed templates/signin
@@ -47,7 +48,7 @@ var signinPages = func() map[string]*template.Template {
 // button never asks to resubmit a form, and a step's URL opened directly
 // leads to the step the flow is at.
 type deviceLogin struct {
-	s   *Server
+	s   *web.Server
 	svc *signin.Service
 	// key signs the flow's cookie.
 	key *store.Key
@@ -133,12 +134,12 @@ type dlPage struct {
 
 // DeviceLogin is the web sign-in for phones (/devicelogin): the pages a
 // person opens from a phone's code, ending in the phone's tokens.
-func DeviceLogin(svc *signin.Service) Module { return deviceLoginModule{svc: svc} }
+func DeviceLogin(svc *signin.Service) web.Module { return deviceLoginModule{svc: svc} }
 
 type deviceLoginModule struct{ svc *signin.Service }
 
 // Mount adds the pages.
-func (m deviceLoginModule) Mount(rt *Routes) {
+func (m deviceLoginModule) Mount(rt *web.Routes) {
 	d := &deviceLogin{s: rt.Server, svc: m.svc, key: store.NewKey(rt.Server.DB, "devicelogin-cookie")}
 	d.mount(rt.Root)
 }
@@ -163,7 +164,7 @@ func cookieMAC(key, body []byte) []byte {
 }
 
 func (d *deviceLogin) render(c *gin.Context, status int, page string, p dlPage) {
-	p.Organization = OrganizationName(c, d.s.Tenant)
+	p.Organization = web.OrganizationName(c, d.s.Tenant)
 	var buf bytes.Buffer
 	if err := signinPages[page].ExecuteTemplate(&buf, "layout", p); err != nil {
 		d.s.Fail(c, err)
@@ -323,7 +324,7 @@ func mayShow(st dlState, step string) bool {
 
 func errText(err error) (int, string, bool) {
 	if fe, ok := fault.As(err); ok {
-		return StatusOf(fe.Kind), fe.Message, true
+		return web.StatusOf(fe.Kind), fe.Message, true
 	}
 	return 0, "", false
 }
@@ -516,7 +517,7 @@ func (d *deviceLogin) confirm(c *gin.Context) {
 			d.stepFailed(c, st, err, st.Username, stepConfirm)
 			return
 		}
-		d.s.Log.Info("sign-in declined", "event", "signin.web", "upn", st.Username, "ip", c.ClientIP(), "result", ResultDeclined)
+		d.s.Log.Info("sign-in declined", "event", "signin.web", "upn", st.Username, "ip", c.ClientIP(), "result", web.ResultDeclined)
 		d.refuse(c, st, http.StatusOK, "Sign-in cancelled",
 			"You cancelled this sign-in, so the phone was not signed in. If someone sent you this code, do not use it.")
 		return

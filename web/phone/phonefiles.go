@@ -1,4 +1,4 @@
-package web
+package phone
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/provisioning"
+	"github.com/deskprov/deskprov/web"
 )
 
 // This file is the HTTP face of the files an admin uploads for phones
@@ -31,7 +32,7 @@ func (h *provHandler) adminFile(c *gin.Context, name string) bool {
 		return true
 	}
 	if err := provisioning.CheckPath(name); err != nil {
-		h.phoneFail(c, fault.Invalidf("%q is not a provisioning file name", ClipText(name, 40)))
+		h.phoneFail(c, fault.Invalidf("%q is not a provisioning file name", web.ClipText(name, 40)))
 		return true
 	}
 	if sub {

@@ -1,4 +1,4 @@
-package web
+package pages
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store"
+	"github.com/deskprov/deskprov/web"
 )
 
 // The page for people (/my): a person signs in with their own account (the
@@ -56,7 +57,7 @@ const (
 )
 
 var myPages = func() map[string]*template.Template {
-	funcs := template.FuncMap{"sessionTime": SessionTime, "pathEscape": url.PathEscape}
+	funcs := template.FuncMap{"sessionTime": web.SessionTime, "pathEscape": url.PathEscape}
 	out := map[string]*template.Template{}
 	for _, p := range []string{"signin", "code", "my", "problem"} {
 		out[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(myFiles, "templates/my/layout.html", "templates/my/"+p+".html"))
@@ -66,12 +67,12 @@ var myPages = func() map[string]*template.Template {
 
 // My is the page for people. policies may be nil (everyone gets the
 // defaults), and so may pairing (no pairing codes are offered).
-func My(svc *signin.Service, policies policy.Source, pairing *btoe.Service) Module {
+func My(svc *signin.Service, policies policy.Source, pairing *btoe.Service) web.Module {
 	return &myPage{svc: svc, policies: policies, btoe: pairing}
 }
 
 type myPage struct {
-	s        *Server
+	s        *web.Server
 	svc      *signin.Service
 	policies policy.Source
 	btoe     *btoe.Service
@@ -79,7 +80,7 @@ type myPage struct {
 	key *store.Key
 }
 
-func (m *myPage) Mount(r *Routes) {
+func (m *myPage) Mount(r *web.Routes) {
 	m.s = r.Server
 	m.key = store.NewKey(r.Server.DB, "my-cookies")
 	g := r.Root.Group("/my", m.headers, m.nonce)
@@ -275,7 +276,7 @@ func (m *myPage) render(c *gin.Context, status int, page string, v myView) {
 		return
 	}
 	v.CSRF = tok
-	v.Organization = OrganizationName(c, m.s.Tenant)
+	v.Organization = web.OrganizationName(c, m.s.Tenant)
 	var buf bytes.Buffer
 	if err := myPages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
 		m.s.Fail(c, err)
@@ -296,7 +297,7 @@ func (m *myPage) messageOf(c *gin.Context, err error) string {
 		if fe.RetryAfter > 0 {
 			c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
 		}
-		return fe.In(ConsoleWords{})
+		return fe.In(web.ConsoleWords{})
 	}
 	m.s.Log.Error("my page request failed", "path", c.Request.URL.Path, "err", err)
 	return "The server could not do that just now. Try again in a moment."
@@ -449,7 +450,7 @@ func (m *myPage) page(c *gin.Context) {
 		return
 	}
 	for _, x := range sessions {
-		v.Phones = append(v.Phones, myPhone{MAC: x.MAC, Label: MACLabel(x.MAC), Maker: signin.Clients[x.ClientID],
+		v.Phones = append(v.Phones, myPhone{MAC: x.MAC, Label: web.MACLabel(x.MAC), Maker: signin.Clients[x.ClientID],
 			Method: methodWords[x.Method], Since: x.CreatedAt, PINSet: x.PINSet, Locked: x.Locked, Pairing: pairing})
 	}
 	m.render(c, http.StatusOK, "my", v)
@@ -481,7 +482,7 @@ func (m *myPage) phoneSignOut(c *gin.Context) {
 		if err == nil {
 			m.s.Log.Info("person signed a phone out on /my", "event", "my.signout", "upn", upn, "mac", mac)
 		}
-		return myFlash{Msg: "Phone " + MACLabel(strings.ToLower(mac)) + " is signed out. It shows the sign-in screen the next time it checks in."}, err
+		return myFlash{Msg: "Phone " + web.MACLabel(strings.ToLower(mac)) + " is signed out. It shows the sign-in screen the next time it checks in."}, err
 	})
 }
 
@@ -511,7 +512,7 @@ func (m *myPage) pairingCode(c *gin.Context) {
 		}
 		f := myFlash{MAC: reg.MAC, Code: reg.PairingCode, Msg: "Type this code into the PC app to pair it with your phone."}
 		if reg.CodeExpiresAt != nil {
-			f.Expires = SessionTime(*reg.CodeExpiresAt)
+			f.Expires = web.SessionTime(*reg.CodeExpiresAt)
 		}
 		return f, nil
 	})

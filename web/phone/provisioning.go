@@ -1,4 +1,4 @@
-package web
+package phone
 
 import (
 	"net/http"
@@ -12,6 +12,7 @@ import (
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/provisioning/lpe"
+	"github.com/deskprov/deskprov/web"
 )
 
 // Provisioning is the provisioning module: phone files under /prov/, the Lync
@@ -19,14 +20,14 @@ import (
 type Provisioning struct {
 	Service *provisioning.Service
 	// Images serves firmware images by vendor file name; nil answers 404.
-	Images ImageHandler
+	Images web.ImageHandler
 	// Files are the admin's CA certificates and shared files, served under
 	// /prov/ (phonefiles.go); nil serves none.
 	Files *phonefiles.Service
 }
 
 // Mount adds the module's routes.
-func (m Provisioning) Mount(r *Routes) {
+func (m Provisioning) Mount(r *web.Routes) {
 	h := &provHandler{s: r.Server, svc: m.Service, images: m.Images, shared: m.Files}
 	r.Server.SetLaneFiles(m.Service)
 	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPut} {
@@ -38,9 +39,9 @@ func (m Provisioning) Mount(r *Routes) {
 }
 
 type provHandler struct {
-	s      *Server
+	s      *web.Server
 	svc    *provisioning.Service
-	images ImageHandler
+	images web.ImageHandler
 	shared *phonefiles.Service
 }
 
@@ -52,7 +53,7 @@ func (h *provHandler) phoneFail(c *gin.Context, err error) {
 	if fe, ok := h.s.AsFault(err); ok {
 		// The person reading a phone's refusal is whoever set the
 		// phone up, so actions are said as the console offers them.
-		status, msg = StatusOf(fe.Kind), fe.In(ConsoleWords{})+"\n"
+		status, msg = web.StatusOf(fe.Kind), fe.In(web.ConsoleWords{})+"\n"
 		if fe.RetryAfter > 0 {
 			c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
 		}
@@ -116,7 +117,7 @@ func (h *provHandler) file(c *gin.Context) {
 		if ans.Counts {
 			reportAs = ans.Device.MAC
 		}
-		req := ImageRequest{Vendor: ans.Device.Vendor, Name: ans.Entry.Name, Model: ans.Device.Model, Version: ans.Device.Version,
+		req := web.ImageRequest{Vendor: ans.Device.Vendor, Name: ans.Entry.Name, Model: ans.Device.Model, Version: ans.Device.Version,
 			MAC: ans.Device.MAC, ReportAs: reportAs}
 		if h.images == nil || !h.images(c, req) {
 			plainNotFound(c)

@@ -1,4 +1,4 @@
-package web
+package phone
 
 import (
 	"bufio"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/deskprov/deskprov/provisioning"
+	"github.com/deskprov/deskprov/web"
 )
 
 // The phone lane: phones poll their config file every hour, ten thousand
@@ -53,10 +54,10 @@ import (
 // requestLog, and FuzzPhoneLaneParse checks that wherever it takes a
 // request, net/http reads the same one.
 
-// PhoneLane serves HTTP/1.1 connections: known phone polls itself, the rest
+// Lane serves HTTP/1.1 connections: known phone polls itself, the rest
 // through the net/http server it was made with.
-type PhoneLane struct {
-	s       *Server
+type Lane struct {
+	s       *web.Server
 	hs      *http.Server
 	svc     *provisioning.Service
 	handoff *handoffListener
@@ -70,22 +71,22 @@ type PhoneLane struct {
 	done    sync.WaitGroup
 }
 
-// NewPhoneLane makes a lane in front of hs, whose Handler should be
+// NewLane makes a lane in front of hs, whose Handler should be
 // s.Handler(). Without the provisioning module every request goes to hs.
-func NewPhoneLane(s *Server, hs *http.Server) *PhoneLane {
+func NewLane(s *web.Server, hs *http.Server) *Lane {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &PhoneLane{s: s, hs: hs, ctx: ctx, cancel: cancel, conns: map[*laneConn]struct{}{}}
+	l := &Lane{s: s, hs: hs, ctx: ctx, cancel: cancel, conns: map[*laneConn]struct{}{}}
 	l.svc = s.LaneFiles()
 	return l
 }
 
 // Answered is how many requests the server's phone lanes have answered
 // themselves (deskprov_phone_lane_answers_total).
-func (l *PhoneLane) Answered() int64 { return l.s.LaneAnswers() }
+func (l *Lane) Answered() int64 { return l.s.LaneAnswers() }
 
 // Serve accepts connections on ln until Shutdown; like http.Server.Serve it
 // returns http.ErrServerClosed then.
-func (l *PhoneLane) Serve(ln net.Listener) error {
+func (l *Lane) Serve(ln net.Listener) error {
 	l.mu.Lock()
 	if l.closing.Load() {
 		l.mu.Unlock()
@@ -153,7 +154,7 @@ func isTemporary(err error) bool {
 // Shutdown stops accepting, lets requests in flight finish, closes idle
 // connections, and shuts the net/http server down (which ends the
 // connections it was handed). Past ctx, connections still busy are closed.
-func (l *PhoneLane) Shutdown(ctx context.Context) error {
+func (l *Lane) Shutdown(ctx context.Context) error {
 	l.closing.Store(true)
 	l.mu.Lock()
 	ln := l.ln
@@ -185,7 +186,7 @@ func (l *PhoneLane) Shutdown(ctx context.Context) error {
 	return err
 }
 
-func (l *PhoneLane) track(c *laneConn) bool {
+func (l *Lane) track(c *laneConn) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closing.Load() {
@@ -196,7 +197,7 @@ func (l *PhoneLane) track(c *laneConn) bool {
 	return true
 }
 
-func (l *PhoneLane) untrack(c *laneConn) {
+func (l *Lane) untrack(c *laneConn) {
 	l.mu.Lock()
 	delete(l.conns, c)
 	l.mu.Unlock()
@@ -235,7 +236,7 @@ const laneBufSize = 4096
 // provRoute is the gin route the lane's requests are counted under.
 const provRoute = "/prov/*name"
 
-func (l *PhoneLane) serveConn(c *laneConn) {
+func (l *Lane) serveConn(c *laneConn) {
 	defer l.untrack(c)
 	handed := false
 	defer func() {
@@ -336,7 +337,7 @@ const (
 // parses it. When it has to wait for more of the head, it sets the header
 // deadline, and zeroes *idleSince so the serve loop sets the idle deadline
 // again.
-func (l *PhoneLane) readHead(c *laneConn, br *bufio.Reader, timeout time.Duration, trustXFF bool, idleSince *time.Time) (laneRequest, headResult) {
+func (l *Lane) readHead(c *laneConn, br *bufio.Reader, timeout time.Duration, trustXFF bool, idleSince *time.Time) (laneRequest, headResult) {
 	deadlineSet := false
 	for {
 		buf, _ := br.Peek(br.Buffered())
@@ -373,7 +374,7 @@ func isTimeout(err error) bool {
 
 // handOver gives the connection, and what the lane has read but not used,
 // to net/http. It reports whether net/http took it.
-func (l *PhoneLane) handOver(c *laneConn, br *bufio.Reader) bool {
+func (l *Lane) handOver(c *laneConn, br *bufio.Reader) bool {
 	pending, _ := br.Peek(br.Buffered())
 	c.SetReadDeadline(time.Time{})
 	hc := &handedConn{Conn: c.Conn, pending: bytes.Clone(pending)}

@@ -1,0 +1,5 @@
+// Package pages is the browser pages for people (not admins): the web
+// sign-in for phones (/devicelogin, templates/signin) and the page where a
+// person sees and manages their own phones (/my, templates/my). Each page's
+// handler, template and test sit side by side here, over the core in web.
+package pages
