@@ -44,6 +44,21 @@ const AdminSessionKey = "deskprov.admin.session"
 // AdminKey is the gin context key holding the signed-in admin's username.
 const AdminKey = "deskprov.admin"
 
+// CSRFField is the console forms' field holding their CSRF token; the
+// firmware upload reads it in the stream, before the image.
+const CSRFField = "csrf_token"
+
+// IssueAdminSession signs an admin in: a token of kind (tenant.AdminSession*)
+// for username, from addr.
+func (s *Server) IssueAdminSession(ctx context.Context, username, kind, addr string) (string, error) {
+	return s.auth.Issue(ctx, username, kind, addr)
+}
+
+// VerifyAdminSession checks an admin token of kind and answers its session.
+func (s *Server) VerifyAdminSession(ctx context.Context, raw, kind string) (tenant.AdminSession, error) {
+	return s.auth.Verify(ctx, raw, kind)
+}
+
 func newAdminAuth(s *Server) (*adminAuth, error) {
 	if err := store.Migrate(s.DB); err != nil {
 		return nil, err
@@ -200,7 +215,7 @@ func (a *adminAuth) require(c *gin.Context) {
 	c.Set(AdminKey, sess.Username)
 	c.Set(AdminSessionKey, sess.ID)
 	c.Set(AdminRoleKey, sess.Role)
-	if least, ok := allowedRole(c); !ok {
+	if least, ok := AllowedRole(c); !ok {
 		refuseRole(c, least)
 		return
 	}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/gin-gonic/gin"
 
@@ -16,7 +15,7 @@ import (
 // console's Admins page make the same tenant calls.
 
 // adminInput is the body of POST /api/v1/admins and PATCH …/:username.
-type adminInput struct {
+type AdminInput struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	Role     string `json:"role"`
@@ -30,7 +29,7 @@ type adminCreated struct {
 }
 
 // addAdmin adds the account in, with a generated password when it has none.
-func addAdmin(c *gin.Context, s *Server, in adminInput) (adminCreated, error) {
+func AddAdmin(c *gin.Context, s *Server, in AdminInput) (adminCreated, error) {
 	role := tenant.RoleAdmin
 	if in.Role != "" {
 		r, err := tenant.ParseRole(in.Role)
@@ -56,7 +55,7 @@ func addAdmin(c *gin.Context, s *Server, in adminInput) (adminCreated, error) {
 	return out, err
 }
 
-func setAdminRole(c *gin.Context, s *Server, username, role string) (tenant.Admin, error) {
+func SetAdminRole(c *gin.Context, s *Server, username, role string) (tenant.Admin, error) {
 	if role == "" {
 		return tenant.Admin{}, fault.FieldInvalid("role", "role is required: admin, helpdesk or reader")
 	}
@@ -70,7 +69,7 @@ func setAdminRole(c *gin.Context, s *Server, username, role string) (tenant.Admi
 	return a, err
 }
 
-func removeAdmin(c *gin.Context, s *Server, username string) error {
+func RemoveAdmin(c *gin.Context, s *Server, username string) error {
 	err := s.Tenant.RemoveAdmin(c.Request.Context(), AdminOf(c), username)
 	if err == nil {
 	}
@@ -97,12 +96,12 @@ func mountAdmins(r *Routes) {
 		c.JSON(http.StatusOK, ad)
 	})
 	a.POST("/admins", func(c *gin.Context) {
-		var in adminInput
+		var in AdminInput
 		if err := BindJSON(c, &in); err != nil {
 			s.Fail(c, err)
 			return
 		}
-		out, err := addAdmin(c, s, in)
+		out, err := AddAdmin(c, s, in)
 		if err != nil {
 			s.Fail(c, err)
 			return
@@ -110,7 +109,7 @@ func mountAdmins(r *Routes) {
 		c.JSON(http.StatusCreated, out)
 	})
 	a.PATCH("/admins/:username", func(c *gin.Context) {
-		var in adminInput
+		var in AdminInput
 		if err := BindJSON(c, &in); err != nil {
 			s.Fail(c, err)
 			return
@@ -119,7 +118,7 @@ func mountAdmins(r *Routes) {
 			s.Fail(c, fault.Hintf(fault.Invalid, "only the role can be changed here: an admin changes their own password with {fix}, and a lost one is reset with {fix2}").WithFix("admin.password").WithFix("admin.reset_password", "username", c.Param("username")))
 			return
 		}
-		ad, err := setAdminRole(c, s, c.Param("username"), in.Role)
+		ad, err := SetAdminRole(c, s, c.Param("username"), in.Role)
 		if err != nil {
 			s.Fail(c, err)
 			return
@@ -127,7 +126,7 @@ func mountAdmins(r *Routes) {
 		c.JSON(http.StatusOK, ad)
 	})
 	a.DELETE("/admins/:username", func(c *gin.Context) {
-		if err := removeAdmin(c, s, c.Param("username")); err != nil {
+		if err := RemoveAdmin(c, s, c.Param("username")); err != nil {
 			s.Fail(c, err)
 			return
 		}
@@ -136,86 +135,3 @@ func mountAdmins(r *Routes) {
 }
 
 // consoleAdmins is the console's Admins page.
-type consoleAdmins struct{ *console }
-
-type consoleAdminsView struct {
-	Admins   []tenant.Admin
-	Roles    []tenant.Role
-	CanEdit  bool
-	New      adminInput
-	NewError string
-	Created  string // the username of an account just added with a generated password
-	Password string // that password, shown once
-}
-
-func mountConsoleAdmins(cn *console, a *gin.RouterGroup) {
-	ca := &consoleAdmins{cn}
-	a.GET("/admins", ca.list)
-	a.POST("/admins", ca.add)
-	a.POST("/admins/:username/role", ca.role)
-	a.POST("/admins/:username/remove", ca.remove)
-}
-
-func (ca *consoleAdmins) show(c *gin.Context, status int, flash, problem string, v consoleAdminsView) {
-	as, err := ca.s.Tenant.Admins(c.Request.Context())
-	if err != nil {
-		problem, status = ca.problemOf(err), http.StatusInternalServerError
-	}
-	v.Admins, v.Roles, v.CanEdit = as, tenant.Roles, RoleOf(c).Allows(tenant.RoleAdmin)
-	if v.New.Role == "" {
-		v.New.Role = string(tenant.RoleReader)
-	}
-	ca.render(c, status, "admins", consolePageData{Title: "Admins", Flash: flash, Error: problem, Body: v})
-}
-
-func (ca *consoleAdmins) list(c *gin.Context) {
-	flash := ""
-	switch {
-	case c.Query("added") != "":
-		flash = "Added the admin " + c.Query("added") + "."
-	case c.Query("role") != "":
-		flash = "Changed the role of " + c.Query("role") + "; it holds from their next request."
-	case c.Query("removed") != "":
-		flash = "Removed the admin " + c.Query("removed") + "; their sessions ended."
-	}
-	ca.show(c, http.StatusOK, flash, "", consoleAdminsView{})
-}
-
-func (ca *consoleAdmins) add(c *gin.Context) {
-	in := adminInput{Username: c.PostForm("username"), Password: c.PostForm("password"), Role: c.PostForm("role")}
-	out, err := addAdmin(c, ca.s, in)
-	if err != nil {
-		in.Password = ""
-		ca.show(c, StatusOf(fault.KindOf(err)), "", "", consoleAdminsView{New: in, NewError: ca.problemOf(err)})
-		return
-	}
-	if out.GeneratedPassword != "" {
-		// Shown on this answer alone, never put in a URL.
-		ca.show(c, http.StatusCreated, "Added the admin "+out.Username+".", "", consoleAdminsView{Created: out.Username, Password: out.GeneratedPassword})
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/admin/admins?added="+url.QueryEscape(out.Username))
-}
-
-func (ca *consoleAdmins) role(c *gin.Context) {
-	name := c.Param("username")
-	if _, err := setAdminRole(c, ca.s, name, c.PostForm("role")); err != nil {
-		ca.show(c, StatusOf(fault.KindOf(err)), "", ca.problemOf(err), consoleAdminsView{})
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/admin/admins?role="+url.QueryEscape(name))
-}
-
-func (ca *consoleAdmins) remove(c *gin.Context) {
-	name := c.Param("username")
-	if err := removeAdmin(c, ca.s, name); err != nil {
-		ca.show(c, StatusOf(fault.KindOf(err)), "", ca.problemOf(err), consoleAdminsView{})
-		return
-	}
-	if name == AdminOf(c) {
-		ca.setCookie(c, ConsoleSessionCookie, "", -1)
-		c.Redirect(http.StatusSeeOther, "/admin/login")
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/admin/admins?removed="+url.QueryEscape(name))
-}

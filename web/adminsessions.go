@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -16,21 +15,21 @@ import (
 // the console's Admin sessions page do the same through the same methods.
 
 // adminSessionView is one session as the API and the console show it.
-type adminSessionView struct {
+type AdminSessionView struct {
 	tenant.AdminSession
 	Current bool `json:"current"`
 }
 
-func adminSessionViews(ss []tenant.AdminSession, current string) []adminSessionView {
-	out := make([]adminSessionView, len(ss))
+func AdminSessionViews(ss []tenant.AdminSession, current string) []AdminSessionView {
+	out := make([]AdminSessionView, len(ss))
 	for i, s := range ss {
-		out[i] = adminSessionView{AdminSession: s, Current: s.ID == current}
+		out[i] = AdminSessionView{AdminSession: s, Current: s.ID == current}
 	}
 	return out
 }
 
 // passwordChange is the body of PUT /api/v1/admin/password.
-type passwordChange struct {
+type PasswordChange struct {
 	CurrentPassword string `json:"currentPassword"`
 	NewPassword     string `json:"newPassword"`
 }
@@ -38,7 +37,7 @@ type passwordChange struct {
 // changePassword checks the admin's current password (with the sign-in's
 // own attempt limits) and sets the new one, ending the admin's sessions but
 // the one asking.
-func changePassword(c *gin.Context, s *Server, p passwordChange) (int, error) {
+func ChangePassword(c *gin.Context, s *Server, p PasswordChange) (int, error) {
 	ctx := c.Request.Context()
 	if p.CurrentPassword == "" {
 		return 0, fault.FieldInvalid("currentPassword", "currentPassword is required: the password you signed in with")
@@ -66,7 +65,7 @@ func mountAdminSessions(r *Routes) {
 			s.Fail(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, adminSessionViews(ss, c.GetString(AdminSessionKey)))
+		c.JSON(http.StatusOK, AdminSessionViews(ss, c.GetString(AdminSessionKey)))
 	})
 	r.Admin.DELETE("/admin/sessions/:id", func(c *gin.Context) {
 		if err := s.Tenant.RevokeAdminSession(c.Request.Context(), c.Param("id")); err != nil {
@@ -77,12 +76,12 @@ func mountAdminSessions(r *Routes) {
 		c.Status(http.StatusNoContent)
 	})
 	r.Admin.PUT("/admin/password", func(c *gin.Context) {
-		var p passwordChange
+		var p PasswordChange
 		if err := BindJSON(c, &p); err != nil {
 			s.Fail(c, err)
 			return
 		}
-		n, err := changePassword(c, s, p)
+		n, err := ChangePassword(c, s, p)
 		if err != nil {
 			s.Fail(c, err)
 			return
@@ -92,64 +91,3 @@ func mountAdminSessions(r *Routes) {
 }
 
 // consoleSessions is the console's Admin sessions page.
-type consoleSessions struct{ *console }
-
-type consoleSessionsView struct {
-	Sessions      []adminSessionView
-	PasswordError string
-}
-
-func mountConsoleSessions(cn *console, a *gin.RouterGroup) {
-	cs := &consoleSessions{cn}
-	a.GET("/sessions", cs.list)
-	a.POST("/sessions/:id/revoke", cs.revoke)
-	a.POST("/password", cs.password)
-}
-
-func (cs *consoleSessions) show(c *gin.Context, status int, flash, problem string, v consoleSessionsView) {
-	ss, err := cs.s.Tenant.AdminSessions(c.Request.Context())
-	if err != nil {
-		problem, status = cs.problemOf(err), http.StatusInternalServerError
-	}
-	v.Sessions = adminSessionViews(ss, c.GetString(AdminSessionKey))
-	cs.render(c, status, "sessions", consolePageData{Title: "Admin sessions", Flash: flash, Error: problem, Body: v})
-}
-
-func (cs *consoleSessions) list(c *gin.Context) {
-	flash := ""
-	switch {
-	case c.Query("revoked") != "":
-		flash = "The session was revoked: its token no longer works."
-	case c.Query("password") != "":
-		flash = "Your password was changed; your other sessions were ended."
-	}
-	cs.show(c, http.StatusOK, flash, "", consoleSessionsView{})
-}
-
-func (cs *consoleSessions) revoke(c *gin.Context) {
-	id := c.Param("id")
-	if err := cs.s.Tenant.RevokeAdminSession(c.Request.Context(), id); err != nil {
-		cs.show(c, StatusOf(fault.KindOf(err)), "", cs.problemOf(err), consoleSessionsView{})
-		return
-	}
-	cs.s.Log.Info("admin revoked an admin session", "event", "admin.session.revoke", "actor", AdminOf(c), "session", id)
-	if id == c.GetString(AdminSessionKey) {
-		// The admin revoked the session they are using: it is a sign-out.
-		cs.setCookie(c, ConsoleSessionCookie, "", -1)
-		c.Redirect(http.StatusSeeOther, "/admin/login")
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/admin/sessions?revoked=1")
-}
-
-func (cs *consoleSessions) password(c *gin.Context) {
-	_, err := changePassword(c, cs.s, passwordChange{CurrentPassword: c.PostForm("currentPassword"), NewPassword: c.PostForm("newPassword")})
-	if err != nil {
-		cs.show(c, StatusOf(fault.KindOf(err)), "", "", consoleSessionsView{PasswordError: cs.problemOf(err)})
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/admin/sessions?password=1")
-}
-
-// sessionTime is how the console shows a session's times.
-func SessionTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }

@@ -19,7 +19,7 @@ import (
 // auditFilter reads the listing's query: kind, object (kind/id or a
 // prefix), actor, since and until (RFC 3339), before (the page cursor)
 // and limit.
-func auditFilter(q url.Values, defaultLimit int) (audit.Filter, error) {
+func AuditFilter(q url.Values, defaultLimit int) (audit.Filter, error) {
 	f := audit.Filter{Kind: q.Get("kind"), Object: q.Get("object"), Actor: q.Get("actor"), Limit: defaultLimit}
 	for _, t := range []struct {
 		name string
@@ -68,7 +68,7 @@ func mountAudit(r *Routes) {
 	s := r.Server
 	r.Admin.GET("/audit", func(c *gin.Context) {
 		// A page is at most MaxPage entries, as the policy audit was.
-		f, err := auditFilter(c.Request.URL.Query(), audit.MaxPage)
+		f, err := AuditFilter(c.Request.URL.Query(), audit.MaxPage)
 		if err != nil {
 			s.Fail(c, err)
 			return
@@ -91,35 +91,3 @@ func mountAudit(r *Routes) {
 
 // consoleAudit is the console's Audit log page: the listing, filtered by
 // the same query as the API, 50 to a page.
-type consoleAudit struct{ *console }
-
-type consoleAuditView struct {
-	Kind, Object, Actor, Since, Until string
-	Entries                           []audit.Entry
-	Next                              string
-}
-
-func mountConsoleAudit(cn *console, a *gin.RouterGroup) {
-	ca := &consoleAudit{cn}
-	a.GET("/audit", ca.list)
-}
-
-func (ca *consoleAudit) list(c *gin.Context) {
-	q := c.Request.URL.Query()
-	v := consoleAuditView{Kind: q.Get("kind"), Object: q.Get("object"), Actor: q.Get("actor"), Since: q.Get("since"), Until: q.Get("until")}
-	f, err := auditFilter(q, 50)
-	if err == nil {
-		var p audit.Page
-		p, err = audit.List(c.Request.Context(), ca.s.DB, f)
-		v.Entries = p.Entries
-		if p.NextBefore != 0 {
-			q.Set("before", strconv.FormatUint(uint64(p.NextBefore), 10))
-			v.Next = "/admin/audit?" + q.Encode()
-		}
-	}
-	if err != nil {
-		ca.render(c, StatusOf(fault.KindOf(err)), "audit", consolePageData{Title: "Audit log", Error: ca.problemOf(err), Body: v})
-		return
-	}
-	ca.render(c, http.StatusOK, "audit", consolePageData{Title: "Audit log", Body: v})
-}

@@ -38,7 +38,7 @@ func btoeInstance(t *testing.T, db *gorm.DB) (string, *notify.Hub) {
 	svc.UseHub(hub)
 	tn := tenant.New(db)
 	tn.HashCost = bcrypt.MinCost
-	srv, err := web.New(web.Deps{DB: db, Tenant: tn}, web.BToEWithHeartbeat(svc, f, time.Second))
+	srv, err := web.New(web.Deps{DB: db, Tenant: tn}, web.BToEWithHeartbeat(svc, f, time.Second), web.BToEConsole(svc))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func btoeWebServerWith(t *testing.T, db *gorm.DB, heartbeat time.Duration, more 
 	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Deps{DB: db, Tenant: tn}, append([]web.Module{web.BToEWithHeartbeat(svc, f, heartbeat)}, more...)...)
+	srv, err := web.New(web.Deps{DB: db, Tenant: tn}, append([]web.Module{web.BToEWithHeartbeat(svc, f, heartbeat), web.BToEConsole(svc)}, more...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,6 @@ var consoleFiles embed.FS
 const (
 	ConsoleSessionCookie = "deskprov_admin_session"
 	consoleNonceCookie   = "deskprov_console_nonce"
-	consoleCSRFField     = "csrf_token"
 	consoleNonceKey      = "deskprov.console.nonce"
 )
 
@@ -160,7 +159,7 @@ func (cn *console) checkCSRF(c *gin.Context) {
 		cn.refuse(c, msg)
 		return
 	}
-	if msg := cn.badCSRF(c, c.PostForm(consoleCSRFField)); msg != "" {
+	if msg := cn.badCSRF(c, c.PostForm(CSRFField)); msg != "" {
 		cn.refuse(c, msg)
 		return
 	}
@@ -201,7 +200,7 @@ func (cn *console) session(c *gin.Context) (sess tenant.AdminSession, ok bool, e
 	if cerr != nil || ck.Value == "" {
 		return sess, false, nil
 	}
-	sess, err = cn.s.auth.Verify(c.Request.Context(), ck.Value, tenant.AdminSessionConsole)
+	sess, err = cn.s.VerifyAdminSession(c.Request.Context(), ck.Value, tenant.AdminSessionConsole)
 	if err != nil {
 		if fault.Is(err, fault.Unauthorized) {
 			return sess, false, nil
@@ -223,8 +222,8 @@ func (cn *console) requireAdmin(c *gin.Context) {
 		c.Set(AdminKey, sess.Username)
 		c.Set(AdminSessionKey, sess.ID)
 		c.Set(AdminRoleKey, sess.Role)
-		if least, ok := allowedRole(c); !ok {
-			cn.render(c, http.StatusForbidden, "forbidden", consolePageData{Title: "Not allowed", Error: roleRefusal(c, least)})
+		if least, ok := AllowedRole(c); !ok {
+			cn.render(c, http.StatusForbidden, "forbidden", consolePageData{Title: "Not allowed", Error: RoleRefusal(c, least)})
 			c.Abort()
 			return
 		}
@@ -260,7 +259,7 @@ func (cn *console) login(c *gin.Context) {
 		cn.render(c, StatusOf(fe.Kind), "login", consolePageData{Title: "Sign in", Error: fe.In(ConsoleWords{}), Body: map[string]string{"Username": username}})
 		return
 	}
-	tok, err := cn.s.auth.Issue(c.Request.Context(), a.Username, tenant.AdminSessionConsole, c.ClientIP())
+	tok, err := cn.s.IssueAdminSession(c.Request.Context(), a.Username, tenant.AdminSessionConsole, c.ClientIP())
 	if err != nil {
 		cn.s.Fail(c, err)
 		return
@@ -293,8 +292,8 @@ func (cn *console) logout(c *gin.Context) {
 // home is the console's home page: the fleet dashboard, or the policies
 // where no fleet module is mounted.
 func (cn *console) home(c *gin.Context) {
-	if cn.s.fleetHome != nil {
-		cn.s.fleetHome(c)
+	if home := cn.s.FleetHome(); home != nil {
+		home(c)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/policies")

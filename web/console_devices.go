@@ -15,6 +15,7 @@ import (
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/signin"
+	"github.com/deskprov/deskprov/tenant"
 )
 
 // DeviceConsole is the console's Devices pages (/admin/devices: the
@@ -208,7 +209,7 @@ func (dc *consoleDevices) show(c *gin.Context) {
 func (dc *consoleDevices) showDevice(c *gin.Context, mac string, status int, flash, problem string) {
 	ctx := c.Request.Context()
 	role := RoleOf(c)
-	v := consoleDeviceView{MAC: mac, CanHelp: role.Allows(helpdesk), CanAdmin: role.Allows(admin),
+	v := consoleDeviceView{MAC: mac, CanHelp: role.Allows(tenant.RoleHelpdesk), CanAdmin: role.Allows(tenant.RoleAdmin),
 		HasEnrolment: dc.m.Phones != nil, HasFirmware: dc.m.Firmware != nil}
 	title := "Phone " + mac
 	fail := func(err error) {
@@ -350,7 +351,7 @@ func (dc *consoleDevices) enrolment(c *gin.Context) {
 		return
 	}
 	action := c.PostForm("action")
-	if _, err := enrolmentAct(c, dc.s, dc.m.Phones, mac, action); err != nil {
+	if _, err := EnrolmentAct(c, dc.s, dc.m.Phones, mac, action); err != nil {
 		dc.showDevice(c, mac, StatusOf(fault.KindOf(err)), "", dc.problemOf(err))
 		return
 	}

@@ -165,7 +165,7 @@ func consoleEnrolmentsURL(filter string, q url.Values) string {
 // act runs the action a row's button (or the by-MAC form) sent.
 func (ec *consoleEnrolments) act(c *gin.Context) {
 	mac, action, filter := strings.TrimSpace(c.PostForm("mac")), c.PostForm("action"), c.PostForm("state")
-	out, err := enrolmentAct(c, ec.s, ec.svc, mac, action)
+	out, err := EnrolmentAct(c, ec.s, ec.svc, mac, action)
 	if err != nil {
 		ec.show(c, StatusOf(fault.KindOf(err)), "", ec.problemOf(err), filter, mac)
 		return

@@ -133,8 +133,8 @@ func (fc *consoleFirmware) catalog(c *gin.Context) {
 
 func (fc *consoleFirmware) showCatalog(c *gin.Context, status int, flash, problem string, fe consoleFieldError, form consoleImportForm) {
 	v := consoleCatalogView{Vendors: []string{firmware.Polycom, firmware.Yealink, firmware.AudioCodes, firmware.LPE},
-		MaxSize: humanSize(fc.h.svc.MaxUpload), Form: form, Err: fe}
-	imgs, err := fc.h.svc.Images(c.Request.Context(), "")
+		MaxSize: humanSize(fc.h.Service().MaxUpload), Form: form, Err: fe}
+	imgs, err := fc.h.Service().Images(c.Request.Context(), "")
 	if err != nil && problem == "" {
 		problem, status = fc.problemOf(err), StatusOf(fault.KindOf(err))
 	}
@@ -160,8 +160,8 @@ func (fc *consoleFirmware) upload(c *gin.Context) {
 		fc.refuse(c, msg)
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, fc.h.svc.MaxUpload+1<<20)
-	img, created, meta, err := fc.h.receive(c, func(token string) error {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, fc.h.Service().MaxUpload+1<<20)
+	img, created, meta, err := fc.h.Receive(c, func(token string) error {
 		if msg := fc.badCSRF(c, token); msg != "" {
 			return errConsoleCSRF{msg}
 		}
@@ -194,7 +194,7 @@ func (fc *consoleFirmware) upload(c *gin.Context) {
 }
 
 func (fc *consoleFirmware) remove(c *gin.Context) {
-	img, err := fc.h.svc.Remove(c.Request.Context(), c.PostForm("id"), AdminOf(c))
+	img, err := fc.h.Service().Remove(c.Request.Context(), c.PostForm("id"), AdminOf(c))
 	if err != nil {
 		fc.showCatalog(c, StatusOf(fault.KindOf(err)), "", fc.problemOf(err), consoleFieldError{}, consoleImportForm{})
 		return
@@ -284,7 +284,7 @@ func (fc *consoleFirmware) showRulesWith(c *gin.Context, status int, flash, prob
 		}
 	}
 	v.DefaultPlan = "1, 10, 50, 100"
-	if rs, err := fc.h.svc.Rules(ctx); err != nil {
+	if rs, err := fc.h.Service().Rules(ctx); err != nil {
 		fail(err)
 	} else {
 		for _, r := range rs {
@@ -304,7 +304,7 @@ func (fc *consoleFirmware) showRulesWith(c *gin.Context, status int, flash, prob
 			v.Rules = append(v.Rules, row)
 		}
 	}
-	if ts, err := fc.h.svc.TestDevices(ctx); err != nil {
+	if ts, err := fc.h.Service().TestDevices(ctx); err != nil {
 		fail(err)
 	} else {
 		v.TestDevices = ts
@@ -373,7 +373,7 @@ func (fc *consoleFirmware) ruleAction(c *gin.Context) {
 	}
 	var r firmware.RuleView
 	if err == nil {
-		r, err = fc.h.svc.Act(c.Request.Context(), id, action, plan, AdminOf(c))
+		r, err = fc.h.Service().Act(c.Request.Context(), id, action, plan, AdminOf(c))
 	}
 	if err != nil {
 		v := consoleRulesView{}
@@ -402,7 +402,7 @@ func (fc *consoleFirmware) autoApprove(c *gin.Context) {
 	id, err := formID(c, "id", "device update rule")
 	var r firmware.RuleView
 	if err == nil {
-		r, err = fc.h.svc.SetAutoApprove(c.Request.Context(), id, c.PostForm("on") == "true", AdminOf(c))
+		r, err = fc.h.Service().SetAutoApprove(c.Request.Context(), id, c.PostForm("on") == "true", AdminOf(c))
 	}
 	if err != nil {
 		fc.showRules(c, StatusOf(fault.KindOf(err)), "", fc.problemOf(err), consoleFieldError{})
@@ -417,7 +417,7 @@ func (fc *consoleFirmware) autoApprove(c *gin.Context) {
 
 func (fc *consoleFirmware) addTestDevice(c *gin.Context) {
 	typ, ident := c.PostForm("identifierType"), strings.TrimSpace(c.PostForm("identifier"))
-	td, err := fc.h.svc.AddTestDevice(c.Request.Context(), typ, ident, AdminOf(c))
+	td, err := fc.h.Service().AddTestDevice(c.Request.Context(), typ, ident, AdminOf(c))
 	if err != nil {
 		v := consoleRulesView{TestType: typ, TestIdent: ident}
 		problem := fc.problemOf(err)
@@ -436,7 +436,7 @@ func (fc *consoleFirmware) addTestDevice(c *gin.Context) {
 func (fc *consoleFirmware) removeTestDevice(c *gin.Context) {
 	id, err := formID(c, "id", "test device")
 	if err == nil {
-		err = fc.h.svc.RemoveTestDevice(c.Request.Context(), id, AdminOf(c))
+		err = fc.h.Service().RemoveTestDevice(c.Request.Context(), id, AdminOf(c))
 	}
 	if err != nil {
 		fc.showRules(c, StatusOf(fault.KindOf(err)), "", fc.problemOf(err), consoleFieldError{})
@@ -492,7 +492,7 @@ func (fc *consoleFirmware) showRollouts(c *gin.Context, status int, flash, probl
 		}
 	}
 	var v consoleRolloutsView
-	if ros, err := fc.h.svc.Rollouts(ctx); err != nil {
+	if ros, err := fc.h.Service().Rollouts(ctx); err != nil {
 		fail(err)
 	} else {
 		for _, ro := range ros {
@@ -511,7 +511,7 @@ func (fc *consoleFirmware) showRollouts(c *gin.Context, status int, flash, probl
 			v.Rollouts = append(v.Rollouts, row)
 		}
 	}
-	if ls, err := fc.h.svc.Loops(ctx); err != nil {
+	if ls, err := fc.h.Service().Loops(ctx); err != nil {
 		fail(err)
 	} else {
 		for _, l := range ls {
@@ -527,7 +527,7 @@ func (fc *consoleFirmware) rolloutAction(c *gin.Context) {
 	if err == nil {
 		switch action {
 		case "pause", "resume", "abort":
-			_, err = fc.h.svc.SetRolloutState(c.Request.Context(), id, action, AdminOf(c))
+			_, err = fc.h.Service().SetRolloutState(c.Request.Context(), id, action, AdminOf(c))
 		default:
 			err = fault.Invalidf("no action %q on a rollout: use pause, resume or abort", ClipText(action, 20))
 		}
@@ -541,7 +541,7 @@ func (fc *consoleFirmware) rolloutAction(c *gin.Context) {
 
 func (fc *consoleFirmware) clearLoop(c *gin.Context) {
 	mac := c.PostForm("mac")
-	if err := fc.h.svc.ClearLoop(c.Request.Context(), mac, AdminOf(c)); err != nil {
+	if err := fc.h.Service().ClearLoop(c.Request.Context(), mac, AdminOf(c)); err != nil {
 		fc.showRollouts(c, StatusOf(fault.KindOf(err)), "", fc.problemOf(err))
 		return
 	}

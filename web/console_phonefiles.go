@@ -31,7 +31,7 @@ func mountPhoneFilesConsole(r *Routes, svc *phonefiles.Service) {
 	// token) parsed.
 	up := r.Root.Group("/admin", cn.headers, cn.nonce, cn.requireAdmin)
 	up.POST("/phonefiles/cacerts", capBody(phonefiles.MaxPEM+64<<10), cn.checkCSRF, pc.addCA)
-	up.POST("/phonefiles/files", capBody(maxPhoneFileBody(svc)), cn.checkCSRF, pc.addFile)
+	up.POST("/phonefiles/files", capBody(MaxPhoneFileBody(svc)), cn.checkCSRF, pc.addFile)
 	r.Server.OwnBodyLimit(http.MethodPost, "/admin/phonefiles/cacerts")
 	r.Server.OwnBodyLimit(http.MethodPost, "/admin/phonefiles/files")
 }
@@ -147,7 +147,7 @@ func (pc *consolePhoneFiles) done(c *gin.Context, what, name string) {
 
 func (pc *consolePhoneFiles) addCA(c *gin.Context) {
 	name := c.PostForm("name")
-	data, err := readPEMPart(c)
+	data, err := ReadPEMPart(c)
 	if err == nil {
 		var ca phonefiles.CACert
 		if ca, err = pc.svc.AddCACert(c.Request.Context(), name, data, AdminOf(c)); err == nil {
@@ -168,7 +168,7 @@ func (pc *consolePhoneFiles) removeCA(c *gin.Context) {
 }
 
 func (pc *consolePhoneFiles) addFile(c *gin.Context) {
-	f, _, err := addPhoneFile(c, pc.svc)
+	f, _, err := AddPhoneFile(c, pc.svc)
 	if err != nil {
 		pc.show(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err),
 			consolePhoneFilesView{Path: c.PostForm("path"), Vendor: c.PostForm("vendor"), Site: c.PostForm("site")})

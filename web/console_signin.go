@@ -10,6 +10,7 @@ import (
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/signin"
+	"github.com/deskprov/deskprov/tenant"
 )
 
 // consoleSessionRow is one phone session written out for a person.
@@ -54,7 +55,7 @@ var consoleSignInDone = map[string]string{
 func (dc *consoleDevices) sessions(c *gin.Context) {
 	upn := strings.TrimSpace(c.Query("upn"))
 	role := RoleOf(c)
-	v := consoleSignInView{UPN: upn, CanHelp: role.Allows(helpdesk), CanAdmin: role.Allows(admin)}
+	v := consoleSignInView{UPN: upn, CanHelp: role.Allows(tenant.RoleHelpdesk), CanAdmin: role.Allows(tenant.RoleAdmin)}
 	flash := dc.takeFlash(c).Msg
 	if msg, ok := consoleSignInDone[c.Query("done")]; ok && flash == "" {
 		flash = msg
@@ -142,7 +143,7 @@ func (dc *consoleDevices) rotate(c *gin.Context) {
 
 func (dc *consoleDevices) renderSignInProblem(c *gin.Context, err error) {
 	role := RoleOf(c)
-	v := consoleSignInView{CanHelp: role.Allows(helpdesk), CanAdmin: role.Allows(admin)}
+	v := consoleSignInView{CanHelp: role.Allows(tenant.RoleHelpdesk), CanAdmin: role.Allows(tenant.RoleAdmin)}
 	if ss, lerr := dc.m.SignIn.Sessions(c.Request.Context(), ""); lerr == nil {
 		for _, s := range ss {
 			v.Sessions = append(v.Sessions, consoleSessionRowOf(s))

@@ -371,7 +371,7 @@ func fieldKnown(name string) bool {
 
 // addressID reads :id, leaving a refusal on the page when it is none.
 func (vc *consoleVoice) addressID(c *gin.Context) (uint, bool) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		vc.flash(c, AddressesPage, consoleFlash{Err: vc.problemOf(err)})
 		return 0, false

@@ -99,7 +99,7 @@ func (vc *consoleVoice) submitPortOrder(c *gin.Context) {
 }
 
 func (vc *consoleVoice) movePortOrder(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		vc.flash(c, portOrdersPage, consoleFlash{Err: vc.problemOf(err)})
 		return
@@ -108,7 +108,7 @@ func (vc *consoleVoice) movePortOrder(c *gin.Context) {
 	field := fmt.Sprintf("order-%d", id)
 	in := tenant.PortTransition{Reason: c.PostForm("reason")}
 	if d := strings.TrimSpace(c.PostForm("firmOrderDate")); d != "" {
-		t, err := parseFirmOrderDate(d)
+		t, err := ParseFirmOrderDate(d)
 		if err != nil {
 			vc.flash(c, at, consoleFlash{Err: vc.problemOf(err), Field: field})
 			return

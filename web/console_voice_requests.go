@@ -100,7 +100,7 @@ func (vc *consoleVoice) submitNumberRequest(c *gin.Context) {
 }
 
 func (vc *consoleVoice) moveNumberRequest(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		vc.flash(c, numberRequestsPage, consoleFlash{Err: vc.problemOf(err)})
 		return

@@ -70,7 +70,7 @@ func (vc *consoleVoice) createService(c *gin.Context) {
 }
 
 func (vc *consoleVoice) deleteService(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		vc.flash(c, servicesPage, consoleFlash{Err: vc.problemOf(err)})
 		return

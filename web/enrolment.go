@@ -84,7 +84,7 @@ func (h *enrolmentAPI) get(c *gin.Context) {
 
 // enrolmentAct runs one admin action on a phone and returns what the API
 // answers: the phone's enrolment, or Reenrolled.
-func enrolmentAct(c *gin.Context, s *Server, svc *phoneid.Service, mac, action string) (any, error) {
+func EnrolmentAct(c *gin.Context, s *Server, svc *phoneid.Service, mac, action string) (any, error) {
 	ctx, admin := c.Request.Context(), AdminOf(c)
 	switch action {
 	case "approve":
@@ -113,7 +113,7 @@ func enrolmentAct(c *gin.Context, s *Server, svc *phoneid.Service, mac, action s
 }
 
 func (h *enrolmentAPI) act(c *gin.Context) {
-	out, err := enrolmentAct(c, h.s, h.svc, c.Param("mac"), c.Param("action"))
+	out, err := EnrolmentAct(c, h.s, h.svc, c.Param("mac"), c.Param("action"))
 	if err != nil {
 		h.s.Fail(c, err)
 		return

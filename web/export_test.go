@@ -14,7 +14,6 @@ import (
 const AdminAudience = adminAudience
 
 type (
-	AdminSessionView = adminSessionView
 	BToEEvents       = btoeEvents
 	BToEPhonePairing = btoePhonePairing
 )

@@ -51,6 +51,9 @@ func NewFirmware(svc *firmware.Service, maxDownloads, retryAfter int) *Firmware 
 // DefaultDownloadStall is Firmware.Stall's default.
 const DefaultDownloadStall = 30 * time.Second
 
+// Service is the firmware service h serves.
+func (h *Firmware) Service() *firmware.Service { return h.svc }
+
 // Active is how many image downloads are in progress.
 func (h *Firmware) Active() int { return len(h.slots) }
 
@@ -96,7 +99,7 @@ const maxFormField = 4096
 
 func (h *Firmware) upload(c *gin.Context) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, h.svc.MaxUpload+1<<20)
-	img, created, _, err := h.receive(c, nil)
+	img, created, _, err := h.Receive(c, nil)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -114,7 +117,7 @@ func (h *Firmware) upload(c *gin.Context) {
 // imports. It returns the fields it read (for a form to show again).
 // csrf, when set (the console), takes the csrf_token field, which must come
 // before the file part, and is asked before a byte of the image is read.
-func (h *Firmware) receive(c *gin.Context, csrf func(token string) error) (img firmware.Image, created bool, meta firmware.ImageMeta, err error) {
+func (h *Firmware) Receive(c *gin.Context, csrf func(token string) error) (img firmware.Image, created bool, meta firmware.ImageMeta, err error) {
 	mr, err := c.Request.MultipartReader()
 	if err != nil {
 		return img, false, meta, fault.Invalidf("send the image as multipart/form-data with a part named file (%v)", err)
@@ -196,7 +199,7 @@ func (h *Firmware) receive(c *gin.Context, csrf func(token string) error) (img f
 				return img, false, meta, fault.FieldInvalid(name, "certified is true or false, not %q", v)
 			}
 		default:
-			if name == consoleCSRFField && csrf != nil {
+			if name == CSRFField && csrf != nil {
 				token = v
 				continue
 			}

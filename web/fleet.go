@@ -117,7 +117,7 @@ func (m FleetModule) Mount(r *Routes) {
 		panic("admin console: " + err.Error()) // as in mountConsole
 	}
 	fp := &fleetPages{console: cn, m: m}
-	s.fleetHome = fp.home
+	s.SetFleetHome(fp.home)
 	g := r.Root.Group("/admin", cn.headers, cn.nonce, cn.checkCSRF, cn.requireAdmin)
 	g.GET("/fleet/:chart", fp.chart)
 }

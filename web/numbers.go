@@ -72,7 +72,7 @@ func (h *numbersAPI) answer(c *gin.Context, status int, v any, err error) {
 	c.JSON(status, v)
 }
 
-func numbersID(c *gin.Context) (uint, error) {
+func NumbersID(c *gin.Context) (uint, error) {
 	id, err := strconv.ParseUint(c.Param("id"), 10, 32)
 	if err != nil || id == 0 {
 		return 0, fault.FieldInvalid("id", "%q is not an id: use the number the list shows", c.Param("id"))
@@ -204,7 +204,7 @@ func (h *numbersAPI) portOrders(c *gin.Context) {
 }
 
 func (h *numbersAPI) portOrder(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -214,7 +214,7 @@ func (h *numbersAPI) portOrder(c *gin.Context) {
 }
 
 func (h *numbersAPI) movePortOrder(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -229,7 +229,7 @@ func (h *numbersAPI) movePortOrder(c *gin.Context) {
 	}
 	in := tenant.PortTransition{Reason: body.Reason}
 	if body.FirmOrderDate != nil {
-		d, err := parseFirmOrderDate(*body.FirmOrderDate)
+		d, err := ParseFirmOrderDate(*body.FirmOrderDate)
 		if err != nil {
 			h.s.Fail(c, err)
 			return
@@ -256,7 +256,7 @@ func (h *numbersAPI) numberRequests(c *gin.Context) {
 }
 
 func (h *numbersAPI) moveNumberRequest(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -290,7 +290,7 @@ func (h *numbersAPI) addresses(c *gin.Context) {
 }
 
 func (h *numbersAPI) address(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -300,7 +300,7 @@ func (h *numbersAPI) address(c *gin.Context) {
 }
 
 func (h *numbersAPI) deleteAddress(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -309,7 +309,7 @@ func (h *numbersAPI) deleteAddress(c *gin.Context) {
 }
 
 func (h *numbersAPI) addLocation(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -341,7 +341,7 @@ func (h *numbersAPI) services(c *gin.Context) {
 }
 
 func (h *numbersAPI) deleteService(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -351,7 +351,7 @@ func (h *numbersAPI) deleteService(c *gin.Context) {
 
 // parseFirmOrderDate reads a firm order date: RFC 3339, or a plain date
 // (midnight UTC).
-func parseFirmOrderDate(s string) (time.Time, error) {
+func ParseFirmOrderDate(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if d, err := time.Parse(time.RFC3339, s); err == nil {
 		return d, nil

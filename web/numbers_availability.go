@@ -41,7 +41,7 @@ func (h *numbersAPI) confirmCapacity(c *gin.Context) {
 }
 
 func (h *numbersAPI) markValidated(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return

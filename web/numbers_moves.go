@@ -36,7 +36,7 @@ func (h *numbersAPI) move(c *gin.Context) {
 }
 
 func (h *numbersAPI) service(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -46,7 +46,7 @@ func (h *numbersAPI) service(c *gin.Context) {
 }
 
 func (h *numbersAPI) setServiceDefaults(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -61,7 +61,7 @@ func (h *numbersAPI) setServiceDefaults(c *gin.Context) {
 }
 
 func (h *numbersAPI) updateAddress(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -76,7 +76,7 @@ func (h *numbersAPI) updateAddress(c *gin.Context) {
 }
 
 func (h *numbersAPI) locations(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -86,7 +86,7 @@ func (h *numbersAPI) locations(c *gin.Context) {
 }
 
 func (h *numbersAPI) deleteLocation(c *gin.Context) {
-	id, err := numbersID(c)
+	id, err := NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return

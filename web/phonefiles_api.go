@@ -21,7 +21,7 @@ type phoneFilesModule struct{ svc *phonefiles.Service }
 
 // maxPhoneFileBody caps an upload's whole multipart body: the file and a
 // few short fields.
-func maxPhoneFileBody(svc *phonefiles.Service) int64 { return svc.MaxFile + 64<<10 }
+func MaxPhoneFileBody(svc *phonefiles.Service) int64 { return svc.MaxFile + 64<<10 }
 
 func (m phoneFilesModule) Mount(r *Routes) {
 	h := &phoneFilesAPI{s: r.Server, svc: m.svc}
@@ -92,7 +92,7 @@ func (h *phoneFilesAPI) listFiles(c *gin.Context) {
 // addFile takes multipart/form-data: fields path, vendor, site and a part
 // named file.
 func (h *phoneFilesAPI) addFile(c *gin.Context) {
-	f, created, err := addPhoneFile(c, h.svc)
+	f, created, err := AddPhoneFile(c, h.svc)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -107,11 +107,11 @@ func (h *phoneFilesAPI) addFile(c *gin.Context) {
 
 // addPhoneFile reads a multipart upload (the API's and the console's) and
 // stores it. The body is capped before anything is parsed.
-func addPhoneFile(c *gin.Context, svc *phonefiles.Service) (phonefiles.File, bool, error) {
-	if c.Request.ContentLength > maxPhoneFileBody(svc) {
-		return phonefiles.File{}, false, fault.New(fault.TooLarge, "the upload is over %d bytes: a shared file may have at most %d", maxPhoneFileBody(svc), svc.MaxFile)
+func AddPhoneFile(c *gin.Context, svc *phonefiles.Service) (phonefiles.File, bool, error) {
+	if c.Request.ContentLength > MaxPhoneFileBody(svc) {
+		return phonefiles.File{}, false, fault.New(fault.TooLarge, "the upload is over %d bytes: a shared file may have at most %d", MaxPhoneFileBody(svc), svc.MaxFile)
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxPhoneFileBody(svc))
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxPhoneFileBody(svc))
 	fh, err := c.FormFile("file")
 	if err != nil {
 		return phonefiles.File{}, false, uploadFault(phoneFileFormErr(err))
@@ -154,7 +154,7 @@ func (h *phoneFilesAPI) removeFile(c *gin.Context) {
 
 // readPEMPart reads the console's certificate upload (a file part) under
 // phonefiles.MaxPEM.
-func readPEMPart(c *gin.Context) ([]byte, error) {
+func ReadPEMPart(c *gin.Context) ([]byte, error) {
 	fh, err := c.FormFile("file")
 	if err != nil {
 		return nil, fault.FieldInvalid("file", "choose the CA certificate's file (PEM or DER)")

@@ -291,7 +291,7 @@ func RoleOf(c *gin.Context) tenant.Role {
 // allowedRole reports whether the signed-in admin (whose role the auth
 // middleware put in c) may call the route c matched, and the least role it
 // needs ("" when the route has no entry, which nobody may call).
-func allowedRole(c *gin.Context) (tenant.Role, bool) {
+func AllowedRole(c *gin.Context) (tenant.Role, bool) {
 	least, ok := leastRole[c.Request.Method+" "+c.FullPath()]
 	if !ok {
 		return "", false
@@ -303,7 +303,7 @@ func allowedRole(c *gin.Context) (tenant.Role, bool) {
 }
 
 // roleRefusal is the message for an admin whose role is too small.
-func roleRefusal(c *gin.Context, least tenant.Role) string {
+func RoleRefusal(c *gin.Context, least tenant.Role) string {
 	if least == "" {
 		return "no role may call " + c.Request.Method + " " + c.FullPath() + " yet: it is missing from the role table (web/roles.go)"
 	}
@@ -312,7 +312,7 @@ func roleRefusal(c *gin.Context, least tenant.Role) string {
 
 // refuseRole answers the API's 403 for a role too small.
 func refuseRole(c *gin.Context, least tenant.Role) {
-	writeError(c, http.StatusForbidden, "forbidden_role", roleRefusal(c, least))
+	writeError(c, http.StatusForbidden, "forbidden_role", RoleRefusal(c, least))
 }
 
 // LeastRole returns the least role route (a method and a gin path pattern,

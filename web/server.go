@@ -179,6 +179,13 @@ func (s *Server) RequestDone(ctx context.Context, method, route string, status i
 	s.requests.done(ctx, method, route, status, start, where)
 }
 
+// SetFleetHome makes h the console's home page (/admin): the fleet
+// dashboard, when it is mounted.
+func (s *Server) SetFleetHome(h gin.HandlerFunc) { s.fleetHome = h }
+
+// FleetHome is the console's home page, nil when no dashboard is mounted.
+func (s *Server) FleetHome() gin.HandlerFunc { return s.fleetHome }
+
 // Handler is the root http.Handler.
 func (s *Server) Handler() http.Handler { return s.engine }
 

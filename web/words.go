@@ -2,6 +2,7 @@ package web
 
 import (
 	"strings"
+	"time"
 
 	"github.com/deskprov/deskprov/fault"
 )
@@ -113,3 +114,6 @@ func MACLabel(mac string) string {
 	}
 	return b.String()
 }
+
+// SessionTime is how the pages show a time: in UTC, to the minute.
+func SessionTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }

@@ -1,0 +1,95 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/tenant"
+)
+
+type consoleAdmins struct{ *console }
+
+type consoleAdminsView struct {
+	Admins   []tenant.Admin
+	Roles    []tenant.Role
+	CanEdit  bool
+	New      AdminInput
+	NewError string
+	Created  string // the username of an account just added with a generated password
+	Password string // that password, shown once
+}
+
+func mountConsoleAdmins(cn *console, a *gin.RouterGroup) {
+	ca := &consoleAdmins{cn}
+	a.GET("/admins", ca.list)
+	a.POST("/admins", ca.add)
+	a.POST("/admins/:username/role", ca.role)
+	a.POST("/admins/:username/remove", ca.remove)
+}
+
+func (ca *consoleAdmins) show(c *gin.Context, status int, flash, problem string, v consoleAdminsView) {
+	as, err := ca.s.Tenant.Admins(c.Request.Context())
+	if err != nil {
+		problem, status = ca.problemOf(err), http.StatusInternalServerError
+	}
+	v.Admins, v.Roles, v.CanEdit = as, tenant.Roles, RoleOf(c).Allows(tenant.RoleAdmin)
+	if v.New.Role == "" {
+		v.New.Role = string(tenant.RoleReader)
+	}
+	ca.render(c, status, "admins", consolePageData{Title: "Admins", Flash: flash, Error: problem, Body: v})
+}
+
+func (ca *consoleAdmins) list(c *gin.Context) {
+	flash := ""
+	switch {
+	case c.Query("added") != "":
+		flash = "Added the admin " + c.Query("added") + "."
+	case c.Query("role") != "":
+		flash = "Changed the role of " + c.Query("role") + "; it holds from their next request."
+	case c.Query("removed") != "":
+		flash = "Removed the admin " + c.Query("removed") + "; their sessions ended."
+	}
+	ca.show(c, http.StatusOK, flash, "", consoleAdminsView{})
+}
+
+func (ca *consoleAdmins) add(c *gin.Context) {
+	in := AdminInput{Username: c.PostForm("username"), Password: c.PostForm("password"), Role: c.PostForm("role")}
+	out, err := AddAdmin(c, ca.s, in)
+	if err != nil {
+		in.Password = ""
+		ca.show(c, StatusOf(fault.KindOf(err)), "", "", consoleAdminsView{New: in, NewError: ca.problemOf(err)})
+		return
+	}
+	if out.GeneratedPassword != "" {
+		// Shown on this answer alone, never put in a URL.
+		ca.show(c, http.StatusCreated, "Added the admin "+out.Username+".", "", consoleAdminsView{Created: out.Username, Password: out.GeneratedPassword})
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/admin/admins?added="+url.QueryEscape(out.Username))
+}
+
+func (ca *consoleAdmins) role(c *gin.Context) {
+	name := c.Param("username")
+	if _, err := SetAdminRole(c, ca.s, name, c.PostForm("role")); err != nil {
+		ca.show(c, StatusOf(fault.KindOf(err)), "", ca.problemOf(err), consoleAdminsView{})
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/admin/admins?role="+url.QueryEscape(name))
+}
+
+func (ca *consoleAdmins) remove(c *gin.Context) {
+	name := c.Param("username")
+	if err := RemoveAdmin(c, ca.s, name); err != nil {
+		ca.show(c, StatusOf(fault.KindOf(err)), "", ca.problemOf(err), consoleAdminsView{})
+		return
+	}
+	if name == AdminOf(c) {
+		ca.setCookie(c, ConsoleSessionCookie, "", -1)
+		c.Redirect(http.StatusSeeOther, "/admin/login")
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/admin/admins?removed="+url.QueryEscape(name))
+}
