@@ -16,6 +16,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 // adminGet calls GET path with the Authorization header given and returns
@@ -91,7 +92,7 @@ func TestConsoleLogoutRevokesItsCookieAndTokensKeepToTheirPlace(t *testing.T) {
 		res, _ := b.post("/admin/login", url.Values{"csrf_token": {consoleCSRF(t, page)}, "username": {"admin"}, "password": {"admin-password"}})
 		var cookie string
 		for _, ck := range res.Cookies() {
-			if ck.Name == web.ConsoleSessionCookie {
+			if ck.Name == console.SessionCookie {
 				cookie = ck.Value
 			}
 		}
@@ -100,7 +101,7 @@ func TestConsoleLogoutRevokesItsCookieAndTokensKeepToTheirPlace(t *testing.T) {
 		}
 		withCookie := func(value string) int {
 			req, _ := http.NewRequest(http.MethodGet, base+"/admin/policies", nil)
-			req.AddCookie(&http.Cookie{Name: web.ConsoleSessionCookie, Value: value})
+			req.AddCookie(&http.Cookie{Name: console.SessionCookie, Value: value})
 			resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
 			if err != nil {
 				t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 // btoeInstance serves BToE as one deskprov instance on db: its own service,
@@ -38,7 +39,7 @@ func btoeInstance(t *testing.T, db *gorm.DB) (string, *notify.Hub) {
 	svc.UseHub(hub)
 	tn := tenant.New(db)
 	tn.HashCost = bcrypt.MinCost
-	srv, err := web.New(web.Deps{DB: db, Tenant: tn}, web.BToEWithHeartbeat(svc, f, time.Second), web.BToEConsole(svc))
+	srv, err := web.New(web.Deps{DB: db, Tenant: tn}, web.BToEWithHeartbeat(svc, f, time.Second), console.BToE(svc))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 // btoeWebFixtures: Global policy with default settings, nobody signed in on
@@ -79,7 +80,7 @@ func btoeWebServerWith(t *testing.T, db *gorm.DB, heartbeat time.Duration, more 
 	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Deps{DB: db, Tenant: tn}, append([]web.Module{web.BToEWithHeartbeat(svc, f, heartbeat), web.BToEConsole(svc)}, more...)...)
+	srv, err := web.New(web.Deps{DB: db, Tenant: tn}, append([]web.Module{web.BToEWithHeartbeat(svc, f, heartbeat), console.BToE(svc)}, more...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

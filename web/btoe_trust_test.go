@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
 	"github.com/deskprov/deskprov/web/webtest"
 
@@ -49,7 +50,7 @@ func btoeTrustServer(t *testing.T, db *gorm.DB) btoeTrustEnv {
 	si := webtest.SignIn(db, tn, box, ts.URL)
 	bt := btoe.New(db, btoeWebFixtures{}, si, si.PCPasswords())
 	bt.PollInterval = 20 * time.Millisecond
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, web.SignIn(si), pages.DeviceLogin(si), web.BToE(bt, si), web.BToEConsole(bt))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, web.SignIn(si), pages.DeviceLogin(si), web.BToE(bt, si), console.BToE(bt))
 	if err != nil {
 		t.Fatal(err)
 	}

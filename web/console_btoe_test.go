@@ -17,6 +17,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 // TestConsoleBToEListsAndForgets: the console's Better Together page lists
@@ -30,7 +31,7 @@ func TestConsoleBToEListsAndForgets(t *testing.T) {
 		}
 		pol := policy.New(db)
 		pol.Secrets = policytest.Box(t)
-		base, _, _ := btoeWebServerWith(t, db, time.Second, web.PolicyModule(pol), web.ConsoleHome(pol))
+		base, _, _ := btoeWebServerWith(t, db, time.Second, web.PolicyModule(pol), console.Home(pol))
 		tn := tenant.New(db)
 		tn.HashCost = bcrypt.MinCost
 		if err := tn.AddAdmin(context.Background(), "admin", "viewer", "viewer-password", tenant.RoleReader); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
 	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
@@ -86,8 +87,8 @@ func devConsoleServer(t *testing.T, db *gorm.DB) devConsoleEnv {
 	up := testUploads(t, db, 1<<20)
 	prov.Uploads = up
 	fwm := web.NewFirmware(fw, 4, 30)
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Phones: phones}, web.SignIn(si), pages.DeviceLogin(si), web.PolicyModule(pol), web.ConsoleHome(pol), phone.Provisioning{Service: prov}, web.Devices{Service: prov},
-		web.Enrolment(phones), web.EnrolmentConsole(phones), fwm, web.FirmwareConsole(fwm), web.DeviceConsole{Prov: prov, SignIn: si, Phones: phones, Firmware: fw})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Phones: phones}, web.SignIn(si), pages.DeviceLogin(si), web.PolicyModule(pol), console.Home(pol), phone.Provisioning{Service: prov}, web.Devices{Service: prov},
+		web.Enrolment(phones), console.Enrolment(phones), fwm, console.Firmware(fwm), console.Devices{Prov: prov, SignIn: si, Phones: phones, Firmware: fw})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 // firmwareConsoleServer starts a server with the firmware module and the
@@ -55,7 +56,7 @@ func firmwareConsoleServer(t *testing.T, db *gorm.DB) (string, string, *firmware
 		t.Fatal(err)
 	}
 	fw := web.NewFirmware(svc, 2, 7)
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), web.ConsoleHome(ps), fw, web.FirmwareConsole(fw), firmwareTestProv{fw.ServeImage})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), fw, console.Firmware(fw), firmwareTestProv{fw.ServeImage})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/deskprov/deskprov/internal/testcert"
 	"github.com/deskprov/deskprov/store/storetest"
-	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 // postMultipart sends a form with one file part, as a browser does for an
@@ -114,7 +114,7 @@ func TestPhoneFilesConsole(t *testing.T) {
 			}
 			fp = certs[0].Fingerprint
 			_, page = b.get(res.Header.Get("Location"))
-			for _, want := range []string{"Corp root", fp, web.ConsoleTime(&certs[0].NotAfter), "http://prov.test/prov/" + certs[0].FileName(), `id="flash"`} {
+			for _, want := range []string{"Corp root", fp, console.ConsoleTime(&certs[0].NotAfter), "http://prov.test/prov/" + certs[0].FileName(), `id="flash"`} {
 				if !strings.Contains(page, want) {
 					t.Errorf("the page lacks %s", want)
 				}

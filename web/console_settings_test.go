@@ -18,6 +18,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 func TestSettingsConsole(t *testing.T) {
@@ -47,7 +48,7 @@ func TestSettingsConsole(t *testing.T) {
 		ps := policy.New(db)
 		ps.Users = tn
 		// The policy module mounts the console's sign-in page.
-		s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), web.ConsoleHome(ps), web.ServiceSettings(svc), web.SettingsConsole(svc))
+		s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), web.ServiceSettings(svc), console.Settings(svc))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/policy/policytest"
 	"github.com/deskprov/deskprov/store/storetest"
-	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 // consoleTestBrowser is a cookie-keeping client that does not follow
@@ -133,7 +133,7 @@ func TestConsole(t *testing.T) {
 			}
 			var session *http.Cookie
 			for _, ck := range res.Cookies() {
-				if ck.Name == web.ConsoleSessionCookie {
+				if ck.Name == console.SessionCookie {
 					session = ck
 				}
 			}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"golang.org/x/crypto/bcrypt"
@@ -62,7 +63,7 @@ func voiceTestServer(t *testing.T, db *gorm.DB) (string, map[string]string) {
 	ps := policy.New(db)
 	ps.Secrets = policytest.Box(t)
 	ps.Users = tn
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), web.ConsoleHome(ps), web.NumbersModule{}, web.VoiceConsole{})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), web.NumbersModule{}, console.Voice{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,26 +126,26 @@ func TestVoiceConsole(t *testing.T) {
 		var hq, tokyo tenant.EmergencyAddress
 		t.Run("addresses are created and validated, a refusal shows beside its field", func(t *testing.T) {
 			post("/admin/emergencyaddresses", url.Values{"description": {"HQ"}, "houseNumber": {"1"}, "street": {"Microsoft Way"}, "city": {"Redmond"},
-				"state": {"Washington"}, "postalCode": {"98052"}, "country": {"US"}}, web.AddressesPage+"#a-")
+				"state": {"Washington"}, "postalCode": {"98052"}, "country": {"US"}}, console.AddressesPage+"#a-")
 			post("/admin/emergencyaddresses", url.Values{"description": {"Tokyo"}, "houseNumber": {"1-2-3"}, "street": {"Marunouchi"}, "city": {"Tokyo"},
-				"postalCode": {"100-0005"}, "country": {"JP"}}, web.AddressesPage+"#a-")
+				"postalCode": {"100-0005"}, "country": {"JP"}}, console.AddressesPage+"#a-")
 			var as []tenant.EmergencyAddress
 			if api("GET", "/api/v1/emergencyaddresses", "", &as); len(as) != 2 || as[0].ValidationStatus != "AcceptedWithChanges" || as[0].State != "WA" || as[1].ValidationStatus != "NotValidated" {
 				t.Fatalf("the API answers %+v", as)
 			}
 			hq, tokyo = as[0], as[1]
-			_, page := b.get(web.AddressesPage)
+			_, page := b.get(console.AddressesPage)
 			if !strings.Contains(page, fmt.Sprintf(`id="validate-%d"`, tokyo.ID)) || strings.Contains(page, fmt.Sprintf(`id="validate-%d"`, hq.ID)) ||
 				!strings.Contains(page, "Validation:</strong> NotValidated") || !strings.Contains(page, "“Washington” → “WA”") {
 				t.Fatalf("the page:\n%s", page)
 			}
-			post(fmt.Sprintf("/admin/emergencyaddresses/%d/validate", tokyo.ID), url.Values{}, web.AddressesPage)
+			post(fmt.Sprintf("/admin/emergencyaddresses/%d/validate", tokyo.ID), url.Values{}, console.AddressesPage)
 			var v tenant.EmergencyAddress
 			if api("GET", fmt.Sprintf("/api/v1/emergencyaddresses/%d", tokyo.ID), "", &v); v.ValidationStatus != "Accepted" || v.ValidatedBy != "admin" {
 				t.Fatalf("after validate the API answers %+v", v)
 			}
-			post("/admin/emergencyaddresses", url.Values{"description": {"Bad\nline"}, "city": {"Redmond"}}, web.AddressesPage+"#new")
-			_, page = b.get(web.AddressesPage)
+			post("/admin/emergencyaddresses", url.Values{"description": {"Bad\nline"}, "city": {"Redmond"}}, console.AddressesPage+"#new")
+			_, page = b.get(console.AddressesPage)
 			if !strings.Contains(page, `id="e-description" role="alert">`) || !strings.Contains(page, `value="Redmond"`) {
 				t.Fatalf("no refusal beside the description:\n%s", page)
 			}
@@ -152,9 +153,9 @@ func TestVoiceConsole(t *testing.T) {
 
 		var floor tenant.LocationView
 		t.Run("locations are added and a duplicate is refused beside the box", func(t *testing.T) {
-			post(fmt.Sprintf("/admin/emergencyaddresses/%d/locations", hq.ID), url.Values{"name": {"Floor 3"}}, web.AddressesPage)
-			post(fmt.Sprintf("/admin/emergencyaddresses/%d/locations", hq.ID), url.Values{"name": {"floor 3"}}, web.AddressesPage)
-			_, page := b.get(web.AddressesPage)
+			post(fmt.Sprintf("/admin/emergencyaddresses/%d/locations", hq.ID), url.Values{"name": {"Floor 3"}}, console.AddressesPage)
+			post(fmt.Sprintf("/admin/emergencyaddresses/%d/locations", hq.ID), url.Values{"name": {"floor 3"}}, console.AddressesPage)
+			_, page := b.get(console.AddressesPage)
 			if !strings.Contains(page, fmt.Sprintf(`id="e-location-%d" role="alert">address %d already has a location`, hq.ID, hq.ID)) || !strings.Contains(page, `value="floor 3"`) {
 				t.Fatalf("no refusal beside the location box:\n%s", page)
 			}
@@ -190,8 +191,8 @@ func TestVoiceConsole(t *testing.T) {
 		})
 
 		t.Run("an address in use is not deleted; released, it is", func(t *testing.T) {
-			post(fmt.Sprintf("/admin/emergencyaddresses/%d/delete", hq.ID), url.Values{}, web.AddressesPage)
-			if _, page := b.get(web.AddressesPage); !strings.Contains(page, fmt.Sprintf(`id="e-delete-%d" role="alert">&#43;14255550100 uses emergency address`, hq.ID)) {
+			post(fmt.Sprintf("/admin/emergencyaddresses/%d/delete", hq.ID), url.Values{}, console.AddressesPage)
+			if _, page := b.get(console.AddressesPage); !strings.Contains(page, fmt.Sprintf(`id="e-delete-%d" role="alert">&#43;14255550100 uses emergency address`, hq.ID)) {
 				t.Fatalf("no refusal beside Delete:\n%s", page)
 			}
 			post("/admin/numbers/+14255550100/release", url.Values{"returnToPool": {"true"}}, "/admin/numbers")
@@ -202,8 +203,8 @@ func TestVoiceConsole(t *testing.T) {
 			if api("GET", "/api/v1/numbers/quota", "", &q); q.User.Used != 1 {
 				t.Fatalf("quota after release: %+v", q)
 			}
-			post(fmt.Sprintf("/admin/emergencyaddresses/%d/locations/%d/delete", hq.ID, floor.ID), url.Values{}, web.AddressesPage)
-			post(fmt.Sprintf("/admin/emergencyaddresses/%d/delete", hq.ID), url.Values{}, web.AddressesPage)
+			post(fmt.Sprintf("/admin/emergencyaddresses/%d/locations/%d/delete", hq.ID, floor.ID), url.Values{}, console.AddressesPage)
+			post(fmt.Sprintf("/admin/emergencyaddresses/%d/delete", hq.ID), url.Values{}, console.AddressesPage)
 			if code := api("GET", fmt.Sprintf("/api/v1/emergencyaddresses/%d", hq.ID), "", nil); code != 404 {
 				t.Fatalf("the address is still there: %d", code)
 			}
@@ -231,13 +232,13 @@ func TestVoiceConsole(t *testing.T) {
 		})
 
 		t.Run("helpdesk and reader admins read the pages but may change nothing", func(t *testing.T) {
-			post(fmt.Sprintf("/admin/emergencyaddresses/%d/locations", tokyo.ID), url.Values{"name": {"Lobby"}}, web.AddressesPage)
+			post(fmt.Sprintf("/admin/emergencyaddresses/%d/locations", tokyo.ID), url.Values{"name": {"Lobby"}}, console.AddressesPage)
 			var ls []tenant.LocationView
 			api("GET", fmt.Sprintf("/api/v1/emergencyaddresses/%d/locations", tokyo.ID), "", &ls)
 			lobby := ls[len(ls)-1]
 			for _, who := range []string{"desk", "viewer"} {
 				rb := consoleSignInAs(t, base, who, who+"-password")
-				for _, p := range []string{"/admin/numbers", web.AddressesPage} {
+				for _, p := range []string{"/admin/numbers", console.AddressesPage} {
 					res, page := rb.get(p)
 					if res.StatusCode != 200 || strings.Contains(page, `method="post" action="/admin/numbers/`) || strings.Contains(page, `method="post" action="/admin/emergencyaddresses`) {
 						t.Fatalf("%s GET %s: %d, forms shown:\n%s", who, p, res.StatusCode, page)
@@ -245,7 +246,7 @@ func TestVoiceConsole(t *testing.T) {
 				}
 				_, page := rb.get("/admin/numbers")
 				rcsrf := consoleCSRF(t, page)
-				for _, p := range []string{"/admin/numbers/+14255550101/assign", "/admin/numbers/+14255550101/release", web.AddressesPage,
+				for _, p := range []string{"/admin/numbers/+14255550101/assign", "/admin/numbers/+14255550101/release", console.AddressesPage,
 					fmt.Sprintf("/admin/emergencyaddresses/%d/validate", tokyo.ID), fmt.Sprintf("/admin/emergencyaddresses/%d/delete", tokyo.ID),
 					fmt.Sprintf("/admin/emergencyaddresses/%d/locations", tokyo.ID), fmt.Sprintf("/admin/emergencyaddresses/%d/locations/%d/delete", tokyo.ID, lobby.ID)} {
 					form := url.Values{"csrf_token": {rcsrf}, "user": {"amos@contoso.com"}, "location": {fmt.Sprintf("%d", tokyo.ID)}, "returnToPool": {"true"},

@@ -21,6 +21,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 const enrolMAC = "0004f2a1b2c3"
@@ -53,7 +54,7 @@ func enrolmentTestServer(t *testing.T, db *gorm.DB) enrolmentEnv {
 	svc.Secrets = box
 	ps := policy.New(db)
 	ps.Users = tn
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), web.ConsoleHome(ps), web.Enrolment(svc), web.EnrolmentConsole(svc))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), web.Enrolment(svc), console.Enrolment(svc))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
 )
 
@@ -50,7 +51,7 @@ func fwPhonesServer(t *testing.T, db *gorm.DB) (string, string, *provisioning.Se
 	prov.Policy = ps
 	prov.PhoneCredentials = []string{}
 	prov.Firmware = provTestFirmware{fs}
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), web.ConsoleHome(ps), fw, web.FirmwareConsole(fw), phone.Provisioning{Service: prov, Images: fw.ServeImage}, web.Devices{Service: prov})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), fw, console.Firmware(fw), phone.Provisioning{Service: prov, Images: fw.ServeImage}, web.Devices{Service: prov})
 	if err != nil {
 		t.Fatal(err)
 	}

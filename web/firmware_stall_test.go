@@ -22,6 +22,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 // smallSendBuffers gives every accepted connection a 64 KiB send buffer, so
@@ -58,7 +59,7 @@ func stallTestServer(t *testing.T, db *gorm.DB, slots int, stall time.Duration) 
 	}
 	fw := web.NewFirmware(svc, slots, 7)
 	fw.Stall = stall
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, web.FirmwareConsole(fw), firmwareTestProv{fw.ServeImage})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, console.Firmware(fw), firmwareTestProv{fw.ServeImage})
 	if err != nil {
 		t.Fatal(err)
 	}

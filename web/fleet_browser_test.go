@@ -10,7 +10,7 @@ import (
 
 	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/store/storetest"
-	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 // TestFleetDashboardInChromium (issue 15 console item 1): after signing in
@@ -57,7 +57,7 @@ func TestFleetDashboardInChromium(t *testing.T) {
 	myFits(t, ctx, "the fleet dashboard")
 	signinAXCheck(t, ctx, "the fleet dashboard")
 
-	var rep web.FleetReport
+	var rep console.FleetReport
 	tenantCall(t, env.url, env.tok, "GET", "/api/v1/fleet", "", &rep)
 	models, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("t-models")))
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 // inputTestServer serves users, licenses, numbers and policies with voice
@@ -35,7 +36,7 @@ func inputTestServer(t *testing.T, db *gorm.DB) (string, string) {
 	ps := policy.New(db)
 	ps.Users = tn
 	ps.Secrets = policytest.Box(t)
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.NumbersModule{}, web.PolicyModule(ps), web.ConsoleHome(ps))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.NumbersModule{}, web.PolicyModule(ps), console.Home(ps))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
 	"github.com/deskprov/deskprov/web/webtest"
 
@@ -76,7 +77,7 @@ func myTestServer(t *testing.T, db *gorm.DB) myEnv {
 	}
 	si := webtest.SignIn(db, tn, box, ts.URL)
 	bt := btoe.New(db, pol, si, si.PCPasswords())
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, web.SignIn(si), pages.DeviceLogin(si), web.NumbersModule{}, web.BToE(bt, si), web.BToEConsole(bt), pages.My(si, pol, bt))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, web.SignIn(si), pages.DeviceLogin(si), web.NumbersModule{}, web.BToE(bt, si), console.BToE(bt), pages.My(si, pol, bt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +245,7 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 			if w.Code != http.StatusSeeOther || sess == nil || !sess.HttpOnly || !sess.Secure || sess.SameSite != http.SameSiteLaxMode || sess.Path != "/my" {
 				t.Fatalf("%d %+v", w.Code, sess)
 			}
-			if sess.Name == web.ConsoleSessionCookie {
+			if sess.Name == console.SessionCookie {
 				t.Fatal("the console's cookie name")
 			}
 		})
@@ -265,13 +266,13 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 		})
 
 		t.Run("an admin console cookie, an admin token or a phone token is not a /my session", func(t *testing.T) {
-			console, err := web.AdminAuthOf(env.srv).Issue(context.Background(), "admin", tenant.AdminSessionConsole, "")
+			consoleTok, err := web.AdminAuthOf(env.srv).Issue(context.Background(), "admin", tenant.AdminSessionConsole, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			for name, set := range map[string]func(*http.Request){
-				"console cookie":             func(r *http.Request) { r.AddCookie(&http.Cookie{Name: web.ConsoleSessionCookie, Value: console}) },
-				"console token as /my's":     func(r *http.Request) { r.AddCookie(&http.Cookie{Name: pages.MySessionCookie, Value: console}) },
+				"console cookie":             func(r *http.Request) { r.AddCookie(&http.Cookie{Name: console.SessionCookie, Value: consoleTok}) },
+				"console token as /my's":     func(r *http.Request) { r.AddCookie(&http.Cookie{Name: pages.MySessionCookie, Value: consoleTok}) },
 				"admin bearer":               func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+env.admin) },
 				"phone bearer":               func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+amos.access) },
 				"phone token as /my's":       func(r *http.Request) { r.AddCookie(&http.Cookie{Name: pages.MySessionCookie, Value: amos.access}) },

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
 	"github.com/deskprov/deskprov/web/webtest"
 
@@ -63,7 +64,7 @@ func oplogTestServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	ps := policy.New(db)
 	ps.Secrets = policytest.Box(t)
 	ps.Users = tn
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, web.SignIn(svc), pages.DeviceLogin(svc), web.PolicyModule(ps), web.ConsoleHome(ps))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, web.SignIn(svc), pages.DeviceLogin(svc), web.PolicyModule(ps), console.Home(ps))
 	if err != nil {
 		t.Fatal(err)
 	}

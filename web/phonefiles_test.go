@@ -26,6 +26,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
 )
 
@@ -77,8 +78,8 @@ func phoneFilesTestServer(t *testing.T, db *gorm.DB, sites provisioning.Sites) p
 	files := phonefiles.New(db)
 	files.Reserved = prov.Reserved
 	prov.Files = files
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, web.PolicyModule(ps), web.ConsoleHome(ps),
-		phone.Provisioning{Service: prov, Files: files}, web.Devices{Service: prov}, web.PhoneFiles(files), web.PhoneFilesConsole(files))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, web.PolicyModule(ps), console.Home(ps),
+		phone.Provisioning{Service: prov, Files: files}, web.Devices{Service: prov}, web.PhoneFiles(files), console.PhoneFiles(files))
 	if err != nil {
 		t.Fatal(err)
 	}

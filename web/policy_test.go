@@ -17,6 +17,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 // policyTestServer starts a server with the policy module, one admin
@@ -40,7 +41,7 @@ func policyTestServer(t *testing.T, db *gorm.DB) (string, string) {
 	ps := policy.New(db)
 	ps.Secrets = policytest.Box(t)
 	ps.Users = tn
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), web.ConsoleHome(ps))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps))
 	if err != nil {
 		t.Fatal(err)
 	}

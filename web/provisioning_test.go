@@ -29,6 +29,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
 )
 
@@ -61,7 +62,7 @@ func provTestNew(t *testing.T, db *gorm.DB) (*web.Server, string, *provisioning.
 	prov.Uploads = testUploads(t, db, 1024)
 	phones := phoneid.New(db)
 	prov.Phones = phones
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, web.PolicyModule(ps), web.ConsoleHome(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,12 @@
-// Package web is deskprov's HTTP face: the gin router and its middleware, the
-// admin REST API, and the modules that each area (provisioning, sign-in,
-// policy, …) mounts on it. Handlers parse, call one service method and write
-// the answer; the rules live in the domain packages.
+// Package web is the core of deskprov's HTTP face: the gin router and its
+// middleware (recovery, metrics and request log, guards, body limits, client
+// address), errors and their per-face words, admin authentication and the
+// roles table, phone authentication, the 404 page, and the hooks faces
+// share. The faces live in packages of their own over it: web/phone (what
+// phones call), web/pages (the sign-in and /my pages for people),
+// web/console (the admin console); the admin REST API (/api/v1) is still in
+// this package. Handlers parse, call one service method and write the
+// answer; the rules live in the domain packages, which never import gin.
 package web
 
 import (

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
 	"github.com/deskprov/deskprov/web/webtest"
 
@@ -101,7 +102,7 @@ func limitsServer(t *testing.T, db *gorm.DB) *limitsEnv {
 	bt := btoe.New(db, limitsPolicy{}, svc, svc.PCPasswords())
 	bt.Now = env.clock
 	bt.PollInterval = 20 * time.Millisecond
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Now: env.clock, TrustedProxies: []string{"127.0.0.1"}}, web.SignIn(svc), pages.DeviceLogin(svc), web.BToE(bt, svc), web.BToEConsole(bt), web.PolicyModule(ps), web.ConsoleHome(ps))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Now: env.clock, TrustedProxies: []string{"127.0.0.1"}}, web.SignIn(svc), pages.DeviceLogin(svc), web.BToE(bt, svc), console.BToE(bt), web.PolicyModule(ps), console.Home(ps))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
 	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
@@ -73,7 +74,7 @@ func trustServer(t *testing.T, db *gorm.DB) trustEnv {
 	si := webtest.SignIn(db, tn, box, "http://prov.test")
 	bt := btoe.New(db, btoeWebFixtures{}, si, si.PCPasswords())
 	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones},
-		web.PolicyModule(ps), web.ConsoleHome(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov}, web.SignIn(si), pages.DeviceLogin(si), web.BToE(bt, si), web.BToEConsole(bt), web.Enrolment(phones), web.EnrolmentConsole(phones))
+		web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov}, web.SignIn(si), pages.DeviceLogin(si), web.BToE(bt, si), console.BToE(bt), web.Enrolment(phones), console.Enrolment(phones))
 	if err != nil {
 		t.Fatal(err)
 	}

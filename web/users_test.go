@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"golang.org/x/crypto/bcrypt"
@@ -66,7 +67,7 @@ func usersTestServer(t *testing.T, db *gorm.DB, upns ...string) (string, map[str
 		t.Fatal(err)
 	}
 	si := signin.New(db, tn, nil, "http://prov.test")
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), web.ConsoleHome(ps), web.Users(ps, si))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), console.Users(ps, si))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +360,7 @@ func TestUsersConsole(t *testing.T) {
 			}
 		})
 		t.Run("the list pages in the store and searches", func(t *testing.T) {
-			for i := 0; i < web.UsersPageSize; i++ {
+			for i := 0; i < console.UsersPageSize; i++ {
 				if res, _ := b.post("/admin/users", url.Values{"csrf_token": {csrf}, "upn": {"bulk" + strings.Repeat("x", i) + "@fabrikam.com"}}); res.StatusCode != http.StatusSeeOther {
 					t.Fatal(res.StatusCode)
 				}

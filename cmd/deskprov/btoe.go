@@ -17,6 +17,7 @@ import (
 	"github.com/deskprov/deskprov/btoe"
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 // The BToE reference client plays the PC app ("deskprov btoe pair", …) and
@@ -647,6 +648,6 @@ func (a *app) addBToE(si *signin.Service) error {
 	}
 	a.btoe = btoe.New(a.db, a.policy, si, si.PCPasswords())
 	a.btoe.UseHub(a.hub)
-	a.modules = append(a.modules, web.BToE(a.btoe, si), web.BToEConsole(a.btoe))
+	a.modules = append(a.modules, web.BToE(a.btoe, si), console.BToE(a.btoe))
 	return nil
 }

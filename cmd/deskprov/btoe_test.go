@@ -25,6 +25,7 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 // btoeCLIPolicies gives Global the settings a test sets.
@@ -102,7 +103,7 @@ func btoeCLIServer(t *testing.T, db *gorm.DB) *btoeCLIEnv {
 	env.si = &btoeCLISignIns{issued: map[string]string{}, now: env.now}
 	svc := btoe.New(db, env.pol, env.si, tn)
 	svc.Now = env.now
-	srv, err := web.New(web.Deps{DB: db, Tenant: tn, Now: env.now}, web.BToE(svc, env.si), web.BToEConsole(svc))
+	srv, err := web.New(web.Deps{DB: db, Tenant: tn, Now: env.now}, web.BToE(svc, env.si), console.BToE(svc))
 	if err != nil {
 		t.Fatal(err)
 	}

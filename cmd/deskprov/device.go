@@ -23,6 +23,7 @@ import (
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/site"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
 )
 
@@ -49,7 +50,7 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	sites := site.New(a.db)
 	sites.Secrets = a.secrets
 	p.Sites = sites
-	a.modules = append(a.modules, web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}, web.SitesConsole(web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}))
+	a.modules = append(a.modules, web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}, console.Sites(web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}))
 	if a.policy != nil {
 		p.Policy = a.policy
 	}
@@ -84,10 +85,10 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	a.adoptOld("shared phone files", n, nil, err)
 	files.Reserved = p.Reserved
 	p.Files = files
-	a.modules = append(a.modules, phone.Provisioning{Service: p, Images: images, Files: files}, web.Devices{Service: p}, web.PhoneFiles(files), web.PhoneFilesConsole(files))
+	a.modules = append(a.modules, phone.Provisioning{Service: p, Images: images, Files: files}, web.Devices{Service: p}, web.PhoneFiles(files), console.PhoneFiles(files))
 	// The console's Devices and Sign-in pages act through these same
 	// services, so they see what the phones and the API see.
-	dc := web.DeviceConsole{Prov: p, Phones: a.phones}
+	dc := console.Devices{Prov: p, Phones: a.phones}
 	if si, ok := signedIn.(*signin.Service); ok {
 		dc.SignIn = si
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 func firmwareImageTable(w io.Writer, imgs []firmware.ImageView) {
@@ -751,7 +752,7 @@ func (a *app) addFirmware(ctx context.Context, o serveOptions) (provisioning.Fir
 		mod.Stall = o.FirmwareStallTimeout
 	}
 	a.firmware = mod
-	a.modules = append(a.modules, mod, web.FirmwareConsole(mod))
+	a.modules = append(a.modules, mod, console.Firmware(mod))
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {

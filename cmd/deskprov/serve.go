@@ -33,6 +33,7 @@ import (
 	"github.com/deskprov/deskprov/store/notify"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
 	"github.com/deskprov/deskprov/web/phone"
 )
@@ -208,7 +209,7 @@ type app struct {
 	opts     serveOptions
 	modules  []web.Module
 	// fleet is the fleet dashboard, filled as the services it reads are built.
-	fleet web.FleetModule
+	fleet console.Fleet
 	// fw is the firmware service (the demo imports its images through it).
 	fw *firmware.Service
 	// closers run at shutdown, last added first.
@@ -297,7 +298,7 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	if a.phones.EnrolNetworks, err = phoneid.ParseNetworks(o.EnrollNetworks); err != nil {
 		return nil, fmt.Errorf("--enroll-networks: %w", err)
 	}
-	a.modules = append(a.modules, web.NumbersModule{}, web.VoiceConsole{})
+	a.modules = append(a.modules, web.NumbersModule{}, console.Voice{})
 	a.policy = policy.New(db)
 	a.policy.Users = a.tenant
 	a.policy.Secrets = box
@@ -306,7 +307,7 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	} else if n > 0 {
 		log.Info("sealed provisioning server passwords stored in clear by an earlier version", "count", n)
 	}
-	a.modules = append(a.modules, web.PolicyModule(a.policy), web.ConsoleHome(a.policy))
+	a.modules = append(a.modules, web.PolicyModule(a.policy), console.Home(a.policy))
 	if err := a.openBlobs(ctx, o); err != nil {
 		return nil, err
 	}
@@ -324,13 +325,13 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	// The page for people (/my) acts through sign-in, policy and BToE.
 	a.modules = append(a.modules, pages.My(si, a.policy, a.btoe))
 	// Users and licenses in the console, and bulk assignment.
-	a.modules = append(a.modules, web.Users(a.policy, si))
+	a.modules = append(a.modules, console.Users(a.policy, si))
 	if err := a.addProvisioning(ctx, o, si, fw, images); err != nil {
 		return nil, err
 	}
 	// One phoneid service for the phones' checks and the admins' changes, so
 	// that its enrolment cache and Digest replay memory are shared.
-	a.modules = append(a.modules, web.Enrolment(a.phones), web.EnrolmentConsole(a.phones))
+	a.modules = append(a.modules, web.Enrolment(a.phones), console.Enrolment(a.phones))
 	a.fleet.SignIn = si
 	a.modules = append(a.modules, a.fleet)
 	return a, nil

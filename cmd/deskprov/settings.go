@@ -21,6 +21,7 @@ import (
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/console"
 )
 
 // settingsCanon checks each service-wide setting as serve checks its flag,
@@ -166,7 +167,7 @@ func (a *app) reconcileSettings(ctx context.Context, o serveOptions) (serveOptio
 			o.EnrollNetworks = v
 		}
 	}
-	a.modules = append(a.modules, web.ServiceSettings(svc), web.SettingsConsole(svc))
+	a.modules = append(a.modules, web.ServiceSettings(svc), console.Settings(svc))
 	return o, nil
 }
 

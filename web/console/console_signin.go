@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"net/http"
@@ -11,6 +11,7 @@ import (
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // consoleSessionRow is one phone session written out for a person.
@@ -33,7 +34,7 @@ func consoleSessionRowOf(s signin.Session) consoleSessionRow {
 	if m == "" {
 		m = string(s.Method)
 	}
-	return consoleSessionRow{MAC: s.MAC, UPN: s.UPN, Method: m, Since: SessionTime(s.CreatedAt), Locked: s.Locked, PINSet: s.PINSet,
+	return consoleSessionRow{MAC: s.MAC, UPN: s.UPN, Method: m, Since: web.SessionTime(s.CreatedAt), Locked: s.Locked, PINSet: s.PINSet,
 		NeedsUnlockCode: s.NeedsUnlockCode}
 }
 
@@ -54,7 +55,7 @@ var consoleSignInDone = map[string]string{
 
 func (dc *consoleDevices) sessions(c *gin.Context) {
 	upn := strings.TrimSpace(c.Query("upn"))
-	role := RoleOf(c)
+	role := web.RoleOf(c)
 	v := consoleSignInView{UPN: upn, CanHelp: role.Allows(tenant.RoleHelpdesk), CanAdmin: role.Allows(tenant.RoleAdmin)}
 	flash := dc.takeFlash(c).Msg
 	if msg, ok := consoleSignInDone[c.Query("done")]; ok && flash == "" {
@@ -69,7 +70,7 @@ func (dc *consoleDevices) sessions(c *gin.Context) {
 	}
 	ss, err := dc.m.SignIn.Sessions(c.Request.Context(), upn)
 	if err != nil {
-		dc.render(c, StatusOf(fault.KindOf(err)), "signin", consolePageData{Title: "Sign-in", Flash: flash, Error: dc.problemOf(err), Body: v})
+		dc.render(c, web.StatusOf(fault.KindOf(err)), "signin", consolePageData{Title: "Sign-in", Flash: flash, Error: dc.problemOf(err), Body: v})
 		return
 	}
 	for _, s := range ss {
@@ -98,10 +99,10 @@ func (dc *consoleDevices) phoneAction(c *gin.Context) {
 		if err == nil {
 			// The code is shown once, on the page the redirect leads to,
 			// never put in a URL (and so in logs and history).
-			flash = "Unlock code for phone " + mac + ": " + code + " (valid until " + SessionTime(exp) + "). Read it to the user; it is not shown again."
+			flash = "Unlock code for phone " + mac + ": " + code + " (valid until " + web.SessionTime(exp) + "). Read it to the user; it is not shown again."
 		}
 	default:
-		err = fault.NotFoundf("no action %q on a phone's session: use signout, resetpin or unlockcode", ClipText(action, 40))
+		err = fault.NotFoundf("no action %q on a phone's session: use signout, resetpin or unlockcode", web.ClipText(action, 40))
 	}
 	back := "/admin/signin"
 	m, merr := provisioning.ParseMAC(mac)
@@ -110,13 +111,13 @@ func (dc *consoleDevices) phoneAction(c *gin.Context) {
 	}
 	if err != nil {
 		if back != "/admin/signin" {
-			dc.showDevice(c, m, StatusOf(fault.KindOf(err)), "", dc.problemOf(err))
+			dc.showDevice(c, m, web.StatusOf(fault.KindOf(err)), "", dc.problemOf(err))
 			return
 		}
 		dc.renderSignInProblem(c, err)
 		return
 	}
-	dc.s.Log.Info("admin acted on a phone session", "admin", AdminOf(c), "mac", mac, "action", action)
+	dc.s.Log.Info("admin acted on a phone session", "admin", web.AdminOf(c), "mac", mac, "action", action)
 	if flash != "" {
 		dc.setFlash(c, flash)
 		c.Redirect(http.StatusSeeOther, back)
@@ -137,17 +138,17 @@ func (dc *consoleDevices) rotate(c *gin.Context) {
 		dc.renderSignInProblem(c, err)
 		return
 	}
-	dc.s.Log.Info("admin rotated the token signing key", "admin", AdminOf(c))
+	dc.s.Log.Info("admin rotated the token signing key", "admin", web.AdminOf(c))
 	c.Redirect(http.StatusSeeOther, "/admin/signin?done=rotate")
 }
 
 func (dc *consoleDevices) renderSignInProblem(c *gin.Context, err error) {
-	role := RoleOf(c)
+	role := web.RoleOf(c)
 	v := consoleSignInView{CanHelp: role.Allows(tenant.RoleHelpdesk), CanAdmin: role.Allows(tenant.RoleAdmin)}
 	if ss, lerr := dc.m.SignIn.Sessions(c.Request.Context(), ""); lerr == nil {
 		for _, s := range ss {
 			v.Sessions = append(v.Sessions, consoleSessionRowOf(s))
 		}
 	}
-	dc.render(c, StatusOf(fault.KindOf(err)), "signin", consolePageData{Title: "Sign-in", Error: dc.problemOf(err), Body: v})
+	dc.render(c, web.StatusOf(fault.KindOf(err)), "signin", consolePageData{Title: "Sign-in", Error: dc.problemOf(err), Body: v})
 }

@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // Users is the users-and-licenses module: the bulk license assignment of
@@ -23,7 +24,7 @@ import (
 // /admin/users and /admin/licenses pages. It needs policy for grants and
 // sign-in for the phones a user is signed in on (si may be nil: no phones
 // shown).
-func Users(ps *policy.Service, si *signin.Service) Module {
+func Users(ps *policy.Service, si *signin.Service) web.Module {
 	return usersModule{ps: ps, si: si}
 }
 
@@ -36,7 +37,7 @@ type usersModule struct {
 // longest kind with a few CSV columns beside them.
 const maxBulkList = 512 << 10
 
-func (m usersModule) Mount(r *Routes) {
+func (m usersModule) Mount(r *web.Routes) {
 	cn, err := newConsole(r.Server)
 	if err != nil {
 		// As in mountConsole: embedded templates and a store just reached.
@@ -86,11 +87,11 @@ type bulkRequest struct {
 // many).
 func (uc *consoleUsers) bulkAPI(c *gin.Context) {
 	var req bulkRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := web.BindJSON(c, &req); err != nil {
 		uc.s.Fail(c, err)
 		return
 	}
-	res, err := uc.assignMany(c.Request.Context(), AdminOf(c), c.Param("sku"), req.UPNs, req.PolicyName)
+	res, err := uc.assignMany(c.Request.Context(), web.AdminOf(c), c.Param("sku"), req.UPNs, req.PolicyName)
 	if err != nil {
 		uc.s.Fail(c, err)
 		return
@@ -176,7 +177,7 @@ func (uc *consoleUsers) list(c *gin.Context) {
 	}
 	us, total, err := uc.tn.UserPage(ctx, tenant.UserQuery{Search: v.Search, Limit: UsersPageSize, Offset: (page - 1) * UsersPageSize})
 	if err != nil {
-		uc.render(c, StatusOf(fault.KindOf(err)), "users", consolePageData{Title: "Users", Error: uc.problemOf(err), Body: v})
+		uc.render(c, web.StatusOf(fault.KindOf(err)), "users", consolePageData{Title: "Users", Error: uc.problemOf(err), Body: v})
 		return
 	}
 	v.Total = total
@@ -294,7 +295,7 @@ func (uc *consoleUsers) show(c *gin.Context) {
 			uc.flash(c, "/admin/users", f)
 			return
 		}
-		uc.render(c, StatusOf(fault.KindOf(err)), "forbidden", consolePageData{Title: "No such user", Error: uc.problemOf(err)})
+		uc.render(c, web.StatusOf(fault.KindOf(err)), "forbidden", consolePageData{Title: "No such user", Error: uc.problemOf(err)})
 		return
 	}
 	v := consoleUserView{consoleForm: formOf(c, &f), User: u, Number: "none", MFA: mfaText(u), Available: consoleSKUs(u.Licenses), Policy: policy.GlobalIdentity}
@@ -323,7 +324,7 @@ func (uc *consoleUsers) show(c *gin.Context) {
 			f.Err = uc.problemOf(err)
 		}
 		for _, x := range ss {
-			v.Phones = append(v.Phones, consolePhoneRow{MAC: MACLabel(x.MAC), Maker: signin.Clients[x.ClientID], Method: string(x.Method), Since: SessionTime(x.CreatedAt), Locked: x.Locked})
+			v.Phones = append(v.Phones, consolePhoneRow{MAC: web.MACLabel(x.MAC), Maker: signin.Clients[x.ClientID], Method: string(x.Method), Since: web.SessionTime(x.CreatedAt), Locked: x.Locked})
 		}
 	}
 	uc.render(c, http.StatusOK, "user", consolePageData{Title: u.UPN, Flash: f.Msg, Error: f.Err, Body: v})
@@ -379,7 +380,7 @@ func (uc *consoleUsers) grant(c *gin.Context) {
 	if name != "" && name != policy.GlobalIdentity {
 		target = &name
 	}
-	a, err := uc.ps.Grant(c.Request.Context(), AdminOf(c), upn, target)
+	a, err := uc.ps.Grant(c.Request.Context(), web.AdminOf(c), upn, target)
 	if err != nil {
 		uc.flash(c, userPath(upn), consoleFlash{Err: uc.problemOf(err), Field: "PolicyName", Values: map[string]string{"PolicyName": name}})
 		return
@@ -404,7 +405,7 @@ func (uc *consoleUsers) signOut(c *gin.Context) {
 		uc.flash(c, userPath(upn), consoleFlash{Err: uc.problemOf(err), Field: "signout"})
 		return
 	}
-	uc.s.Log.Info("admin signed a user out of every phone", "admin", AdminOf(c), "upn", upn, "phones", n)
+	uc.s.Log.Info("admin signed a user out of every phone", "admin", web.AdminOf(c), "upn", upn, "phones", n)
 	uc.flash(c, userPath(upn), consoleFlash{Msg: fmt.Sprintf("Signed %s out of %d phones.", upn, n)})
 }
 
@@ -502,7 +503,7 @@ func (uc *consoleUsers) bulk(c *gin.Context) {
 	if name != "" {
 		target = &name
 	}
-	res, err := uc.assignMany(c.Request.Context(), AdminOf(c), sku, upns, target)
+	res, err := uc.assignMany(c.Request.Context(), web.AdminOf(c), sku, upns, target)
 	if err != nil {
 		field := "upns"
 		if fe, ok := fault.As(err); ok && fe.Field == "PolicyName" || fault.Is(err, fault.NotFound) {
@@ -539,7 +540,7 @@ type consoleForm struct {
 // formOf takes the field refusal out of f (so the page does not show it at
 // the top too).
 func formOf(c *gin.Context, f *consoleFlash) consoleForm {
-	v := consoleForm{Field: f.Field, Form: f.Values, CanEdit: RoleOf(c).Allows(tenant.RoleAdmin), CanSignOut: RoleOf(c).Allows(tenant.RoleHelpdesk)}
+	v := consoleForm{Field: f.Field, Form: f.Values, CanEdit: web.RoleOf(c).Allows(tenant.RoleAdmin), CanSignOut: web.RoleOf(c).Allows(tenant.RoleHelpdesk)}
 	if f.Field != "" {
 		v.Error, f.Err = f.Err, ""
 	}

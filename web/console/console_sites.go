@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"net/http"
@@ -10,12 +10,13 @@ import (
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/site"
+	"github.com/deskprov/deskprov/web"
 )
 
 // mountSitesConsole mounts /admin/sites: the sites with a form for a new
 // one, and /admin/sites/NAME, a site's form with its delete button. Plain
 // POST forms with the console's CSRF token, so it works without JavaScript.
-func mountSitesConsole(r *Routes, m SitesModule) {
+func mountSitesConsole(r *web.Routes, m web.SitesModule) {
 	cn, err := newConsole(r.Server)
 	if err != nil {
 		// As in mountConsole: the templates are embedded and the store was
@@ -85,7 +86,7 @@ func (sc *consoleSites) show(c *gin.Context, status int, flash, problem string, 
 		page, title = "site", "Site "+v.Site
 	} else if l, err := sc.svc.List(c.Request.Context()); err != nil {
 		if problem == "" {
-			problem, status = sc.problemOf(err), StatusOf(fault.KindOf(err))
+			problem, status = sc.problemOf(err), web.StatusOf(fault.KindOf(err))
 		}
 	} else {
 		v.Sites = l
@@ -119,7 +120,7 @@ func (sc *consoleSites) create(c *gin.Context) {
 	in.NTPServers = nilIfEmpty(in.NTPServers)
 	st, err := sc.svc.Create(c.Request.Context(), in)
 	if err != nil {
-		sc.show(c, StatusOf(fault.KindOf(err)), "", sc.problemOf(err), consoleSitesView{Form: f})
+		sc.show(c, web.StatusOf(fault.KindOf(err)), "", sc.problemOf(err), consoleSitesView{Form: f})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/sites?"+url.Values{"done": {"created"}, "site": {st.Name}}.Encode())
@@ -135,7 +136,7 @@ func nilIfEmpty(l *[]string) *[]string {
 func (sc *consoleSites) edit(c *gin.Context) {
 	st, err := sc.svc.Get(c.Request.Context(), c.Param("name"))
 	if err != nil {
-		sc.show(c, StatusOf(fault.KindOf(err)), "", sc.problemOf(err), consoleSitesView{})
+		sc.show(c, web.StatusOf(fault.KindOf(err)), "", sc.problemOf(err), consoleSitesView{})
 		return
 	}
 	sc.show(c, http.StatusOK, sc.flash(c), "", consoleSitesView{Site: st.Name, Form: consoleFormOf(st)})
@@ -145,14 +146,14 @@ func (sc *consoleSites) update(c *gin.Context) {
 	ctx := c.Request.Context()
 	cur, err := sc.svc.Get(ctx, c.Param("name"))
 	if err != nil {
-		sc.show(c, StatusOf(fault.KindOf(err)), "", sc.problemOf(err), consoleSitesView{})
+		sc.show(c, web.StatusOf(fault.KindOf(err)), "", sc.problemOf(err), consoleSitesView{})
 		return
 	}
 	in, f := formInput(c)
 	st, err := sc.svc.Update(ctx, cur.Name, in)
 	if err != nil {
 		f.PasswordSet = cur.AdminPassword.Set
-		sc.show(c, StatusOf(fault.KindOf(err)), "", sc.problemOf(err), consoleSitesView{Site: cur.Name, Form: f})
+		sc.show(c, web.StatusOf(fault.KindOf(err)), "", sc.problemOf(err), consoleSitesView{Site: cur.Name, Form: f})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/sites/"+url.PathEscape(st.Name)+"?"+url.Values{"done": {"saved"}, "site": {st.Name}}.Encode())
@@ -165,13 +166,13 @@ func (sc *consoleSites) remove(c *gin.Context) {
 		err = sc.svc.Delete(ctx, st.Name)
 	}
 	if err != nil {
-		sc.show(c, StatusOf(fault.KindOf(err)), "", sc.problemOf(err), consoleSitesView{})
+		sc.show(c, web.StatusOf(fault.KindOf(err)), "", sc.problemOf(err), consoleSitesView{})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/sites?"+url.Values{"done": {"removed"}, "site": {st.Name}}.Encode())
 }
 
-// SitesConsole is the console's sites pages (/admin/sites) over m's service.
-func SitesConsole(m SitesModule) Module {
-	return ModuleFunc(func(r *Routes) { mountSitesConsole(r, m) })
+// Sites is the console's sites pages (/admin/sites) over m's service.
+func Sites(m web.SitesModule) web.Module {
+	return web.ModuleFunc(func(r *web.Routes) { mountSitesConsole(r, m) })
 }

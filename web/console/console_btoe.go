@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"net/http"
@@ -10,6 +10,7 @@ import (
 	"github.com/deskprov/deskprov/btoe"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // consoleBToE is the console's Better Together page: the phones paired
@@ -29,7 +30,7 @@ type consoleBToEView struct {
 	CanEdit bool
 }
 
-func mountConsoleBToE(r *Routes, svc *btoe.Service) {
+func mountConsoleBToE(r *web.Routes, svc *btoe.Service) {
 	cn, err := newConsole(r.Server)
 	if err == nil {
 		err = addConsolePagesOf(cn, "btoe")
@@ -46,10 +47,10 @@ func mountConsoleBToE(r *Routes, svc *btoe.Service) {
 
 func (bc *consoleBToE) list(c *gin.Context) {
 	f := bc.takeFlash(c)
-	v := consoleBToEView{CanEdit: RoleOf(c).Allows(tenant.RoleAdmin)}
+	v := consoleBToEView{CanEdit: web.RoleOf(c).Allows(tenant.RoleAdmin)}
 	ps, err := bc.svc.Pairings(c.Request.Context())
 	if err != nil {
-		bc.render(c, StatusOf(fault.KindOf(err)), "btoe", consolePageData{Title: "Better Together", Error: bc.problemOf(err), Body: v})
+		bc.render(c, web.StatusOf(fault.KindOf(err)), "btoe", consolePageData{Title: "Better Together", Error: bc.problemOf(err), Body: v})
 		return
 	}
 	for _, p := range ps {
@@ -68,7 +69,7 @@ func (bc *consoleBToE) forget(c *gin.Context) {
 	bc.flash(c, "/admin/btoe?"+url.Values{"forgot": {mac}}.Encode(), consoleFlash{Msg: "Phone " + mac + " is forgotten: its pairing ended and the PC app was told. It pairs again from the start."})
 }
 
-// BToEConsole is the console's Better Together page (/admin/btoe).
-func BToEConsole(svc *btoe.Service) Module {
-	return ModuleFunc(func(r *Routes) { mountConsoleBToE(r, svc) })
+// BToE is the console's Better Together page (/admin/btoe).
+func BToE(svc *btoe.Service) web.Module {
+	return web.ModuleFunc(func(r *web.Routes) { mountConsoleBToE(r, svc) })
 }

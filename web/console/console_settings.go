@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"net/http"
@@ -9,13 +9,14 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/settings"
+	"github.com/deskprov/deskprov/web"
 )
 
 // mountSettingsConsole mounts /admin/settings: the service-wide settings as
 // recorded and as this server runs with them, and a form per setting that
 // records a new value (the same Set as PUT /api/v1/settings/service/:name).
 // Plain POST forms with the console's CSRF token.
-func mountSettingsConsole(r *Routes, svc *settings.Service) {
+func mountSettingsConsole(r *web.Routes, svc *settings.Service) {
 	cn, err := newConsole(r.Server)
 	if err != nil {
 		panic("admin console: " + err.Error())
@@ -40,7 +41,7 @@ func (sc *consoleSettings) show(c *gin.Context, status int, flash, problem strin
 	var rows []consoleSettingRow
 	ss, err := sc.svc.List(c.Request.Context())
 	if err != nil && problem == "" {
-		problem, status = sc.problemOf(err), StatusOf(fault.KindOf(err))
+		problem, status = sc.problemOf(err), web.StatusOf(fault.KindOf(err))
 	}
 	for _, s := range ss {
 		row := consoleSettingRow{Name: s.Name, Value: s.Value, InEffect: s.InEffect, SetBy: s.SetBy, Pending: s.Value != s.InEffect}
@@ -62,16 +63,16 @@ func (sc *consoleSettings) list(c *gin.Context) {
 
 func (sc *consoleSettings) set(c *gin.Context) {
 	name := strings.TrimSpace(c.PostForm("name"))
-	st, err := sc.svc.Set(c.Request.Context(), name, c.PostForm("value"), "admin "+AdminOf(c))
+	st, err := sc.svc.Set(c.Request.Context(), name, c.PostForm("value"), "admin "+web.AdminOf(c))
 	if err != nil {
-		sc.show(c, StatusOf(fault.KindOf(err)), "", sc.problemOf(err))
+		sc.show(c, web.StatusOf(fault.KindOf(err)), "", sc.problemOf(err))
 		return
 	}
 	sc.s.Log.Info("service-wide setting changed; restart each server to apply it", "event", "settings.change", "actor", st.SetBy, "setting", st.Name, "value", st.Value)
 	c.Redirect(http.StatusSeeOther, "/admin/settings?"+url.Values{"saved": {st.Name}}.Encode())
 }
 
-// SettingsConsole is the console's service settings page (/admin/settings).
-func SettingsConsole(svc *settings.Service) Module {
-	return ModuleFunc(func(r *Routes) { mountSettingsConsole(r, svc) })
+// Settings is the console's service settings page (/admin/settings).
+func Settings(svc *settings.Service) web.Module {
+	return web.ModuleFunc(func(r *web.Routes) { mountSettingsConsole(r, svc) })
 }

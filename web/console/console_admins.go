@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 type consoleAdmins struct{ *console }
@@ -16,7 +17,7 @@ type consoleAdminsView struct {
 	Admins   []tenant.Admin
 	Roles    []tenant.Role
 	CanEdit  bool
-	New      AdminInput
+	New      web.AdminInput
 	NewError string
 	Created  string // the username of an account just added with a generated password
 	Password string // that password, shown once
@@ -35,7 +36,7 @@ func (ca *consoleAdmins) show(c *gin.Context, status int, flash, problem string,
 	if err != nil {
 		problem, status = ca.problemOf(err), http.StatusInternalServerError
 	}
-	v.Admins, v.Roles, v.CanEdit = as, tenant.Roles, RoleOf(c).Allows(tenant.RoleAdmin)
+	v.Admins, v.Roles, v.CanEdit = as, tenant.Roles, web.RoleOf(c).Allows(tenant.RoleAdmin)
 	if v.New.Role == "" {
 		v.New.Role = string(tenant.RoleReader)
 	}
@@ -56,11 +57,11 @@ func (ca *consoleAdmins) list(c *gin.Context) {
 }
 
 func (ca *consoleAdmins) add(c *gin.Context) {
-	in := AdminInput{Username: c.PostForm("username"), Password: c.PostForm("password"), Role: c.PostForm("role")}
-	out, err := AddAdmin(c, ca.s, in)
+	in := web.AdminInput{Username: c.PostForm("username"), Password: c.PostForm("password"), Role: c.PostForm("role")}
+	out, err := web.AddAdmin(c, ca.s, in)
 	if err != nil {
 		in.Password = ""
-		ca.show(c, StatusOf(fault.KindOf(err)), "", "", consoleAdminsView{New: in, NewError: ca.problemOf(err)})
+		ca.show(c, web.StatusOf(fault.KindOf(err)), "", "", consoleAdminsView{New: in, NewError: ca.problemOf(err)})
 		return
 	}
 	if out.GeneratedPassword != "" {
@@ -73,8 +74,8 @@ func (ca *consoleAdmins) add(c *gin.Context) {
 
 func (ca *consoleAdmins) role(c *gin.Context) {
 	name := c.Param("username")
-	if _, err := SetAdminRole(c, ca.s, name, c.PostForm("role")); err != nil {
-		ca.show(c, StatusOf(fault.KindOf(err)), "", ca.problemOf(err), consoleAdminsView{})
+	if _, err := web.SetAdminRole(c, ca.s, name, c.PostForm("role")); err != nil {
+		ca.show(c, web.StatusOf(fault.KindOf(err)), "", ca.problemOf(err), consoleAdminsView{})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/admins?role="+url.QueryEscape(name))
@@ -82,12 +83,12 @@ func (ca *consoleAdmins) role(c *gin.Context) {
 
 func (ca *consoleAdmins) remove(c *gin.Context) {
 	name := c.Param("username")
-	if err := RemoveAdmin(c, ca.s, name); err != nil {
-		ca.show(c, StatusOf(fault.KindOf(err)), "", ca.problemOf(err), consoleAdminsView{})
+	if err := web.RemoveAdmin(c, ca.s, name); err != nil {
+		ca.show(c, web.StatusOf(fault.KindOf(err)), "", ca.problemOf(err), consoleAdminsView{})
 		return
 	}
-	if name == AdminOf(c) {
-		ca.setCookie(c, ConsoleSessionCookie, "", -1)
+	if name == web.AdminOf(c) {
+		ca.setCookie(c, SessionCookie, "", -1)
 		c.Redirect(http.StatusSeeOther, "/admin/login")
 		return
 	}

@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // consoleOrganization is the console's page for the profile.
@@ -30,7 +31,7 @@ func mountConsoleOrganization(a *gin.RouterGroup, cn *console) {
 		}
 		o, err := oc.tn.Organization(c.Request.Context())
 		if err != nil {
-			oc.render(c, StatusOf(fault.KindOf(err)), "organization", consolePageData{Title: "Organisation", Error: oc.problemOf(err), Body: consoleOrganizationView{}})
+			oc.render(c, web.StatusOf(fault.KindOf(err)), "organization", consolePageData{Title: "Organisation", Error: oc.problemOf(err), Body: consoleOrganizationView{}})
 			return
 		}
 		oc.render(c, http.StatusOK, "organization", consolePageData{Title: "Organisation", Flash: flash, Body: consoleOrganizationView{Name: o.Name}})
@@ -38,7 +39,7 @@ func mountConsoleOrganization(a *gin.RouterGroup, cn *console) {
 	a.POST("/organization", func(c *gin.Context) {
 		name := c.PostForm("name")
 		if _, err := oc.tn.SetOrganization(c.Request.Context(), tenant.Organization{Name: name}); err != nil {
-			oc.render(c, StatusOf(fault.KindOf(err)), "organization", consolePageData{Title: "Organisation", Body: consoleOrganizationView{Name: name, NameError: oc.problemOf(err)}})
+			oc.render(c, web.StatusOf(fault.KindOf(err)), "organization", consolePageData{Title: "Organisation", Body: consoleOrganizationView{Name: name, NameError: oc.problemOf(err)}})
 			return
 		}
 		c.Redirect(http.StatusSeeOther, "/admin/organization?"+url.Values{"saved": {"1"}}.Encode())

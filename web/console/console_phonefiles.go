@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"errors"
@@ -11,12 +11,13 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/phonefiles"
+	"github.com/deskprov/deskprov/web"
 )
 
 // mountPhoneFilesConsole mounts /admin/phonefiles: the CA certificates and
 // shared files, each with an upload form (multipart, no JavaScript) and a
 // remove button per row.
-func mountPhoneFilesConsole(r *Routes, svc *phonefiles.Service) {
+func mountPhoneFilesConsole(r *web.Routes, svc *phonefiles.Service) {
 	cn, err := newConsole(r.Server)
 	if err != nil {
 		panic("admin console: " + err.Error()) // as in mountConsole
@@ -31,7 +32,7 @@ func mountPhoneFilesConsole(r *Routes, svc *phonefiles.Service) {
 	// token) parsed.
 	up := r.Root.Group("/admin", cn.headers, cn.nonce, cn.requireAdmin)
 	up.POST("/phonefiles/cacerts", capBody(phonefiles.MaxPEM+64<<10), cn.checkCSRF, pc.addCA)
-	up.POST("/phonefiles/files", capBody(MaxPhoneFileBody(svc)), cn.checkCSRF, pc.addFile)
+	up.POST("/phonefiles/files", capBody(web.MaxPhoneFileBody(svc)), cn.checkCSRF, pc.addFile)
 	r.Server.OwnBodyLimit(http.MethodPost, "/admin/phonefiles/cacerts")
 	r.Server.OwnBodyLimit(http.MethodPost, "/admin/phonefiles/files")
 }
@@ -96,7 +97,7 @@ func (pc *consolePhoneFiles) show(c *gin.Context, status int, flash, problem str
 	v.Extensions = phonefilesExtensions()
 	fail := func(err error) {
 		if problem == "" {
-			problem, status = pc.problemOf(err), StatusOf(fault.KindOf(err))
+			problem, status = pc.problemOf(err), web.StatusOf(fault.KindOf(err))
 		}
 	}
 	now := pc.s.Now()
@@ -136,7 +137,7 @@ var consolePhoneFilesDone = map[string]string{
 func (pc *consolePhoneFiles) list(c *gin.Context) {
 	flash := ""
 	if msg, ok := consolePhoneFilesDone[c.Query("done")]; ok {
-		flash = fmt.Sprintf(msg, ClipText(c.Query("what"), 80))
+		flash = fmt.Sprintf(msg, web.ClipText(c.Query("what"), 80))
 	}
 	pc.show(c, http.StatusOK, flash, "", consolePhoneFilesView{})
 }
@@ -147,30 +148,30 @@ func (pc *consolePhoneFiles) done(c *gin.Context, what, name string) {
 
 func (pc *consolePhoneFiles) addCA(c *gin.Context) {
 	name := c.PostForm("name")
-	data, err := ReadPEMPart(c)
+	data, err := web.ReadPEMPart(c)
 	if err == nil {
 		var ca phonefiles.CACert
-		if ca, err = pc.svc.AddCACert(c.Request.Context(), name, data, AdminOf(c)); err == nil {
+		if ca, err = pc.svc.AddCACert(c.Request.Context(), name, data, web.AdminOf(c)); err == nil {
 			pc.done(c, "ca-added", ca.Name)
 			return
 		}
 	}
-	pc.show(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consolePhoneFilesView{Name: name})
+	pc.show(c, web.StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consolePhoneFilesView{Name: name})
 }
 
 func (pc *consolePhoneFiles) removeCA(c *gin.Context) {
-	ca, err := pc.svc.RemoveCACert(c.Request.Context(), c.PostForm("fingerprint"), AdminOf(c))
+	ca, err := pc.svc.RemoveCACert(c.Request.Context(), c.PostForm("fingerprint"), web.AdminOf(c))
 	if err != nil {
-		pc.show(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consolePhoneFilesView{})
+		pc.show(c, web.StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consolePhoneFilesView{})
 		return
 	}
 	pc.done(c, "ca-removed", ca.Name)
 }
 
 func (pc *consolePhoneFiles) addFile(c *gin.Context) {
-	f, _, err := AddPhoneFile(c, pc.svc)
+	f, _, err := web.AddPhoneFile(c, pc.svc)
 	if err != nil {
-		pc.show(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err),
+		pc.show(c, web.StatusOf(fault.KindOf(err)), "", pc.problemOf(err),
 			consolePhoneFilesView{Path: c.PostForm("path"), Vendor: c.PostForm("vendor"), Site: c.PostForm("site")})
 		return
 	}
@@ -181,12 +182,12 @@ func (pc *consolePhoneFiles) removeFile(c *gin.Context) {
 	id, err := strconv.ParseUint(c.PostForm("id"), 10, 32)
 	var f phonefiles.File
 	if err != nil || id == 0 {
-		err = fault.NotFoundf("no shared file %q", ClipText(c.PostForm("id"), 40))
+		err = fault.NotFoundf("no shared file %q", web.ClipText(c.PostForm("id"), 40))
 	} else {
-		f, err = pc.svc.RemoveFile(c.Request.Context(), uint(id), AdminOf(c))
+		f, err = pc.svc.RemoveFile(c.Request.Context(), uint(id), web.AdminOf(c))
 	}
 	if err != nil {
-		pc.show(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consolePhoneFilesView{})
+		pc.show(c, web.StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consolePhoneFilesView{})
 		return
 	}
 	pc.done(c, "file-removed", f.Path)
@@ -206,7 +207,7 @@ func phonefilesExtensions() string {
 	return ".xml .cfg .txt .csv .lang .jpg .jpeg .png .bmp .gif .wav .mp3 .pem .crt .cer"
 }
 
-// PhoneFilesConsole is the console's phone files page (/admin/phonefiles).
-func PhoneFilesConsole(svc *phonefiles.Service) Module {
-	return ModuleFunc(func(r *Routes) { mountPhoneFilesConsole(r, svc) })
+// PhoneFiles is the console's phone files page (/admin/phonefiles).
+func PhoneFiles(svc *phonefiles.Service) web.Module {
+	return web.ModuleFunc(func(r *web.Routes) { mountPhoneFilesConsole(r, svc) })
 }

@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"encoding/json"
@@ -12,11 +12,12 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/web"
 )
 
 // mountConsole mounts the admin console: sign-in, the list of IP phone
 // policies, one edit form per policy, and granting a policy to a user.
-func mountConsole(r *Routes, ps *policy.Service) {
+func mountConsole(r *web.Routes, ps *policy.Service) {
 	cn, err := newConsole(r.Server)
 	if err != nil {
 		// The templates are embedded and the secret is in the store that
@@ -105,9 +106,9 @@ func (pc *consolePolicies) list(c *gin.Context) {
 
 func (pc *consolePolicies) create(c *gin.Context) {
 	name := c.PostForm("Identity")
-	p, err := pc.ps.Create(c.Request.Context(), AdminOf(c), name, nil)
+	p, err := pc.ps.Create(c.Request.Context(), web.AdminOf(c), name, nil)
 	if err != nil {
-		pc.showList(c, StatusOf(fault.KindOf(err)), "", "", consoleListView{NewIdentity: name, NewError: pc.problemOf(err)})
+		pc.showList(c, web.StatusOf(fault.KindOf(err)), "", "", consoleListView{NewIdentity: name, NewError: pc.problemOf(err)})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/policies/"+url.PathEscape(p.Identity)+"?created=1")
@@ -119,11 +120,11 @@ func (pc *consolePolicies) grant(c *gin.Context) {
 	if name != "" && name != policy.GlobalIdentity {
 		target = &name
 	}
-	a, err := pc.ps.Grant(c.Request.Context(), AdminOf(c), upn, target)
+	a, err := pc.ps.Grant(c.Request.Context(), web.AdminOf(c), upn, target)
 	v := consoleListView{GrantUPN: upn, GrantPolicy: name}
 	if err != nil {
 		v.GrantError = pc.problemOf(err)
-		pc.showList(c, StatusOf(fault.KindOf(err)), "", "", v)
+		pc.showList(c, web.StatusOf(fault.KindOf(err)), "", "", v)
 		return
 	}
 	held := policy.GlobalIdentity
@@ -136,7 +137,7 @@ func (pc *consolePolicies) grant(c *gin.Context) {
 func (pc *consolePolicies) edit(c *gin.Context) {
 	p, err := pc.ps.Get(c.Request.Context(), c.Param("identity"))
 	if err != nil {
-		pc.showList(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{})
+		pc.showList(c, web.StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{})
 		return
 	}
 	flash := ""
@@ -178,20 +179,20 @@ func (pc *consolePolicies) save(c *gin.Context) {
 	ctx := c.Request.Context()
 	cur, err := pc.ps.Get(ctx, c.Param("identity"))
 	if err != nil {
-		pc.showList(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{})
+		pc.showList(c, web.StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{})
 		return
 	}
 	version, _ := strconv.ParseInt(c.PostForm("Version"), 10, 64)
 	patch, submitted, problems := consolePatch(c)
 	if len(problems) == 0 {
-		p, err := pc.ps.Update(ctx, AdminOf(c), cur.Identity, patch, version)
+		p, err := pc.ps.Update(ctx, web.AdminOf(c), cur.Identity, patch, version)
 		if err == nil {
 			c.Redirect(http.StatusSeeOther, "/admin/policies/"+url.PathEscape(p.Identity)+"?saved=1")
 			return
 		}
 		var all policy.Problems
 		if !errors.As(err, &all) {
-			pc.showPolicy(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), cur, submitted, nil)
+			pc.showPolicy(c, web.StatusOf(fault.KindOf(err)), "", pc.problemOf(err), cur, submitted, nil)
 			return
 		}
 		problems = all
@@ -245,9 +246,9 @@ func consolePatch(c *gin.Context) (policy.Patch, map[string]string, policy.Probl
 }
 
 func (pc *consolePolicies) reset(c *gin.Context) {
-	p, err := pc.ps.Reset(c.Request.Context(), AdminOf(c), c.Param("identity"))
+	p, err := pc.ps.Reset(c.Request.Context(), web.AdminOf(c), c.Param("identity"))
 	if err != nil {
-		pc.showList(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{})
+		pc.showList(c, web.StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/policies/"+url.PathEscape(p.Identity)+"?reset=1")
@@ -258,22 +259,22 @@ func (pc *consolePolicies) remove(c *gin.Context) {
 	force := c.PostForm("force") == "true"
 	cur, err := pc.ps.Get(ctx, c.Param("identity"))
 	if err == nil {
-		_, err = pc.ps.Delete(ctx, AdminOf(c), cur.Identity, force)
+		_, err = pc.ps.Delete(ctx, web.AdminOf(c), cur.Identity, force)
 	}
 	if err != nil {
 		if fault.Is(err, fault.Conflict) && cur.Identity != "" {
 			pc.showPolicy(c, http.StatusConflict, "", pc.problemOf(err), cur, nil, nil)
 			return
 		}
-		pc.showList(c, StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{})
+		pc.showList(c, web.StatusOf(fault.KindOf(err)), "", pc.problemOf(err), consoleListView{})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/policies?removed="+url.QueryEscape(cur.Identity))
 }
 
-// ConsoleHome is the admin console's own pages (its sign-in, home and the
+// Home is the admin console's own pages (its sign-in, home and the
 // admin's account pages: sessions, admins, audit, MFA, organisation) and
 // its IP phone policy pages.
-func ConsoleHome(ps *policy.Service) Module {
-	return ModuleFunc(func(r *Routes) { mountConsole(r, ps) })
+func Home(ps *policy.Service) web.Module {
+	return web.ModuleFunc(func(r *web.Routes) { mountConsole(r, ps) })
 }

@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/phoneid"
+	"github.com/deskprov/deskprov/web"
 )
 
 // mountEnrolmentConsole mounts /admin/enrolments: the phones' enrolments
@@ -18,7 +19,7 @@ import (
 // by-MAC form for phones not seen yet, the "require approval of new phones"
 // switch and the latest audit entries. Plain POST forms with the console's
 // CSRF token, so it works without JavaScript.
-func mountEnrolmentConsole(r *Routes, svc *phoneid.Service) {
+func mountEnrolmentConsole(r *web.Routes, svc *phoneid.Service) {
 	cn, err := newConsole(r.Server)
 	if err != nil {
 		// As in mountConsole: the templates are embedded and the store was
@@ -104,7 +105,7 @@ func (ec *consoleEnrolments) show(c *gin.Context, status int, flash, problem, fi
 	v.EnrolNetworks = strings.Join(nets, ", ")
 	fail := func(err error) {
 		if problem == "" {
-			problem, status = ec.problemOf(err), StatusOf(fault.KindOf(err))
+			problem, status = ec.problemOf(err), web.StatusOf(fault.KindOf(err))
 		}
 	}
 	if phones, err := ec.svc.List(ctx, phoneid.State(filter)); err != nil {
@@ -165,16 +166,16 @@ func consoleEnrolmentsURL(filter string, q url.Values) string {
 // act runs the action a row's button (or the by-MAC form) sent.
 func (ec *consoleEnrolments) act(c *gin.Context) {
 	mac, action, filter := strings.TrimSpace(c.PostForm("mac")), c.PostForm("action"), c.PostForm("state")
-	out, err := EnrolmentAct(c, ec.s, ec.svc, mac, action)
+	out, err := web.EnrolmentAct(c, ec.s, ec.svc, mac, action)
 	if err != nil {
-		ec.show(c, StatusOf(fault.KindOf(err)), "", ec.problemOf(err), filter, mac)
+		ec.show(c, web.StatusOf(fault.KindOf(err)), "", ec.problemOf(err), filter, mac)
 		return
 	}
 	m := mac
 	switch o := out.(type) {
 	case phoneid.Phone:
 		m = o.MAC
-	case Reenrolled:
+	case web.Reenrolled:
 		m = o.MAC
 	}
 	c.Redirect(http.StatusSeeOther, consoleEnrolmentsURL(filter, url.Values{"done": {action}, "mac": {m}}))
@@ -184,14 +185,14 @@ func (ec *consoleEnrolments) act(c *gin.Context) {
 // absence means off.
 func (ec *consoleEnrolments) settings(c *gin.Context) {
 	on := c.PostForm("requireApproval") == "true"
-	if err := ec.svc.SetRequireApproval(c.Request.Context(), on, AdminOf(c)); err != nil {
-		ec.show(c, StatusOf(fault.KindOf(err)), "", ec.problemOf(err), c.PostForm("state"), "")
+	if err := ec.svc.SetRequireApproval(c.Request.Context(), on, web.AdminOf(c)); err != nil {
+		ec.show(c, web.StatusOf(fault.KindOf(err)), "", ec.problemOf(err), c.PostForm("state"), "")
 		return
 	}
 	c.Redirect(http.StatusSeeOther, consoleEnrolmentsURL(c.PostForm("state"), url.Values{"settings": {"saved"}}))
 }
 
-// EnrolmentConsole is the console's phone enrolment page (/admin/enrolments).
-func EnrolmentConsole(svc *phoneid.Service) Module {
-	return ModuleFunc(func(r *Routes) { mountEnrolmentConsole(r, svc) })
+// Enrolment is the console's phone enrolment page (/admin/enrolments).
+func Enrolment(svc *phoneid.Service) web.Module {
+	return web.ModuleFunc(func(r *web.Routes) { mountEnrolmentConsole(r, svc) })
 }

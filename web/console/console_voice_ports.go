@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // The console's port orders (/admin/portorders): each order with its
@@ -99,7 +100,7 @@ func (vc *consoleVoice) submitPortOrder(c *gin.Context) {
 }
 
 func (vc *consoleVoice) movePortOrder(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		vc.flash(c, portOrdersPage, consoleFlash{Err: vc.problemOf(err)})
 		return
@@ -108,7 +109,7 @@ func (vc *consoleVoice) movePortOrder(c *gin.Context) {
 	field := fmt.Sprintf("order-%d", id)
 	in := tenant.PortTransition{Reason: c.PostForm("reason")}
 	if d := strings.TrimSpace(c.PostForm("firmOrderDate")); d != "" {
-		t, err := ParseFirmOrderDate(d)
+		t, err := web.ParseFirmOrderDate(d)
 		if err != nil {
 			vc.flash(c, at, consoleFlash{Err: vc.problemOf(err), Field: field})
 			return

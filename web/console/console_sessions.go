@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"net/http"
@@ -6,12 +6,13 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/web"
 )
 
 type consoleSessions struct{ *console }
 
 type consoleSessionsView struct {
-	Sessions      []AdminSessionView
+	Sessions      []web.AdminSessionView
 	PasswordError string
 }
 
@@ -27,7 +28,7 @@ func (cs *consoleSessions) show(c *gin.Context, status int, flash, problem strin
 	if err != nil {
 		problem, status = cs.problemOf(err), http.StatusInternalServerError
 	}
-	v.Sessions = AdminSessionViews(ss, c.GetString(AdminSessionKey))
+	v.Sessions = web.AdminSessionViews(ss, c.GetString(web.AdminSessionKey))
 	cs.render(c, status, "sessions", consolePageData{Title: "Admin sessions", Flash: flash, Error: problem, Body: v})
 }
 
@@ -45,13 +46,13 @@ func (cs *consoleSessions) list(c *gin.Context) {
 func (cs *consoleSessions) revoke(c *gin.Context) {
 	id := c.Param("id")
 	if err := cs.s.Tenant.RevokeAdminSession(c.Request.Context(), id); err != nil {
-		cs.show(c, StatusOf(fault.KindOf(err)), "", cs.problemOf(err), consoleSessionsView{})
+		cs.show(c, web.StatusOf(fault.KindOf(err)), "", cs.problemOf(err), consoleSessionsView{})
 		return
 	}
-	cs.s.Log.Info("admin revoked an admin session", "event", "admin.session.revoke", "actor", AdminOf(c), "session", id)
-	if id == c.GetString(AdminSessionKey) {
+	cs.s.Log.Info("admin revoked an admin session", "event", "admin.session.revoke", "actor", web.AdminOf(c), "session", id)
+	if id == c.GetString(web.AdminSessionKey) {
 		// The admin revoked the session they are using: it is a sign-out.
-		cs.setCookie(c, ConsoleSessionCookie, "", -1)
+		cs.setCookie(c, SessionCookie, "", -1)
 		c.Redirect(http.StatusSeeOther, "/admin/login")
 		return
 	}
@@ -59,9 +60,9 @@ func (cs *consoleSessions) revoke(c *gin.Context) {
 }
 
 func (cs *consoleSessions) password(c *gin.Context) {
-	_, err := ChangePassword(c, cs.s, PasswordChange{CurrentPassword: c.PostForm("currentPassword"), NewPassword: c.PostForm("newPassword")})
+	_, err := web.ChangePassword(c, cs.s, web.PasswordChange{CurrentPassword: c.PostForm("currentPassword"), NewPassword: c.PostForm("newPassword")})
 	if err != nil {
-		cs.show(c, StatusOf(fault.KindOf(err)), "", "", consoleSessionsView{PasswordError: cs.problemOf(err)})
+		cs.show(c, web.StatusOf(fault.KindOf(err)), "", "", consoleSessionsView{PasswordError: cs.problemOf(err)})
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/sessions?password=1")

@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"fmt"
@@ -11,18 +11,19 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
-// VoiceConsole is the console's Voice pages (issue 15 item 6): /admin/numbers
+// Voice is the console's Voice pages (issue 15 item 6): /admin/numbers
 // (the quota, the organisation's numbers filtered as GET /api/v1/numbers
 // filters them, assign to a user with an emergency location, release) and
 // /admin/emergencyaddresses (addresses with their validation, create,
 // validate, delete, locations). Every change is the tenant call the REST
 // API makes, so the refusals, the role table and the audit log are the same.
-type VoiceConsole struct{}
+type Voice struct{}
 
 // Mount adds the pages under /admin behind a console session.
-func (VoiceConsole) Mount(r *Routes) {
+func (Voice) Mount(r *web.Routes) {
 	cn, err := newConsole(r.Server)
 	if err == nil {
 		err = addConsolePagesOf(cn, "numbers", "addresses", "reserve", "reservation", "portorders", "numberrequests", "voiceservices")
@@ -371,7 +372,7 @@ func fieldKnown(name string) bool {
 
 // addressID reads :id, leaving a refusal on the page when it is none.
 func (vc *consoleVoice) addressID(c *gin.Context) (uint, bool) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		vc.flash(c, AddressesPage, consoleFlash{Err: vc.problemOf(err)})
 		return 0, false
@@ -384,7 +385,7 @@ func (vc *consoleVoice) validate(c *gin.Context) {
 	if !ok {
 		return
 	}
-	a, err := vc.tn.MarkAddressValidated(c.Request.Context(), id, AdminOf(c))
+	a, err := vc.tn.MarkAddressValidated(c.Request.Context(), id, web.AdminOf(c))
 	if err != nil {
 		vc.flash(c, fmt.Sprintf("%s#a-%d", AddressesPage, id), consoleFlash{Err: vc.problemOf(err), Field: fmt.Sprintf("validate-%d", id)})
 		return
@@ -429,7 +430,7 @@ func (vc *consoleVoice) deleteLocation(c *gin.Context) {
 		vc.flash(c, AddressesPage, consoleFlash{Err: fmt.Sprintf("%q is not a location id: use the button beside the location", c.Param("location"))})
 		return
 	}
-	if err := vc.tn.DeleteLocation(c.Request.Context(), AdminOf(c), id, uint(loc)); err != nil {
+	if err := vc.tn.DeleteLocation(c.Request.Context(), web.AdminOf(c), id, uint(loc)); err != nil {
 		vc.flash(c, fmt.Sprintf("%s#a-%d", AddressesPage, id), consoleFlash{Err: vc.problemOf(err), Field: fmt.Sprintf("location-%d-%d", id, loc)})
 		return
 	}

@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // The console's voice services (/admin/voiceservices): conference bridges,
@@ -70,7 +71,7 @@ func (vc *consoleVoice) createService(c *gin.Context) {
 }
 
 func (vc *consoleVoice) deleteService(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		vc.flash(c, servicesPage, consoleFlash{Err: vc.problemOf(err)})
 		return

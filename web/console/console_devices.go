@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"html/template"
@@ -16,15 +16,16 @@ import (
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
-// DeviceConsole is the console's Devices pages (/admin/devices: the
+// Devices is the console's Devices pages (/admin/devices: the
 // inventory searched, filtered and paged in the store, and one phone's page)
 // and its Sign-in page (/admin/signin: phone sessions, sign-out, PIN reset,
 // unlock codes, key rotation). Every change goes through the domain call
 // the REST API makes, so the role table, the audit log and the refusals are
 // the same; Phones and Firmware may be nil (no enrolment, no firmware).
-type DeviceConsole struct {
+type Devices struct {
 	Prov     *provisioning.Service
 	SignIn   *signin.Service
 	Phones   *phoneid.Service
@@ -32,7 +33,7 @@ type DeviceConsole struct {
 }
 
 // Mount adds the pages under /admin behind a console session.
-func (m DeviceConsole) Mount(r *Routes) {
+func (m Devices) Mount(r *web.Routes) {
 	cn, err := newConsole(r.Server)
 	if err == nil {
 		err = addConsolePagesOf(cn, "devices", "device", "signin")
@@ -56,7 +57,7 @@ func (m DeviceConsole) Mount(r *Routes) {
 // addConsolePagesOf parses the named pages into cn beside the layout, as
 // newConsole does for its own.
 func addConsolePagesOf(cn *console, names ...string) error {
-	funcs := template.FuncMap{"pathEscape": url.PathEscape, "sessionTime": SessionTime}
+	funcs := template.FuncMap{"pathEscape": url.PathEscape, "sessionTime": web.SessionTime}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(consoleFiles, "templates/console/layout.html")
 	if err != nil {
 		return err
@@ -73,7 +74,7 @@ func addConsolePagesOf(cn *console, names ...string) error {
 
 type consoleDevices struct {
 	*console
-	m DeviceConsole
+	m Devices
 }
 
 // consoleDevicePage is how many phones one page of the list shows.
@@ -137,12 +138,12 @@ func (dc *consoleDevices) list(c *gin.Context) {
 	}
 	ds, err := dc.m.Prov.Devices(c.Request.Context(), f)
 	if err != nil {
-		dc.render(c, StatusOf(fault.KindOf(err)), "devices", consolePageData{Title: "Devices", Error: dc.problemOf(err), Body: v})
+		dc.render(c, web.StatusOf(fault.KindOf(err)), "devices", consolePageData{Title: "Devices", Error: dc.problemOf(err), Body: v})
 		return
 	}
 	for _, d := range ds {
 		v.Rows = append(v.Rows, consoleDeviceRow{MAC: d.MAC, Vendor: d.Vendor, Model: d.Model, Firmware: d.Firmware, User: d.User, IP: d.IP,
-			LastSeen: SessionTime(d.LastSeen)})
+			LastSeen: web.SessionTime(d.LastSeen)})
 	}
 	if len(ds) == consoleDevicePage {
 		last := ds[len(ds)-1]
@@ -208,13 +209,13 @@ func (dc *consoleDevices) show(c *gin.Context) {
 // error with status.
 func (dc *consoleDevices) showDevice(c *gin.Context, mac string, status int, flash, problem string) {
 	ctx := c.Request.Context()
-	role := RoleOf(c)
+	role := web.RoleOf(c)
 	v := consoleDeviceView{MAC: mac, CanHelp: role.Allows(tenant.RoleHelpdesk), CanAdmin: role.Allows(tenant.RoleAdmin),
 		HasEnrolment: dc.m.Phones != nil, HasFirmware: dc.m.Firmware != nil}
 	title := "Phone " + mac
 	fail := func(err error) {
 		if problem == "" {
-			problem, status = dc.problemOf(err), StatusOf(fault.KindOf(err))
+			problem, status = dc.problemOf(err), web.StatusOf(fault.KindOf(err))
 		}
 	}
 	rec, err := dc.m.Prov.Device(ctx, mac)
@@ -224,9 +225,9 @@ func (dc *consoleDevices) showDevice(c *gin.Context, mac string, status int, fla
 		return
 	}
 	v.Device = rec
-	v.FirstSeen, v.LastSeen = SessionTime(rec.FirstSeen), SessionTime(rec.LastSeen)
+	v.FirstSeen, v.LastSeen = web.SessionTime(rec.FirstSeen), web.SessionTime(rec.LastSeen)
 	if !rec.ConfigAt.IsZero() {
-		v.ConfigAt = SessionTime(rec.ConfigAt)
+		v.ConfigAt = web.SessionTime(rec.ConfigAt)
 	}
 	if sess, ok, err := dc.m.SignIn.PhoneSession(ctx, mac); err != nil {
 		fail(err)
@@ -249,7 +250,7 @@ func (dc *consoleDevices) showDevice(c *gin.Context, mac string, status int, fla
 			fail(err)
 		} else {
 			for _, u := range list {
-				v.Uploads = append(v.Uploads, consoleUploadRow{Name: u.Name, Size: byteSize(u.Size), Modified: SessionTime(u.ModifiedAt)})
+				v.Uploads = append(v.Uploads, consoleUploadRow{Name: u.Name, Size: byteSize(u.Size), Modified: web.SessionTime(u.ModifiedAt)})
 			}
 		}
 	}
@@ -258,7 +259,7 @@ func (dc *consoleDevices) showDevice(c *gin.Context, mac string, status int, fla
 		case err == nil:
 			v.Firmware = &h
 			for _, ch := range h.Changes {
-				v.FirmwareAt = append(v.FirmwareAt, SessionTime(ch.At))
+				v.FirmwareAt = append(v.FirmwareAt, web.SessionTime(ch.At))
 			}
 		case fault.KindOf(err) != fault.NotFound:
 			fail(err)
@@ -329,7 +330,7 @@ func (dc *consoleDevices) upload(c *gin.Context) {
 	}
 	f, info, err := up.Open(c.Request.Context(), mac, c.Param("name"))
 	if err != nil {
-		dc.showDevice(c, mac, StatusOf(fault.KindOf(err)), "", dc.problemOf(err))
+		dc.showDevice(c, mac, web.StatusOf(fault.KindOf(err)), "", dc.problemOf(err))
 		return
 	}
 	defer f.Close()
@@ -351,8 +352,8 @@ func (dc *consoleDevices) enrolment(c *gin.Context) {
 		return
 	}
 	action := c.PostForm("action")
-	if _, err := EnrolmentAct(c, dc.s, dc.m.Phones, mac, action); err != nil {
-		dc.showDevice(c, mac, StatusOf(fault.KindOf(err)), "", dc.problemOf(err))
+	if _, err := web.EnrolmentAct(c, dc.s, dc.m.Phones, mac, action); err != nil {
+		dc.showDevice(c, mac, web.StatusOf(fault.KindOf(err)), "", dc.problemOf(err))
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/devices/"+mac+"?done="+url.QueryEscape(action))

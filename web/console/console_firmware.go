@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"errors"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/firmware"
+	"github.com/deskprov/deskprov/web"
 )
 
 // mountFirmwareConsole mounts the console's firmware pages: the catalog
@@ -22,7 +23,7 @@ import (
 // method as the REST API (the import goes through Firmware.receive, the
 // API's own upload path) and answers with a redirect to a page (PRG), or
 // the page again with the problem beside the field.
-func mountFirmwareConsole(r *Routes, h *Firmware) {
+func mountFirmwareConsole(r *web.Routes, h *web.Firmware) {
 	cn, err := newConsole(r.Server)
 	if err != nil {
 		panic("admin console: " + err.Error()) // as in mountConsole
@@ -49,7 +50,7 @@ func mountFirmwareConsole(r *Routes, h *Firmware) {
 
 type consoleFirmware struct {
 	*console
-	h *Firmware
+	h *web.Firmware
 }
 
 // errConsoleCSRF is a form refused for its CSRF token (a 403, not a page).
@@ -88,7 +89,7 @@ func (fc *consoleFirmware) done(c *gin.Context, page, what, name string) {
 
 func (fc *consoleFirmware) flash(c *gin.Context, msgs map[string]string) string {
 	if msg, ok := msgs[c.Query("done")]; ok {
-		return fmt.Sprintf(msg, ClipText(c.Query("what"), 80))
+		return fmt.Sprintf(msg, web.ClipText(c.Query("what"), 80))
 	}
 	return ""
 }
@@ -97,7 +98,7 @@ func (fc *consoleFirmware) flash(c *gin.Context, msgs map[string]string) string 
 func formID(c *gin.Context, field, what string) (uint, error) {
 	n, err := strconv.ParseUint(c.PostForm(field), 10, 32)
 	if err != nil || n == 0 {
-		return 0, fault.NotFoundf("no %s %q", what, ClipText(c.PostForm(field), 40))
+		return 0, fault.NotFoundf("no %s %q", what, web.ClipText(c.PostForm(field), 40))
 	}
 	return uint(n), nil
 }
@@ -136,7 +137,7 @@ func (fc *consoleFirmware) showCatalog(c *gin.Context, status int, flash, proble
 		MaxSize: humanSize(fc.h.Service().MaxUpload), Form: form, Err: fe}
 	imgs, err := fc.h.Service().Images(c.Request.Context(), "")
 	if err != nil && problem == "" {
-		problem, status = fc.problemOf(err), StatusOf(fault.KindOf(err))
+		problem, status = fc.problemOf(err), web.StatusOf(fault.KindOf(err))
 	}
 	for _, i := range imgs {
 		v.Images = append(v.Images, consoleImageRow{ID: i.ID, Short: i.ID[:min(12, len(i.ID))], Vendor: i.Vendor, Models: strings.Join(i.ModelList(), ", "),
@@ -178,7 +179,7 @@ func (fc *consoleFirmware) upload(c *gin.Context) {
 		_, _ = io.Copy(io.Discard, c.Request.Body)
 		form := consoleImportForm{Vendor: meta.Vendor, Models: strings.Join(meta.Models, ", "), Version: meta.Version,
 			Revision: meta.Revision, Locale: meta.Locale, Certified: meta.Certified}
-		status := StatusOf(fault.KindOf(err))
+		status := web.StatusOf(fault.KindOf(err))
 		if fe, ok := fieldErrorOf("import", err); ok {
 			fc.showCatalog(c, status, "", "The image was not imported: see the field marked below.", fe, form)
 			return
@@ -194,9 +195,9 @@ func (fc *consoleFirmware) upload(c *gin.Context) {
 }
 
 func (fc *consoleFirmware) remove(c *gin.Context) {
-	img, err := fc.h.Service().Remove(c.Request.Context(), c.PostForm("id"), AdminOf(c))
+	img, err := fc.h.Service().Remove(c.Request.Context(), c.PostForm("id"), web.AdminOf(c))
 	if err != nil {
-		fc.showCatalog(c, StatusOf(fault.KindOf(err)), "", fc.problemOf(err), consoleFieldError{}, consoleImportForm{})
+		fc.showCatalog(c, web.StatusOf(fault.KindOf(err)), "", fc.problemOf(err), consoleFieldError{}, consoleImportForm{})
 		return
 	}
 	fc.done(c, "/admin/firmware", "removed", img.FileName+" ("+img.Vendor+" "+img.Version+")")
@@ -280,7 +281,7 @@ func (fc *consoleFirmware) showRulesWith(c *gin.Context, status int, flash, prob
 	ctx := c.Request.Context()
 	fail := func(err error) {
 		if problem == "" {
-			problem, status = fc.problemOf(err), StatusOf(fault.KindOf(err))
+			problem, status = fc.problemOf(err), web.StatusOf(fault.KindOf(err))
 		}
 	}
 	v.DefaultPlan = "1, 10, 50, 100"
@@ -373,14 +374,14 @@ func (fc *consoleFirmware) ruleAction(c *gin.Context) {
 	}
 	var r firmware.RuleView
 	if err == nil {
-		r, err = fc.h.Service().Act(c.Request.Context(), id, action, plan, AdminOf(c))
+		r, err = fc.h.Service().Act(c.Request.Context(), id, action, plan, web.AdminOf(c))
 	}
 	if err != nil {
 		v := consoleRulesView{}
 		if action == firmware.ActionApprove {
 			v.Plan, v.PlanRule = pf, id
 		}
-		status := StatusOf(fault.KindOf(err))
+		status := web.StatusOf(fault.KindOf(err))
 		problem := fc.problemOf(err)
 		if fe, ok := fieldErrorOf(fmt.Sprint("approve-", id), err); ok {
 			v.Err, problem = fe, "Nothing was changed: see the field marked below."
@@ -402,10 +403,10 @@ func (fc *consoleFirmware) autoApprove(c *gin.Context) {
 	id, err := formID(c, "id", "device update rule")
 	var r firmware.RuleView
 	if err == nil {
-		r, err = fc.h.Service().SetAutoApprove(c.Request.Context(), id, c.PostForm("on") == "true", AdminOf(c))
+		r, err = fc.h.Service().SetAutoApprove(c.Request.Context(), id, c.PostForm("on") == "true", web.AdminOf(c))
 	}
 	if err != nil {
-		fc.showRules(c, StatusOf(fault.KindOf(err)), "", fc.problemOf(err), consoleFieldError{})
+		fc.showRules(c, web.StatusOf(fault.KindOf(err)), "", fc.problemOf(err), consoleFieldError{})
 		return
 	}
 	state := "off"
@@ -417,7 +418,7 @@ func (fc *consoleFirmware) autoApprove(c *gin.Context) {
 
 func (fc *consoleFirmware) addTestDevice(c *gin.Context) {
 	typ, ident := c.PostForm("identifierType"), strings.TrimSpace(c.PostForm("identifier"))
-	td, err := fc.h.Service().AddTestDevice(c.Request.Context(), typ, ident, AdminOf(c))
+	td, err := fc.h.Service().AddTestDevice(c.Request.Context(), typ, ident, web.AdminOf(c))
 	if err != nil {
 		v := consoleRulesView{TestType: typ, TestIdent: ident}
 		problem := fc.problemOf(err)
@@ -427,7 +428,7 @@ func (fc *consoleFirmware) addTestDevice(c *gin.Context) {
 			// The service names no field: the identifier is what was wrong.
 			v.Err, problem = consoleFieldError{Form: "testdevice", Field: "identifier", Msg: problem}, "The test device was not added: see the field marked below."
 		}
-		fc.showRulesWith(c, StatusOf(fault.KindOf(err)), "", problem, v)
+		fc.showRulesWith(c, web.StatusOf(fault.KindOf(err)), "", problem, v)
 		return
 	}
 	fc.done(c, "/admin/firmware/rules", "td-added", td.Identifier)
@@ -436,13 +437,13 @@ func (fc *consoleFirmware) addTestDevice(c *gin.Context) {
 func (fc *consoleFirmware) removeTestDevice(c *gin.Context) {
 	id, err := formID(c, "id", "test device")
 	if err == nil {
-		err = fc.h.Service().RemoveTestDevice(c.Request.Context(), id, AdminOf(c))
+		err = fc.h.Service().RemoveTestDevice(c.Request.Context(), id, web.AdminOf(c))
 	}
 	if err != nil {
-		fc.showRules(c, StatusOf(fault.KindOf(err)), "", fc.problemOf(err), consoleFieldError{})
+		fc.showRules(c, web.StatusOf(fault.KindOf(err)), "", fc.problemOf(err), consoleFieldError{})
 		return
 	}
-	fc.done(c, "/admin/firmware/rules", "td-removed", ClipText(c.PostForm("identifier"), 64))
+	fc.done(c, "/admin/firmware/rules", "td-removed", web.ClipText(c.PostForm("identifier"), 64))
 }
 
 // Rollouts and update loops.
@@ -488,7 +489,7 @@ func (fc *consoleFirmware) showRollouts(c *gin.Context, status int, flash, probl
 	ctx := c.Request.Context()
 	fail := func(err error) {
 		if problem == "" {
-			problem, status = fc.problemOf(err), StatusOf(fault.KindOf(err))
+			problem, status = fc.problemOf(err), web.StatusOf(fault.KindOf(err))
 		}
 	}
 	var v consoleRolloutsView
@@ -527,13 +528,13 @@ func (fc *consoleFirmware) rolloutAction(c *gin.Context) {
 	if err == nil {
 		switch action {
 		case "pause", "resume", "abort":
-			_, err = fc.h.Service().SetRolloutState(c.Request.Context(), id, action, AdminOf(c))
+			_, err = fc.h.Service().SetRolloutState(c.Request.Context(), id, action, web.AdminOf(c))
 		default:
-			err = fault.Invalidf("no action %q on a rollout: use pause, resume or abort", ClipText(action, 20))
+			err = fault.Invalidf("no action %q on a rollout: use pause, resume or abort", web.ClipText(action, 20))
 		}
 	}
 	if err != nil {
-		fc.showRollouts(c, StatusOf(fault.KindOf(err)), "", fc.problemOf(err))
+		fc.showRollouts(c, web.StatusOf(fault.KindOf(err)), "", fc.problemOf(err))
 		return
 	}
 	fc.done(c, "/admin/firmware/rollouts", action, strconv.FormatUint(uint64(id), 10))
@@ -541,15 +542,15 @@ func (fc *consoleFirmware) rolloutAction(c *gin.Context) {
 
 func (fc *consoleFirmware) clearLoop(c *gin.Context) {
 	mac := c.PostForm("mac")
-	if err := fc.h.Service().ClearLoop(c.Request.Context(), mac, AdminOf(c)); err != nil {
-		fc.showRollouts(c, StatusOf(fault.KindOf(err)), "", fc.problemOf(err))
+	if err := fc.h.Service().ClearLoop(c.Request.Context(), mac, web.AdminOf(c)); err != nil {
+		fc.showRollouts(c, web.StatusOf(fault.KindOf(err)), "", fc.problemOf(err))
 		return
 	}
 	fc.done(c, "/admin/firmware/rollouts", "cleared", mac)
 }
 
-// FirmwareConsole is the console's firmware pages over h, which must be
+// Firmware is the console's firmware pages over h, which must be
 // mounted before it.
-func FirmwareConsole(h *Firmware) Module {
-	return ModuleFunc(func(r *Routes) { mountFirmwareConsole(r, h) })
+func Firmware(h *web.Firmware) web.Module {
+	return web.ModuleFunc(func(r *web.Routes) { mountFirmwareConsole(r, h) })
 }

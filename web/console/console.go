@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // The admin console: server-rendered pages under /admin that work without
@@ -34,14 +35,14 @@ import (
 var consoleFiles embed.FS
 
 const (
-	ConsoleSessionCookie = "deskprov_admin_session"
-	consoleNonceCookie   = "deskprov_console_nonce"
-	consoleNonceKey      = "deskprov.console.nonce"
+	SessionCookie      = "deskprov_admin_session"
+	consoleNonceCookie = "deskprov_console_nonce"
+	consoleNonceKey    = "deskprov.console.nonce"
 )
 
 // console holds what every console page needs.
 type console struct {
-	s     *Server
+	s     *web.Server
 	pages map[string]*template.Template
 	key   []byte
 	css   []byte
@@ -58,7 +59,7 @@ type consolePageData struct {
 	Body  any
 }
 
-func newConsole(s *Server) (*console, error) {
+func newConsole(s *web.Server) (*console, error) {
 	key, err := store.Secret(context.Background(), s.DB, "admin-console-csrf", 32)
 	if err != nil {
 		return nil, err
@@ -67,7 +68,7 @@ func newConsole(s *Server) (*console, error) {
 	if err != nil {
 		return nil, err
 	}
-	funcs := template.FuncMap{"pathEscape": url.PathEscape, "sessionTime": SessionTime, "percent": percent}
+	funcs := template.FuncMap{"pathEscape": url.PathEscape, "sessionTime": web.SessionTime, "percent": percent}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(consoleFiles, "templates/console/layout.html")
 	if err != nil {
 		return nil, err
@@ -87,8 +88,8 @@ func newConsole(s *Server) (*console, error) {
 // render writes a page with the status given.
 func (cn *console) render(c *gin.Context, status int, page string, d consolePageData) {
 	d.CSRF = cn.csrfToken(c)
-	d.Admin = AdminOf(c)
-	d.Role = RoleOf(c)
+	d.Admin = web.AdminOf(c)
+	d.Role = web.RoleOf(c)
 	var buf bytes.Buffer
 	if err := cn.pages[page].ExecuteTemplate(&buf, "layout.html", d); err != nil {
 		cn.s.Log.Error("render console page", "page", page, "err", err)
@@ -159,7 +160,7 @@ func (cn *console) checkCSRF(c *gin.Context) {
 		cn.refuse(c, msg)
 		return
 	}
-	if msg := cn.badCSRF(c, c.PostForm(CSRFField)); msg != "" {
+	if msg := cn.badCSRF(c, c.PostForm(web.CSRFField)); msg != "" {
 		cn.refuse(c, msg)
 		return
 	}
@@ -196,7 +197,7 @@ func (cn *console) refuse(c *gin.Context, msg string) {
 // false when there is none (no cookie, a bad token, a session that ended);
 // err is set only when the store could not be asked.
 func (cn *console) session(c *gin.Context) (sess tenant.AdminSession, ok bool, err error) {
-	ck, cerr := c.Request.Cookie(ConsoleSessionCookie)
+	ck, cerr := c.Request.Cookie(SessionCookie)
 	if cerr != nil || ck.Value == "" {
 		return sess, false, nil
 	}
@@ -219,11 +220,11 @@ func (cn *console) requireAdmin(c *gin.Context) {
 		return
 	}
 	if ok {
-		c.Set(AdminKey, sess.Username)
-		c.Set(AdminSessionKey, sess.ID)
-		c.Set(AdminRoleKey, sess.Role)
-		if least, ok := AllowedRole(c); !ok {
-			cn.render(c, http.StatusForbidden, "forbidden", consolePageData{Title: "Not allowed", Error: RoleRefusal(c, least)})
+		c.Set(web.AdminKey, sess.Username)
+		c.Set(web.AdminSessionKey, sess.ID)
+		c.Set(web.AdminRoleKey, sess.Role)
+		if least, ok := web.AllowedRole(c); !ok {
+			cn.render(c, http.StatusForbidden, "forbidden", consolePageData{Title: "Not allowed", Error: web.RoleRefusal(c, least)})
 			c.Abort()
 			return
 		}
@@ -256,7 +257,7 @@ func (cn *console) login(c *gin.Context) {
 		if fe.RetryAfter > 0 {
 			c.Header("Retry-After", strconv.Itoa(fe.RetryAfter))
 		}
-		cn.render(c, StatusOf(fe.Kind), "login", consolePageData{Title: "Sign in", Error: fe.In(ConsoleWords{}), Body: map[string]string{"Username": username}})
+		cn.render(c, web.StatusOf(fe.Kind), "login", consolePageData{Title: "Sign in", Error: fe.In(web.ConsoleWords{}), Body: map[string]string{"Username": username}})
 		return
 	}
 	tok, err := cn.s.IssueAdminSession(c.Request.Context(), a.Username, tenant.AdminSessionConsole, c.ClientIP())
@@ -265,7 +266,7 @@ func (cn *console) login(c *gin.Context) {
 		return
 	}
 	cn.s.LogSignIn(c, "console.signin", nil, "username", a.Username)
-	cn.setCookie(c, ConsoleSessionCookie, tok, int(cn.s.AdminTokenTTL.Seconds()))
+	cn.setCookie(c, SessionCookie, tok, int(cn.s.AdminTokenTTL.Seconds()))
 	cn.newNonce(c) // a fresh CSRF nonce for the new session
 	c.Redirect(http.StatusSeeOther, "/admin")
 }
@@ -285,7 +286,7 @@ func (cn *console) logout(c *gin.Context) {
 		}
 		cn.s.Log.Info("admin signed out of the console", "event", "admin.signout", "actor", sess.Username)
 	}
-	cn.setCookie(c, ConsoleSessionCookie, "", -1)
+	cn.setCookie(c, SessionCookie, "", -1)
 	c.Redirect(http.StatusSeeOther, "/admin/login")
 }
 
@@ -308,7 +309,7 @@ func (cn *console) stylesheet(c *gin.Context) {
 // that is not one.
 func (cn *console) problemOf(err error) string {
 	if fe, ok := fault.As(err); ok && fe.Kind != fault.Internal {
-		return fe.In(ConsoleWords{})
+		return fe.In(web.ConsoleWords{})
 	}
 	cn.s.Log.Error("console request failed", "err", err)
 	return "the server could not complete the request; the details are in its log"

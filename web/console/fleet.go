@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/provisioning"
+	"github.com/deskprov/deskprov/web"
 )
 
 // The fleet dashboard: the console's home page (/admin), GET /api/v1/fleet
@@ -21,9 +22,9 @@ import (
 // in the store (GROUP BY / COUNT), so the page costs a handful of queries
 // however many phones there are.
 
-// FleetModule serves the fleet dashboard from the services that own the
+// Fleet serves the fleet dashboard from the services that own the
 // figures.
-type FleetModule struct {
+type Fleet struct {
 	Devices interface {
 		Census(context.Context) (provisioning.Census, error)
 	}
@@ -64,7 +65,7 @@ type FleetReport struct {
 }
 
 // Report gathers the figures.
-func (m FleetModule) Report(ctx context.Context, now time.Time) (FleetReport, error) {
+func (m Fleet) Report(ctx context.Context, now time.Time) (FleetReport, error) {
 	census, err := m.Devices.Census(ctx)
 	if err != nil {
 		return FleetReport{}, err
@@ -102,7 +103,7 @@ func (m FleetModule) Report(ctx context.Context, now time.Time) (FleetReport, er
 }
 
 // Mount serves GET /api/v1/fleet, the dashboard at /admin and its charts.
-func (m FleetModule) Mount(r *Routes) {
+func (m Fleet) Mount(r *web.Routes) {
 	s := r.Server
 	r.Admin.GET("/fleet", func(c *gin.Context) {
 		rep, err := m.Report(c.Request.Context(), s.Now())
@@ -124,7 +125,7 @@ func (m FleetModule) Mount(r *Routes) {
 
 type fleetPages struct {
 	*console
-	m FleetModule
+	m Fleet
 }
 
 // fleetView is the dashboard page.

@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // The console's number requests (/admin/numberrequests): numbers the pool
@@ -100,7 +101,7 @@ func (vc *consoleVoice) submitNumberRequest(c *gin.Context) {
 }
 
 func (vc *consoleVoice) moveNumberRequest(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		vc.flash(c, numberRequestsPage, consoleFlash{Err: vc.problemOf(err)})
 		return

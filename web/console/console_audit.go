@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/web"
 )
 
 type consoleAudit struct{ *console }
@@ -26,7 +27,7 @@ func mountConsoleAudit(cn *console, a *gin.RouterGroup) {
 func (ca *consoleAudit) list(c *gin.Context) {
 	q := c.Request.URL.Query()
 	v := consoleAuditView{Kind: q.Get("kind"), Object: q.Get("object"), Actor: q.Get("actor"), Since: q.Get("since"), Until: q.Get("until")}
-	f, err := AuditFilter(q, 50)
+	f, err := web.AuditFilter(q, 50)
 	if err == nil {
 		var p audit.Page
 		p, err = audit.List(c.Request.Context(), ca.s.DB, f)
@@ -37,7 +38,7 @@ func (ca *consoleAudit) list(c *gin.Context) {
 		}
 	}
 	if err != nil {
-		ca.render(c, StatusOf(fault.KindOf(err)), "audit", consolePageData{Title: "Audit log", Error: ca.problemOf(err), Body: v})
+		ca.render(c, web.StatusOf(fault.KindOf(err)), "audit", consolePageData{Title: "Audit log", Error: ca.problemOf(err), Body: v})
 		return
 	}
 	ca.render(c, http.StatusOK, "audit", consolePageData{Title: "Audit log", Body: v})

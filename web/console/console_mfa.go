@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"net/http"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // consoleMFA is the console's MFA page: the "require an enrolment code"
@@ -45,7 +46,7 @@ func (mc *consoleMFA) save(c *gin.Context) {
 	// An unticked checkbox is not sent: absent means off.
 	on := c.PostForm("enrollmentCodeRequired") == "true"
 	if _, err := mc.tn.SetMFASettings(c.Request.Context(), tenant.MFASettings{EnrollmentCodeRequired: on}); err != nil {
-		mc.show(c, StatusOf(fault.KindOf(err)), "", mc.problemOf(err), consoleMFAView{})
+		mc.show(c, web.StatusOf(fault.KindOf(err)), "", mc.problemOf(err), consoleMFAView{})
 		return
 	}
 	flash := "A user's first authenticator enrolment needs only their password."
@@ -57,9 +58,9 @@ func (mc *consoleMFA) save(c *gin.Context) {
 
 func (mc *consoleMFA) issue(c *gin.Context) {
 	upn := c.PostForm("upn")
-	code, err := mc.tn.IssueMFAEnrollmentCode(c.Request.Context(), upn, AdminOf(c))
+	code, err := mc.tn.IssueMFAEnrollmentCode(c.Request.Context(), upn, web.AdminOf(c))
 	if err != nil {
-		mc.show(c, StatusOf(fault.KindOf(err)), "", "", consoleMFAView{UPN: upn, CodeError: mc.problemOf(err)})
+		mc.show(c, web.StatusOf(fault.KindOf(err)), "", "", consoleMFAView{UPN: upn, CodeError: mc.problemOf(err)})
 		return
 	}
 	mc.show(c, http.StatusOK, "", "", consoleMFAView{Issued: &code})

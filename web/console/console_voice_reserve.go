@@ -1,4 +1,4 @@
-package web
+package console
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // The console's way to new numbers, the seeds' "search, reserve, acquire":
@@ -101,7 +102,7 @@ func (vc *consoleVoice) reserve(c *gin.Context) {
 	}
 	var r tenant.NumberReservation
 	if err == nil {
-		r, err = vc.tn.Reserve(c.Request.Context(), in, AdminOf(c))
+		r, err = vc.tn.Reserve(c.Request.Context(), in, web.AdminOf(c))
 	}
 	if err != nil {
 		// A refusal about the whole request (the quota, an empty pool)
