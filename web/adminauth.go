@@ -200,7 +200,7 @@ func (a *adminAuth) require(c *gin.Context) {
 			return
 		}
 	}
-	raw, ok := bearerToken(c.GetHeader("Authorization"))
+	raw, ok := BearerToken(c.GetHeader("Authorization"))
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="deskprov admin"`)
 		a.s.Fail(c, fault.Hintf(fault.Unauthorized, "this call needs an admin token: sign in ({fix})").WithFix("login"))

@@ -6,7 +6,7 @@ import "strings"
 // header. The scheme is compared without case (RFC 6750 §2.1 takes its
 // scheme name from RFC 9110 §11.1, where scheme names are case-insensitive),
 // so "bearer" and "BEARER" are accepted wherever a bearer token is read.
-func bearerToken(header string) (string, bool) {
+func BearerToken(header string) (string, bool) {
 	scheme, tok, ok := strings.Cut(strings.TrimSpace(header), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false

@@ -82,7 +82,7 @@ func (h *btoeAPI) Mount(r *Routes) {
 }
 
 func btoeBearer(c *gin.Context) string {
-	tok, _ := bearerToken(c.GetHeader("Authorization"))
+	tok, _ := BearerToken(c.GetHeader("Authorization"))
 	return strings.TrimSpace(tok)
 }
 

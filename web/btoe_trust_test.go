@@ -13,6 +13,7 @@ import (
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
+	webphone "github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"gorm.io/gorm"
@@ -50,7 +51,7 @@ func btoeTrustServer(t *testing.T, db *gorm.DB) btoeTrustEnv {
 	si := webtest.SignIn(db, tn, box, ts.URL)
 	bt := btoe.New(db, btoeWebFixtures{}, si, si.PCPasswords())
 	bt.PollInterval = 20 * time.Millisecond
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, web.SignIn(si), pages.DeviceLogin(si), web.BToE(bt, si), console.BToE(bt))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, webphone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si), web.BToE(bt, si), console.BToE(bt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +213,7 @@ func TestBToETrustAgainstAnAttacker(t *testing.T) {
 					t.Fatalf("the sign-in code is stored in clear: %s", d)
 				}
 			}
-			st, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {web.GrantBToE}, "client_id": {"polycom"}, "device_id": {trustMAC}, "code": {ev.Code}})
+			st, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {webphone.GrantBToE}, "client_id": {"polycom"}, "device_id": {trustMAC}, "code": {ev.Code}})
 			if st != http.StatusOK || body["access_token"] == nil {
 				t.Fatalf("redeeming the code: %d %v", st, body)
 			}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/deskprov/deskprov/audit"
 	"github.com/deskprov/deskprov/store/storetest"
-	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/phone"
 )
 
 // noFollow is a browser that shows each redirect instead of following it.
@@ -116,7 +116,7 @@ func TestSignInPagesPostRedirectGet(t *testing.T) {
 			t.Fatalf("a wrong password's page: %d %s", st, page)
 		}
 		post("password", url.Values{"password": {"correct horse"}}, "done")
-		if st, tok := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {web.GrantDeviceCode}, "client_id": {"polycom"}, "device_code": {da.DeviceCode}}); st != 200 {
+		if st, tok := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {phone.GrantDeviceCode}, "client_id": {"polycom"}, "device_code": {da.DeviceCode}}); st != 200 {
 			t.Fatalf("the phone's poll after the last step: %d %v", st, tok)
 		}
 		if st, page := get("done"); st != 200 || !strings.Contains(page, "You can close this window") {
@@ -151,7 +151,7 @@ func TestSignInLyncPhoneEditionIsRefusedBeforeThePassword(t *testing.T) {
 		if strings.Contains(b.page, `id="continue"`) || strings.Contains(b.page, `name="password"`) || !strings.Contains(b.page, "paired PC") {
 			t.Fatalf("an LPE code for an online user reached the confirm question: %s", b.page)
 		}
-		status, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {web.GrantDeviceCode}, "client_id": {"lpe"}, "device_code": {da.DeviceCode}})
+		status, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {phone.GrantDeviceCode}, "client_id": {"lpe"}, "device_code": {da.DeviceCode}})
 		if status != 400 || body["error"] != "access_denied" || body["reason"] != "lpe_pc_only" {
 			t.Fatalf("the phone was told %d %v", status, body)
 		}

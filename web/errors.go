@@ -31,7 +31,7 @@ type ErrorBody struct {
 	Template string      `json:"template,omitempty"`
 }
 
-func writeError(c *gin.Context, status int, kind, msg string) {
+func WriteError(c *gin.Context, status int, kind, msg string) {
 	c.AbortWithStatusJSON(status, ErrorBody{Error: kind, Message: msg})
 }
 
@@ -67,7 +67,7 @@ func (s *Server) Fail(c *gin.Context, err error) {
 	fe, ok := s.AsFault(err)
 	if !ok {
 		s.Log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
-		writeError(c, http.StatusInternalServerError, string(fault.Internal), "the server could not complete the request; the details are in its log")
+		WriteError(c, http.StatusInternalServerError, string(fault.Internal), "the server could not complete the request; the details are in its log")
 		return
 	}
 	if fe.RetryAfter > 0 {

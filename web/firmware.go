@@ -486,7 +486,7 @@ func (h *Firmware) lpeFile(c *gin.Context) {
 	if dir != "" {
 		img, err := h.svc.Image(c.Request.Context(), dir)
 		if err != nil || img.Vendor != firmware.LPE || !strings.EqualFold(img.FileName, name) {
-			writeError(c, http.StatusNotFound, "not_found", "no image "+p)
+			WriteError(c, http.StatusNotFound, "not_found", "no image "+p)
 			return
 		}
 		// The file URL names no device: the image must be offered to one.
@@ -498,7 +498,7 @@ func (h *Firmware) lpeFile(c *gin.Context) {
 		return
 	}
 	if !h.ServeImage(c, ImageRequest{Vendor: firmware.LPE, Name: name}) {
-		writeError(c, http.StatusNotFound, "not_found", "no image "+p)
+		WriteError(c, http.StatusNotFound, "not_found", "no image "+p)
 	}
 }
 

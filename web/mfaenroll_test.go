@@ -13,7 +13,7 @@ import (
 
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
-	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/phone"
 )
 
 // TestMFAEnrollmentCodeIsRequiredWhenTheAdminSaysSo: without the switch,
@@ -111,7 +111,7 @@ func TestMFAEnrollmentCodeIsRequiredWhenTheAdminSaysSo(t *testing.T) {
 		if st := b.post("/devicelogin/otp", url.Values{"otp": {otp}}); st != 200 || !strings.Contains(b.page, "You can close this window") {
 			t.Fatalf("TOTP: %d %s", st, b.page)
 		}
-		status, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {web.GrantDeviceCode}, "client_id": {"polycom"}, "device_code": {da.DeviceCode}})
+		status, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {phone.GrantDeviceCode}, "client_id": {"polycom"}, "device_code": {da.DeviceCode}})
 		if status != 200 || body["scope"] != "skype exchange" {
 			t.Fatalf("the phone got %d %v", status, body)
 		}

@@ -27,7 +27,7 @@ func (s *Server) recoverJSON() gin.HandlerFunc {
 				}
 				s.Log.Error("panic serving request", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", p, "stack", string(debug.Stack()))
 				if !c.Writer.Written() {
-					writeError(c, http.StatusInternalServerError, "internal", "the server hit an internal error; the details are in its log")
+					WriteError(c, http.StatusInternalServerError, "internal", "the server hit an internal error; the details are in its log")
 				}
 			}
 		}()

@@ -17,6 +17,7 @@ import (
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
+	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"github.com/pquerna/otp/totp"
@@ -77,7 +78,7 @@ func myTestServer(t *testing.T, db *gorm.DB) myEnv {
 	}
 	si := webtest.SignIn(db, tn, box, ts.URL)
 	bt := btoe.New(db, pol, si, si.PCPasswords())
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, web.SignIn(si), pages.DeviceLogin(si), web.NumbersModule{}, web.BToE(bt, si), console.BToE(bt), pages.My(si, pol, bt))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, phone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si), web.NumbersModule{}, web.BToE(bt, si), console.BToE(bt), pages.My(si, pol, bt))
 	if err != nil {
 		t.Fatal(err)
 	}

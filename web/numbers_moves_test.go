@@ -11,6 +11,7 @@ import (
 
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/pages"
+	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"gorm.io/gorm"
@@ -484,7 +485,7 @@ func voiceSigninServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	tn, box := webtest.Org(t, db, tenant.UserInput{UPN: "amosm@contoso.com", Password: "correct horse"})
 	webtest.Admin(t, tn)
 	svc := webtest.SignIn(db, tn, box, ts.URL)
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, web.SignIn(svc), pages.DeviceLogin(svc), web.NumbersModule{})
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, phone.SignIn(svc), web.SignIn(svc), pages.DeviceLogin(svc), web.NumbersModule{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
+	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"gorm.io/gorm"
@@ -64,7 +65,7 @@ func oplogTestServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	ps := policy.New(db)
 	ps.Secrets = policytest.Box(t)
 	ps.Users = tn
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, web.SignIn(svc), pages.DeviceLogin(svc), web.PolicyModule(ps), console.Home(ps))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, phone.SignIn(svc), web.SignIn(svc), pages.DeviceLogin(svc), web.PolicyModule(ps), console.Home(ps))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,24 +133,24 @@ func TestOperatorLogSaysSignInsAndNeverSecrets(t *testing.T) {
 				t.Fatalf("the right password: %d %s", st, b.page)
 			}
 			logLine(t, log.String(), "event=signin.web", "upn="+upn, "result=ok")
-			if body := token(url.Values{"grant_type": {web.GrantDeviceCode}, "device_code": {da.DeviceCode}}); body["access_token"] == nil {
+			if body := token(url.Values{"grant_type": {phone.GrantDeviceCode}, "device_code": {da.DeviceCode}}); body["access_token"] == nil {
 				t.Fatalf("the phone got no token: %v", body)
 			}
 			logLine(t, log.String(), "event=signin.devicecode", "result=ok")
 		})
 		t.Run("password and PIN sign-ins, refused and let in", func(t *testing.T) {
-			token(url.Values{"grant_type": {web.GrantPassword}, "username": {upn}, "password": {wrongPassword}})
+			token(url.Values{"grant_type": {phone.GrantPassword}, "username": {upn}, "password": {wrongPassword}})
 			logLine(t, log.String(), "event=signin.password", "upn="+upn, "mac="+mac, "result=refused", "reason=invalid_credentials")
-			token(url.Values{"grant_type": {web.GrantPassword}, "username": {upn}, "password": {password}})
+			token(url.Values{"grant_type": {phone.GrantPassword}, "username": {upn}, "password": {password}})
 			logLine(t, log.String(), "event=signin.password", "upn="+upn, "result=ok")
-			token(url.Values{"grant_type": {web.GrantPIN}, "extension": {ext}, "pin": {wrongPIN}})
+			token(url.Values{"grant_type": {phone.GrantPIN}, "extension": {ext}, "pin": {wrongPIN}})
 			logLine(t, log.String(), "event=signin.pin", "extension="+ext, "result=refused", "reason=invalid_credentials")
-			token(url.Values{"grant_type": {web.GrantPIN}, "extension": {ext}, "pin": {pin}})
+			token(url.Values{"grant_type": {phone.GrantPIN}, "extension": {ext}, "pin": {pin}})
 			logLine(t, log.String(), "event=signin.pin", "extension="+ext, "result=ok")
 		})
 		t.Run("a lockout", func(t *testing.T) {
 			for i := 0; i < 8 && !strings.Contains(log.String(), "event=signin.lockout"); i++ {
-				token(url.Values{"grant_type": {web.GrantPassword}, "username": {upn}, "password": {wrongPassword}})
+				token(url.Values{"grant_type": {phone.GrantPassword}, "username": {upn}, "password": {wrongPassword}})
 			}
 			logLine(t, log.String(), "event=signin.lockout", "of=signin.password", "upn="+upn, "reason=")
 		})

@@ -43,7 +43,7 @@ func (s *Server) RequirePhone(c *gin.Context, mac string) bool {
 		msg = err.Error()
 	}
 	s.ChallengePhoneAfter(c)
-	writeError(c, http.StatusUnauthorized, "unauthorized", msg)
+	WriteError(c, http.StatusUnauthorized, "unauthorized", msg)
 	c.Abort()
 	return false
 }

@@ -312,7 +312,7 @@ func RoleRefusal(c *gin.Context, least tenant.Role) string {
 
 // refuseRole answers the API's 403 for a role too small.
 func refuseRole(c *gin.Context, least tenant.Role) {
-	writeError(c, http.StatusForbidden, "forbidden_role", RoleRefusal(c, least))
+	WriteError(c, http.StatusForbidden, "forbidden_role", RoleRefusal(c, least))
 }
 
 // LeastRole returns the least role route (a method and a gin path pattern,

@@ -148,10 +148,10 @@ func New(d Deps, modules ...Module) (*Server, error) {
 		if browserPath(c) {
 			return
 		}
-		writeError(c, http.StatusNotFound, "not_found", "no such path: "+c.Request.URL.Path)
+		WriteError(c, http.StatusNotFound, "not_found", "no such path: "+c.Request.URL.Path)
 	})
 	s.engine.NoMethod(func(c *gin.Context) {
-		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", c.Request.Method+" is not allowed on "+c.Request.URL.Path)
+		WriteError(c, http.StatusMethodNotAllowed, "method_not_allowed", c.Request.Method+" is not allowed on "+c.Request.URL.Path)
 	})
 	s.mountCore()
 	r := &Routes{Root: s.engine, Admin: s.engine.Group("/api/v1", s.auth.require), Server: s}

@@ -11,7 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/store/storetest"
-	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/phone"
 )
 
 // lifePhone is one phone's tokens in the session lifetime tests.
@@ -228,7 +228,7 @@ func TestAPINChangeEndsOnlyPINSessions(t *testing.T) {
 			"skypeLocation": "OnPremises", "exchangeLocation": "OnPremises", "extension": "4321", "pin": "2580"})
 		lifeMustAdmin(t, env, http.MethodPut, "/api/v1/users/"+upn+"/licenses/PhoneSystem", nil)
 		lifeMustAdmin(t, env, http.MethodPut, "/api/v1/users/"+upn+"/licenses/CallingPlanDomestic", nil)
-		st, tok := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {web.GrantPIN}, "client_id": {"polycom"},
+		st, tok := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {phone.GrantPIN}, "client_id": {"polycom"},
 			"device_id": {"0004f2000301"}, "extension": {"4321"}, "pin": {"2580"}})
 		if st != 200 {
 			t.Fatalf("PIN grant: %d %v", st, tok)
@@ -321,7 +321,7 @@ func TestWebSignInOnAPhoneWithSomeoneElsesSessionNeedsThatPhone(t *testing.T) {
 		if st := b.post("/devicelogin/password", url.Values{"password": {"bobs password"}}); st != 200 || !strings.Contains(b.page, "You can close this window") {
 			t.Fatalf("bob's web sign-in: %d %s", st, b.page)
 		}
-		poll := url.Values{"grant_type": {web.GrantDeviceCode}, "client_id": {"polycom"}, "device_code": {da.DeviceCode}}
+		poll := url.Values{"grant_type": {phone.GrantDeviceCode}, "client_id": {"polycom"}, "device_code": {da.DeviceCode}}
 		if st, body := signinPostForm(t, env.url+"/oauth2/token", poll); st != http.StatusConflict || body["reason"] != "phone_in_use" {
 			t.Fatalf("the poll that would end amos's session: %d %v, want 409 phone_in_use", st, body)
 		}

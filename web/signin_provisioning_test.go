@@ -76,7 +76,7 @@ func TestSignInReachesThePhoneConfigAndSignOutReturnsItToGlobal(t *testing.T) {
 		}
 		tn.Secrets, si.Secrets = box, box
 		prov.SignIn = si
-		s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts}, web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov}, web.SignIn(si), pages.DeviceLogin(si))
+		s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts}, web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov}, phone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func TestSignInReachesThePhoneConfigAndSignOutReturnsItToGlobal(t *testing.T) {
 		nextPoll("before any sign-in", global)
 
 		// Password sign-in, then the phone signs itself out.
-		st, tok := signinPostForm(t, ts+"/oauth2/token", url.Values{"grant_type": {web.GrantPassword}, "client_id": {"yealink"},
+		st, tok := signinPostForm(t, ts+"/oauth2/token", url.Values{"grant_type": {phone.GrantPassword}, "client_id": {"yealink"},
 			"device_id": {"00:15:65:4C:4C:26"}, "username": {"amosm@contoso.com"}, "password": {"correct horse"}})
 		if st != 200 {
 			t.Fatalf("password sign-in: %d %v", st, tok)
@@ -153,7 +153,7 @@ func TestSignInReachesThePhoneConfigAndSignOutReturnsItToGlobal(t *testing.T) {
 		if _, err := si.Authenticate(ctx, pc.ID, "amosm@contoso.com", "correct horse", "192.0.2.1"); err != nil {
 			t.Fatal(err)
 		}
-		if st, tok := signinPostForm(t, ts+"/oauth2/token", url.Values{"grant_type": {web.GrantDeviceCode}, "client_id": {"yealink"},
+		if st, tok := signinPostForm(t, ts+"/oauth2/token", url.Values{"grant_type": {phone.GrantDeviceCode}, "client_id": {"yealink"},
 			"device_code": {body["device_code"].(string)}}); st != 200 {
 			t.Fatalf("device code poll: %d %v", st, tok)
 		}
@@ -162,11 +162,11 @@ func TestSignInReachesThePhoneConfigAndSignOutReturnsItToGlobal(t *testing.T) {
 		nextPoll("after an admin signed the user out", global)
 
 		// Refresh-token reuse signs the phone out for safety: back to Global too.
-		_, tok = signinPostForm(t, ts+"/oauth2/token", url.Values{"grant_type": {web.GrantPassword}, "client_id": {"yealink"},
+		_, tok = signinPostForm(t, ts+"/oauth2/token", url.Values{"grant_type": {phone.GrantPassword}, "client_id": {"yealink"},
 			"device_id": {mac}, "username": {"amosm@contoso.com"}, "password": {"correct horse"}})
 		nextPoll("after signing in again", lobby)
-		signinPostForm(t, ts+"/oauth2/token", url.Values{"grant_type": {web.GrantRefresh}, "client_id": {"yealink"}, "refresh_token": {tok["refresh_token"].(string)}})
-		if st, _ := signinPostForm(t, ts+"/oauth2/token", url.Values{"grant_type": {web.GrantRefresh}, "client_id": {"yealink"}, "refresh_token": {tok["refresh_token"].(string)}}); st != 400 {
+		signinPostForm(t, ts+"/oauth2/token", url.Values{"grant_type": {phone.GrantRefresh}, "client_id": {"yealink"}, "refresh_token": {tok["refresh_token"].(string)}})
+		if st, _ := signinPostForm(t, ts+"/oauth2/token", url.Values{"grant_type": {phone.GrantRefresh}, "client_id": {"yealink"}, "refresh_token": {tok["refresh_token"].(string)}}); st != 400 {
 			t.Fatalf("a reused refresh token: %d, want 400", st)
 		}
 		nextPoll("after a reused refresh token signed the phone out", global)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/pages"
+	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"github.com/chromedp/cdproto/accessibility"
@@ -64,7 +65,7 @@ func signinTestServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	}
 	svc := webtest.SignIn(db, tn, box, ts.URL)
 	svc.Interval = 1
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, web.SignIn(svc), pages.DeviceLogin(svc))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, phone.SignIn(svc), web.SignIn(svc), pages.DeviceLogin(svc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,12 +164,12 @@ func TestSignInTokenEndpointAnswersRFCErrorBodies(t *testing.T) {
 		}{
 			{"an unknown grant type is unsupported_grant_type", url.Values{"grant_type": {"magic"}, "client_id": {"polycom"}}, 400, "unsupported_grant_type", ""},
 			{"a missing grant type is invalid_request", url.Values{"client_id": {"polycom"}}, 400, "invalid_request", ""},
-			{"an unknown client is invalid_client with 401", url.Values{"grant_type": {web.GrantDeviceCode}, "client_id": {"cisco"}, "device_code": {"x"}}, 401, "invalid_client", ""},
+			{"an unknown client is invalid_client with 401", url.Values{"grant_type": {phone.GrantDeviceCode}, "client_id": {"cisco"}, "device_code": {"x"}}, 401, "invalid_client", ""},
 			{"a wrong password is invalid_grant", url.Values{"grant_type": {"password"}, "client_id": {"yealink"}, "device_id": {"805ec0000001"}, "username": {"amosm@contoso.com"}, "password": {"nope"}}, 400, "invalid_grant", "invalid_credentials"},
 			{"a user without licenses is access_denied with the reason", url.Values{"grant_type": {"password"}, "client_id": {"yealink"}, "device_id": {"805ec0000001"}, "username": {"nolicense@contoso.com"}, "password": {"correct horse"}}, 400, "access_denied", "no_phone_system"},
 			{"a password grant without device_id is invalid_request", url.Values{"grant_type": {"password"}, "client_id": {"yealink"}, "username": {"amosm@contoso.com"}, "password": {"correct horse"}}, 400, "invalid_request", ""},
-			{"a PIN grant with an unknown extension is invalid_grant", url.Values{"grant_type": {web.GrantPIN}, "client_id": {"polycom"}, "device_id": {"0004f2000001"}, "extension": {"1"}, "pin": {"1234"}}, 400, "invalid_grant", "invalid_credentials"},
-			{"a PIN grant for an online user is access_denied saying why", url.Values{"grant_type": {web.GrantPIN}, "client_id": {"polycom"}, "device_id": {"0004f2000001"}, "extension": {"4711"}, "pin": {"1234"}}, 400, "access_denied", "pin_online_user"},
+			{"a PIN grant with an unknown extension is invalid_grant", url.Values{"grant_type": {phone.GrantPIN}, "client_id": {"polycom"}, "device_id": {"0004f2000001"}, "extension": {"1"}, "pin": {"1234"}}, 400, "invalid_grant", "invalid_credentials"},
+			{"a PIN grant for an online user is access_denied saying why", url.Values{"grant_type": {phone.GrantPIN}, "client_id": {"polycom"}, "device_id": {"0004f2000001"}, "extension": {"4711"}, "pin": {"1234"}}, 400, "access_denied", "pin_online_user"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				status, body := signinPostForm(t, env.url+"/oauth2/token", tc.form)
@@ -210,7 +211,7 @@ func TestSignInEveryRFC8628PollingErrorOverHTTP(t *testing.T) {
 			return err
 		}
 		poll := func(client, code string) url.Values {
-			return url.Values{"grant_type": {web.GrantDeviceCode}, "client_id": {client}, "device_code": {code}}
+			return url.Values{"grant_type": {phone.GrantDeviceCode}, "client_id": {client}, "device_code": {code}}
 		}
 		for _, tc := range []struct {
 			name   string
@@ -491,7 +492,7 @@ func TestSignInDeviceLoginPagesSayWhatWentWrong(t *testing.T) {
 		if st := b.post("/devicelogin/password", url.Values{"username": {"nolicense@contoso.com"}, "password": {"correct horse"}}); st != 403 || !strings.Contains(b.page, "no Phone System license") {
 			t.Fatalf("unlicensed user: %d %s", st, b.page)
 		}
-		status, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {web.GrantDeviceCode}, "client_id": {"polycom"}, "device_code": {da.DeviceCode}})
+		status, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {phone.GrantDeviceCode}, "client_id": {"polycom"}, "device_code": {da.DeviceCode}})
 		if status != 400 || body["error"] != "access_denied" || body["reason"] != tenant.ReasonNoPhoneSystem {
 			t.Fatalf("the phone was told %d %v", status, body)
 		}
@@ -520,7 +521,7 @@ func TestSignInDeviceLoginDeclineTellsThePhone(t *testing.T) {
 		if st := b.post("/devicelogin/confirm", url.Values{"decision": {"decline"}}); st != 200 || !strings.Contains(b.page, "You cancelled this sign-in") {
 			t.Fatalf("declining: %d %s", st, b.page)
 		}
-		status, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {web.GrantDeviceCode}, "client_id": {"polycom"}, "device_code": {da.DeviceCode}})
+		status, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {phone.GrantDeviceCode}, "client_id": {"polycom"}, "device_code": {da.DeviceCode}})
 		if status != 400 || body["error"] != "access_denied" || body["reason"] != "user_declined" || !strings.Contains(body["error_description"].(string), "Retry") {
 			t.Fatalf("the phone was told %d %v", status, body)
 		}
@@ -563,7 +564,7 @@ func TestSignInDeviceLoginEnrollsAnAuthenticatorForMFAUsers(t *testing.T) {
 		if !strings.HasPrefix(u.TOTPSecret, "v1:") || strings.Contains(u.TOTPSecret, m[1]) {
 			t.Fatalf("the enrolled secret is stored as %q, not sealed", u.TOTPSecret)
 		}
-		status, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {web.GrantDeviceCode}, "client_id": {"audiocodes"}, "device_code": {da.DeviceCode}})
+		status, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {phone.GrantDeviceCode}, "client_id": {"audiocodes"}, "device_code": {da.DeviceCode}})
 		if status != 200 || body["scope"] != "skype exchange" {
 			t.Fatalf("the phone got %d %v", status, body)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
+	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"github.com/pquerna/otp/totp"
@@ -102,7 +103,7 @@ func limitsServer(t *testing.T, db *gorm.DB) *limitsEnv {
 	bt := btoe.New(db, limitsPolicy{}, svc, svc.PCPasswords())
 	bt.Now = env.clock
 	bt.PollInterval = 20 * time.Millisecond
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Now: env.clock, TrustedProxies: []string{"127.0.0.1"}}, web.SignIn(svc), pages.DeviceLogin(svc), web.BToE(bt, svc), console.BToE(bt), web.PolicyModule(ps), console.Home(ps))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Now: env.clock, TrustedProxies: []string{"127.0.0.1"}}, phone.SignIn(svc), web.SignIn(svc), pages.DeviceLogin(svc), web.BToE(bt, svc), console.BToE(bt), web.PolicyModule(ps), console.Home(ps))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,11 +153,11 @@ func (e *limitsEnv) token(t *testing.T, addr string, form url.Values) answer {
 }
 
 func passwordForm(mac, upn, pw string) url.Values {
-	return url.Values{"grant_type": {web.GrantPassword}, "client_id": {"polycom"}, "device_id": {mac}, "username": {upn}, "password": {pw}}
+	return url.Values{"grant_type": {phone.GrantPassword}, "client_id": {"polycom"}, "device_id": {mac}, "username": {upn}, "password": {pw}}
 }
 
 func pinForm(mac, ext, pin string) url.Values {
-	return url.Values{"grant_type": {web.GrantPIN}, "client_id": {"polycom"}, "device_id": {mac}, "extension": {ext}, "pin": {pin}}
+	return url.Values{"grant_type": {phone.GrantPIN}, "client_id": {"polycom"}, "device_id": {mac}, "extension": {ext}, "pin": {pin}}
 }
 
 // wantThrottled checks a throttled answer: 429, a Retry-After of at least a

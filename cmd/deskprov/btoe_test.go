@@ -26,6 +26,7 @@ import (
 	"github.com/deskprov/deskprov/throttle"
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
+	"github.com/deskprov/deskprov/web/phone"
 )
 
 // btoeCLIPolicies gives Global the settings a test sets.
@@ -468,7 +469,7 @@ func TestBToEAgainstRunningServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		redeem := func() (int, map[string]any) {
-			resp, err := http.PostForm(base+"/oauth2/token", url.Values{"grant_type": {web.GrantBToE}, "client_id": {"polycom"}, "device_id": {mac}, "code": {si.Code}})
+			resp, err := http.PostForm(base+"/oauth2/token", url.Values{"grant_type": {phone.GrantBToE}, "client_id": {"polycom"}, "device_id": {mac}, "code": {si.Code}})
 			if err != nil {
 				t.Fatal(err)
 			}

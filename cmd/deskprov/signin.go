@@ -13,6 +13,7 @@ import (
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/pages"
+	"github.com/deskprov/deskprov/web/phone"
 )
 
 // addSignIn builds the authorization server on the app's tenant and policy
@@ -38,7 +39,7 @@ func (a *app) addSignIn(o serveOptions) (*signin.Service, error) {
 			return nil, fmt.Errorf("--phone-lock-lockout: %s=%q: use sign_out or admin_unlock_code", family, action)
 		}
 	}
-	a.modules = append(a.modules, web.SignIn(si), pages.DeviceLogin(si))
+	a.modules = append(a.modules, phone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si))
 	return si, nil
 }
 

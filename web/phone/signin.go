@@ -1,4 +1,4 @@
-package web
+package phone
 
 import (
 	"net/http"
@@ -11,16 +11,18 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/signin"
+	"github.com/deskprov/deskprov/web"
 )
 
-// SignIn is the sign-in area's HTTP face: OpenID discovery and JWKS, the
-// device authorization, token and revocation endpoints, phone sign-out and
-// phone lock for phones, and the admin's sign-out, PIN reset and unlock
-// codes. The /devicelogin pages for people are DeviceLogin's.
-func SignIn(svc *signin.Service) Module { return &signinAPI{svc: svc} }
+// SignIn is what phones (and the BToE PC app) call to sign in: OpenID
+// discovery and JWKS, the device authorization, token and revocation
+// endpoints, phone sign-out and phone lock. The admin's side (sessions,
+// sign-out, PIN reset, unlock codes, key rotation) is web.SignIn; the
+// /devicelogin pages for people are pages.DeviceLogin.
+func SignIn(svc *signin.Service) web.Module { return &signinAPI{svc: svc} }
 
 type signinAPI struct {
-	s   *Server
+	s   *web.Server
 	svc *signin.Service
 	// tokens counts token endpoint answers by grant and outcome.
 	tokens *prometheus.CounterVec
@@ -35,7 +37,7 @@ const (
 	GrantBToE       = "urn:deskprov:params:oauth:grant-type:btoe"
 )
 
-func (h *signinAPI) Mount(r *Routes) {
+func (h *signinAPI) Mount(r *web.Routes) {
 	h.s = r.Server
 	h.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "deskprov_signin_token_requests_total",
@@ -54,14 +56,6 @@ func (h *signinAPI) Mount(r *Routes) {
 	root.POST("/oauth2/phonelock/pin", h.phone(h.setPIN))
 	root.POST("/oauth2/phonelock/lock", h.phone(h.lock))
 	root.POST("/oauth2/phonelock/unlock", h.phone(h.unlock))
-
-	a := r.Admin
-	a.GET("/phonesessions", h.sessions)
-	a.POST("/phonesessions/:mac/signout", h.adminSignOutPhone)
-	a.POST("/phonesessions/:mac/resetpin", h.adminResetPIN)
-	a.POST("/phonesessions/:mac/unlockcode", h.adminUnlockCode)
-	a.POST("/users/:upn/signout", h.adminSignOutUser)
-	a.POST("/signin/keys/rotate", h.adminRotateKey)
 
 }
 
@@ -283,17 +277,17 @@ func (h *signinAPI) revoke(c *gin.Context) {
 // phone authenticates a phone by its bearer access token.
 func (h *signinAPI) phone(next func(c *gin.Context, sess signin.Session)) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		raw, ok := bearerToken(c.GetHeader("Authorization"))
+		raw, ok := web.BearerToken(c.GetHeader("Authorization"))
 		if !ok {
 			c.Header("WWW-Authenticate", `Bearer realm="deskprov"`)
-			writeError(c, http.StatusUnauthorized, string(fault.Unauthorized), "send the phone's access token as Authorization: Bearer <token>")
+			web.WriteError(c, http.StatusUnauthorized, string(fault.Unauthorized), "send the phone's access token as Authorization: Bearer <token>")
 			return
 		}
 		_, sess, err := h.svc.VerifyAccessToken(c.Request.Context(), raw)
 		if err != nil {
 			if oe, ok := signin.AsOAuth(err); ok {
 				c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
-				writeError(c, http.StatusUnauthorized, string(fault.Unauthorized), oe.Description)
+				web.WriteError(c, http.StatusUnauthorized, string(fault.Unauthorized), oe.Description)
 				return
 			}
 			h.s.Fail(c, err)
@@ -354,70 +348,9 @@ func (h *signinAPI) unlock(c *gin.Context, sess signin.Session) {
 			h.s.Fail(c, err)
 			return
 		}
-		c.AbortWithStatusJSON(StatusOf(fe.Kind), gin.H{"error": string(fe.Kind), "message": fe.Message, "code": fe.Code,
+		c.AbortWithStatusJSON(web.StatusOf(fe.Kind), gin.H{"error": string(fe.Kind), "message": fe.Message, "code": fe.Code,
 			"retriesLeft": res.RetriesLeft, "signedOut": res.SignedOut, "needsUnlockCode": res.NeedsUnlockCode})
 		return
 	}
 	c.JSON(http.StatusOK, res)
-}
-
-func (h *signinAPI) sessions(c *gin.Context) {
-	ss, err := h.svc.Sessions(c.Request.Context(), c.Query("upn"))
-	if err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, ss)
-}
-
-func (h *signinAPI) adminSignOutPhone(c *gin.Context) {
-	if err := h.svc.SignOutPhone(c.Request.Context(), c.Param("mac")); err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"signedOut": 1})
-}
-
-func (h *signinAPI) adminSignOutUser(c *gin.Context) {
-	n, err := h.svc.SignOutUser(c.Request.Context(), c.Param("upn"))
-	if err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"signedOut": n})
-}
-
-func (h *signinAPI) adminResetPIN(c *gin.Context) {
-	if err := h.svc.ResetLockPIN(c.Request.Context(), c.Param("mac")); err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"reset": true})
-}
-
-func (h *signinAPI) adminUnlockCode(c *gin.Context) {
-	code, exp, err := h.svc.IssueUnlockCode(c.Request.Context(), c.Param("mac"))
-	if err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, gin.H{"code": code, "expiresAt": exp.UTC().Format("2006-01-02T15:04:05Z07:00")})
-}
-
-// adminRotateKey starts a new token signing key; the old one stays in the
-// JWKS for one access token lifetime.
-func (h *signinAPI) adminRotateKey(c *gin.Context) {
-	ctx := c.Request.Context()
-	if err := h.svc.RotateKey(ctx); err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	ks, err := h.svc.JWKS(ctx)
-	if err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	h.s.Log.Info("admin rotated the token signing key", "admin", AdminOf(c), "kid", ks.Keys[0].Kid)
-	c.JSON(http.StatusOK, gin.H{"kid": ks.Keys[0].Kid, "published": len(ks.Keys)})
 }
