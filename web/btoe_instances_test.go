@@ -20,6 +20,7 @@ import (
 	"github.com/deskprov/deskprov/throttle"
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
+	"github.com/deskprov/deskprov/web/phone"
 )
 
 // btoeInstance serves BToE as one deskprov instance on db: its own service,
@@ -39,7 +40,7 @@ func btoeInstance(t *testing.T, db *gorm.DB) (string, *notify.Hub) {
 	svc.UseHub(hub)
 	tn := tenant.New(db)
 	tn.HashCost = bcrypt.MinCost
-	srv, err := web.New(web.Deps{DB: db, Tenant: tn}, web.BToEWithHeartbeat(svc, f, time.Second), console.BToE(svc))
+	srv, err := web.New(web.Deps{DB: db, Tenant: tn}, web.BToE(svc), phone.BToEWithHeartbeat(svc, f, time.Second), console.BToE(svc))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/deskprov/deskprov/throttle"
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
+	webphone "github.com/deskprov/deskprov/web/phone"
 )
 
 // btoeWebFixtures: Global policy with default settings, nobody signed in on
@@ -80,7 +81,7 @@ func btoeWebServerWith(t *testing.T, db *gorm.DB, heartbeat time.Duration, more 
 	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Deps{DB: db, Tenant: tn}, append([]web.Module{web.BToEWithHeartbeat(svc, f, heartbeat), console.BToE(svc)}, more...)...)
+	srv, err := web.New(web.Deps{DB: db, Tenant: tn}, append([]web.Module{web.BToE(svc), webphone.BToEWithHeartbeat(svc, f, heartbeat), console.BToE(svc)}, more...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,14 +181,14 @@ func TestBToEHTTP(t *testing.T) {
 		})
 
 		t.Run("a long poll returns as soon as the PC locks", func(t *testing.T) {
-			var page web.BToEEvents
+			var page webphone.BToEEvents
 			btoeWebCall(t, base, phone, "GET", "/btoe/phone/events", "", 200, &page)
 			if len(page.Events) != 2 || page.Events[0].Type != "pairing_request" || page.Events[1].Type != "paired" {
 				t.Fatalf("%+v", page)
 			}
-			got := make(chan web.BToEEvents, 1)
+			got := make(chan webphone.BToEEvents, 1)
 			go func() {
-				var p web.BToEEvents
+				var p webphone.BToEEvents
 				req, _ := http.NewRequest("GET", base+"/btoe/phone/events?after=2&wait=30", nil)
 				req.Header.Set("Authorization", "Bearer "+phone)
 				if resp, err := http.DefaultClient.Do(req); err == nil {
@@ -233,7 +234,7 @@ func TestBToEHTTP(t *testing.T) {
 			if _, leaked := out["code"]; leaked || out["upn"] != "amosm@contoso.com" {
 				t.Fatalf("PC got %v", out)
 			}
-			var page web.BToEEvents
+			var page webphone.BToEEvents
 			btoeWebCall(t, base, phone, "GET", "/btoe/phone/events?after=6", "", 200, &page)
 			if len(page.Events) != 1 || !strings.Contains(string(page.Events[0].Data), `"code":"code-for-64167f001122-amosm@contoso.com"`) {
 				t.Fatalf("%+v", page)
@@ -250,7 +251,7 @@ func TestBToEHTTP(t *testing.T) {
 		t.Run("unpairing from the PC ends the pairing and the admin list", func(t *testing.T) {
 			btoeWebCall(t, base, pc, "POST", "/btoe/pc/unpair", "", 204, nil)
 			btoeWebCall(t, base, pc, "POST", "/btoe/pc/lock", "", 409, nil)
-			var st web.BToEPhonePairing
+			var st webphone.BToEPhonePairing
 			btoeWebCall(t, base, phone, "GET", "/btoe/phone/pairing", "", 200, &st)
 			if st.Paired {
 				t.Fatalf("%+v", st)

@@ -51,7 +51,7 @@ func btoeTrustServer(t *testing.T, db *gorm.DB) btoeTrustEnv {
 	si := webtest.SignIn(db, tn, box, ts.URL)
 	bt := btoe.New(db, btoeWebFixtures{}, si, si.PCPasswords())
 	bt.PollInterval = 20 * time.Millisecond
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, webphone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si), web.BToE(bt, si), console.BToE(bt))
+	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, webphone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si), webphone.BToE(bt, si), web.BToE(bt), console.BToE(bt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func (e btoeTrustEnv) signIn(t *testing.T, mac, upn, password string) string {
 // phoneEvents returns the phone's events after seq after.
 func (e btoeTrustEnv) phoneEvents(t *testing.T, phone string, after int) []btoe.Event {
 	t.Helper()
-	var page web.BToEEvents
+	var page webphone.BToEEvents
 	btoeWebCall(t, e.url, phone, "GET", "/btoe/phone/events?after="+strconv.Itoa(after), "", 200, &page)
 	return page.Events
 }
@@ -139,7 +139,7 @@ func TestBToETrustAgainstAnAttacker(t *testing.T) {
 			btoeWebCall(t, env.url, "", "POST", "/btoe/phone/pairing/confirm", answer, 401, nil)
 			btoeWebCall(t, env.url, real.Token, "POST", "/btoe/phone/pairing/confirm", answer, 401, nil)
 			btoeWebCall(t, env.url, amos, "POST", "/btoe/phone/pairing/confirm", answer, 401, nil)
-			var st web.BToEPhonePairing
+			var st webphone.BToEPhonePairing
 			btoeWebCall(t, env.url, phone, "GET", "/btoe/phone/pairing", "", 200, &st)
 			if st.Paired || len(st.Requests) != 1 || st.Requests[0].ClientID != "amos-pc" {
 				t.Fatalf("%+v", st)
@@ -168,7 +168,7 @@ func TestBToETrustAgainstAnAttacker(t *testing.T) {
 			}
 			// The real PC keeps the phone and was told nothing.
 			btoeWebCall(t, env.url, real.Token, "POST", "/btoe/pc/unlock", "", 202, nil)
-			var page web.BToEEvents
+			var page webphone.BToEEvents
 			btoeWebCall(t, env.url, real.Token, "GET", "/btoe/pc/events", "", 200, &page)
 			if btoeEventTypes(page.Events) != "paired" {
 				t.Fatalf("the real PC got %s", btoeEventTypes(page.Events))

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"strconv"
 
@@ -94,7 +92,7 @@ func EnrolmentAct(c *gin.Context, s *Server, svc *phoneid.Service, mac, action s
 		if err != nil {
 			return nil, err
 		}
-		return p, s.distrust(c, p.MAC)
+		return p, s.Distrust(c, p.MAC)
 	case "reenrol":
 		m, err := phoneid.CanonicalMAC(mac)
 		if err != nil {
@@ -103,7 +101,7 @@ func EnrolmentAct(c *gin.Context, s *Server, svc *phoneid.Service, mac, action s
 		if err := svc.Reenrol(ctx, m, admin); err != nil {
 			return nil, err
 		}
-		if err := s.distrust(c, m); err != nil {
+		if err := s.Distrust(c, m); err != nil {
 			return nil, err
 		}
 		return Reenrolled{MAC: m, State: ReenrolledState,
@@ -160,7 +158,7 @@ func (h *enrolmentAPI) putSettings(c *gin.Context) {
 		return
 	}
 	if req.RequireApproval == nil {
-		h.s.Fail(c, faultMissing("requireApproval", `{"requireApproval": true}`))
+		h.s.Fail(c, FaultMissing("requireApproval", `{"requireApproval": true}`))
 		return
 	}
 	if err := h.svc.SetRequireApproval(c.Request.Context(), *req.RequireApproval, AdminOf(c)); err != nil {
@@ -176,19 +174,4 @@ func ClipText(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
-}
-
-// distrustFunc ends, for one module, what a phone's credentials proved.
-type distrustFunc func(ctx context.Context, mac string) error
-
-// distrust ends what the phone's credentials proved elsewhere (its BToE
-// registration): a phone revoked or re-enrolled because it was lost, stolen
-// or cloned must not keep acting as that phone with what it got before.
-func (s *Server) distrust(c *gin.Context, mac string) error {
-	for _, fn := range s.distrusted {
-		if err := fn(c.Request.Context(), mac); err != nil {
-			return fmt.Errorf("phone %s's enrolment changed, but what it proved before could not be ended: %w", mac, err)
-		}
-	}
-	return nil
 }

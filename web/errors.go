@@ -238,6 +238,6 @@ func jsonKind(k string) string {
 	return fmt.Sprintf("a %s", k)
 }
 
-func faultMissing(field, example string) error {
+func FaultMissing(field, example string) error {
 	return fault.FieldInvalid(field, "field %q is required, for example %s", field, example)
 }

@@ -2,9 +2,7 @@ package web
 
 import (
 	"context"
-	"time"
 
-	"github.com/deskprov/deskprov/btoe"
 	"github.com/deskprov/deskprov/firmware"
 )
 
@@ -12,11 +10,6 @@ import (
 // together through HTTP) the few internals they check directly.
 
 const AdminAudience = adminAudience
-
-type (
-	BToEEvents       = btoeEvents
-	BToEPhonePairing = btoePhonePairing
-)
 
 var (
 	InvalidUTF8Field = invalidUTF8Field
@@ -39,11 +32,6 @@ func AdminAuthFor(s *Server, d Deps) AdminIssuer {
 
 // AdminSigningKey is the key s signs admin tokens with.
 func AdminSigningKey(s *Server) []byte { return s.auth.key }
-
-// BToEWithHeartbeat is BToE with its event streams' heartbeat set.
-func BToEWithHeartbeat(svc *btoe.Service, sessions PhoneSessions, heartbeat time.Duration) Module {
-	return &btoeAPI{svc: svc, sessions: sessions, streamHeartbeat: heartbeat}
-}
 
 // FirmwareServer is the server h is mounted on.
 func FirmwareServer(h *Firmware) *Server { return h.s }

@@ -28,7 +28,7 @@ func mountMFA(a *gin.RouterGroup, s *Server, tn *tenant.Service) {
 			return
 		}
 		if req.EnrollmentCodeRequired == nil {
-			s.Fail(c, faultMissing("enrollmentCodeRequired", `{"enrollmentCodeRequired": true}`))
+			s.Fail(c, FaultMissing("enrollmentCodeRequired", `{"enrollmentCodeRequired": true}`))
 			return
 		}
 		m, err := tn.SetMFASettings(c.Request.Context(), tenant.MFASettings{EnrollmentCodeRequired: *req.EnrollmentCodeRequired})

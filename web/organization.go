@@ -29,7 +29,7 @@ func mountOrganization(a *gin.RouterGroup, s *Server, tn *tenant.Service) {
 			return
 		}
 		if req.Name == nil {
-			s.Fail(c, faultMissing("name", `{"name": "Contoso"}`))
+			s.Fail(c, FaultMissing("name", `{"name": "Contoso"}`))
 			return
 		}
 		o, err := tn.SetOrganization(c.Request.Context(), tenant.Organization{Name: *req.Name})

@@ -85,7 +85,7 @@ func (h *policyAPI) create(c *gin.Context) {
 		return
 	}
 	if identity == nil {
-		h.s.Fail(c, faultMissing("Identity", `{"Identity": "Sales"}`))
+		h.s.Fail(c, FaultMissing("Identity", `{"Identity": "Sales"}`))
 		return
 	}
 	p, err := h.ps.Create(c.Request.Context(), AdminOf(c), *identity, patch)
@@ -171,7 +171,7 @@ func (h *policyAPI) grant(c *gin.Context) {
 		return
 	}
 	if req.PolicyName == nil {
-		h.s.Fail(c, faultMissing("PolicyName", `{"PolicyName": "Sales"} or {"PolicyName": null} for Global`))
+		h.s.Fail(c, FaultMissing("PolicyName", `{"PolicyName": "Sales"} or {"PolicyName": null} for Global`))
 		return
 	}
 	var name *string

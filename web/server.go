@@ -102,7 +102,7 @@ type Server struct {
 	outage outageLog
 	// distrusted are what other modules undo when an admin revokes or
 	// re-enrols a phone (enrolment.go).
-	distrusted []distrustFunc
+	distrusted []func(ctx context.Context, mac string) error
 	// openapi is the API's OpenAPI document, made on first request
 	// (openapi.go).
 	openapi openAPIDoc
@@ -190,6 +190,24 @@ func (s *Server) SetFleetHome(h gin.HandlerFunc) { s.fleetHome = h }
 
 // FleetHome is the console's home page, nil when no dashboard is mounted.
 func (s *Server) FleetHome() gin.HandlerFunc { return s.fleetHome }
+
+// Distrust ends what the phone's credentials proved elsewhere (its BToE
+// registration): a phone revoked or re-enrolled because it was lost, stolen
+// or cloned must not keep acting as that phone with what it got before.
+func (s *Server) Distrust(c *gin.Context, mac string) error {
+	for _, fn := range s.distrusted {
+		if err := fn(c.Request.Context(), mac); err != nil {
+			return fmt.Errorf("phone %s's enrolment changed, but what it proved before could not be ended: %w", mac, err)
+		}
+	}
+	return nil
+}
+
+// OnDistrust adds fn to what Distrust ends: a module whose state a phone's
+// credentials proved (its BToE registration) registers how to undo it.
+func (s *Server) OnDistrust(fn func(ctx context.Context, mac string) error) {
+	s.distrusted = append(s.distrusted, fn)
+}
 
 // Handler is the root http.Handler.
 func (s *Server) Handler() http.Handler { return s.engine }

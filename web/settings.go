@@ -35,7 +35,7 @@ func (m settingsModule) Mount(r *Routes) {
 			return
 		}
 		if req.Value == nil {
-			s.Fail(c, faultMissing("value", `"https://deskprov.example.com"`))
+			s.Fail(c, FaultMissing("value", `"https://deskprov.example.com"`))
 			return
 		}
 		st, err := m.svc.Set(c.Request.Context(), c.Param("name"), *req.Value, "admin "+c.GetString(AdminKey))

@@ -145,7 +145,7 @@ func (h *tenantAPI) setLicense(c *gin.Context) {
 		return
 	}
 	if req.Purchased == nil {
-		h.s.Fail(c, faultMissing("purchased", `{"purchased": 10}`))
+		h.s.Fail(c, FaultMissing("purchased", `{"purchased": 10}`))
 		return
 	}
 	lc, err := h.tn.SetPurchased(c.Request.Context(), c.Param("sku"), *req.Purchased)

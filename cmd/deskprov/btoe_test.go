@@ -104,7 +104,7 @@ func btoeCLIServer(t *testing.T, db *gorm.DB) *btoeCLIEnv {
 	env.si = &btoeCLISignIns{issued: map[string]string{}, now: env.now}
 	svc := btoe.New(db, env.pol, env.si, tn)
 	svc.Now = env.now
-	srv, err := web.New(web.Deps{DB: db, Tenant: tn, Now: env.now}, web.BToE(svc, env.si), console.BToE(svc))
+	srv, err := web.New(web.Deps{DB: db, Tenant: tn, Now: env.now}, phone.BToE(svc, env.si), web.BToE(svc), console.BToE(svc))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package web
+package phone
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/deskprov/deskprov/btoe"
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/signin"
+	"github.com/deskprov/deskprov/web"
 )
 
 // PhoneSessions tells which phone a sign-in access token was issued to.
@@ -27,12 +28,18 @@ type PhoneSessions interface {
 // pairings under /api/v1/btoe/. A phone registers by proving it is that
 // phone: with its provisioning credentials (Server.PhoneAuthenticated) or
 // with the access token of the session signed in on it (sessions).
-func BToE(svc *btoe.Service, sessions PhoneSessions) Module {
-	return &btoeAPI{svc: svc, sessions: sessions}
+func BToE(svc *btoe.Service, sessions PhoneSessions) web.Module {
+	return BToEWithHeartbeat(svc, sessions, 0)
+}
+
+// BToEWithHeartbeat is BToE whose event streams send a comment after
+// heartbeat of quiet (0: 15 s), so that tests need not wait.
+func BToEWithHeartbeat(svc *btoe.Service, sessions PhoneSessions, heartbeat time.Duration) web.Module {
+	return &btoeAPI{svc: svc, sessions: sessions, streamHeartbeat: heartbeat}
 }
 
 type btoeAPI struct {
-	s        *Server
+	s        *web.Server
 	svc      *btoe.Service
 	sessions PhoneSessions
 	// streamHeartbeat is how long an event stream stays quiet before it
@@ -40,7 +47,7 @@ type btoeAPI struct {
 	streamHeartbeat time.Duration
 }
 
-func (h *btoeAPI) Mount(r *Routes) {
+func (h *btoeAPI) Mount(r *web.Routes) {
 	h.s = r.Server
 	if h.streamHeartbeat == 0 {
 		h.streamHeartbeat = 15 * time.Second
@@ -71,18 +78,16 @@ func (h *btoeAPI) Mount(r *Routes) {
 
 	// A phone an admin revokes or re-enrols loses its BToE registration
 	// with its credentials: what they proved must not outlive them.
-	r.Server.distrusted = append(r.Server.distrusted, func(ctx context.Context, mac string) error {
+	r.Server.OnDistrust(func(ctx context.Context, mac string) error {
 		if err := h.svc.ForgetPhone(ctx, mac); err != nil && !fault.Is(err, fault.NotFound) {
 			return err
 		}
 		return nil
 	})
-	r.Admin.GET("/btoe/pairings", h.listPairings)
-	r.Admin.DELETE("/btoe/phones/:mac", h.forgetPhone)
 }
 
 func btoeBearer(c *gin.Context) string {
-	tok, _ := BearerToken(c.GetHeader("Authorization"))
+	tok, _ := web.BearerToken(c.GetHeader("Authorization"))
 	return strings.TrimSpace(tok)
 }
 
@@ -122,7 +127,7 @@ type btoeRegisterRequest struct {
 // phone proves it is the phone with that MAC.
 func (h *btoeAPI) register(c *gin.Context) {
 	var req btoeRegisterRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := web.BindJSON(c, &req); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -179,9 +184,9 @@ func (h *btoeAPI) pairingCode(c *gin.Context, ph btoe.Phone) {
 	c.JSON(http.StatusOK, reg)
 }
 
-// btoePhonePairing is the phone's view of its pairing and of the Auto
+// BToEPhonePairing is the phone's view of its pairing and of the Auto
 // pairing requests waiting for its answer.
-type btoePhonePairing struct {
+type BToEPhonePairing struct {
 	Paired   bool           `json:"paired"`
 	Pairing  *btoe.Pairing  `json:"pairing,omitempty"`
 	Requests []btoe.Pairing `json:"requests"`
@@ -199,7 +204,7 @@ func (h *btoeAPI) phonePairing(c *gin.Context, ph btoe.Phone) {
 		h.s.Fail(c, err)
 		return
 	}
-	out := btoePhonePairing{Paired: ok, Requests: reqs}
+	out := BToEPhonePairing{Paired: ok, Requests: reqs}
 	if ok {
 		out.Pairing = &p
 	}
@@ -214,7 +219,7 @@ type btoePairingAnswer struct {
 // pairing request: only the phone's own token reaches them.
 func (h *btoeAPI) confirmPairing(c *gin.Context, ph btoe.Phone) {
 	var req btoePairingAnswer
-	if err := BindJSON(c, &req); err != nil {
+	if err := web.BindJSON(c, &req); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -228,7 +233,7 @@ func (h *btoeAPI) confirmPairing(c *gin.Context, ph btoe.Phone) {
 
 func (h *btoeAPI) declinePairing(c *gin.Context, ph btoe.Phone) {
 	var req btoePairingAnswer
-	if err := BindJSON(c, &req); err != nil {
+	if err := web.BindJSON(c, &req); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -249,7 +254,7 @@ func (h *btoeAPI) phoneUnpair(c *gin.Context, ph btoe.Phone) {
 
 func (h *btoeAPI) pair(c *gin.Context) {
 	var req btoe.PairRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := web.BindJSON(c, &req); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -274,7 +279,7 @@ type btoeSignInRequest struct {
 
 func (h *btoeAPI) signIn(c *gin.Context, p btoe.Pairing) {
 	var req btoeSignInRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := web.BindJSON(c, &req); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -301,7 +306,7 @@ type btoeCallRequest struct {
 
 func (h *btoeAPI) call(c *gin.Context, p btoe.Pairing) {
 	var req btoeCallRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := web.BindJSON(c, &req); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -345,8 +350,8 @@ func btoeInt(c *gin.Context, name string, max int64) (int64, error) {
 	return n, nil
 }
 
-// btoeEvents is a long poll's answer.
-type btoeEvents struct {
+// BToEEvents is a long poll's answer.
+type BToEEvents struct {
 	Events []btoe.Event `json:"events"`
 }
 
@@ -373,7 +378,7 @@ func (h *btoeAPI) poll(c *gin.Context, box string) {
 		h.s.Fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, btoeEvents{Events: evs})
+	c.JSON(http.StatusOK, BToEEvents{Events: evs})
 }
 
 type btoeAckRequest struct {
@@ -382,12 +387,12 @@ type btoeAckRequest struct {
 
 func (h *btoeAPI) ack(c *gin.Context, box string) {
 	var req btoeAckRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := web.BindJSON(c, &req); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
 	if req.Seq == nil {
-		h.s.Fail(c, faultMissing("seq", `{"seq": 3}`))
+		h.s.Fail(c, web.FaultMissing("seq", `{"seq": 3}`))
 		return
 	}
 	if err := h.svc.Ack(c.Request.Context(), box, *req.Seq); err != nil {
@@ -454,21 +459,4 @@ func btoeSSEData(e btoe.Event) string {
 		return `{"error":"internal"}`
 	}
 	return string(b)
-}
-
-func (h *btoeAPI) listPairings(c *gin.Context) {
-	ps, err := h.svc.Pairings(c.Request.Context())
-	if err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, ps)
-}
-
-func (h *btoeAPI) forgetPhone(c *gin.Context) {
-	if err := h.svc.ForgetPhone(c.Request.Context(), c.Param("mac")); err != nil {
-		h.s.Fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
 }
