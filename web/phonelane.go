@@ -206,26 +206,28 @@ func (l *PhoneLane) untrack(c *laneConn) {
 }
 
 // laneConn is a connection the lane is reading.
+//
+// idle and woken are atomics, not a mutex: setIdle runs twice per request.
+// Each side stores its own flag, then loads the other's (sequentially
+// consistent), so at least one of them sees the other: either the serve
+// loop sees woken and stops, or Shutdown sees idle and ends the wait. When
+// Shutdown's deadline lands after the loop has left the wait, the loop has
+// seen woken and stops anyway.
 type laneConn struct {
 	net.Conn
-	mu   sync.Mutex
-	idle bool // waiting for a request's first byte
+	idle atomic.Bool // waiting for a request's first byte
 	// woken is set when Shutdown ended an idle wait.
-	woken bool
+	woken atomic.Bool
 }
 
 func (c *laneConn) setIdle(idle bool) (woken bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.idle = idle
-	return c.woken
+	c.idle.Store(idle)
+	return c.woken.Load()
 }
 
 func (c *laneConn) wakeIfIdle() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.woken = true
-	if c.idle {
+	c.woken.Store(true)
+	if c.idle.Load() {
 		c.Conn.SetReadDeadline(time.Now())
 	}
 }
