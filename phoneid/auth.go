@@ -36,7 +36,7 @@ const (
 )
 
 // HTTPRequest is what authentication needs of a request, as strings, so the
-// check runs the same in gin, in the phone lane, and in tests.
+// check runs the same in gin and in tests.
 type HTTPRequest struct {
 	Method string
 	// URI is the request-target exactly as sent (net/http's RequestURI).

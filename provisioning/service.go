@@ -368,40 +368,6 @@ func (s *Service) Fetch(ctx context.Context, r Request) (Answer, error) {
 	return s.answer(ctx, r, key, known, cacheable)
 }
 
-// FetchFile is Fetch for a GET or HEAD of a file deskprov renders, or of an
-// optional file it does not provide: the requests a phone repeats on every
-// poll. ok is false for any other request (an upload, a firmware image, a
-// name no family knows, a refused one), which FetchFile leaves untouched,
-// with nothing recorded, for Fetch to answer.
-func (s *Service) FetchFile(ctx context.Context, r Request) (a Answer, ok bool, err error) {
-	key, cacheable := answerKeyOf(r)
-	if !cacheable {
-		return Answer{}, false, nil
-	}
-	known, hit := s.answers.Get(key)
-	if !hit {
-		fam, dev, e, err := s.Identify(r.Method, r.Name, r.UserAgent)
-		if err != nil || (e.Kind != Rendered && e.Kind != Optional) {
-			return Answer{}, false, nil
-		}
-		known = answerSeen{fam: fam, dev: dev, e: e}
-		if e.Kind != Rendered {
-			s.answers.Put(key.keep(), known)
-		}
-	}
-	if known.e.Kind != Rendered && known.e.Kind != Optional {
-		return Answer{}, false, nil
-	}
-	if known.e.Kind == Optional && s.Files != nil {
-		// An admin's shared file may stand in for an optional name: Fetch answers it.
-		if held, err := s.Files.HoldsName(ctx, r.Name); err != nil || held {
-			return Answer{}, false, nil
-		}
-	}
-	a, err = s.answer(ctx, r, key, known, true)
-	return a, true, err
-}
-
 // keep readies a key to be held in the answer cache: phones of one model
 // send one User-Agent, held once rather than once per phone.
 func (k answerKey) keep() answerKey {

@@ -71,12 +71,12 @@ func provTestNew(t *testing.T, db *gorm.DB) (*Server, string, *provisioning.Serv
 	return s, tok, prov
 }
 
-// provTestListen serves s as deskprov serve does: through the phone lane,
-// so every test here polls it too.
+// provTestListen serves s on a loopback port, as deskprov serve does.
 func provTestListen(t *testing.T, s *Server) string {
 	t.Helper()
-	_, base := laneTestListen(t, s)
-	return base
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 type provTestAnswer struct {

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -65,11 +64,8 @@ type Server struct {
 	engine   *gin.Engine
 	auth     *adminAuth
 	requests *requestLog
-	// prov is the provisioning module's handler, which the phone lane
-	// (phonelane.go) stands in for; nil when it is not mounted.
+	// prov is the provisioning module's handler; nil when it is not mounted.
 	prov *provHandler
-	// laneAnswers counts the requests phone lanes answered themselves.
-	laneAnswers atomic.Int64
 	// ownLimit holds the routes exempt from MaxBody (bodylimit.go).
 	ownLimit map[string]bool
 	// outage keeps a store outage to a log line a minute (outage.go).
@@ -113,10 +109,6 @@ func New(d Deps, modules ...Module) (*Server, error) {
 	s.auth = auth
 	s.engine.HandleMethodNotAllowed = true
 	s.requests = newRequestLog(s.Registry, s.Log)
-	s.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "deskprov_phone_lane_answers_total",
-		Help: "Phone polls answered by the phone lane itself (the rest of deskprov_http_requests_total went through net/http and gin).",
-	}, func() float64 { return float64(s.laneAnswers.Load()) }))
 	s.engine.Use(s.recoverJSON(), s.observe(), s.guardRequest())
 	s.engine.NoRoute(func(c *gin.Context) {
 		if browserPath(c) {
