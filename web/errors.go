@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,10 @@ func writeError(c *gin.Context, status int, kind, msg string) {
 	c.AbortWithStatusJSON(status, errorBody{Error: kind, Message: msg})
 }
 
+// StatusClientClosedRequest is what a request whose client hung up before
+// its answer counts as (nginx's 499).
+const StatusClientClosedRequest = 499
+
 // StatusOf maps a fault kind to its HTTP status.
 func StatusOf(k fault.Kind) int {
 	switch k {
@@ -65,6 +70,14 @@ func StatusOf(k fault.Kind) int {
 // as an internal error.
 func (s *Server) Fail(c *gin.Context, err error) {
 	fe, ok := s.asFault(err)
+	if !ok && errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+		// The client hung up (a phone that gave up on a slow answer): nobody
+		// reads this answer, and it is no server fault. 499 is nginx's code
+		// for it, so the metrics and the log do not count it as a 500.
+		s.Log.Info("client closed the request", "method", c.Request.Method, "path", c.Request.URL.Path)
+		c.AbortWithStatus(StatusClientClosedRequest)
+		return
+	}
 	if !ok {
 		s.Log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 		writeError(c, http.StatusInternalServerError, string(fault.Internal), "the server could not complete the request; the details are in its log")
