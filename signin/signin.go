@@ -74,6 +74,9 @@ const (
 type Service struct {
 	// parsedKeys holds opened signing keys by kid (see parseKey).
 	parsedKeys sync.Map
+	// heldSessions is which phones have a session, per config generation
+	// (deviceset.go).
+	heldSessions heldSessionsPtr
 
 	db       *gorm.DB
 	dir      Directory

@@ -398,6 +398,11 @@ func (f provTestFirmware) Decide(ctx context.Context, d provisioning.Device, p p
 	return provisioning.Decision{Offer: x.Offer, Reason: x.Reason, Version: x.Version, FileName: x.FileName, SHA256: x.SHA256, Size: x.Size}, err
 }
 
+func (f provTestFirmware) DecideAt(ctx context.Context, d provisioning.Device, p policy.Settings, gen int64) (provisioning.Decision, error) {
+	x, err := f.s.DecideAt(ctx, provTestFWDevice(d), p, gen)
+	return provisioning.Decision{Offer: x.Offer, Reason: x.Reason, Version: x.Version, FileName: x.FileName, SHA256: x.SHA256, Size: x.Size}, err
+}
+
 func (f provTestFirmware) Poll(ctx context.Context, d provisioning.Device) error {
 	return f.s.Poll(ctx, provTestFWDevice(d))
 }
