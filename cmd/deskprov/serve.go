@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -459,6 +460,12 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		debugLine = fmt.Sprintf("  profiling           http://%s/debug/pprof/ (keep it on loopback)\n", dl.Addr())
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	var tcfg *tls.Config
+	if o.TLSCert != "" {
+		if tcfg, err = serverTLS(ctx, a, o.TLSCert, o.TLSKey, log); err != nil {
+			return err
+		}
+	}
 	if a.btoe != nil {
 		hs.RegisterOnShutdown(a.btoe.Stop) // end BToE long polls and event streams
 	}
@@ -486,7 +493,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	serveOn, shutdown := hs.Serve, hs.Shutdown
 	switch {
 	case o.TLSCert != "":
-		serveOn = func(ln net.Listener) error { return hs.ServeTLS(ln, o.TLSCert, o.TLSKey) }
+		serveOn = func(ln net.Listener) error { return hs.Serve(tls.NewListener(ln, tcfg)) }
 	case !o.NoPhoneLane:
 		// Plain HTTP goes through the phone lane, which answers phone
 		// config polls itself and hands everything else to hs
