@@ -20,6 +20,7 @@ TLS=${TLS:-0}
 AUTH=${AUTH:-}
 NEWCONNS=${NEWCONNS:-32}  # concurrent clients of the new-connection runs
 TLSVER=${TLSVER:-1.2}     # what bench/pollload offers: 1.2 (the phones') or 1.3
+CURVES=${CURVES:-p256}    # key exchange groups pollload offers: p256 (the phones') or x25519
 DP_PORT=${DP_PORT:-18581}
 NG_PORT=${NG_PORT:-18582}
 case "$AUTH" in ""|basic|digest) ;; *) echo "AUTH=$AUTH: give basic or digest" >&2; exit 2;; esac
@@ -120,7 +121,7 @@ measure() { case_=$1; who=$2; shift 2
   awk -v c0="$c0" -v c1="$(cpu_of "$who")" '/ requests in /{printf "%.1f\n", (c1-c0)*1e6/$1}' "$work/last.txt" >>"$work/$case_.$who.cpu"
   awk '/^Requests\/sec/{print $2}' "$work/last.txt" >>"$work/$case_.$who"; }
 wrk_run() { BENCH_TARGETS=$1 BENCH_MODE=$2 wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$here/targets.lua" "$3"; }
-ll() { t=$1; a=$2; shift 2; "$work/pollload" -targets "$t" -addr "$a" -d "$DURATION" -tls "$([ "$TLS" = 1 ] && echo "$TLSVER" || echo none)" "$@"; }
+ll() { t=$1; a=$2; shift 2; "$work/pollload" -targets "$t" -addr "$a" -d "$DURATION" -curves "$CURVES" -tls "$([ "$TLS" = 1 ] && echo "$TLSVER" || echo none)" "$@"; }
 
 # The cases of this mode: name, then how each server is loaded.
 cases=""
@@ -160,7 +161,7 @@ done
 peak=$(awk '/VmHWM/{print $2}' /proc/$dp_pid/status 2>/dev/null || echo "?")
 
 echo
-echo "TLS=$TLS${TLS:+ (pollload TLS $TLSVER)} AUTH=${AUTH:-none} PHONES=$PHONES DURATION=$DURATION ROUNDS=$ROUNDS CONNS=$CONNS NEWCONNS=$NEWCONNS"
+echo "TLS=$TLS (pollload: TLS $TLSVER, $CURVES) AUTH=${AUTH:-none} PHONES=$PHONES DURATION=$DURATION ROUNDS=$ROUNDS CONNS=$CONNS NEWCONNS=$NEWCONNS"
 echo "load average (1, 5, 15 min): $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(nproc) CPUs"
 printf '%-16s %12s %12s %6s %14s %14s\n' case deskprov/s nginx/s ratio "dp µs/req" "ng µs/req"
 for c in $cases; do

@@ -48,6 +48,7 @@ func main() {
 	resume := flag.Bool("resume", false, "with -new: resume sessions from tickets (each worker keeps its own, as each phone does)")
 	version := flag.String("tls", "1.2", "TLS version offered: 1.2 (what the supported phones speak) or 1.3; none for plain HTTP")
 	auth := flag.String("auth", "basic", "basic (the targets' Authorization), digest (answer the server's MD5 challenge with the same credentials) or none")
+	curves := flag.String("curves", "p256", "key exchange groups offered: p256 (P-256 then P-384, what phones of this generation offer: their OpenSSL 1.0.x has no X25519) or x25519 (X25519 first, then P-256)")
 	htpasswd := flag.Bool("htpasswd", false, "write an htpasswd file of the targets' users to stdout and exit")
 	flag.Parse()
 	if *file == "" || (*addr == "" && !*htpasswd) {
@@ -78,8 +79,11 @@ func main() {
 		MinVersion:         v, MaxVersion: v,
 		// What phones offer: no post-quantum hybrid (which only Go would
 		// pick here, making the comparison one of key exchanges).
-		CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256},
+		CurvePreferences: []tls.CurveID{tls.CurveP256, tls.CurveP384},
 		NextProtos:       []string{"http/1.1"},
+	}
+	if *curves == "x25519" {
+		base.CurvePreferences = []tls.CurveID{tls.X25519, tls.CurveP256}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *dur)
 	defer cancel()
