@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -460,6 +461,12 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		debugLine = fmt.Sprintf("  profiling           http://%s/debug/pprof/ (keep it on loopback)\n", dl.Addr())
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	var tcfg *tls.Config
+	if o.TLSCert != "" {
+		if tcfg, err = serverTLS(ctx, a, o.TLSCert, o.TLSKey, log); err != nil {
+			return err
+		}
+	}
 	if a.btoe != nil {
 		hs.RegisterOnShutdown(a.btoe.Stop) // end BToE long polls and event streams
 	}
@@ -485,9 +492,10 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	log.Info("deskprov started", "listen", ln.Addr().String(), "public_url", o.PublicURL, "store", string(a.engine))
 
 	serveOn, shutdown := hs.Serve, hs.Shutdown
-	switch {
-	case o.TLSCert != "":
-		serveOn = func(ln net.Listener) error { return hs.ServeTLS(ln, o.TLSCert, o.TLSKey) }
+	if o.TLSCert != "" {
+		// Not ServeTLS: it clones the config, and the clone would never
+		// see the session ticket keys rotated after the start.
+		serveOn = func(ln net.Listener) error { return hs.Serve(tls.NewListener(ln, tcfg)) }
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- serveOn(ln) }()
