@@ -26,7 +26,7 @@ func (VoiceConsole) Mount(r *Routes) {
 	cn, err := newConsole(r.Server)
 	if err == nil {
 		err = addConsolePagesOf(cn, "numbers", "addresses", "reserve", "reservation", "portorders", "numberrequests", "voiceservices",
-			"pool", "number", "voiceservice", "address")
+			"pool", "number", "voiceservice", "address", "availability")
 	}
 	if err != nil {
 		// As in mountConsole: embedded templates and a store just reached.

@@ -25,6 +25,7 @@ import (
 // roles and the audit log are the API's.
 
 func (vc *consoleVoice) mountChanges(g *gin.RouterGroup) {
+	vc.mountAvailability(g)
 	g.GET("/numbers/pool", vc.poolPage)
 	g.POST("/numbers/pool", vc.loadPool)
 	g.GET("/numbers/:number", vc.numberPage)

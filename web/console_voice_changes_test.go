@@ -254,3 +254,33 @@ func TestVoiceConsoleClosesTheAPIGaps(t *testing.T) {
 		})
 	})
 }
+
+// TestVoiceConsoleAvailability: the availability table of GET
+// /api/v1/numbers/availability as a page, a country filter refused beside
+// its box, readable by every role, strangers sent to sign in.
+func TestVoiceConsoleAvailability(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		base, tok := voiceTestServer(t, db)
+		var table tenant.AvailabilityTable
+		if code := tenantCall(t, base, tok["reader"], "GET", "/api/v1/numbers/availability", "", &table); code != 200 || len(table.Countries) < 2 {
+			t.Fatalf("the API: %d %d countries", code, len(table.Countries))
+		}
+		for _, who := range []string{"admin", "desk", "viewer"} {
+			b := consoleSignInAs(t, base, who, who+"-password")
+			res, page := b.get("/admin/numbers/availability")
+			if res.StatusCode != 200 || strings.Count(page, `<tr id="c-`) != len(table.Countries) || !strings.Contains(page, `<tr id="c-US">`) {
+				t.Fatalf("%s: %d, want %d rows:\n%s", who, res.StatusCode, len(table.Countries), page)
+			}
+		}
+		b := consoleSignInAs(t, base, "admin", "admin-password")
+		if _, page := b.get("/admin/numbers/availability?country=gb"); strings.Count(page, `<tr id="c-`) != 1 || !strings.Contains(page, `<tr id="c-GB">`) {
+			t.Fatalf("?country=gb:\n%s", page)
+		}
+		if _, page := b.get("/admin/numbers/availability?country=Atlantis"); !strings.Contains(page, `id="e-country" role="alert">the availability table has no row`) {
+			t.Fatalf("no refusal beside the country:\n%s", page)
+		}
+		if res, _ := newConsoleTestBrowser(t, base).get("/admin/numbers/availability"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/login" {
+			t.Fatalf("a stranger: %d to %q", res.StatusCode, res.Header.Get("Location"))
+		}
+	})
+}

@@ -268,6 +268,7 @@ var leastRole = map[string]tenant.Role{
 	"POST /admin/emergencyaddresses/:id/locations":                  admin,
 	"POST /admin/emergencyaddresses/:id/locations/:location/delete": admin,
 	// The Voice changes that were API/CLI-only (console_voice_changes.go).
+	"GET /admin/numbers/availability":             reader,
 	"GET /admin/numbers/pool":                     reader,
 	"POST /admin/numbers/pool":                    admin,
 	"GET /admin/numbers/:number":                  reader,
