@@ -42,7 +42,7 @@ const poolPage = "/admin/numbers/pool"
 
 // poolKeepMax is the most of a refused load's text the page shows again:
 // it rides in the flash cookie, which must stay under 4 KiB.
-const poolKeepMax = 2500
+const poolKeepMax = 2000
 
 type consolePoolView struct {
 	consoleForm

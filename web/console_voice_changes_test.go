@@ -65,6 +65,17 @@ func TestVoiceConsoleClosesTheAPIGaps(t *testing.T) {
 			show(poolPage, `id="e-numbers" role="alert">`, "+14255550300 is already known", "+14255550302,serviceToll")
 			post(poolPage, url.Values{"numbers": {"+14255550302,fax,US"}}, poolPage+"#load")
 			show(poolPage, `id="e-numbers" role="alert">Line 1 (+14255550302): numbers[0].type must be`)
+			// A long list is not carried back in the cookie; the page says so.
+			var long strings.Builder
+			for i := range 100 {
+				fmt.Fprintf(&long, "+1425556%04d,serviceToll,US,WA,Redmond\n", i)
+			}
+			long.WriteString("x,serviceToll,US\n")
+			post(poolPage, url.Values{"numbers": {long.String()}}, poolPage+"#load")
+			page := show(poolPage, `id="e-numbers" role="alert">Line 101 (x):`, "paste it once more")
+			if strings.Contains(page, "+14255560000") {
+				t.Fatalf("the long list was carried back:\n%s", page)
+			}
 			if api("GET", "/api/v1/numbers/search?type=serviceToll&country=US", "", &res); res.Available != 2 {
 				t.Fatalf("a refused load added numbers: %+v", res)
 			}
