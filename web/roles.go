@@ -267,6 +267,18 @@ var leastRole = map[string]tenant.Role{
 	"POST /admin/emergencyaddresses/:id/delete":                     admin,
 	"POST /admin/emergencyaddresses/:id/locations":                  admin,
 	"POST /admin/emergencyaddresses/:id/locations/:location/delete": admin,
+	// The Voice changes that were API/CLI-only (console_voice_changes.go).
+	"GET /admin/numbers/availability":             reader,
+	"GET /admin/numbers/pool":                     reader,
+	"POST /admin/numbers/pool":                    admin,
+	"GET /admin/numbers/:number":                  reader,
+	"POST /admin/numbers/:number/service":         admin,
+	"POST /admin/numbers/:number/move":            admin,
+	"POST /admin/numbers/:number/confirmcapacity": admin,
+	"GET /admin/voiceservices/:id":                reader,
+	"POST /admin/voiceservices/:id/defaults":      admin,
+	"GET /admin/emergencyaddresses/:id":           reader,
+	"POST /admin/emergencyaddresses/:id":          admin,
 }
 
 // Short names for the table.

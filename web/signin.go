@@ -366,6 +366,9 @@ func (h *signinAPI) unlock(c *gin.Context, sess signin.Session) {
 }
 
 func (h *signinAPI) sessions(c *gin.Context) {
+	if h.pagedSessions(c) {
+		return
+	}
 	ss, err := h.svc.Sessions(c.Request.Context(), c.Query("upn"))
 	if err != nil {
 		h.s.Fail(c, err)
