@@ -75,6 +75,13 @@ step() { # step N: register phones up to N, then poll
   awk -v n="$n" -v r="$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")" -v q="$reqs" -v a="$c0" -v b="$c1" \
     'BEGIN{printf "polls over %d phones: %.0f req/s, %.1f µs CPU per poll\n", n, r, (b-a)*1e6/q}'
   echo "deskprov after polling: $(rss) (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  kib=$(awk '/VmRSS/{print $2}' /proc/$dp_pid/status)
+  if [ -n "${prev_kib:-}" ] && [ "$n" -gt "$prev_n" ]; then
+    # What each phone past the first step added to the process: flat once
+    # the caches are full (--cache-size bounds them), whatever the fleet.
+    awk -v a="$prev_kib" -v b="$kib" -v p="$prev_n" -v n="$n" 'BEGIN{printf "RSS grew %.0f bytes per phone from %d to %d phones\n", (b-a)*1024/(n-p), p, n}'
+  fi
+  prev_kib=$kib prev_n=$n
 }
 
 prev=0

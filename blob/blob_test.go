@@ -187,3 +187,69 @@ func mustDB(t *testing.T, db *gorm.DB, cache string) *blob.DB {
 	}
 	return d
 }
+
+// Every Yealink phone uploads the same -local.cfg, so the same bytes are put
+// again and again while other requests open them. A put of bytes the cache
+// already holds must leave the trusted copy where it is: a 100,000-phone
+// boot storm on PostgreSQL answered 500 "the cached copy of blob … keeps
+// changing" when each put renamed a fresh copy over the one being opened.
+func TestPutsOfTheSameBytesNeverFailAnOpen(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s := mustDB(t, db, t.TempDir())
+		data := bytes.Repeat([]byte("local.cfg\n"), 400)
+		info, err := s.Put(ctx, bytes.NewReader(data), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const workers, rounds = 6, 150
+		errs := make(chan error, 2*workers)
+		done := make(chan struct{})
+		for w := 0; w < workers; w++ {
+			go func() {
+				var first error
+				for i := 0; i < rounds; i++ {
+					if _, err := s.Put(ctx, bytes.NewReader(data), 0); err != nil && first == nil {
+						first = err
+					}
+				}
+				errs <- first
+			}()
+			go func() {
+				var first error
+				for {
+					select {
+					case <-done:
+						errs <- first
+						return
+					default:
+					}
+					f, err := s.Open(ctx, info.SHA256)
+					if err != nil {
+						if first == nil {
+							first = err
+						}
+						continue
+					}
+					got, _ := io.ReadAll(f)
+					f.Close()
+					if !bytes.Equal(got, data) && first == nil {
+						first = errors.New("an open read other bytes")
+					}
+				}
+			}()
+		}
+		for w := 0; w < workers; w++ { // the putters
+			if err := <-errs; err != nil {
+				close(done)
+				t.Fatal(err)
+			}
+		}
+		close(done)
+		for w := 0; w < workers; w++ {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}

@@ -89,13 +89,33 @@ func (d *DB) Put(ctx context.Context, r io.Reader, max int64) (Info, error) {
 	if err := d.write(ctx, tmp, info); err != nil {
 		return Info{}, err
 	}
-	if err := os.Rename(tmp, d.path(info.SHA256)); err != nil {
+	if err := d.keep(tmp, info.SHA256); err != nil { // just hashed on the way in
 		return Info{}, err
 	}
-	if fi, err := os.Stat(d.path(info.SHA256)); err == nil {
-		d.remember(info.SHA256, fi) // just hashed on the way in
-	}
 	return info, nil
+}
+
+// keep makes tmp, a file just hashed to sha, the cached copy of sha, unless
+// the cache holds a copy already checked: the bytes are the same, and
+// renaming over a copy other requests are opening would make their check
+// fail (a boot storm puts every Yealink's identical -local.cfg at once).
+func (d *DB) keep(tmp, sha string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if seen, ok := d.checked[sha]; ok {
+		if fi, err := os.Stat(d.path(sha)); err == nil && sameCopy(seen, fi) {
+			return os.Remove(tmp)
+		}
+	}
+	if err := os.Rename(tmp, d.path(sha)); err != nil {
+		return err
+	}
+	fi, err := os.Stat(d.path(sha))
+	if err != nil {
+		return err
+	}
+	d.checked[sha] = fi
+	return nil
 }
 
 func (d *DB) write(ctx context.Context, tmp string, info Info) error {
@@ -174,7 +194,12 @@ func (d *DB) trusted(sha string, f *os.File, size int64) bool {
 	d.mu.Lock()
 	seen, ok := d.checked[sha]
 	d.mu.Unlock()
-	return ok && os.SameFile(seen, fi) && seen.Size() == fi.Size() && seen.ModTime().Equal(fi.ModTime())
+	return ok && sameCopy(seen, fi)
+}
+
+// sameCopy reports whether fi is still the file seen was taken of.
+func sameCopy(seen, fi os.FileInfo) bool {
+	return os.SameFile(seen, fi) && seen.Size() == fi.Size() && seen.ModTime().Equal(fi.ModTime())
 }
 
 func (d *DB) remember(sha string, fi os.FileInfo) {
@@ -237,15 +262,7 @@ func (d *DB) fetch(ctx context.Context, row blobRow) error {
 	if got := hex.EncodeToString(h.Sum(nil)); got != row.SHA256 || n != row.Size {
 		return fmt.Errorf("blob %s in the store reads as %d bytes hashing to %s: the store's copy is damaged", row.SHA256, n, got)
 	}
-	if err := os.Rename(tmp, d.path(row.SHA256)); err != nil {
-		return err
-	}
-	fi, err := os.Stat(d.path(row.SHA256))
-	if err != nil {
-		return err
-	}
-	d.remember(row.SHA256, fi)
-	return nil
+	return d.keep(tmp, row.SHA256)
 }
 
 // drop forgets this instance's copy of a blob the store no longer holds.

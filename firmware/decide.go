@@ -132,6 +132,12 @@ func offerIfDiffers(img *Image, running, why string) Decision {
 // Decide says which image one phone is offered under its effective policy.
 // It writes only when the offer to a known phone changes.
 func (s *Service) Decide(ctx context.Context, dev Device, pol policy.Settings) (Decision, error) {
+	return s.decide(ctx, dev, pol, matchRule)
+}
+
+// decide is Decide with the rule matched by match (matchRule, or DecideAt's
+// rules held per generation).
+func (s *Service) decide(ctx context.Context, dev Device, pol policy.Settings, match func(db *gorm.DB, vendor, model, rev, loc, edition string) (Rule, error)) (Decision, error) {
 	sit := situation{UpdatesOff: !pol.EnableDeviceUpdate, OtherAuthority: strings.TrimSpace(pol.LocalProvisioningServerAddress), Running: strings.TrimSpace(dev.Version)}
 	db := s.db.WithContext(ctx)
 	mac := NormalizeMAC(dev.MAC)
@@ -158,7 +164,7 @@ func (s *Service) Decide(ctx context.Context, dev Device, pol policy.Settings) (
 		sit.Running = st.Version
 	}
 	vendor, model, rev, loc := dev.key()
-	r, err := matchRule(db, vendor, model, rev, loc, Edition(vendor, sit.Running))
+	r, err := match(db, vendor, model, rev, loc, Edition(vendor, sit.Running))
 	if err != nil {
 		return Decision{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -53,6 +54,9 @@ type Service struct {
 	// polls remembers recent polls that changed nothing (see pollCache).
 	polls pollCache
 	hub   *notify.Hub
+	// held is the rules table at the newest generation DecideAt was asked
+	// at (rulecache.go).
+	held atomic.Pointer[heldRules]
 }
 
 // UseHub announces this server's writes to phones' firmware state to the

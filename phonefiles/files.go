@@ -250,19 +250,6 @@ func (s *Service) Find(ctx context.Context, vendor, site, p string) (f File, ok 
 	return f, best >= 0, nil
 }
 
-// HoldsName reports whether any shared file, for any family or site, has
-// the one-segment path name, or a CA certificate is served as name: the
-// phone lane hands such a request to net/http rather than answering the
-// plain 404 an optional file gets.
-func (s *Service) HoldsName(ctx context.Context, name string) (bool, error) {
-	snap, err := s.current(ctx)
-	if err != nil {
-		return false, err
-	}
-	_, ca := snap.byCA[name]
-	return ca || snap.flat[strings.ToLower(name)], nil
-}
-
 // Open returns a shared file's contents; the caller closes them. Contents
 // missing from the blob store are fault.Unavailable with a Retry-After, so
 // a phone tries again later rather than taking a 404 as "no such file".

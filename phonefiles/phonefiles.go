@@ -95,8 +95,6 @@ type snapshot struct {
 	certs []provisioning.CACert
 	byCA  map[string]CACert // by FileName
 	files []File
-	// flat holds the lower-cased one-segment paths, for HoldsName.
-	flat map[string]bool
 }
 
 func (s *Service) generation(ctx context.Context) (int64, error) {
@@ -122,7 +120,7 @@ func (s *Service) current(ctx context.Context) (*snapshot, error) {
 	if snap != nil && snap.gen == gen {
 		return snap, nil
 	}
-	snap = &snapshot{gen: gen, byCA: map[string]CACert{}, flat: map[string]bool{}}
+	snap = &snapshot{gen: gen, byCA: map[string]CACert{}}
 	var certs []CACert
 	if err := s.db.WithContext(ctx).Order("name").Find(&certs).Error; err != nil {
 		return nil, err
@@ -134,11 +132,6 @@ func (s *Service) current(ctx context.Context) (*snapshot, error) {
 	if err := s.db.WithContext(ctx).Order("path_key, vendor, site").Find(&snap.files).Error; err != nil {
 		return nil, err
 	}
-	for _, f := range snap.files {
-		if !containsSlash(f.PathKey) {
-			snap.flat[f.PathKey] = true
-		}
-	}
 	s.mu.Lock()
 	// A snapshot read at an older generation than one already kept (two
 	// readers racing) must not replace it.
@@ -147,13 +140,4 @@ func (s *Service) current(ctx context.Context) (*snapshot, error) {
 	}
 	s.mu.Unlock()
 	return snap, nil
-}
-
-func containsSlash(p string) bool {
-	for i := 0; i < len(p); i++ {
-		if p[i] == '/' {
-			return true
-		}
-	}
-	return false
 }

@@ -1,6 +1,7 @@
 package phoneid
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"encoding/hex"
 	"hash"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deskprov/deskprov/fault"
@@ -36,7 +38,7 @@ const (
 )
 
 // HTTPRequest is what authentication needs of a request, as strings, so the
-// check runs the same in gin, in the phone lane, and in tests.
+// check runs the same in gin and in tests.
 type HTTPRequest struct {
 	Method string
 	// URI is the request-target exactly as sent (net/http's RequestURI).
@@ -96,12 +98,30 @@ func Nonce(key []byte, now time.Time, ip string) string {
 }
 
 func nonceMAC(key, t []byte, ip string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write(t)
-	m.Write([]byte{0})
-	m.Write([]byte(ip))
-	return m.Sum(nil)[:16]
+	// Every Digest answer checks its nonce: reuse HMAC states (hmac.New
+	// allocates and hashes the key's pads) as long as the key is the same.
+	st, _ := macPool.Get().(*macState)
+	if st == nil || !bytes.Equal(st.key, key) {
+		st = &macState{key: bytes.Clone(key), h: hmac.New(sha256.New, key)}
+	} else {
+		st.h.Reset()
+	}
+	st.h.Write(t)
+	st.h.Write([]byte{0})
+	st.h.Write([]byte(ip))
+	var sum [sha256.Size]byte
+	out := st.h.Sum(sum[:0])[:16:16]
+	macPool.Put(st)
+	return bytes.Clone(out)
 }
+
+// macState is an HMAC-SHA256 state for one nonce key.
+type macState struct {
+	key []byte
+	h   hash.Hash
+}
+
+var macPool sync.Pool
 
 // nonceTime checks a nonce's HMAC for ip and returns when it was made.
 func nonceTime(key []byte, nonce, ip string) (time.Time, bool) {
@@ -153,19 +173,52 @@ func badCredentials() error {
 }
 
 func checkBasic(cred Credential, b64 string) (Verified, error) {
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+	// Every poll of an enrolled phone comes here, so the check works in
+	// buffers on the stack: one SHA-256 and no allocation.
+	b64 = strings.TrimSpace(b64)
+	var rawBuf [256]byte
+	dst := rawBuf[:]
+	if l := base64.StdEncoding.DecodedLen(len(b64)); l > len(dst) {
+		dst = make([]byte, l)
+	}
+	n, err := base64.StdEncoding.Decode(dst, []byte(b64))
 	if err != nil {
 		return Verified{}, unauthorized(CodeBadCredentials, "the Basic credentials are not valid base64")
 	}
-	user, password, ok := strings.Cut(string(raw), ":")
+	raw := dst[:n]
+	colon := bytes.IndexByte(raw, ':')
+	if colon < 0 {
+		return Verified{}, badCredentials()
+	}
+	user, password := raw[:colon], raw[colon+1:]
+	var in [len(Realm) + 2 + 256]byte
+	b := append(in[:0], cred.User...)
+	b = append(b, ':')
+	b = append(b, Realm...)
+	b = append(b, ':')
+	b = append(b, password...)
+	sum := sha256.Sum256(b)
+	var got [2 * sha256.Size]byte
+	hex.Encode(got[:], sum[:])
 	// Both compared in full, in constant time: a mismatch in the user says
 	// nothing about the password.
-	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(cred.User))
-	pwOK := subtle.ConstantTimeCompare([]byte(ha1(sha256.New, cred.User, password)), []byte(cred.HA1SHA256))
-	if !ok || userOK&pwOK != 1 {
+	if equalCT(user, cred.User)&equalCT(got[:], cred.HA1SHA256) != 1 {
 		return Verified{}, badCredentials()
 	}
 	return Verified{Scheme: "Basic"}, nil
+}
+
+// equalCT is subtle.ConstantTimeCompare of a and b without copying b: the
+// time depends on the lengths only.
+func equalCT(a []byte, b string) int {
+	if len(a) != len(b) {
+		return 0
+	}
+	var v byte
+	for i := range a {
+		v |= a[i] ^ b[i]
+	}
+	return subtle.ConstantTimeByteEq(v, 0)
 }
 
 func checkDigest(cred Credential, key []byte, now time.Time, r HTTPRequest, params string) (Verified, error) {
@@ -173,13 +226,13 @@ func checkDigest(cred Credential, key []byte, now time.Time, r HTTPRequest, para
 	if !ok {
 		return Verified{}, unauthorized(CodeBadCredentials, "the Digest credentials could not be read")
 	}
-	var h func() hash.Hash
+	var sha bool
 	var stored string
 	switch alg := p["algorithm"]; {
 	case alg == "" || strings.EqualFold(alg, "MD5"):
-		h, stored = md5.New, cred.HA1MD5
+		stored = cred.HA1MD5
 	case strings.EqualFold(alg, "SHA-256"):
-		h, stored = sha256.New, cred.HA1SHA256
+		sha, stored = true, cred.HA1SHA256
 	default:
 		return Verified{}, unauthorized(CodeBadCredentials, "Digest algorithm %q is not offered: use SHA-256 or MD5", clip(alg))
 	}
@@ -198,10 +251,20 @@ func checkDigest(cred Credential, key []byte, now time.Time, r HTTPRequest, para
 		return Verified{}, unauthorized(CodeBadCredentials, "the Digest answer lacks nonce, nc, cnonce or response")
 	}
 	madeAt, genuine := nonceTime(key, p["nonce"], r.IP)
-	ha2 := hexHash(h, r.Method+":"+p["uri"])
-	want := hexHash(h, stored+":"+p["nonce"]+":"+p["nc"]+":"+p["cnonce"]+":auth:"+ha2)
-	userOK := subtle.ConstantTimeCompare([]byte(p["username"]), []byte(cred.User))
-	respOK := subtle.ConstantTimeCompare([]byte(strings.ToLower(p["response"])), []byte(want))
+	// HA2 and the expected response, hashed from buffers on the stack (every
+	// poll of a Digest phone comes here).
+	var buf [512]byte
+	in := append(append(append(buf[:0], r.Method...), ':'), p["uri"]...)
+	var ha2, want [2 * sha256.Size]byte
+	n := hexSum(ha2[:], sha, in)
+	in = append(append(buf[:0], stored...), ':')
+	for _, part := range [...]string{p["nonce"], p["nc"], p["cnonce"]} {
+		in = append(append(in, part...), ':')
+	}
+	in = append(append(in, "auth:"...), ha2[:n]...)
+	n = hexSum(want[:], sha, in)
+	userOK := equalCT([]byte(p["username"]), cred.User)
+	respOK := equalCT(want[:n], strings.ToLower(p["response"]))
 	if !genuine || userOK&respOK != 1 {
 		return Verified{}, badCredentials()
 	}
@@ -211,10 +274,21 @@ func checkDigest(cred Credential, key []byte, now time.Time, r HTTPRequest, para
 	return Verified{Scheme: "Digest", Replay: p["nonce"] + ":" + p["nc"] + ":" + p["cnonce"], NonceAt: madeAt}, nil
 }
 
+// hexSum writes the hex SHA-256 (sha) or MD5 of in to dst and returns its length.
+func hexSum(dst []byte, sha bool, in []byte) int {
+	if sha {
+		sum := sha256.Sum256(in)
+		return hex.Encode(dst, sum[:])
+	}
+	sum := md5.Sum(in)
+	return hex.Encode(dst, sum[:])
+}
+
 // parseParams reads RFC 7616 auth-params: name=token or name="quoted
 // string" separated by commas.
 func parseParams(s string) (map[string]string, bool) {
-	out := map[string]string{}
+	out := make(map[string]string, 12) // a Digest answer has 9; no growing
+
 	for {
 		s = strings.TrimLeft(s, " \t,")
 		if s == "" {
@@ -227,7 +301,9 @@ func parseParams(s string) (map[string]string, bool) {
 		name := strings.ToLower(strings.TrimSpace(s[:eq]))
 		s = strings.TrimLeft(s[eq+1:], " \t")
 		var val string
-		if strings.HasPrefix(s, `"`) {
+		if end := strings.IndexByte(s[min(1, len(s)):], '"'); strings.HasPrefix(s, `"`) && end >= 0 && !strings.Contains(s[1:1+end], `\\`) {
+			val, s = s[1:1+end], s[2+end:]
+		} else if strings.HasPrefix(s, `"`) {
 			var b strings.Builder
 			i := 1
 			for ; i < len(s) && s[i] != '"'; i++ {

@@ -4,8 +4,8 @@
 // after approval), and from then on its own files, uploads and firmware
 // reports need HTTP Digest (RFC 7616) or Basic authentication with them.
 //
-// The HTTP checks (auth.go) are pure functions over strings, so gin, the
-// phone lane and tests run the same code. Nothing here knows HTTP types.
+// The HTTP checks (auth.go) are pure functions over strings, so gin and
+// tests run the same code. Nothing here knows HTTP types.
 package phoneid
 
 import (

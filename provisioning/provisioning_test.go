@@ -316,62 +316,6 @@ func TestAPollOfAnUnchangedConfigComesFromTheCacheAndAChangeIsNeverStale(t *test
 	})
 }
 
-// TestFetchFileTakesRenderedAndOptionalFilesOnly: FetchFile answers a GET or
-// HEAD of a rendered or optional file as Fetch does, and leaves every other
-// request untouched (no firmware poll, no sighting) for Fetch.
-func TestFetchFileTakesRenderedAndOptionalFilesOnly(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		s := provTestService(t, db)
-		fw := &provTestFirmware{}
-		s.Firmware = fw
-		ctx := context.Background()
-		pua := "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"
-		refused := []provisioning.Request{
-			{Method: "GET", Name: "0004f2a1b2c3-app.log", UserAgent: pua},                  // an upload, served by Fetch
-			{Method: "PUT", Name: "0004f2a1b2c3-app.log", UserAgent: pua},                  // never
-			{Method: "GET", Name: "no-family-knows.txt", UserAgent: pua},                   // Fetch's 404
-			{Method: "GET", Name: "0004f2a1b2c3x.cfg", UserAgent: pua},                     // a bad MAC: Fetch's error
-			{Method: "GET", Name: "../0004f2a1b2c3.cfg", UserAgent: pua},                   // a bad name
-			{Method: "GET", Name: "0004f2a1b2c3.cfg", UserAgent: strings.Repeat("x", 300)}, // not cacheable
-		}
-		for _, r := range refused {
-			if _, ok, err := s.FetchFile(ctx, r); ok || err != nil {
-				t.Fatalf("FetchFile took %s %s: err %v", r.Method, r.Name, err)
-			}
-		}
-		if err := s.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if ds, _ := s.Devices(ctx, provisioning.DeviceFilter{}); len(ds) != 0 || fw.polls != 0 {
-			t.Fatalf("refused requests recorded %d devices, %d firmware polls", len(ds), fw.polls)
-		}
-		main := provisioning.Request{Method: "GET", Name: "0004f2a1b2c3.cfg", UserAgent: pua, IP: "10.0.0.9"}
-		first, ok, err := s.FetchFile(ctx, main)
-		if !ok || err != nil || first.File == nil || fw.polls != 1 {
-			t.Fatalf("a first poll: ok %v err %v, firmware polls %d", ok, err, fw.polls)
-		}
-		viaFetch, err := s.Fetch(ctx, main)
-		if err != nil || viaFetch.File != first.File || fw.polls != 2 {
-			t.Fatalf("Fetch after FetchFile: err %v same file %v, firmware polls %d", err, viaFetch.File == first.File, fw.polls)
-		}
-		again, ok, err := s.FetchFile(ctx, main)
-		if !ok || err != nil || again.File != first.File {
-			t.Fatalf("a repeated poll: ok %v err %v same file %v", ok, err, again.File == first.File)
-		}
-		optional := provisioning.Request{Method: "HEAD", Name: "0004f2a1b2c3-license.cfg", UserAgent: pua, IP: "10.0.0.9"}
-		if a, ok, _ := s.FetchFile(ctx, optional); !ok || a.Entry.Kind != provisioning.Optional {
-			t.Fatalf("an optional file: ok %v %+v", ok, a.Entry)
-		}
-		s.Fetch(ctx, refused[0])
-		if _, ok, _ := s.FetchFile(ctx, refused[0]); ok {
-			t.Fatal("FetchFile took an upload Fetch has answered")
-		}
-		if d, err := s.Device(ctx, "0004f2a1b2c3"); err != nil || len(d.FileList) != 3 {
-			t.Fatalf("the inventory after the polls: %v %+v", err, d)
-		}
-	})
-}
-
 func TestSightingsAreBufferedAndFlushedToTheInventory(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		s := provTestService(t, db)

@@ -72,6 +72,8 @@ type Service struct {
 	// file rendered at an older one (a read that raced a change) is not kept.
 	cacheGen  atomic.Int64
 	inventory *inventory
+	// globalPolicy is the Global policy at a generation (rerender.go).
+	globalPolicy atomic.Pointer[heldPolicy]
 }
 
 // DefaultCacheSize is what New gives the service's caches (SetCacheSize).
@@ -368,40 +370,6 @@ func (s *Service) Fetch(ctx context.Context, r Request) (Answer, error) {
 	return s.answer(ctx, r, key, known, cacheable)
 }
 
-// FetchFile is Fetch for a GET or HEAD of a file deskprov renders, or of an
-// optional file it does not provide: the requests a phone repeats on every
-// poll. ok is false for any other request (an upload, a firmware image, a
-// name no family knows, a refused one), which FetchFile leaves untouched,
-// with nothing recorded, for Fetch to answer.
-func (s *Service) FetchFile(ctx context.Context, r Request) (a Answer, ok bool, err error) {
-	key, cacheable := answerKeyOf(r)
-	if !cacheable {
-		return Answer{}, false, nil
-	}
-	known, hit := s.answers.Get(key)
-	if !hit {
-		fam, dev, e, err := s.Identify(r.Method, r.Name, r.UserAgent)
-		if err != nil || (e.Kind != Rendered && e.Kind != Optional) {
-			return Answer{}, false, nil
-		}
-		known = answerSeen{fam: fam, dev: dev, e: e}
-		if e.Kind != Rendered {
-			s.answers.Put(key.keep(), known)
-		}
-	}
-	if known.e.Kind != Rendered && known.e.Kind != Optional {
-		return Answer{}, false, nil
-	}
-	if known.e.Kind == Optional && s.Files != nil {
-		// An admin's shared file may stand in for an optional name: Fetch answers it.
-		if held, err := s.Files.HoldsName(ctx, r.Name); err != nil || held {
-			return Answer{}, false, nil
-		}
-	}
-	a, err = s.answer(ctx, r, key, known, true)
-	return a, true, err
-}
-
 // keep readies a key to be held in the answer cache: phones of one model
 // send one User-Agent, held once rather than once per phone.
 func (k answerKey) keep() answerKey {
@@ -520,7 +488,7 @@ func (s *Service) admit(ctx context.Context, r Request, dev Device, e Entry) (ph
 // renderIssuing renders the file that hands a phone its credentials. It is
 // never cached: the password exists in this one answer only.
 func (s *Service) renderIssuing(ctx context.Context, fam Family, dev Device, e Entry, gen int64, site Site, is *phoneid.Issue) (*File, error) {
-	in, err := s.inputs(ctx, dev, site)
+	in, err := s.inputs(ctx, dev, site, gen)
 	if err != nil {
 		return nil, err
 	}
@@ -586,7 +554,7 @@ func (s *Service) PreviewAt(ctx context.Context, dev Device, name, siteName stri
 	if !e.PerDevice {
 		dev.MAC, dev.Serial = "", ""
 	}
-	in, err := s.inputs(ctx, dev, site)
+	in, err := s.inputs(ctx, dev, site, gen)
 	if err != nil {
 		return nil, err
 	}
@@ -629,7 +597,7 @@ func (s *Service) render(ctx context.Context, fam Family, dev Device, e Entry, g
 	if f, ok := s.rendered.Get(key); ok && f.Generation == gen {
 		return f, nil
 	}
-	in, err := s.inputs(ctx, dev, site)
+	in, err := s.inputs(ctx, dev, site, gen)
 	if err != nil {
 		return nil, err
 	}
@@ -712,9 +680,10 @@ func (s *Service) generation(ctx context.Context) (int64, error) {
 	return s.gen.get(ctx)
 }
 
-// inputs gathers what a file for dev depends on; site is the phone's site
-// as the site service holds it (siteAt), the defaults filling the rest.
-func (s *Service) inputs(ctx context.Context, dev Device, site Site) (Inputs, error) {
+// inputs gathers what a file for dev depends on at the config generation
+// gen (read just before); site is the phone's site as the site service holds
+// it (siteAt), the defaults filling the rest.
+func (s *Service) inputs(ctx context.Context, dev Device, site Site, gen int64) (Inputs, error) {
 	in := Inputs{Device: dev, Server: s.Server, Site: s.withDefaults(site)}
 	if dev.MAC == "" {
 		// A file that names no phone is shared: it never carries the
@@ -722,7 +691,7 @@ func (s *Service) inputs(ctx context.Context, dev Device, site Site) (Inputs, er
 		in.Site.AdminPassword = ""
 	}
 	var err error
-	if in.User, err = s.userOn(ctx, dev.MAC); err != nil {
+	if in.User, err = s.userAt(ctx, dev.MAC, gen); err != nil {
 		return in, err
 	}
 	if s.Files != nil {
@@ -730,7 +699,7 @@ func (s *Service) inputs(ctx context.Context, dev Device, site Site) (Inputs, er
 			return in, fmt.Errorf("the CA certificates: %w", err)
 		}
 	}
-	in.Policy, in.Firmware, err = s.decide(ctx, dev, in.User)
+	in.Policy, in.Firmware, err = s.decide(ctx, dev, in.User, gen)
 	return in, err
 }
 
@@ -748,13 +717,9 @@ func (s *Service) userOn(ctx context.Context, mac string) (string, error) {
 }
 
 // decide finds the effective policy for user and, under it, the firmware
-// decision for dev.
-func (s *Service) decide(ctx context.Context, dev Device, user string) (policy.Effective, Decision, error) {
-	var pol policy.Source = GlobalDefaults{}
-	if s.Policy != nil {
-		pol = s.Policy
-	}
-	eff, err := pol.EffectiveForUser(ctx, user)
+// decision for dev, at the config generation gen (noGen: read it all).
+func (s *Service) decide(ctx context.Context, dev Device, user string, gen int64) (policy.Effective, Decision, error) {
+	eff, err := s.effectiveAt(ctx, user, gen)
 	if err != nil {
 		return eff, Decision{}, fmt.Errorf("effective policy for %q: %w", user, err)
 	}
@@ -767,7 +732,7 @@ func (s *Service) decide(ctx context.Context, dev Device, user string) (policy.E
 	// Firmware decides even when the policy switches updates off: it then
 	// withdraws what the phone was offered, so the image is no longer
 	// served to it.
-	d, err := s.Firmware.Decide(ctx, dev, eff.Settings)
+	d, err := s.firmwareAt(ctx, dev, eff.Settings, gen)
 	if err != nil {
 		return eff, Decision{}, fmt.Errorf("firmware decision: %w", err)
 	}
@@ -800,7 +765,7 @@ func (s *Service) UpdateCheck(ctx context.Context, dev Device, ip string, extern
 			return Decision{}, err
 		}
 	}
-	_, d, err := s.decide(ctx, dev, user)
+	_, d, err := s.decide(ctx, dev, user, noGen)
 	if err != nil {
 		return Decision{}, err
 	}

@@ -94,10 +94,7 @@ func (s *Service) Reserved(path string) error {
 }
 
 // PhoneFiles is what provisioning asks of the admin's uploaded files
-// (package phonefiles): the CA certificates every family installs, and
-// whether a one-segment name is a shared file's, which an optional name
-// (answered 404 by the family) then serves instead.
+// (package phonefiles): the CA certificates every family installs.
 type PhoneFiles interface {
 	CACerts(ctx context.Context) ([]CACert, error)
-	HoldsName(ctx context.Context, name string) (bool, error)
 }

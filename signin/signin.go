@@ -74,6 +74,9 @@ const (
 type Service struct {
 	// parsedKeys holds opened signing keys by kid (see parseKey).
 	parsedKeys sync.Map
+	// heldSessions is which phones have a session, per config generation
+	// (deviceset.go).
+	heldSessions heldSessionsPtr
 
 	db       *gorm.DB
 	dir      Directory
@@ -163,7 +166,11 @@ func Migrate(db *gorm.DB) error {
 	if err := audit.Migrate(db); err != nil {
 		return err
 	}
-	return db.AutoMigrate(&signingKey{}, &deviceCode{}, &Session{}, &refreshToken{}, &pcCode{}, &totpStep{}, &personSession{})
+	if err := db.AutoMigrate(&signingKey{}, &deviceCode{}, &Session{}, &refreshToken{}, &pcCode{}, &totpStep{}, &personSession{}); err != nil {
+		return err
+	}
+	// The order of the session list's pages (SessionsPage).
+	return db.Exec("CREATE INDEX IF NOT EXISTS idx_signin_sessions_upn_mac ON signin_sessions (upn_key, mac)").Error
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }

@@ -44,6 +44,11 @@ func capacityOf(n PhoneNumber) (calls, setup string) {
 	return CallsHundreds, n.CapacitySetup
 }
 
+// capacityRecord is what the audit keeps of a capacity confirmation.
+type capacityRecord struct {
+	CapacitySetup string `json:"capacitySetup"`
+}
+
 // ConfirmCapacity is the operator's word that a ported service number's
 // concurrent-call capacity is configured: it then handles hundreds of calls.
 func (s *Service) ConfirmCapacity(ctx context.Context, number string) (NumberView, error) {
@@ -58,7 +63,10 @@ func (s *Service) ConfirmCapacity(ctx context.Context, number string) (NumberVie
 		if n.CapacitySetup != CapacityPending {
 			return fault.Conflictf("%s needs no capacity set-up: only service numbers ported in wait for it", n.Number).WithCode("capacity_not_pending")
 		}
-		return tx.Model(&PhoneNumber{}).Where("number = ?", n.Number).Update("capacity_setup", CapacityConfirmed).Error
+		if err := tx.Model(&PhoneNumber{}).Where("number = ?", n.Number).Update("capacity_setup", CapacityConfirmed).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, "", "number/"+n.Number, "confirmcapacity", capacityRecord{CapacityPending}, capacityRecord{CapacityConfirmed})
 	})
 	if err != nil {
 		return NumberView{}, err

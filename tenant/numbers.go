@@ -217,12 +217,20 @@ func (s *Service) LoadInventory(ctx context.Context, in []InventoryNumber) (int,
 			}
 			return err
 		}
-		return nil
+		// One entry per load, not per number: a load is up to 10,000
+		// numbers, and the entry names each.
+		return s.audit(tx, "", "number/pool", "load", nil, poolLoad{Added: len(nums), Numbers: nums})
 	})
 	if err != nil {
 		return 0, err
 	}
 	return len(rows), nil
+}
+
+// poolLoad is what the audit keeps of a pool load.
+type poolLoad struct {
+	Added   int      `json:"added"`
+	Numbers []string `json:"numbers"`
 }
 
 // NumberFilter narrows searches and lists. Empty fields match everything.

@@ -28,7 +28,7 @@ type adminCreated struct {
 	GeneratedPassword string `json:"generatedPassword,omitempty"`
 }
 
-// addAdmin adds the account in, with a generated password when it has none.
+// AddAdmin adds the account in, with a generated password when it has none.
 func AddAdmin(c *gin.Context, s *Server, in AdminInput) (adminCreated, error) {
 	role := tenant.RoleAdmin
 	if in.Role != "" {

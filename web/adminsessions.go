@@ -14,7 +14,7 @@ import (
 // ends their other sessions. The REST API, the CLI (deskprov admin …) and
 // the console's Admin sessions page do the same through the same methods.
 
-// adminSessionView is one session as the API and the console show it.
+// AdminSessionView is one session as the API and the console show it.
 type AdminSessionView struct {
 	tenant.AdminSession
 	Current bool `json:"current"`
@@ -28,13 +28,13 @@ func AdminSessionViews(ss []tenant.AdminSession, current string) []AdminSessionV
 	return out
 }
 
-// passwordChange is the body of PUT /api/v1/admin/password.
+// PasswordChange is the body of PUT /api/v1/admin/password.
 type PasswordChange struct {
 	CurrentPassword string `json:"currentPassword"`
 	NewPassword     string `json:"newPassword"`
 }
 
-// changePassword checks the admin's current password (with the sign-in's
+// ChangePassword checks the admin's current password (with the sign-in's
 // own attempt limits) and sets the new one, ending the admin's sessions but
 // the one asking.
 func ChangePassword(c *gin.Context, s *Server, p PasswordChange) (int, error) {

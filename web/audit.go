@@ -16,7 +16,7 @@ import (
 // Audit log page read the same filtered, paged listing (audit.List). Any
 // admin may read it (roles.go).
 
-// auditFilter reads the listing's query: kind, object (kind/id or a
+// AuditFilter reads the listing's query: kind, object (kind/id or a
 // prefix), actor, since and until (RFC 3339), before (the page cursor)
 // and limit.
 func AuditFilter(q url.Values, defaultLimit int) (audit.Filter, error) {

@@ -2,7 +2,7 @@ package web
 
 import "strings"
 
-// bearerToken returns the token of an "Authorization: Bearer <token>"
+// BearerToken returns the token of an "Authorization: Bearer <token>"
 // header. The scheme is compared without case (RFC 6750 §2.1 takes its
 // scheme name from RFC 9110 §11.1, where scheme names are case-insensitive),
 // so "bearer" and "BEARER" are accepted wherever a bearer token is read.

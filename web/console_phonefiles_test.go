@@ -46,7 +46,7 @@ func TestPhoneFilesConsole(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := phoneFilesTestServer(t, db, nil)
 		ctx := context.Background()
-		b := newConsoleTestBrowser(t, e.plain)
+		b := newConsoleTestBrowser(t, e.base)
 		ca := testcert.CA(t, "Corp Root")
 
 		t.Run("a visitor without a session is sent to sign in and uploads nothing", func(t *testing.T) {

@@ -120,7 +120,7 @@ func (h *devicesAPI) previewDevice(c *gin.Context) (provisioning.Device, error) 
 	return dev, nil
 }
 
-// provFileView is a previewed file.
+// DeviceFileView is a previewed file.
 type DeviceFileView struct {
 	Name        string `json:"name"`
 	ContentType string `json:"contentType"`

@@ -80,7 +80,7 @@ func (h *enrolmentAPI) get(c *gin.Context) {
 	c.JSON(http.StatusOK, p)
 }
 
-// enrolmentAct runs one admin action on a phone and returns what the API
+// EnrolmentAct runs one admin action on a phone and returns what the API
 // answers: the phone's enrolment, or Reenrolled.
 func EnrolmentAct(c *gin.Context, s *Server, svc *phoneid.Service, mac, action string) (any, error) {
 	ctx, admin := c.Request.Context(), AdminOf(c)
@@ -168,7 +168,7 @@ func (h *enrolmentAPI) putSettings(c *gin.Context) {
 	c.JSON(http.StatusOK, EnrolmentSettings{RequireApproval: *req.RequireApproval})
 }
 
-// clipText shortens what a client sent before an error message repeats it.
+// ClipText shortens what a client sent before an error message repeats it.
 func ClipText(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "…"

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +17,7 @@ import (
 	"github.com/deskprov/deskprov/fault"
 )
 
-// errorBody is every admin API error: {"error": kind, "message": what to do}.
+// ErrorBody is every admin API error: {"error": kind, "message": what to do}.
 // Message is in the API's words; an error that names an input or an action
 // also carries them as facts (fix, and template: the message with its
 // placeholders, fault/words.go), so that a client with its own words —
@@ -34,6 +35,10 @@ type ErrorBody struct {
 func WriteError(c *gin.Context, status int, kind, msg string) {
 	c.AbortWithStatusJSON(status, ErrorBody{Error: kind, Message: msg})
 }
+
+// StatusClientClosedRequest is what a request whose client hung up before
+// its answer counts as (nginx's 499).
+const StatusClientClosedRequest = 499
 
 // StatusOf maps a fault kind to its HTTP status.
 func StatusOf(k fault.Kind) int {
@@ -65,6 +70,14 @@ func StatusOf(k fault.Kind) int {
 // as an internal error.
 func (s *Server) Fail(c *gin.Context, err error) {
 	fe, ok := s.AsFault(err)
+	if !ok && errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+		// The client hung up (a phone that gave up on a slow answer): nobody
+		// reads this answer, and it is no server fault. 499 is nginx's code
+		// for it, so the metrics and the log do not count it as a 500.
+		s.Log.Info("client closed the request", "method", c.Request.Method, "path", c.Request.URL.Path)
+		c.AbortWithStatus(StatusClientClosedRequest)
+		return
+	}
 	if !ok {
 		s.Log.Error("request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 		WriteError(c, http.StatusInternalServerError, string(fault.Internal), "the server could not complete the request; the details are in its log")

@@ -112,7 +112,7 @@ func (h *Firmware) upload(c *gin.Context) {
 	c.JSON(status, img)
 }
 
-// receive reads a multipart image upload, part by part, and commits the
+// Receive reads a multipart image upload, part by part, and commits the
 // image to the catalog: the one path of the API's and the console's
 // imports. It returns the fields it read (for a form to show again).
 // csrf, when set (the console), takes the csrf_token field, which must come

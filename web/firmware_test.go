@@ -25,7 +25,6 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
-	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // firmwareTestProv stands in for provisioning's /prov/ routes: it hands
@@ -218,14 +217,14 @@ func TestFirmwareUploadAPI(t *testing.T) {
 			part.Write(bytes.Repeat([]byte("x"), 4<<20))
 			mw.Close()
 			total := buf.Len()
-			body := &webtest.CountingReader{R: &buf}
+			body := &countingReader{r: &buf}
 			req := httptest.NewRequest("POST", "/api/v1/firmware", body)
 			req.Header.Set("Content-Type", mw.FormDataContentType())
 			req.Header.Set("Authorization", "Bearer "+token)
 			rec := httptest.NewRecorder()
 			web.FirmwareServer(fw).Handler().ServeHTTP(rec, req)
-			if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"field":"revision"`) || body.N > 64<<10 {
-				t.Fatalf("answered %d %s after reading %d of %d bytes", rec.Code, rec.Body, body.N, total)
+			if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"field":"revision"`) || body.n > 64<<10 {
+				t.Fatalf("answered %d %s after reading %d of %d bytes", rec.Code, rec.Body, body.n, total)
 			}
 		})
 		t.Run("a field after the file is refused, naming it", func(t *testing.T) {
@@ -548,4 +547,16 @@ func TestFirmwareEndToEnd(t *testing.T) {
 			}
 		})
 	})
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }

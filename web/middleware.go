@@ -51,9 +51,8 @@ func (s *Server) observe() gin.HandlerFunc {
 	}
 }
 
-// requestLog counts requests for /metrics and logs them; the gin middleware
-// and the phone lane (phonelane.go) both report through it, so a poll is
-// counted alike whichever answered it.
+// requestLog counts requests for /metrics and logs them (the gin
+// middleware reports through it).
 type requestLog struct {
 	log      *slog.Logger
 	requests *prometheus.CounterVec

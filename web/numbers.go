@@ -349,7 +349,7 @@ func (h *numbersAPI) deleteService(c *gin.Context) {
 	h.answer(c, http.StatusNoContent, nil, h.tn.DeleteService(c.Request.Context(), id))
 }
 
-// parseFirmOrderDate reads a firm order date: RFC 3339, or a plain date
+// ParseFirmOrderDate reads a firm order date: RFC 3339, or a plain date
 // (midnight UTC).
 func ParseFirmOrderDate(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)

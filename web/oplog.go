@@ -20,7 +20,7 @@ const (
 	ResultDeclined = "declined"
 )
 
-// logSignIn logs one sign-in attempt's outcome as event; a refusal that is
+// LogSignIn logs one sign-in attempt's outcome as event; a refusal that is
 // a lockout (the guess budgets ran out) is logged again as signin.lockout,
 // so that an operator can look for lockouts alone.
 func (s *Server) LogSignIn(c *gin.Context, event string, err error, who ...any) {

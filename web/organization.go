@@ -41,7 +41,7 @@ func mountOrganization(a *gin.RouterGroup, s *Server, tn *tenant.Service) {
 	})
 }
 
-// organizationName is the name the people's pages show: the organisation's,
+// OrganizationName is the name the people's pages show: the organisation's,
 // or "deskprov" while it has none (or the store cannot say).
 func OrganizationName(c *gin.Context, tn *tenant.Service) string {
 	if tn != nil {

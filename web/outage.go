@@ -8,7 +8,7 @@ import (
 	"github.com/deskprov/deskprov/store"
 )
 
-// asFault returns err's fault. An error that means the store does not answer
+// AsFault returns err's fault. An error that means the store does not answer
 // (store.IsUnavailable) becomes fault.Unavailable with store.RetryAfter, so
 // that during a database outage phones and admins get 503 with Retry-After,
 // and back off, instead of a 500 that says the server is broken.

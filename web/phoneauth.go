@@ -54,7 +54,7 @@ func phoneAuthErr(c *gin.Context) error {
 	return err
 }
 
-// challengePhoneAfter adds the phone challenges to a 401 of a request that
+// ChallengePhoneAfter adds the phone challenges to a 401 of a request that
 // PhoneAuthenticated refused, stale when only its Digest nonce was: every
 // 401 that a phone's credentials would have turned must tell the phone how
 // to send them, or a phone on plain HTTP (Digest) has no nonce to answer.
@@ -62,7 +62,7 @@ func (s *Server) ChallengePhoneAfter(c *gin.Context) {
 	s.ChallengePhone(c, phoneid.IsStale(phoneAuthErr(c)))
 }
 
-// challengePhone adds the WWW-Authenticate challenges of a phone 401.
+// ChallengePhone adds the WWW-Authenticate challenges of a phone 401.
 func (s *Server) ChallengePhone(c *gin.Context, stale bool) {
 	if s.Phones == nil {
 		return

@@ -54,7 +54,7 @@ func acCredentialRows(body []byte) bool {
 	return bytes.Contains(body, []byte("provisioning/configuration/username")) || bytes.Contains(body, []byte("provisioning/configuration/password"))
 }
 
-// acServer serves a fresh server on db (through the phone lane) whose
+// acServer serves a fresh server on db whose
 // provisioning gives credentials to the families listed.
 func acServer(t *testing.T, db *gorm.DB, families ...string) (string, *web.Server, *pollRecorder) {
 	t.Helper()

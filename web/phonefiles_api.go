@@ -19,7 +19,7 @@ func PhoneFiles(svc *phonefiles.Service) Module { return phoneFilesModule{svc: s
 
 type phoneFilesModule struct{ svc *phonefiles.Service }
 
-// maxPhoneFileBody caps an upload's whole multipart body: the file and a
+// MaxPhoneFileBody caps an upload's whole multipart body: the file and a
 // few short fields.
 func MaxPhoneFileBody(svc *phonefiles.Service) int64 { return svc.MaxFile + 64<<10 }
 
@@ -105,7 +105,7 @@ func (h *phoneFilesAPI) addFile(c *gin.Context) {
 	c.JSON(status, f)
 }
 
-// addPhoneFile reads a multipart upload (the API's and the console's) and
+// AddPhoneFile reads a multipart upload (the API's and the console's) and
 // stores it. The body is capped before anything is parsed.
 func AddPhoneFile(c *gin.Context, svc *phonefiles.Service) (phonefiles.File, bool, error) {
 	if c.Request.ContentLength > MaxPhoneFileBody(svc) {
@@ -152,7 +152,7 @@ func (h *phoneFilesAPI) removeFile(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// readPEMPart reads the console's certificate upload (a file part) under
+// ReadPEMPart reads the console's certificate upload (a file part) under
 // phonefiles.MaxPEM.
 func ReadPEMPart(c *gin.Context) ([]byte, error) {
 	fh, err := c.FormFile("file")

@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -38,14 +37,12 @@ func (m siteByIP) SiteFor(_ context.Context, ip string) (provisioning.Site, bool
 	return provisioning.Site{Name: name}, ok, nil
 }
 
-// phoneFilesEnv is a server as serve builds it (phone lane in front), with
-// the phone files wired, a plain net/http listener on the same handler to
-// compare with, and an admin token.
+// phoneFilesEnv is a server as serve builds it, with the phone files wired,
+// and an admin token.
 type phoneFilesEnv struct {
-	lane, plain, token string
-	lanes              *phone.Lane
-	files              *phonefiles.Service
-	prov               *provisioning.Service
+	base, token string
+	files       *phonefiles.Service
+	prov        *provisioning.Service
 }
 
 const (
@@ -88,10 +85,7 @@ func phoneFilesTestServer(t *testing.T, db *gorm.DB, sites provisioning.Sites) p
 	if err != nil {
 		t.Fatal(err)
 	}
-	lanes, base := laneTestListen(t, s)
-	plain := httptest.NewServer(s.Handler())
-	t.Cleanup(plain.Close)
-	return phoneFilesEnv{lane: base, plain: plain.URL, token: tok, lanes: lanes, files: files, prov: prov}
+	return phoneFilesEnv{base: provTestListen(t, s), token: tok, files: files, prov: prov}
 }
 
 // upload sends a shared file as the CLI and console do (multipart).
@@ -105,7 +99,7 @@ func (e phoneFilesEnv) upload(t *testing.T, authz, path, vendor, site string, bo
 	part, _ := mw.CreateFormFile("file", "upload.bin")
 	part.Write(body)
 	mw.Close()
-	req, _ := http.NewRequest("POST", e.plain+"/api/v1/phonefiles", &b)
+	req, _ := http.NewRequest("POST", e.base+"/api/v1/phonefiles", &b)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	if authz != "" {
 		req.Header.Set("Authorization", authz)
@@ -122,7 +116,7 @@ func (e phoneFilesEnv) upload(t *testing.T, authz, path, vendor, site string, bo
 func (e phoneFilesEnv) addCA(t *testing.T, name string, pem []byte) phonefiles.CACertView {
 	t.Helper()
 	body, _ := json.Marshal(web.CACertInput{Name: name, PEM: string(pem)})
-	code, out := enrolmentCall(t, e.plain, "Bearer "+e.token, "POST", "/api/v1/cacerts", string(body))
+	code, out := enrolmentCall(t, e.base, "Bearer "+e.token, "POST", "/api/v1/cacerts", string(body))
 	if code != http.StatusCreated {
 		t.Fatalf("add CA: %d %s", code, out)
 	}
@@ -139,7 +133,7 @@ func (e phoneFilesEnv) addCA(t *testing.T, name string, pem []byte) phonefiles.C
 func TestPhoneFilesAPIRefusesEveryoneButAnAdmin(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := phoneFilesTestServer(t, db, nil)
-		cred := provEnrol(t, e.lane, "deskprov-0004f2a1b2c3.cfg", pfPolycomUA)
+		cred := provEnrol(t, e.base, "deskprov-0004f2a1b2c3.cfg", pfPolycomUA)
 		ca := testcert.CA(t, "Corp Root")
 		caBody, _ := json.Marshal(web.CACertInput{Name: "x", PEM: string(ca.PEM)})
 		callers := map[string]string{
@@ -153,7 +147,7 @@ func TestPhoneFilesAPIRefusesEveryoneButAnAdmin(t *testing.T) {
 				{"GET", "/api/v1/cacerts", ""}, {"POST", "/api/v1/cacerts", string(caBody)}, {"DELETE", "/api/v1/cacerts/x", ""},
 				{"GET", "/api/v1/phonefiles", ""}, {"DELETE", "/api/v1/phonefiles/1", ""},
 			} {
-				if code, body := enrolmentCall(t, e.plain, authz, call.method, call.path, call.body); code != http.StatusUnauthorized {
+				if code, body := enrolmentCall(t, e.base, authz, call.method, call.path, call.body); code != http.StatusUnauthorized {
 					t.Errorf("%s: %s %s answered %d %s", who, call.method, call.path, code, body)
 				}
 			}
@@ -167,24 +161,24 @@ func TestPhoneFilesAPIRefusesEveryoneButAnAdmin(t *testing.T) {
 		if files, _ := e.files.Files(context.Background()); len(files) != 0 {
 			t.Fatalf("a refused call stored %v", files)
 		}
-		if code, _ := enrolmentCall(t, e.plain, "Bearer "+e.token, "GET", "/api/v1/phonefiles", ""); code != 200 {
+		if code, _ := enrolmentCall(t, e.base, "Bearer "+e.token, "GET", "/api/v1/phonefiles", ""); code != 200 {
 			t.Fatalf("the admin is refused too: %d", code)
 		}
 	})
 }
 
-// TestPhonesFetchSharedFilesAndCACertificates plays phones through the
-// phone lane, as serve runs: a subpath deskprov does not hold is a 404
+// TestPhonesFetchSharedFilesAndCACertificates plays phones over HTTP, as
+// serve runs: a subpath deskprov does not hold is a 404
 // (it was a 400), what an admin uploaded is served to the family and site
 // it is for, and CA certificates to anyone.
 func TestPhonesFetchSharedFilesAndCACertificates(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := phoneFilesTestServer(t, db, siteByIP{"127.0.0.1": "HQ"})
 		admin := "Bearer " + e.token
-		cred := provEnrol(t, e.lane, "deskprov-0004f2a1b2c3.cfg", pfPolycomUA)
+		cred := provEnrol(t, e.base, "deskprov-0004f2a1b2c3.cfg", pfPolycomUA)
 		get := func(path, ua string, hdr map[string]string) provTestAnswer {
 			t.Helper()
-			return provTestDo(t, "GET", e.lane+"/prov/"+path, ua, nil, hdr)
+			return provTestDo(t, "GET", e.base+"/prov/"+path, ua, nil, hdr)
 		}
 
 		t.Run("a subpath deskprov does not hold is a plain 404, a bad one a 400", func(t *testing.T) {
@@ -214,7 +208,7 @@ func TestPhonesFetchSharedFilesAndCACertificates(t *testing.T) {
 			if r := get(pfDict, pfPolycomUA, map[string]string{"Range": "bytes=0-4"}); r.status != 206 || string(r.body) != "<?xml" {
 				t.Fatalf("Range: %d %q", r.status, r.body)
 			}
-			if r := provTestDo(t, "HEAD", e.lane+"/prov/"+pfDict, pfPolycomUA, nil, nil); r.status != 200 || len(r.body) != 0 {
+			if r := provTestDo(t, "HEAD", e.base+"/prov/"+pfDict, pfPolycomUA, nil, nil); r.status != 200 || len(r.body) != 0 {
 				t.Fatalf("HEAD: %d", r.status)
 			}
 		})
@@ -244,7 +238,7 @@ func TestPhonesFetchSharedFilesAndCACertificates(t *testing.T) {
 			if code, body := e.upload(t, admin, "backgrounds/huge.jpg", "", "", bytes.Repeat([]byte{1}, phonefiles.DefaultMaxFile+1)); code != http.StatusRequestEntityTooLarge {
 				t.Fatalf("over the cap: %d %s", code, body)
 			}
-			req, _ := http.NewRequest("POST", e.plain+"/api/v1/phonefiles", strings.NewReader(`{"path":"a.xml"}`))
+			req, _ := http.NewRequest("POST", e.base+"/api/v1/phonefiles", strings.NewReader(`{"path":"a.xml"}`))
 			req.Header.Set("Authorization", admin)
 			req.Header.Set("Content-Type", "application/json")
 			res, err := http.DefaultClient.Do(req)
@@ -296,23 +290,23 @@ func TestPhonesFetchSharedFilesAndCACertificates(t *testing.T) {
 			if a := get("deskprov-ca-0000000000000000.pem", pfPolycomUA, nil); a.status != 404 {
 				t.Fatalf("an unknown one: %d", a.status)
 			}
-			if a := provTestDo(t, "PUT", e.lane+"/prov/"+v.FileName, pfPolycomUA, strings.NewReader("x"), nil); a.status != http.StatusMethodNotAllowed {
+			if a := provTestDo(t, "PUT", e.base+"/prov/"+v.FileName, pfPolycomUA, strings.NewReader("x"), nil); a.status != http.StatusMethodNotAllowed {
 				t.Fatalf("PUT: %d", a.status)
 			}
 		})
 		t.Run("the admin lists and removes them, and phones stop getting them", func(t *testing.T) {
-			code, body := enrolmentCall(t, e.plain, admin, "GET", "/api/v1/cacerts", "")
+			code, body := enrolmentCall(t, e.base, admin, "GET", "/api/v1/cacerts", "")
 			if code != 200 || !strings.Contains(body, v.Fingerprint) || !strings.Contains(body, `"notAfter"`) {
 				t.Fatalf("list: %d %s", code, body)
 			}
-			if code, body := enrolmentCall(t, e.plain, admin, "DELETE", "/api/v1/cacerts/"+v.Fingerprint[:12], ""); code != 204 {
+			if code, body := enrolmentCall(t, e.base, admin, "DELETE", "/api/v1/cacerts/"+v.Fingerprint[:12], ""); code != 204 {
 				t.Fatalf("delete: %d %s", code, body)
 			}
 			if a := get(v.FileName, pfPolycomUA, nil); a.status != 404 {
 				t.Fatalf("after removal: %d", a.status)
 			}
 			var files []phonefiles.FileView
-			_, body = enrolmentCall(t, e.plain, admin, "GET", "/api/v1/phonefiles", "")
+			_, body = enrolmentCall(t, e.base, admin, "GET", "/api/v1/phonefiles", "")
 			json.Unmarshal([]byte(body), &files)
 			var id uint
 			for _, f := range files {
@@ -320,7 +314,7 @@ func TestPhonesFetchSharedFilesAndCACertificates(t *testing.T) {
 					id = f.ID
 				}
 			}
-			if code, body := enrolmentCall(t, e.plain, admin, "DELETE", "/api/v1/phonefiles/"+itoa(id), ""); code != 204 {
+			if code, body := enrolmentCall(t, e.base, admin, "DELETE", "/api/v1/phonefiles/"+itoa(id), ""); code != 204 {
 				t.Fatalf("delete file %d: %d %s", id, code, body)
 			}
 			if a := get(pfDict, pfPolycomUA, nil); a.status != 404 {
@@ -333,57 +327,4 @@ func TestPhonesFetchSharedFilesAndCACertificates(t *testing.T) {
 func itoa(n uint) string {
 	b, _ := json.Marshal(n)
 	return string(b)
-}
-
-// TestPhoneLaneHandsSharedFilesToNetHTTP: the lane answers optional names
-// with a plain 404 itself, so it must hand over a name an admin's file
-// stands in for, and a subpath or CA file, getting the same bytes as
-// net/http.
-func TestPhoneLaneHandsSharedFilesToNetHTTP(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		e := phoneFilesTestServer(t, db, nil)
-		admin := "Bearer " + e.token
-		for _, f := range []struct{ path, vendor, body string }{
-			{"000000000000-directory.xml", "polycom", "<directory/>"}, {pfDict, "polycom", "<dictionary/>"}, {"lang/T46S-T54W/004.GUI.French.lang", "yealink", "fr"},
-		} {
-			if code, body := e.upload(t, admin, f.path, f.vendor, "", []byte(f.body)); code != 201 {
-				t.Fatalf("upload %s: %d %s", f.path, code, body)
-			}
-		}
-		ca := e.addCA(t, "", testcert.CA(t, "Corp Root").PEM)
-		req := func(method, path, ua string) string {
-			return method + " /prov/" + path + " HTTP/1.1\r\nHost: prov.test\r\nUser-Agent: " + ua + "\r\n\r\n"
-		}
-		for _, tc := range []struct {
-			name, raw string
-			method    string
-			byLane    int64
-			status    string
-		}{
-			{"an optional name an admin's file stands in for", req("GET", "000000000000-directory.xml", pfPolycomUA), "GET", 0, "200 OK"},
-			{"the same name for a family it is not for", req("GET", "000000000000-directory.xml", pfYealinkUA), "GET", 0, "404 Not Found"},
-			{"a Polycom dictionary", req("GET", pfDict, pfPolycomUA), "GET", 0, "200 OK"},
-			{"a Yealink language file", req("GET", "lang/T46S-T54W/004.GUI.French.lang", pfYealinkUA), "GET", 0, "200 OK"},
-			{"HEAD of a Yealink language file", req("HEAD", "lang/T46S-T54W/004.GUI.French.lang", pfYealinkUA), "HEAD", 0, "200 OK"},
-			{"a subpath nobody uploaded", req("GET", "SoundPointIPLocalization/English_United_States/SoundPointIP-dictionary.xml", pfPolycomUA), "GET", 0, "404 Not Found"},
-			{"a CA certificate", req("GET", ca.FileName, pfYealinkUA), "GET", 0, "200 OK"},
-			{"an optional name nobody uploaded", req("GET", "0004f2a1b2c3-license.cfg", pfPolycomUA), "GET", 1, "404 Not Found"},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				before := e.lanes.Answered()
-				viaLane := laneExchange(t, strings.TrimPrefix(e.lane, "http://"), tc.raw, []string{tc.method})
-				byLane := e.lanes.Answered() - before
-				viaPlain := laneExchange(t, strings.TrimPrefix(e.plain, "http://"), tc.raw, []string{tc.method})
-				if viaLane != viaPlain {
-					t.Fatalf("the lane answered\n%q\nnet/http answers\n%q", viaLane, viaPlain)
-				}
-				if !strings.HasPrefix(viaLane, "HTTP/1.1 "+tc.status+"\r\n") {
-					t.Fatalf("got %q, want %s", viaLane, tc.status)
-				}
-				if byLane != tc.byLane {
-					t.Fatalf("the lane answered %d itself, want %d", byLane, tc.byLane)
-				}
-			})
-		}
-	})
 }

@@ -74,12 +74,12 @@ func provTestNew(t *testing.T, db *gorm.DB) (*web.Server, string, *provisioning.
 	return s, tok, prov
 }
 
-// provTestListen serves s as deskprov serve does: through the phone lane,
-// so every test here polls it too.
+// provTestListen serves s on a loopback port, as deskprov serve does.
 func provTestListen(t *testing.T, s *web.Server) string {
 	t.Helper()
-	_, base := laneTestListen(t, s)
-	return base
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 type provTestAnswer struct {
@@ -398,6 +398,11 @@ func provTestFWDevice(d provisioning.Device) firmware.Device {
 
 func (f provTestFirmware) Decide(ctx context.Context, d provisioning.Device, p policy.Settings) (provisioning.Decision, error) {
 	x, err := f.s.Decide(ctx, provTestFWDevice(d), p)
+	return provisioning.Decision{Offer: x.Offer, Reason: x.Reason, Version: x.Version, FileName: x.FileName, SHA256: x.SHA256, Size: x.Size}, err
+}
+
+func (f provTestFirmware) DecideAt(ctx context.Context, d provisioning.Device, p policy.Settings, gen int64) (provisioning.Decision, error) {
+	x, err := f.s.DecideAt(ctx, provTestFWDevice(d), p, gen)
 	return provisioning.Decision{Offer: x.Offer, Reason: x.Reason, Version: x.Version, FileName: x.FileName, SHA256: x.SHA256, Size: x.Size}, err
 }
 

@@ -267,6 +267,18 @@ var leastRole = map[string]tenant.Role{
 	"POST /admin/emergencyaddresses/:id/delete":                     admin,
 	"POST /admin/emergencyaddresses/:id/locations":                  admin,
 	"POST /admin/emergencyaddresses/:id/locations/:location/delete": admin,
+	// The Voice changes that were API/CLI-only (console_voice_changes.go).
+	"GET /admin/numbers/availability":             reader,
+	"GET /admin/numbers/pool":                     reader,
+	"POST /admin/numbers/pool":                    admin,
+	"GET /admin/numbers/:number":                  reader,
+	"POST /admin/numbers/:number/service":         admin,
+	"POST /admin/numbers/:number/move":            admin,
+	"POST /admin/numbers/:number/confirmcapacity": admin,
+	"GET /admin/voiceservices/:id":                reader,
+	"POST /admin/voiceservices/:id/defaults":      admin,
+	"GET /admin/emergencyaddresses/:id":           reader,
+	"POST /admin/emergencyaddresses/:id":          admin,
 }
 
 // Short names for the table.
@@ -288,7 +300,7 @@ func RoleOf(c *gin.Context) tenant.Role {
 	return role
 }
 
-// allowedRole reports whether the signed-in admin (whose role the auth
+// AllowedRole reports whether the signed-in admin (whose role the auth
 // middleware put in c) may call the route c matched, and the least role it
 // needs ("" when the route has no entry, which nobody may call).
 func AllowedRole(c *gin.Context) (tenant.Role, bool) {
@@ -302,7 +314,7 @@ func AllowedRole(c *gin.Context) (tenant.Role, bool) {
 	return least, RoleOf(c).Allows(least)
 }
 
-// roleRefusal is the message for an admin whose role is too small.
+// RoleRefusal is the message for an admin whose role is too small.
 func RoleRefusal(c *gin.Context, least tenant.Role) string {
 	if least == "" {
 		return "no role may call " + c.Request.Method + " " + c.FullPath() + " yet: it is missing from the role table (web/roles.go)"

@@ -15,10 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
-
-	"github.com/deskprov/deskprov/provisioning"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,11 +88,6 @@ type Server struct {
 	engine   *gin.Engine
 	auth     *adminAuth
 	requests *requestLog
-	// laneFiles is the provisioning service whose files the phone lane
-	// (web/phone) answers itself; nil when provisioning is not mounted.
-	laneFiles *provisioning.Service
-	// laneAnswers counts the requests phone lanes answered themselves.
-	laneAnswers atomic.Int64
 	// ownLimit holds the routes exempt from MaxBody (bodylimit.go).
 	ownLimit map[string]bool
 	// outage keeps a store outage to a log line a minute (outage.go).
@@ -139,10 +131,6 @@ func New(d Deps, modules ...Module) (*Server, error) {
 	s.auth = auth
 	s.engine.HandleMethodNotAllowed = true
 	s.requests = newRequestLog(s.Registry, s.Log)
-	s.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "deskprov_phone_lane_answers_total",
-		Help: "Phone polls answered by the phone lane itself (the rest of deskprov_http_requests_total went through net/http and gin).",
-	}, func() float64 { return float64(s.laneAnswers.Load()) }))
 	s.engine.Use(s.recoverJSON(), s.observe(), s.guardRequest())
 	s.engine.NoRoute(func(c *gin.Context) {
 		if browserPath(c) {
@@ -161,27 +149,6 @@ func New(d Deps, modules ...Module) (*Server, error) {
 	}
 	r.Admin.GET("/openapi.json", s.serveOpenAPI)
 	return s, nil
-}
-
-// SetLaneFiles is called by the provisioning module: the phone lane answers
-// svc's phone files itself.
-func (s *Server) SetLaneFiles(svc *provisioning.Service) { s.laneFiles = svc }
-
-// LaneFiles is the provisioning service the phone lane answers for, nil when
-// provisioning is not mounted.
-func (s *Server) LaneFiles() *provisioning.Service { return s.laneFiles }
-
-// CountLaneAnswer counts a request a phone lane answered itself
-// (deskprov_phone_lane_answers_total).
-func (s *Server) CountLaneAnswer() { s.laneAnswers.Add(1) }
-
-// LaneAnswers is how many requests the phone lanes have answered themselves.
-func (s *Server) LaneAnswers() int64 { return s.laneAnswers.Load() }
-
-// RequestDone logs and counts a request answered outside gin (the phone
-// lane) as the middleware does those gin answers.
-func (s *Server) RequestDone(ctx context.Context, method, route string, status int, start time.Time, where func() (path, client string)) {
-	s.requests.done(ctx, method, route, status, start, where)
 }
 
 // SetFleetHome makes h the console's home page (/admin): the fleet

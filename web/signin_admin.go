@@ -31,6 +31,9 @@ func (h *signinAdmin) Mount(r *Routes) {
 }
 
 func (h *signinAdmin) sessions(c *gin.Context) {
+	if h.pagedSessions(c) {
+		return
+	}
 	ss, err := h.svc.Sessions(c.Request.Context(), c.Query("upn"))
 	if err != nil {
 		h.s.Fail(c, err)

@@ -36,7 +36,7 @@ import (
 // and a sign-in take-over ask for, and an admin's revocation ending that proof.
 
 // trustEnv is a served instance wired as deskprov serve wires it: one phoneid
-// service behind /prov/ (through the phone lane), Server.PhoneAuthenticated,
+// service behind /prov/, Server.PhoneAuthenticated,
 // and the enrolment admin API; real tenant and sign-in services behind
 // /oauth2/ and BToE.
 type trustEnv struct {

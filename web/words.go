@@ -66,7 +66,7 @@ func (apiWords) Fix(f fault.Fix) string {
 	return fault.Neutral.Fix(f)
 }
 
-// consoleWords: the controls the console's pages offer. An action the
+// ConsoleWords: the controls the console's pages offer. An action the
 // console has no page for is said as the API says it, which is where an
 // admin does it.
 type ConsoleWords struct{}

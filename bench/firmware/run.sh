@@ -7,6 +7,8 @@
 # With DB set, deskprov keeps the image in that PostgreSQL (--blob-store db,
 # the default there) and serves it from its local cache: give it an empty
 # schema of its own (…?search_path=bench_fw).
+# DEBUG_LISTEN=127.0.0.1:6060 has deskprov serve pprof there while it runs;
+# DESKPROV_BIN=/path/deskprov uses a prebuilt binary instead of building.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DUR=${1:-8s}
@@ -20,7 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$WORK/deskprov" ./cmd/deskprov
+if [ -n "${DESKPROV_BIN:-}" ]; then cp "$DESKPROV_BIN" "$WORK/deskprov"; else go build -o "$WORK/deskprov" ./cmd/deskprov; fi
 go build -o "$WORK/load" ./bench/firmware/load
 IMG=T46-28.83.0.120.rom
 head -c 104857600 /dev/urandom >"$WORK/$IMG"
@@ -31,7 +33,7 @@ if [ -n "${DB:-}" ]; then
 	head -c 32 /dev/urandom >"$WORK/bench.key"
 	STORE=(--db "$DB" --secret-key-file "$WORK/bench.key")
 fi
-DESKPROV_ADMIN_PASSWORD=bench-password "$WORK/deskprov" serve --listen 127.0.0.1:$DPORT \
+DESKPROV_ADMIN_PASSWORD=bench-password "$WORK/deskprov" serve ${DEBUG_LISTEN:+--debug-listen $DEBUG_LISTEN} --listen 127.0.0.1:$DPORT \
 	--data-dir "$WORK/data" --log-level warn --firmware-max-downloads 256 --phone-credentials none "${STORE[@]}" >"$WORK/serve.log" 2>&1 &
 DPID=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$DPORT/healthz >/dev/null && break; sleep 0.2; done

@@ -783,6 +783,13 @@ func (f firmwareForProvisioning) Decide(ctx context.Context, d provisioning.Devi
 	return provisioning.Decision(dec), err
 }
 
+// DecideAt is Decide with the rules read once per config generation
+// (provisioning.FirmwareAt).
+func (f firmwareForProvisioning) DecideAt(ctx context.Context, d provisioning.Device, pol policy.Settings, gen int64) (provisioning.Decision, error) {
+	dec, err := f.s.DecideAt(ctx, firmwareDevice(d), pol, gen)
+	return provisioning.Decision(dec), err
+}
+
 func (f firmwareForProvisioning) Poll(ctx context.Context, d provisioning.Device) error {
 	return f.s.Poll(ctx, firmwareDevice(d))
 }

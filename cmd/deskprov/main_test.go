@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -281,49 +280,55 @@ func TestSecondServerOnOneSQLiteFileIsRefused(t *testing.T) {
 	}
 }
 
-// TestServeAnswersRepeatedPollsOnThePhoneLane: by default serve answers
-// phone polls on the phone lane, and --phone-lane=false sends them through
-// net/http; the phone gets the same file either way.
-func TestServeAnswersRepeatedPollsOnThePhoneLane(t *testing.T) {
-	for _, on := range []bool{true, false} {
-		t.Run(fmt.Sprintf("--phone-lane=%v", on), func(t *testing.T) {
-			base := startServeWith(t, func(o *serveOptions) { o.NoPhoneLane = !on })
-			var etags []string
-			// The first poll issues the phone its credentials; the next
-			// meets a 401 and answers its Digest challenge; the one after
-			// answers at once, as phones reuse the nonce.
-			phone := phoneclient.New(nil, "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26")
-			for range 4 {
-				// A connection of its own per poll, as phones an hour apart.
-				phone.Client = &http.Client{Transport: &http.Transport{}}
-				status, h, body, err := phone.Do(context.Background(), "GET", base+"/prov/0015654c4c26.cfg", nil, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if status != 200 || !strings.HasPrefix(string(body), "#!version:1.0.0.1\n") {
-					t.Fatalf("poll: %d %q", status, body)
-				}
-				etags = append(etags, h.Get("ETag"))
-			}
-			if phone.Credential().User == "" || etags[1] == "" || etags[1] == etags[0] || etags[2] != etags[1] || etags[3] != etags[1] {
-				t.Fatalf("ETags %q", etags)
-			}
-			resp, err := http.Get(base + "/metrics")
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			want := "deskprov_phone_lane_answers_total 0\n"
-			if on {
-				// The answer to the challenge goes on the connection the
-				// 401 came on, which net/http keeps: 3 of 4 on the lane.
-				want = "deskprov_phone_lane_answers_total 3\n"
-			}
-			if !strings.Contains(string(m), want) || !strings.Contains(string(m), `deskprov_http_requests_total{method="GET",route="/prov/*name",status="200"} 4`) ||
-				!strings.Contains(string(m), `deskprov_http_requests_total{method="GET",route="/prov/*name",status="401"} 1`) {
-				t.Fatalf("metrics lack %q or the 4 polls and one challenge:\n%s", want, m)
-			}
-		})
+// TestServeAnswersRepeatedPolls: a phone polling on a new connection each
+// time gets the same file every time, one challenge included.
+func TestServeAnswersRepeatedPolls(t *testing.T) {
+	base := startServeWith(t, func(o *serveOptions) {})
+	var etags []string
+	// The first poll issues the phone its credentials; the next meets a
+	// 401 and answers its Digest challenge; the one after answers at once,
+	// as phones reuse the nonce.
+	phone := phoneclient.New(nil, "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26")
+	for range 4 {
+		// A connection of its own per poll, as phones an hour apart.
+		phone.Client = &http.Client{Transport: &http.Transport{}}
+		status, h, body, err := phone.Do(context.Background(), "GET", base+"/prov/0015654c4c26.cfg", nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status != 200 || !strings.HasPrefix(string(body), "#!version:1.0.0.1\n") {
+			t.Fatalf("poll: %d %q", status, body)
+		}
+		etags = append(etags, h.Get("ETag"))
+	}
+	if phone.Credential().User == "" || etags[1] == "" || etags[1] == etags[0] || etags[2] != etags[1] || etags[3] != etags[1] {
+		t.Fatalf("ETags %q", etags)
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(m), `deskprov_http_requests_total{method="GET",route="/prov/*name",status="200"} 4`) ||
+		!strings.Contains(string(m), `deskprov_http_requests_total{method="GET",route="/prov/*name",status="401"} 1`) {
+		t.Fatalf("metrics lack the 4 polls and one challenge:\n%s", m)
+	}
+}
+
+// TestServeStillAcceptsPhoneLane: --phone-lane named the phone lane, since
+// removed; a command line that gives it keeps working, with a deprecation
+// notice.
+func TestServeStillAcceptsPhoneLane(t *testing.T) {
+	serve, _, err := rootCmd.Find([]string{"serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := serve.Flags().Lookup("phone-lane")
+	if f == nil || f.Deprecated == "" {
+		t.Fatalf("serve's --phone-lane: %+v, want a deprecated flag", f)
+	}
+	if err := serve.Flags().Parse([]string{"--phone-lane=false"}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -19,11 +19,12 @@ import (
 	"github.com/deskprov/deskprov/site"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/tlsticket"
 )
 
 // migrations are every package's Migrate, in the order serve has always run
 // them (store's own tables come first, in store.MigrateAll).
-var migrations = []func(*gorm.DB) error{tenant.Migrate, policy.Migrate, provisioning.Migrate, site.Migrate, phonefiles.Migrate, firmware.Migrate, signin.Migrate, phoneid.Migrate, settings.Migrate, blob.Migrate}
+var migrations = []func(*gorm.DB) error{tenant.Migrate, policy.Migrate, provisioning.Migrate, site.Migrate, phonefiles.Migrate, firmware.Migrate, signin.Migrate, phoneid.Migrate, settings.Migrate, blob.Migrate, tlsticket.Migrate}
 
 // migrateStore brings the schema up to this build's, one instance at a time
 // (store.MigrateAll), and refuses a schema a newer deskprov wrote.

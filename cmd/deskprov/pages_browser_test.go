@@ -30,6 +30,10 @@ var pageSamples = map[string]string{
 	":mac":      "0004f2000042",
 	":upn":      "amosm@contoso.com",
 	":sku":      "PhoneSystem",
+	// The Voice pages' objects, made by voicePageObjects: an assigned
+	// number, the address HQ and the call queue (each the first, id 1).
+	":number": "+14255550100",
+	":id":     "1",
 }
 
 // notPages are the console's GET routes that answer a file, not a page.

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -35,7 +36,6 @@ import (
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
-	"github.com/deskprov/deskprov/web/phone"
 )
 
 // serveOptions are deskprov serve's flags (each with a DESKPROV_* fallback).
@@ -67,9 +67,6 @@ type serveOptions struct {
 	ShutdownGrace time.Duration
 	// DebugListen, when set, serves Go's profiler (net/http/pprof) there.
 	DebugListen string
-	// NoPhoneLane sends every request through net/http (--phone-lane=false);
-	// by default the phone lane answers config polls beside it (plain HTTP).
-	NoPhoneLane bool
 	// SecretKeyFile holds the key that seals TOTP secrets at rest (32 bytes
 	// or 64 hex digits); required with PostgreSQL.
 	SecretKeyFile string
@@ -110,7 +107,7 @@ type serveOptions struct {
 
 func init() {
 	var o serveOptions
-	var phoneLane bool
+	var phoneLane bool // --phone-lane: accepted, does nothing (the lane is gone)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the deskprov server",
@@ -122,7 +119,6 @@ On first start with no admin account, "admin" is created with the password in
 DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.NoPhoneLane = !phoneLane
 			o.DataDirGiven = cmd.Flags().Changed("data-dir")
 			demoLogLevel(&o, cmd.Flags().Changed("log-level"))
 			o.Explicit = map[string]bool{}
@@ -152,7 +148,12 @@ DESKPROV_ADMIN_PASSWORD, or a random one printed once to the log.`,
 	f.DurationVar(&o.ShutdownGrace, "shutdown-grace", 20*time.Second, "on SIGTERM or Ctrl-C, how long to let requests in flight (firmware downloads) finish before cutting them; up to 1h, 0 means the default 20s")
 	f.StringVar(&o.DebugListen, "debug-listen", "", "serve Go's profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; never expose it")
 	f.StringVar(&o.SecretKeyFile, "secret-key-file", "", "file with the key that encrypts the secrets kept in the database (authenticator secrets, signing keys, provisioning server passwords): 32 random bytes or 64 hex digits (head -c 32 /dev/urandom > deskprov.key). Required with PostgreSQL, the same file on every server; with SQLite the default is secret.key in the data dir, created on first start. Recommended: a file outside the data directory, backed up apart from the database")
-	f.BoolVar(&phoneLane, "phone-lane", true, "answer phone config polls on the connection itself, handing everything else to the HTTP server (plain HTTP only; --phone-lane=false sends every request through net/http)")
+	// The phone lane was removed (issue 19): it answered plain-HTTP polls
+	// that arrived with credentials unasked, which phones polling over TLS,
+	// or answering a Digest challenge, never send. The flag stays accepted
+	// so a deployment's command line keeps working.
+	f.BoolVar(&phoneLane, "phone-lane", true, "no effect: the phone lane was removed")
+	f.MarkDeprecated("phone-lane", "the phone lane was removed; every request goes through net/http")
 	f.StringVar(&o.EnrollNetworks, "enroll-networks", "", "networks (CIDRs or addresses, comma-separated) from which a new phone is issued its provisioning credentials on first contact; empty allows any address")
 	f.StringVar(&o.PhoneCredentials, "phone-credentials", strings.Join(provisioning.DefaultPhoneCredentials, ","), "phone families given provisioning credentials, which they must then present: a comma-separated list of polycom, yealink, audiocodes, or none (audiocodes is off by default: its parameter names are unconfirmed, see docs/provisioning.md)")
 	f.StringSliceVar(&o.NTPServers, "ntp-server", []string{provisioning.DefaultNTPServer}, "NTP servers phones use where no site sets them: up to 4 host names or addresses (repeat or separate with commas)")
@@ -462,6 +463,12 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		debugLine = fmt.Sprintf("  profiling           http://%s/debug/pprof/ (keep it on loopback)\n", dl.Addr())
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	var tcfg *tls.Config
+	if o.TLSCert != "" {
+		if tcfg, err = serverTLS(ctx, a, o.TLSCert, o.TLSKey, log); err != nil {
+			return err
+		}
+	}
 	if a.btoe != nil {
 		hs.RegisterOnShutdown(a.btoe.Stop) // end BToE long polls and event streams
 	}
@@ -487,15 +494,10 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 	log.Info("deskprov started", "listen", ln.Addr().String(), "public_url", o.PublicURL, "store", string(a.engine))
 
 	serveOn, shutdown := hs.Serve, hs.Shutdown
-	switch {
-	case o.TLSCert != "":
-		serveOn = func(ln net.Listener) error { return hs.ServeTLS(ln, o.TLSCert, o.TLSKey) }
-	case !o.NoPhoneLane:
-		// Plain HTTP goes through the phone lane, which answers phone
-		// config polls itself and hands everything else to hs
-		// (web/phone/phonelane.go).
-		lane := phone.NewLane(srv, hs)
-		serveOn, shutdown = lane.Serve, lane.Shutdown
+	if o.TLSCert != "" {
+		// Not ServeTLS: it clones the config, and the clone would never
+		// see the session ticket keys rotated after the start.
+		serveOn = func(ln net.Listener) error { return hs.Serve(tls.NewListener(ln, tcfg)) }
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- serveOn(ln) }()

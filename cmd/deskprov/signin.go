@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -59,19 +61,32 @@ type phoneSessionView struct {
 func init() {
 	phone := &cobra.Command{Use: "signin", Short: "See who is signed in on which phone; sign out, reset phone-lock PINs, issue unlock codes"}
 
-	var upn string
+	var upn, search string
 	list := &cobra.Command{
 		Use:   "phones",
-		Short: "List signed-in phones (all, or one user's with --user)",
+		Short: "List signed-in phones (all, one user's with --user, or matching --search)",
 		Args:  cobra.NoArgs,
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
-			path := "/api/v1/phonesessions"
-			if upn != "" {
-				path += "?upn=" + url.QueryEscape(upn)
+			q := url.Values{}
+			for k, v := range map[string]string{"upn": upn, "q": search} {
+				if v != "" {
+					q.Set(k, v)
+				}
 			}
+			// The server pages the list in its store: read every page.
 			var ss []phoneSessionView
-			if err := c.do(http.MethodGet, path, nil, &ss); err != nil {
-				return err
+			q.Set("limit", strconv.Itoa(signin.MaxSessionPage))
+			for {
+				var page []phoneSessionView
+				if err := c.do(http.MethodGet, "/api/v1/phonesessions?"+q.Encode(), nil, &page); err != nil {
+					return err
+				}
+				ss = append(ss, page...)
+				if len(page) < signin.MaxSessionPage {
+					break
+				}
+				last := page[len(page)-1]
+				q.Set("after", strings.ToLower(last.UPN)+","+last.MAC)
 			}
 			return render(cmd, ss, func(w io.Writer) {
 				rows := make([][]string, len(ss))
@@ -92,6 +107,7 @@ func init() {
 		}),
 	}
 	list.Flags().StringVar(&upn, "user", "", "only this user's phones")
+	list.Flags().StringVar(&search, "search", "", "only sessions whose UPN or MAC (any spelling) contains this")
 
 	signOutUser := &cobra.Command{
 		Use:     "signout-user UPN",

@@ -45,6 +45,7 @@ func TestSignInCLI(t *testing.T) {
 	runSteps(t, []cliStep{
 		{"phones lists the signed-in phone", []string{"signin", "phones"}, "00908f123456", false},
 		{"phones filters by user", []string{"signin", "phones", "--user", "someone@contoso.com"}, "MAC", false},
+		{"phones searches part of a MAC in any spelling", []string{"signin", "phones", "--search", "8F-12:34"}, "00908f123456", false},
 		{"unlock-code gives 10 digits", []string{"signin", "unlock-code", "00-90-8f-12-34-56"}, "works once", false},
 		{"reset-pin clears the PIN", []string{"signin", "reset-pin", "00908f123456"}, "new one", false},
 		{"unlock-code for an empty phone says nobody is on it", []string{"signin", "unlock-code", "00908f000000"}, "nobody is signed in", true},

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,7 +40,12 @@ func consoleSessionRowOf(s signin.Session) consoleSessionRow {
 }
 
 type consoleSignInView struct {
-	UPN      string
+	UPN string
+	// Search, Next and Paged: the page of sessions (signin_sessions_page.go).
+	Search   string
+	Next     template.URL
+	First    template.URL
+	Paged    bool
 	Sessions []consoleSessionRow
 	CanHelp  bool
 	CanAdmin bool
@@ -68,13 +74,9 @@ func (dc *consoleDevices) sessions(c *gin.Context) {
 			flash = strings.Replace(msg, "%s", m, 1)
 		}
 	}
-	ss, err := dc.m.SignIn.Sessions(c.Request.Context(), upn)
-	if err != nil {
+	if err := dc.consoleSessions(c, &v); err != nil {
 		dc.render(c, web.StatusOf(fault.KindOf(err)), "signin", consolePageData{Title: "Sign-in", Flash: flash, Error: dc.problemOf(err), Body: v})
 		return
-	}
-	for _, s := range ss {
-		v.Sessions = append(v.Sessions, consoleSessionRowOf(s))
 	}
 	dc.render(c, http.StatusOK, "signin", consolePageData{Title: "Sign-in", Flash: flash, Body: v})
 }
@@ -145,7 +147,7 @@ func (dc *consoleDevices) rotate(c *gin.Context) {
 func (dc *consoleDevices) renderSignInProblem(c *gin.Context, err error) {
 	role := web.RoleOf(c)
 	v := consoleSignInView{CanHelp: role.Allows(tenant.RoleHelpdesk), CanAdmin: role.Allows(tenant.RoleAdmin)}
-	if ss, lerr := dc.m.SignIn.Sessions(c.Request.Context(), ""); lerr == nil {
+	if ss, _, lerr := dc.m.SignIn.SessionsPage(c.Request.Context(), signin.SessionFilter{Limit: SessionPage}); lerr == nil {
 		for _, s := range ss {
 			v.Sessions = append(v.Sessions, consoleSessionRowOf(s))
 		}

@@ -26,7 +26,8 @@ type Voice struct{}
 func (Voice) Mount(r *web.Routes) {
 	cn, err := newConsole(r.Server)
 	if err == nil {
-		err = addConsolePagesOf(cn, "numbers", "addresses", "reserve", "reservation", "portorders", "numberrequests", "voiceservices")
+		err = addConsolePagesOf(cn, "numbers", "addresses", "reserve", "reservation", "portorders", "numberrequests", "voiceservices",
+			"pool", "number", "voiceservice", "address", "availability")
 	}
 	if err != nil {
 		// As in mountConsole: embedded templates and a store just reached.
@@ -41,6 +42,7 @@ func (Voice) Mount(r *web.Routes) {
 	vc.mountPortOrders(g)
 	vc.mountNumberRequests(g)
 	vc.mountServices(g)
+	vc.mountChanges(g)
 	g.GET("/emergencyaddresses", vc.addresses)
 	g.POST("/emergencyaddresses", vc.createAddress)
 	g.POST("/emergencyaddresses/:id/validate", vc.validate)
@@ -202,6 +204,9 @@ func addressLabel(a tenant.EmergencyAddress) string {
 
 // backTo is the list a number form came from, its filters kept.
 func backTo(c *gin.Context) string {
+	if b := c.PostForm("back"); b == numberPath(c.Param("number")) {
+		return b
+	}
 	q, err := url.ParseQuery(strings.TrimPrefix(strings.TrimPrefix(c.PostForm("back"), "/admin/numbers"), "?"))
 	if err != nil {
 		return "/admin/numbers"

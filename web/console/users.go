@@ -154,7 +154,7 @@ type consoleUserRow struct {
 	Phones                                          int
 }
 
-// usersPageSize is the list's page: each row asks for its policy and
+// UsersPageSize is the list's page: each row asks for its policy and
 // phones, so it is kept short.
 const UsersPageSize = 25
 

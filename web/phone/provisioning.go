@@ -29,7 +29,6 @@ type Provisioning struct {
 // Mount adds the module's routes.
 func (m Provisioning) Mount(r *web.Routes) {
 	h := &provHandler{s: r.Server, svc: m.Service, images: m.Images, shared: m.Files}
-	r.Server.SetLaneFiles(m.Service)
 	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPut} {
 		r.Root.Handle(method, "/prov/*name", h.file)
 	}
