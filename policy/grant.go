@@ -188,3 +188,27 @@ func (e Effective) Masked() Effective {
 	e.Settings = masked(e.Settings)
 	return e
 }
+
+// AssignMany assigns the license sku to the users upns in tn, and with
+// policyName given also grants each that policy in the row's transaction
+// ("Global" takes their grant away, as Grant does; nil leaves grants
+// alone). It is the one bulk call of the API and the console.
+func (s *Service) AssignMany(ctx context.Context, tn *tenant.Service, actor, sku string, upns []string, policyName *string) (tenant.BulkResult, error) {
+	if _, err := tenant.ParseSKU(sku); err != nil {
+		return tenant.BulkResult{}, err
+	}
+	var also tenant.AlsoFunc
+	if policyName != nil {
+		grant, err := s.Granter(ctx, actor, policyName)
+		if err != nil {
+			return tenant.BulkResult{}, err
+		}
+		also = grant
+	}
+	res, err := tn.AssignMany(ctx, sku, upns, also)
+	if err == nil && policyName != nil {
+		name := *policyName
+		res.PolicyName = &name
+	}
+	return res, err
+}

@@ -9,8 +9,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/deskprov/deskprov/firmware"
+	"github.com/deskprov/deskprov/fleet"
 	"github.com/deskprov/deskprov/store/storetest"
-	"github.com/deskprov/deskprov/web/console"
 )
 
 // TestFleetDashboardInChromium (issue 15 console item 1): after signing in
@@ -57,7 +57,7 @@ func TestFleetDashboardInChromium(t *testing.T) {
 	myFits(t, ctx, "the fleet dashboard")
 	signinAXCheck(t, ctx, "the fleet dashboard")
 
-	var rep console.FleetReport
+	var rep fleet.Report
 	tenantCall(t, env.url, env.tok, "GET", "/api/v1/fleet", "", &rep)
 	models, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("t-models")))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskprov/deskprov/fleet"
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
@@ -79,7 +80,7 @@ func fleetTestServer(t *testing.T, db *gorm.DB) fleetEnv {
 	prov.Firmware = provTestFirmware{fs}
 	si := webtest.SignIn(db, tn, box, "http://prov.test")
 	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Now: clock.Now}, web.PolicyModule(ps), console.Home(ps), fw, console.Firmware(fw),
-		phone.Provisioning{Service: prov, Images: fw.ServeImage}, web.Devices{Service: prov}, console.Fleet{Devices: prov, Firmware: fs, SignIn: si})
+		phone.Provisioning{Service: prov, Images: fw.ServeImage}, web.Devices{Service: prov}, web.Fleet{Devices: prov, Firmware: fs, SignIn: si}, console.Fleet{Devices: prov, Firmware: fs, SignIn: si})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func fleetPoll(t *testing.T, base string, n int, version string) {
 func TestFleetReportCountsThePhones(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		env := fleetTestServer(t, db)
-		var rep console.FleetReport
+		var rep fleet.Report
 		if code := tenantCall(t, env.url, env.tok, "GET", "/api/v1/fleet", "", &rep); code != 200 {
 			t.Fatalf("empty fleet: %d", code)
 		}
@@ -145,7 +146,7 @@ func TestFleetReportCountsThePhones(t *testing.T) {
 			t.Fatalf("sign in: %v", err)
 		}
 
-		rep = console.FleetReport{}
+		rep = fleet.Report{}
 		if code := tenantCall(t, env.url, env.tok, "GET", "/api/v1/fleet", "", &rep); code != 200 {
 			t.Fatalf("fleet: %d", code)
 		}
@@ -255,7 +256,7 @@ func benchFleet(b *testing.B, db *gorm.DB) {
 			b.Fatal(err)
 		}
 		prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
-		m := console.Fleet{Devices: prov, Firmware: fs, SignIn: signin.New(db, nil, nil, "http://prov.test")}
+		m := fleet.Sources{Devices: prov, Firmware: fs, SignIn: signin.New(db, nil, nil, "http://prov.test")}
 		b.ResetTimer()
 		for b.Loop() {
 			r, err := m.Report(context.Background(), now)

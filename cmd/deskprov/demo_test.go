@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deskprov/deskprov/web/console"
+	"github.com/deskprov/deskprov/fleet"
 )
 
 // TestServeDemoRefusesARealDataDirectory: --demo never touches a data
@@ -74,13 +74,13 @@ func TestServeDemoShowsAMovingFleet(t *testing.T) {
 	families := []string{"polycom", "yealink", "audiocodes", "lpe"}
 	seen := map[uint]int64{} // rollout → phones updated when last looked
 	moved := false
-	var rep console.FleetReport
+	var rep fleet.Report
 	for deadline := time.Now().Add(3 * time.Minute); ; {
 		if time.Now().After(deadline) {
 			t.Fatalf("within 3 minutes the dashboard did not show every family, phones signed in and a rollout moving: %+v", rep)
 		}
 		time.Sleep(time.Second)
-		rep = console.FleetReport{}
+		rep = fleet.Report{}
 		if err := demoGet(base, token, &rep); err != nil {
 			t.Fatal(err)
 		}

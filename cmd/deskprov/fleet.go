@@ -6,9 +6,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/deskprov/deskprov/fleet"
 	"github.com/spf13/cobra"
-
-	"github.com/deskprov/deskprov/web/console"
 )
 
 func init() {
@@ -21,7 +20,7 @@ version; the share of each update rule's phones on its approved version; rollout
 with their waves. Every admin role may read it.`,
 		Args: cobra.NoArgs,
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
-			var r console.FleetReport
+			var r fleet.Report
 			if err := c.do(http.MethodGet, "/api/v1/fleet", nil, &r); err != nil {
 				return err
 			}
@@ -30,7 +29,7 @@ with their waves. Every admin role may read it.`,
 	})
 }
 
-func printFleet(w io.Writer, r console.FleetReport) {
+func printFleet(w io.Writer, r fleet.Report) {
 	n := func(v int64) string { return strconv.FormatInt(v, 10) }
 	printTable(w, []string{"FIGURE", "PHONES"}, [][]string{
 		{"Phones known", n(r.Phones)}, {"Seen in the last hour", n(r.SeenLastHour)}, {"Seen in the last day", n(r.SeenLastDay)},

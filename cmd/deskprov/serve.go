@@ -25,6 +25,7 @@ import (
 	"github.com/deskprov/deskprov/blob"
 	"github.com/deskprov/deskprov/btoe"
 	"github.com/deskprov/deskprov/firmware"
+	"github.com/deskprov/deskprov/fleet"
 	"github.com/deskprov/deskprov/internal/sealbox"
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/policy"
@@ -210,7 +211,7 @@ type app struct {
 	opts     serveOptions
 	modules  []web.Module
 	// fleet is the fleet dashboard, filled as the services it reads are built.
-	fleet console.Fleet
+	fleet fleet.Sources
 	// fw is the firmware service (the demo imports its images through it).
 	fw *firmware.Service
 	// closers run at shutdown, last added first.
@@ -325,8 +326,8 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	}
 	// The page for people (/my) acts through sign-in, policy and BToE.
 	a.modules = append(a.modules, pages.My(si, a.policy, a.btoe))
-	// Users and licenses in the console, and bulk assignment.
-	a.modules = append(a.modules, console.Users(a.policy, si))
+	// Bulk license assignment (API), users and licenses in the console.
+	a.modules = append(a.modules, web.BulkLicenses(a.policy), console.Users(a.policy, si))
 	if err := a.addProvisioning(ctx, o, si, fw, images); err != nil {
 		return nil, err
 	}
@@ -334,7 +335,7 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	// that its enrolment cache and Digest replay memory are shared.
 	a.modules = append(a.modules, web.Enrolment(a.phones), console.Enrolment(a.phones))
 	a.fleet.SignIn = si
-	a.modules = append(a.modules, a.fleet)
+	a.modules = append(a.modules, web.Fleet(a.fleet), console.Fleet(a.fleet))
 	return a, nil
 }
 

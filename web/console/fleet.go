@@ -1,118 +1,25 @@
 package console
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-analyze/charts"
 
-	"github.com/deskprov/deskprov/firmware"
-	"github.com/deskprov/deskprov/provisioning"
+	"github.com/deskprov/deskprov/fleet"
 	"github.com/deskprov/deskprov/web"
 )
 
-// The fleet dashboard: the console's home page (/admin), GET /api/v1/fleet
-// and `deskprov fleet` show the same FleetReport. Every figure is counted
-// in the store (GROUP BY / COUNT), so the page costs a handful of queries
-// however many phones there are.
+// Fleet serves the fleet dashboard's pages from the services that own the
+// figures (GET /api/v1/fleet is web.Fleet, over the same sources).
+type Fleet fleet.Sources
 
-// Fleet serves the fleet dashboard from the services that own the
-// figures.
-type Fleet struct {
-	Devices interface {
-		Census(context.Context) (provisioning.Census, error)
-	}
-	Firmware interface {
-		Fleet(context.Context) (firmware.FleetFirmware, error)
-	}
-	SignIn interface {
-		SignedInPhones(context.Context) (int64, error)
-	}
-}
-
-// VendorCount is how many phones of one vendor the inventory holds.
-type VendorCount struct {
-	Vendor string `json:"vendor"`
-	Phones int64  `json:"phones"`
-}
-
-// ModelCount is how many phones of one vendor and model the inventory holds.
-type ModelCount struct {
-	Vendor string `json:"vendor"`
-	Model  string `json:"model"`
-	Phones int64  `json:"phones"`
-}
-
-// FleetReport is the fleet at a glance.
-type FleetReport struct {
-	At           time.Time                 `json:"at"`
-	Phones       int64                     `json:"phones"`
-	SeenLastHour int64                     `json:"seenLastHour"`
-	SeenLastDay  int64                     `json:"seenLastDay"`
-	SignedIn     int64                     `json:"signedIn"`
-	UpdateLoops  int64                     `json:"updateLoops"`
-	ByVendor     []VendorCount             `json:"byVendor"`
-	ByModel      []ModelCount              `json:"byModel"`
-	ByFirmware   []provisioning.ModelCount `json:"byFirmware"`
-	Compliance   []firmware.Compliance     `json:"compliance"`
-	Rollouts     []firmware.RolloutStatus  `json:"rolloutsInProgress"`
-}
-
-// Report gathers the figures.
-func (m Fleet) Report(ctx context.Context, now time.Time) (FleetReport, error) {
-	census, err := m.Devices.Census(ctx)
-	if err != nil {
-		return FleetReport{}, err
-	}
-	fw, err := m.Firmware.Fleet(ctx)
-	if err != nil {
-		return FleetReport{}, err
-	}
-	signedIn, err := m.SignIn.SignedInPhones(ctx)
-	if err != nil {
-		return FleetReport{}, err
-	}
-	r := FleetReport{At: now.UTC(), Phones: census.Phones, SeenLastHour: census.SeenLastHour, SeenLastDay: census.SeenLastDay,
-		SignedIn: signedIn, UpdateLoops: fw.Loops, ByFirmware: census.ByFirmware, Compliance: fw.Compliance, Rollouts: fw.Rollouts,
-		ByVendor: []VendorCount{}, ByModel: []ModelCount{}}
-	// The model and vendor totals are sums of the firmware groups (already
-	// few rows), not more queries.
-	vendors, models := map[string]int64{}, map[[2]string]int64{}
-	for _, g := range census.ByFirmware {
-		vendors[g.Vendor] += g.Phones
-		models[[2]string{g.Vendor, g.Model}] += g.Phones
-	}
-	for v, n := range vendors {
-		r.ByVendor = append(r.ByVendor, VendorCount{Vendor: v, Phones: n})
-	}
-	for k, n := range models {
-		r.ByModel = append(r.ByModel, ModelCount{Vendor: k[0], Model: k[1], Phones: n})
-	}
-	sort.Slice(r.ByVendor, func(i, j int) bool { return r.ByVendor[i].Vendor < r.ByVendor[j].Vendor })
-	sort.Slice(r.ByModel, func(i, j int) bool {
-		a, b := r.ByModel[i], r.ByModel[j]
-		return a.Vendor < b.Vendor || a.Vendor == b.Vendor && a.Model < b.Model
-	})
-	return r, nil
-}
-
-// Mount serves GET /api/v1/fleet, the dashboard at /admin and its charts.
+// Mount serves the dashboard at /admin and its charts.
 func (m Fleet) Mount(r *web.Routes) {
 	s := r.Server
-	r.Admin.GET("/fleet", func(c *gin.Context) {
-		rep, err := m.Report(c.Request.Context(), s.Now())
-		if err != nil {
-			s.Fail(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, rep)
-	})
 	cn, err := newConsole(s)
 	if err != nil {
 		panic("admin console: " + err.Error()) // as in mountConsole
@@ -130,17 +37,17 @@ type fleetPages struct {
 
 // fleetView is the dashboard page.
 type fleetView struct {
-	FleetReport
+	fleet.Report
 	Charts map[string]string // chart name → its URL, for the charts with data
 }
 
 func (fp *fleetPages) home(c *gin.Context) {
-	rep, err := fp.m.Report(c.Request.Context(), fp.s.Now())
+	rep, err := fleet.Sources(fp.m).Report(c.Request.Context(), fp.s.Now())
 	if err != nil {
 		fp.render(c, http.StatusInternalServerError, "fleet", consolePageData{Title: "Fleet", Error: fp.problemOf(err), Body: fleetView{}})
 		return
 	}
-	v := fleetView{FleetReport: rep, Charts: map[string]string{}}
+	v := fleetView{Report: rep, Charts: map[string]string{}}
 	// The chart URLs change with the figures, so a browser never shows a
 	// cached chart beside a newer table.
 	stamp := strconv.FormatInt(rep.At.UnixNano(), 36)
@@ -160,7 +67,7 @@ func (fp *fleetPages) chart(c *gin.Context) {
 		fp.notFound(c)
 		return
 	}
-	rep, err := fp.m.Report(c.Request.Context(), fp.s.Now())
+	rep, err := fleet.Sources(fp.m).Report(c.Request.Context(), fp.s.Now())
 	if err != nil {
 		fp.s.Fail(c, err)
 		return
@@ -183,7 +90,7 @@ func (fp *fleetPages) notFound(c *gin.Context) {
 }
 
 // fleetChartNames lists the charts that have something to show.
-func fleetChartNames(r FleetReport) []string {
+func fleetChartNames(r fleet.Report) []string {
 	var out []string
 	if len(r.ByVendor) > 0 {
 		out = append(out, "vendors", "models", "firmware")
@@ -202,7 +109,7 @@ const fleetChartMax = 30
 
 // fleetChart renders the chart called name; ok is false for a name that
 // has no chart (or no data).
-func fleetChart(r FleetReport, name string) (svg []byte, ok bool, err error) {
+func fleetChart(r fleet.Report, name string) (svg []byte, ok bool, err error) {
 	var labels []string
 	var series [][]float64
 	var legend []string

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -19,9 +18,9 @@ import (
 	"github.com/deskprov/deskprov/web"
 )
 
-// Users is the users-and-licenses module: the bulk license assignment of
-// the API (POST /api/v1/licenses/{sku}/assignments) and the console's
-// /admin/users and /admin/licenses pages. It needs policy for grants and
+// Users is the users-and-licenses module: the console's /admin/users and
+// /admin/licenses pages (the API's bulk assignment, which its bulk form
+// shares, is web.BulkLicenses). It needs policy for grants and
 // sign-in for the phones a user is signed in on (si may be nil: no phones
 // shown).
 func Users(ps *policy.Service, si *signin.Service) web.Module {
@@ -44,7 +43,6 @@ func (m usersModule) Mount(r *web.Routes) {
 		panic("admin console: " + err.Error())
 	}
 	uc := &consoleUsers{console: cn, tn: r.Server.Tenant, ps: m.ps, si: m.si}
-	r.Admin.POST("/licenses/:sku/assignments", uc.bulkAPI)
 
 	g := r.Root.Group("/admin", cn.headers, cn.nonce, cn.checkCSRF, cn.requireAdmin)
 	g.GET("/users", uc.list)
@@ -70,54 +68,6 @@ type consoleUsers struct {
 	tn *tenant.Service
 	ps *policy.Service
 	si *signin.Service
-}
-
-// bulkRequest is the body of POST /api/v1/licenses/{sku}/assignments.
-type bulkRequest struct {
-	UPNs []string `json:"upns"`
-	// PolicyName, when given, is granted to each user in the row's
-	// transaction ("Global" takes their grant away, as Grant does); left
-	// out or null, grants are not touched.
-	PolicyName *string `json:"PolicyName"`
-}
-
-// bulkAPI assigns a license (and a policy when PolicyName is given) to a
-// list of users: 200 with a row per user, refused rows included; 400 for a
-// request no row can be tried with (unknown SKU or policy, no users, too
-// many).
-func (uc *consoleUsers) bulkAPI(c *gin.Context) {
-	var req bulkRequest
-	if err := web.BindJSON(c, &req); err != nil {
-		uc.s.Fail(c, err)
-		return
-	}
-	res, err := uc.assignMany(c.Request.Context(), web.AdminOf(c), c.Param("sku"), req.UPNs, req.PolicyName)
-	if err != nil {
-		uc.s.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, res)
-}
-
-// assignMany is the one bulk call of the API and the console.
-func (uc *consoleUsers) assignMany(ctx context.Context, actor, sku string, upns []string, policyName *string) (tenant.BulkResult, error) {
-	if _, err := tenant.ParseSKU(sku); err != nil {
-		return tenant.BulkResult{}, err
-	}
-	var also tenant.AlsoFunc
-	if policyName != nil {
-		grant, err := uc.ps.Granter(ctx, actor, policyName)
-		if err != nil {
-			return tenant.BulkResult{}, err
-		}
-		also = grant
-	}
-	res, err := uc.tn.AssignMany(ctx, sku, upns, also)
-	if err == nil && policyName != nil {
-		name := *policyName
-		res.PolicyName = &name
-	}
-	return res, err
 }
 
 // skuNames are the licenses as the admin center names them.
@@ -503,7 +453,7 @@ func (uc *consoleUsers) bulk(c *gin.Context) {
 	if name != "" {
 		target = &name
 	}
-	res, err := uc.assignMany(c.Request.Context(), web.AdminOf(c), sku, upns, target)
+	res, err := uc.ps.AssignMany(c.Request.Context(), uc.tn, web.AdminOf(c), sku, upns, target)
 	if err != nil {
 		field := "upns"
 		if fe, ok := fault.As(err); ok && fe.Field == "PolicyName" || fault.Is(err, fault.NotFound) {
