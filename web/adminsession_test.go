@@ -17,6 +17,7 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // adminGet calls GET path with the Authorization header given and returns
@@ -47,7 +48,7 @@ func TestAdminSessionsAreRevocableOnEveryInstance(t *testing.T) {
 		baseA, tok, _ := tenantTestServer(t, db)
 		tnB := tenant.New(db)
 		tnB.HashCost = bcrypt.MinCost
-		sB, err := web.New(web.Deps{DB: db, Tenant: tnB, PublicURL: "http://prov.test"})
+		sB, err := webtest.New(web.Deps{DB: db, Tenant: tnB, PublicURL: "http://prov.test"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
 	webphone "github.com/deskprov/deskprov/web/phone"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // btoeWebFixtures: Global policy with default settings, nobody signed in on
@@ -81,7 +82,7 @@ func btoeWebServerWith(t *testing.T, db *gorm.DB, heartbeat time.Duration, more 
 	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Deps{DB: db, Tenant: tn}, append([]web.Module{web.BToE(svc), webphone.BToEWithHeartbeat(svc, f, heartbeat), console.BToE(svc)}, more...)...)
+	srv, err := webtest.New(web.Deps{DB: db, Tenant: tn}, append([]web.Module{web.BToE(svc), webphone.BToEWithHeartbeat(svc, f, heartbeat), console.BToE(svc)}, more...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

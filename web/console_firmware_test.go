@@ -24,6 +24,7 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // firmwareConsoleServer starts a server with the firmware module and the
@@ -56,7 +57,7 @@ func firmwareConsoleServer(t *testing.T, db *gorm.DB) (string, string, *firmware
 		t.Fatal(err)
 	}
 	fw := web.NewFirmware(svc, 2, 7)
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), fw, console.Firmware(fw), firmwareTestProv{fw.ServeImage})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), fw, console.Firmware(fw), firmwareTestProv{fw.ServeImage})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 func TestSettingsConsole(t *testing.T) {
@@ -48,7 +49,7 @@ func TestSettingsConsole(t *testing.T) {
 		ps := policy.New(db)
 		ps.Users = tn
 		// The policy module mounts the console's sign-in page.
-		s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), web.ServiceSettings(svc), console.Settings(svc))
+		s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), web.ServiceSettings(svc), console.Settings(svc))
 		if err != nil {
 			t.Fatal(err)
 		}

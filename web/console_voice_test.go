@@ -63,7 +63,7 @@ func voiceTestServer(t *testing.T, db *gorm.DB) (string, map[string]string) {
 	ps := policy.New(db)
 	ps.Secrets = policytest.Box(t)
 	ps.Users = tn
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), web.NumbersModule{}, console.Voice{})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), web.NumbersModule{}, console.Voice{})
 	if err != nil {
 		t.Fatal(err)
 	}

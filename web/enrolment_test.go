@@ -22,6 +22,7 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 const enrolMAC = "0004f2a1b2c3"
@@ -54,7 +55,7 @@ func enrolmentTestServer(t *testing.T, db *gorm.DB) enrolmentEnv {
 	svc.Secrets = box
 	ps := policy.New(db)
 	ps.Users = tn
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), web.Enrolment(svc), console.Enrolment(svc))
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), web.Enrolment(svc), console.Enrolment(svc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func TestEnrolmentAPIRefusesEveryoneButAnAdmin(t *testing.T) {
 		}
 		// Another server on the same store signs with the same key; its
 		// clock 13 hours back makes a token that has expired by now.
-		old, err := web.New(web.Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test", Now: func() time.Time { return time.Now().Add(-13 * time.Hour) }})
+		old, err := webtest.New(web.Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test", Now: func() time.Time { return time.Now().Add(-13 * time.Hour) }})
 		if err != nil {
 			t.Fatal(err)
 		}

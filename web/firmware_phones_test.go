@@ -22,6 +22,7 @@ import (
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // fwPhonesServer serves policy, firmware and provisioning together, as
@@ -51,7 +52,7 @@ func fwPhonesServer(t *testing.T, db *gorm.DB) (string, string, *provisioning.Se
 	prov.Policy = ps
 	prov.PhoneCredentials = []string{}
 	prov.Firmware = provTestFirmware{fs}
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), fw, console.Firmware(fw), phone.Provisioning{Service: prov, Images: fw.ServeImage}, web.Devices{Service: prov})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), fw, console.Firmware(fw), phone.Provisioning{Service: prov, Images: fw.ServeImage}, web.Devices{Service: prov})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // smallSendBuffers gives every accepted connection a 64 KiB send buffer, so
@@ -59,7 +60,7 @@ func stallTestServer(t *testing.T, db *gorm.DB, slots int, stall time.Duration) 
 	}
 	fw := web.NewFirmware(svc, slots, 7)
 	fw.Stall = stall
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, console.Firmware(fw), firmwareTestProv{fw.ServeImage})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, console.Firmware(fw), firmwareTestProv{fw.ServeImage})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // firmwareTestProv stands in for provisioning's /prov/ routes: it hands
@@ -62,7 +63,7 @@ func firmwareTestServer(t *testing.T, db *gorm.DB) (string, string, *firmware.Se
 		t.Fatal(err)
 	}
 	fw := web.NewFirmware(svc, 2, 7)
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, console.Firmware(fw), firmwareTestProv{fw.ServeImage})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, console.Firmware(fw), firmwareTestProv{fw.ServeImage})
 	if err != nil {
 		t.Fatal(err)
 	}

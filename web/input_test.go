@@ -17,6 +17,7 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // inputTestServer serves users, licenses, numbers and policies with voice
@@ -36,7 +37,7 @@ func inputTestServer(t *testing.T, db *gorm.DB) (string, string) {
 	ps := policy.New(db)
 	ps.Users = tn
 	ps.Secrets = policytest.Box(t)
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.NumbersModule{}, web.PolicyModule(ps), console.Home(ps))
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.NumbersModule{}, web.PolicyModule(ps), console.Home(ps))
 	if err != nil {
 		t.Fatal(err)
 	}

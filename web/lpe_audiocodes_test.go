@@ -18,6 +18,7 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/phone"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // TestLPEExternalFilesAreAnsweredLikeInternalOnes: a device outside the
@@ -87,7 +88,7 @@ func TestAudioCodesFirmwareURLNamesThePhone(t *testing.T) {
 			calls = append(calls, imageCall{r.Vendor, r.Name, r.MAC})
 			return false
 		}
-		s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, phone.Provisioning{Service: prov, Images: images}, web.Devices{Service: prov})
+		s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, phone.Provisioning{Service: prov, Images: images}, web.Devices{Service: prov})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -485,7 +485,7 @@ func voiceSigninServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	tn, box := webtest.Org(t, db, tenant.UserInput{UPN: "amosm@contoso.com", Password: "correct horse"})
 	webtest.Admin(t, tn)
 	svc := webtest.SignIn(db, tn, box, ts.URL)
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, phone.SignIn(svc), web.SignIn(svc), pages.DeviceLogin(svc), web.NumbersModule{})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, phone.SignIn(svc), web.SignIn(svc), pages.DeviceLogin(svc), web.NumbersModule{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // numbersTestServer starts the server with the numbers module and returns
@@ -28,7 +29,7 @@ func numbersTestServer(t *testing.T, db *gorm.DB) (string, string) {
 	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
 		t.Fatal(err)
 	}
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.NumbersModule{})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.NumbersModule{})
 	if err != nil {
 		t.Fatal(err)
 	}

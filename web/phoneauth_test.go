@@ -22,6 +22,7 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/phone"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // provEnrol is a phone's first poll of the file that issues its
@@ -66,7 +67,7 @@ func BenchmarkProvisioningPollAuthenticated(b *testing.B) {
 			if mode != "unauthenticated" {
 				prov.Phones = phones
 			}
-			s, err := web.New(web.Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test", Phones: phones}, phone.Provisioning{Service: prov}, web.Devices{Service: prov})
+			s, err := webtest.New(web.Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test", Phones: phones}, phone.Provisioning{Service: prov}, web.Devices{Service: prov})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -27,6 +27,7 @@ import (
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // siteByIP puts every phone at one address in one site.
@@ -75,7 +76,7 @@ func phoneFilesTestServer(t *testing.T, db *gorm.DB, sites provisioning.Sites) p
 	files := phonefiles.New(db)
 	files.Reserved = prov.Reserved
 	prov.Files = files
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, web.PolicyModule(ps), console.Home(ps),
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, web.PolicyModule(ps), console.Home(ps),
 		phone.Provisioning{Service: prov, Files: files}, web.Devices{Service: prov}, web.PhoneFiles(files), console.PhoneFiles(files))
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,7 @@ import (
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // provTestServer starts the server with the policy and provisioning modules,
@@ -62,7 +63,7 @@ func provTestNew(t *testing.T, db *gorm.DB) (*web.Server, string, *provisioning.
 	prov.Uploads = testUploads(t, db, 1024)
 	phones := phoneid.New(db)
 	prov.Phones = phones
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +370,7 @@ func BenchmarkProvisioningPoll(b *testing.B) {
 		b.Fatal(err)
 	}
 	prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, phone.Provisioning{Service: prov}, web.Devices{Service: prov})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, phone.Provisioning{Service: prov}, web.Devices{Service: prov})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -433,7 +434,7 @@ func BenchmarkProvisioningPollParallel(b *testing.B) {
 				}
 				prov.Firmware = provTestFirmware{fs}
 			}
-			s, err := web.New(web.Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test"}, phone.Provisioning{Service: prov}, web.Devices{Service: prov})
+			s, err := webtest.New(web.Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test"}, phone.Provisioning{Service: prov}, web.Devices{Service: prov})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -79,7 +79,7 @@ func TestEvictedPhoneFilesReRenderWithoutSharedReads(t *testing.T) {
 		prov.SignIn = si
 		// About forty phones' files: the 200 below evict one another.
 		prov.SetCacheSize(64 << 10)
-		s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), fw, phone.Provisioning{Service: prov, Images: fw.ServeImage}, phone.SignIn(si))
+		s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), fw, phone.Provisioning{Service: prov, Images: fw.ServeImage}, phone.SignIn(si))
 		if err != nil {
 			t.Fatal(err)
 		}

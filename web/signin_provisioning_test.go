@@ -24,6 +24,7 @@ import (
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
 	"github.com/deskprov/deskprov/web/phone"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // TestSignInReachesThePhoneConfigAndSignOutReturnsItToGlobal: a phone's
@@ -76,7 +77,7 @@ func TestSignInReachesThePhoneConfigAndSignOutReturnsItToGlobal(t *testing.T) {
 		}
 		tn.Secrets, si.Secrets = box, box
 		prov.SignIn = si
-		s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts}, web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov}, phone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si))
+		s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts}, web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov}, phone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -65,7 +65,7 @@ func signinTestServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	}
 	svc := webtest.SignIn(db, tn, box, ts.URL)
 	svc.Interval = 1
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, phone.SignIn(svc), web.SignIn(svc), pages.DeviceLogin(svc))
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, phone.SignIn(svc), web.SignIn(svc), pages.DeviceLogin(svc))
 	if err != nil {
 		t.Fatal(err)
 	}

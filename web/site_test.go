@@ -25,6 +25,7 @@ import (
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // siteFamily is a phone family for these tests alone: its files say what
@@ -99,7 +100,7 @@ func sitesTestServer(t *testing.T, db *gorm.DB, defaults provisioning.Site) site
 	p.Sites = sites
 	ps := policy.New(db)
 	ps.Users = tn
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", TrustedProxies: []string{"127.0.0.1"}, Phones: phones},
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", TrustedProxies: []string{"127.0.0.1"}, Phones: phones},
 		web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: p}, web.Devices{Service: p}, web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}, console.Sites(web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}))
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,15 @@ type tenantAPI struct {
 	tn *tenant.Service
 }
 
-func mountTenant(r *Routes, tn *tenant.Service) {
+// TenantAPI is the API's users, licenses, MFA and organisation settings,
+// admins, admin sessions and the audit log, over the server's tenant
+// service (Deps.Tenant). The core only answers sign-in (POST
+// /api/v1/login, /logout); everything else about the tenant is this module.
+type TenantAPI struct{}
+
+// Mount serves the routes above under /api/v1.
+func (TenantAPI) Mount(r *Routes) {
+	tn := r.Server.Tenant
 	h := &tenantAPI{s: r.Server, tn: tn}
 	a := r.Admin
 	a.POST("/users", h.createUser)
@@ -30,10 +38,6 @@ func mountTenant(r *Routes, tn *tenant.Service) {
 	a.PUT("/licenses/:sku", h.setLicense)
 	mountMFA(a, r.Server, tn)
 	mountOrganization(a, r.Server, tn)
-	// POST /api/v1/login is answered by the auth middleware before routing;
-	// this route only gives it a name in metrics and method handling.
-	a.POST("/login", func(c *gin.Context) {})
-	a.POST("/logout", r.Server.auth.logout)
 	mountAdminSessions(r)
 	mountAdmins(r)
 	mountAudit(r)

@@ -17,6 +17,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // tenantTestServer starts the server with only the core routes and returns
@@ -31,7 +32,7 @@ func tenantTestServer(t *testing.T, db *gorm.DB) (string, string, *web.Server) {
 	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
 		t.Fatal(err)
 	}
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func trustServer(t *testing.T, db *gorm.DB) trustEnv {
 	// The issuer is a name only here: nothing follows it.
 	si := webtest.SignIn(db, tn, box, "http://prov.test")
 	bt := btoe.New(db, btoeWebFixtures{}, si, si.PCPasswords())
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones},
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones},
 		web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov}, phone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si), phone.BToE(bt, si), web.BToE(bt), console.BToE(bt), web.Enrolment(phones), console.Enrolment(phones))
 	if err != nil {
 		t.Fatal(err)

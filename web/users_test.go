@@ -67,7 +67,7 @@ func usersTestServer(t *testing.T, db *gorm.DB, upns ...string) (string, map[str
 		t.Fatal(err)
 	}
 	si := signin.New(db, tn, nil, "http://prov.test")
-	s, err := web.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), web.BulkLicenses(ps), console.Users(ps, si))
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), web.BulkLicenses(ps), console.Users(ps, si))
 	if err != nil {
 		t.Fatal(err)
 	}

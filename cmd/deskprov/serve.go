@@ -300,6 +300,8 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	if a.phones.EnrolNetworks, err = phoneid.ParseNetworks(o.EnrollNetworks); err != nil {
 		return nil, fmt.Errorf("--enroll-networks: %w", err)
 	}
+	// The tenant API first, as the core mounted it before it was a module.
+	a.modules = append(a.modules, web.TenantAPI{})
 	a.modules = append(a.modules, web.NumbersModule{}, console.Voice{})
 	a.policy = policy.New(db)
 	a.policy.Users = a.tenant
