@@ -27,7 +27,7 @@ func mountConsoleAudit(cn *console, a *gin.RouterGroup) {
 func (ca *consoleAudit) list(c *gin.Context) {
 	q := c.Request.URL.Query()
 	v := consoleAuditView{Kind: q.Get("kind"), Object: q.Get("object"), Actor: q.Get("actor"), Since: q.Get("since"), Until: q.Get("until")}
-	f, err := web.AuditFilter(q, 50)
+	f, err := audit.ParseFilter(q, 50)
 	if err == nil {
 		var p audit.Page
 		p, err = audit.List(c.Request.Context(), ca.s.DB, f)
