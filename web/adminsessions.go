@@ -5,7 +5,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
 )
 
@@ -28,35 +27,6 @@ func AdminSessionViews(ss []tenant.AdminSession, current string) []AdminSessionV
 	return out
 }
 
-// PasswordChange is the body of PUT /api/v1/admin/password.
-type PasswordChange struct {
-	CurrentPassword string `json:"currentPassword"`
-	NewPassword     string `json:"newPassword"`
-}
-
-// ChangePassword checks the admin's current password (with the sign-in's
-// own attempt limits) and sets the new one, ending the admin's sessions but
-// the one asking.
-func ChangePassword(c *gin.Context, s *Server, p PasswordChange) (int, error) {
-	ctx := c.Request.Context()
-	if p.CurrentPassword == "" {
-		return 0, fault.FieldInvalid("currentPassword", "currentPassword is required: the password you signed in with")
-	}
-	if p.NewPassword == "" {
-		return 0, fault.FieldInvalid("newPassword", "newPassword is required")
-	}
-	if _, err := s.Tenant.AdminLogin(ctx, AdminOf(c), p.CurrentPassword, c.ClientIP()); err != nil {
-		if fault.Is(err, fault.Unauthorized) {
-			return 0, fault.New(fault.Unauthorized, "the current password is incorrect").WithCode("wrong_password")
-		}
-		return 0, err
-	}
-	n, err := s.Tenant.SetAdminPassword(ctx, AdminOf(c), p.NewPassword, c.GetString(AdminSessionKey))
-	if err == nil {
-	}
-	return n, err
-}
-
 func mountAdminSessions(r *Routes) {
 	s := r.Server
 	r.Admin.GET("/admin/sessions", func(c *gin.Context) {
@@ -76,12 +46,12 @@ func mountAdminSessions(r *Routes) {
 		c.Status(http.StatusNoContent)
 	})
 	r.Admin.PUT("/admin/password", func(c *gin.Context) {
-		var p PasswordChange
+		var p tenant.PasswordChange
 		if err := BindJSON(c, &p); err != nil {
 			s.Fail(c, err)
 			return
 		}
-		n, err := ChangePassword(c, s, p)
+		n, err := s.Tenant.ChangeAdminPassword(c.Request.Context(), AdminOf(c), c.ClientIP(), c.GetString(AdminSessionKey), p)
 		if err != nil {
 			s.Fail(c, err)
 			return

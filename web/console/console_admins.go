@@ -17,7 +17,7 @@ type consoleAdminsView struct {
 	Admins   []tenant.Admin
 	Roles    []tenant.Role
 	CanEdit  bool
-	New      web.AdminInput
+	New      tenant.AdminInput
 	NewError string
 	Created  string // the username of an account just added with a generated password
 	Password string // that password, shown once
@@ -57,8 +57,8 @@ func (ca *consoleAdmins) list(c *gin.Context) {
 }
 
 func (ca *consoleAdmins) add(c *gin.Context) {
-	in := web.AdminInput{Username: c.PostForm("username"), Password: c.PostForm("password"), Role: c.PostForm("role")}
-	out, err := web.AddAdmin(c, ca.s, in)
+	in := tenant.AdminInput{Username: c.PostForm("username"), Password: c.PostForm("password"), Role: c.PostForm("role")}
+	out, err := ca.s.Tenant.AddAdminAccount(c.Request.Context(), web.AdminOf(c), in)
 	if err != nil {
 		in.Password = ""
 		ca.show(c, web.StatusOf(fault.KindOf(err)), "", "", consoleAdminsView{New: in, NewError: ca.problemOf(err)})
@@ -74,7 +74,7 @@ func (ca *consoleAdmins) add(c *gin.Context) {
 
 func (ca *consoleAdmins) role(c *gin.Context) {
 	name := c.Param("username")
-	if _, err := web.SetAdminRole(c, ca.s, name, c.PostForm("role")); err != nil {
+	if _, err := ca.s.Tenant.ChangeAdminRole(c.Request.Context(), web.AdminOf(c), name, c.PostForm("role")); err != nil {
 		ca.show(c, web.StatusOf(fault.KindOf(err)), "", ca.problemOf(err), consoleAdminsView{})
 		return
 	}
@@ -83,7 +83,7 @@ func (ca *consoleAdmins) role(c *gin.Context) {
 
 func (ca *consoleAdmins) remove(c *gin.Context) {
 	name := c.Param("username")
-	if err := web.RemoveAdmin(c, ca.s, name); err != nil {
+	if err := ca.s.Tenant.RemoveAdmin(c.Request.Context(), web.AdminOf(c), name); err != nil {
 		ca.show(c, web.StatusOf(fault.KindOf(err)), "", ca.problemOf(err), consoleAdminsView{})
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
 )
 
@@ -60,7 +61,7 @@ func (cs *consoleSessions) revoke(c *gin.Context) {
 }
 
 func (cs *consoleSessions) password(c *gin.Context) {
-	_, err := web.ChangePassword(c, cs.s, web.PasswordChange{CurrentPassword: c.PostForm("currentPassword"), NewPassword: c.PostForm("newPassword")})
+	_, err := cs.s.Tenant.ChangeAdminPassword(c.Request.Context(), web.AdminOf(c), c.ClientIP(), c.GetString(web.AdminSessionKey), tenant.PasswordChange{CurrentPassword: c.PostForm("currentPassword"), NewPassword: c.PostForm("newPassword")})
 	if err != nil {
 		cs.show(c, web.StatusOf(fault.KindOf(err)), "", "", consoleSessionsView{PasswordError: cs.problemOf(err)})
 		return
