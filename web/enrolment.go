@@ -49,19 +49,6 @@ type enrolmentSettingsPut struct {
 	RequireApproval *bool `json:"requireApproval"`
 }
 
-// Reenrolled is the answer to a re-enrolment: deskprov no longer holds any
-// enrolment for the phone (a GET of it is 404 until it asks again), so its
-// state is ReenrolledState.
-type Reenrolled struct {
-	MAC     string `json:"mac"`
-	State   string `json:"state"`
-	Message string `json:"message"`
-}
-
-// ReenrolledState is the state a re-enrolment answers with: deskprov knows
-// nothing of the phone any more, and its next request is a first contact.
-const ReenrolledState = "unknown"
-
 func (h *enrolmentAPI) list(c *gin.Context) {
 	l, err := h.svc.List(c.Request.Context(), phoneid.State(c.Query("state")))
 	if err != nil {
@@ -78,36 +65,6 @@ func (h *enrolmentAPI) get(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, p)
-}
-
-// EnrolmentAct runs one admin action on a phone and returns what the API
-// answers: the phone's enrolment, or Reenrolled.
-func EnrolmentAct(c *gin.Context, s *Server, svc *phoneid.Service, mac, action string) (any, error) {
-	ctx, admin := c.Request.Context(), AdminOf(c)
-	switch action {
-	case "approve":
-		return svc.Approve(ctx, mac, admin)
-	case "revoke":
-		p, err := svc.Revoke(ctx, mac, admin)
-		if err != nil {
-			return nil, err
-		}
-		return p, s.Distrust(c, p.MAC)
-	case "reenrol":
-		m, err := phoneid.CanonicalMAC(mac)
-		if err != nil {
-			return nil, err
-		}
-		if err := svc.Reenrol(ctx, m, admin); err != nil {
-			return nil, err
-		}
-		if err := s.Distrust(c, m); err != nil {
-			return nil, err
-		}
-		return Reenrolled{MAC: m, State: ReenrolledState,
-			Message: "deskprov forgot phone " + m + "'s enrolment and credentials: its next request is a first contact, which issues new credentials (after approval, when approval is required)"}, nil
-	}
-	return nil, fault.NotFoundf("no action %q on a phone's enrolment: use approve, revoke or reenrol", ClipText(action, 40))
 }
 
 func (h *enrolmentAPI) act(c *gin.Context) {
@@ -166,12 +123,4 @@ func (h *enrolmentAPI) putSettings(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, EnrolmentSettings{RequireApproval: *req.RequireApproval})
-}
-
-// ClipText shortens what a client sent before an error message repeats it.
-func ClipText(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

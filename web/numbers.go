@@ -72,14 +72,6 @@ func (h *numbersAPI) answer(c *gin.Context, status int, v any, err error) {
 	c.JSON(status, v)
 }
 
-func NumbersID(c *gin.Context) (uint, error) {
-	id, err := strconv.ParseUint(c.Param("id"), 10, 32)
-	if err != nil || id == 0 {
-		return 0, fault.FieldInvalid("id", "%q is not an id: use the number the list shows", c.Param("id"))
-	}
-	return uint(id), nil
-}
-
 func numbersFilter(c *gin.Context) (tenant.NumberFilter, error) {
 	f := tenant.NumberFilter{Type: c.Query("type"), Country: c.Query("country"), State: c.Query("state"),
 		City: c.Query("city"), Status: c.Query("status")}

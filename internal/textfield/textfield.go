@@ -82,3 +82,12 @@ func group(n int64) string {
 	}
 	return s
 }
+
+// Clip shortens s to n bytes with an ellipsis, so that an error message
+// quoting what was sent stays short whatever was sent.
+func Clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

@@ -5,9 +5,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/deskprov/deskprov/signin"
 	"github.com/gin-gonic/gin"
-
-	"github.com/deskprov/deskprov/web"
 )
 
 // SessionPage is how many sessions one page of the console shows.
@@ -17,7 +16,7 @@ const SessionPage = 50
 func (dc *consoleDevices) consoleSessions(c *gin.Context, v *consoleSignInView) error {
 	q := c.Request.URL.Query()
 	v.Search, v.Paged = strings.TrimSpace(q.Get("q")), q.Get("after") != ""
-	f, err := web.SessionFilter(q, SessionPage)
+	f, err := signin.ParseSessionFilter(q, SessionPage)
 	if err != nil {
 		return err
 	}
@@ -39,7 +38,7 @@ func (dc *consoleDevices) consoleSessions(c *gin.Context, v *consoleSignInView) 
 	// & and =.
 	v.First = template.URL("/admin/signin?" + keep.Encode())
 	if next.MAC != "" {
-		v.Next = template.URL("/admin/signin?" + web.NextSessions(keep, next).Encode())
+		v.Next = template.URL("/admin/signin?" + signin.NextSessionsQuery(keep, next).Encode())
 	}
 	return nil
 }
