@@ -88,3 +88,18 @@ func (s *Service) ChangeAdminPassword(ctx context.Context, actor, clientAddr, ke
 	}
 	return s.SetAdminPassword(ctx, actor, p.NewPassword, keep)
 }
+
+// AdminSessionView is one session as the API and the console show it.
+type AdminSessionView struct {
+	AdminSession
+	Current bool `json:"current"`
+}
+
+// AdminSessionViews marks current (the asking admin's session) among ss.
+func AdminSessionViews(ss []AdminSession, current string) []AdminSessionView {
+	out := make([]AdminSessionView, len(ss))
+	for i, s := range ss {
+		out[i] = AdminSessionView{AdminSession: s, Current: s.ID == current}
+	}
+	return out
+}

@@ -233,9 +233,9 @@ func adminLogin(t *testing.T, base, password string) (string, int) {
 	return out.AccessToken, code
 }
 
-func adminSessionList(t *testing.T, base, token string) []web.AdminSessionView {
+func adminSessionList(t *testing.T, base, token string) []tenant.AdminSessionView {
 	t.Helper()
-	var ss []web.AdminSessionView
+	var ss []tenant.AdminSessionView
 	if code := tenantCall(t, base, token, "GET", "/api/v1/admin/sessions", "", &ss); code != 200 {
 		t.Fatalf("GET /admin/sessions: %d", code)
 	}

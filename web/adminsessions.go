@@ -13,20 +13,6 @@ import (
 // ends their other sessions. The REST API, the CLI (deskprov admin …) and
 // the console's Admin sessions page do the same through the same methods.
 
-// AdminSessionView is one session as the API and the console show it.
-type AdminSessionView struct {
-	tenant.AdminSession
-	Current bool `json:"current"`
-}
-
-func AdminSessionViews(ss []tenant.AdminSession, current string) []AdminSessionView {
-	out := make([]AdminSessionView, len(ss))
-	for i, s := range ss {
-		out[i] = AdminSessionView{AdminSession: s, Current: s.ID == current}
-	}
-	return out
-}
-
 func mountAdminSessions(r *Routes) {
 	s := r.Server
 	r.Admin.GET("/admin/sessions", func(c *gin.Context) {
@@ -35,7 +21,7 @@ func mountAdminSessions(r *Routes) {
 			s.Fail(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, AdminSessionViews(ss, c.GetString(AdminSessionKey)))
+		c.JSON(http.StatusOK, tenant.AdminSessionViews(ss, c.GetString(AdminSessionKey)))
 	})
 	r.Admin.DELETE("/admin/sessions/:id", func(c *gin.Context) {
 		if err := s.Tenant.RevokeAdminSession(c.Request.Context(), c.Param("id")); err != nil {

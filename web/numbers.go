@@ -3,8 +3,6 @@ package web
 import (
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -221,7 +219,7 @@ func (h *numbersAPI) movePortOrder(c *gin.Context) {
 	}
 	in := tenant.PortTransition{Reason: body.Reason}
 	if body.FirmOrderDate != nil {
-		d, err := ParseFirmOrderDate(*body.FirmOrderDate)
+		d, err := tenant.ParseFirmOrderDate(*body.FirmOrderDate)
 		if err != nil {
 			h.s.Fail(c, err)
 			return
@@ -339,17 +337,4 @@ func (h *numbersAPI) deleteService(c *gin.Context) {
 		return
 	}
 	h.answer(c, http.StatusNoContent, nil, h.tn.DeleteService(c.Request.Context(), id))
-}
-
-// ParseFirmOrderDate reads a firm order date: RFC 3339, or a plain date
-// (midnight UTC).
-func ParseFirmOrderDate(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if d, err := time.Parse(time.RFC3339, s); err == nil {
-		return d, nil
-	}
-	if d, err := time.Parse("2006-01-02", s); err == nil {
-		return d, nil
-	}
-	return time.Time{}, fault.FieldInvalid("firmOrderDate", "firmOrderDate %q is not a date: use RFC 3339 (2026-12-15T09:00:00Z) or 2026-12-15", s)
 }

@@ -40,14 +40,3 @@ func mountOrganization(a *gin.RouterGroup, s *Server, tn *tenant.Service) {
 		c.JSON(http.StatusOK, o)
 	})
 }
-
-// OrganizationName is the name the people's pages show: the organisation's,
-// or "deskprov" while it has none (or the store cannot say).
-func OrganizationName(c *gin.Context, tn *tenant.Service) string {
-	if tn != nil {
-		if o, err := tn.Organization(c.Request.Context()); err == nil && o.Name != "" {
-			return o.Name
-		}
-	}
-	return "deskprov"
-}

@@ -8,6 +8,7 @@ import (
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/internal/textfield"
 	"github.com/deskprov/deskprov/phoneid"
+	"github.com/deskprov/deskprov/tenant"
 )
 
 // What more than one face uses and so lives in the core: the API and the
@@ -67,4 +68,15 @@ func EnrolmentAct(c *gin.Context, s *Server, svc *phoneid.Service, mac, action s
 			Message: "deskprov forgot phone " + m + "'s enrolment and credentials: its next request is a first contact, which issues new credentials (after approval, when approval is required)"}, nil
 	}
 	return nil, fault.NotFoundf("no action %q on a phone's enrolment: use approve, revoke or reenrol", ClipText(action, 40))
+}
+
+// OrganizationName is the name the people's pages show: the organisation's,
+// or "deskprov" while it has none (or the store cannot say).
+func OrganizationName(c *gin.Context, tn *tenant.Service) string {
+	if tn != nil {
+		if o, err := tn.Organization(c.Request.Context()); err == nil && o.Name != "" {
+			return o.Name
+		}
+	}
+	return "deskprov"
 }

@@ -13,7 +13,7 @@ import (
 type consoleSessions struct{ *console }
 
 type consoleSessionsView struct {
-	Sessions      []web.AdminSessionView
+	Sessions      []tenant.AdminSessionView
 	PasswordError string
 }
 
@@ -29,7 +29,7 @@ func (cs *consoleSessions) show(c *gin.Context, status int, flash, problem strin
 	if err != nil {
 		problem, status = cs.problemOf(err), http.StatusInternalServerError
 	}
-	v.Sessions = web.AdminSessionViews(ss, c.GetString(web.AdminSessionKey))
+	v.Sessions = tenant.AdminSessionViews(ss, c.GetString(web.AdminSessionKey))
 	cs.render(c, status, "sessions", consolePageData{Title: "Admin sessions", Flash: flash, Error: problem, Body: v})
 }
 

@@ -109,7 +109,7 @@ func (vc *consoleVoice) movePortOrder(c *gin.Context) {
 	field := fmt.Sprintf("order-%d", id)
 	in := tenant.PortTransition{Reason: c.PostForm("reason")}
 	if d := strings.TrimSpace(c.PostForm("firmOrderDate")); d != "" {
-		t, err := web.ParseFirmOrderDate(d)
+		t, err := tenant.ParseFirmOrderDate(d)
 		if err != nil {
 			vc.flash(c, at, consoleFlash{Err: vc.problemOf(err), Field: field})
 			return
