@@ -221,17 +221,6 @@ func (h *Firmware) Receive(c *gin.Context, csrf func(token string) error) (img f
 	return img, created, meta, err
 }
 
-func uploadFault(err error) error {
-	if _, ok := fault.As(err); ok {
-		return err
-	}
-	var mb *http.MaxBytesError
-	if errors.As(err, &mb) {
-		return fault.New(fault.TooLarge, "the upload is over %d bytes", mb.Limit)
-	}
-	return fault.Invalidf("the upload was interrupted or is not valid multipart (%v): nothing was kept, send it again", err)
-}
-
 func (h *Firmware) list(c *gin.Context) {
 	imgs, err := h.svc.Images(c.Request.Context(), c.Query("vendor"))
 	if err != nil {

@@ -1,10 +1,8 @@
 package web
 
 import (
-	"bytes"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -18,10 +16,6 @@ import (
 func PhoneFiles(svc *phonefiles.Service) Module { return phoneFilesModule{svc: svc} }
 
 type phoneFilesModule struct{ svc *phonefiles.Service }
-
-// MaxPhoneFileBody caps an upload's whole multipart body: the file and a
-// few short fields.
-func MaxPhoneFileBody(svc *phonefiles.Service) int64 { return svc.MaxFile + 64<<10 }
 
 func (m phoneFilesModule) Mount(r *Routes) {
 	h := &phoneFilesAPI{s: r.Server, svc: m.svc}
@@ -105,40 +99,6 @@ func (h *phoneFilesAPI) addFile(c *gin.Context) {
 	c.JSON(status, f)
 }
 
-// AddPhoneFile reads a multipart upload (the API's and the console's) and
-// stores it. The body is capped before anything is parsed.
-func AddPhoneFile(c *gin.Context, svc *phonefiles.Service) (phonefiles.File, bool, error) {
-	if c.Request.ContentLength > MaxPhoneFileBody(svc) {
-		return phonefiles.File{}, false, fault.New(fault.TooLarge, "the upload is over %d bytes: a shared file may have at most %d", MaxPhoneFileBody(svc), svc.MaxFile)
-	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxPhoneFileBody(svc))
-	fh, err := c.FormFile("file")
-	if err != nil {
-		return phonefiles.File{}, false, uploadFault(phoneFileFormErr(err))
-	}
-	in := phonefiles.FileInput{Path: c.PostForm("path"), Vendor: c.PostForm("vendor"), Site: c.PostForm("site")}
-	if strings.TrimSpace(in.Path) == "" {
-		in.Path = fh.Filename
-	}
-	rd, err := fh.Open()
-	if err != nil {
-		return phonefiles.File{}, false, err
-	}
-	defer rd.Close()
-	return svc.AddFile(c.Request.Context(), in, rd, AdminOf(c))
-}
-
-// phoneFileFormErr names what is missing when the form has no file part.
-func phoneFileFormErr(err error) error {
-	if err == http.ErrMissingFile {
-		return fault.FieldInvalid("file", "send the file as multipart/form-data with a part named file (and fields path, vendor, site)")
-	}
-	if err == http.ErrNotMultipart {
-		return fault.New(fault.UnsupportedType, "send the file as multipart/form-data with a part named file (and fields path, vendor, site)")
-	}
-	return err
-}
-
 func (h *phoneFilesAPI) removeFile(c *gin.Context) {
 	id, err := strconv.ParseUint(c.Param("id"), 10, 32)
 	if err != nil || id == 0 {
@@ -150,24 +110,4 @@ func (h *phoneFilesAPI) removeFile(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
-}
-
-// ReadPEMPart reads the console's certificate upload (a file part) under
-// phonefiles.MaxPEM.
-func ReadPEMPart(c *gin.Context) ([]byte, error) {
-	fh, err := c.FormFile("file")
-	if err != nil {
-		return nil, fault.FieldInvalid("file", "choose the CA certificate's file (PEM or DER)")
-	}
-	if fh.Size > phonefiles.MaxPEM {
-		return nil, fault.New(fault.TooLarge, "the certificate is over %d bytes: upload one CA certificate, not a bundle", phonefiles.MaxPEM)
-	}
-	rd, err := fh.Open()
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	var b bytes.Buffer
-	_, err = b.ReadFrom(rd)
-	return b.Bytes(), err
 }

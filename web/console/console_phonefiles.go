@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -148,7 +149,7 @@ func (pc *consolePhoneFiles) done(c *gin.Context, what, name string) {
 
 func (pc *consolePhoneFiles) addCA(c *gin.Context) {
 	name := c.PostForm("name")
-	data, err := web.ReadPEMPart(c)
+	data, err := readPEMPart(c)
 	if err == nil {
 		var ca phonefiles.CACert
 		if ca, err = pc.svc.AddCACert(c.Request.Context(), name, data, web.AdminOf(c)); err == nil {
@@ -210,4 +211,24 @@ func phonefilesExtensions() string {
 // PhoneFiles is the console's phone files page (/admin/phonefiles).
 func PhoneFiles(svc *phonefiles.Service) web.Module {
 	return web.ModuleFunc(func(r *web.Routes) { mountPhoneFilesConsole(r, svc) })
+}
+
+// readPEMPart reads the console's certificate upload (a file part) under
+// phonefiles.MaxPEM.
+func readPEMPart(c *gin.Context) ([]byte, error) {
+	fh, err := c.FormFile("file")
+	if err != nil {
+		return nil, fault.FieldInvalid("file", "choose the CA certificate's file (PEM or DER)")
+	}
+	if fh.Size > phonefiles.MaxPEM {
+		return nil, fault.New(fault.TooLarge, "the certificate is over %d bytes: upload one CA certificate, not a bundle", phonefiles.MaxPEM)
+	}
+	rd, err := fh.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	var b bytes.Buffer
+	_, err = b.ReadFrom(rd)
+	return b.Bytes(), err
 }
