@@ -101,7 +101,7 @@ func sitesTestServer(t *testing.T, db *gorm.DB, defaults provisioning.Site) site
 	ps := policy.New(db)
 	ps.Users = tn
 	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", TrustedProxies: []string{"127.0.0.1"}, Phones: phones},
-		web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: p}, web.Devices{Service: p}, web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}, console.Sites(web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}))
+		web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: p}, web.Devices{Service: p}, web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}, console.Sites(sites, p.Server.DefaultSite()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	sites := site.New(a.db)
 	sites.Secrets = a.secrets
 	p.Sites = sites
-	a.modules = append(a.modules, web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}, console.Sites(web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}))
+	a.modules = append(a.modules, web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}, console.Sites(sites, p.Server.DefaultSite()))
 	if a.policy != nil {
 		p.Policy = a.policy
 	}

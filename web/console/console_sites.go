@@ -16,14 +16,14 @@ import (
 // mountSitesConsole mounts /admin/sites: the sites with a form for a new
 // one, and /admin/sites/NAME, a site's form with its delete button. Plain
 // POST forms with the console's CSRF token, so it works without JavaScript.
-func mountSitesConsole(r *web.Routes, m web.SitesModule) {
+func mountSitesConsole(r *web.Routes, svc *site.Service, defaults provisioning.Site) {
 	cn, err := newConsole(r.Server)
 	if err != nil {
 		// As in mountConsole: the templates are embedded and the store was
 		// just reached, so this is a broken build or store.
 		panic("admin console: " + err.Error())
 	}
-	sc := &consoleSites{console: cn, svc: m.Service, defaults: m.Defaults}
+	sc := &consoleSites{console: cn, svc: svc, defaults: defaults}
 	g := r.Root.Group("/admin", cn.headers, cn.nonce, cn.checkCSRF, cn.requireAdmin)
 	g.GET("/sites", sc.list)
 	g.POST("/sites", sc.create)
@@ -172,7 +172,9 @@ func (sc *consoleSites) remove(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/admin/sites?"+url.Values{"done": {"removed"}, "site": {st.Name}}.Encode())
 }
 
-// Sites is the console's sites pages (/admin/sites) over m's service.
-func Sites(m web.SitesModule) web.Module {
-	return web.ModuleFunc(func(r *web.Routes) { mountSitesConsole(r, m) })
+// Sites is the console's sites pages (/admin/sites) over svc; defaults
+// are the server-wide settings (serve --ntp-server, …) that apply where no
+// site matches, shown on the page.
+func Sites(svc *site.Service, defaults provisioning.Site) web.Module {
+	return web.ModuleFunc(func(r *web.Routes) { mountSitesConsole(r, svc, defaults) })
 }
