@@ -88,7 +88,7 @@ func devConsoleServer(t *testing.T, db *gorm.DB) devConsoleEnv {
 	prov.Uploads = up
 	fwm := web.NewFirmware(fw, 4, 30)
 	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Phones: phones}, phone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si), web.PolicyModule(pol), console.Home(pol), phone.Provisioning{Service: prov}, web.Devices{Service: prov},
-		web.Enrolment(phones), console.Enrolment(phones), fwm, console.Firmware(fwm), console.Devices{Prov: prov, SignIn: si, Phones: phones, Firmware: fw})
+		web.Enrolment(phones), console.Enrolment(phones), fwm, console.Firmware(fwm.Service()), console.Devices{Prov: prov, SignIn: si, Phones: phones, Firmware: fw})
 	if err != nil {
 		t.Fatal(err)
 	}

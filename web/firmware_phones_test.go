@@ -52,7 +52,7 @@ func fwPhonesServer(t *testing.T, db *gorm.DB) (string, string, *provisioning.Se
 	prov.Policy = ps
 	prov.PhoneCredentials = []string{}
 	prov.Firmware = provTestFirmware{fs}
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), fw, console.Firmware(fw), phone.Provisioning{Service: prov, Images: fw.ServeImage}, web.Devices{Service: prov})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), fw, console.Firmware(fw.Service()), phone.Provisioning{Service: prov, Images: fw.ServeImage}, web.Devices{Service: prov})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func stallTestServer(t *testing.T, db *gorm.DB, slots int, stall time.Duration) 
 	}
 	fw := web.NewFirmware(svc, slots, 7)
 	fw.Stall = stall
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, console.Firmware(fw), firmwareTestProv{fw.ServeImage})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, console.Firmware(fw.Service()), firmwareTestProv{fw.ServeImage})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func firmwareTestServer(t *testing.T, db *gorm.DB) (string, string, *firmware.Se
 		t.Fatal(err)
 	}
 	fw := web.NewFirmware(svc, 2, 7)
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, console.Firmware(fw), firmwareTestProv{fw.ServeImage})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, console.Firmware(fw.Service()), firmwareTestProv{fw.ServeImage})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func fleetTestServer(t *testing.T, db *gorm.DB) fleetEnv {
 	prov.PhoneCredentials = []string{}
 	prov.Firmware = provTestFirmware{fs}
 	si := webtest.SignIn(db, tn, box, "http://prov.test")
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Now: clock.Now}, web.PolicyModule(ps), console.Home(ps), fw, console.Firmware(fw),
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Now: clock.Now}, web.PolicyModule(ps), console.Home(ps), fw, console.Firmware(fw.Service()),
 		phone.Provisioning{Service: prov, Images: fw.ServeImage}, web.Devices{Service: prov}, web.Fleet{Devices: prov, Firmware: fs, SignIn: si}, console.Fleet{Devices: prov, Firmware: fs, SignIn: si})
 	if err != nil {
 		t.Fatal(err)

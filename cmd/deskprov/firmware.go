@@ -752,7 +752,7 @@ func (a *app) addFirmware(ctx context.Context, o serveOptions) (provisioning.Fir
 		mod.Stall = o.FirmwareStallTimeout
 	}
 	a.firmware = mod
-	a.modules = append(a.modules, mod, console.Firmware(mod))
+	a.modules = append(a.modules, mod, console.Firmware(mod.Service()))
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {

@@ -23,12 +23,12 @@ import (
 // method as the REST API (the import goes through Firmware.receive, the
 // API's own upload path) and answers with a redirect to a page (PRG), or
 // the page again with the problem beside the field.
-func mountFirmwareConsole(r *web.Routes, h *web.Firmware) {
+func mountFirmwareConsole(r *web.Routes, fw *firmware.Service) {
 	cn, err := newConsole(r.Server)
 	if err != nil {
 		panic("admin console: " + err.Error()) // as in mountConsole
 	}
-	fc := &consoleFirmware{console: cn, h: h}
+	fc := &consoleFirmware{console: cn, fw: fw}
 	g := r.Root.Group("/admin", cn.headers, cn.nonce, cn.checkCSRF, cn.requireAdmin)
 	g.GET("/firmware", fc.catalog)
 	g.POST("/firmware/remove", fc.remove)
@@ -50,7 +50,7 @@ func mountFirmwareConsole(r *web.Routes, h *web.Firmware) {
 
 type consoleFirmware struct {
 	*console
-	h *web.Firmware
+	fw *firmware.Service
 }
 
 // errConsoleCSRF is a form refused for its CSRF token (a 403, not a page).
@@ -134,8 +134,8 @@ func (fc *consoleFirmware) catalog(c *gin.Context) {
 
 func (fc *consoleFirmware) showCatalog(c *gin.Context, status int, flash, problem string, fe consoleFieldError, form consoleImportForm) {
 	v := consoleCatalogView{Vendors: []string{firmware.Polycom, firmware.Yealink, firmware.AudioCodes, firmware.LPE},
-		MaxSize: humanSize(fc.h.Service().MaxUpload), Form: form, Err: fe}
-	imgs, err := fc.h.Service().Images(c.Request.Context(), "")
+		MaxSize: humanSize(fc.fw.MaxUpload), Form: form, Err: fe}
+	imgs, err := fc.fw.Images(c.Request.Context(), "")
 	if err != nil && problem == "" {
 		problem, status = fc.problemOf(err), web.StatusOf(fault.KindOf(err))
 	}
@@ -161,8 +161,8 @@ func (fc *consoleFirmware) upload(c *gin.Context) {
 		fc.refuse(c, msg)
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, fc.h.Service().MaxUpload+1<<20)
-	img, created, meta, err := fc.h.Receive(c, func(token string) error {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, fc.fw.MaxUpload+1<<20)
+	img, created, meta, err := web.ReceiveFirmware(c, fc.fw, func(token string) error {
 		if msg := fc.badCSRF(c, token); msg != "" {
 			return errConsoleCSRF{msg}
 		}
@@ -195,7 +195,7 @@ func (fc *consoleFirmware) upload(c *gin.Context) {
 }
 
 func (fc *consoleFirmware) remove(c *gin.Context) {
-	img, err := fc.h.Service().Remove(c.Request.Context(), c.PostForm("id"), web.AdminOf(c))
+	img, err := fc.fw.Remove(c.Request.Context(), c.PostForm("id"), web.AdminOf(c))
 	if err != nil {
 		fc.showCatalog(c, web.StatusOf(fault.KindOf(err)), "", fc.problemOf(err), consoleFieldError{}, consoleImportForm{})
 		return
@@ -285,7 +285,7 @@ func (fc *consoleFirmware) showRulesWith(c *gin.Context, status int, flash, prob
 		}
 	}
 	v.DefaultPlan = "1, 10, 50, 100"
-	if rs, err := fc.h.Service().Rules(ctx); err != nil {
+	if rs, err := fc.fw.Rules(ctx); err != nil {
 		fail(err)
 	} else {
 		for _, r := range rs {
@@ -305,7 +305,7 @@ func (fc *consoleFirmware) showRulesWith(c *gin.Context, status int, flash, prob
 			v.Rules = append(v.Rules, row)
 		}
 	}
-	if ts, err := fc.h.Service().TestDevices(ctx); err != nil {
+	if ts, err := fc.fw.TestDevices(ctx); err != nil {
 		fail(err)
 	} else {
 		v.TestDevices = ts
@@ -374,7 +374,7 @@ func (fc *consoleFirmware) ruleAction(c *gin.Context) {
 	}
 	var r firmware.RuleView
 	if err == nil {
-		r, err = fc.h.Service().Act(c.Request.Context(), id, action, plan, web.AdminOf(c))
+		r, err = fc.fw.Act(c.Request.Context(), id, action, plan, web.AdminOf(c))
 	}
 	if err != nil {
 		v := consoleRulesView{}
@@ -403,7 +403,7 @@ func (fc *consoleFirmware) autoApprove(c *gin.Context) {
 	id, err := formID(c, "id", "device update rule")
 	var r firmware.RuleView
 	if err == nil {
-		r, err = fc.h.Service().SetAutoApprove(c.Request.Context(), id, c.PostForm("on") == "true", web.AdminOf(c))
+		r, err = fc.fw.SetAutoApprove(c.Request.Context(), id, c.PostForm("on") == "true", web.AdminOf(c))
 	}
 	if err != nil {
 		fc.showRules(c, web.StatusOf(fault.KindOf(err)), "", fc.problemOf(err), consoleFieldError{})
@@ -418,7 +418,7 @@ func (fc *consoleFirmware) autoApprove(c *gin.Context) {
 
 func (fc *consoleFirmware) addTestDevice(c *gin.Context) {
 	typ, ident := c.PostForm("identifierType"), strings.TrimSpace(c.PostForm("identifier"))
-	td, err := fc.h.Service().AddTestDevice(c.Request.Context(), typ, ident, web.AdminOf(c))
+	td, err := fc.fw.AddTestDevice(c.Request.Context(), typ, ident, web.AdminOf(c))
 	if err != nil {
 		v := consoleRulesView{TestType: typ, TestIdent: ident}
 		problem := fc.problemOf(err)
@@ -437,7 +437,7 @@ func (fc *consoleFirmware) addTestDevice(c *gin.Context) {
 func (fc *consoleFirmware) removeTestDevice(c *gin.Context) {
 	id, err := formID(c, "id", "test device")
 	if err == nil {
-		err = fc.h.Service().RemoveTestDevice(c.Request.Context(), id, web.AdminOf(c))
+		err = fc.fw.RemoveTestDevice(c.Request.Context(), id, web.AdminOf(c))
 	}
 	if err != nil {
 		fc.showRules(c, web.StatusOf(fault.KindOf(err)), "", fc.problemOf(err), consoleFieldError{})
@@ -493,7 +493,7 @@ func (fc *consoleFirmware) showRollouts(c *gin.Context, status int, flash, probl
 		}
 	}
 	var v consoleRolloutsView
-	if ros, err := fc.h.Service().Rollouts(ctx); err != nil {
+	if ros, err := fc.fw.Rollouts(ctx); err != nil {
 		fail(err)
 	} else {
 		for _, ro := range ros {
@@ -512,7 +512,7 @@ func (fc *consoleFirmware) showRollouts(c *gin.Context, status int, flash, probl
 			v.Rollouts = append(v.Rollouts, row)
 		}
 	}
-	if ls, err := fc.h.Service().Loops(ctx); err != nil {
+	if ls, err := fc.fw.Loops(ctx); err != nil {
 		fail(err)
 	} else {
 		for _, l := range ls {
@@ -528,7 +528,7 @@ func (fc *consoleFirmware) rolloutAction(c *gin.Context) {
 	if err == nil {
 		switch action {
 		case "pause", "resume", "abort":
-			_, err = fc.h.Service().SetRolloutState(c.Request.Context(), id, action, web.AdminOf(c))
+			_, err = fc.fw.SetRolloutState(c.Request.Context(), id, action, web.AdminOf(c))
 		default:
 			err = fault.Invalidf("no action %q on a rollout: use pause, resume or abort", web.ClipText(action, 20))
 		}
@@ -542,15 +542,15 @@ func (fc *consoleFirmware) rolloutAction(c *gin.Context) {
 
 func (fc *consoleFirmware) clearLoop(c *gin.Context) {
 	mac := c.PostForm("mac")
-	if err := fc.h.Service().ClearLoop(c.Request.Context(), mac, web.AdminOf(c)); err != nil {
+	if err := fc.fw.ClearLoop(c.Request.Context(), mac, web.AdminOf(c)); err != nil {
 		fc.showRollouts(c, web.StatusOf(fault.KindOf(err)), "", fc.problemOf(err))
 		return
 	}
 	fc.done(c, "/admin/firmware/rollouts", "cleared", mac)
 }
 
-// Firmware is the console's firmware pages over h, which must be
-// mounted before it.
-func Firmware(h *web.Firmware) web.Module {
-	return web.ModuleFunc(func(r *web.Routes) { mountFirmwareConsole(r, h) })
+// Firmware is the console's firmware pages over fw (the API's firmware
+// module, web.Firmware, serves the same service).
+func Firmware(fw *firmware.Service) web.Module {
+	return web.ModuleFunc(func(r *web.Routes) { mountFirmwareConsole(r, fw) })
 }
