@@ -94,9 +94,6 @@ func (h *Firmware) Mount(r *Routes) {
 	}
 }
 
-// maxFormField caps a non-file multipart field.
-const maxFormField = 4096
-
 func (h *Firmware) upload(c *gin.Context) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, h.svc.MaxUpload+1<<20)
 	img, created, _, err := ReceiveFirmware(c, h.svc, nil)

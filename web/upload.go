@@ -69,6 +69,9 @@ func phoneFileFormErr(err error) error {
 	return err
 }
 
+// maxFormField caps a non-file multipart field.
+const maxFormField = 4096
+
 // ReceiveFirmware reads a multipart image upload, part by part, and commits the
 // image to the catalog: the one path of the API's and the console's
 // imports. It returns the fields it read (for a form to show again).
