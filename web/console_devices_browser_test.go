@@ -44,18 +44,12 @@ func TestConsoleDevicesAndSignInInChromium(t *testing.T) {
 	}
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+		browsertest.Do(t, ctx, what, actions...)
 	}
 	step("set up the tab", bypass, chromedp.EmulateViewport(390, 844))
 	text := func(sel string) string {
 		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
+		return browsertest.Text(t, ctx, sel)
 	}
 
 	step("sign in",

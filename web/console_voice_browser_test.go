@@ -42,17 +42,11 @@ func TestVoiceConsoleInChromium(t *testing.T) {
 		ctx := startChromium(t, bin)
 		step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 			t.Helper()
-			if err := chromedp.Do(ctx, actions...); err != nil {
-				t.Fatalf("%s: %v", what, err)
-			}
+			browsertest.Do(t, ctx, what, actions...)
 		}
 		text := func(sel string) string {
 			t.Helper()
-			s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-			if err != nil {
-				t.Fatalf("read %s: %v", sel, err)
-			}
-			return s
+			return browsertest.Text(t, ctx, sel)
 		}
 		checkPage := func(name string) {
 			t.Helper()

@@ -176,3 +176,22 @@ func Fits(t testing.TB, ctx context.Context, page string) {
 		t.Errorf("%s scrolls sideways at %s", page, wide)
 	}
 }
+
+// Do runs actions in the browser, failing the test with what they were for.
+func Do(t testing.TB, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// Text is the text of the element sel selects, failing the test when there
+// is none.
+func Text(t testing.TB, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("read %s: %v", sel, err)
+	}
+	return s
+}
