@@ -19,6 +19,7 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
@@ -41,7 +42,7 @@ func btoeInstance(t *testing.T, db *gorm.DB) (string, *notify.Hub) {
 	svc.UseHub(hub)
 	tn := tenant.New(db)
 	tn.HashCost = bcrypt.MinCost
-	srv, err := webtest.New(web.Deps{DB: db, Tenant: tn}, web.BToE(svc), phone.BToEWithHeartbeat(svc, f, time.Second), console.BToE(svc))
+	srv, err := webtest.New(web.Deps{DB: db, Tenant: tn}, api.BToE(svc), phone.BToEWithHeartbeat(svc, f, time.Second), console.BToE(svc))
 	if err != nil {
 		t.Fatal(err)
 	}

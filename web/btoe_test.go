@@ -23,6 +23,7 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
 	webphone "github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
@@ -82,7 +83,7 @@ func btoeWebServerWith(t *testing.T, db *gorm.DB, heartbeat time.Duration, more 
 	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := webtest.New(web.Deps{DB: db, Tenant: tn}, append([]web.Module{web.BToE(svc), webphone.BToEWithHeartbeat(svc, f, heartbeat), console.BToE(svc)}, more...)...)
+	srv, err := webtest.New(web.Deps{DB: db, Tenant: tn}, append([]web.Module{api.BToE(svc), webphone.BToEWithHeartbeat(svc, f, heartbeat), console.BToE(svc)}, more...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

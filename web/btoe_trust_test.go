@@ -23,6 +23,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
+	"github.com/deskprov/deskprov/web/api"
 )
 
 // btoeTrustEnv serves BToE with the real tenant and sign-in services, as
@@ -51,7 +52,7 @@ func btoeTrustServer(t *testing.T, db *gorm.DB) btoeTrustEnv {
 	si := webtest.SignIn(db, tn, box, ts.URL)
 	bt := btoe.New(db, btoeWebFixtures{}, si, si.PCPasswords())
 	bt.PollInterval = 20 * time.Millisecond
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, webphone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si), webphone.BToE(bt, si), web.BToE(bt), console.BToE(bt))
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, webphone.SignIn(si), api.SignIn(si), pages.DeviceLogin(si), webphone.BToE(bt, si), api.BToE(bt), console.BToE(bt))
 	if err != nil {
 		t.Fatal(err)
 	}

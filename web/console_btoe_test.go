@@ -16,7 +16,7 @@ import (
 	"github.com/deskprov/deskprov/policy/policytest"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
-	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
 )
 
@@ -31,7 +31,7 @@ func TestConsoleBToEListsAndForgets(t *testing.T) {
 		}
 		pol := policy.New(db)
 		pol.Secrets = policytest.Box(t)
-		base, _, _ := btoeWebServerWith(t, db, time.Second, web.PolicyModule(pol), console.Home(pol))
+		base, _, _ := btoeWebServerWith(t, db, time.Second, api.PolicyModule(pol), console.Home(pol))
 		tn := tenant.New(db)
 		tn.HashCost = bcrypt.MinCost
 		if err := tn.AddAdmin(context.Background(), "admin", "viewer", "viewer-password", tenant.RoleReader); err != nil {

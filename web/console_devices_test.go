@@ -32,6 +32,7 @@ import (
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web/api"
 )
 
 // devConsoleEnv is a server with the console's Devices and Sign-in pages:
@@ -87,8 +88,8 @@ func devConsoleServer(t *testing.T, db *gorm.DB) devConsoleEnv {
 	up := testUploads(t, db, 1<<20)
 	prov.Uploads = up
 	fwm := web.NewFirmware(fw, 4, 30)
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Phones: phones}, phone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si), web.PolicyModule(pol), console.Home(pol), phone.Provisioning{Service: prov}, web.Devices{Service: prov},
-		web.Enrolment(phones), console.Enrolment(phones), fwm, console.Firmware(fwm.Service()), console.Devices{Prov: prov, SignIn: si, Phones: phones, Firmware: fw})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Phones: phones}, phone.SignIn(si), api.SignIn(si), pages.DeviceLogin(si), api.PolicyModule(pol), console.Home(pol), phone.Provisioning{Service: prov}, api.Devices{Service: prov},
+		api.Enrolment(phones), console.Enrolment(phones), fwm, console.Firmware(fwm.Service()), console.Devices{Prov: prov, SignIn: si, Phones: phones, Firmware: fw})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +270,7 @@ func TestConsoleDevicesListAndPage(t *testing.T) {
 		})
 		t.Run("the preview is what the API's preview renders", func(t *testing.T) {
 			_, page := b.get("/admin/devices/" + devAmosMAC + "?file=" + devAmosMAC + ".cfg")
-			var f web.DeviceFileView
+			var f api.DeviceFileView
 			if code := e.api(t, "GET", "/api/v1/devices/"+devAmosMAC+"/files/"+devAmosMAC+".cfg", &f); code != 200 || f.Body == "" {
 				t.Fatalf("API preview: %d", code)
 			}

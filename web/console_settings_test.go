@@ -18,6 +18,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/webtest"
 )
@@ -49,7 +50,7 @@ func TestSettingsConsole(t *testing.T) {
 		ps := policy.New(db)
 		ps.Users = tn
 		// The policy module mounts the console's sign-in page.
-		s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), web.ServiceSettings(svc), console.Settings(svc))
+		s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, api.PolicyModule(ps), console.Home(ps), api.ServiceSettings(svc), console.Settings(svc))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/webtest"
 )
@@ -55,7 +56,7 @@ func enrolmentTestServer(t *testing.T, db *gorm.DB) enrolmentEnv {
 	svc.Secrets = box
 	ps := policy.New(db)
 	ps.Users = tn
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), web.Enrolment(svc), console.Enrolment(svc))
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, api.PolicyModule(ps), console.Home(ps), api.Enrolment(svc), console.Enrolment(svc))
 	if err != nil {
 		t.Fatal(err)
 	}

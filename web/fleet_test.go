@@ -28,6 +28,7 @@ import (
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web/api"
 )
 
 // fleetEnv is a server wired as deskprov serve wires the dashboard's
@@ -79,8 +80,8 @@ func fleetTestServer(t *testing.T, db *gorm.DB) fleetEnv {
 	prov.PhoneCredentials = []string{}
 	prov.Firmware = provTestFirmware{fs}
 	si := webtest.SignIn(db, tn, box, "http://prov.test")
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Now: clock.Now}, web.PolicyModule(ps), console.Home(ps), fw, console.Firmware(fw.Service()),
-		phone.Provisioning{Service: prov, Images: fw.ServeImage}, web.Devices{Service: prov}, web.Fleet{Devices: prov, Firmware: fs, SignIn: si}, console.Fleet{Devices: prov, Firmware: fs, SignIn: si})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Now: clock.Now}, api.PolicyModule(ps), console.Home(ps), fw, console.Firmware(fw.Service()),
+		phone.Provisioning{Service: prov, Images: fw.ServeImage}, api.Devices{Service: prov}, api.Fleet{Devices: prov, Firmware: fs, SignIn: si}, console.Fleet{Devices: prov, Firmware: fs, SignIn: si})
 	if err != nil {
 		t.Fatal(err)
 	}

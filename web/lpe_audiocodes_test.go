@@ -17,6 +17,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
 )
@@ -88,7 +89,7 @@ func TestAudioCodesFirmwareURLNamesThePhone(t *testing.T) {
 			calls = append(calls, imageCall{r.Vendor, r.Name, r.MAC})
 			return false
 		}
-		s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, phone.Provisioning{Service: prov, Images: images}, web.Devices{Service: prov})
+		s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, phone.Provisioning{Service: prov, Images: images}, api.Devices{Service: prov})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
+	"github.com/deskprov/deskprov/web/api"
 )
 
 type myEnv struct {
@@ -78,7 +79,7 @@ func myTestServer(t *testing.T, db *gorm.DB) myEnv {
 	}
 	si := webtest.SignIn(db, tn, box, ts.URL)
 	bt := btoe.New(db, pol, si, si.PCPasswords())
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, phone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si), web.NumbersModule{}, phone.BToE(bt, si), web.BToE(bt), console.BToE(bt), pages.My(si, pol, bt))
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, phone.SignIn(si), api.SignIn(si), pages.DeviceLogin(si), api.NumbersModule{}, phone.BToE(bt, si), api.BToE(bt), console.BToE(bt), pages.My(si, pol, bt))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web/api"
 )
 
 // voiceCaller calls the admin API of a numbers test server.
@@ -485,7 +486,7 @@ func voiceSigninServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	tn, box := webtest.Org(t, db, tenant.UserInput{UPN: "amosm@contoso.com", Password: "correct horse"})
 	webtest.Admin(t, tn)
 	svc := webtest.SignIn(db, tn, box, ts.URL)
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, phone.SignIn(svc), web.SignIn(svc), pages.DeviceLogin(svc), web.NumbersModule{})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, phone.SignIn(svc), api.SignIn(svc), pages.DeviceLogin(svc), api.NumbersModule{})
 	if err != nil {
 		t.Fatal(err)
 	}

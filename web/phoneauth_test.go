@@ -21,6 +21,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
 )
@@ -67,7 +68,7 @@ func BenchmarkProvisioningPollAuthenticated(b *testing.B) {
 			if mode != "unauthenticated" {
 				prov.Phones = phones
 			}
-			s, err := webtest.New(web.Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test", Phones: phones}, phone.Provisioning{Service: prov}, web.Devices{Service: prov})
+			s, err := webtest.New(web.Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test", Phones: phones}, phone.Provisioning{Service: prov}, api.Devices{Service: prov})
 			if err != nil {
 				b.Fatal(err)
 			}

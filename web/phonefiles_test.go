@@ -25,6 +25,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
@@ -76,8 +77,8 @@ func phoneFilesTestServer(t *testing.T, db *gorm.DB, sites provisioning.Sites) p
 	files := phonefiles.New(db)
 	files.Reserved = prov.Reserved
 	prov.Files = files
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, web.PolicyModule(ps), console.Home(ps),
-		phone.Provisioning{Service: prov, Files: files}, web.Devices{Service: prov}, web.PhoneFiles(files), console.PhoneFiles(files))
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, api.PolicyModule(ps), console.Home(ps),
+		phone.Provisioning{Service: prov, Files: files}, api.Devices{Service: prov}, api.PhoneFiles(files), console.PhoneFiles(files))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func (e phoneFilesEnv) upload(t *testing.T, authz, path, vendor, site string, bo
 
 func (e phoneFilesEnv) addCA(t *testing.T, name string, pem []byte) phonefiles.CACertView {
 	t.Helper()
-	body, _ := json.Marshal(web.CACertInput{Name: name, PEM: string(pem)})
+	body, _ := json.Marshal(api.CACertInput{Name: name, PEM: string(pem)})
 	code, out := enrolmentCall(t, e.base, "Bearer "+e.token, "POST", "/api/v1/cacerts", string(body))
 	if code != http.StatusCreated {
 		t.Fatalf("add CA: %d %s", code, out)
@@ -136,7 +137,7 @@ func TestPhoneFilesAPIRefusesEveryoneButAnAdmin(t *testing.T) {
 		e := phoneFilesTestServer(t, db, nil)
 		cred := provEnrol(t, e.base, "deskprov-0004f2a1b2c3.cfg", pfPolycomUA)
 		ca := testcert.CA(t, "Corp Root")
-		caBody, _ := json.Marshal(web.CACertInput{Name: "x", PEM: string(ca.PEM)})
+		caBody, _ := json.Marshal(api.CACertInput{Name: "x", PEM: string(ca.PEM)})
 		callers := map[string]string{
 			"nobody":              "",
 			"a made-up token":     "Bearer not-a-token",

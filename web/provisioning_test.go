@@ -29,6 +29,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
@@ -63,7 +64,7 @@ func provTestNew(t *testing.T, db *gorm.DB) (*web.Server, string, *provisioning.
 	prov.Uploads = testUploads(t, db, 1024)
 	phones := phoneid.New(db)
 	prov.Phones = phones
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones}, api.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: prov}, api.Devices{Service: prov})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,12 +224,12 @@ func TestEachFamilyBootSequenceIsServedAsItsPhonesExpect(t *testing.T) {
 			}
 		})
 		t.Run("an admin previews a phone's file without the phone", func(t *testing.T) {
-			var f web.DeviceFileView
+			var f api.DeviceFileView
 			provTestJSON(t, base, tok, "/api/v1/devices/0004f2a1b2c3/files/deskprov-0004f2a1b2c3.cfg", &f)
 			if !strings.Contains(f.Body, `phoneLock.enabled="1"`) || f.ETag == "" {
 				t.Fatalf("preview %+v", f)
 			}
-			var unseen web.DeviceFileView
+			var unseen api.DeviceFileView
 			provTestJSON(t, base, tok, "/api/v1/devices/00:15:65:00:00:01/files/001565000001.cfg?vendor=yealink&model=T48G&firmware=35.83.0.120", &unseen)
 			if !strings.HasPrefix(unseen.Body, "#!version:1.0.0.1\n") {
 				t.Fatalf("preview of an unseen phone %+v", unseen)
@@ -370,7 +371,7 @@ func BenchmarkProvisioningPoll(b *testing.B) {
 		b.Fatal(err)
 	}
 	prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, phone.Provisioning{Service: prov}, web.Devices{Service: prov})
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, phone.Provisioning{Service: prov}, api.Devices{Service: prov})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -434,7 +435,7 @@ func BenchmarkProvisioningPollParallel(b *testing.B) {
 				}
 				prov.Firmware = provTestFirmware{fs}
 			}
-			s, err := webtest.New(web.Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test"}, phone.Provisioning{Service: prov}, web.Devices{Service: prov})
+			s, err := webtest.New(web.Deps{DB: db, Tenant: tenant.New(db), PublicURL: "http://prov.test"}, phone.Provisioning{Service: prov}, api.Devices{Service: prov})
 			if err != nil {
 				b.Fatal(err)
 			}

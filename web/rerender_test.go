@@ -22,6 +22,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
 )
@@ -79,7 +80,7 @@ func TestEvictedPhoneFilesReRenderWithoutSharedReads(t *testing.T) {
 		prov.SignIn = si
 		// About forty phones' files: the 200 below evict one another.
 		prov.SetCacheSize(64 << 10)
-		s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), fw, phone.Provisioning{Service: prov, Images: fw.ServeImage}, phone.SignIn(si))
+		s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, api.PolicyModule(ps), fw, phone.Provisioning{Service: prov, Images: fw.ServeImage}, phone.SignIn(si))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,8 +4,8 @@
 // roles table, phone authentication, the 404 page, and the hooks faces
 // share. The faces live in packages of their own over it: web/phone (what
 // phones call), web/pages (the sign-in and /my pages for people),
-// web/console (the admin console); the admin REST API (/api/v1) is still in
-// this package. Handlers parse, call one service method and write the
+// web/console (the admin console), web/api (the admin REST API, /api/v1).
+// Handlers parse, call one service method and write the
 // answer; the rules live in the domain packages, which never import gin.
 package web
 
@@ -49,7 +49,7 @@ type Deps struct {
 }
 
 // Module is one area's routes. Each area (policy, provisioning, …) has a
-// module in this package that cmd/deskprov hands to New.
+// module in each face's package that cmd/deskprov hands to New.
 type Module interface {
 	Mount(r *Routes)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
 	"github.com/deskprov/deskprov/web/phone"
@@ -77,7 +78,7 @@ func TestSignInReachesThePhoneConfigAndSignOutReturnsItToGlobal(t *testing.T) {
 		}
 		tn.Secrets, si.Secrets = box, box
 		prov.SignIn = si
-		s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts}, web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov}, phone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si))
+		s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts}, api.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: prov}, api.Devices{Service: prov}, phone.SignIn(si), api.SignIn(si), pages.DeviceLogin(si))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -32,6 +32,7 @@ import (
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web/api"
 )
 
 type signinTestEnv struct {
@@ -65,7 +66,7 @@ func signinTestServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	}
 	svc := webtest.SignIn(db, tn, box, ts.URL)
 	svc.Interval = 1
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, phone.SignIn(svc), web.SignIn(svc), pages.DeviceLogin(svc))
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, phone.SignIn(svc), api.SignIn(svc), pages.DeviceLogin(svc))
 	if err != nil {
 		t.Fatal(err)
 	}

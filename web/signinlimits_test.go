@@ -29,6 +29,7 @@ import (
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web/api"
 )
 
 // The credential-guessing limits (docs/signin.md, "Limits on guessing"),
@@ -103,7 +104,7 @@ func limitsServer(t *testing.T, db *gorm.DB) *limitsEnv {
 	bt := btoe.New(db, limitsPolicy{}, svc, svc.PCPasswords())
 	bt.Now = env.clock
 	bt.PollInterval = 20 * time.Millisecond
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Now: env.clock, TrustedProxies: []string{"127.0.0.1"}}, phone.SignIn(svc), web.SignIn(svc), pages.DeviceLogin(svc), phone.BToE(bt, svc), web.BToE(bt), console.BToE(bt), web.PolicyModule(ps), console.Home(ps))
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Now: env.clock, TrustedProxies: []string{"127.0.0.1"}}, phone.SignIn(svc), api.SignIn(svc), pages.DeviceLogin(svc), phone.BToE(bt, svc), api.BToE(bt), console.BToE(bt), api.PolicyModule(ps), console.Home(ps))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
@@ -101,7 +102,7 @@ func sitesTestServer(t *testing.T, db *gorm.DB, defaults provisioning.Site) site
 	ps := policy.New(db)
 	ps.Users = tn
 	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", TrustedProxies: []string{"127.0.0.1"}, Phones: phones},
-		web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: p}, web.Devices{Service: p}, web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}, console.Sites(sites, p.Server.DefaultSite()))
+		api.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: p}, api.Devices{Service: p}, api.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}, console.Sites(sites, p.Server.DefaultSite()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
+	"github.com/deskprov/deskprov/web/api"
 )
 
 // The tests here cross the issue 13 branches: a phone's provisioning
@@ -74,7 +75,7 @@ func trustServer(t *testing.T, db *gorm.DB) trustEnv {
 	si := webtest.SignIn(db, tn, box, "http://prov.test")
 	bt := btoe.New(db, btoeWebFixtures{}, si, si.PCPasswords())
 	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test", Phones: phones},
-		web.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: prov}, web.Devices{Service: prov}, phone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si), phone.BToE(bt, si), web.BToE(bt), console.BToE(bt), web.Enrolment(phones), console.Enrolment(phones))
+		api.PolicyModule(ps), console.Home(ps), phone.Provisioning{Service: prov}, api.Devices{Service: prov}, phone.SignIn(si), api.SignIn(si), pages.DeviceLogin(si), phone.BToE(bt, si), api.BToE(bt), console.BToE(bt), api.Enrolment(phones), console.Enrolment(phones))
 	if err != nil {
 		t.Fatal(err)
 	}

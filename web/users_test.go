@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/webtest"
 
@@ -67,7 +68,7 @@ func usersTestServer(t *testing.T, db *gorm.DB, upns ...string) (string, map[str
 		t.Fatal(err)
 	}
 	si := signin.New(db, tn, nil, "http://prov.test")
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, web.PolicyModule(ps), console.Home(ps), web.BulkLicenses(ps), console.Users(ps, si))
+	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, api.PolicyModule(ps), console.Home(ps), api.BulkLicenses(ps), console.Users(ps, si))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func TestTwoServersOnOneDatabaseShareFiles(t *testing.T) {
 	if st, body := postImage(t, a, tokA, name, image); st != http.StatusCreated {
 		t.Fatalf("import on A: %d %s", st, body)
 	}
-	api(t, a, tokA, "POST", "/api/v1/deviceupdaterules/1/approve", http.StatusOK)
+	apiCall(t, a, tokA, "POST", "/api/v1/deviceupdaterules/1/approve", http.StatusOK)
 	phone := phoneclient.New(nil, "Yealink SIP-T46G 28.83.0.100 00:15:65:00:00:01")
 	for i := range 2 {
 		if st, _, body, err := phone.Do(context.Background(), "GET", a+"/prov/001565000001.cfg", nil, nil); err != nil || st != 200 || (i == 1 && !bytes.Contains(body, []byte(name))) {
@@ -95,7 +95,7 @@ func TestTwoServersOnOneDatabaseShareFiles(t *testing.T) {
 		if st, _, got, err := phone.Do(context.Background(), "GET", b+up, nil, nil); err != nil || st != 200 || !bytes.Equal(got, body) {
 			t.Fatalf("the phone's GET on B: %d %v %q", st, err, got)
 		}
-		got := api(t, b, tokB, "GET", "/api/v1/devices/001565000001/uploads/001565000001-local.cfg", http.StatusOK)
+		got := apiCall(t, b, tokB, "GET", "/api/v1/devices/001565000001/uploads/001565000001-local.cfg", http.StatusOK)
 		if got != string(body) {
 			t.Fatalf("the admin's download on B: %q", got)
 		}
@@ -152,14 +152,14 @@ func TestTwoServersOnOneDatabaseShareFiles(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dirA, "blobcache", osha)); err != nil {
 			t.Fatalf("A kept no copy of what it imported: %v", err)
 		}
-		if got := api(t, b, tokB, "GET", "/api/v1/firmware/"+osha+"/file", http.StatusOK); got != string(other) {
+		if got := apiCall(t, b, tokB, "GET", "/api/v1/firmware/"+osha+"/file", http.StatusOK); got != string(other) {
 			t.Fatalf("the admin's download from B: %d bytes", len(got))
 		}
 		if _, err := os.Stat(filepath.Join(dirB, "blobcache", osha)); err != nil {
 			t.Fatalf("B kept no copy of what it served: %v", err)
 		}
-		api(t, b, tokB, "POST", "/api/v1/deviceupdaterules/2/reset", http.StatusOK)
-		api(t, b, tokB, "DELETE", "/api/v1/firmware/"+osha, http.StatusNoContent)
+		apiCall(t, b, tokB, "POST", "/api/v1/deviceupdaterules/2/reset", http.StatusOK)
+		apiCall(t, b, tokB, "DELETE", "/api/v1/firmware/"+osha, http.StatusNoContent)
 		var blobs, chunks int64
 		db.Table("blobs").Where("sha256 = ?", osha).Count(&blobs)
 		db.Table("blob_chunks").Where("sha256 = ?", osha).Count(&chunks)
@@ -171,7 +171,7 @@ func TestTwoServersOnOneDatabaseShareFiles(t *testing.T) {
 		}
 		// A, asked for it, knows it no more (and its copy goes at its next
 		// start: blob.DB.RemoveStale).
-		api(t, a, tokA, "GET", "/api/v1/firmware/"+osha+"/file", http.StatusNotFound)
+		apiCall(t, a, tokA, "GET", "/api/v1/firmware/"+osha+"/file", http.StatusNotFound)
 	})
 	t.Run("an image whose bytes are lost answers 503 with Retry-After, not 404 or 500", func(t *testing.T) {
 		db.Exec("DELETE FROM blobs WHERE sha256 = ?", sha)
@@ -206,8 +206,8 @@ func postImage(t *testing.T, base, token, fileName string, content []byte) (int,
 	return resp.StatusCode, string(body)
 }
 
-// api calls the REST API and wants status; it returns the body.
-func api(t *testing.T, base, token, method, path string, status int) string {
+// apiCall calls the REST API and wants status; it returns the body.
+func apiCall(t *testing.T, base, token, method, path string, status int) string {
 	t.Helper()
 	req, _ := http.NewRequest(method, base+path, nil)
 	req.Header.Set("Authorization", "Bearer "+token)

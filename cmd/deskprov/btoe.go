@@ -16,7 +16,7 @@ import (
 
 	"github.com/deskprov/deskprov/btoe"
 	"github.com/deskprov/deskprov/signin"
-	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
 )
@@ -649,6 +649,6 @@ func (a *app) addBToE(si *signin.Service) error {
 	}
 	a.btoe = btoe.New(a.db, a.policy, si, si.PCPasswords())
 	a.btoe.UseHub(a.hub)
-	a.modules = append(a.modules, phone.BToE(a.btoe, si), web.BToE(a.btoe), console.BToE(a.btoe))
+	a.modules = append(a.modules, phone.BToE(a.btoe, si), api.BToE(a.btoe), console.BToE(a.btoe))
 	return nil
 }

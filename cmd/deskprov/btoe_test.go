@@ -25,6 +25,7 @@ import (
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/throttle"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
@@ -105,7 +106,7 @@ func btoeCLIServer(t *testing.T, db *gorm.DB) *btoeCLIEnv {
 	env.si = &btoeCLISignIns{issued: map[string]string{}, now: env.now}
 	svc := btoe.New(db, env.pol, env.si, tn)
 	svc.Now = env.now
-	srv, err := webtest.New(web.Deps{DB: db, Tenant: tn, Now: env.now}, phone.BToE(svc, env.si), web.BToE(svc), console.BToE(svc))
+	srv, err := webtest.New(web.Deps{DB: db, Tenant: tn, Now: env.now}, phone.BToE(svc, env.si), api.BToE(svc), console.BToE(svc))
 	if err != nil {
 		t.Fatal(err)
 	}

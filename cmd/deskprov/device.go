@@ -23,6 +23,7 @@ import (
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/site"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/phone"
 )
@@ -50,7 +51,7 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	sites := site.New(a.db)
 	sites.Secrets = a.secrets
 	p.Sites = sites
-	a.modules = append(a.modules, web.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}, console.Sites(sites, p.Server.DefaultSite()))
+	a.modules = append(a.modules, api.SitesModule{Service: sites, Defaults: p.Server.DefaultSite()}, console.Sites(sites, p.Server.DefaultSite()))
 	if a.policy != nil {
 		p.Policy = a.policy
 	}
@@ -85,7 +86,7 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	a.adoptOld("shared phone files", n, nil, err)
 	files.Reserved = p.Reserved
 	p.Files = files
-	a.modules = append(a.modules, phone.Provisioning{Service: p, Images: images, Files: files}, web.Devices{Service: p}, web.PhoneFiles(files), console.PhoneFiles(files))
+	a.modules = append(a.modules, phone.Provisioning{Service: p, Images: images, Files: files}, api.Devices{Service: p}, api.PhoneFiles(files), console.PhoneFiles(files))
 	// The console's Devices and Sign-in pages act through these same
 	// services, so they see what the phones and the API see.
 	dc := console.Devices{Prov: p, Phones: a.phones}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/deskprov/deskprov/phoneid"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 )
 
 var enrolmentHeaders = []string{"MAC", "STATE", "FIRST SEEN", "FIRST IP", "APPROVED BY", "ENROLLED", "UPDATED"}
@@ -134,10 +135,10 @@ next request is a first contact again. "settings" turns approval of new phones o
 		Example: "  deskprov enrolment settings\n  deskprov enrolment settings --require-approval=true",
 		Args:    cobra.NoArgs,
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, _ []string) error {
-			var s web.EnrolmentSettings
+			var s api.EnrolmentSettings
 			var err error
 			if cmd.Flags().Changed("require-approval") {
-				err = c.do(http.MethodPut, "/api/v1/enrolmentsettings", web.EnrolmentSettings{RequireApproval: requireApproval}, &s)
+				err = c.do(http.MethodPut, "/api/v1/enrolmentsettings", api.EnrolmentSettings{RequireApproval: requireApproval}, &s)
 			} else {
 				err = c.do(http.MethodGet, "/api/v1/enrolmentsettings", nil, &s)
 			}

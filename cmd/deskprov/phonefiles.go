@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deskprov/deskprov/phonefiles"
-	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 )
 
 func caCertRows(cs []phonefiles.CACertView) [][]string {
@@ -60,7 +60,7 @@ certificates are public: phones fetch them without credentials. Never upload a p
 				data = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: data})
 			}
 			var out phonefiles.CACertView
-			if err := c.do(http.MethodPost, "/api/v1/cacerts", web.CACertInput{Name: name, PEM: string(data)}, &out); err != nil {
+			if err := c.do(http.MethodPost, "/api/v1/cacerts", api.CACertInput{Name: name, PEM: string(data)}, &out); err != nil {
 				return err
 			}
 			return render(cmd, out, func(w io.Writer) { printTable(w, caCertHeaders, caCertRows([]phonefiles.CACertView{out})) })

@@ -35,6 +35,7 @@ import (
 	"github.com/deskprov/deskprov/store/notify"
 	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
 )
@@ -301,8 +302,8 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 		return nil, fmt.Errorf("--enroll-networks: %w", err)
 	}
 	// The tenant API first, as the core mounted it before it was a module.
-	a.modules = append(a.modules, web.TenantAPI{})
-	a.modules = append(a.modules, web.NumbersModule{}, console.Voice{})
+	a.modules = append(a.modules, api.TenantAPI{})
+	a.modules = append(a.modules, api.NumbersModule{}, console.Voice{})
 	a.policy = policy.New(db)
 	a.policy.Users = a.tenant
 	a.policy.Secrets = box
@@ -311,7 +312,7 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	} else if n > 0 {
 		log.Info("sealed provisioning server passwords stored in clear by an earlier version", "count", n)
 	}
-	a.modules = append(a.modules, web.PolicyModule(a.policy), console.Home(a.policy))
+	a.modules = append(a.modules, api.PolicyModule(a.policy), console.Home(a.policy))
 	if err := a.openBlobs(ctx, o); err != nil {
 		return nil, err
 	}
@@ -329,15 +330,15 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	// The page for people (/my) acts through sign-in, policy and BToE.
 	a.modules = append(a.modules, pages.My(si, a.policy, a.btoe))
 	// Bulk license assignment (API), users and licenses in the console.
-	a.modules = append(a.modules, web.BulkLicenses(a.policy), console.Users(a.policy, si))
+	a.modules = append(a.modules, api.BulkLicenses(a.policy), console.Users(a.policy, si))
 	if err := a.addProvisioning(ctx, o, si, fw, images); err != nil {
 		return nil, err
 	}
 	// One phoneid service for the phones' checks and the admins' changes, so
 	// that its enrolment cache and Digest replay memory are shared.
-	a.modules = append(a.modules, web.Enrolment(a.phones), console.Enrolment(a.phones))
+	a.modules = append(a.modules, api.Enrolment(a.phones), console.Enrolment(a.phones))
 	a.fleet.SignIn = si
-	a.modules = append(a.modules, web.Fleet(a.fleet), console.Fleet(a.fleet))
+	a.modules = append(a.modules, api.Fleet(a.fleet), console.Fleet(a.fleet))
 	return a, nil
 }
 

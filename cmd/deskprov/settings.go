@@ -20,7 +20,7 @@ import (
 	"github.com/deskprov/deskprov/settings"
 	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store"
-	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
 )
 
@@ -167,7 +167,7 @@ func (a *app) reconcileSettings(ctx context.Context, o serveOptions) (serveOptio
 			o.EnrollNetworks = v
 		}
 	}
-	a.modules = append(a.modules, web.ServiceSettings(svc), console.Settings(svc))
+	a.modules = append(a.modules, api.ServiceSettings(svc), console.Settings(svc))
 	return o, nil
 }
 

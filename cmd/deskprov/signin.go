@@ -13,7 +13,7 @@ import (
 
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/signin"
-	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/pages"
 	"github.com/deskprov/deskprov/web/phone"
 )
@@ -41,7 +41,7 @@ func (a *app) addSignIn(o serveOptions) (*signin.Service, error) {
 			return nil, fmt.Errorf("--phone-lock-lockout: %s=%q: use sign_out or admin_unlock_code", family, action)
 		}
 	}
-	a.modules = append(a.modules, phone.SignIn(si), web.SignIn(si), pages.DeviceLogin(si))
+	a.modules = append(a.modules, phone.SignIn(si), api.SignIn(si), pages.DeviceLogin(si))
 	return si, nil
 }
 

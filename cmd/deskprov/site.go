@@ -12,7 +12,7 @@ import (
 
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/site"
-	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 )
 
 // serverSite reads serve's --ntp-server, --time-zone and --language: the
@@ -232,7 +232,7 @@ server-wide settings (serve --ntp-server, --time-zone, --language).`,
 	remove := &cobra.Command{
 		Use: "delete NAME", Aliases: []string{"remove", "rm"}, Short: "Delete a site: its phones get the server-wide settings", Args: cobra.ExactArgs(1),
 		RunE: apiCommand(func(cmd *cobra.Command, c *apiClient, args []string) error {
-			var r web.SiteRemoved
+			var r api.SiteRemoved
 			if err := c.do(http.MethodDelete, "/api/v1/sites/"+pathEscape(args[0]), nil, &r); err != nil {
 				return err
 			}

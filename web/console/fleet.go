@@ -14,7 +14,7 @@ import (
 )
 
 // Fleet serves the fleet dashboard's pages from the services that own the
-// figures (GET /api/v1/fleet is web.Fleet, over the same sources).
+// figures (GET /api/v1/fleet is api.Fleet, over the same sources).
 type Fleet fleet.Sources
 
 // Mount serves the dashboard at /admin and its charts.

@@ -20,7 +20,7 @@ import (
 
 // Users is the users-and-licenses module: the console's /admin/users and
 // /admin/licenses pages (the API's bulk assignment, which its bulk form
-// shares, is web.BulkLicenses). It needs policy for grants and
+// shares, is api.BulkLicenses). It needs policy for grants and
 // sign-in for the phones a user is signed in on (si may be nil: no phones
 // shown).
 func Users(ps *policy.Service, si *signin.Service) web.Module {

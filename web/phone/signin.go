@@ -17,7 +17,7 @@ import (
 // SignIn is what phones (and the BToE PC app) call to sign in: OpenID
 // discovery and JWKS, the device authorization, token and revocation
 // endpoints, phone sign-out and phone lock. The admin's side (sessions,
-// sign-out, PIN reset, unlock codes, key rotation) is web.SignIn; the
+// sign-out, PIN reset, unlock codes, key rotation) is api.SignIn; the
 // /devicelogin pages for people are pages.DeviceLogin.
 func SignIn(svc *signin.Service) web.Module { return &signinAPI{svc: svc} }
 

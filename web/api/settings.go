@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -6,17 +6,18 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/deskprov/deskprov/settings"
+	"github.com/deskprov/deskprov/web"
 )
 
 // ServiceSettings mounts the service-wide settings under the admin API:
 // GET /api/v1/settings/service lists them, PUT …/:name records a new value.
 // Admins only (the /api/v1 bearer token); the change applies as each server
 // restarts.
-func ServiceSettings(svc *settings.Service) Module { return settingsModule{svc} }
+func ServiceSettings(svc *settings.Service) web.Module { return settingsModule{svc} }
 
 type settingsModule struct{ svc *settings.Service }
 
-func (m settingsModule) Mount(r *Routes) {
+func (m settingsModule) Mount(r *web.Routes) {
 	s := r.Server
 	r.Admin.GET("/settings/service", func(c *gin.Context) {
 		ss, err := m.svc.List(c.Request.Context())
@@ -30,15 +31,15 @@ func (m settingsModule) Mount(r *Routes) {
 		var req struct {
 			Value *string `json:"value"`
 		}
-		if err := BindJSON(c, &req); err != nil {
+		if err := web.BindJSON(c, &req); err != nil {
 			s.Fail(c, err)
 			return
 		}
 		if req.Value == nil {
-			s.Fail(c, FaultMissing("value", `"https://deskprov.example.com"`))
+			s.Fail(c, web.FaultMissing("value", `"https://deskprov.example.com"`))
 			return
 		}
-		st, err := m.svc.Set(c.Request.Context(), c.Param("name"), *req.Value, "admin "+c.GetString(AdminKey))
+		st, err := m.svc.Set(c.Request.Context(), c.Param("name"), *req.Value, "admin "+c.GetString(web.AdminKey))
 		if err != nil {
 			s.Fail(c, err)
 			return

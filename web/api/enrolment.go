@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/phoneid"
+	"github.com/deskprov/deskprov/web"
 )
 
 // Enrolment is the admin face of phone enrolment (phoneid): the REST API
@@ -15,11 +16,11 @@ import (
 // approves, revokes and re-enrols phones and decides whether new phones wait
 // for approval. Only admins reach it: /api/v1 needs an admin token, the
 // console an admin session.
-func Enrolment(svc *phoneid.Service) Module { return enrolmentModule{svc: svc} }
+func Enrolment(svc *phoneid.Service) web.Module { return enrolmentModule{svc: svc} }
 
 type enrolmentModule struct{ svc *phoneid.Service }
 
-func (m enrolmentModule) Mount(r *Routes) {
+func (m enrolmentModule) Mount(r *web.Routes) {
 	h := &enrolmentAPI{s: r.Server, svc: m.svc}
 	a := r.Admin
 	a.GET("/enrolments", h.list)
@@ -31,7 +32,7 @@ func (m enrolmentModule) Mount(r *Routes) {
 }
 
 type enrolmentAPI struct {
-	s   *Server
+	s   *web.Server
 	svc *phoneid.Service
 }
 
@@ -68,7 +69,7 @@ func (h *enrolmentAPI) get(c *gin.Context) {
 }
 
 func (h *enrolmentAPI) act(c *gin.Context) {
-	out, err := EnrolmentAct(c, h.s, h.svc, c.Param("mac"), c.Param("action"))
+	out, err := web.EnrolmentAct(c, h.s, h.svc, c.Param("mac"), c.Param("action"))
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -81,7 +82,7 @@ func (h *enrolmentAPI) audit(c *gin.Context) {
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			h.s.Fail(c, fault.FieldInvalid("limit", "limit must be a whole number from 1 to 1000, not %q", ClipText(v, 40)))
+			h.s.Fail(c, fault.FieldInvalid("limit", "limit must be a whole number from 1 to 1000, not %q", web.ClipText(v, 40)))
 			return
 		}
 		limit = n
@@ -110,15 +111,15 @@ func (h *enrolmentAPI) settings(c *gin.Context) {
 
 func (h *enrolmentAPI) putSettings(c *gin.Context) {
 	var req enrolmentSettingsPut
-	if err := BindJSON(c, &req); err != nil {
+	if err := web.BindJSON(c, &req); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
 	if req.RequireApproval == nil {
-		h.s.Fail(c, FaultMissing("requireApproval", `{"requireApproval": true}`))
+		h.s.Fail(c, web.FaultMissing("requireApproval", `{"requireApproval": true}`))
 		return
 	}
-	if err := h.svc.SetRequireApproval(c.Request.Context(), *req.RequireApproval, AdminOf(c)); err != nil {
+	if err := h.svc.SetRequireApproval(c.Request.Context(), *req.RequireApproval, web.AdminOf(c)); err != nil {
 		h.s.Fail(c, err)
 		return
 	}

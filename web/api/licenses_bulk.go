@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -6,13 +6,14 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/web"
 )
 
 // BulkLicenses is the API's bulk license assignment,
 // POST /api/v1/licenses/{sku}/assignments; the console's
 // /admin/licenses/assignments form (console.Users) makes the same call,
 // policy.Service.AssignMany.
-func BulkLicenses(ps *policy.Service) Module { return bulkLicenses{ps: ps} }
+func BulkLicenses(ps *policy.Service) web.Module { return bulkLicenses{ps: ps} }
 
 type bulkLicenses struct{ ps *policy.Service }
 
@@ -28,15 +29,15 @@ type bulkRequest struct {
 // Mount serves POST /api/v1/licenses/{sku}/assignments: 200 with a row per
 // user, refused rows included; 400 for a request no row can be tried with
 // (unknown SKU or policy, no users, too many).
-func (m bulkLicenses) Mount(r *Routes) {
+func (m bulkLicenses) Mount(r *web.Routes) {
 	s := r.Server
 	r.Admin.POST("/licenses/:sku/assignments", func(c *gin.Context) {
 		var req bulkRequest
-		if err := BindJSON(c, &req); err != nil {
+		if err := web.BindJSON(c, &req); err != nil {
 			s.Fail(c, err)
 			return
 		}
-		res, err := m.ps.AssignMany(c.Request.Context(), s.Tenant, AdminOf(c), c.Param("sku"), req.UPNs, req.PolicyName)
+		res, err := m.ps.AssignMany(c.Request.Context(), s.Tenant, web.AdminOf(c), c.Param("sku"), req.UPNs, req.PolicyName)
 		if err != nil {
 			s.Fail(c, err)
 			return

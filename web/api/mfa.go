@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -6,11 +6,12 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // mountMFA serves the organisation's MFA switches and the admin-issued
 // enrolment codes (admins only: the routes are on the admin group).
-func mountMFA(a *gin.RouterGroup, s *Server, tn *tenant.Service) {
+func mountMFA(a *gin.RouterGroup, s *web.Server, tn *tenant.Service) {
 	a.GET("/settings/mfa", func(c *gin.Context) {
 		m, err := tn.MFASettings(c.Request.Context())
 		if err != nil {
@@ -23,12 +24,12 @@ func mountMFA(a *gin.RouterGroup, s *Server, tn *tenant.Service) {
 		var req struct {
 			EnrollmentCodeRequired *bool `json:"enrollmentCodeRequired"`
 		}
-		if err := BindJSON(c, &req); err != nil {
+		if err := web.BindJSON(c, &req); err != nil {
 			s.Fail(c, err)
 			return
 		}
 		if req.EnrollmentCodeRequired == nil {
-			s.Fail(c, FaultMissing("enrollmentCodeRequired", `{"enrollmentCodeRequired": true}`))
+			s.Fail(c, web.FaultMissing("enrollmentCodeRequired", `{"enrollmentCodeRequired": true}`))
 			return
 		}
 		m, err := tn.SetMFASettings(c.Request.Context(), tenant.MFASettings{EnrollmentCodeRequired: *req.EnrollmentCodeRequired})
@@ -39,7 +40,7 @@ func mountMFA(a *gin.RouterGroup, s *Server, tn *tenant.Service) {
 		c.JSON(http.StatusOK, m)
 	})
 	a.POST("/users/:upn/mfaenrollmentcode", func(c *gin.Context) {
-		code, err := tn.IssueMFAEnrollmentCode(c.Request.Context(), c.Param("upn"), AdminOf(c))
+		code, err := tn.IssueMFAEnrollmentCode(c.Request.Context(), c.Param("upn"), web.AdminOf(c))
 		if err != nil {
 			s.Fail(c, err)
 			return

@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -8,16 +8,17 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/phonefiles"
+	"github.com/deskprov/deskprov/web"
 )
 
 // PhoneFiles is the admin side of phonefiles: the REST API and the console
 // page. Admins only: the API needs an admin token, the console an admin
 // session.
-func PhoneFiles(svc *phonefiles.Service) Module { return phoneFilesModule{svc: svc} }
+func PhoneFiles(svc *phonefiles.Service) web.Module { return phoneFilesModule{svc: svc} }
 
 type phoneFilesModule struct{ svc *phonefiles.Service }
 
-func (m phoneFilesModule) Mount(r *Routes) {
+func (m phoneFilesModule) Mount(r *web.Routes) {
 	h := &phoneFilesAPI{s: r.Server, svc: m.svc}
 	a := r.Admin
 	a.GET("/cacerts", h.listCA)
@@ -32,7 +33,7 @@ func (m phoneFilesModule) Mount(r *Routes) {
 }
 
 type phoneFilesAPI struct {
-	s   *Server
+	s   *web.Server
 	svc *phonefiles.Service
 }
 
@@ -53,11 +54,11 @@ func (h *phoneFilesAPI) listCA(c *gin.Context) {
 
 func (h *phoneFilesAPI) addCA(c *gin.Context) {
 	var in CACertInput
-	if err := BindJSON(c, &in); err != nil {
+	if err := web.BindJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
-	ca, err := h.svc.AddCACert(c.Request.Context(), in.Name, []byte(in.PEM), AdminOf(c))
+	ca, err := h.svc.AddCACert(c.Request.Context(), in.Name, []byte(in.PEM), web.AdminOf(c))
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -67,7 +68,7 @@ func (h *phoneFilesAPI) addCA(c *gin.Context) {
 }
 
 func (h *phoneFilesAPI) removeCA(c *gin.Context) {
-	if _, err := h.svc.RemoveCACert(c.Request.Context(), c.Param("id"), AdminOf(c)); err != nil {
+	if _, err := h.svc.RemoveCACert(c.Request.Context(), c.Param("id"), web.AdminOf(c)); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -86,7 +87,7 @@ func (h *phoneFilesAPI) listFiles(c *gin.Context) {
 // addFile takes multipart/form-data: fields path, vendor, site and a part
 // named file.
 func (h *phoneFilesAPI) addFile(c *gin.Context) {
-	f, created, err := AddPhoneFile(c, h.svc)
+	f, created, err := web.AddPhoneFile(c, h.svc)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -102,10 +103,10 @@ func (h *phoneFilesAPI) addFile(c *gin.Context) {
 func (h *phoneFilesAPI) removeFile(c *gin.Context) {
 	id, err := strconv.ParseUint(c.Param("id"), 10, 32)
 	if err != nil || id == 0 {
-		h.s.Fail(c, fault.NotFoundf("no shared file %q", ClipText(c.Param("id"), 40)))
+		h.s.Fail(c, fault.NotFoundf("no shared file %q", web.ClipText(c.Param("id"), 40)))
 		return
 	}
-	if _, err := h.svc.RemoveFile(c.Request.Context(), uint(id), AdminOf(c)); err != nil {
+	if _, err := h.svc.RemoveFile(c.Request.Context(), uint(id), web.AdminOf(c)); err != nil {
 		h.s.Fail(c, err)
 		return
 	}

@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -6,20 +6,21 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/deskprov/deskprov/signin"
+	"github.com/deskprov/deskprov/web"
 )
 
 // SignIn is the sign-in area's admin API: phone sessions, signing a phone or
 // a user out, resetting a lock PIN, unlock codes and rotating the token
 // signing key. What phones call is phone.SignIn.
-func SignIn(svc *signin.Service) Module { return &signinAdmin{svc: svc} }
+func SignIn(svc *signin.Service) web.Module { return &signinAdmin{svc: svc} }
 
 type signinAdmin struct {
-	s   *Server
+	s   *web.Server
 	svc *signin.Service
 }
 
 // Mount adds the routes.
-func (h *signinAdmin) Mount(r *Routes) {
+func (h *signinAdmin) Mount(r *web.Routes) {
 	h.s = r.Server
 	a := r.Admin
 	a.GET("/phonesessions", h.sessions)
@@ -90,6 +91,6 @@ func (h *signinAdmin) adminRotateKey(c *gin.Context) {
 		h.s.Fail(c, err)
 		return
 	}
-	h.s.Log.Info("admin rotated the token signing key", "admin", AdminOf(c), "kid", ks.Keys[0].Kid)
+	h.s.Log.Info("admin rotated the token signing key", "admin", web.AdminOf(c), "kid", ks.Keys[0].Kid)
 	c.JSON(http.StatusOK, gin.H{"kid": ks.Keys[0].Kid, "published": len(ks.Keys)})
 }

@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"encoding/json"
@@ -9,15 +9,16 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/policy"
+	"github.com/deskprov/deskprov/web"
 )
 
 // PolicyModule is the IP phone policy's HTTP face: the REST API under
 // /api/v1 and the admin console under /admin.
-func PolicyModule(ps *policy.Service) Module { return policyModule{ps: ps} }
+func PolicyModule(ps *policy.Service) web.Module { return policyModule{ps: ps} }
 
 type policyModule struct{ ps *policy.Service }
 
-func (m policyModule) Mount(r *Routes) {
+func (m policyModule) Mount(r *web.Routes) {
 	h := &policyAPI{s: r.Server, ps: m.ps}
 	a := r.Admin
 	a.GET("/ipphonepolicies", h.list)
@@ -32,7 +33,7 @@ func (m policyModule) Mount(r *Routes) {
 }
 
 type policyAPI struct {
-	s  *Server
+	s  *web.Server
 	ps *policy.Service
 }
 
@@ -58,7 +59,7 @@ func (h *policyAPI) get(c *gin.Context) {
 // Identity and Version, which it returns apart.
 func bindPolicyBody(c *gin.Context) (identity *string, version int64, patch policy.Patch, err error) {
 	patch = policy.Patch{}
-	if err := BindJSON(c, &patch); err != nil {
+	if err := web.BindJSON(c, &patch); err != nil {
 		return nil, 0, nil, err
 	}
 	if raw, ok := patch["Identity"]; ok {
@@ -85,10 +86,10 @@ func (h *policyAPI) create(c *gin.Context) {
 		return
 	}
 	if identity == nil {
-		h.s.Fail(c, FaultMissing("Identity", `{"Identity": "Sales"}`))
+		h.s.Fail(c, web.FaultMissing("Identity", `{"Identity": "Sales"}`))
 		return
 	}
-	p, err := h.ps.Create(c.Request.Context(), AdminOf(c), *identity, patch)
+	p, err := h.ps.Create(c.Request.Context(), web.AdminOf(c), *identity, patch)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -114,7 +115,7 @@ func (h *policyAPI) patch(c *gin.Context) {
 			return
 		}
 	}
-	p, err := h.ps.Update(c.Request.Context(), AdminOf(c), c.Param("identity"), patch, version)
+	p, err := h.ps.Update(c.Request.Context(), web.AdminOf(c), c.Param("identity"), patch, version)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -123,7 +124,7 @@ func (h *policyAPI) patch(c *gin.Context) {
 }
 
 func (h *policyAPI) reset(c *gin.Context) {
-	p, err := h.ps.Reset(c.Request.Context(), AdminOf(c), c.Param("identity"))
+	p, err := h.ps.Reset(c.Request.Context(), web.AdminOf(c), c.Param("identity"))
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -151,7 +152,7 @@ func (h *policyAPI) remove(c *gin.Context) {
 		h.s.Fail(c, err)
 		return
 	}
-	n, err := h.ps.Delete(c.Request.Context(), AdminOf(c), id, force)
+	n, err := h.ps.Delete(c.Request.Context(), web.AdminOf(c), id, force)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -166,12 +167,12 @@ type grantRequest struct {
 
 func (h *policyAPI) grant(c *gin.Context) {
 	var req grantRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := web.BindJSON(c, &req); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
 	if req.PolicyName == nil {
-		h.s.Fail(c, FaultMissing("PolicyName", `{"PolicyName": "Sales"} or {"PolicyName": null} for Global`))
+		h.s.Fail(c, web.FaultMissing("PolicyName", `{"PolicyName": "Sales"} or {"PolicyName": null} for Global`))
 		return
 	}
 	var name *string
@@ -179,7 +180,7 @@ func (h *policyAPI) grant(c *gin.Context) {
 		h.s.Fail(c, fault.FieldInvalid("PolicyName", "PolicyName must be a policy name such as \"Sales\", or null for Global"))
 		return
 	}
-	a, err := h.ps.Grant(c.Request.Context(), AdminOf(c), c.Param("upn"), name)
+	a, err := h.ps.Grant(c.Request.Context(), web.AdminOf(c), c.Param("upn"), name)
 	if err != nil {
 		h.s.Fail(c, err)
 		return

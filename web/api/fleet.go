@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/deskprov/deskprov/fleet"
+	"github.com/deskprov/deskprov/web"
 )
 
 // Fleet is the API's GET /api/v1/fleet: the same report as the console's
@@ -13,7 +14,7 @@ import (
 type Fleet fleet.Sources
 
 // Mount serves GET /api/v1/fleet.
-func (m Fleet) Mount(r *Routes) {
+func (m Fleet) Mount(r *web.Routes) {
 	s := r.Server
 	r.Admin.GET("/fleet", func(c *gin.Context) {
 		rep, err := fleet.Sources(m).Report(c.Request.Context(), s.Now())

@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // NumbersModule serves phone numbers (quota, pool, reservations, assignment),
@@ -16,12 +17,12 @@ import (
 type NumbersModule struct{}
 
 type numbersAPI struct {
-	s  *Server
+	s  *web.Server
 	tn *tenant.Service
 }
 
 // Mount implements Module.
-func (NumbersModule) Mount(r *Routes) {
+func (NumbersModule) Mount(r *web.Routes) {
 	h := &numbersAPI{s: r.Server, tn: r.Server.Tenant}
 	a := r.Admin
 	a.GET("/numbers/quota", h.quota)
@@ -92,7 +93,7 @@ func (h *numbersAPI) loadInventory(c *gin.Context) {
 	var in struct {
 		Numbers []tenant.InventoryNumber `json:"numbers"`
 	}
-	if err := BindJSON(c, &in); err != nil {
+	if err := web.BindJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -112,11 +113,11 @@ func (h *numbersAPI) search(c *gin.Context) {
 
 func (h *numbersAPI) reserve(c *gin.Context) {
 	var in tenant.ReserveInput
-	if err := BindJSON(c, &in); err != nil {
+	if err := web.BindJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
-	r, err := h.tn.Reserve(c.Request.Context(), in, AdminOf(c))
+	r, err := h.tn.Reserve(c.Request.Context(), in, web.AdminOf(c))
 	h.answer(c, http.StatusCreated, r, err)
 }
 
@@ -133,7 +134,7 @@ func (h *numbersAPI) acquire(c *gin.Context) {
 	var in struct {
 		Numbers []string `json:"numbers"`
 	}
-	if err := BindOptionalJSON(c, &in); err != nil {
+	if err := web.BindOptionalJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -158,7 +159,7 @@ func (h *numbersAPI) number(c *gin.Context) {
 
 func (h *numbersAPI) assign(c *gin.Context) {
 	var in tenant.AssignInput
-	if err := BindJSON(c, &in); err != nil {
+	if err := web.BindJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -170,7 +171,7 @@ func (h *numbersAPI) release(c *gin.Context) {
 	var in struct {
 		ReturnToPool bool `json:"returnToPool"`
 	}
-	if err := BindOptionalJSON(c, &in); err != nil {
+	if err := web.BindOptionalJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -180,7 +181,7 @@ func (h *numbersAPI) release(c *gin.Context) {
 
 func (h *numbersAPI) submitPortOrder(c *gin.Context) {
 	var in tenant.PortOrderInput
-	if err := BindJSON(c, &in); err != nil {
+	if err := web.BindJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -194,7 +195,7 @@ func (h *numbersAPI) portOrders(c *gin.Context) {
 }
 
 func (h *numbersAPI) portOrder(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -204,7 +205,7 @@ func (h *numbersAPI) portOrder(c *gin.Context) {
 }
 
 func (h *numbersAPI) movePortOrder(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -213,7 +214,7 @@ func (h *numbersAPI) movePortOrder(c *gin.Context) {
 		FirmOrderDate *string `json:"firmOrderDate"`
 		Reason        string  `json:"reason"`
 	}
-	if err := BindOptionalJSON(c, &body); err != nil {
+	if err := web.BindOptionalJSON(c, &body); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -232,7 +233,7 @@ func (h *numbersAPI) movePortOrder(c *gin.Context) {
 
 func (h *numbersAPI) submitNumberRequest(c *gin.Context) {
 	var in tenant.NumberRequestInput
-	if err := BindJSON(c, &in); err != nil {
+	if err := web.BindJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -246,7 +247,7 @@ func (h *numbersAPI) numberRequests(c *gin.Context) {
 }
 
 func (h *numbersAPI) moveNumberRequest(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -255,7 +256,7 @@ func (h *numbersAPI) moveNumberRequest(c *gin.Context) {
 		Reason  string   `json:"reason"`
 		Numbers []string `json:"numbers"`
 	}
-	if err := BindOptionalJSON(c, &in); err != nil {
+	if err := web.BindOptionalJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -265,7 +266,7 @@ func (h *numbersAPI) moveNumberRequest(c *gin.Context) {
 
 func (h *numbersAPI) createAddress(c *gin.Context) {
 	var in tenant.AddressInput
-	if err := BindJSON(c, &in); err != nil {
+	if err := web.BindJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -280,7 +281,7 @@ func (h *numbersAPI) addresses(c *gin.Context) {
 }
 
 func (h *numbersAPI) address(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -290,7 +291,7 @@ func (h *numbersAPI) address(c *gin.Context) {
 }
 
 func (h *numbersAPI) deleteAddress(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -299,7 +300,7 @@ func (h *numbersAPI) deleteAddress(c *gin.Context) {
 }
 
 func (h *numbersAPI) addLocation(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -307,7 +308,7 @@ func (h *numbersAPI) addLocation(c *gin.Context) {
 	var in struct {
 		Name string `json:"name"`
 	}
-	if err := BindJSON(c, &in); err != nil {
+	if err := web.BindJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -317,7 +318,7 @@ func (h *numbersAPI) addLocation(c *gin.Context) {
 
 func (h *numbersAPI) createService(c *gin.Context) {
 	var in tenant.ServiceInput
-	if err := BindJSON(c, &in); err != nil {
+	if err := web.BindJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -331,7 +332,7 @@ func (h *numbersAPI) services(c *gin.Context) {
 }
 
 func (h *numbersAPI) deleteService(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return

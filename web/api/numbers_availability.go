@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // mountAvailability adds the availability table, the admin's word on
@@ -41,11 +42,11 @@ func (h *numbersAPI) confirmCapacity(c *gin.Context) {
 }
 
 func (h *numbersAPI) markValidated(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
 	}
-	a, err := h.tn.MarkAddressValidated(c.Request.Context(), id, AdminOf(c))
+	a, err := h.tn.MarkAddressValidated(c.Request.Context(), id, web.AdminOf(c))
 	h.answer(c, http.StatusOK, a, err)
 }

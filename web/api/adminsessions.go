@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // Admin sessions: any admin may list every live admin session (API tokens
@@ -13,7 +14,7 @@ import (
 // ends their other sessions. The REST API, the CLI (deskprov admin …) and
 // the console's Admin sessions page do the same through the same methods.
 
-func mountAdminSessions(r *Routes) {
+func mountAdminSessions(r *web.Routes) {
 	s := r.Server
 	r.Admin.GET("/admin/sessions", func(c *gin.Context) {
 		ss, err := s.Tenant.AdminSessions(c.Request.Context())
@@ -21,23 +22,23 @@ func mountAdminSessions(r *Routes) {
 			s.Fail(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, tenant.AdminSessionViews(ss, c.GetString(AdminSessionKey)))
+		c.JSON(http.StatusOK, tenant.AdminSessionViews(ss, c.GetString(web.AdminSessionKey)))
 	})
 	r.Admin.DELETE("/admin/sessions/:id", func(c *gin.Context) {
 		if err := s.Tenant.RevokeAdminSession(c.Request.Context(), c.Param("id")); err != nil {
 			s.Fail(c, err)
 			return
 		}
-		s.Log.Info("admin revoked an admin session", "event", "admin.session.revoke", "actor", AdminOf(c), "session", c.Param("id"))
+		s.Log.Info("admin revoked an admin session", "event", "admin.session.revoke", "actor", web.AdminOf(c), "session", c.Param("id"))
 		c.Status(http.StatusNoContent)
 	})
 	r.Admin.PUT("/admin/password", func(c *gin.Context) {
 		var p tenant.PasswordChange
-		if err := BindJSON(c, &p); err != nil {
+		if err := web.BindJSON(c, &p); err != nil {
 			s.Fail(c, err)
 			return
 		}
-		n, err := s.Tenant.ChangeAdminPassword(c.Request.Context(), AdminOf(c), c.ClientIP(), c.GetString(AdminSessionKey), p)
+		n, err := s.Tenant.ChangeAdminPassword(c.Request.Context(), web.AdminOf(c), c.ClientIP(), c.GetString(web.AdminSessionKey), p)
 		if err != nil {
 			s.Fail(c, err)
 			return

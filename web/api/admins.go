@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // Admin accounts: list, add, change the role of, remove. Who may call
@@ -14,7 +15,7 @@ import (
 // REST API, the CLI (deskprov admin list|add|set-role|remove) and the
 // console's Admins page make the same tenant calls.
 
-func mountAdmins(r *Routes) {
+func mountAdmins(r *web.Routes) {
 	s := r.Server
 	a := r.Admin
 	a.GET("/admins", func(c *gin.Context) {
@@ -35,11 +36,11 @@ func mountAdmins(r *Routes) {
 	})
 	a.POST("/admins", func(c *gin.Context) {
 		var in tenant.AdminInput
-		if err := BindJSON(c, &in); err != nil {
+		if err := web.BindJSON(c, &in); err != nil {
 			s.Fail(c, err)
 			return
 		}
-		out, err := s.Tenant.AddAdminAccount(c.Request.Context(), AdminOf(c), in)
+		out, err := s.Tenant.AddAdminAccount(c.Request.Context(), web.AdminOf(c), in)
 		if err != nil {
 			s.Fail(c, err)
 			return
@@ -48,7 +49,7 @@ func mountAdmins(r *Routes) {
 	})
 	a.PATCH("/admins/:username", func(c *gin.Context) {
 		var in tenant.AdminInput
-		if err := BindJSON(c, &in); err != nil {
+		if err := web.BindJSON(c, &in); err != nil {
 			s.Fail(c, err)
 			return
 		}
@@ -56,7 +57,7 @@ func mountAdmins(r *Routes) {
 			s.Fail(c, fault.Hintf(fault.Invalid, "only the role can be changed here: an admin changes their own password with {fix}, and a lost one is reset with {fix2}").WithFix("admin.password").WithFix("admin.reset_password", "username", c.Param("username")))
 			return
 		}
-		ad, err := s.Tenant.ChangeAdminRole(c.Request.Context(), AdminOf(c), c.Param("username"), in.Role)
+		ad, err := s.Tenant.ChangeAdminRole(c.Request.Context(), web.AdminOf(c), c.Param("username"), in.Role)
 		if err != nil {
 			s.Fail(c, err)
 			return
@@ -64,7 +65,7 @@ func mountAdmins(r *Routes) {
 		c.JSON(http.StatusOK, ad)
 	})
 	a.DELETE("/admins/:username", func(c *gin.Context) {
-		if err := s.Tenant.RemoveAdmin(c.Request.Context(), AdminOf(c), c.Param("username")); err != nil {
+		if err := s.Tenant.RemoveAdmin(c.Request.Context(), web.AdminOf(c), c.Param("username")); err != nil {
 			s.Fail(c, err)
 			return
 		}

@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"cmp"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/provisioning"
+	"github.com/deskprov/deskprov/web"
 )
 
 // Devices is the device inventory's admin API: the phones seen, their
@@ -20,7 +21,7 @@ type Devices struct {
 }
 
 // Mount adds the module's routes.
-func (m Devices) Mount(r *Routes) {
+func (m Devices) Mount(r *web.Routes) {
 	h := &devicesAPI{s: r.Server, svc: m.Service}
 	a := r.Admin
 	a.GET("/devices", h.list)
@@ -32,7 +33,7 @@ func (m Devices) Mount(r *Routes) {
 }
 
 type devicesAPI struct {
-	s   *Server
+	s   *web.Server
 	svc *provisioning.Service
 }
 
@@ -49,7 +50,7 @@ func (h *devicesAPI) list(c *gin.Context) {
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > provisioning.MaxDevicePage {
-			h.s.Fail(c, fault.FieldInvalid("limit", "limit must be a whole number from 1 to %d, not %q", provisioning.MaxDevicePage, ClipText(v, 40)))
+			h.s.Fail(c, fault.FieldInvalid("limit", "limit must be a whole number from 1 to %d, not %q", provisioning.MaxDevicePage, web.ClipText(v, 40)))
 			return
 		}
 		f.Limit = n
@@ -59,7 +60,7 @@ func (h *devicesAPI) list(c *gin.Context) {
 		t, err := time.Parse(time.RFC3339Nano, at)
 		m, merr := provisioning.ParseMAC(mac)
 		if err != nil || merr != nil {
-			h.s.Fail(c, fault.FieldInvalid("after", "after %q is not a page mark: pass on the after= of the Link header's next page", ClipText(v, 80)))
+			h.s.Fail(c, fault.FieldInvalid("after", "after %q is not a page mark: pass on the after= of the Link header's next page", web.ClipText(v, 80)))
 			return
 		}
 		f.After = provisioning.DeviceRecord{LastSeen: t, MAC: m}

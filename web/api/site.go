@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/site"
+	"github.com/deskprov/deskprov/web"
 )
 
 // SitesModule is the admin face of sites: the REST API /api/v1/sites and
@@ -20,7 +21,7 @@ type SitesModule struct {
 	Defaults provisioning.Site
 }
 
-func (m SitesModule) Mount(r *Routes) {
+func (m SitesModule) Mount(r *web.Routes) {
 	h := &sitesAPI{s: r.Server, svc: m.Service}
 	a := r.Admin
 	a.GET("/sites", h.list)
@@ -31,7 +32,7 @@ func (m SitesModule) Mount(r *Routes) {
 }
 
 type sitesAPI struct {
-	s   *Server
+	s   *web.Server
 	svc *site.Service
 }
 
@@ -60,7 +61,7 @@ func (h *sitesAPI) get(c *gin.Context) {
 
 func (h *sitesAPI) create(c *gin.Context) {
 	var in site.Input
-	if err := BindJSON(c, &in); err != nil {
+	if err := web.BindJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -75,7 +76,7 @@ func (h *sitesAPI) create(c *gin.Context) {
 
 func (h *sitesAPI) patch(c *gin.Context) {
 	var in site.Input
-	if err := BindJSON(c, &in); err != nil {
+	if err := web.BindJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}

@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -7,13 +7,14 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/deskprov/deskprov/audit"
+	"github.com/deskprov/deskprov/web"
 )
 
 // The audit log: GET /api/v1/audit (and deskprov audit) and the console's
 // Audit log page read the same filtered, paged listing (audit.List). Any
 // admin may read it (roles.go).
 
-func mountAudit(r *Routes) {
+func mountAudit(r *web.Routes) {
 	s := r.Server
 	r.Admin.GET("/audit", func(c *gin.Context) {
 		// A page is at most MaxPage entries, as the policy audit was.

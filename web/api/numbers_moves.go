@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // mountNumberMoves adds the in-place changes of issue 17 (items 3, 4, 5):
@@ -27,16 +28,16 @@ func mountNumberMoves(a *gin.RouterGroup, h *numbersAPI) {
 
 func (h *numbersAPI) move(c *gin.Context) {
 	var in tenant.MoveInput
-	if err := BindJSON(c, &in); err != nil {
+	if err := web.BindJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
-	n, err := h.tn.MoveNumber(c.Request.Context(), AdminOf(c), c.Param("number"), in)
+	n, err := h.tn.MoveNumber(c.Request.Context(), web.AdminOf(c), c.Param("number"), in)
 	h.answer(c, http.StatusOK, n, err)
 }
 
 func (h *numbersAPI) service(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -46,37 +47,37 @@ func (h *numbersAPI) service(c *gin.Context) {
 }
 
 func (h *numbersAPI) setServiceDefaults(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
 	}
 	var in tenant.ServiceDefaults
-	if err := BindJSON(c, &in); err != nil {
+	if err := web.BindJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
-	v, err := h.tn.SetServiceDefaults(c.Request.Context(), AdminOf(c), id, in)
+	v, err := h.tn.SetServiceDefaults(c.Request.Context(), web.AdminOf(c), id, in)
 	h.answer(c, http.StatusOK, v, err)
 }
 
 func (h *numbersAPI) updateAddress(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
 	}
 	var in tenant.AddressPatch
-	if err := BindJSON(c, &in); err != nil {
+	if err := web.BindJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
-	a, err := h.tn.UpdateAddress(c.Request.Context(), AdminOf(c), id, in)
+	a, err := h.tn.UpdateAddress(c.Request.Context(), web.AdminOf(c), id, in)
 	h.answer(c, http.StatusOK, a, err)
 }
 
 func (h *numbersAPI) locations(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -86,7 +87,7 @@ func (h *numbersAPI) locations(c *gin.Context) {
 }
 
 func (h *numbersAPI) deleteLocation(c *gin.Context) {
-	id, err := NumbersID(c)
+	id, err := web.NumbersID(c)
 	if err != nil {
 		h.s.Fail(c, err)
 		return
@@ -96,7 +97,7 @@ func (h *numbersAPI) deleteLocation(c *gin.Context) {
 		h.s.Fail(c, fault.Hintf(fault.Invalid, "%q is not a location id: {fix} lists them", c.Param("location")).On("location").WithFix("address.locations", "id", strconv.FormatUint(uint64(id), 10)))
 		return
 	}
-	h.answer(c, http.StatusNoContent, nil, h.tn.DeleteLocation(c.Request.Context(), AdminOf(c), id, uint(loc)))
+	h.answer(c, http.StatusNoContent, nil, h.tn.DeleteLocation(c.Request.Context(), web.AdminOf(c), id, uint(loc)))
 }
 
 func (h *numbersAPI) voiceAudit(c *gin.Context) {

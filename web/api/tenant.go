@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -8,11 +8,12 @@ import (
 
 	"github.com/deskprov/deskprov/fault"
 	"github.com/deskprov/deskprov/tenant"
+	"github.com/deskprov/deskprov/web"
 )
 
 // tenantAPI serves users and licenses.
 type tenantAPI struct {
-	s  *Server
+	s  *web.Server
 	tn *tenant.Service
 }
 
@@ -23,7 +24,7 @@ type tenantAPI struct {
 type TenantAPI struct{}
 
 // Mount serves the routes above under /api/v1.
-func (TenantAPI) Mount(r *Routes) {
+func (TenantAPI) Mount(r *web.Routes) {
 	tn := r.Server.Tenant
 	h := &tenantAPI{s: r.Server, tn: tn}
 	a := r.Admin
@@ -45,7 +46,7 @@ func (TenantAPI) Mount(r *Routes) {
 
 func (h *tenantAPI) createUser(c *gin.Context) {
 	var in tenant.UserInput
-	if err := BindJSON(c, &in); err != nil {
+	if err := web.BindJSON(c, &in); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -93,7 +94,7 @@ func (h *tenantAPI) getUser(c *gin.Context) {
 
 func (h *tenantAPI) patchUser(c *gin.Context) {
 	var p tenant.UserPatch
-	if err := BindJSON(c, &p); err != nil {
+	if err := web.BindJSON(c, &p); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
@@ -144,12 +145,12 @@ type setLicenseRequest struct {
 
 func (h *tenantAPI) setLicense(c *gin.Context) {
 	var req setLicenseRequest
-	if err := BindJSON(c, &req); err != nil {
+	if err := web.BindJSON(c, &req); err != nil {
 		h.s.Fail(c, err)
 		return
 	}
 	if req.Purchased == nil {
-		h.s.Fail(c, FaultMissing("purchased", `{"purchased": 10}`))
+		h.s.Fail(c, web.FaultMissing("purchased", `{"purchased": 10}`))
 		return
 	}
 	lc, err := h.tn.SetPurchased(c.Request.Context(), c.Param("sku"), *req.Purchased)

@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -6,19 +6,20 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/deskprov/deskprov/btoe"
+	"github.com/deskprov/deskprov/web"
 )
 
 // BToE is Better Together's admin API: the pairings, and forgetting a
 // phone's. What the phone and the PC app call is phone.BToE.
-func BToE(svc *btoe.Service) Module { return &btoeAdmin{svc: svc} }
+func BToE(svc *btoe.Service) web.Module { return &btoeAdmin{svc: svc} }
 
 type btoeAdmin struct {
-	s   *Server
+	s   *web.Server
 	svc *btoe.Service
 }
 
 // Mount adds the routes.
-func (h *btoeAdmin) Mount(r *Routes) {
+func (h *btoeAdmin) Mount(r *web.Routes) {
 	h.s = r.Server
 	r.Admin.GET("/btoe/pairings", h.listPairings)
 	r.Admin.DELETE("/btoe/phones/:mac", h.forgetPhone)
