@@ -87,7 +87,7 @@ func devConsoleServer(t *testing.T, db *gorm.DB) devConsoleEnv {
 	prov.Policy, prov.SignIn = pol, si
 	up := testUploads(t, db, 1<<20)
 	prov.Uploads = up
-	fwm := web.NewFirmware(fw, 4, 30)
+	fwm := webtest.NewFirmware(fw, 4, 30)
 	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL, Phones: phones}, phone.SignIn(si), api.SignIn(si), pages.DeviceLogin(si), api.PolicyModule(pol), console.Home(pol), phone.Provisioning{Service: prov}, api.Devices{Service: prov},
 		api.Enrolment(phones), console.Enrolment(phones), fwm, console.Firmware(fwm.Service()), console.Devices{Prov: prov, SignIn: si, Phones: phones, Firmware: fw})
 	if err != nil {

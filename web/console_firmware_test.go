@@ -57,7 +57,7 @@ func firmwareConsoleServer(t *testing.T, db *gorm.DB) (string, string, *firmware
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw := web.NewFirmware(svc, 2, 7)
+	fw := webtest.NewFirmware(svc, 2, 7)
 	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, api.PolicyModule(ps), console.Home(ps), fw, console.Firmware(fw.Service()), firmwareTestProv{fw.ServeImage})
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,6 @@
 package web
 
-import (
-	"context"
-
-	"github.com/deskprov/deskprov/firmware"
-)
+import "context"
 
 // This file lends the tests of package web_test (which drive the faces
 // together through HTTP) the few internals they check directly.
@@ -33,11 +29,5 @@ func AdminAuthFor(s *Server, d Deps) AdminIssuer {
 // AdminSigningKey is the key s signs admin tokens with.
 func AdminSigningKey(s *Server) []byte { return s.auth.key }
 
-// FirmwareServer is the server h is mounted on.
-func FirmwareServer(h *Firmware) *Server { return h.s }
-
-// FirmwareSlots are h's download slots.
-func FirmwareSlots(h *Firmware) chan struct{} { return h.slots }
-
-// FirmwareService is h's firmware service.
-func FirmwareService(h *Firmware) *firmware.Service { return h.svc }
+// DownloadSlots are d's download slots: a test fills them to reach the cap.
+func DownloadSlots(d *ImageDownloads) chan struct{} { return d.slots }

@@ -48,7 +48,7 @@ func fwPhonesServer(t *testing.T, db *gorm.DB) (string, string, *provisioning.Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw := web.NewFirmware(fs, 4, 7)
+	fw := webtest.NewFirmware(fs, 4, 7)
 	prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
 	prov.Policy = ps
 	prov.PhoneCredentials = []string{}

@@ -42,7 +42,7 @@ func (l smallSendBuffers) Accept() (net.Conn, error) {
 
 // stallTestServer serves the firmware module with slots download slots and
 // the stall timeout given.
-func stallTestServer(t *testing.T, db *gorm.DB, slots int, stall time.Duration) (string, string, *web.Firmware) {
+func stallTestServer(t *testing.T, db *gorm.DB, slots int, stall time.Duration) (string, string, *webtest.Firmware) {
 	t.Helper()
 	for _, m := range []func(*gorm.DB) error{tenant.Migrate, firmware.Migrate} {
 		if err := m(db); err != nil {
@@ -58,8 +58,8 @@ func stallTestServer(t *testing.T, db *gorm.DB, slots int, stall time.Duration) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw := web.NewFirmware(svc, slots, 7)
-	fw.Stall = stall
+	fw := webtest.NewFirmware(svc, slots, 7)
+	fw.Downloads.Stall = stall
 	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, console.Firmware(fw.Service()), firmwareTestProv{fw.ServeImage})
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestStalledDownloadsReleaseTheirSlots(t *testing.T) {
 	if code := firmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", image, nil, &img); code != 201 {
 		t.Fatalf("upload %d", code)
 	}
-	path := "/prov/yealink/T46-28.83.0.120.rom?mac=" + firmwareTestOffer(t, web.FirmwareService(fw), img.SHA256, firmware.Device{Vendor: "yealink", Model: "T46G", MAC: "0015650000aa", Version: "28.83.0.100"})
+	path := "/prov/yealink/T46-28.83.0.120.rom?mac=" + firmwareTestOffer(t, fw.Service(), img.SHA256, firmware.Device{Vendor: "yealink", Model: "T46G", MAC: "0015650000aa", Version: "28.83.0.100"})
 
 	var stuck []net.Conn
 	for range 3 {
@@ -164,7 +164,7 @@ func TestStalledDownloadsReleaseTheirSlots(t *testing.T) {
 		if code := firmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", image, nil, &img); code != 201 {
 			t.Fatalf("upload %d", code)
 		}
-		path := "/prov/yealink/T46-28.83.0.120.rom?mac=" + firmwareTestOffer(t, web.FirmwareService(fw), img.SHA256, firmware.Device{Vendor: "yealink", Model: "T46G", MAC: "0015650000aa", Version: "28.83.0.100"})
+		path := "/prov/yealink/T46-28.83.0.120.rom?mac=" + firmwareTestOffer(t, fw.Service(), img.SHA256, firmware.Device{Vendor: "yealink", Model: "T46G", MAC: "0015650000aa", Version: "28.83.0.100"})
 		c, br := stallTestGet(t, base, path, false)
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil || resp.StatusCode != 200 {

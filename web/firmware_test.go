@@ -46,7 +46,7 @@ func (p firmwareTestProv) Mount(r *web.Routes) {
 
 // firmwareTestServer starts a server with the firmware module (2 download
 // slots) and returns its URL, an admin token, the service and the module.
-func firmwareTestServer(t *testing.T, db *gorm.DB) (string, string, *firmware.Service, *web.Firmware) {
+func firmwareTestServer(t *testing.T, db *gorm.DB) (string, string, *firmware.Service, *webtest.Firmware) {
 	t.Helper()
 	for _, m := range []func(*gorm.DB) error{tenant.Migrate, firmware.Migrate} {
 		if err := m(db); err != nil {
@@ -62,7 +62,7 @@ func firmwareTestServer(t *testing.T, db *gorm.DB) (string, string, *firmware.Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw := web.NewFirmware(svc, 2, 7)
+	fw := webtest.NewFirmware(svc, 2, 7)
 	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, console.Firmware(fw.Service()), firmwareTestProv{fw.ServeImage})
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +201,7 @@ func TestFirmwareUploadAPI(t *testing.T) {
 			req.Header.Set("Content-Type", mw.FormDataContentType())
 			req.Header.Set("Authorization", "Bearer "+token)
 			rec := httptest.NewRecorder()
-			web.FirmwareServer(fw).Handler().ServeHTTP(rec, req) // returns when the handler is done
+			fw.Server().Handler().ServeHTTP(rec, req) // returns when the handler is done
 			entries, _ := os.ReadDir(svc.Dir())
 			var imgs []firmware.ImageView
 			tenantCall(t, base, token, "GET", "/api/v1/firmware?vendor=yealink", "", &imgs)
@@ -223,7 +223,7 @@ func TestFirmwareUploadAPI(t *testing.T) {
 			req.Header.Set("Content-Type", mw.FormDataContentType())
 			req.Header.Set("Authorization", "Bearer "+token)
 			rec := httptest.NewRecorder()
-			web.FirmwareServer(fw).Handler().ServeHTTP(rec, req)
+			fw.Server().Handler().ServeHTTP(rec, req)
 			if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"field":"revision"`) || body.n > 64<<10 {
 				t.Fatalf("answered %d %s after reading %d of %d bytes", rec.Code, rec.Body, body.n, total)
 			}
@@ -383,11 +383,11 @@ func TestFirmwareDelivery(t *testing.T) {
 			}
 		})
 		t.Run("beyond the download cap the answer is 503 with Retry-After", func(t *testing.T) {
-			web.FirmwareSlots(fw) <- struct{}{}
-			web.FirmwareSlots(fw) <- struct{}{}
+			web.DownloadSlots(fw.Downloads) <- struct{}{}
+			web.DownloadSlots(fw.Downloads) <- struct{}{}
 			resp, _ := firmwareTestGet(t, "GET", url, nil)
-			<-web.FirmwareSlots(fw)
-			<-web.FirmwareSlots(fw)
+			<-web.DownloadSlots(fw.Downloads)
+			<-web.DownloadSlots(fw.Downloads)
 			if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "7" {
 				t.Fatalf("%d %v", resp.StatusCode, resp.Header)
 			}

@@ -73,7 +73,7 @@ func fleetTestServer(t *testing.T, db *gorm.DB) fleetEnv {
 		t.Fatal(err)
 	}
 	clock := &fleetClock{now: time.Now().UTC()}
-	fw := web.NewFirmware(fs, 4, 7)
+	fw := webtest.NewFirmware(fs, 4, 7)
 	prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
 	prov.Now = clock.Now
 	prov.Policy = ps

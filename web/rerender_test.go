@@ -71,7 +71,7 @@ func TestEvictedPhoneFilesReRenderWithoutSharedReads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fw := web.NewFirmware(fs, 4, 7)
+		fw := webtest.NewFirmware(fs, 4, 7)
 		prov := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
 		prov.Policy = ps
 		prov.PhoneCredentials = []string{}

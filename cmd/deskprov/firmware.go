@@ -27,7 +27,9 @@ import (
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/web"
+	"github.com/deskprov/deskprov/web/api"
 	"github.com/deskprov/deskprov/web/console"
+	"github.com/deskprov/deskprov/web/phone"
 )
 
 func firmwareImageTable(w io.Writer, imgs []firmware.ImageView) {
@@ -747,12 +749,14 @@ func (a *app) addFirmware(ctx context.Context, o serveOptions) (provisioning.Fir
 	} else if n > 0 {
 		a.log.Info("removed the temporary files of firmware uploads an earlier run did not finish", "count", n, "dir", svc.Dir())
 	}
-	mod := web.NewFirmware(svc, o.FirmwareMaxDownloads, o.FirmwareRetryAfter)
+	// One cap on image downloads, shared by the phones' and the admins'.
+	dl := web.NewImageDownloads(o.FirmwareMaxDownloads, o.FirmwareRetryAfter)
 	if o.FirmwareStallTimeout > 0 {
-		mod.Stall = o.FirmwareStallTimeout
+		dl.Stall = o.FirmwareStallTimeout
 	}
-	a.firmware = mod
-	a.modules = append(a.modules, mod, console.Firmware(mod.Service()))
+	a.firmware = dl
+	images := phone.NewFirmware(svc, dl)
+	a.modules = append(a.modules, api.NewFirmware(svc, dl), images, console.Firmware(svc))
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
@@ -771,7 +775,7 @@ func (a *app) addFirmware(ctx context.Context, o serveOptions) (provisioning.Fir
 		}
 	}()
 	a.closers = append(a.closers, func() { cancel(); <-done })
-	return firmwareForProvisioning{svc}, mod.ServeImage, nil
+	return firmwareForProvisioning{svc}, images.ServeImage, nil
 }
 
 // firmwareForProvisioning adapts firmware.Service to provisioning's

@@ -202,8 +202,9 @@ type app struct {
 	hub     *notify.Hub
 	phones  *phoneid.Service
 	secrets *sealbox.Box
-	// firmware delivers images; serve counts its downloads at shutdown.
-	firmware *web.Firmware
+	// firmware is the firmware image downloads (phones' and admins'); serve
+	// counts them at shutdown.
+	firmware *web.ImageDownloads
 	// blobs keeps files: firmware images, uploads, shared phone files.
 	blobs *blob.Shared
 	// settings are the service-wide settings; opts are serve's options with
