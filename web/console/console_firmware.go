@@ -550,7 +550,7 @@ func (fc *consoleFirmware) clearLoop(c *gin.Context) {
 }
 
 // Firmware is the console's firmware pages over fw (the API's firmware
-// module, web.Firmware, serves the same service).
+// module, api.Firmware, serves the same service).
 func Firmware(fw *firmware.Service) web.Module {
 	return web.ModuleFunc(func(r *web.Routes) { mountFirmwareConsole(r, fw) })
 }
