@@ -10,6 +10,9 @@
 #                           # full handshakes and resumed ones (bench/pollload)
 #   AUTH=basic bench/run.sh # nginx checks Basic too (auth_basic, the same users)
 #   AUTH=digest bench/run.sh  # deskprov answered with Digest, nginx with Basic
+#   FLOOR=0 bench/run.sh    # leave out the third server (bench/floor: Go's net/http
+#                           # serving the same file and doing nothing else, the
+#                           # floor of any net/http server; on by default, no auth)
 set -eu
 PHONES=${PHONES:-10000}
 DURATION=${DURATION:-10s}
@@ -23,6 +26,8 @@ TLSVER=${TLSVER:-1.2}     # what bench/pollload offers: 1.2 (the phones') or 1.3
 CURVES=${CURVES:-p256}    # key exchange groups pollload offers: p256 (the phones') or x25519
 DP_PORT=${DP_PORT:-18581}
 NG_PORT=${NG_PORT:-18582}
+FL_PORT=${FL_PORT:-18583}
+FLOOR=${FLOOR:-1}
 case "$AUTH" in ""|basic|digest) ;; *) echo "AUTH=$AUTH: give basic or digest" >&2; exit 2;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/deskprov-bench.XXXXXX)
@@ -36,6 +41,7 @@ cd "$here/.."
 if [ -n "${DESKPROV_BIN:-}" ]; then cp "$DESKPROV_BIN" "$work/deskprov"; else go build -o "$work/deskprov" ./cmd/deskprov; fi
 if [ -n "${PHONESIM_BIN:-}" ]; then cp "$PHONESIM_BIN" "$work/phonesim"; else go build -o "$work/phonesim" ./cmd/phonesim; fi
 go build -o "$work/pollload" ./bench/pollload
+[ "$FLOOR" = 1 ] && go build -o "$work/floor" ./bench/floor
 
 scheme=http; tlsflags=""; curlk=""; simflags=""; ngssl=""; ngtls=""
 if [ "$TLS" = 1 ]; then
@@ -49,7 +55,7 @@ fi
 # With AUTH every family is given credentials, so every poll carries them.
 creds=""
 [ -n "$AUTH" ] && creds=polycom,yealink,audiocodes
-DP_URL=$scheme://127.0.0.1:$DP_PORT; NG_URL=$scheme://127.0.0.1:$NG_PORT
+DP_URL=$scheme://127.0.0.1:$DP_PORT; NG_URL=$scheme://127.0.0.1:$NG_PORT; FL_URL=$scheme://127.0.0.1:$FL_PORT
 
 DESKPROV_ADMIN_PASSWORD=bench-password-1 "$work/deskprov" serve ${DEBUG_LISTEN:+--debug-listen $DEBUG_LISTEN} --listen 127.0.0.1:$DP_PORT \
   --data-dir "$work/data" --public-url "$DP_URL" --log-level warn $tlsflags ${creds:+--phone-credentials $creds} >"$work/deskprov.log" 2>&1 &
@@ -104,13 +110,24 @@ if [ -n "$AUTH" ]; then
 else
   awk -F'\t' -v e="$ng_etag" '{print "/static.cfg\t" e "\t" $3}' "$work/targets.txt" >"$work/nginx-targets.txt"
 fi
+if [ "$FLOOR" = 1 ]; then
+  "$work/floor" -listen 127.0.0.1:$FL_PORT -file "$work/www/static.cfg" \
+    ${tlsflags:+-tls-cert $work/cert.pem -tls-key $work/key.pem} 2>"$work/floor.log" &
+  fl_pid=$!
+  pids="$pids $!"
+  for i in $(seq 50); do curl $curlk -sf -o /dev/null "$FL_URL/static.cfg" && break; sleep 0.1; done
+  fl_etag=$(curl $curlk -sI "$FL_URL/static.cfg" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
+  [ -n "$fl_etag" ] || { echo "bench/floor gave no ETag: see $work/floor.log" >&2; exit 1; }
+  # The floor checks no credentials: its targets carry none.
+  awk -F'\t' -v e="$fl_etag" '{print "/static.cfg\t" e "\t" $3}' "$work/targets.txt" >"$work/floor-targets.txt"
+fi
 echo "== static file $size bytes; nginx ETag $ng_etag; TLS=$TLS AUTH=${AUTH:-none (deskprov checks Basic, nginx nothing)}"
 
 # CPU time (user+system, seconds) so far of deskprov, or of nginx's workers.
 # Divided by the requests of a run it gives CPU per request, which moves far
 # less than req/s when other work on the machine takes the cores.
 cpu_of() {
-  if [ "$1" = dp ]; then list=$dp_pid; else list=$(pgrep -P "$ng_pid" | tr '\n' ' '); fi
+  case $1 in dp) list=$dp_pid;; fl) list=$fl_pid;; *) list=$(pgrep -P "$ng_pid" | tr '\n' ' ');; esac
   for p in $list; do cat "/proc/$p/stat"; done | awk -v t="$(getconf CLK_TCK)" '{s+=$14+$15} END{print s/t}'; }
 # measure CASE WHO CMD…: runs one load run, appends its req/s to CASE.WHO and
 # the CPU µs per request of WHO (dp or ng) to CASE.WHO.cpu.
@@ -134,8 +151,11 @@ else
 fi
 [ "$TLS" = 1 ] && cases="$cases newconn-full newconn-resumed"
 one() { # one CASE WHO
-  if [ "$2" = dp ]; then t="$work/targets.txt"; a=127.0.0.1:$DP_PORT; u=$DP_URL; da=digest
-  else t="$work/nginx-targets.txt"; a=127.0.0.1:$NG_PORT; u=$NG_URL; da=basic; fi
+  case $2 in
+    dp) t="$work/targets.txt"; a=127.0.0.1:$DP_PORT; u=$DP_URL; da=digest;;
+    ng) t="$work/nginx-targets.txt"; a=127.0.0.1:$NG_PORT; u=$NG_URL; da=basic;;
+    fl) t="$work/floor-targets.txt"; a=127.0.0.1:$FL_PORT; u=$FL_URL; da=none;;
+  esac
   # Polls on new connections send the phone's If-None-Match: an hourly poll
   # mostly finds its file unchanged.
   case $1 in
@@ -156,6 +176,7 @@ for r in $(seq "$ROUNDS"); do
   for c in $cases; do
     echo "== round $r/$ROUNDS: deskprov $c (load $(cut -d' ' -f1 /proc/loadavg))"; one "$c" dp
     echo "== round $r/$ROUNDS: nginx $c";    one "$c" ng
+    if [ "$FLOOR" = 1 ]; then echo "== round $r/$ROUNDS: floor $c"; one "$c" fl; fi
   done
 done
 peak=$(awk '/VmHWM/{print $2}' /proc/$dp_pid/status 2>/dev/null || echo "?")
@@ -163,12 +184,20 @@ peak=$(awk '/VmHWM/{print $2}' /proc/$dp_pid/status 2>/dev/null || echo "?")
 echo
 echo "TLS=$TLS (pollload: TLS $TLSVER, $CURVES) AUTH=${AUTH:-none} PHONES=$PHONES DURATION=$DURATION ROUNDS=$ROUNDS CONNS=$CONNS NEWCONNS=$NEWCONNS"
 echo "load average (1, 5, 15 min): $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(nproc) CPUs"
-printf '%-16s %12s %12s %6s %14s %14s\n' case deskprov/s nginx/s ratio "dp µs/req" "ng µs/req"
+printf '%-16s %12s %12s %6s %14s %14s' case deskprov/s nginx/s ratio "dp µs/req" "ng µs/req"
+[ "$FLOOR" = 1 ] && printf ' %12s %8s %14s' floor/s "fl ratio" "fl µs/req"
+echo
 for c in $cases; do
   d=$(median <"$work/$c.dp"); n=$(median <"$work/$c.ng")
-  printf '%-16s %12s %12s %6.2f %14s %14s\n' "$c" "$d" "$n" "$(echo "$d $n" | awk '{print $1/$2}')" \
+  printf '%-16s %12s %12s %6.2f %14s %14s' "$c" "$d" "$n" "$(echo "$d $n" | awk '{print $1/$2}')" \
     "$(median <"$work/$c.dp.cpu")" "$(median <"$work/$c.ng.cpu")"
-  echo "    rounds req/s: deskprov $(tr '\n' ' ' <"$work/$c.dp")| nginx $(tr '\n' ' ' <"$work/$c.ng")"
-  echo "    rounds µs/req: deskprov $(tr '\n' ' ' <"$work/$c.dp.cpu")| nginx $(tr '\n' ' ' <"$work/$c.ng.cpu")"
+  if [ "$FLOOR" = 1 ]; then
+    f=$(median <"$work/$c.fl")
+    # fl ratio: the floor's req/s over nginx's, the best a net/http server could reach here.
+    printf ' %12s %8.2f %14s' "$f" "$(echo "$f $n" | awk '{print $1/$2}')" "$(median <"$work/$c.fl.cpu")"
+  fi
+  echo
+  echo "    rounds req/s: deskprov $(tr '\n' ' ' <"$work/$c.dp")| nginx $(tr '\n' ' ' <"$work/$c.ng")${fl_pid:+| floor $(tr '\n' ' ' <"$work/$c.fl")}"
+  echo "    rounds µs/req: deskprov $(tr '\n' ' ' <"$work/$c.dp.cpu")| nginx $(tr '\n' ' ' <"$work/$c.ng.cpu")${fl_pid:+| floor $(tr '\n' ' ' <"$work/$c.fl.cpu")}"
 done
 echo "deskprov peak RSS: ${peak} kB"
