@@ -22,7 +22,7 @@ import (
 
 // adminGet calls GET path with the Authorization header given and returns
 // the status and the error body.
-func adminGet(t *testing.T, base, authorization, path string) (int, tenantErr) {
+func adminGet(t *testing.T, base, authorization, path string) (int, webtest.TenantErr) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 	if authorization != "" {
@@ -33,7 +33,7 @@ func adminGet(t *testing.T, base, authorization, path string) (int, tenantErr) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var e tenantErr
+	var e webtest.TenantErr
 	if resp.StatusCode != 200 {
 		json.NewDecoder(resp.Body).Decode(&e)
 	}
@@ -45,7 +45,7 @@ func adminGet(t *testing.T, base, authorization, path string) (int, tenantErr) {
 // ends it on another at once.
 func TestAdminSessionsAreRevocableOnEveryInstance(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		baseA, tok, _ := tenantTestServer(t, db)
+		baseA, tok, _ := webtest.TenantTestServer(t, db)
 		tnB := tenant.New(db)
 		tnB.HashCost = bcrypt.MinCost
 		sB, err := webtest.New(web.Deps{DB: db, Tenant: tnB, PublicURL: "http://prov.test"})
@@ -55,7 +55,7 @@ func TestAdminSessionsAreRevocableOnEveryInstance(t *testing.T) {
 		tsB := httptest.NewServer(sB.Handler())
 		t.Cleanup(tsB.Close)
 		other := ""
-		if code := tenantCall(t, tsB.URL, "", "POST", "/api/v1/login", `{"username":"admin","password":"admin-password"}`, &struct {
+		if code := webtest.TenantCall(t, tsB.URL, "", "POST", "/api/v1/login", `{"username":"admin","password":"admin-password"}`, &struct {
 			AccessToken *string `json:"access_token"`
 		}{&other}); code != 200 {
 			t.Fatalf("login on B: %d", code)
@@ -65,7 +65,7 @@ func TestAdminSessionsAreRevocableOnEveryInstance(t *testing.T) {
 				t.Fatalf("before logout: %d %+v", st, e)
 			}
 		}
-		if code := tenantCall(t, baseA, tok, "POST", "/api/v1/logout", "", nil); code != 200 {
+		if code := webtest.TenantCall(t, baseA, tok, "POST", "/api/v1/logout", "", nil); code != 200 {
 			t.Fatalf("logout: %d", code)
 		}
 		for _, base := range []string{tsB.URL, baseA} {
@@ -73,7 +73,7 @@ func TestAdminSessionsAreRevocableOnEveryInstance(t *testing.T) {
 				t.Fatalf("a signed-out token on %s: %d %+v", base, st, e)
 			}
 		}
-		if code := tenantCall(t, baseA, "", "POST", "/api/v1/logout", "", nil); code != 401 {
+		if code := webtest.TenantCall(t, baseA, "", "POST", "/api/v1/logout", "", nil); code != 401 {
 			t.Fatalf("logout without a token: %d, want 401", code)
 		}
 		if st, e := adminGet(t, baseA, "Bearer "+other, "/api/v1/users"); st != 200 {
@@ -87,10 +87,10 @@ func TestAdminSessionsAreRevocableOnEveryInstance(t *testing.T) {
 // cookie worked as an API bearer token.
 func TestConsoleLogoutRevokesItsCookieAndTokensKeepToTheirPlace(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		base, apiToken := policyTestServer(t, db)
-		b := newConsoleTestBrowser(t, base)
-		_, page := b.get("/admin/login")
-		res, _ := b.post("/admin/login", url.Values{"csrf_token": {consoleCSRF(t, page)}, "username": {"admin"}, "password": {"admin-password"}})
+		base, apiToken := webtest.PolicyTestServer(t, db)
+		b := webtest.NewConsoleTestBrowser(t, base)
+		_, page := b.Get("/admin/login")
+		res, _ := b.Post("/admin/login", url.Values{"csrf_token": {webtest.ConsoleCSRF(t, page)}, "username": {"admin"}, "password": {"admin-password"}})
 		var cookie string
 		for _, ck := range res.Cookies() {
 			if ck.Name == console.SessionCookie {
@@ -120,8 +120,8 @@ func TestConsoleLogoutRevokesItsCookieAndTokensKeepToTheirPlace(t *testing.T) {
 			t.Fatalf("an API token as the console cookie: %d, want 303 to the sign-in page", st)
 		}
 
-		_, page = b.get("/admin/policies")
-		res, _ = b.post("/admin/logout", url.Values{"csrf_token": {consoleCSRF(t, page)}})
+		_, page = b.Get("/admin/policies")
+		res, _ = b.Post("/admin/logout", url.Values{"csrf_token": {webtest.ConsoleCSRF(t, page)}})
 		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/login" {
 			t.Fatalf("logout: %d to %q", res.StatusCode, res.Header.Get("Location"))
 		}
@@ -139,7 +139,7 @@ func TestConsoleLogoutRevokesItsCookieAndTokensKeepToTheirPlace(t *testing.T) {
 // the one claim each gets wrong is what refuses it.
 func TestAdminTokensAreCheckedForIssuerAudienceAndLifetime(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		base, _, s := tenantTestServer(t, db)
+		base, _, s := webtest.TenantTestServer(t, db)
 		now := time.Now()
 		sess, err := s.Tenant.StartAdminSession(t.Context(), "admin", tenant.AdminSessionAPI, "", now.Add(s.AdminTokenTTL))
 		if err != nil {
@@ -189,18 +189,18 @@ func TestAdminTokensAreCheckedForIssuerAudienceAndLifetime(t *testing.T) {
 // in any case.
 func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		env := signinTestServer(t, db)
-		p := lifeSignIn(t, env, "polycom", "0004f2000601", "amosm@contoso.com", "correct horse")
+		env := webtest.SigninTestServer(t, db)
+		p := webtest.LifeSignIn(t, env, "polycom", "0004f2000601", "amosm@contoso.com", "correct horse")
 		for _, scheme := range []string{"bearer ", "BEARER ", "Bearer  ", "bEaReR "} {
-			if st, e := adminGet(t, env.url, scheme+env.admin, "/api/v1/users"); st != 200 {
+			if st, e := adminGet(t, env.URL, scheme+env.Admin, "/api/v1/users"); st != 200 {
 				t.Errorf("admin API with %q: %d %+v", scheme, st, e)
 			}
-			if st, _ := adminGet(t, env.url, scheme+p.access, "/oauth2/phonelock"); st != 200 {
+			if st, _ := adminGet(t, env.URL, scheme+p.Access, "/oauth2/phonelock"); st != 200 {
 				t.Errorf("/oauth2/phonelock with %q: %d", scheme, st)
 			}
 		}
-		for _, h := range []string{"Basic " + env.admin, "Bearer" + env.admin, "bearer", "Token " + env.admin} {
-			if st, _ := adminGet(t, env.url, h, "/api/v1/users"); st != 401 {
+		for _, h := range []string{"Basic " + env.Admin, "Bearer" + env.Admin, "bearer", "Token " + env.Admin} {
+			if st, _ := adminGet(t, env.URL, h, "/api/v1/users"); st != 401 {
 				t.Errorf("admin API with %q: %d, want 401", h[:min(len(h), 12)], st)
 			}
 		}
@@ -209,7 +209,7 @@ func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
 
 func TestBToEBearerSchemeIsCaseInsensitive(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		base, _, pc := btoeWebServer(t, db, 50*time.Millisecond)
+		base, _, pc := webtest.BtoeWebServer(t, db, 50*time.Millisecond)
 		req, _ := http.NewRequest(http.MethodPost, base+"/btoe/pc/lock", nil)
 		req.Header.Set("Authorization", "bearer "+pc)
 		resp, err := http.DefaultClient.Do(req)
@@ -229,14 +229,14 @@ func adminLogin(t *testing.T, base, password string) (string, int) {
 	var out struct {
 		AccessToken string `json:"access_token"`
 	}
-	code := tenantCall(t, base, "", "POST", "/api/v1/login", `{"username":"admin","password":"`+password+`"}`, &out)
+	code := webtest.TenantCall(t, base, "", "POST", "/api/v1/login", `{"username":"admin","password":"`+password+`"}`, &out)
 	return out.AccessToken, code
 }
 
 func adminSessionList(t *testing.T, base, token string) []tenant.AdminSessionView {
 	t.Helper()
 	var ss []tenant.AdminSessionView
-	if code := tenantCall(t, base, token, "GET", "/api/v1/admin/sessions", "", &ss); code != 200 {
+	if code := webtest.TenantCall(t, base, token, "GET", "/api/v1/admin/sessions", "", &ss); code != 200 {
 		t.Fatalf("GET /admin/sessions: %d", code)
 	}
 	return ss
@@ -246,7 +246,7 @@ func adminSessionList(t *testing.T, base, token string) []tenant.AdminSessionVie
 // (the caller's marked), and revoking one ends its token at once.
 func TestAdminSessionsCanBeListedAndRevoked(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		base, a, _ := tenantTestServer(t, db)
+		base, a, _ := webtest.TenantTestServer(t, db)
 		b, _ := adminLogin(t, base, "admin-password")
 		ss := adminSessionList(t, base, a)
 		if len(ss) != 2 || ss[0].Kind != "api" || ss[0].Username != "admin" || ss[0].Current == ss[1].Current {
@@ -261,17 +261,17 @@ func TestAdminSessionsCanBeListedAndRevoked(t *testing.T) {
 			{"", "DELETE", "/api/v1/admin/sessions/" + other},
 			{"", "PUT", "/api/v1/admin/password"},
 		} {
-			if code := tenantCall(t, base, tc.token, tc.method, tc.path, "", nil); code != 401 {
+			if code := webtest.TenantCall(t, base, tc.token, tc.method, tc.path, "", nil); code != 401 {
 				t.Fatalf("%s %s without a token: %d, want 401", tc.method, tc.path, code)
 			}
 		}
-		if code := tenantCall(t, base, a, "DELETE", "/api/v1/admin/sessions/"+other, "", nil); code != 204 {
+		if code := webtest.TenantCall(t, base, a, "DELETE", "/api/v1/admin/sessions/"+other, "", nil); code != 204 {
 			t.Fatalf("revoke: %d", code)
 		}
 		if st, _ := adminGet(t, base, "Bearer "+b, "/api/v1/users"); st != 401 {
 			t.Fatalf("a revoked session's token: %d, want 401", st)
 		}
-		if code := tenantCall(t, base, a, "DELETE", "/api/v1/admin/sessions/"+other, "", nil); code != 404 {
+		if code := webtest.TenantCall(t, base, a, "DELETE", "/api/v1/admin/sessions/"+other, "", nil); code != 404 {
 			t.Fatalf("revoking it again: %d, want 404", code)
 		}
 		if ss := adminSessionList(t, base, a); len(ss) != 1 || !ss[0].Current {
@@ -284,13 +284,13 @@ func TestAdminSessionsCanBeListedAndRevoked(t *testing.T) {
 // password change end them").
 func TestAdminPasswordChangeEndsTheOtherSessions(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		base, a, _ := tenantTestServer(t, db)
+		base, a, _ := webtest.TenantTestServer(t, db)
 		b, _ := adminLogin(t, base, "admin-password")
-		var e tenantErr
-		if code := tenantCall(t, base, a, "PUT", "/api/v1/admin/password", `{"currentPassword":"wrong-password","newPassword":"a new admin password"}`, &e); code != 401 || !strings.Contains(e.Message, "current password") {
+		var e webtest.TenantErr
+		if code := webtest.TenantCall(t, base, a, "PUT", "/api/v1/admin/password", `{"currentPassword":"wrong-password","newPassword":"a new admin password"}`, &e); code != 401 || !strings.Contains(e.Message, "current password") {
 			t.Fatalf("a wrong current password: %d %+v", code, e)
 		}
-		if code := tenantCall(t, base, a, "PUT", "/api/v1/admin/password", `{"currentPassword":"admin-password","newPassword":"short"}`, &e); code != 400 {
+		if code := webtest.TenantCall(t, base, a, "PUT", "/api/v1/admin/password", `{"currentPassword":"admin-password","newPassword":"short"}`, &e); code != 400 {
 			t.Fatalf("a short new password: %d %+v", code, e)
 		}
 		if st, _ := adminGet(t, base, "Bearer "+b, "/api/v1/users"); st != 200 {
@@ -299,7 +299,7 @@ func TestAdminPasswordChangeEndsTheOtherSessions(t *testing.T) {
 		var out struct {
 			EndedSessions int `json:"endedSessions"`
 		}
-		if code := tenantCall(t, base, a, "PUT", "/api/v1/admin/password", `{"currentPassword":"admin-password","newPassword":"a new admin password"}`, &out); code != 200 || out.EndedSessions != 1 {
+		if code := webtest.TenantCall(t, base, a, "PUT", "/api/v1/admin/password", `{"currentPassword":"admin-password","newPassword":"a new admin password"}`, &out); code != 200 || out.EndedSessions != 1 {
 			t.Fatalf("password change: %d %+v", code, out)
 		}
 		if st, _ := adminGet(t, base, "Bearer "+b, "/api/v1/users"); st != 401 {
@@ -322,53 +322,53 @@ func TestAdminPasswordChangeEndsTheOtherSessions(t *testing.T) {
 // password, and keeps to CSRF and sign-in like every console form.
 func TestConsoleListsAndRevokesAdminSessions(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		base, apiToken := policyTestServer(t, db)
+		base, apiToken := webtest.PolicyTestServer(t, db)
 		var apiSession string
 		for _, s := range adminSessionList(t, base, apiToken) {
 			if s.Current {
 				apiSession = s.ID
 			}
 		}
-		anon := newConsoleTestBrowser(t, base)
-		if res, _ := anon.get("/admin/sessions"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/login" {
+		anon := webtest.NewConsoleTestBrowser(t, base)
+		if res, _ := anon.Get("/admin/sessions"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/login" {
 			t.Fatalf("the page without a session: %d %q", res.StatusCode, res.Header.Get("Location"))
 		}
-		b := newConsoleTestBrowser(t, base)
-		_, page := b.get("/admin/login")
-		b.post("/admin/login", url.Values{"csrf_token": {consoleCSRF(t, page)}, "username": {"admin"}, "password": {"admin-password"}})
-		res, page := b.get("/admin/sessions")
+		b := webtest.NewConsoleTestBrowser(t, base)
+		_, page := b.Get("/admin/login")
+		b.Post("/admin/login", url.Values{"csrf_token": {webtest.ConsoleCSRF(t, page)}, "username": {"admin"}, "password": {"admin-password"}})
+		res, page := b.Get("/admin/sessions")
 		if res.StatusCode != 200 || !strings.Contains(page, "/admin/sessions/"+apiSession+"/revoke") || !strings.Contains(page, "(this session)") {
 			t.Fatalf("the page: %d\n%s", res.StatusCode, page)
 		}
-		if res, _ := b.post("/admin/sessions/"+apiSession+"/revoke", url.Values{}); res.StatusCode != http.StatusForbidden {
+		if res, _ := b.Post("/admin/sessions/"+apiSession+"/revoke", url.Values{}); res.StatusCode != http.StatusForbidden {
 			t.Fatalf("revoke without the CSRF token: %d", res.StatusCode)
 		}
-		if res, _ := anon.post("/admin/sessions/"+apiSession+"/revoke", url.Values{"csrf_token": {consoleCSRF(t, page)}}); res.StatusCode != http.StatusForbidden && res.StatusCode != http.StatusSeeOther {
+		if res, _ := anon.Post("/admin/sessions/"+apiSession+"/revoke", url.Values{"csrf_token": {webtest.ConsoleCSRF(t, page)}}); res.StatusCode != http.StatusForbidden && res.StatusCode != http.StatusSeeOther {
 			t.Fatalf("revoke by a browser without a session: %d", res.StatusCode)
 		}
 		if st, _ := adminGet(t, base, "Bearer "+apiToken, "/api/v1/users"); st != 200 {
 			t.Fatalf("refused revocations ended the API session: %d", st)
 		}
-		res, _ = b.post("/admin/sessions/"+apiSession+"/revoke", url.Values{"csrf_token": {consoleCSRF(t, page)}})
+		res, _ = b.Post("/admin/sessions/"+apiSession+"/revoke", url.Values{"csrf_token": {webtest.ConsoleCSRF(t, page)}})
 		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/sessions?revoked=1" {
 			t.Fatalf("revoke: %d %q", res.StatusCode, res.Header.Get("Location"))
 		}
 		if st, _ := adminGet(t, base, "Bearer "+apiToken, "/api/v1/users"); st != 401 {
 			t.Fatalf("the revoked API token: %d, want 401", st)
 		}
-		_, page = b.get("/admin/sessions")
-		res, page = b.post("/admin/password", url.Values{"csrf_token": {consoleCSRF(t, page)}, "currentPassword": {"nope-nope"}, "newPassword": {"console new password"}})
+		_, page = b.Get("/admin/sessions")
+		res, page = b.Post("/admin/password", url.Values{"csrf_token": {webtest.ConsoleCSRF(t, page)}, "currentPassword": {"nope-nope"}, "newPassword": {"console new password"}})
 		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(page, `id="password-error"`) || !strings.Contains(page, "current password is incorrect") {
 			t.Fatalf("a wrong current password: %d\n%s", res.StatusCode, page)
 		}
-		res, _ = b.post("/admin/password", url.Values{"csrf_token": {consoleCSRF(t, page)}, "currentPassword": {"admin-password"}, "newPassword": {"console new password"}})
+		res, _ = b.Post("/admin/password", url.Values{"csrf_token": {webtest.ConsoleCSRF(t, page)}, "currentPassword": {"admin-password"}, "newPassword": {"console new password"}})
 		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/sessions?password=1" {
 			t.Fatalf("password change: %d %q", res.StatusCode, res.Header.Get("Location"))
 		}
 		if _, code := adminLogin(t, base, "console new password"); code != 200 {
 			t.Fatalf("the new password on the API: %d", code)
 		}
-		if res, _ := b.get("/admin/sessions"); res.StatusCode != 200 {
+		if res, _ := b.Get("/admin/sessions"); res.StatusCode != 200 {
 			t.Fatalf("the console session that changed the password: %d", res.StatusCode)
 		}
 	})

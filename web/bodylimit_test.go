@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/deskprov/deskprov/phoneid"
+	"github.com/deskprov/deskprov/web/webtest"
 
 	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/store/storetest"
@@ -133,8 +134,8 @@ func TestBodiesAreCheckedBeforeTheyAreParsed(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp) // where mime/multipart would spool file parts
 	db := storetest.SQLite(t)
-	signin := signinTestServer(t, db)
-	console, _ := policyTestServer(t, storetest.SQLite(t))
+	signin := webtest.SigninTestServer(t, db)
+	console, _ := webtest.PolicyTestServer(t, storetest.SQLite(t))
 
 	const boundary = "deskprovtestboundary"
 	multipartHead := "--" + boundary + "\r\nContent-Disposition: form-data; name=\"grant_type\"\r\n\r\npassword\r\n" +
@@ -153,12 +154,12 @@ func TestBodiesAreCheckedBeforeTheyAreParsed(t *testing.T) {
 		errKind  string
 		mentions string
 	}{
-		{"a 1 GiB multipart token request that says its length", signin.url, "/oauth2/token", "multipart/form-data; boundary=" + boundary, multipartHead, GiB, false, 413, "too_large", "over 1048576 bytes"},
-		{"a 1 GiB multipart token request sent chunked", signin.url, "/oauth2/token", "multipart/form-data; boundary=" + boundary, multipartHead, GiB, true, 415, "unsupported_media_type", "multipart/form-data"},
-		{"a 1 GiB form token request sent chunked", signin.url, "/oauth2/token", form, "grant_type=password&username=", GiB, true, 413, "too_large", "over 1048576 bytes"},
-		{"a 1 GiB revocation sent chunked", signin.url, "/oauth2/revoke", form, "token=", GiB, true, 413, "too_large", "over"},
-		{"a 1 GiB device code request sent chunked", signin.url, "/oauth2/devicecode", form, "client_id=", GiB, true, 413, "too_large", "over"},
-		{"a 50 MB web sign-in form sent chunked", signin.url, "/devicelogin/username", form, "username=", 50 << 20, true, 413, "too_large", "over"},
+		{"a 1 GiB multipart token request that says its length", signin.URL, "/oauth2/token", "multipart/form-data; boundary=" + boundary, multipartHead, GiB, false, 413, "too_large", "over 1048576 bytes"},
+		{"a 1 GiB multipart token request sent chunked", signin.URL, "/oauth2/token", "multipart/form-data; boundary=" + boundary, multipartHead, GiB, true, 415, "unsupported_media_type", "multipart/form-data"},
+		{"a 1 GiB form token request sent chunked", signin.URL, "/oauth2/token", form, "grant_type=password&username=", GiB, true, 413, "too_large", "over 1048576 bytes"},
+		{"a 1 GiB revocation sent chunked", signin.URL, "/oauth2/revoke", form, "token=", GiB, true, 413, "too_large", "over"},
+		{"a 1 GiB device code request sent chunked", signin.URL, "/oauth2/devicecode", form, "client_id=", GiB, true, 413, "too_large", "over"},
+		{"a 50 MB web sign-in form sent chunked", signin.URL, "/devicelogin/username", form, "username=", 50 << 20, true, 413, "too_large", "over"},
 		{"a 50 MB console sign-in that says its length", console, "/admin/login", form, "csrf_token=x&username=", 50 << 20, false, 413, "too_large", "over"},
 		{"a 50 MB console sign-in sent chunked", console, "/admin/login", form, "csrf_token=x&username=", 50 << 20, true, 413, "too_large", "over"},
 		{"a console sign-in as multipart", console, "/admin/login", "multipart/form-data; boundary=" + boundary, multipartHead, 50 << 20, true, 415, "unsupported_media_type", "multipart"},
@@ -186,7 +187,7 @@ func TestBodiesAreCheckedBeforeTheyAreParsed(t *testing.T) {
 		})
 	}
 	t.Run("a form under the cap still reaches its handler", func(t *testing.T) {
-		code, out := signinPostForm(t, signin.url+"/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"amosm@contoso.com"}, "password": {"wrong"}, "client_id": {"polycom"}, "device_id": {"0004f2a1b2c3"}})
+		code, out := webtest.SigninPostForm(t, signin.URL+"/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"amosm@contoso.com"}, "password": {"wrong"}, "client_id": {"polycom"}, "device_id": {"0004f2a1b2c3"}})
 		if code != 400 || out["error"] != "invalid_grant" {
 			t.Fatalf("%d %v", code, out)
 		}
@@ -197,21 +198,21 @@ func TestBodiesAreCheckedBeforeTheyAreParsed(t *testing.T) {
 // bigger than the default cap and still arrive; phone uploads stop at theirs.
 func TestUploadRoutesKeepTheirOwnLimits(t *testing.T) {
 	db := storetest.SQLite(t)
-	base, token, _, _ := firmwareTestServer(t, db)
+	base, token, _, _ := webtest.FirmwareTestServer(t, db)
 	content := bytes.Repeat([]byte("yealink!"), (3<<20)/8)
 	var img firmware.ImageView
-	if code := firmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", content, nil, &img); code != 201 || img.Size != int64(len(content)) {
+	if code := webtest.FirmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", content, nil, &img); code != 201 || img.Size != int64(len(content)) {
 		t.Fatalf("a 3 MiB image: %d %+v", code, img)
 	}
 
-	s, _, prov := provTestNew(t, storetest.SQLite(t))
+	s, _, prov := webtest.ProvTestNew(t, storetest.SQLite(t))
 	prov.Uploads.Max = 2 << 20
-	pbase := provTestListen(t, s)
+	pbase := webtest.ProvTestListen(t, s)
 	const ua = "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"
 	// Uploads are the phone's own: it enrols first and sends its credentials.
-	cred := provEnrol(t, pbase, "deskprov-0004f2a1b2c3.cfg", ua)
-	if a := provTestDo(t, "PUT", pbase+"/prov/0004f2a1b2c3-app.log", ua, bytes.NewReader(make([]byte, 3<<19)), basicHeader(cred)); a.status != 201 {
-		t.Fatalf("a 1.5 MiB phone upload: %d %s", a.status, a.body)
+	cred := webtest.ProvEnrol(t, pbase, "deskprov-0004f2a1b2c3.cfg", ua)
+	if a := webtest.ProvTestDo(t, "PUT", pbase+"/prov/0004f2a1b2c3-app.log", ua, bytes.NewReader(make([]byte, 3<<19)), webtest.BasicHeader(cred)); a.Status != 201 {
+		t.Fatalf("a 1.5 MiB phone upload: %d %s", a.Status, a.Body)
 	}
 	g := &bodyGen{size: 1 << 30, stopAt: 16 << 20, tmpDir: t.TempDir()}
 	status, body := rawPost(t, "PUT", pbase, "/prov/0004f2a1b2c3-app.log", map[string]string{"User-Agent": ua, "Authorization": phoneid.BasicAnswer(cred.User, cred.Password)}, g, true)

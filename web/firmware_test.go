@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -15,155 +14,28 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
-	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/firmware"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/store/storetest"
-	"github.com/deskprov/deskprov/tenant"
 	"github.com/deskprov/deskprov/web"
-	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/webtest"
 )
 
-// firmwareTestProv stands in for provisioning's /prov/ routes: it hands
-// image names to the firmware module's ImageHandler.
-type firmwareTestProv struct{ images web.ImageHandler }
-
-func (p firmwareTestProv) Mount(r *web.Routes) {
-	h := func(c *gin.Context) {
-		req := web.ImageRequest{Vendor: c.Param("vendor"), Name: c.Param("name"), Model: c.Query("model"), Version: c.Query("version"),
-			MAC: c.Query("mac"), ReportAs: c.Query("mac")}
-		if !p.images(c, req) {
-			c.String(http.StatusNotFound, "")
-		}
-	}
-	r.Root.GET("/prov/:vendor/:name", h)
-	r.Root.HEAD("/prov/:vendor/:name", h)
-}
-
-// firmwareTestServer starts a server with the firmware module (2 download
-// slots) and returns its URL, an admin token, the service and the module.
-func firmwareTestServer(t *testing.T, db *gorm.DB) (string, string, *firmware.Service, *webtest.Firmware) {
-	t.Helper()
-	for _, m := range []func(*gorm.DB) error{tenant.Migrate, firmware.Migrate} {
-		if err := m(db); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tn := tenant.New(db)
-	tn.HashCost = bcrypt.MinCost
-	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
-		t.Fatal(err)
-	}
-	svc, err := firmware.New(db, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fw := webtest.NewFirmware(svc, 2, 7)
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"}, fw, console.Firmware(fw.Service()), firmwareTestProv{fw.ServeImage})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(ts.Close)
-	var out struct {
-		AccessToken string `json:"access_token"`
-	}
-	if code := tenantCall(t, ts.URL, "", "POST", "/api/v1/login", `{"username":"admin","password":"admin-password"}`, &out); code != 200 {
-		t.Fatalf("login: %d", code)
-	}
-	return ts.URL, out.AccessToken, svc, fw
-}
-
-// firmwareTestOffer approves image (the pending version of its rules) and
-// has phone poll and be decided for, so that the image is offered to it;
-// it returns the phone's MAC.
-func firmwareTestOffer(t *testing.T, svc *firmware.Service, image string, phone firmware.Device) string {
-	t.Helper()
-	ctx := context.Background()
-	rules, err := svc.Rules(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rules {
-		if r.Pending != nil && r.Pending.SHA256 == image {
-			if _, err := svc.Act(ctx, r.ID, firmware.ActionApprove, nil, "admin"); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := svc.Poll(ctx, phone); err != nil {
-		t.Fatal(err)
-	}
-	d, err := svc.Decide(ctx, phone, policy.Defaults())
-	if err != nil || d.SHA256 != image {
-		t.Fatalf("the image is not offered to %s: %+v %v", phone.MAC, d, err)
-	}
-	return phone.MAC
-}
-
-// firmwareTestUpload posts an image as multipart and decodes the answer.
-func firmwareTestUpload(t *testing.T, base, token, fileName string, content []byte, fields map[string]string, out any) int {
-	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for k, v := range fields {
-		mw.WriteField(k, v)
-	}
-	if fileName != "" {
-		fw, _ := mw.CreateFormFile("file", fileName)
-		fw.Write(content)
-	}
-	mw.Close()
-	req, _ := http.NewRequest("POST", base+"/api/v1/firmware", &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if out != nil {
-		json.Unmarshal(body, out)
-	}
-	if resp.StatusCode >= 400 && out == nil {
-		t.Logf("upload answered %d %s", resp.StatusCode, body)
-	}
-	return resp.StatusCode
-}
-
-func firmwareTestGet(t *testing.T, method, url string, hdr map[string]string) (*http.Response, []byte) {
-	t.Helper()
-	req, _ := http.NewRequest(method, url, nil)
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
-}
-
 func TestFirmwareUploadAPI(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		base, token, svc, fw := firmwareTestServer(t, db)
+		base, token, svc, fw := webtest.FirmwareTestServer(t, db)
 		content := bytes.Repeat([]byte("polycom"), 1000)
 		var first, second firmware.ImageView
 		t.Run("an upload reads models from the part number and answers 201", func(t *testing.T) {
-			code := firmwareTestUpload(t, base, token, "3111-44500-001.sip.ld", content, map[string]string{"version": "5.9.7.4477"}, &first)
+			code := webtest.FirmwareTestUpload(t, base, token, "3111-44500-001.sip.ld", content, map[string]string{"version": "5.9.7.4477"}, &first)
 			if code != 201 || first.Vendor != "polycom" || len(first.Models) != 1 || first.Models[0] != "VVX500" || first.Size != int64(len(content)) || first.ID != first.SHA256 {
 				t.Fatalf("%d %+v", code, first)
 			}
 		})
 		t.Run("the same image again answers the existing entry with 200", func(t *testing.T) {
-			code := firmwareTestUpload(t, base, token, "3111-44500-001.sip.ld", content, map[string]string{"version": "5.9.7.4477"}, &second)
+			code := webtest.FirmwareTestUpload(t, base, token, "3111-44500-001.sip.ld", content, map[string]string{"version": "5.9.7.4477"}, &second)
 			if code != 200 || second.ID != first.ID {
 				t.Fatalf("%d %+v", code, second)
 			}
@@ -183,7 +55,7 @@ func TestFirmwareUploadAPI(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				var e struct{ Error, Message, Field string }
-				code := firmwareTestUpload(t, base, token, c.file, []byte("x"), c.fields, &e)
+				code := webtest.FirmwareTestUpload(t, base, token, c.file, []byte("x"), c.fields, &e)
 				if code != c.status || e.Field != c.field || e.Message == "" {
 					t.Fatalf("%d %+v", code, e)
 				}
@@ -204,7 +76,7 @@ func TestFirmwareUploadAPI(t *testing.T) {
 			fw.Server().Handler().ServeHTTP(rec, req) // returns when the handler is done
 			entries, _ := os.ReadDir(svc.Dir())
 			var imgs []firmware.ImageView
-			tenantCall(t, base, token, "GET", "/api/v1/firmware?vendor=yealink", "", &imgs)
+			webtest.TenantCall(t, base, token, "GET", "/api/v1/firmware?vendor=yealink", "", &imgs)
 			if rec.Code != 400 || len(entries) != 1 || len(imgs) != 0 {
 				t.Fatalf("answered %d %s; left behind %d files, %d yealink images", rec.Code, rec.Body, len(entries), len(imgs))
 			}
@@ -249,21 +121,21 @@ func TestFirmwareUploadAPI(t *testing.T) {
 			}
 		})
 		t.Run("a body that is not multipart is refused", func(t *testing.T) {
-			if code := tenantCall(t, base, token, "POST", "/api/v1/firmware", `{"file":"x"}`, nil); code != 400 {
+			if code := webtest.TenantCall(t, base, token, "POST", "/api/v1/firmware", `{"file":"x"}`, nil); code != 400 {
 				t.Fatalf("%d", code)
 			}
 		})
 		t.Run("an image whose checksum matches is kept", func(t *testing.T) {
 			var img firmware.ImageView
 			sum := sha256.Sum256([]byte("yealink"))
-			code := firmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", []byte("yealink"), map[string]string{"sha256": hex.EncodeToString(sum[:])}, &img)
+			code := webtest.FirmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", []byte("yealink"), map[string]string{"sha256": hex.EncodeToString(sum[:])}, &img)
 			if code != 201 || img.SHA256 != hex.EncodeToString(sum[:]) {
 				t.Fatalf("%d %+v", code, img)
 			}
 		})
 		t.Run("the catalog lists one image per vendor", func(t *testing.T) {
 			var imgs []firmware.ImageView
-			if code := tenantCall(t, base, token, "GET", "/api/v1/firmware?vendor=polycom", "", &imgs); code != 200 || len(imgs) != 1 {
+			if code := webtest.TenantCall(t, base, token, "GET", "/api/v1/firmware?vendor=polycom", "", &imgs); code != 200 || len(imgs) != 1 {
 				t.Fatalf("%d %+v", code, imgs)
 			}
 		})
@@ -272,22 +144,22 @@ func TestFirmwareUploadAPI(t *testing.T) {
 
 func TestFirmwareDelivery(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		base, token, svc, fw := firmwareTestServer(t, db)
+		base, token, svc, fw := webtest.FirmwareTestServer(t, db)
 		content := []byte(strings.Repeat("0123456789", 1000))
 		var img firmware.ImageView
-		if code := firmwareTestUpload(t, base, token, "420HD.img", content, map[string]string{"version": "3.4.6.604"}, &img); code != 201 {
+		if code := webtest.FirmwareTestUpload(t, base, token, "420HD.img", content, map[string]string{"version": "3.4.6.604"}, &img); code != 201 {
 			t.Fatalf("upload %d", code)
 		}
 		url := base + "/prov/audiocodes/420HD.img"
 		t.Run("an image offered to no phone is refused to every phone", func(t *testing.T) {
 			for _, q := range []string{"", "?model=420HD", "?mac=00908f000001&model=420HD&version=3.4.6.600"} {
-				resp, body := firmwareTestGet(t, "GET", url+q, nil)
+				resp, body := webtest.FirmwareTestGet(t, "GET", url+q, nil)
 				if resp.StatusCode != 404 || !strings.Contains(string(body), "not offered") {
 					t.Fatalf("%s: %d %s", q, resp.StatusCode, body)
 				}
 			}
 		})
-		mac := firmwareTestOffer(t, svc, img.SHA256, firmware.Device{Vendor: "audiocodes", Model: "420HDG-Rev0", MAC: "00908f000001", Version: "3.4.6.600"})
+		mac := webtest.FirmwareTestOffer(t, svc, img.SHA256, firmware.Device{Vendor: "audiocodes", Model: "420HDG-Rev0", MAC: "00908f000001", Version: "3.4.6.600"})
 		t.Run("only the phone it is offered to, or a phone of its model and edition that cannot be told apart, gets it", func(t *testing.T) {
 			for q, want := range map[string]int{
 				"?mac=" + mac: 200,
@@ -297,7 +169,7 @@ func TestFirmwareDelivery(t *testing.T) {
 				"?model=440HD&version=3.4.6.500":                  404,
 				"?model=420HD&version=2.2.16.372":                 404, // the open-SIP edition
 			} {
-				if resp, body := firmwareTestGet(t, "GET", url+q, map[string]string{"Range": "bytes=0-9"}); resp.StatusCode != want && !(want == 200 && resp.StatusCode == 206) {
+				if resp, body := webtest.FirmwareTestGet(t, "GET", url+q, map[string]string{"Range": "bytes=0-9"}); resp.StatusCode != want && !(want == 200 && resp.StatusCode == 206) {
 					t.Fatalf("%s: %d %s", q, resp.StatusCode, body)
 				}
 			}
@@ -305,7 +177,7 @@ func TestFirmwareDelivery(t *testing.T) {
 			if err := svc.Poll(context.Background(), other); err != nil {
 				t.Fatal(err)
 			}
-			if resp, body := firmwareTestGet(t, "GET", url+"?mac=00908f000003", nil); resp.StatusCode != 404 || !strings.Contains(string(body), "offered no firmware") {
+			if resp, body := webtest.FirmwareTestGet(t, "GET", url+"?mac=00908f000003", nil); resp.StatusCode != 404 || !strings.Contains(string(body), "offered no firmware") {
 				t.Fatalf("a phone on the version, offered nothing: %d %s", resp.StatusCode, body)
 			}
 		})
@@ -315,38 +187,38 @@ func TestFirmwareDelivery(t *testing.T) {
 			if _, err := svc.Decide(context.Background(), firmware.Device{Vendor: "audiocodes", Model: "420HD", MAC: mac, Version: "3.4.6.600"}, off); err != nil {
 				t.Fatal(err)
 			}
-			if resp, _ := firmwareTestGet(t, "GET", url+"?mac="+mac, nil); resp.StatusCode != 404 {
+			if resp, _ := webtest.FirmwareTestGet(t, "GET", url+"?mac="+mac, nil); resp.StatusCode != 404 {
 				t.Fatalf("%d", resp.StatusCode)
 			}
-			firmwareTestOffer(t, svc, img.SHA256, firmware.Device{Vendor: "audiocodes", Model: "420HD", MAC: mac, Version: "3.4.6.600"})
+			webtest.FirmwareTestOffer(t, svc, img.SHA256, firmware.Device{Vendor: "audiocodes", Model: "420HD", MAC: mac, Version: "3.4.6.600"})
 		})
 		t.Run("an admin downloads any image; nobody else does", func(t *testing.T) {
 			var other firmware.ImageView
-			if code := firmwareTestUpload(t, base, token, "450HD.img", []byte("never offered"), map[string]string{"version": "3.4.6.604"}, &other); code != 201 {
+			if code := webtest.FirmwareTestUpload(t, base, token, "450HD.img", []byte("never offered"), map[string]string{"version": "3.4.6.604"}, &other); code != 201 {
 				t.Fatalf("upload %d", code)
 			}
 			file := base + "/api/v1/firmware/" + other.SHA256 + "/file"
-			resp, body := firmwareTestGet(t, "GET", file, map[string]string{"Authorization": "Bearer " + token})
+			resp, body := webtest.FirmwareTestGet(t, "GET", file, map[string]string{"Authorization": "Bearer " + token})
 			if resp.StatusCode != 200 || string(body) != "never offered" || resp.Header.Get("ETag") != `"`+other.SHA256+`"` {
 				t.Fatalf("%d %q", resp.StatusCode, body)
 			}
-			resp, body = firmwareTestGet(t, "GET", file, map[string]string{"Authorization": "Bearer " + token, "Range": "bytes=0-4"})
+			resp, body = webtest.FirmwareTestGet(t, "GET", file, map[string]string{"Authorization": "Bearer " + token, "Range": "bytes=0-4"})
 			if resp.StatusCode != 206 || string(body) != "never" {
 				t.Fatalf("range: %d %q", resp.StatusCode, body)
 			}
 			for _, hdr := range []map[string]string{nil, {"Authorization": "Bearer not-a-token"}} {
-				if resp, _ := firmwareTestGet(t, "GET", file, hdr); resp.StatusCode != 401 {
+				if resp, _ := webtest.FirmwareTestGet(t, "GET", file, hdr); resp.StatusCode != 401 {
 					t.Fatalf("%v: %d", hdr, resp.StatusCode)
 				}
 			}
-			if resp, _ := firmwareTestGet(t, "GET", base+"/prov/audiocodes/450HD.img?model=450HD", nil); resp.StatusCode != 404 {
+			if resp, _ := webtest.FirmwareTestGet(t, "GET", base+"/prov/audiocodes/450HD.img?model=450HD", nil); resp.StatusCode != 404 {
 				t.Fatalf("a phone got an image offered to nobody: %d", resp.StatusCode)
 			}
 		})
 		url += "?mac=" + mac
 		etag := `"` + img.SHA256 + `"`
 		t.Run("a GET answers the whole image with its checksum and ETag", func(t *testing.T) {
-			resp, body := firmwareTestGet(t, "GET", url, nil)
+			resp, body := webtest.FirmwareTestGet(t, "GET", url, nil)
 			if resp.StatusCode != 200 || !bytes.Equal(body, content) || resp.Header.Get("ETag") != etag ||
 				resp.Header.Get("X-Checksum-SHA256") != img.SHA256 || resp.ContentLength != int64(len(content)) ||
 				resp.Header.Get("Accept-Ranges") != "bytes" {
@@ -354,47 +226,47 @@ func TestFirmwareDelivery(t *testing.T) {
 			}
 		})
 		t.Run("a HEAD answers the length and no body", func(t *testing.T) {
-			resp, body := firmwareTestGet(t, "HEAD", url, nil)
+			resp, body := webtest.FirmwareTestGet(t, "HEAD", url, nil)
 			if resp.StatusCode != 200 || len(body) != 0 || resp.Header.Get("Content-Length") != fmt.Sprint(len(content)) || resp.Header.Get("ETag") != etag {
 				t.Fatalf("%d %v", resp.StatusCode, resp.Header)
 			}
 		})
 		t.Run("a range answers just the header bytes", func(t *testing.T) {
-			resp, body := firmwareTestGet(t, "GET", url, map[string]string{"Range": "bytes=0-99"})
+			resp, body := webtest.FirmwareTestGet(t, "GET", url, map[string]string{"Range": "bytes=0-99"})
 			if resp.StatusCode != 206 || !bytes.Equal(body, content[:100]) || resp.Header.Get("Content-Range") != fmt.Sprintf("bytes 0-99/%d", len(content)) {
 				t.Fatalf("%d %v %d", resp.StatusCode, resp.Header, len(body))
 			}
 		})
 		t.Run("a range past the end is unsatisfiable", func(t *testing.T) {
-			resp, _ := firmwareTestGet(t, "GET", url, map[string]string{"Range": "bytes=20000-"})
+			resp, _ := webtest.FirmwareTestGet(t, "GET", url, map[string]string{"Range": "bytes=20000-"})
 			if resp.StatusCode != 416 {
 				t.Fatalf("%d", resp.StatusCode)
 			}
 		})
 		t.Run("If-None-Match with the ETag answers 304", func(t *testing.T) {
-			resp, body := firmwareTestGet(t, "GET", url, map[string]string{"If-None-Match": etag})
+			resp, body := webtest.FirmwareTestGet(t, "GET", url, map[string]string{"If-None-Match": etag})
 			if resp.StatusCode != 304 || len(body) != 0 {
 				t.Fatalf("%d", resp.StatusCode)
 			}
 		})
 		t.Run("an unknown image name is a plain 404", func(t *testing.T) {
-			if resp, _ := firmwareTestGet(t, "GET", base+"/prov/audiocodes/450HD.img", nil); resp.StatusCode != 404 {
+			if resp, _ := webtest.FirmwareTestGet(t, "GET", base+"/prov/audiocodes/450HD.img", nil); resp.StatusCode != 404 {
 				t.Fatalf("%d", resp.StatusCode)
 			}
 		})
 		t.Run("beyond the download cap the answer is 503 with Retry-After", func(t *testing.T) {
 			web.DownloadSlots(fw.Downloads) <- struct{}{}
 			web.DownloadSlots(fw.Downloads) <- struct{}{}
-			resp, _ := firmwareTestGet(t, "GET", url, nil)
+			resp, _ := webtest.FirmwareTestGet(t, "GET", url, nil)
 			<-web.DownloadSlots(fw.Downloads)
 			<-web.DownloadSlots(fw.Downloads)
 			if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "7" {
 				t.Fatalf("%d %v", resp.StatusCode, resp.Header)
 			}
-			if resp, _ := firmwareTestGet(t, "GET", url, nil); resp.StatusCode != 200 {
+			if resp, _ := webtest.FirmwareTestGet(t, "GET", url, nil); resp.StatusCode != 200 {
 				t.Fatalf("after release: %d", resp.StatusCode)
 			}
-			if _, m := firmwareTestGet(t, "GET", base+"/metrics", nil); !strings.Contains(string(m), "deskprov_firmware_downloads_rejected_total 1") ||
+			if _, m := webtest.FirmwareTestGet(t, "GET", base+"/metrics", nil); !strings.Contains(string(m), "deskprov_firmware_downloads_rejected_total 1") ||
 				!strings.Contains(string(m), "deskprov_firmware_downloads_active 0") {
 				t.Fatal("the metrics do not count the refused download")
 			}
@@ -402,22 +274,22 @@ func TestFirmwareDelivery(t *testing.T) {
 		t.Run("a Lync Phone Edition cab is served under /RequestHandler/Files", func(t *testing.T) {
 			var cab firmware.ImageView
 			cabBytes := []byte("MSCF cab image")
-			if code := firmwareTestUpload(t, base, token, "UCUpdates.cab", cabBytes, map[string]string{"models": "CX600", "version": "4.0.7577.4387", "revision": "A"}, &cab); code != 201 {
+			if code := webtest.FirmwareTestUpload(t, base, token, "UCUpdates.cab", cabBytes, map[string]string{"models": "CX600", "version": "4.0.7577.4387", "revision": "A"}, &cab); code != 201 {
 				t.Fatalf("upload %d", code)
 			}
 			for _, p := range []string{"/RequestHandler/Files/" + cab.SHA256 + "/UCUpdates.cab", "/RequestHandler/Files/ucupdates.cab"} {
-				if resp, _ := firmwareTestGet(t, "GET", base+p, nil); resp.StatusCode != 404 {
+				if resp, _ := webtest.FirmwareTestGet(t, "GET", base+p, nil); resp.StatusCode != 404 {
 					t.Fatalf("%s offered to no device: %d", p, resp.StatusCode)
 				}
 			}
-			firmwareTestOffer(t, svc, cab.SHA256, firmware.Device{Vendor: "lpe", Model: "CX600", Revision: "A", MAC: "0004f2cc0001", Version: "4.0.7577.4000"})
+			webtest.FirmwareTestOffer(t, svc, cab.SHA256, firmware.Device{Vendor: "lpe", Model: "CX600", Revision: "A", MAC: "0004f2cc0001", Version: "4.0.7577.4000"})
 			for _, p := range []string{"/RequestHandler/Files/" + cab.SHA256 + "/UCUpdates.cab", "/RequestHandler/Files/ucupdates.cab"} {
-				resp, body := firmwareTestGet(t, "GET", base+p, nil)
+				resp, body := webtest.FirmwareTestGet(t, "GET", base+p, nil)
 				if resp.StatusCode != 200 || !bytes.Equal(body, cabBytes) {
 					t.Fatalf("%s: %d", p, resp.StatusCode)
 				}
 			}
-			if resp, _ := firmwareTestGet(t, "GET", base+"/RequestHandler/Files/"+img.SHA256+"/UCUpdates.cab", nil); resp.StatusCode != 404 {
+			if resp, _ := webtest.FirmwareTestGet(t, "GET", base+"/RequestHandler/Files/"+img.SHA256+"/UCUpdates.cab", nil); resp.StatusCode != 404 {
 				t.Fatalf("another vendor's image under a cab name: %d", resp.StatusCode)
 			}
 		})
@@ -452,19 +324,19 @@ func TestReachesEnd(t *testing.T) {
 func TestFirmwareEndToEnd(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
-		base, token, svc, _ := firmwareTestServer(t, db)
+		base, token, svc, _ := webtest.FirmwareTestServer(t, db)
 		var v1, v2 firmware.ImageView
-		firmwareTestUpload(t, base, token, "T46-28.83.0.100.rom", []byte("old yealink"), nil, &v1)
+		webtest.FirmwareTestUpload(t, base, token, "T46-28.83.0.100.rom", []byte("old yealink"), nil, &v1)
 		var rules []firmware.RuleView
-		tenantCall(t, base, token, "GET", "/api/v1/deviceupdaterules", "", &rules)
+		webtest.TenantCall(t, base, token, "GET", "/api/v1/deviceupdaterules", "", &rules)
 		if len(rules) != 1 {
 			t.Fatalf("rules %+v", rules)
 		}
 		rule := fmt.Sprint(rules[0].ID)
-		if code := tenantCall(t, base, token, "POST", "/api/v1/deviceupdaterules/"+rule+"/approve", "", nil); code != 200 {
+		if code := webtest.TenantCall(t, base, token, "POST", "/api/v1/deviceupdaterules/"+rule+"/approve", "", nil); code != 200 {
 			t.Fatalf("approve %d", code)
 		}
-		firmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", []byte("new yealink image"), nil, &v2)
+		webtest.FirmwareTestUpload(t, base, token, "T46-28.83.0.120.rom", []byte("new yealink image"), nil, &v2)
 		// Two phones: one in the first (50%) wave, one in the second.
 		macIn := func(lo, hi int) string {
 			for i := 0; ; i++ {
@@ -483,13 +355,13 @@ func TestFirmwareEndToEnd(t *testing.T) {
 			}
 		}
 		var ro firmware.RuleView
-		code := tenantCall(t, base, token, "POST", "/api/v1/deviceupdaterules/"+rule+"/approve", `{"rollout":{"waves":[50,100],"advanceAt":1}}`, &ro)
+		code := webtest.TenantCall(t, base, token, "POST", "/api/v1/deviceupdaterules/"+rule+"/approve", `{"rollout":{"waves":[50,100],"advanceAt":1}}`, &ro)
 		if code != 200 || ro.Rollout == nil || ro.Approved.Version != v2.Version {
 			t.Fatalf("approve with rollout: %d %+v", code, ro)
 		}
 		roPath := fmt.Sprintf("/api/v1/rollouts/%d", *ro.Rollout)
 		var st firmware.RolloutStatus
-		tenantCall(t, base, token, "GET", roPath, "", &st)
+		webtest.TenantCall(t, base, token, "GET", roPath, "", &st)
 		if st.State != firmware.StateRunning || st.Wave != 0 || len(st.Waves) != 2 || st.Waves[0].Devices != 1 || st.Waves[1].Devices != 1 {
 			t.Fatalf("status %+v", st)
 		}
@@ -501,7 +373,7 @@ func TestFirmwareEndToEnd(t *testing.T) {
 			if err != nil || !d.Offer || d.Version != v2.Version {
 				t.Fatalf("decision for %s: %+v %v", p.MAC, d, err)
 			}
-			resp, body := firmwareTestGet(t, "GET", base+"/prov/yealink/"+d.FileName+"?mac="+p.MAC, nil)
+			resp, body := webtest.FirmwareTestGet(t, "GET", base+"/prov/yealink/"+d.FileName+"?mac="+p.MAC, nil)
 			if resp.StatusCode != 200 || string(body) != "new yealink image" {
 				t.Fatalf("download %d %q", resp.StatusCode, body)
 			}
@@ -514,35 +386,35 @@ func TestFirmwareEndToEnd(t *testing.T) {
 			t.Fatalf("the phone in the second wave was offered the image early: %+v", d)
 		}
 		upgrade(&early)
-		tenantCall(t, base, token, "GET", roPath, "", &st)
+		webtest.TenantCall(t, base, token, "GET", roPath, "", &st)
 		if st.State != firmware.StateRunning || st.Wave != 1 || st.Waves[0].Updated != 1 {
 			t.Fatalf("the rollout did not advance: %+v", st)
 		}
 		upgrade(&late)
-		tenantCall(t, base, token, "GET", roPath, "", &st)
+		webtest.TenantCall(t, base, token, "GET", roPath, "", &st)
 		if st.State != firmware.StateDone {
 			t.Fatalf("the rollout did not complete: %+v", st)
 		}
 		t.Run("rollout actions on a finished rollout are conflicts", func(t *testing.T) {
-			if code := tenantCall(t, base, token, "POST", roPath+"/pause", "", nil); code != 409 {
+			if code := webtest.TenantCall(t, base, token, "POST", roPath+"/pause", "", nil); code != 409 {
 				t.Fatalf("%d", code)
 			}
-			if code := tenantCall(t, base, token, "POST", roPath+"/explode", "", nil); code != 404 {
+			if code := webtest.TenantCall(t, base, token, "POST", roPath+"/explode", "", nil); code != 404 {
 				t.Fatalf("%d", code)
 			}
 		})
 		t.Run("test devices and loops answer through the API", func(t *testing.T) {
-			if code := tenantCall(t, base, token, "POST", "/api/v1/testdevices", `{"identifierType":"MACAddress","identifier":"00:15:65:4C:4C:27"}`, nil); code != 201 {
+			if code := webtest.TenantCall(t, base, token, "POST", "/api/v1/testdevices", `{"identifierType":"MACAddress","identifier":"00:15:65:4C:4C:27"}`, nil); code != 201 {
 				t.Fatalf("%d", code)
 			}
-			if code := tenantCall(t, base, token, "POST", "/api/v1/testdevices", `{"identifierType":"IMEI","identifier":"1"}`, nil); code != 400 {
+			if code := webtest.TenantCall(t, base, token, "POST", "/api/v1/testdevices", `{"identifierType":"IMEI","identifier":"1"}`, nil); code != 400 {
 				t.Fatalf("%d", code)
 			}
-			if code := tenantCall(t, base, token, "DELETE", "/api/v1/updateloops/0015654c4c26", "", nil); code != 404 {
+			if code := webtest.TenantCall(t, base, token, "DELETE", "/api/v1/updateloops/0015654c4c26", "", nil); code != 404 {
 				t.Fatalf("%d", code)
 			}
 			var audit []firmware.AuditEntry
-			tenantCall(t, base, token, "GET", "/api/v1/firmwareaudit", "", &audit)
+			webtest.TenantCall(t, base, token, "GET", "/api/v1/firmwareaudit", "", &audit)
 			if len(audit) < 4 || audit[0].Action != "testdevice.add" || audit[0].Actor != "admin" {
 				t.Fatalf("%+v", audit)
 			}

@@ -47,7 +47,7 @@ func inputTestServer(t *testing.T, db *gorm.DB) (string, string) {
 	var out struct {
 		AccessToken string `json:"access_token"`
 	}
-	if code := tenantCall(t, ts.URL, "", "POST", "/api/v1/login", `{"username":"admin","password":"admin-password"}`, &out); code != 200 {
+	if code := webtest.TenantCall(t, ts.URL, "", "POST", "/api/v1/login", `{"username":"admin","password":"admin-password"}`, &out); code != 200 {
 		t.Fatalf("login: %d", code)
 	}
 	tok := out.AccessToken
@@ -56,7 +56,7 @@ func inputTestServer(t *testing.T, db *gorm.DB) (string, string) {
 		{"POST", "/api/v1/users", `{"upn":"amosm@contoso.com"}`},
 		{"POST", "/api/v1/emergencyaddresses", `{"houseNumber":"1","street":"Microsoft Way","city":"Redmond","state":"WA","postalCode":"98052","country":"US"}`},
 	} {
-		if code := tenantCall(t, ts.URL, tok, st.method, st.path, st.body, nil); code/100 != 2 {
+		if code := webtest.TenantCall(t, ts.URL, tok, st.method, st.path, st.body, nil); code/100 != 2 {
 			t.Fatalf("%s %s: %d", st.method, st.path, code)
 		}
 	}
@@ -124,8 +124,8 @@ func TestHostileTextIsRefusedWithTheFieldName(t *testing.T) {
 		for _, f := range fields {
 			for _, v := range values {
 				t.Run(f.name+" with "+v.name, func(t *testing.T) {
-					var e tenantErr
-					code := tenantCall(t, base, tok, f.method, f.path, fmt.Sprintf(f.body, v.json), &e)
+					var e webtest.TenantErr
+					code := webtest.TenantCall(t, base, tok, f.method, f.path, fmt.Sprintf(f.body, v.json), &e)
 					if f.multiline && v.multilineOK {
 						if code/100 != 2 {
 							t.Fatalf("a field of several lines refused %s: %d %+v", v.name, code, e)
@@ -161,7 +161,7 @@ func TestHostileTextIsRefusedWithTheFieldName(t *testing.T) {
 			street := strings.TrimSpace(strings.Repeat("5 ", 125))
 			body := `{"houseNumber":"1","street":"` + street + `","city":"` + strings.Repeat("R", 128) + `","state":"` + strings.Repeat("W", 64) + `","postalCode":"x","country":"US"}`
 			var a tenant.EmergencyAddress
-			if code := tenantCall(t, base, tok, "POST", "/api/v1/emergencyaddresses", body, &a); code != 201 || a.ValidationStatus != tenant.ValidationRejected {
+			if code := webtest.TenantCall(t, base, tok, "POST", "/api/v1/emergencyaddresses", body, &a); code != 201 || a.ValidationStatus != tenant.ValidationRejected {
 				t.Fatalf("%d %+v", code, a)
 			}
 			db.Where("id = ?", a.ID).Delete(&tenant.EmergencyLocation{})
@@ -177,8 +177,8 @@ func TestHostileTextIsRefusedWithTheFieldName(t *testing.T) {
 				"/api/v1/ipphonepolicies/" + url.PathEscape("Sa\x00les"),
 				"/api/v1/audit?object=" + url.QueryEscape("user/\x00"),
 			} {
-				var e tenantErr
-				code := tenantCall(t, base, tok, "GET", p, "", &e)
+				var e webtest.TenantErr
+				code := webtest.TenantCall(t, base, tok, "GET", p, "", &e)
 				if code != 400 && code != 404 {
 					t.Errorf("GET %.80s: %d %+v", p, code, e)
 				}
@@ -231,8 +231,8 @@ func TestNullBodiesAndHugeCountsAreRefused(t *testing.T) {
 			{"PATCH", "/api/v1/ipphonepolicies/Global"},
 		} {
 			t.Run("null to "+st.method+" "+st.path+" is a 400", func(t *testing.T) {
-				var e tenantErr
-				if code := tenantCall(t, base, tok, st.method, st.path, " null ", &e); code != 400 || !strings.Contains(e.Message, "null") {
+				var e webtest.TenantErr
+				if code := webtest.TenantCall(t, base, tok, st.method, st.path, " null ", &e); code != 400 || !strings.Contains(e.Message, "null") {
 					t.Fatalf("%d %+v", code, e)
 				}
 			})
@@ -254,20 +254,20 @@ func TestNullBodiesAndHugeCountsAreRefused(t *testing.T) {
 			{"a policy number of 2^63-1", "PATCH", "/api/v1/ipphonepolicies/Global", `{"UserDialTimeoutMS":9223372036854775807}`, "UserDialTimeoutMS"},
 		} {
 			t.Run(tc.name+" is a 400 naming the field", func(t *testing.T) {
-				var e tenantErr
-				if code := tenantCall(t, base, tok, tc.method, tc.path, tc.body, &e); code != 400 || e.Field != tc.field {
+				var e webtest.TenantErr
+				if code := webtest.TenantCall(t, base, tok, tc.method, tc.path, tc.body, &e); code != 400 || e.Field != tc.field {
 					t.Fatalf("%d %+v", code, e)
 				}
 			})
 		}
 		t.Run("the largest counts allowed keep the quota arithmetic right", func(t *testing.T) {
 			for _, sku := range []string{"PhoneSystem", "AudioConferencing", "EnterpriseE5", "CallingPlanDomestic", "CallingPlanInternational", "CommunicationsCredits"} {
-				if code := tenantCall(t, base, tok, "PUT", "/api/v1/licenses/"+sku, fmt.Sprintf(`{"purchased":%d}`, tenant.MaxPurchased), nil); code != 200 {
+				if code := webtest.TenantCall(t, base, tok, "PUT", "/api/v1/licenses/"+sku, fmt.Sprintf(`{"purchased":%d}`, tenant.MaxPurchased), nil); code != 200 {
 					t.Fatalf("%s: %d", sku, code)
 				}
 			}
 			var q tenant.Quota
-			if code := tenantCall(t, base, tok, "GET", "/api/v1/numbers/quota", "", &q); code != 200 {
+			if code := webtest.TenantCall(t, base, tok, "GET", "/api/v1/numbers/quota", "", &q); code != 200 {
 				t.Fatalf("%d", code)
 			}
 			if q.ServiceToll.Limit != 1500 || q.ServiceTollFree.Limit != 1500 || q.User.Limit != 2*tenant.MaxPurchased*11/10+10 {
@@ -282,7 +282,7 @@ func TestNullBodiesAndHugeCountsAreRefused(t *testing.T) {
 // NUL (500); a 100,000-character username overflowed the key column.
 func TestSignInFormsWithHostileTextAreNot500(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		env := signinTestServer(t, db)
+		env := webtest.SigninTestServer(t, db)
 		for _, f := range []url.Values{
 			{"grant_type": {"password"}, "username": {"a\x00b@contoso.com"}, "password": {"x"}},
 			{"grant_type": {"password"}, "username": {"\xff@contoso.com"}, "password": {"x"}},
@@ -292,7 +292,7 @@ func TestSignInFormsWithHostileTextAreNot500(t *testing.T) {
 		} {
 			f.Set("client_id", "polycom")
 			f.Set("device_id", "0004f2000001")
-			if st, body := signinPostForm(t, env.url+"/oauth2/token", f); st != 400 || body["error"] == "internal" {
+			if st, body := webtest.SigninPostForm(t, env.URL+"/oauth2/token", f); st != 400 || body["error"] == "internal" {
 				t.Errorf("%.60q: %d %v", f.Get("username")+f.Get("extension"), st, body)
 			}
 		}
@@ -303,13 +303,13 @@ func TestSignInFormsWithHostileTextAreNot500(t *testing.T) {
 // 500 on PostgreSQL (the lookup and the rate-limit key).
 func TestAdminLoginWithHostileTextIsNot500(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		base, _, _ := tenantTestServer(t, db)
+		base, _, _ := webtest.TenantTestServer(t, db)
 		for _, body := range []string{
 			`{"username":"ad\u0000min","password":"admin-password"}`,
 			`{"username":"` + strings.Repeat("a", 100000) + `","password":"admin-password"}`,
 		} {
-			var e tenantErr
-			if st := tenantCall(t, base, "", "POST", "/api/v1/login", body, &e); st != 401 {
+			var e webtest.TenantErr
+			if st := webtest.TenantCall(t, base, "", "POST", "/api/v1/login", body, &e); st != 401 {
 				t.Errorf("%d %+v", st, e)
 			}
 		}

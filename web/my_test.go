@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,85 +16,14 @@ import (
 	"github.com/deskprov/deskprov/web"
 	"github.com/deskprov/deskprov/web/console"
 	"github.com/deskprov/deskprov/web/pages"
-	"github.com/deskprov/deskprov/web/phone"
 	"github.com/deskprov/deskprov/web/webtest"
 
 	"github.com/pquerna/otp/totp"
 	"gorm.io/gorm"
 
-	"github.com/deskprov/deskprov/btoe"
-	"github.com/deskprov/deskprov/policy"
-	"github.com/deskprov/deskprov/signin"
 	"github.com/deskprov/deskprov/store/storetest"
 	"github.com/deskprov/deskprov/tenant"
-	"github.com/deskprov/deskprov/throttle"
-	"github.com/deskprov/deskprov/web/api"
 )
-
-type myEnv struct {
-	signinTestEnv
-	srv *web.Server
-	bt  *btoe.Service
-}
-
-const (
-	myAmosMAC = "0004f2a0b001"
-	myEveMAC  = "0004f2a0e001"
-	myMFAKey  = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-)
-
-// myTestServer serves sign-in, numbers, BToE and /my. Amos has the policy
-// "PairByCode" (BToE pairing mode Manual) and the number +14255550100; Eve
-// is another person; mfa@ has an authenticator app.
-func myTestServer(t *testing.T, db *gorm.DB) myEnv {
-	t.Helper()
-	for _, m := range []func(*gorm.DB) error{tenant.Migrate, signin.Migrate, throttle.Migrate, btoe.Migrate, policy.Migrate} {
-		if err := m(db); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var h http.Handler
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	t.Cleanup(ts.Close)
-	ctx := context.Background()
-	tn, box := webtest.Org(t, db,
-		tenant.UserInput{UPN: "amosm@contoso.com", Password: "correct horse"},
-		tenant.UserInput{UPN: "eve@contoso.com", Password: "eve password"},
-		tenant.UserInput{UPN: "mfa@contoso.com", Password: "mfa password", MFA: true},
-		tenant.UserInput{UPN: "guess@contoso.com", Password: "guess password"},
-	)
-	webtest.Admin(t, tn)
-	if err := tn.SetTOTPSecret(ctx, "mfa@contoso.com", myMFAKey); err != nil {
-		t.Fatal(err)
-	}
-	pol := policy.New(db)
-	pol.Users, pol.Secrets = tn, box
-	if _, err := pol.Create(ctx, "admin", "PairByCode", policy.Patch{"BetterTogetherOverEthernetPairingMode": json.RawMessage(`"Manual"`)}); err != nil {
-		t.Fatal(err)
-	}
-	name := "PairByCode"
-	if _, err := pol.Grant(ctx, "admin", "amosm@contoso.com", &name); err != nil {
-		t.Fatal(err)
-	}
-	si := webtest.SignIn(db, tn, box, ts.URL)
-	bt := btoe.New(db, pol, si, si.PCPasswords())
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: ts.URL}, phone.SignIn(si), api.SignIn(si), pages.DeviceLogin(si), api.NumbersModule{}, phone.BToE(bt, si), api.BToE(bt), console.BToE(bt), pages.My(si, pol, bt))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h = s.Handler()
-	tok, err := s.IssueAdminToken("admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := myEnv{signinTestEnv: signinTestEnv{url: ts.URL, admin: tok, svc: si, tn: tn}, srv: s, bt: bt}
-	v := voiceCaller{t, env.url, env.admin}
-	voiceSetup(v, "+14255550100:user")
-	var addr tenant.EmergencyAddress
-	v.must(201, "POST", "/api/v1/emergencyaddresses", `{"houseNumber":"1","street":"Microsoft Way","city":"Redmond","state":"WA","postalCode":"98052","country":"US"}`, &addr)
-	v.must(200, "POST", "/api/v1/numbers/+14255550100/assign", fmt.Sprintf(`{"user":"amosm@contoso.com","emergencyAddressId":%d}`, addr.ID), nil)
-	return env
-}
 
 // myBrowser is a browser without JavaScript that does not follow
 // redirects by itself, so each answer's status and Location can be checked.
@@ -178,32 +106,13 @@ func (b *myBrowser) cookie(name string) *http.Cookie {
 	return nil
 }
 
-// myPhoneSessions lists the phone sessions through the admin API.
-func myPhoneSessions(t *testing.T, env myEnv) []signin.Session {
-	t.Helper()
-	var ss []signin.Session
-	if code := tenantCall(t, env.url, env.admin, "GET", "/api/v1/phonesessions", "", &ss); code != 200 {
-		t.Fatalf("GET /api/v1/phonesessions: %d", code)
-	}
-	return ss
-}
-
-func myOnPhone(ss []signin.Session, mac string) string {
-	for _, s := range ss {
-		if s.MAC == mac {
-			return s.UPN
-		}
-	}
-	return ""
-}
-
 func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		env := myTestServer(t, db)
-		amos := lifeSignIn(t, env.signinTestEnv, "polycom", myAmosMAC, "amosm@contoso.com", "correct horse")
-		lifeSignIn(t, env.signinTestEnv, "yealink", myEveMAC, "eve@contoso.com", "eve password")
+		env := webtest.MyTestServer(t, db)
+		amos := webtest.LifeSignIn(t, env.SigninTestEnv, "polycom", webtest.MyAmosMAC, "amosm@contoso.com", "correct horse")
+		webtest.LifeSignIn(t, env.SigninTestEnv, "yealink", webtest.MyEveMAC, "eve@contoso.com", "eve password")
 
-		b := newMyBrowser(t, env.url)
+		b := newMyBrowser(t, env.URL)
 		b.get("/my/signin")
 		if st := b.post("/my/signin", url.Values{"username": {"amosm@contoso.com"}, "password": {"wrong"}}); st != http.StatusSeeOther {
 			t.Fatalf("a wrong password: %d, want a redirect", st)
@@ -218,26 +127,26 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 		}
 		for _, want := range []string{`<p id="number">&#43;14255550100</p>`, "Polycom", "00:04:F2:A0:B0:01", "Username and password", "PairByCode",
 			"How your PC pairs with the phone <code>BetterTogetherOverEthernetPairingMode</code></th><td>Manual",
-			"Phone lock <code>EnablePhoneLock</code>", "pairingcode-" + myAmosMAC, "signout-" + myAmosMAC} {
+			"Phone lock <code>EnablePhoneLock</code>", "pairingcode-" + webtest.MyAmosMAC, "signout-" + webtest.MyAmosMAC} {
 			if !strings.Contains(b.page, want) {
 				t.Errorf("/my does not show %q", want)
 			}
 		}
-		if strings.Contains(b.page, myEveMAC) || strings.Contains(b.page, "eve@") {
+		if strings.Contains(b.page, webtest.MyEveMAC) || strings.Contains(b.page, "eve@") {
 			t.Error("/my shows another person's phone")
 		}
 
 		t.Run("the session cookie is HttpOnly, SameSite=Lax, scoped to /my, Secure over HTTPS", func(t *testing.T) {
-			b2 := newMyBrowser(t, env.url)
+			b2 := newMyBrowser(t, env.URL)
 			b2.get("/my/signin")
 			form := url.Values{"username": {"amosm@contoso.com"}, "password": {"correct horse"}, "csrf_token": {b2.csrf}}
 			req := httptest.NewRequest(http.MethodPost, "https://deskprov.example/my/signin", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			for _, c := range b2.c.Jar.Cookies(mustURL(env.url + "/my")) {
+			for _, c := range b2.c.Jar.Cookies(mustURL(env.URL + "/my")) {
 				req.AddCookie(c)
 			}
 			w := httptest.NewRecorder()
-			env.srv.Handler().ServeHTTP(w, req)
+			env.Srv.Handler().ServeHTTP(w, req)
 			var sess *http.Cookie
 			for _, c := range w.Result().Cookies() {
 				if c.Name == pages.MySessionCookie {
@@ -253,8 +162,8 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 		})
 
 		t.Run("anonymous requests are sent to sign in", func(t *testing.T) {
-			anon := newMyBrowser(t, env.url)
-			for _, c := range []struct{ method, path string }{{"GET", "/my"}, {"POST", "/my/phones/" + myAmosMAC + "/signout"}, {"POST", "/my/phones/" + myAmosMAC + "/resetpin"}, {"POST", "/my/phones/" + myAmosMAC + "/pairingcode"}} {
+			anon := newMyBrowser(t, env.URL)
+			for _, c := range []struct{ method, path string }{{"GET", "/my"}, {"POST", "/my/phones/" + webtest.MyAmosMAC + "/signout"}, {"POST", "/my/phones/" + webtest.MyAmosMAC + "/resetpin"}, {"POST", "/my/phones/" + webtest.MyAmosMAC + "/pairingcode"}} {
 				var st int
 				if c.method == "GET" {
 					st = anon.get(c.path)
@@ -268,21 +177,21 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 		})
 
 		t.Run("an admin console cookie, an admin token or a phone token is not a /my session", func(t *testing.T) {
-			consoleTok, err := web.AdminAuthOf(env.srv).Issue(context.Background(), "admin", tenant.AdminSessionConsole, "")
+			consoleTok, err := web.AdminAuthOf(env.Srv).Issue(context.Background(), "admin", tenant.AdminSessionConsole, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			for name, set := range map[string]func(*http.Request){
 				"console cookie":             func(r *http.Request) { r.AddCookie(&http.Cookie{Name: console.SessionCookie, Value: consoleTok}) },
 				"console token as /my's":     func(r *http.Request) { r.AddCookie(&http.Cookie{Name: pages.MySessionCookie, Value: consoleTok}) },
-				"admin bearer":               func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+env.admin) },
-				"phone bearer":               func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+amos.access) },
-				"phone token as /my's":       func(r *http.Request) { r.AddCookie(&http.Cookie{Name: pages.MySessionCookie, Value: amos.access}) },
-				"phone refresh token as /my": func(r *http.Request) { r.AddCookie(&http.Cookie{Name: pages.MySessionCookie, Value: amos.fresh}) },
+				"admin bearer":               func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+env.Admin) },
+				"phone bearer":               func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+amos.Access) },
+				"phone token as /my's":       func(r *http.Request) { r.AddCookie(&http.Cookie{Name: pages.MySessionCookie, Value: amos.Access}) },
+				"phone refresh token as /my": func(r *http.Request) { r.AddCookie(&http.Cookie{Name: pages.MySessionCookie, Value: amos.Fresh}) },
 			} {
-				req, _ := http.NewRequest(http.MethodGet, env.url+"/my", nil)
+				req, _ := http.NewRequest(http.MethodGet, env.URL+"/my", nil)
 				set(req)
-				resp, err := newMyBrowser(t, env.url).c.Do(req)
+				resp, err := newMyBrowser(t, env.URL).c.Do(req)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -295,37 +204,37 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 
 		t.Run("another person's phone is refused and left alone", func(t *testing.T) {
 			for _, action := range []string{"signout", "resetpin", "pairingcode"} {
-				if st := b.post("/my/phones/"+myEveMAC+"/"+action, nil); st != http.StatusNotFound {
+				if st := b.post("/my/phones/"+webtest.MyEveMAC+"/"+action, nil); st != http.StatusNotFound {
 					t.Errorf("%s on Eve's phone: %d %.200s", action, st, b.page)
 				}
 			}
 			if st := b.post("/my/phones/not-a-mac/signout", nil); st != http.StatusNotFound {
 				t.Errorf("a bad MAC: %d", st)
 			}
-			if on := myOnPhone(myPhoneSessions(t, env), myEveMAC); on != "eve@contoso.com" {
+			if on := webtest.MyOnPhone(webtest.MyPhoneSessions(t, env), webtest.MyEveMAC); on != "eve@contoso.com" {
 				t.Fatalf("Eve's phone now has %q", on)
 			}
 		})
 
 		t.Run("a form without its CSRF token changes nothing", func(t *testing.T) {
-			if st := b.post("/my/phones/"+myAmosMAC+"/signout", url.Values{"csrf_token": {"forged"}}); st != http.StatusForbidden {
+			if st := b.post("/my/phones/"+webtest.MyAmosMAC+"/signout", url.Values{"csrf_token": {"forged"}}); st != http.StatusForbidden {
 				t.Fatalf("%d", st)
 			}
-			req, _ := http.NewRequest(http.MethodPost, env.url+"/my/phones/"+myAmosMAC+"/signout", strings.NewReader("csrf_token="+url.QueryEscape(b.csrf)))
+			req, _ := http.NewRequest(http.MethodPost, env.URL+"/my/phones/"+webtest.MyAmosMAC+"/signout", strings.NewReader("csrf_token="+url.QueryEscape(b.csrf)))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.Header.Set("Origin", "https://evil.example")
 			if st := b.do(req); st != http.StatusForbidden {
 				t.Fatalf("another origin: %d", st)
 			}
-			if on := myOnPhone(myPhoneSessions(t, env), myAmosMAC); on != "amosm@contoso.com" {
+			if on := webtest.MyOnPhone(webtest.MyPhoneSessions(t, env), webtest.MyAmosMAC); on != "amosm@contoso.com" {
 				t.Fatalf("the phone has %q", on)
 			}
 		})
 
 		t.Run("resetting the phone-lock PIN makes the phone ask for a new one", func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodPost, env.url+"/oauth2/phonelock/pin", strings.NewReader("pin=739154"))
+			req, _ := http.NewRequest(http.MethodPost, env.URL+"/oauth2/phonelock/pin", strings.NewReader("pin=739154"))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("Authorization", "Bearer "+amos.access)
+			req.Header.Set("Authorization", "Bearer "+amos.Access)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -334,30 +243,30 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 			if resp.StatusCode/100 != 2 {
 				t.Fatalf("setting the PIN: %d", resp.StatusCode)
 			}
-			if _, lock := amos.lock(); lock["pinSet"] != true {
+			if _, lock := amos.Lock(); lock["pinSet"] != true {
 				t.Fatalf("%v", lock)
 			}
-			if b.get("/my"); !strings.Contains(b.page, "resetpin-"+myAmosMAC) {
+			if b.get("/my"); !strings.Contains(b.page, "resetpin-"+webtest.MyAmosMAC) {
 				t.Fatal("no reset button for a phone with a PIN")
 			}
-			if st := b.post("/my/phones/"+myAmosMAC+"/resetpin", nil); st != http.StatusSeeOther {
+			if st := b.post("/my/phones/"+webtest.MyAmosMAC+"/resetpin", nil); st != http.StatusSeeOther {
 				t.Fatalf("%d %.300s", st, b.page)
 			}
 			if b.redirected("PIN reset", "/my"); !strings.Contains(b.page, "asks you for a new one") {
 				t.Fatalf("%.800s", b.page)
 			}
-			if st, lock := amos.lock(); st != 200 || lock["pinSet"] != false {
+			if st, lock := amos.Lock(); st != 200 || lock["pinSet"] != false {
 				t.Fatalf("after the reset the phone says %d %v", st, lock)
 			}
 		})
 
 		t.Run("a Manual pairing code from /my pairs the PC app", func(t *testing.T) {
-			b.post("/my/phones/"+myAmosMAC+"/pairingcode", nil)
+			b.post("/my/phones/"+webtest.MyAmosMAC+"/pairingcode", nil)
 			if b.redirected("pairing code before BToE registration", "/my"); !strings.Contains(b.page, "has not registered for Better Together yet") {
 				t.Fatalf("%.800s", b.page)
 			}
-			btoeWebCall(t, env.url, amos.access, "POST", "/btoe/phone/register", `{"mac":"`+myAmosMAC+`"}`, 201, nil)
-			if st := b.post("/my/phones/"+myAmosMAC+"/pairingcode", nil); st != http.StatusSeeOther {
+			webtest.BtoeWebCall(t, env.URL, amos.Access, "POST", "/btoe/phone/register", `{"mac":"`+webtest.MyAmosMAC+`"}`, 201, nil)
+			if st := b.post("/my/phones/"+webtest.MyAmosMAC+"/pairingcode", nil); st != http.StatusSeeOther {
 				t.Fatalf("%d %.300s", st, b.page)
 			}
 			b.redirected("pairing code", "/my")
@@ -368,16 +277,16 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 			if b.get("/my"); strings.Contains(b.page, m[1]) {
 				t.Fatal("the code is shown again on a reload")
 			}
-			btoeWebCall(t, env.url, "", "POST", "/btoe/pc/pair", `{"clientId":"amos-pc","os":"Windows","phoneMac":"`+myAmosMAC+`","pairingCode":"`+m[1]+`"}`, 201, nil)
+			webtest.BtoeWebCall(t, env.URL, "", "POST", "/btoe/pc/pair", `{"clientId":"amos-pc","os":"Windows","phoneMac":"`+webtest.MyAmosMAC+`","pairingCode":"`+m[1]+`"}`, 201, nil)
 		})
 
 		t.Run("Eve, whose policy pairs automatically, gets no code", func(t *testing.T) {
-			e := newMyBrowser(t, env.url)
+			e := newMyBrowser(t, env.URL)
 			e.signIn("eve@contoso.com", "eve password")
 			if strings.Contains(e.page, "pairingcode-") {
 				t.Fatal("a pairing code button under Auto")
 			}
-			if st := e.post("/my/phones/"+myEveMAC+"/pairingcode", nil); st != http.StatusSeeOther {
+			if st := e.post("/my/phones/"+webtest.MyEveMAC+"/pairingcode", nil); st != http.StatusSeeOther {
 				t.Fatalf("%d", st)
 			}
 			if e.redirected("Auto pairing code", "/my"); !strings.Contains(e.page, "Auto") || strings.Contains(e.page, `id="pairing-code"`) {
@@ -386,16 +295,16 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 		})
 
 		t.Run("signing a phone out ends its session", func(t *testing.T) {
-			if st := b.post("/my/phones/"+myAmosMAC+"/signout", nil); st != http.StatusSeeOther {
+			if st := b.post("/my/phones/"+webtest.MyAmosMAC+"/signout", nil); st != http.StatusSeeOther {
 				t.Fatalf("%d %.300s", st, b.page)
 			}
 			if b.redirected("phone sign-out", "/my"); !strings.Contains(b.page, "is signed out") || !strings.Contains(b.page, "You are not signed in on any desk phone") {
 				t.Fatalf("%.800s", b.page)
 			}
-			if on := myOnPhone(myPhoneSessions(t, env), myAmosMAC); on != "" {
+			if on := webtest.MyOnPhone(webtest.MyPhoneSessions(t, env), webtest.MyAmosMAC); on != "" {
 				t.Fatalf("the API still shows %q on the phone", on)
 			}
-			if st, _ := amos.lock(); st != http.StatusUnauthorized {
+			if st, _ := amos.Lock(); st != http.StatusUnauthorized {
 				t.Fatalf("the phone's token still works: %d", st)
 			}
 		})
@@ -405,9 +314,9 @@ func TestMyPageShowsAPersonTheirPhonesNumberAndPolicy(t *testing.T) {
 			if st := b.post("/my/signout", nil); st != http.StatusSeeOther || b.loc != "/my/signin" {
 				t.Fatalf("%d %s", st, b.loc)
 			}
-			req, _ := http.NewRequest(http.MethodGet, env.url+"/my", nil)
+			req, _ := http.NewRequest(http.MethodGet, env.URL+"/my", nil)
 			req.AddCookie(&http.Cookie{Name: pages.MySessionCookie, Value: copyOf})
-			if st := newMyBrowser(t, env.url).do(req); st != http.StatusSeeOther {
+			if st := newMyBrowser(t, env.URL).do(req); st != http.StatusSeeOther {
 				t.Fatalf("a copy of the signed-out cookie: %d", st)
 			}
 		})
@@ -424,19 +333,19 @@ func mustURL(s string) *url.URL {
 
 func TestMySessionEndsWhenTheAccountChanges(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		env := myTestServer(t, db)
+		env := webtest.MyTestServer(t, db)
 		ctx := context.Background()
-		b := newMyBrowser(t, env.url)
+		b := newMyBrowser(t, env.URL)
 		b.signIn("amosm@contoso.com", "correct horse")
 		name := "Amos"
-		if _, err := env.tn.UpdateUser(ctx, "amosm@contoso.com", tenant.UserPatch{DisplayName: &name}); err != nil {
+		if _, err := env.Tn.UpdateUser(ctx, "amosm@contoso.com", tenant.UserPatch{DisplayName: &name}); err != nil {
 			t.Fatal(err)
 		}
 		if st := b.get("/my"); st != http.StatusOK {
 			t.Fatalf("a display-name change ended the session: %d", st)
 		}
 		pw := "new password 1"
-		if _, err := env.tn.UpdateUser(ctx, "amosm@contoso.com", tenant.UserPatch{Password: &pw}); err != nil {
+		if _, err := env.Tn.UpdateUser(ctx, "amosm@contoso.com", tenant.UserPatch{Password: &pw}); err != nil {
 			t.Fatal(err)
 		}
 		if st := b.get("/my"); st != http.StatusSeeOther || b.loc != "/my/signin" {
@@ -446,12 +355,12 @@ func TestMySessionEndsWhenTheAccountChanges(t *testing.T) {
 			t.Fatalf("no reason given: %.600s", b.page)
 		}
 
-		e := newMyBrowser(t, env.url)
+		e := newMyBrowser(t, env.URL)
 		e.signIn("eve@contoso.com", "eve password")
-		if err := env.tn.DeleteUser(ctx, "eve@contoso.com"); err != nil {
+		if err := env.Tn.DeleteUser(ctx, "eve@contoso.com"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := env.tn.CreateUser(ctx, tenant.UserInput{UPN: "eve@contoso.com", Password: "eve password"}); err != nil {
+		if _, err := env.Tn.CreateUser(ctx, tenant.UserInput{UPN: "eve@contoso.com", Password: "eve password"}); err != nil {
 			t.Fatal(err)
 		}
 		if st := e.get("/my"); st != http.StatusSeeOther {
@@ -462,8 +371,8 @@ func TestMySessionEndsWhenTheAccountChanges(t *testing.T) {
 
 func TestMySignInTakesTheAuthenticatorCodeOfMFAUsers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		env := myTestServer(t, db)
-		b := newMyBrowser(t, env.url)
+		env := webtest.MyTestServer(t, db)
+		b := newMyBrowser(t, env.URL)
 		b.get("/my/signin")
 		if st := b.post("/my/signin", url.Values{"username": {"mfa@contoso.com"}, "password": {"mfa password"}}); st != http.StatusSeeOther || b.loc != "/my/signin/code" {
 			t.Fatalf("%d %s", st, b.loc)
@@ -480,7 +389,7 @@ func TestMySignInTakesTheAuthenticatorCodeOfMFAUsers(t *testing.T) {
 		if b.redirected("wrong code", "/my/signin/code"); !strings.Contains(b.page, "That code is wrong") {
 			t.Fatalf("%.500s", b.page)
 		}
-		code, err := totp.GenerateCode(myMFAKey, time.Now())
+		code, err := totp.GenerateCode(webtest.MyMFAKey, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -489,7 +398,7 @@ func TestMySignInTakesTheAuthenticatorCodeOfMFAUsers(t *testing.T) {
 			t.Fatalf("%d %.500s", st, b.page)
 		}
 		// The same code again (someone watching) does not open a second session.
-		b2 := newMyBrowser(t, env.url)
+		b2 := newMyBrowser(t, env.URL)
 		b2.get("/my/signin")
 		b2.post("/my/signin", url.Values{"username": {"mfa@contoso.com"}, "password": {"mfa password"}})
 		b2.get("/my/signin/code")
@@ -505,13 +414,13 @@ func TestMySignInTakesTheAuthenticatorCodeOfMFAUsers(t *testing.T) {
 // the phones' password grant uses too.
 func TestMyPasswordsShareSignInsLimits(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		env := myTestServer(t, db)
-		b := newMyBrowser(t, env.url)
+		env := webtest.MyTestServer(t, db)
+		b := newMyBrowser(t, env.URL)
 		b.get("/my/signin")
 		for i := 0; i < 5; i++ {
 			b.post("/my/signin", url.Values{"username": {"guess@contoso.com"}, "password": {fmt.Sprint("wrong", i)}})
 		}
-		st, body := signinPostForm(t, env.url+"/oauth2/token", url.Values{"grant_type": {"password"}, "client_id": {"polycom"},
+		st, body := webtest.SigninPostForm(t, env.URL+"/oauth2/token", url.Values{"grant_type": {"password"}, "client_id": {"polycom"},
 			"device_id": {"0004f2a0c001"}, "username": {"guess@contoso.com"}, "password": {"guess password"}})
 		if st != http.StatusTooManyRequests {
 			t.Fatalf("after 5 wrong passwords on /my the password grant answers %d %v", st, body)

@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/deskprov/deskprov/store/storetest"
+	"github.com/deskprov/deskprov/web/webtest"
 )
 
 // TestBrowsersGetPagesNotJSON (issue 15): "/" leads a browser to the
 // console, an unknown /admin/… path is an HTML 404 page with a way back,
 // and API clients and phones keep their own answers.
 func TestBrowsersGetPagesNotJSON(t *testing.T) {
-	base, _, _ := provTestServer(t, storetest.SQLite(t))
+	base, _, _ := webtest.ProvTestServer(t, storetest.SQLite(t))
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(path, accept string) (*http.Response, string) {
 		t.Helper()

@@ -50,7 +50,7 @@ func logLine(t *testing.T, log string, want ...string) string {
 
 // oplogTestServer is signinTestServer's sign-in module with the console
 // beside it (the policy pages bring its sign-in page).
-func oplogTestServer(t *testing.T, db *gorm.DB) signinTestEnv {
+func oplogTestServer(t *testing.T, db *gorm.DB) webtest.SigninTestEnv {
 	t.Helper()
 	for _, m := range []func(*gorm.DB) error{tenant.Migrate, signin.Migrate, policy.Migrate} {
 		if err := m(db); err != nil {
@@ -75,7 +75,7 @@ func oplogTestServer(t *testing.T, db *gorm.DB) signinTestEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return signinTestEnv{url: ts.URL, admin: tok, svc: svc, tn: tn}
+	return webtest.SigninTestEnv{URL: ts.URL, Admin: tok, Svc: svc, Tn: tn}
 }
 
 // TestOperatorLogSaysSignInsAndNeverSecrets: at the default level the log
@@ -92,11 +92,11 @@ func TestOperatorLogSaysSignInsAndNeverSecrets(t *testing.T) {
 			ext, pin, wrongPIN           = "5150", "86420975", "75319864"
 			mac                          = "0004f2a0b0c0"
 		)
-		if _, err := env.tn.CreateUser(ctx, tenant.UserInput{UPN: upn, Password: password, Extension: ext, PIN: pin, SkypeLocation: "OnPremises"}); err != nil {
+		if _, err := env.Tn.CreateUser(ctx, tenant.UserInput{UPN: upn, Password: password, Extension: ext, PIN: pin, SkypeLocation: "OnPremises"}); err != nil {
 			t.Fatal(err)
 		}
 		for _, sku := range []tenant.SKU{tenant.PhoneSystem, tenant.CallingPlanDomestic} {
-			if err := env.tn.Assign(ctx, upn, string(sku)); err != nil {
+			if err := env.Tn.Assign(ctx, upn, string(sku)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -105,7 +105,7 @@ func TestOperatorLogSaysSignInsAndNeverSecrets(t *testing.T) {
 			t.Helper()
 			form.Set("client_id", "polycom")
 			form.Set("device_id", mac)
-			_, body := signinPostForm(t, env.url+"/oauth2/token", form)
+			_, body := webtest.SigninPostForm(t, env.URL+"/oauth2/token", form)
 			for _, k := range []string{"access_token", "refresh_token", "id_token"} {
 				if s, ok := body[k].(string); ok && s != "" {
 					secrets = append(secrets, s)
@@ -115,23 +115,23 @@ func TestOperatorLogSaysSignInsAndNeverSecrets(t *testing.T) {
 		}
 
 		t.Run("a web sign-in, its wrong code and wrong password", func(t *testing.T) {
-			b := signinTestBrowser(t, env)
-			da, err := env.svc.StartDeviceAuthorization(ctx, "polycom", mac, "")
+			b := webtest.SigninTestBrowser(t, env)
+			da, err := env.Svc.StartDeviceAuthorization(ctx, "polycom", mac, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			secrets = append(secrets, da.UserCode, strings.ReplaceAll(da.UserCode, "-", ""), da.DeviceCode)
-			b.get("/devicelogin")
-			b.post("/devicelogin/username", url.Values{"username": {upn}})
-			b.post("/devicelogin/code", url.Values{"user_code": {"BCDF-GHJK"}})
+			b.Get("/devicelogin")
+			b.Post("/devicelogin/username", url.Values{"username": {upn}})
+			b.Post("/devicelogin/code", url.Values{"user_code": {"BCDF-GHJK"}})
 			logLine(t, log.String(), "event=signin.web", "upn="+upn, "step=code", "result=refused", "reason=wrong_code")
-			b.post("/devicelogin/code", url.Values{"user_code": {da.UserCode}})
-			b.post("/devicelogin/confirm", url.Values{})
-			b.post("/devicelogin/account", url.Values{"account": {"this"}})
-			b.post("/devicelogin/password", url.Values{"password": {wrongPassword}})
+			b.Post("/devicelogin/code", url.Values{"user_code": {da.UserCode}})
+			b.Post("/devicelogin/confirm", url.Values{})
+			b.Post("/devicelogin/account", url.Values{"account": {"this"}})
+			b.Post("/devicelogin/password", url.Values{"password": {wrongPassword}})
 			logLine(t, log.String(), "event=signin.web", "upn="+upn, "step=password", "result=refused", "reason=invalid_credentials")
-			if st := b.post("/devicelogin/password", url.Values{"password": {password}}); st != http.StatusOK || !strings.Contains(b.page, "signed in") {
-				t.Fatalf("the right password: %d %s", st, b.page)
+			if st := b.Post("/devicelogin/password", url.Values{"password": {password}}); st != http.StatusOK || !strings.Contains(b.Page, "signed in") {
+				t.Fatalf("the right password: %d %s", st, b.Page)
 			}
 			logLine(t, log.String(), "event=signin.web", "upn="+upn, "result=ok")
 			if body := token(url.Values{"grant_type": {phone.GrantDeviceCode}, "device_code": {da.DeviceCode}}); body["access_token"] == nil {
@@ -156,14 +156,14 @@ func TestOperatorLogSaysSignInsAndNeverSecrets(t *testing.T) {
 			logLine(t, log.String(), "event=signin.lockout", "of=signin.password", "upn="+upn, "reason=")
 		})
 		t.Run("console and API sign-ins of admins", func(t *testing.T) {
-			b := newConsoleTestBrowser(t, env.url)
-			_, page := b.get("/admin/login")
-			b.post("/admin/login", url.Values{"csrf_token": {consoleCSRF(t, page)}, "username": {"admin"}, "password": {"wrong-admin-password"}})
+			b := webtest.NewConsoleTestBrowser(t, env.URL)
+			_, page := b.Get("/admin/login")
+			b.Post("/admin/login", url.Values{"csrf_token": {webtest.ConsoleCSRF(t, page)}, "username": {"admin"}, "password": {"wrong-admin-password"}})
 			logLine(t, log.String(), "event=console.signin", "username=admin", "result=refused", "reason=")
-			_, page = b.get("/admin/login")
-			b.post("/admin/login", url.Values{"csrf_token": {consoleCSRF(t, page)}, "username": {"admin"}, "password": {"admin-password"}})
+			_, page = b.Get("/admin/login")
+			b.Post("/admin/login", url.Values{"csrf_token": {webtest.ConsoleCSRF(t, page)}, "username": {"admin"}, "password": {"admin-password"}})
 			logLine(t, log.String(), "event=console.signin", "username=admin", "result=ok")
-			res, err := http.Post(env.url+"/api/v1/login", "application/json", strings.NewReader(`{"username":"admin","password":"wrong-admin-password"}`))
+			res, err := http.Post(env.URL+"/api/v1/login", "application/json", strings.NewReader(`{"username":"admin","password":"wrong-admin-password"}`))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,8 +171,8 @@ func TestOperatorLogSaysSignInsAndNeverSecrets(t *testing.T) {
 			logLine(t, log.String(), "event=api.signin", "username=admin", "result=refused", "reason=")
 		})
 		t.Run("an admin's change, with its actor", func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodPost, env.url+"/api/v1/signin/keys/rotate", nil)
-			req.Header.Set("Authorization", "Bearer "+env.admin)
+			req, _ := http.NewRequest(http.MethodPost, env.URL+"/api/v1/signin/keys/rotate", nil)
+			req.Header.Set("Authorization", "Bearer "+env.Admin)
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -185,7 +185,7 @@ func TestOperatorLogSaysSignInsAndNeverSecrets(t *testing.T) {
 				t.Errorf("request lines at info:\n%s", log.String())
 			}
 		})
-		secrets = append(secrets, env.admin)
+		secrets = append(secrets, env.Admin)
 		t.Run("no secret is anywhere in the log", func(t *testing.T) {
 			all := log.String()
 			for _, s := range secrets {

@@ -365,12 +365,12 @@ func TestSignInLimitsOneAccountBudgetAcrossEveryWayIn(t *testing.T) {
 			}
 		}
 		// One through web sign-in, from a third.
-		b, _ := signinTestAtConfirm(t, signinTestEnv{url: env.url, svc: env.svc, tn: env.tn}, "polycom", "0004f2000006", upn)
-		b.c.Transport = forwardedFor{"192.0.2.13"}
-		b.post("/devicelogin/confirm", url.Values{})
-		b.post("/devicelogin/account", url.Values{"account": {"this"}})
-		if st := b.post("/devicelogin/password", url.Values{"password": {"wrong web"}}); st != 401 {
-			t.Fatalf("web sign-in: %d %s", st, b.page)
+		b, _ := webtest.SigninTestAtConfirm(t, webtest.SigninTestEnv{URL: env.url, Svc: env.svc, Tn: env.tn}, "polycom", "0004f2000006", upn)
+		b.C.Transport = forwardedFor{"192.0.2.13"}
+		b.Post("/devicelogin/confirm", url.Values{})
+		b.Post("/devicelogin/account", url.Values{"account": {"this"}})
+		if st := b.Post("/devicelogin/password", url.Values{"password": {"wrong web"}}); st != 401 {
+			t.Fatalf("web sign-in: %d %s", st, b.Page)
 		}
 		// Two through PC sign-in, each on a pairing of its own.
 		for i, mac := range []string{"64167f000501", "64167f000502"} {
@@ -384,8 +384,8 @@ func TestSignInLimitsOneAccountBudgetAcrossEveryWayIn(t *testing.T) {
 		ra := wantThrottled(t, "the password grant from a fresh address", env.token(t, "192.0.2.30", passwordForm("0004f2000005", upn, "correct horse")))
 		pc, _ := limitsPairedPC(t, env, "64167f000503", "pc-fresh")
 		wantThrottled(t, "PC sign-in on a fresh pairing", env.pcSignIn(t, pc, "192.0.2.31", upn, "correct horse"))
-		if st := b.post("/devicelogin/password", url.Values{"password": {"correct horse"}}); st != 429 {
-			t.Fatalf("web sign-in during the backoff: %d %s", st, b.page)
+		if st := b.Post("/devicelogin/password", url.Values{"password": {"correct horse"}}); st != 429 {
+			t.Fatalf("web sign-in during the backoff: %d %s", st, b.Page)
 		}
 		if limit := int(signin.DefaultPasswordBudget.Cap / time.Second); ra > limit {
 			t.Fatalf("Retry-After %d s, beyond the account's cap of %d s", ra, limit)
@@ -415,13 +415,13 @@ func TestSignInLimitsATOTPCodeIsAcceptedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		signInWith := func(mac, code string) (int, string) {
-			b, _ := signinTestAtConfirm(t, signinTestEnv{url: env.url, svc: env.svc, tn: env.tn}, "polycom", mac, "mfa@contoso.com")
-			b.post("/devicelogin/confirm", url.Values{})
-			b.post("/devicelogin/account", url.Values{"account": {"this"}})
-			if st := b.post("/devicelogin/password", url.Values{"password": {"correct horse"}}); st != 200 || !strings.Contains(b.page, `name="otp"`) {
-				t.Fatalf("password step: %d %s", st, b.page)
+			b, _ := webtest.SigninTestAtConfirm(t, webtest.SigninTestEnv{URL: env.url, Svc: env.svc, Tn: env.tn}, "polycom", mac, "mfa@contoso.com")
+			b.Post("/devicelogin/confirm", url.Values{})
+			b.Post("/devicelogin/account", url.Values{"account": {"this"}})
+			if st := b.Post("/devicelogin/password", url.Values{"password": {"correct horse"}}); st != 200 || !strings.Contains(b.Page, `name="otp"`) {
+				t.Fatalf("password step: %d %s", st, b.Page)
 			}
-			return b.post("/devicelogin/otp", url.Values{"otp": {code}}), b.page
+			return b.Post("/devicelogin/otp", url.Values{"otp": {code}}), b.Page
 		}
 		if st, page := signInWith("0004f2000007", code); st != 200 || !strings.Contains(page, "You can close this window") {
 			t.Fatalf("first use of the code: %d %s", st, page)
@@ -471,10 +471,10 @@ func TestAdminLoginStopsTheGuessingAddressNotTheAdmin(t *testing.T) {
 		wantThrottled(t, "the attacker's address after the admin signed in", login("203.0.113.66", "guess-7"))
 
 		// The console's sign-in page spends the same budget and says so.
-		b := newConsoleTestBrowser(t, env.url)
-		b.c.Transport = forwardedFor{"203.0.113.66"}
-		_, page := b.get("/admin/login")
-		res, page := b.post("/admin/login", url.Values{"csrf_token": {consoleCSRF(t, page)}, "username": {"admin"}, "password": {"admin-password"}})
+		b := webtest.NewConsoleTestBrowser(t, env.url)
+		b.C.Transport = forwardedFor{"203.0.113.66"}
+		_, page := b.Get("/admin/login")
+		res, page := b.Post("/admin/login", url.Values{"csrf_token": {webtest.ConsoleCSRF(t, page)}, "username": {"admin"}, "password": {"admin-password"}})
 		if ra, _ := strconv.Atoi(res.Header.Get("Retry-After")); res.StatusCode != 429 || ra < 1 || !strings.Contains(page, "Wait") {
 			t.Fatalf("console sign-in from the attacker's address: %d Retry-After %q\n%s", res.StatusCode, res.Header.Get("Retry-After"), page)
 		}

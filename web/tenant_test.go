@@ -2,16 +2,12 @@ package web_test
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/store/storetest"
@@ -20,72 +16,9 @@ import (
 	"github.com/deskprov/deskprov/web/webtest"
 )
 
-// tenantTestServer starts the server with only the core routes and returns
-// its URL and an admin token.
-func tenantTestServer(t *testing.T, db *gorm.DB) (string, string, *web.Server) {
-	t.Helper()
-	if err := tenant.Migrate(db); err != nil {
-		t.Fatal(err)
-	}
-	tn := tenant.New(db)
-	tn.HashCost = bcrypt.MinCost
-	if _, err := tn.EnsureBootstrapAdmin(context.Background(), "admin-password"); err != nil {
-		t.Fatal(err)
-	}
-	s, err := webtest.New(web.Deps{DB: db, Tenant: tn, PublicURL: "http://prov.test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(ts.Close)
-	var out struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-		ExpiresIn   int    `json:"expires_in"`
-	}
-	code := tenantCall(t, ts.URL, "", "POST", "/api/v1/login", `{"username":"admin","password":"admin-password"}`, &out)
-	if code != 200 || out.AccessToken == "" || out.TokenType != "Bearer" || out.ExpiresIn <= 0 {
-		t.Fatalf("login: %d %+v", code, out)
-	}
-	return ts.URL, out.AccessToken, s
-}
-
-// tenantCall sends body and decodes the answer into out (when not nil),
-// returning the status.
-func tenantCall(t *testing.T, base, token, method, path, body string, out any) int {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, _ := http.NewRequest(method, base+path, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, data, err)
-		}
-	}
-	return resp.StatusCode
-}
-
-type tenantErr struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
-	Field   string `json:"field"`
-}
-
 func TestAdminAPINeedsAToken(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		base, token, s := tenantTestServer(t, db)
+		base, token, s := webtest.TenantTestServer(t, db)
 		expired, _ := web.AdminAuthFor(s, web.Deps{Tenant: s.Tenant, PublicURL: s.PublicURL, Now: func() time.Time { return time.Now().Add(-48 * time.Hour) }, AdminTokenTTL: time.Hour}).Issue(t.Context(), "admin", tenant.AdminSessionAPI, "")
 		for _, tc := range []struct{ name, token string }{
 			{"no token", ""},
@@ -95,27 +28,27 @@ func TestAdminAPINeedsAToken(t *testing.T) {
 		} {
 			t.Run(tc.name+" is refused with 401", func(t *testing.T) {
 				for _, p := range []string{"/api/v1/users", "/api/v1/licenses"} {
-					var e tenantErr
-					if code := tenantCall(t, base, tc.token, "GET", p, "", &e); code != 401 || e.Error != "unauthorized" || e.Message == "" {
+					var e webtest.TenantErr
+					if code := webtest.TenantCall(t, base, tc.token, "GET", p, "", &e); code != 401 || e.Error != "unauthorized" || e.Message == "" {
 						t.Fatalf("%s: %d %+v", p, code, e)
 					}
 				}
 			})
 		}
 		t.Run("a valid token is accepted", func(t *testing.T) {
-			if code := tenantCall(t, base, token, "GET", "/api/v1/users", "", nil); code != 200 {
+			if code := webtest.TenantCall(t, base, token, "GET", "/api/v1/users", "", nil); code != 200 {
 				t.Fatalf("%d", code)
 			}
 		})
 		t.Run("a wrong password gets 401 and no token", func(t *testing.T) {
-			var e tenantErr
-			if code := tenantCall(t, base, "", "POST", "/api/v1/login", `{"username":"admin","password":"nope-nope"}`, &e); code != 401 {
+			var e webtest.TenantErr
+			if code := webtest.TenantCall(t, base, "", "POST", "/api/v1/login", `{"username":"admin","password":"nope-nope"}`, &e); code != 401 {
 				t.Fatalf("%d %+v", code, e)
 			}
 		})
 		t.Run("repeated wrong passwords are rate limited with Retry-After", func(t *testing.T) {
 			for i := 0; i < 6; i++ {
-				tenantCall(t, base, "", "POST", "/api/v1/login", `{"username":"admin","password":"nope-nope"}`, nil)
+				webtest.TenantCall(t, base, "", "POST", "/api/v1/login", `{"username":"admin","password":"nope-nope"}`, nil)
 			}
 			resp, err := http.Post(base+"/api/v1/login", "application/json", strings.NewReader(`{"username":"admin","password":"admin-password"}`))
 			if err != nil {
@@ -131,8 +64,10 @@ func TestAdminAPINeedsAToken(t *testing.T) {
 
 func TestUsersAndLicensesAPI(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
-		base, tok, _ := tenantTestServer(t, db)
-		call := func(method, path, body string, out any) int { return tenantCall(t, base, tok, method, path, body, out) }
+		base, tok, _ := webtest.TenantTestServer(t, db)
+		call := func(method, path, body string, out any) int {
+			return webtest.TenantCall(t, base, tok, method, path, body, out)
+		}
 
 		t.Run("bad input gets a 4xx naming the problem", func(t *testing.T) {
 			for _, tc := range []struct {
@@ -152,7 +87,7 @@ func TestUsersAndLicensesAPI(t *testing.T) {
 				{"an unknown user", "GET", "/api/v1/users/nobody@contoso.com", ``, 404, "nobody@contoso.com"},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					var e tenantErr
+					var e webtest.TenantErr
 					code := call(tc.method, tc.path, tc.body, &e)
 					if code != tc.status || !strings.Contains(e.Message, tc.mention) {
 						t.Fatalf("%d %+v, want %d mentioning %q", code, e, tc.status, tc.mention)
@@ -168,7 +103,7 @@ func TestUsersAndLicensesAPI(t *testing.T) {
 			if _, leaked := u["passwordHash"]; leaked || u["hasPassword"] != true || u["upn"] != "Amos@Contoso.com" {
 				t.Fatalf("%v", u)
 			}
-			var e tenantErr
+			var e webtest.TenantErr
 			if code := call("POST", "/api/v1/users", `{"upn":"amos@contoso.com"}`, &e); code != 409 {
 				t.Fatalf("duplicate: %d %+v", code, e)
 			}
@@ -186,7 +121,7 @@ func TestUsersAndLicensesAPI(t *testing.T) {
 		t.Run("licenses follow the purchase and assignment rules", func(t *testing.T) {
 			call("POST", "/api/v1/users", `{"upn":"a@contoso.com"}`, nil)
 			call("POST", "/api/v1/users", `{"upn":"b@contoso.com"}`, nil)
-			var e tenantErr
+			var e webtest.TenantErr
 			if code := call("PUT", "/api/v1/licenses/CallingPlanDomestic", `{"purchased":1}`, &e); code != 409 || !strings.Contains(e.Message, "Phone System") {
 				t.Fatalf("%d %+v", code, e)
 			}
@@ -218,7 +153,7 @@ func TestUsersAndLicensesAPI(t *testing.T) {
 
 func TestHealthReadinessAndMetrics(t *testing.T) {
 	db := storetest.SQLite(t)
-	base, _, _ := tenantTestServer(t, db)
+	base, _, _ := webtest.TenantTestServer(t, db)
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
 		resp, err := http.Get(base + p)
 		if err != nil {
@@ -246,18 +181,18 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 }
 
 func TestUnknownPathsAndMethodsAnswerJSON(t *testing.T) {
-	base, tok, _ := tenantTestServer(t, storetest.SQLite(t))
-	var e tenantErr
-	if code := tenantCall(t, base, tok, "GET", "/nowhere", "", &e); code != 404 || e.Error != "not_found" {
+	base, tok, _ := webtest.TenantTestServer(t, storetest.SQLite(t))
+	var e webtest.TenantErr
+	if code := webtest.TenantCall(t, base, tok, "GET", "/nowhere", "", &e); code != 404 || e.Error != "not_found" {
 		t.Fatalf("%d %+v", code, e)
 	}
-	if code := tenantCall(t, base, tok, "POST", "/api/v1/licenses", "{}", &e); code != 405 {
+	if code := webtest.TenantCall(t, base, tok, "POST", "/api/v1/licenses", "{}", &e); code != 405 {
 		t.Fatalf("%d %+v", code, e)
 	}
 }
 
 func TestAForgedForwardedForDoesNotDodgeTheAddressLimit(t *testing.T) {
-	base, _, _ := tenantTestServer(t, storetest.SQLite(t))
+	base, _, _ := webtest.TenantTestServer(t, storetest.SQLite(t))
 	status := 0
 	for i := 0; i <= tenant.AdminLoginBudget.PerAddress.Max; i++ {
 		req, _ := http.NewRequest("POST", base+"/api/v1/login", strings.NewReader(`{"username":"guess`+strings.Repeat("x", i)+`","password":"wrong-pass"}`))

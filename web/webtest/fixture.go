@@ -1,6 +1,8 @@
 // Package webtest holds what the tests of every face of web/ share: the
-// organisation, sign-in service and admin they start from. It is a normal
-// package so that the face packages' tests import one fixture.
+// organisation, sign-in service and admin they start from, and each area's
+// test servers and callers (<area>_helpers.go), which the tests of several
+// faces use. It is a normal package so that the face packages' tests
+// (external _test packages) import one fixture; it may import every face.
 package webtest
 
 import (
