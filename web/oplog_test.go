@@ -48,7 +48,7 @@ func logLine(t *testing.T, log string, want ...string) string {
 	return ""
 }
 
-// oplogTestServer is signinTestServer's sign-in module with the console
+// oplogTestServer is webtest.SigninTestServer's sign-in module with the console
 // beside it (the policy pages bring its sign-in page).
 func oplogTestServer(t *testing.T, db *gorm.DB) webtest.SigninTestEnv {
 	t.Helper()

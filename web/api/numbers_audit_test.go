@@ -105,7 +105,7 @@ func TestEveryVoiceChangeIsInTheOneAuditLog(t *testing.T) {
 				}
 			}
 		}
-		// Acquisitions (voiceSetup's) are the reservation's too.
+		// Acquisitions (webtest.VoiceSetup's) are the reservation's too.
 		acquired := false
 		for k := range have {
 			acquired = acquired || strings.HasPrefix(k, "reservation/") && strings.HasSuffix(k, " acquire")

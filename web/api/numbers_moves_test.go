@@ -395,7 +395,7 @@ func TestAddressesAreEditedFilteredAndTheirLocationsListedAndRemoved(t *testing.
 	})
 }
 
-// voiceSigninServer is signinTestServer with the numbers module mounted too.
+// voiceSigninServer is webtest.SigninTestServer with the numbers module mounted too.
 func voiceSigninServer(t *testing.T, db *gorm.DB) webtest.SigninTestEnv {
 	t.Helper()
 	for _, m := range []func(*gorm.DB) error{tenant.Migrate, signin.Migrate} {

@@ -67,7 +67,7 @@ func BtoeWebServer(t *testing.T, db *gorm.DB, heartbeat time.Duration) (string, 
 	return BtoeWebServerWith(t, db, heartbeat)
 }
 
-// BtoeWebServerWith is btoeWebServer with more modules mounted (the
+// BtoeWebServerWith is BtoeWebServer with more modules mounted (the
 // console's sign-in comes with the policy module).
 func BtoeWebServerWith(t *testing.T, db *gorm.DB, heartbeat time.Duration, more ...web.Module) (string, string, string) {
 	t.Helper()

@@ -21,7 +21,7 @@ func ProvEnrol(t *testing.T, base, name, ua string) provisioning.Credential {
 	return c
 }
 
-// BasicHeader is c as a provTestDo header.
+// BasicHeader is c as a ProvTestDo header.
 func BasicHeader(c provisioning.Credential) map[string]string {
 	return map[string]string{"Authorization": phoneid.BasicAnswer(c.User, c.Password)}
 }
