@@ -1,9 +1,11 @@
 package firmware
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 	"unsafe"
 
 	"github.com/deskprov/deskprov/internal/bytecache"
@@ -11,10 +13,32 @@ import (
 
 // pollFacts are what one phone reported on a poll that changed nothing in
 // the store (same facts as its stored row, and no outstanding download), as
-// it reported them, and when.
+// it reported them, and when; and what the phone's decision reads of that
+// row (its loop flag and the image it was offered), so that a re-render of
+// its file right after the poll reads nothing (decide). A million of them
+// are held in the default --cache-size, so they are kept small: the report
+// is interned (phones of a model on one version share it), the key is the
+// MAC and the time a number.
 type pollFacts struct {
-	dev Device
-	at  time.Time
+	report  unique.Handle[Device] // the report without its MAC
+	at      int64                 // UnixNano
+	offered unique.Handle[string] // the row's offered_image
+	flagged bool                  // the row's flagged
+}
+
+// noOffer is an offer of nothing, as pollFacts holds it.
+var noOffer = unique.Make("")
+
+// reportOf is the interned form of a report, without its MAC (the key).
+func reportOf(dev Device) unique.Handle[Device] {
+	dev.MAC = ""
+	return unique.Make(dev)
+}
+
+// rowFacts is what decide reads of a phone's row, as held beside the report.
+type rowFacts struct {
+	offered string
+	flagged bool
 }
 
 // canonicalMAC tells whether s is already 12 lower-case hex digits.
@@ -81,10 +105,10 @@ func (s *Service) SetCacheSize(n int64) {
 func (s *Service) PollCacheBytes() int64 { return s.polls.load().Bytes() }
 
 func newPollMap(n int64) *bytecache.Cache[string, pollFacts] {
+	// The key and the fields; an interned report and offered image are
+	// shared by the phones of a model and version, so not counted per phone.
 	return bytecache.New(n, bytecache.String, func(mac string, f pollFacts) int64 {
-		d := f.dev
-		return int64(len(mac)+len(d.Vendor)+len(d.Model)+len(d.MAC)+len(d.Serial)+len(d.Version)+len(d.Revision)+len(d.Locale)) +
-			int64(unsafe.Sizeof(f))
+		return int64(len(mac)) + int64(unsafe.Sizeof(f))
 	})
 }
 
@@ -96,18 +120,40 @@ func (c *pollCache) load() *bytecache.Cache[string, pollFacts] {
 	return c.m.Load()
 }
 
-func (c *pollCache) unchanged(mac string, f pollFacts, now time.Time) bool {
+func (c *pollCache) unchanged(mac string, report unique.Handle[Device], now time.Time) bool {
+	old, ok := c.get(mac, now)
+	return ok && old.report == report
+}
+
+// get is what is remembered of mac, while it may stand in for a read.
+func (c *pollCache) get(mac string, now time.Time) (pollFacts, bool) {
 	if c.off.Load() {
-		return false
+		return pollFacts{}, false
 	}
 	old, ok := c.load().Get(mac)
 	if !ok {
-		return false
+		return pollFacts{}, false
 	}
-	if !c.exact.Load() && (now.Sub(old.at) > pollCacheTTL || now.Before(old.at)) {
-		return false
+	if at := time.Unix(0, old.at); !c.exact.Load() && (now.Sub(at) > pollCacheTTL || now.Before(at)) {
+		return pollFacts{}, false
 	}
-	return f.dev == old.dev
+	return old, true
+}
+
+// row is what decide reads of mac's row, when a poll remembered it and
+// every write to the row is heard here (exact): a poll's own write forgets
+// the phone, decide's write of the offer and ClearLoop's of the flag do too,
+// here and, through the hub, on every other server. Without a hub (exact
+// false) decide reads the row, as an offer written elsewhere may be newer.
+func (c *pollCache) row(mac string) (rowFacts, bool) {
+	if !c.exact.Load() || c.off.Load() {
+		return rowFacts{}, false
+	}
+	f, ok := c.load().Get(mac)
+	if !ok {
+		return rowFacts{}, false
+	}
+	return rowFacts{offered: f.offered.Value(), flagged: f.flagged}, true
 }
 
 // mark is taken before a read whose result may be remembered.
@@ -123,7 +169,8 @@ func (c *pollCache) remember(mac string, f pollFacts, mark uint64) {
 	if c.forgets != mark || c.off.Load() {
 		return
 	}
-	c.load().Put(mac, f)
+	// The key outlives the request whose path it may be a piece of.
+	c.load().Put(strings.Clone(mac), f)
 }
 
 func (c *pollCache) forget(mac string) {

@@ -107,7 +107,7 @@ func TestPollCache(t *testing.T) {
 			c := &pollCache{}
 			mark := c.mark()
 			c.forget("001565aabbcc")
-			c.remember("001565aabbcc", pollFacts{dev: Device{Vendor: "yealink"}}, mark)
+			c.remember("001565aabbcc", pollFacts{report: reportOf(Device{Vendor: "yealink"}), offered: noOffer}, mark)
 			if c.has("001565aabbcc") {
 				t.Fatal("remembered a read older than a forget")
 			}
