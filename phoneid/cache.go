@@ -2,6 +2,8 @@ package phoneid
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"unsafe"
@@ -33,24 +35,59 @@ func (s *Service) SetCacheSize(n int64) {
 // CacheBytes is what the row cache holds, as its entries are sized.
 func (s *Service) CacheBytes() int64 { return s.rows.m.Bytes() }
 
-// rowSize is about what a cached row holds: the row and its strings (row
-// keeps only those admitting reads).
+// rowSize is about what a cached row holds: the row, its user name, and the
+// key where it is not a piece of the user name (row).
 func rowSize(mac string, r cachedRow) int64 {
-	e, c := r.e, r.cred
-	n := int64(len(mac)+len(e.MAC)+len(c.User)+len(c.HA1MD5)+len(c.HA1SHA256)) + int64(unsafe.Sizeof(r))
-	if e.FirstSeen != nil {
-		n += 24 // the time behind the pointer
+	n := int64(len(r.user)) + int64(unsafe.Sizeof(r))
+	if !strings.HasSuffix(r.user, mac) {
+		n += int64(len(mac))
 	}
 	return n
 }
 
+// cachedRow is what admitting a phone's request reads of its enrolment: its
+// state and, while it holds credentials, its user name and HA1 digests in
+// binary. It is one of up to a million in the default --cache-size, so it is
+// kept to about a hundred bytes (the full row with its sealed and hex
+// digests was about five hundred).
 type cachedRow struct {
-	e     enrolment
-	found bool
-	cred  Credential
+	user   string
+	secret secret
+	// state is the index of the row's state in States plus one; 0: no row.
+	state uint8
 }
 
-// row returns mac's enrolment and, when it holds one, its opened credential.
+func (r cachedRow) found() bool { return r.state != 0 }
+
+// State is the row's state ("" when there is no row).
+func (r cachedRow) State() State {
+	if r.state == 0 {
+		return ""
+	}
+	return States[r.state-1]
+}
+
+// compact keeps what admitting reads of a row and its opened credential.
+func compact(e enrolment, found bool, cred Credential) (cachedRow, error) {
+	if !found {
+		return cachedRow{}, nil
+	}
+	i := slices.Index(States, e.State)
+	if i < 0 {
+		return cachedRow{}, fmt.Errorf("phone %s is in an unknown enrolment state %q", e.MAC, e.State)
+	}
+	r := cachedRow{state: uint8(i + 1)}
+	if e.State.hasCredential() {
+		sec, err := secretOf(cred)
+		if err != nil {
+			return cachedRow{}, fmt.Errorf("the credential of %s: %w", e.MAC, err)
+		}
+		r.user, r.secret = cred.User, sec
+	}
+	return r, nil
+}
+
+// row returns what admitting reads of mac's enrolment.
 func (s *Service) row(ctx context.Context, mac string) (cachedRow, error) {
 	if s.rows.on {
 		if r, ok := s.rows.m.Get(mac); ok {
@@ -62,24 +99,25 @@ func (s *Service) row(ctx context.Context, mac string) (cachedRow, error) {
 	if err != nil {
 		return cachedRow{}, err
 	}
-	r := cachedRow{e: e, found: found}
+	var cred Credential
 	if found && e.State.hasCredential() {
-		if r.cred, err = s.credential(e); err != nil {
+		if cred, err = s.credential(e); err != nil {
 			return cachedRow{}, err
 		}
 	}
-	// Keep only what admitting a request reads: a cached row is one of a
-	// million, and its sealed HA1s, first User-Agent and the rest are
-	// several times what is left.
-	r.e = enrolment{MAC: e.MAC, State: e.State, FirstSeen: e.FirstSeen}
+	r, err := compact(e, found, cred)
+	if err != nil {
+		return cachedRow{}, err
+	}
 	// A write since the read began may have made it stale: keep it only
 	// when none happened (wrote moves the epoch after its commit).
 	if s.rows.on && s.rows.epoch.Load() == ep {
-		// The key is the row's own MAC (or a copy): the request's may be a
-		// piece of a longer string the cache would keep alive.
-		key := e.MAC
-		if !found {
-			key = strings.Clone(mac)
+		// The key is a copy, or the end of the user name (phone-<mac>),
+		// which the entry holds anyway: the request's MAC may be a piece
+		// of a longer string the cache would keep alive.
+		key := strings.Clone(mac)
+		if strings.HasSuffix(r.user, mac) {
+			key = r.user[len(r.user)-len(mac):]
 		}
 		s.rows.m.Put(key, r)
 	}
