@@ -1,12 +1,10 @@
 package firmware
 
 import (
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unique"
-	"unsafe"
 
 	"github.com/deskprov/deskprov/internal/bytecache"
 )
@@ -68,7 +66,7 @@ func canonicalMAC(s string) bool {
 // counts on.
 type pollCache struct {
 	// m maps a MAC to its pollFacts, within its bytes (SetCacheSize).
-	m atomic.Pointer[bytecache.Cache[string, pollFacts]]
+	m atomic.Pointer[bytecache.Cache[uint64, pollFacts]]
 	// mu orders remember against forget: a poll remembers what it read
 	// only when no forget happened since before its read (forgets counts
 	// them), so a write racing the read cannot hide behind a stale entry.
@@ -104,15 +102,13 @@ func (s *Service) SetCacheSize(n int64) {
 // PollCacheBytes is what the poll cache holds, as its entries are sized.
 func (s *Service) PollCacheBytes() int64 { return s.polls.load().Bytes() }
 
-func newPollMap(n int64) *bytecache.Cache[string, pollFacts] {
-	// The key and the fields; an interned report and offered image are
-	// shared by the phones of a model and version, so not counted per phone.
-	return bytecache.New(n, bytecache.String, func(mac string, f pollFacts) int64 {
-		return int64(len(mac)) + int64(unsafe.Sizeof(f))
-	})
+func newPollMap(n int64) *bytecache.Cache[uint64, pollFacts] {
+	// Nothing beyond the entry (bytecache counts it): an interned report
+	// and offered image are shared by the phones of a model and version.
+	return bytecache.New(n, bytecache.Uint64, func(uint64, pollFacts) int64 { return 0 })
 }
 
-func (c *pollCache) load() *bytecache.Cache[string, pollFacts] {
+func (c *pollCache) load() *bytecache.Cache[uint64, pollFacts] {
 	if m := c.m.Load(); m != nil {
 		return m
 	}
@@ -130,7 +126,11 @@ func (c *pollCache) get(mac string, now time.Time) (pollFacts, bool) {
 	if c.off.Load() {
 		return pollFacts{}, false
 	}
-	old, ok := c.load().Get(mac)
+	key, ok := bytecache.MACKey(mac)
+	if !ok {
+		return pollFacts{}, false
+	}
+	old, ok := c.load().Get(key)
 	if !ok {
 		return pollFacts{}, false
 	}
@@ -149,7 +149,11 @@ func (c *pollCache) row(mac string) (rowFacts, bool) {
 	if !c.exact.Load() || c.off.Load() {
 		return rowFacts{}, false
 	}
-	f, ok := c.load().Get(mac)
+	key, ok := bytecache.MACKey(mac)
+	if !ok {
+		return rowFacts{}, false
+	}
+	f, ok := c.load().Get(key)
 	if !ok {
 		return rowFacts{}, false
 	}
@@ -169,14 +173,17 @@ func (c *pollCache) remember(mac string, f pollFacts, mark uint64) {
 	if c.forgets != mark || c.off.Load() {
 		return
 	}
-	// The key outlives the request whose path it may be a piece of.
-	c.load().Put(strings.Clone(mac), f)
+	if key, ok := bytecache.MACKey(mac); ok {
+		c.load().Put(key, f)
+	}
 }
 
 func (c *pollCache) forget(mac string) {
 	c.mu.Lock()
 	c.forgets++
-	c.load().Delete(mac)
+	if key, ok := bytecache.MACKey(mac); ok {
+		c.load().Delete(key)
+	}
 	c.mu.Unlock()
 }
 
@@ -193,6 +200,7 @@ func (c *pollCache) heard(live bool) {
 
 // has tells whether mac is remembered (tests).
 func (c *pollCache) has(mac string) bool {
-	_, ok := c.load().Get(mac)
+	key, _ := bytecache.MACKey(mac)
+	_, ok := c.load().Get(key)
 	return ok
 }

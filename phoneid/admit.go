@@ -230,7 +230,7 @@ func (s *Service) verify(ctx context.Context, mac string, row cachedRow, r HTTPR
 		return err
 	}
 	now := s.now()
-	v, err := check(row.user, &row.secret, key, now, r)
+	v, err := check(row.userOf(mac), &row.secret, key, now, r)
 	if err != nil {
 		return err
 	}

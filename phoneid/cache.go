@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/deskprov/deskprov/internal/bytecache"
 )
@@ -19,7 +17,7 @@ import (
 // hold on the next request to any other.
 type rowCache struct {
 	on    bool
-	m     *bytecache.Cache[string, cachedRow]
+	m     *bytecache.Cache[uint64, cachedRow]
 	epoch atomic.Int64
 }
 
@@ -29,29 +27,24 @@ const DefaultCacheSize = 48 << 20
 // SetCacheSize bounds the row cache to about n bytes; past it the rows used
 // least recently are evicted (CLOCK). Call before serving: it empties it.
 func (s *Service) SetCacheSize(n int64) {
-	s.rows.m = bytecache.New(n, bytecache.String, rowSize)
+	s.rows.m = bytecache.New(n, bytecache.Uint64, rowSize)
 }
 
 // CacheBytes is what the row cache holds, as its entries are sized.
 func (s *Service) CacheBytes() int64 { return s.rows.m.Bytes() }
 
-// rowSize is about what a cached row holds: the row, its user name, and the
-// key where it is not a piece of the user name (row).
-func rowSize(mac string, r cachedRow) int64 {
-	n := int64(len(r.user)) + int64(unsafe.Sizeof(r))
-	if !strings.HasSuffix(r.user, mac) {
-		n += int64(len(mac))
-	}
-	return n
-}
+// rowSize is what a cached row holds beyond its struct: a user name other
+// than the phone's usual one (none is).
+func rowSize(_ uint64, r cachedRow) int64 { return int64(len(r.user)) }
 
 // cachedRow is what admitting a phone's request reads of its enrolment: its
-// state and, while it holds credentials, its user name and HA1 digests in
-// binary. It is one of up to a million in the default --cache-size, so it is
-// kept to about a hundred bytes (the full row with its sealed and hex
-// digests was about five hundred).
+// state and, while it holds credentials, its HA1 digests in binary and its
+// user name when it is not the usual phone-<mac> (UserFor). It is one of up
+// to a million in the default --cache-size, so it is kept to about a
+// hundred bytes with its key (the full row with its sealed and hex digests
+// was about six hundred).
 type cachedRow struct {
-	user   string
+	user   string // "" for UserFor(mac)
 	secret secret
 	// state is the index of the row's state in States plus one; 0: no row.
 	state uint8
@@ -82,15 +75,28 @@ func compact(e enrolment, found bool, cred Credential) (cachedRow, error) {
 		if err != nil {
 			return cachedRow{}, fmt.Errorf("the credential of %s: %w", e.MAC, err)
 		}
-		r.user, r.secret = cred.User, sec
+		r.secret = sec
+		if cred.User != UserFor(e.MAC) {
+			r.user = cred.User
+		}
 	}
 	return r, nil
 }
 
+// userOf is the user name of row, mac's. The usual one is made on the
+// caller's stack (it does not escape check), so a poll allocates nothing.
+func (r *cachedRow) userOf(mac string) string {
+	if r.user != "" {
+		return r.user
+	}
+	return "phone-" + mac
+}
+
 // row returns what admitting reads of mac's enrolment.
 func (s *Service) row(ctx context.Context, mac string) (cachedRow, error) {
-	if s.rows.on {
-		if r, ok := s.rows.m.Get(mac); ok {
+	key, keyed := bytecache.MACKey(mac)
+	if s.rows.on && keyed {
+		if r, ok := s.rows.m.Get(key); ok {
 			return r, nil
 		}
 	}
@@ -111,14 +117,7 @@ func (s *Service) row(ctx context.Context, mac string) (cachedRow, error) {
 	}
 	// A write since the read began may have made it stale: keep it only
 	// when none happened (wrote moves the epoch after its commit).
-	if s.rows.on && s.rows.epoch.Load() == ep {
-		// The key is a copy, or the end of the user name (phone-<mac>),
-		// which the entry holds anyway: the request's MAC may be a piece
-		// of a longer string the cache would keep alive.
-		key := strings.Clone(mac)
-		if strings.HasSuffix(r.user, mac) {
-			key = r.user[len(r.user)-len(mac):]
-		}
+	if s.rows.on && keyed && s.rows.epoch.Load() == ep {
 		s.rows.m.Put(key, r)
 	}
 	return r, nil
@@ -127,5 +126,7 @@ func (s *Service) row(ctx context.Context, mac string) (cachedRow, error) {
 // wrote forgets mac's cached row after a committed write.
 func (s *Service) wrote(mac string) {
 	s.rows.epoch.Add(1)
-	s.rows.m.Delete(mac)
+	if key, ok := bytecache.MACKey(mac); ok {
+		s.rows.m.Delete(key)
+	}
 }

@@ -58,12 +58,13 @@ func TestCachedEnrolmentIsSmallAndChecksAsTheRow(t *testing.T) {
 			}
 		}
 		if s.rows.on {
-			r, ok := s.rows.m.Get(mac)
+			k, _ := bytecache.MACKey(mac)
+			r, ok := s.rows.m.Get(k)
 			if !ok || r.State() != Enrolled {
 				t.Fatalf("the enrolled phone's row is not held: %+v %v", r, ok)
 			}
-			if size := rowSize(mac, r) + bytecache.Overhead; size > 200 {
-				t.Fatalf("a held enrolment counts %d bytes, want at most 200", size)
+			if size := rowSize(k, r) + s.rows.m.Overhead(); size > 140 {
+				t.Fatalf("a held enrolment counts %d bytes, want at most 140", size)
 			}
 		}
 
