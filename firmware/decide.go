@@ -254,10 +254,10 @@ func (s *Service) Poll(ctx context.Context, dev Device) error {
 	// The report exactly as given: equal reports normalise equally, so the
 	// cache is checked before any normalising.
 	now := s.now()
-	reported := pollFacts{report: reportOf(dev), at: now.UnixNano(), offered: noOffer}
-	if s.polls.unchanged(mac, reported.report, now) {
+	if s.polls.unchanged(mac, dev, now) {
 		return nil
 	}
+	reported := pollFacts{report: reportOf(dev), at: now.UnixNano(), offered: noOffer}
 	vendor, model, rev, loc := dev.key()
 	version := strings.TrimSpace(dev.Version)
 	serial := strings.ToUpper(strings.TrimSpace(dev.Serial))

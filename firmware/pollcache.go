@@ -116,9 +116,16 @@ func (c *pollCache) load() *bytecache.Cache[uint64, pollFacts] {
 	return c.m.Load()
 }
 
-func (c *pollCache) unchanged(mac string, report unique.Handle[Device], now time.Time) bool {
+func (c *pollCache) unchanged(mac string, dev Device, now time.Time) bool {
 	old, ok := c.get(mac, now)
-	return ok && old.report == report
+	if !ok {
+		return false
+	}
+	// Compared field by field, not interned first: interning hashes every
+	// field on every poll, and a remembered phone's strings are the ones
+	// its User-Agent's cached reading holds, equal at a glance.
+	dev.MAC = ""
+	return old.report.Value() == dev
 }
 
 // get is what is remembered of mac, while it may stand in for a read.
