@@ -261,7 +261,7 @@ func (s *Service) Poll(ctx context.Context, dev Device) error {
 	vendor, model, rev, loc := dev.key()
 	version := strings.TrimSpace(dev.Version)
 	serial := strings.ToUpper(strings.TrimSpace(dev.Serial))
-	mark := s.polls.mark()
+	mark := s.polls.mark(mac)
 	db := s.db.WithContext(ctx)
 	var st deviceState
 	if err := db.Where("mac = ?", mac).Limit(1).Find(&st).Error; err != nil {

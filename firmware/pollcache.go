@@ -1,7 +1,6 @@
 package firmware
 
 import (
-	"sync"
 	"sync/atomic"
 	"time"
 	"unique"
@@ -67,11 +66,10 @@ func canonicalMAC(s string) bool {
 type pollCache struct {
 	// m maps a MAC to its pollFacts, within its bytes (SetCacheSize).
 	m atomic.Pointer[bytecache.Cache[uint64, pollFacts]]
-	// mu orders remember against forget: a poll remembers what it read
-	// only when no forget happened since before its read (forgets counts
-	// them), so a write racing the read cannot hide behind a stale entry.
-	mu      sync.Mutex
-	forgets uint64
+	// writes orders remember against forget: a poll remembers what it
+	// read only when the phone was not forgotten since before its read, so
+	// a write racing the read cannot hide behind a stale entry.
+	writes bytecache.Guard
 	// off stops the cache while another server's writes cannot be heard
 	// (UseHub: the hub is not live), so every poll reads the store.
 	off atomic.Bool
@@ -93,10 +91,7 @@ const DefaultPollCacheSize = 24 << 20
 // remembered least recently used are evicted (CLOCK), and their next poll
 // reads the store. Call before serving: it empties the cache.
 func (s *Service) SetCacheSize(n int64) {
-	s.polls.mu.Lock()
-	s.polls.forgets++
-	s.polls.m.Store(newPollMap(n))
-	s.polls.mu.Unlock()
+	s.polls.writes.WroteAll(func() { s.polls.m.Store(newPollMap(n)) })
 }
 
 // PollCacheBytes is what the poll cache holds, as its entries are sized.
@@ -167,42 +162,41 @@ func (c *pollCache) row(mac string) (rowFacts, bool) {
 	return rowFacts{offered: f.offered.Value(), flagged: f.flagged}, true
 }
 
-// mark is taken before a read whose result may be remembered.
-func (c *pollCache) mark() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.forgets
+// mark is taken before a read of mac's row whose result may be remembered.
+func (c *pollCache) mark(mac string) uint64 {
+	key, ok := bytecache.MACKey(mac)
+	if !ok {
+		return 0
+	}
+	return c.writes.Mark(bytecache.Uint64(key))
 }
 
 func (c *pollCache) remember(mac string, f pollFacts, mark uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.forgets != mark || c.off.Load() {
+	key, ok := bytecache.MACKey(mac)
+	if !ok {
 		return
 	}
-	if key, ok := bytecache.MACKey(mac); ok {
-		c.load().Put(key, f)
-	}
+	c.writes.PutIf(bytecache.Uint64(key), mark, func() {
+		if !c.off.Load() {
+			c.load().Put(key, f)
+		}
+	})
 }
 
 func (c *pollCache) forget(mac string) {
-	c.mu.Lock()
-	c.forgets++
 	if key, ok := bytecache.MACKey(mac); ok {
-		c.load().Delete(key)
+		c.writes.Wrote(bytecache.Uint64(key), func() { c.load().Delete(key) })
 	}
-	c.mu.Unlock()
 }
 
 // heard empties the cache and turns it on or off: on while other servers'
 // writes are heard (each forgets its phone), off while they may go unheard.
 // Either way what it held may be stale.
 func (c *pollCache) heard(live bool) {
-	c.mu.Lock()
-	c.forgets++
-	c.off.Store(!live)
-	c.load().Clear()
-	c.mu.Unlock()
+	c.writes.WroteAll(func() {
+		c.off.Store(!live)
+		c.load().Clear()
+	})
 }
 
 // has tells whether mac is remembered (tests).

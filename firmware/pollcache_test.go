@@ -105,7 +105,7 @@ func TestPollCache(t *testing.T) {
 
 		t.Run("a forget racing a read keeps that read from being remembered", func(t *testing.T) {
 			c := &pollCache{}
-			mark := c.mark()
+			mark := c.mark("001565aabbcc")
 			c.forget("001565aabbcc")
 			c.remember("001565aabbcc", pollFacts{report: reportOf(Device{Vendor: "yealink"}), offered: noOffer}, mark)
 			if c.has("001565aabbcc") {

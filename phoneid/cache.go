@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync/atomic"
 
 	"github.com/deskprov/deskprov/internal/bytecache"
 )
@@ -16,9 +15,10 @@ import (
 // several instances) there is no cache: a revocation on one instance must
 // hold on the next request to any other.
 type rowCache struct {
-	on    bool
-	m     *bytecache.Cache[uint64, cachedRow]
-	epoch atomic.Int64
+	on bool
+	m  *bytecache.Cache[uint64, cachedRow]
+	// writes keeps a read that a write to its phone overtook out of m.
+	writes bytecache.Guard
 }
 
 // DefaultCacheSize is what New gives the row cache (SetCacheSize).
@@ -100,7 +100,10 @@ func (s *Service) row(ctx context.Context, mac string) (cachedRow, error) {
 			return r, nil
 		}
 	}
-	ep := s.rows.epoch.Load()
+	var mark uint64
+	if keyed {
+		mark = s.rows.writes.Mark(bytecache.Uint64(key))
+	}
 	e, found, err := s.load(s.db.WithContext(ctx), mac)
 	if err != nil {
 		return cachedRow{}, err
@@ -115,18 +118,17 @@ func (s *Service) row(ctx context.Context, mac string) (cachedRow, error) {
 	if err != nil {
 		return cachedRow{}, err
 	}
-	// A write since the read began may have made it stale: keep it only
-	// when none happened (wrote moves the epoch after its commit).
-	if s.rows.on && keyed && s.rows.epoch.Load() == ep {
-		s.rows.m.Put(key, r)
+	// A write to this phone since the read began may have made it stale:
+	// keep it only when none happened (wrote records it after its commit).
+	if s.rows.on && keyed {
+		s.rows.writes.PutIf(bytecache.Uint64(key), mark, func() { s.rows.m.Put(key, r) })
 	}
 	return r, nil
 }
 
 // wrote forgets mac's cached row after a committed write.
 func (s *Service) wrote(mac string) {
-	s.rows.epoch.Add(1)
 	if key, ok := bytecache.MACKey(mac); ok {
-		s.rows.m.Delete(key)
+		s.rows.writes.Wrote(bytecache.Uint64(key), func() { s.rows.m.Delete(key) })
 	}
 }

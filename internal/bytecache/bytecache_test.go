@@ -173,3 +173,26 @@ func TestGetWhilePutReplaces(t *testing.T) {
 	}
 	<-done
 }
+
+// A write recorded after a read's mark keeps that read from being held; a
+// write to another stripe's key does not.
+func TestGuard(t *testing.T) {
+	var g Guard
+	c := New[uint64, int](1<<20, Uint64, func(uint64, int) int64 { return 0 })
+	a, b := Uint64(1), Uint64(2)
+	for b&(guardStripes-1) == a&(guardStripes-1) {
+		b = Uint64(b)
+	}
+	ma, mb := g.Mark(a), g.Mark(b)
+	g.Wrote(a, func() { c.Delete(1) })
+	if g.PutIf(a, ma, func() { c.Put(1, 1) }) {
+		t.Fatal("a read older than a write to its key was held")
+	}
+	if !g.PutIf(b, mb, func() { c.Put(2, 2) }) {
+		t.Fatal("a write to another key kept a read from being held")
+	}
+	g.WroteAll(c.Clear)
+	if g.PutIf(b, mb, func() {}) {
+		t.Fatal("a read older than WroteAll was held")
+	}
+}
