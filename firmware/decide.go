@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unique"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -141,23 +142,33 @@ func (s *Service) decide(ctx context.Context, dev Device, pol policy.Settings, m
 	sit := situation{UpdatesOff: !pol.EnableDeviceUpdate, OtherAuthority: strings.TrimSpace(pol.LocalProvisioningServerAddress), Running: strings.TrimSpace(dev.Version)}
 	db := s.db.WithContext(ctx)
 	mac := NormalizeMAC(dev.MAC)
+	// What a poll of this phone remembered of its row stands in for reading
+	// it (pollCache.row), unless the version the phone runs must come from
+	// the row (a request that reports none).
+	held, known := rowFacts{}, false
+	if mac != "" && sit.Running != "" {
+		held, known = s.polls.row(mac)
+	}
 	if sit.UpdatesOff || sit.OtherAuthority != "" {
 		// What the phone was offered before is withdrawn: its image is no
 		// longer served to it (ServeCheck).
-		if mac != "" {
-			if err := db.Model(&deviceState{}).Where("mac = ? AND offered_image <> ?", mac, "").Update("offered_image", "").Error; err != nil {
+		if mac != "" && (!known || held.offered != "") {
+			if err := s.offer(db, mac, "", "offered_image <> ''"); err != nil {
 				return Decision{}, err
 			}
 		}
 		return choose(sit), nil
 	}
 	var st deviceState
-	if mac != "" {
+	switch {
+	case known:
+		st = deviceState{MAC: mac, OfferedImage: held.offered, Flagged: held.flagged}
+	case mac != "":
 		if err := db.Where("mac = ?", mac).Limit(1).Find(&st).Error; err != nil {
 			return Decision{}, err
 		}
-		sit.Flagged = st.Flagged
 	}
+	sit.Flagged = st.Flagged
 	if sit.Running == "" {
 		// A request that reports no version (the Polycom Updater's) runs
 		// what the phone last reported.
@@ -203,11 +214,30 @@ func (s *Service) decide(ctx context.Context, dev Device, pol policy.Settings, m
 	}
 	d := choose(sit)
 	if mac != "" && st.MAC != "" && st.OfferedImage != d.SHA256 {
-		if err := db.Model(&deviceState{}).Where("mac = ?", mac).Update("offered_image", d.SHA256).Error; err != nil {
+		if err := s.offer(db, mac, d.SHA256, ""); err != nil {
 			return Decision{}, err
 		}
 	}
 	return d, nil
+}
+
+// offer records the image a phone is offered (where, when set, limits the
+// rows written). What polls remembered of the row is forgotten when it
+// changed, here and on every other server through the hub, so that no
+// decision trusts an offer or a flag the row no longer holds.
+func (s *Service) offer(db *gorm.DB, mac, image, where string) error {
+	q := db.Model(&deviceState{}).Where("mac = ?", mac)
+	if where != "" {
+		q = q.Where(where)
+	}
+	res := q.Update("offered_image", image)
+	if res.Error != nil || res.RowsAffected == 0 {
+		return res.Error
+	}
+	// After the write: a poll that read the row before it is then not
+	// remembered (pollCache.mark), one that remembered it is forgotten.
+	s.polls.forget(mac)
+	return s.hub.Publish(db, hubTopic, mac)
 }
 
 // Poll follows what a phone reports on each poll of its main config file. It
@@ -223,15 +253,15 @@ func (s *Service) Poll(ctx context.Context, dev Device) error {
 	}
 	// The report exactly as given: equal reports normalise equally, so the
 	// cache is checked before any normalising.
-	reported := pollFacts{dev: dev, at: s.now()}
-	reported.dev.MAC = mac
-	if s.polls.unchanged(mac, reported, reported.at) {
+	now := s.now()
+	if s.polls.unchanged(mac, dev, now) {
 		return nil
 	}
+	reported := pollFacts{report: reportOf(dev), at: now.UnixNano(), offered: noOffer}
 	vendor, model, rev, loc := dev.key()
 	version := strings.TrimSpace(dev.Version)
 	serial := strings.ToUpper(strings.TrimSpace(dev.Serial))
-	mark := s.polls.mark()
+	mark := s.polls.mark(mac)
 	db := s.db.WithContext(ctx)
 	var st deviceState
 	if err := db.Where("mac = ?", mac).Limit(1).Find(&st).Error; err != nil {
@@ -242,8 +272,8 @@ func (s *Service) Poll(ctx context.Context, dev Device) error {
 			Version: version, Edition: Edition(vendor, version), Bucket: Bucket(mac), UpdatedAt: s.now()}
 		res := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&st)
 		if res.Error == nil && res.RowsAffected == 1 {
-			// The new row holds exactly this report: the next poll
-			// need not read it back.
+			// The new row holds exactly this report (offered nothing, not
+			// flagged): the next poll need not read it back.
 			s.polls.remember(mac, reported, mark)
 		}
 		return res.Error
@@ -264,10 +294,15 @@ func (s *Service) Poll(ctx context.Context, dev Device) error {
 	edition := Edition(vendor, version)
 	same := st.Vendor == vendor && st.Model == model && st.Revision == rev && st.Locale == loc && st.Serial == serial && st.Edition == edition
 	if same && st.Version == version && st.DownloadedImage == "" {
+		reported.offered, reported.flagged = unique.Make(st.OfferedImage), st.Flagged
 		s.polls.remember(mac, reported, mark)
 		return nil
 	}
+	// Forgotten before the write and after its commit: a poll that read the
+	// row while it was being written must not be remembered (the flag its
+	// decision reads may be set here).
 	s.polls.forget(mac)
+	defer s.polls.forget(mac)
 	return db.Transaction(func(tx *gorm.DB) error {
 		if err := store.ForUpdate(tx).Where("mac = ?", mac).Limit(1).Find(&st).Error; err != nil {
 			return err
@@ -401,6 +436,8 @@ func (s *Service) ClearLoop(ctx context.Context, mac, actor string) error {
 	if m == "" {
 		return fault.FieldInvalid("mac", "%q is not a MAC address (12 hex digits)", mac)
 	}
+	s.polls.forget(m)
+	defer s.polls.forget(m)
 	return s.tx(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&deviceState{}).Where("mac = ? AND flagged = ?", m, true).Updates(map[string]any{"flagged": false, "flagged_at": nil})
 		if res.Error != nil {
@@ -410,6 +447,11 @@ func (s *Service) ClearLoop(ctx context.Context, mac, actor string) error {
 			return fault.NotFoundf("phone %s is not flagged for an update loop", m)
 		}
 		if err := tx.Where("mac = ?", m).Delete(&versionChange{}).Error; err != nil {
+			return err
+		}
+		// A decision reads the flag from what a poll remembered (decide):
+		// forgotten here after the commit, elsewhere through the hub.
+		if err := s.hub.Publish(tx, hubTopic, m); err != nil {
 			return err
 		}
 		return s.audit(tx, actor, "loop.clear", m, "")

@@ -1,20 +1,41 @@
 package firmware
 
 import (
-	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
+	"unique"
 
 	"github.com/deskprov/deskprov/internal/bytecache"
 )
 
 // pollFacts are what one phone reported on a poll that changed nothing in
 // the store (same facts as its stored row, and no outstanding download), as
-// it reported them, and when.
+// it reported them, and when; and what the phone's decision reads of that
+// row (its loop flag and the image it was offered), so that a re-render of
+// its file right after the poll reads nothing (decide). A million of them
+// are held in the default --cache-size, so they are kept small: the report
+// is interned (phones of a model on one version share it), the key is the
+// MAC and the time a number.
 type pollFacts struct {
-	dev Device
-	at  time.Time
+	report  unique.Handle[Device] // the report without its MAC
+	at      int64                 // UnixNano
+	offered unique.Handle[string] // the row's offered_image
+	flagged bool                  // the row's flagged
+}
+
+// noOffer is an offer of nothing, as pollFacts holds it.
+var noOffer = unique.Make("")
+
+// reportOf is the interned form of a report, without its MAC (the key).
+func reportOf(dev Device) unique.Handle[Device] {
+	dev.MAC = ""
+	return unique.Make(dev)
+}
+
+// rowFacts is what decide reads of a phone's row, as held beside the report.
+type rowFacts struct {
+	offered string
+	flagged bool
 }
 
 // canonicalMAC tells whether s is already 12 lower-case hex digits.
@@ -44,12 +65,11 @@ func canonicalMAC(s string) bool {
 // counts on.
 type pollCache struct {
 	// m maps a MAC to its pollFacts, within its bytes (SetCacheSize).
-	m atomic.Pointer[bytecache.Cache[string, pollFacts]]
-	// mu orders remember against forget: a poll remembers what it read
-	// only when no forget happened since before its read (forgets counts
-	// them), so a write racing the read cannot hide behind a stale entry.
-	mu      sync.Mutex
-	forgets uint64
+	m atomic.Pointer[bytecache.Cache[uint64, pollFacts]]
+	// writes orders remember against forget: a poll remembers what it
+	// read only when the phone was not forgotten since before its read, so
+	// a write racing the read cannot hide behind a stale entry.
+	writes bytecache.Guard
 	// off stops the cache while another server's writes cannot be heard
 	// (UseHub: the hub is not live), so every poll reads the store.
 	off atomic.Bool
@@ -71,24 +91,19 @@ const DefaultPollCacheSize = 24 << 20
 // remembered least recently used are evicted (CLOCK), and their next poll
 // reads the store. Call before serving: it empties the cache.
 func (s *Service) SetCacheSize(n int64) {
-	s.polls.mu.Lock()
-	s.polls.forgets++
-	s.polls.m.Store(newPollMap(n))
-	s.polls.mu.Unlock()
+	s.polls.writes.WroteAll(func() { s.polls.m.Store(newPollMap(n)) })
 }
 
 // PollCacheBytes is what the poll cache holds, as its entries are sized.
 func (s *Service) PollCacheBytes() int64 { return s.polls.load().Bytes() }
 
-func newPollMap(n int64) *bytecache.Cache[string, pollFacts] {
-	return bytecache.New(n, bytecache.String, func(mac string, f pollFacts) int64 {
-		d := f.dev
-		return int64(len(mac)+len(d.Vendor)+len(d.Model)+len(d.MAC)+len(d.Serial)+len(d.Version)+len(d.Revision)+len(d.Locale)) +
-			int64(unsafe.Sizeof(f))
-	})
+func newPollMap(n int64) *bytecache.Cache[uint64, pollFacts] {
+	// Nothing beyond the entry (bytecache counts it): an interned report
+	// and offered image are shared by the phones of a model and version.
+	return bytecache.New(n, bytecache.Uint64, func(uint64, pollFacts) int64 { return 0 })
 }
 
-func (c *pollCache) load() *bytecache.Cache[string, pollFacts] {
+func (c *pollCache) load() *bytecache.Cache[uint64, pollFacts] {
 	if m := c.m.Load(); m != nil {
 		return m
 	}
@@ -96,56 +111,97 @@ func (c *pollCache) load() *bytecache.Cache[string, pollFacts] {
 	return c.m.Load()
 }
 
-func (c *pollCache) unchanged(mac string, f pollFacts, now time.Time) bool {
-	if c.off.Load() {
-		return false
-	}
-	old, ok := c.load().Get(mac)
+func (c *pollCache) unchanged(mac string, dev Device, now time.Time) bool {
+	old, ok := c.get(mac, now)
 	if !ok {
 		return false
 	}
-	if !c.exact.Load() && (now.Sub(old.at) > pollCacheTTL || now.Before(old.at)) {
-		return false
-	}
-	return f.dev == old.dev
+	// Compared field by field, not interned first: interning hashes every
+	// field on every poll, and a remembered phone's strings are the ones
+	// its User-Agent's cached reading holds, equal at a glance.
+	dev.MAC = ""
+	return old.report.Value() == dev
 }
 
-// mark is taken before a read whose result may be remembered.
-func (c *pollCache) mark() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.forgets
+// get is what is remembered of mac, while it may stand in for a read.
+func (c *pollCache) get(mac string, now time.Time) (pollFacts, bool) {
+	if c.off.Load() {
+		return pollFacts{}, false
+	}
+	key, ok := bytecache.MACKey(mac)
+	if !ok {
+		return pollFacts{}, false
+	}
+	old, ok := c.load().Get(key)
+	if !ok {
+		return pollFacts{}, false
+	}
+	if at := time.Unix(0, old.at); !c.exact.Load() && (now.Sub(at) > pollCacheTTL || now.Before(at)) {
+		return pollFacts{}, false
+	}
+	return old, true
+}
+
+// row is what decide reads of mac's row, when a poll remembered it and
+// every write to the row is heard here (exact): a poll's own write forgets
+// the phone, decide's write of the offer and ClearLoop's of the flag do too,
+// here and, through the hub, on every other server. Without a hub (exact
+// false) decide reads the row, as an offer written elsewhere may be newer.
+func (c *pollCache) row(mac string) (rowFacts, bool) {
+	if !c.exact.Load() || c.off.Load() {
+		return rowFacts{}, false
+	}
+	key, ok := bytecache.MACKey(mac)
+	if !ok {
+		return rowFacts{}, false
+	}
+	f, ok := c.load().Get(key)
+	if !ok {
+		return rowFacts{}, false
+	}
+	return rowFacts{offered: f.offered.Value(), flagged: f.flagged}, true
+}
+
+// mark is taken before a read of mac's row whose result may be remembered.
+func (c *pollCache) mark(mac string) uint64 {
+	key, ok := bytecache.MACKey(mac)
+	if !ok {
+		return 0
+	}
+	return c.writes.Mark(bytecache.Uint64(key))
 }
 
 func (c *pollCache) remember(mac string, f pollFacts, mark uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.forgets != mark || c.off.Load() {
+	key, ok := bytecache.MACKey(mac)
+	if !ok {
 		return
 	}
-	c.load().Put(mac, f)
+	c.writes.PutIf(bytecache.Uint64(key), mark, func() {
+		if !c.off.Load() {
+			c.load().Put(key, f)
+		}
+	})
 }
 
 func (c *pollCache) forget(mac string) {
-	c.mu.Lock()
-	c.forgets++
-	c.load().Delete(mac)
-	c.mu.Unlock()
+	if key, ok := bytecache.MACKey(mac); ok {
+		c.writes.Wrote(bytecache.Uint64(key), func() { c.load().Delete(key) })
+	}
 }
 
 // heard empties the cache and turns it on or off: on while other servers'
 // writes are heard (each forgets its phone), off while they may go unheard.
 // Either way what it held may be stale.
 func (c *pollCache) heard(live bool) {
-	c.mu.Lock()
-	c.forgets++
-	c.off.Store(!live)
-	c.load().Clear()
-	c.mu.Unlock()
+	c.writes.WroteAll(func() {
+		c.off.Store(!live)
+		c.load().Clear()
+	})
 }
 
 // has tells whether mac is remembered (tests).
 func (c *pollCache) has(mac string) bool {
-	_, ok := c.load().Get(mac)
+	key, _ := bytecache.MACKey(mac)
+	_, ok := c.load().Get(key)
 	return ok
 }

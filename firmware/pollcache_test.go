@@ -105,9 +105,9 @@ func TestPollCache(t *testing.T) {
 
 		t.Run("a forget racing a read keeps that read from being remembered", func(t *testing.T) {
 			c := &pollCache{}
-			mark := c.mark()
+			mark := c.mark("001565aabbcc")
 			c.forget("001565aabbcc")
-			c.remember("001565aabbcc", pollFacts{dev: Device{Vendor: "yealink"}}, mark)
+			c.remember("001565aabbcc", pollFacts{report: reportOf(Device{Vendor: "yealink"}), offered: noOffer}, mark)
 			if c.has("001565aabbcc") {
 				t.Fatal("remembered a read older than a forget")
 			}

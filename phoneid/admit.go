@@ -83,15 +83,15 @@ func (s *Service) Admit(ctx context.Context, r Request) (Admission, error) {
 	if err != nil {
 		return Admission{}, err
 	}
-	e, found := row.e, row.found
+	state, found := row.State(), row.found()
 	switch {
-	case found && e.State == Revoked:
+	case found && state == Revoked:
 		logRefusal(r, "revoked")
 		return Admission{}, fault.Forbiddenf("an admin revoked phone %s: it gets no files of its own until an admin approves or re-enrols it", r.MAC)
-	case found && e.State == Issued && r.Exempt:
+	case found && state == Issued && r.Exempt:
 		return Admission{Exempt: true}, nil
-	case found && e.State.hasCredential():
-		if err := s.verify(ctx, row, r.HTTP); err != nil {
+	case found && state.hasCredential():
+		if err := s.verify(ctx, r.MAC, row, r.HTTP); err != nil {
 			return Admission{}, err
 		}
 		return Admission{Authenticated: true}, nil
@@ -113,8 +113,18 @@ func (s *Service) Admit(ctx context.Context, r Request) (Admission, error) {
 		return Admission{}, err
 	}
 	// Only first contact writes: the store session is made here, not for
-	// every poll of an enrolled phone.
+	// every poll of an enrolled phone. The row is read whole (the cached
+	// one holds only what admitting reads).
 	db := s.db.WithContext(ctx)
+	e, found, err := s.load(db, r.MAC)
+	if err != nil {
+		return Admission{}, err
+	}
+	if found && e.State.hasCredential() || found && e.State == Revoked {
+		// Changed since the cached row was read: decide on the new one.
+		s.wrote(r.MAC)
+		return s.Admit(ctx, r)
+	}
 	if required && (!found || e.State != Approved) {
 		if err := s.await(db, r, found, e); err != nil {
 			return Admission{}, err
@@ -205,37 +215,37 @@ func (s *Service) Authenticate(ctx context.Context, mac string, r HTTPRequest) e
 	if err != nil {
 		return err
 	}
-	if !row.found || !row.e.State.hasCredential() {
+	if !row.found() || !row.State().hasCredential() {
 		return unauthorized(CodeNoCredentials, "phone %s holds no provisioning credentials: it is given them in its configuration file", clip(mac))
 	}
-	return s.verify(ctx, row, r)
+	return s.verify(ctx, mac, row, r)
 }
 
-// verify checks r against e's credential, refuses an answer this instance
-// has accepted before, and marks a first use (issued → enrolled).
-func (s *Service) verify(ctx context.Context, row cachedRow, r HTTPRequest) error {
-	e, cred := row.e, row.cred
+// verify checks r against the credential of row (mac's), refuses an answer
+// this instance has accepted before, and marks a first use (issued →
+// enrolled).
+func (s *Service) verify(ctx context.Context, mac string, row cachedRow, r HTTPRequest) error {
 	key, err := s.key.Bytes(ctx)
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	v, err := Check(cred, key, now, r)
+	v, err := check(row.userOf(mac), &row.secret, key, now, r)
 	if err != nil {
 		return err
 	}
 	if v.Replay != "" && !s.firstUse(v.Replay, v.NonceAt, now) {
 		return unauthorized(CodeStale, "this Digest answer was used already: answer the new challenge")
 	}
-	if e.State == Issued {
+	if row.State() == Issued {
 		t := now
-		defer s.wrote(e.MAC)
+		defer s.wrote(mac)
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			res := tx.Model(&enrolment{}).Where("mac = ? AND state = ?", e.MAC, Issued).Updates(map[string]any{"state": Enrolled, "enrolled_at": &t, "updated_at": t})
+			res := tx.Model(&enrolment{}).Where("mac = ? AND state = ?", mac, Issued).Updates(map[string]any{"state": Enrolled, "enrolled_at": &t, "updated_at": t})
 			if res.Error != nil || res.RowsAffected == 0 {
 				return res.Error
 			}
-			return s.audit(tx, "phone "+clipN(r.IP, 64), "enrol", e.MAC, "first authenticated request")
+			return s.audit(tx, "phone "+clipN(r.IP, 64), "enrol", mac, "first authenticated request")
 		})
 		if err != nil {
 			return err

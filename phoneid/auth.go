@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash"
 	"strings"
 	"sync"
@@ -152,12 +153,41 @@ type Verified struct {
 // Basic. It fails with a fault.Unauthorized whose Code is CodeNoCredentials,
 // CodeBadCredentials or CodeStale (a right answer over an expired nonce).
 func Check(cred Credential, key []byte, now time.Time, r HTTPRequest) (Verified, error) {
+	sec, err := secretOf(cred)
+	if err != nil {
+		return Verified{}, badCredentials()
+	}
+	return check(cred.User, &sec, key, now, r)
+}
+
+// secret is a credential's HA1 digests in binary, as a cached enrolment
+// holds them (cachedRow): half the bytes of their hex.
+type secret struct {
+	md5    [md5.Size]byte
+	sha256 [sha256.Size]byte
+}
+
+// secretOf decodes a credential's hex HA1s.
+func secretOf(c Credential) (secret, error) {
+	var s secret
+	if hex.DecodedLen(len(c.HA1MD5)) != len(s.md5) || hex.DecodedLen(len(c.HA1SHA256)) != len(s.sha256) {
+		return s, fmt.Errorf("a stored HA1 is not an MD5 and a SHA-256 digest in hex")
+	}
+	if _, err := hex.Decode(s.md5[:], []byte(c.HA1MD5)); err != nil {
+		return s, err
+	}
+	_, err := hex.Decode(s.sha256[:], []byte(c.HA1SHA256))
+	return s, err
+}
+
+// check is Check for user's credential held as sec.
+func check(user string, sec *secret, key []byte, now time.Time, r HTTPRequest) (Verified, error) {
 	scheme, rest, _ := strings.Cut(strings.TrimSpace(r.Authorization), " ")
 	switch {
 	case strings.EqualFold(scheme, "Digest"):
-		return checkDigest(cred, key, now, r, rest)
+		return checkDigest(user, sec, key, now, r, rest)
 	case strings.EqualFold(scheme, "Basic"):
-		return checkBasic(cred, rest)
+		return checkBasic(user, sec, rest)
 	case r.Authorization == "":
 		return Verified{}, unauthorized(CodeNoCredentials, "this phone must authenticate with the provisioning credentials deskprov gave it (HTTP Digest or Basic, realm %q)", Realm)
 	}
@@ -172,7 +202,7 @@ func badCredentials() error {
 	return unauthorized(CodeBadCredentials, "these are not this phone's provisioning credentials: if the phone was factory-reset, an admin re-enrols it")
 }
 
-func checkBasic(cred Credential, b64 string) (Verified, error) {
+func checkBasic(credUser string, sec *secret, b64 string) (Verified, error) {
 	// Every poll of an enrolled phone comes here, so the check works in
 	// buffers on the stack: one SHA-256 and no allocation.
 	b64 = strings.TrimSpace(b64)
@@ -192,17 +222,15 @@ func checkBasic(cred Credential, b64 string) (Verified, error) {
 	}
 	user, password := raw[:colon], raw[colon+1:]
 	var in [len(Realm) + 2 + 256]byte
-	b := append(in[:0], cred.User...)
+	b := append(in[:0], credUser...)
 	b = append(b, ':')
 	b = append(b, Realm...)
 	b = append(b, ':')
 	b = append(b, password...)
 	sum := sha256.Sum256(b)
-	var got [2 * sha256.Size]byte
-	hex.Encode(got[:], sum[:])
 	// Both compared in full, in constant time: a mismatch in the user says
 	// nothing about the password.
-	if equalCT(user, cred.User)&equalCT(got[:], cred.HA1SHA256) != 1 {
+	if equalCT(user, credUser)&subtle.ConstantTimeCompare(sum[:], sec.sha256[:]) != 1 {
 		return Verified{}, badCredentials()
 	}
 	return Verified{Scheme: "Basic"}, nil
@@ -221,18 +249,20 @@ func equalCT(a []byte, b string) int {
 	return subtle.ConstantTimeByteEq(v, 0)
 }
 
-func checkDigest(cred Credential, key []byte, now time.Time, r HTTPRequest, params string) (Verified, error) {
+func checkDigest(credUser string, sec *secret, key []byte, now time.Time, r HTTPRequest, params string) (Verified, error) {
 	p, ok := parseParams(params)
 	if !ok {
 		return Verified{}, unauthorized(CodeBadCredentials, "the Digest credentials could not be read")
 	}
 	var sha bool
-	var stored string
+	// The HA1 in hex, as the response is computed over it.
+	var storedBuf [2 * sha256.Size]byte
+	var stored []byte
 	switch alg := p["algorithm"]; {
 	case alg == "" || strings.EqualFold(alg, "MD5"):
-		stored = cred.HA1MD5
+		stored = storedBuf[:hex.Encode(storedBuf[:], sec.md5[:])]
 	case strings.EqualFold(alg, "SHA-256"):
-		sha, stored = true, cred.HA1SHA256
+		sha, stored = true, storedBuf[:hex.Encode(storedBuf[:], sec.sha256[:])]
 	default:
 		return Verified{}, unauthorized(CodeBadCredentials, "Digest algorithm %q is not offered: use SHA-256 or MD5", clip(alg))
 	}
@@ -263,7 +293,7 @@ func checkDigest(cred Credential, key []byte, now time.Time, r HTTPRequest, para
 	}
 	in = append(append(in, "auth:"...), ha2[:n]...)
 	n = hexSum(want[:], sha, in)
-	userOK := equalCT([]byte(p["username"]), cred.User)
+	userOK := equalCT([]byte(p["username"]), credUser)
 	respOK := equalCT(want[:n], strings.ToLower(p["response"]))
 	if !genuine || userOK&respOK != 1 {
 		return Verified{}, badCredentials()

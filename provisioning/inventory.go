@@ -224,9 +224,30 @@ func (s *Service) Flush(ctx context.Context) error {
 			for i := range rs {
 				held[rs[i].MAC] = &rs[i]
 			}
+			// Sightings that tell nothing new (nearly every poll of a
+			// settled fleet) are written together, one statement a chunk;
+			// the others, and any a newer sighting overtook, one by one.
+			again := make([]seenAgainRow, 0, len(chunk))
 			for _, m := range chunk {
+				if h := held[m]; h != nil {
+					if row, ok := seenAgainOf(batch[m], *h, joinFiles(splitFiles(h.Files), batch[m].files)); ok {
+						again = append(again, row)
+						continue
+					}
+				}
 				if err := writeSightingOn(tx, batch[m], held[m]); err != nil {
 					return err
+				}
+			}
+			done, err := writeSeenAgainBatch(tx, again)
+			if err != nil {
+				return err
+			}
+			for _, row := range again {
+				if !done[row.mac] {
+					if err := writeSightingOn(tx, batch[row.mac], held[row.mac]); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -330,13 +351,7 @@ func writeSightingOn(tx *gorm.DB, p *sighting, held *DeviceRecord) error {
 // fleet is. done is false when the sighting says more, or a newer one got
 // there first; writeSightingOn then merges it in full.
 func writeSeenAgain(tx *gorm.DB, p *sighting, r DeviceRecord, files string) (done bool, err error) {
-	if p.last.Before(r.LastSeen) || p.first.Before(r.FirstSeen) || files != r.Files {
-		return false, nil
-	}
-	after := r
-	applySighting(&after, p)
-	if after.Vendor != r.Vendor || after.Model != r.Model || after.Serial != r.Serial || after.Firmware != r.Firmware ||
-		after.Revision != r.Revision || after.Locale != r.Locale || after.IP != r.IP || after.User != r.User {
+	if _, ok := seenAgainOf(p, r, files); !ok {
 		return false, nil
 	}
 	var res *gorm.DB
@@ -347,6 +362,80 @@ func writeSeenAgain(tx *gorm.DB, p *sighting, r DeviceRecord, files string) (don
 		res = tx.Exec("UPDATE devices SET last_seen = ? WHERE mac = ? AND last_seen <= ?", p.last, r.MAC, p.last)
 	}
 	return res.Error == nil && res.RowsAffected == 1, res.Error
+}
+
+// seenAgainRow is what a sighting that tells nothing new writes: the
+// phone's lastSeen and its config fetch (the record's own when it fetched
+// none later).
+type seenAgainRow struct {
+	mac            string
+	last, configAt time.Time
+	config         string
+}
+
+// seenAgainOf tells whether sighting p of the phone whose record is r
+// (files: r's files with p's added) tells nothing new but its times, and
+// what it then writes.
+func seenAgainOf(p *sighting, r DeviceRecord, files string) (seenAgainRow, bool) {
+	if p.last.Before(r.LastSeen) || p.first.Before(r.FirstSeen) || files != r.Files {
+		return seenAgainRow{}, false
+	}
+	after := r
+	applySighting(&after, p)
+	if after.Vendor != r.Vendor || after.Model != r.Model || after.Serial != r.Serial || after.Firmware != r.Firmware ||
+		after.Revision != r.Revision || after.Locale != r.Locale || after.IP != r.IP || after.User != r.User {
+		return seenAgainRow{}, false
+	}
+	row := seenAgainRow{mac: r.MAC, last: p.last, config: r.ConfigVersion, configAt: r.ConfigAt}
+	if p.config != "" && p.configAt.After(r.ConfigAt) {
+		row.config, row.configAt = p.config, p.configAt
+	}
+	return row, true
+}
+
+// writeSeenAgainBatch writes rows (of records read and locked in this
+// transaction) in one statement, each only where the record's lastSeen is
+// not newer, and returns the MACs it wrote. At a fleet whose phones each
+// poll once between flushes, a statement per phone was a fourteenth of a
+// server's CPU.
+func writeSeenAgainBatch(tx *gorm.DB, rows []seenAgainRow) (map[string]bool, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	// PostgreSQL types a VALUES list by its first row: the parameters are
+	// cast there (SQLite compares them as the values they are, and would
+	// turn a time cast to an unknown type into a number).
+	first := "(?, ?, ?, ?)"
+	if store.EngineOf(tx) == store.Postgres {
+		first = "(CAST(? AS text), CAST(? AS timestamptz), CAST(? AS text), CAST(? AS timestamptz))"
+	}
+	var q strings.Builder
+	q.WriteString("WITH v(mac, last_seen, config_version, config_at) AS (VALUES ")
+	args := make([]any, 0, 4*len(rows))
+	for i, r := range rows {
+		if i == 0 {
+			q.WriteString(first)
+		} else {
+			q.WriteString(", (?, ?, ?, ?)")
+		}
+		args = append(args, r.mac, r.last, r.config, r.configAt)
+	}
+	q.WriteString(") UPDATE devices SET last_seen = v.last_seen, config_version = v.config_version, config_at = v.config_at" +
+		" FROM v WHERE devices.mac = v.mac AND devices.last_seen <= v.last_seen RETURNING devices.mac")
+	res, err := tx.Raw(q.String(), args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	done := make(map[string]bool, len(rows))
+	for res.Next() {
+		var mac string
+		if err := res.Scan(&mac); err != nil {
+			return nil, err
+		}
+		done[mac] = true
+	}
+	return done, res.Err()
 }
 
 // applySighting sets what the phone said about itself on this sighting.

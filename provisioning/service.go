@@ -132,7 +132,7 @@ func (k renderKey) hash() uint64 {
 // renderSize counts the file: the rendered cache holds a per-MAC file only
 // when no answer does (render's keep), and every shared one.
 func renderSize(k renderKey, f *File) int64 {
-	return int64(len(k.template)+len(k.name)+len(k.site)) + devSize(k.dev) + int64(unsafe.Sizeof(k)) + fileSize(f)
+	return int64(len(k.template)+len(k.name)+len(k.site)) + devSize(k.dev) + fileSize(f)
 }
 
 func (k answerKey) hash() uint64 {
@@ -144,7 +144,7 @@ func (k answerKey) hash() uint64 {
 // (one for every phone of a model) is counted by the rendered cache, once,
 // not by each of the many answers that point to it.
 func answerSize(k answerKey, a answerSeen) int64 {
-	n := int64(len(k.method)+len(k.name)+len(k.ua)+len(a.site)) + devSize(a.dev) + int64(unsafe.Sizeof(k)+unsafe.Sizeof(a))
+	n := int64(len(k.method)+len(k.name)+len(k.ua)+len(a.site)) + devSize(a.dev)
 	if a.e.PerDevice {
 		n += fileSize(a.file)
 	}
@@ -152,7 +152,7 @@ func answerSize(k answerKey, a answerSeen) int64 {
 }
 
 func agentSize(ua string, a agentSeen) int64 {
-	return int64(len(ua)) + devSize(a.dev) + int64(unsafe.Sizeof(a))
+	return int64(len(ua)) + devSize(a.dev)
 }
 
 // Sites chooses the site of a phone by its address: ok is false when no

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/deskprov/deskprov/store"
 )
 
 // defaultCacheSize is --cache-size unless given: enough for the files,
@@ -35,9 +37,22 @@ func parseCacheSize(v string) (int64, error) {
 }
 
 // cacheShares splits --cache-size among the services that cache per phone:
-// provisioning (answers with each phone's file, shared files, User-Agents,
-// the sighting buffer) 75%, phone enrolments 15%, firmware's remembered
-// polls 10%: about what each costs per phone.
-func cacheShares(total int64) (prov, phones, firmware int64) {
-	return total * 75 / 100, total * 15 / 100, total * 10 / 100
+// phone enrolments 45% and firmware's remembered polls 35%, enough for a
+// million phones in the default 256MiB (about 120 and 90 bytes a phone as
+// counted), and provisioning (answers with each phone's 1–2 KB file, shared
+// files, User-Agents, the sighting buffer) the rest: a fleet that large
+// cannot keep every phone's file in memory, and a file re-rendered from
+// state in memory costs a poll less than a store read would (bench/README.md,
+// "Issue 16 item 7, stop 24"). Where enrolments are not cached (rows false:
+// a shared store, PostgreSQL) their share goes to provisioning.
+func cacheShares(total int64, rows bool) (prov, phones, firmware int64) {
+	phones, firmware = total*45/100, total*35/100
+	if !rows {
+		phones = 0
+	}
+	return total - phones - firmware, phones, firmware
 }
+
+// rowsCached tells whether phoneid keeps enrolments in memory: only where
+// this process alone writes the store (store.Owned).
+func (a *app) rowsCached() bool { return store.Owned(a.db) }

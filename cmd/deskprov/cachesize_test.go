@@ -13,8 +13,10 @@ func TestParseCacheSize(t *testing.T) {
 			t.Errorf("parseCacheSize(%q) was accepted", in)
 		}
 	}
-	prov, rows, polls := cacheShares(1000)
-	if prov+rows+polls != 1000 {
-		t.Fatalf("shares %d+%d+%d do not add up", prov, rows, polls)
+	for _, cached := range []bool{true, false} {
+		prov, rows, polls := cacheShares(1000, cached)
+		if prov+rows+polls != 1000 || (rows == 0) == cached {
+			t.Fatalf("shares %d+%d+%d (enrolments cached: %v)", prov, rows, polls, cached)
+		}
 	}
 }

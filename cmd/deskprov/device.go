@@ -58,7 +58,7 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	p.SignIn, p.Firmware = signedIn, fw
 	p.FlushInterval = o.InventoryFlush
 	if o.CacheBytes > 0 {
-		prov, _, _ := cacheShares(o.CacheBytes)
+		prov, _, _ := cacheShares(o.CacheBytes, a.rowsCached())
 		p.SetCacheSize(prov)
 	}
 	if a.phones != nil {

@@ -741,7 +741,7 @@ func (a *app) addFirmware(ctx context.Context, o serveOptions) (provisioning.Fir
 	svc.UseHub(a.hub)
 	a.fleet.Firmware, a.fw = svc, svc
 	if o.CacheBytes > 0 {
-		_, _, polls := cacheShares(o.CacheBytes)
+		_, _, polls := cacheShares(o.CacheBytes, a.rowsCached())
 		svc.SetCacheSize(polls)
 	}
 	if n, err := svc.RemoveStaleUploads(); err != nil {

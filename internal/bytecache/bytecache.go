@@ -13,22 +13,24 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // shards spreads keys so that writers (a miss, an eviction) hold one lock of
 // many; a power of two.
 const shards = 64
 
-// Overhead is what an entry costs beyond its key and value bytes as sizers
-// count them: the map slot, the entry, the ring slot.
+// Overhead is about what an entry with a string key and a small value costs
+// beyond the bytes its sizer counts; each cache adds its own (Cache.Overhead).
 const Overhead = 96
 
 // Cache maps K to V within about Max bytes, as sized by the size function.
 type Cache[K comparable, V any] struct {
-	hash   func(K) uint64
-	size   func(K, V) int64
-	budget int64 // per shard
-	sh     [shards]shard[K, V]
+	hash     func(K) uint64
+	size     func(K, V) int64
+	budget   int64 // per shard
+	overhead int64
+	sh       [shards]shard[K, V]
 }
 
 type shard[K comparable, V any] struct {
@@ -43,21 +45,40 @@ type shard[K comparable, V any] struct {
 type entry[K comparable, V any] struct {
 	k    K
 	v    V
-	size int64
-	at   int // index in ring
+	size int32
+	at   int32 // index in ring
 	ref  atomic.Bool
 }
 
 // New makes a cache of about max bytes. hash spreads keys over shards; size
-// is an entry's approximate cost in bytes (Overhead is added to it). A max
+// is an entry's approximate cost in bytes beyond its key and value structs
+// (the bytes their strings and pointers hold); the cache adds what the key
+// and value take in the entry, the map and the ring (Cache.Overhead). A max
 // of 0 or less caches nothing.
 func New[K comparable, V any](max int64, hash func(K) uint64, size func(K, V) int64) *Cache[K, V] {
-	c := &Cache[K, V]{hash: hash, size: size, budget: max / shards}
+	c := &Cache[K, V]{hash: hash, size: size, budget: max / shards, overhead: overheadOf[K, V]()}
 	for i := range c.sh {
 		c.sh[i].m = map[K]*entry[K, V]{}
 	}
 	return c
 }
+
+// overheadOf is what an entry of K and V costs beyond the bytes its sizer
+// counts: the entry as allocated (rounded up as the allocator's small size
+// classes are, to 16 bytes), its map slot (key and pointer, the map kept at
+// most 7/8 full, and a control byte) and its ring slot. With a million
+// phones' entries in a cache, a key of 8 bytes rather than a string's 16
+// (and its bytes) is worth counting.
+func overheadOf[K comparable, V any]() int64 {
+	var e entry[K, V]
+	var k K
+	alloc := (int64(unsafe.Sizeof(e)) + 15) &^ 15
+	slot := (int64(unsafe.Sizeof(k))+8)*8/7 + 1
+	return alloc + slot + 8
+}
+
+// Overhead is what each entry costs beyond what the sizer counts.
+func (c *Cache[K, V]) Overhead() int64 { return c.overhead }
 
 func (c *Cache[K, V]) shard(k K) *shard[K, V] {
 	return &c.sh[c.hash(k)&(shards-1)]
@@ -87,19 +108,22 @@ func (c *Cache[K, V]) Get(k K) (V, bool) {
 // them while the shard is over its budget. An entry larger than a shard's
 // budget is not held.
 func (c *Cache[K, V]) Put(k K, v V) {
-	n := c.size(k, v) + Overhead
+	n := c.size(k, v) + c.overhead
+	if n > c.budget || n > 1<<30 {
+		// Larger than a shard's budget: not held (one held before under k
+		// is dropped, as it no longer says what k is).
+		c.Delete(k)
+		return
+	}
 	s := c.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e := s.m[k]; e != nil {
-		s.bytes += n - e.size
-		e.v, e.size = v, n
+		s.bytes += n - int64(e.size)
+		e.v, e.size = v, int32(n)
 		e.ref.Store(true)
 	} else {
-		if n > c.budget {
-			return
-		}
-		e := &entry[K, V]{k: k, v: v, size: n, at: len(s.ring)}
+		e := &entry[K, V]{k: k, v: v, size: int32(n), at: int32(len(s.ring))}
 		// A new entry starts as used: were it not, a shard whose entries
 		// are all in use would clear them all and then evict the new one,
 		// the last the hand reaches, at once, on every put.
@@ -138,7 +162,7 @@ func (s *shard[K, V]) remove(e *entry[K, V]) {
 	s.ring[last] = nil
 	s.ring = s.ring[:last]
 	delete(s.m, e.k)
-	s.bytes -= e.size
+	s.bytes -= int64(e.size)
 }
 
 // Delete forgets k.
@@ -193,6 +217,37 @@ var seed = maphash.MakeSeed()
 // String hashes s for New's hash, without allocating; combine several with
 // Mix.
 func String(s string) uint64 { return maphash.String(seed, s) }
+
+// Uint64 hashes a number key (a MAC as a number) for New's hash: the
+// shards are picked by its low bits, so they must depend on every bit.
+func Uint64(k uint64) uint64 {
+	k ^= k >> 33
+	k *= 0xff51afd7ed558ccd
+	k ^= k >> 33
+	k *= 0xc4ceb9fe1a85ec53
+	return k ^ k>>33
+}
+
+// MACKey is a canonical MAC (12 lower-case hex digits) as a number: the
+// cache's key, 8 bytes and no string.
+func MACKey(mac string) (uint64, bool) {
+	if len(mac) != 12 {
+		return 0, false
+	}
+	var k uint64
+	for i := 0; i < len(mac); i++ {
+		c := mac[i]
+		switch {
+		case c >= '0' && c <= '9':
+			k = k<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			k = k<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return k, true
+}
 
 // Mix combines two hashes.
 func Mix(a, b uint64) uint64 { return a*0x9e3779b97f4a7c15 ^ b }

@@ -52,7 +52,7 @@ func TestBytesBoundUnderConcurrentUse(t *testing.T) {
 // never read again goes first.
 func TestSecondChance(t *testing.T) {
 	// One shard's budget fits three entries of this size.
-	per := int64(Overhead + 2 + 10)
+	per := overheadOf[string, string]() + 2 + 10
 	c := New[string, string](3*per*shards, func(string) uint64 { return 0 }, func(k, v string) int64 { return int64(len(k) + len(v)) })
 	c.Put("k1", "0123456789")
 	c.Put("k2", "0123456789")
@@ -83,8 +83,8 @@ func TestSizesAndEdges(t *testing.T) {
 	c := sized(64 * 1000)
 	c.Put("a", "1")
 	c.Put("a", strings.Repeat("y", 500))
-	if got := c.Bytes(); got != int64(Overhead+1+500) {
-		t.Fatalf("Bytes %d after replacing; want %d", got, Overhead+1+500)
+	if got, want := c.Bytes(), c.Overhead()+1+500; got != want {
+		t.Fatalf("Bytes %d after replacing; want %d", got, want)
 	}
 	c.Put("big", strings.Repeat("z", 2000))
 	if _, ok := c.Get("big"); ok {
@@ -98,6 +98,16 @@ func TestSizesAndEdges(t *testing.T) {
 	z.Put("a", "b")
 	if _, ok := z.Get("a"); ok {
 		t.Fatal("a zero-sized cache held an entry")
+	}
+}
+
+// What an entry is counted beyond its sizer's bytes follows its key and
+// value: a number key and a small value cost less than a string key.
+func TestOverheadFollowsTheEntry(t *testing.T) {
+	str := New[string, string](1<<20, String, func(k, v string) int64 { return 0 }).Overhead()
+	num := New[uint64, [8]byte](1<<20, Uint64, func(uint64, [8]byte) int64 { return 0 }).Overhead()
+	if num >= str || num < 48 || str < 80 || str > 128 {
+		t.Fatalf("overhead: string key and value %d, number key and 8 bytes %d", str, num)
 	}
 }
 
@@ -129,7 +139,7 @@ func BenchmarkGetParallel(b *testing.B) {
 // When every entry is in use, a new one still takes an old one's place: it
 // is not the one evicted at once, and the entries not read since go in turn.
 func TestNewEntriesAreNotEvictedFirst(t *testing.T) {
-	per := int64(Overhead + 2 + 10)
+	per := overheadOf[string, string]() + 2 + 10
 	c := New[string, string](3*per*shards, func(string) uint64 { return 0 }, func(k, v string) int64 { return int64(len(k) + len(v)) })
 	for i := 0; i < 40; i++ {
 		k := fmt.Sprintf("%02d", i)
@@ -162,4 +172,27 @@ func TestGetWhilePutReplaces(t *testing.T) {
 		}
 	}
 	<-done
+}
+
+// A write recorded after a read's mark keeps that read from being held; a
+// write to another stripe's key does not.
+func TestGuard(t *testing.T) {
+	var g Guard
+	c := New[uint64, int](1<<20, Uint64, func(uint64, int) int64 { return 0 })
+	a, b := Uint64(1), Uint64(2)
+	for b&(guardStripes-1) == a&(guardStripes-1) {
+		b = Uint64(b)
+	}
+	ma, mb := g.Mark(a), g.Mark(b)
+	g.Wrote(a, func() { c.Delete(1) })
+	if g.PutIf(a, ma, func() { c.Put(1, 1) }) {
+		t.Fatal("a read older than a write to its key was held")
+	}
+	if !g.PutIf(b, mb, func() { c.Put(2, 2) }) {
+		t.Fatal("a write to another key kept a read from being held")
+	}
+	g.WroteAll(c.Clear)
+	if g.PutIf(b, mb, func() {}) {
+		t.Fatal("a read older than WroteAll was held")
+	}
 }
