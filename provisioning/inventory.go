@@ -63,10 +63,10 @@ type inventory struct {
 	// polls again: the buffer never outgrows its share of --cache-size.
 	// budget is read as a sighting is buffered: a share of what
 	// --cache-size leaves free (Service.ShareCache) changes as state grows.
-	bytes  int64
-	budget func() int64
-	kick   chan struct{}
-	dropped       atomic.Int64
+	bytes   int64
+	budget  func() int64
+	kick    chan struct{}
+	dropped atomic.Int64
 }
 
 // sightingSize is about what a buffered sighting holds before its files.
