@@ -47,9 +47,10 @@ func parseCacheSize(v string) (int64, error) {
 // and 90 bytes a phone as counted). Provisioning (answers with each phone's
 // 1–2 KB file, shared files, User-Agents, the sighting buffer) shares the
 // rest of the total that the state does not hold now, read on each put: a
-// fleet of 100,000 phones, whose state is about 21 MB, keeps all their files
-// in 256MiB, as before stop 24, while at a million phones, state full,
-// provisioning gets about the 20% it had with fixed shares. When state
+// fleet of 100,000 phones, whose state is about 21 MB, keeps about all their
+// files in 256MiB (answers get 80% of about 245 MB), as before stop 24,
+// while at a million phones, state full, provisioning gets about the 20% it
+// had with the fixed shares of stop 24. When state
 // grows, provisioning's caches shrink to the new rest as they are written,
 // so memory is briefly over the total by at most what the state grew since
 // their last few dozen puts (bytecache.Budget). Where enrolments are not

@@ -14,9 +14,9 @@ import "sync/atomic"
 // puts (each put trims its own shard and one other in turn, NewWithin), and
 // never by more than the kept ceilings: a sharing cache's shard holds at
 // most what its limit allowed when it was last written, and no limit is
-// over the total. A phone's first poll adds its state and writes its
-// answer, so in practice that is the state of the last few dozen new
-// phones, a few kilobytes.
+// over the total. While phones register, a phone's first poll adds its
+// state and writes its answer, so that is then the state of the last few
+// dozen new phones, a few kilobytes.
 type Budget struct {
 	total int64
 	kept  atomic.Pointer[[]func() int64]
