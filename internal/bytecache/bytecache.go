@@ -139,6 +139,7 @@ func (c *Cache[K, V]) Put(k K, v V) {
 		// Larger than a shard's budget: not held (one held before under k
 		// is dropped, as it no longer says what k is).
 		c.Delete(k)
+		c.trimOther(budget, nil)
 		return
 	}
 	s := c.shard(k)
@@ -161,19 +162,26 @@ func (c *Cache[K, V]) Put(k K, v V) {
 		s.evict(c)
 	}
 	s.mu.Unlock()
-	if c.limit != nil && c.held.Load() > budget*shards {
-		// The limit shrank below what other shards hold: trim one of
-		// them, the next in turn, so that shards this cache's keys seldom
-		// reach do not stay over it.
-		o := &c.sh[c.sweep.Add(1)&(shards-1)]
-		if o != s {
-			o.mu.Lock()
-			for o.bytes > budget && len(o.ring) > 0 {
-				o.evict(c)
-			}
-			o.mu.Unlock()
-		}
+	c.trimOther(budget, s)
+}
+
+// trimOther, when the cache's limit shrank below what it holds, trims one
+// shard other than done (just trimmed), the next in turn, down to the
+// shard budget, so that shards this cache's keys seldom reach do not stay
+// over it: within 64 such puts every shard has been trimmed.
+func (c *Cache[K, V]) trimOther(budget int64, done *shard[K, V]) {
+	if c.limit == nil || c.held.Load() <= budget*shards {
+		return
 	}
+	o := &c.sh[c.sweep.Add(1)&(shards-1)]
+	if o == done {
+		return
+	}
+	o.mu.Lock()
+	for o.bytes > budget && len(o.ring) > 0 {
+		o.evict(c)
+	}
+	o.mu.Unlock()
 }
 
 // add counts n more bytes in the shard (under its write lock) and in the
