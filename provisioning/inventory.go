@@ -61,9 +61,12 @@ type inventory struct {
 	// flushed at once (kick), and while it stays past it (the store does
 	// not answer) a phone not yet buffered is not recorded until it
 	// polls again: the buffer never outgrows its share of --cache-size.
-	bytes, budget int64
-	kick          chan struct{}
-	dropped       atomic.Int64
+	// budget is read as a sighting is buffered: a share of what
+	// --cache-size leaves free (Service.ShareCache) changes as state grows.
+	bytes   int64
+	budget  func() int64
+	kick    chan struct{}
+	dropped atomic.Int64
 }
 
 // sightingSize is about what a buffered sighting holds before its files.
@@ -142,7 +145,7 @@ func (iv *inventory) record(dev Device, ip, file, config, user string, knownUser
 	defer iv.mu.Unlock()
 	p := iv.pending[dev.MAC]
 	if p == nil {
-		if iv.bytes > iv.budget {
+		if iv.bytes > iv.budget() {
 			iv.dropped.Add(1)
 			iv.flushSoon()
 			return
@@ -154,7 +157,7 @@ func (iv *inventory) record(dev Device, ip, file, config, user string, knownUser
 	}
 	defer func() {
 		iv.bytes += sizeOfSighting(p)
-		if iv.bytes > iv.budget {
+		if iv.bytes > iv.budget() {
 			iv.flushSoon()
 		}
 	}()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/deskprov/deskprov/blob"
 	"github.com/deskprov/deskprov/fault"
+	"github.com/deskprov/deskprov/internal/bytecache"
 	"github.com/deskprov/deskprov/policy"
 	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/provisioning/audiocodes"
@@ -465,12 +466,28 @@ func (p provTestSignedIn) UserOnDevice(context.Context, string) (string, error) 
 
 // BenchmarkFetchCachedConfig is a poll of an unchanged config: identify,
 // read the generation, take the file from the cache, note the sighting.
-func BenchmarkFetchCachedConfig(b *testing.B) {
+func BenchmarkFetchCachedConfig(b *testing.B) { benchmarkFetchCached(b, nil) }
+
+// BenchmarkFetchCachedConfigShared is the cached poll with the caches
+// sharing a budget with a kept cache, as serve wires them: reading what
+// is free costs no allocation and no lock on the hit path.
+func BenchmarkFetchCachedConfigShared(b *testing.B) {
+	budget := bytecache.NewBudget(64 << 20)
+	state := bytecache.New[uint64, int64](16<<20, bytecache.Uint64, func(uint64, int64) int64 { return 0 })
+	state.Put(1, 1)
+	budget.Keep(state.Bytes)
+	benchmarkFetchCached(b, budget)
+}
+
+func benchmarkFetchCached(b *testing.B, budget *bytecache.Budget) {
 	db := storetest.SQLite(b)
 	if err := provisioning.Migrate(db); err != nil {
 		b.Fatal(err)
 	}
 	s := provisioning.New(db, polycom.New(), yealink.New(), audiocodes.New())
+	if budget != nil {
+		s.ShareCache(budget)
+	}
 	req := provisioning.Request{Method: "GET", Name: "0015654c4c26.cfg", UserAgent: "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26", IP: "10.0.0.7"}
 	ctx := context.Background()
 	b.ReportAllocs()

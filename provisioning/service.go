@@ -99,7 +99,21 @@ func (s *Service) SetCacheSize(n int64) {
 	s.rendered = bytecache.New(n*5/100, renderKey.hash, renderSize)
 	s.answers = bytecache.New(n*80/100, answerKey.hash, answerSize)
 	s.agents = bytecache.New(n*5/100, bytecache.String, agentSize)
-	s.inventory.budget = n * 10 / 100
+	s.inventory.budget = func() int64 { return n * 10 / 100 }
+}
+
+// ShareCache bounds the service's caches, in the same proportions as
+// SetCacheSize, by what b leaves free now: the bytes of b's total that the
+// caches it keeps (phone enrolments, firmware's remembered polls) do not
+// hold at the moment. A fleet whose state fills little of its ceilings so
+// keeps far more phones' files; as the state grows the caches here shrink
+// as they are written (bytecache.Budget says how far over the total that
+// lets memory be, briefly). Call before serving: it empties the caches.
+func (s *Service) ShareCache(b *bytecache.Budget) {
+	s.rendered = bytecache.NewWithin(b.Part(5), renderKey.hash, renderSize)
+	s.answers = bytecache.NewWithin(b.Part(80), answerKey.hash, answerSize)
+	s.agents = bytecache.NewWithin(b.Part(5), bytecache.String, agentSize)
+	s.inventory.budget = b.Part(10)
 }
 
 // CacheBytes is what the caches hold, as their entries are sized.

@@ -5,6 +5,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/deskprov/deskprov/firmware"
+	"github.com/deskprov/deskprov/internal/bytecache"
+	"github.com/deskprov/deskprov/phoneid"
+	"github.com/deskprov/deskprov/provisioning"
 	"github.com/deskprov/deskprov/store"
 )
 
@@ -36,21 +40,37 @@ func parseCacheSize(v string) (int64, error) {
 	return n * mult, nil
 }
 
-// cacheShares splits --cache-size among the services that cache per phone:
-// phone enrolments 45% and firmware's remembered polls 35%, enough for a
-// million phones in the default 256MiB (about 120 and 90 bytes a phone as
-// counted), and provisioning (answers with each phone's 1–2 KB file, shared
-// files, User-Agents, the sighting buffer) the rest: a fleet that large
-// cannot keep every phone's file in memory, and a file re-rendered from
-// state in memory costs a poll less than a store read would (bench/README.md,
-// "Issue 16 item 7, stop 24"). Where enrolments are not cached (rows false:
-// a shared store, PostgreSQL) their share goes to provisioning.
-func cacheShares(total int64, rows bool) (prov, phones, firmware int64) {
-	phones, firmware = total*45/100, total*35/100
-	if !rows {
-		phones = 0
+// shareCaches bounds the per-phone caches by one budget of total bytes
+// (--cache-size). A phone's state keeps ceilings of its own, so that files
+// never squeeze it out: enrolments up to 45% and firmware's remembered polls
+// up to 35%, enough for a million phones in the default 256MiB (about 120
+// and 90 bytes a phone as counted). Provisioning (answers with each phone's
+// 1–2 KB file, shared files, User-Agents, the sighting buffer) shares the
+// rest of the total that the state does not hold now, read on each put: a
+// fleet of 100,000 phones, whose state is about 21 MB, keeps about all their
+// files in 256MiB (answers get 80% of about 245 MB), as before stop 24,
+// while at a million phones, state full, provisioning gets about the 20% it
+// had with the fixed shares of stop 24. When state
+// grows, provisioning's caches shrink to the new rest as they are written,
+// so memory is briefly over the total by at most what the state grew since
+// their last few dozen puts (bytecache.Budget). Where enrolments are not
+// cached (rows false: a shared store, PostgreSQL) their ceiling is 0.
+// phones or fw nil (not built) counts nothing.
+func shareCaches(total int64, rows bool, phones *phoneid.Service, fw *firmware.Service, prov *provisioning.Service) {
+	b := bytecache.NewBudget(total)
+	if phones != nil {
+		n := total * 45 / 100
+		if !rows {
+			n = 0
+		}
+		phones.SetCacheSize(n)
+		b.Keep(phones.CacheBytes)
 	}
-	return total - phones - firmware, phones, firmware
+	if fw != nil {
+		fw.SetCacheSize(total * 35 / 100)
+		b.Keep(fw.PollCacheBytes)
+	}
+	prov.ShareCache(b)
 }
 
 // rowsCached tells whether phoneid keeps enrolments in memory: only where

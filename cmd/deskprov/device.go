@@ -58,8 +58,7 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	p.SignIn, p.Firmware = signedIn, fw
 	p.FlushInterval = o.InventoryFlush
 	if o.CacheBytes > 0 {
-		prov, _, _ := cacheShares(o.CacheBytes, a.rowsCached())
-		p.SetCacheSize(prov)
+		shareCaches(o.CacheBytes, a.rowsCached(), a.phones, a.fw, p)
 	}
 	if a.phones != nil {
 		p.Phones = a.phones

@@ -740,10 +740,6 @@ func (a *app) addFirmware(ctx context.Context, o serveOptions) (provisioning.Fir
 	a.adoptOld("firmware images", moved, left, err)
 	svc.UseHub(a.hub)
 	a.fleet.Firmware, a.fw = svc, svc
-	if o.CacheBytes > 0 {
-		_, _, polls := cacheShares(o.CacheBytes, a.rowsCached())
-		svc.SetCacheSize(polls)
-	}
 	if n, err := svc.RemoveStaleUploads(); err != nil {
 		a.log.Warn("could not clear the firmware directory of interrupted uploads", "dir", svc.Dir(), "err", err)
 	} else if n > 0 {

@@ -295,10 +295,6 @@ func buildApp(ctx context.Context, o serveOptions, log *slog.Logger) (_ *app, er
 	}
 	a.phones = phoneid.New(db)
 	a.phones.Secrets = box
-	if o.CacheBytes > 0 {
-		_, rows, _ := cacheShares(o.CacheBytes, a.rowsCached())
-		a.phones.SetCacheSize(rows)
-	}
 	if a.phones.EnrolNetworks, err = phoneid.ParseNetworks(o.EnrollNetworks); err != nil {
 		return nil, fmt.Errorf("--enroll-networks: %w", err)
 	}

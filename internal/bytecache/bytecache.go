@@ -28,9 +28,19 @@ const Overhead = 96
 type Cache[K comparable, V any] struct {
 	hash     func(K) uint64
 	size     func(K, V) int64
-	budget   int64 // per shard
+	budget   int64 // per shard, when limit is nil
 	overhead int64
-	sh       [shards]shard[K, V]
+	// limit, when set (NewWithin), is the whole cache's bound now, read on
+	// each Put: what a Budget leaves to it.
+	limit func() int64
+	// held is what every shard holds together, kept in step with the
+	// shards' bytes under their locks, so that Bytes (what a Budget reads
+	// on other caches' puts) is one atomic load and no lock.
+	held atomic.Int64
+	// sweep picks the next shard a put trims besides its own while the
+	// cache holds more than its limit (the limit shrank).
+	sweep atomic.Uint32
+	sh    [shards]shard[K, V]
 }
 
 type shard[K comparable, V any] struct {
@@ -60,6 +70,18 @@ func New[K comparable, V any](max int64, hash func(K) uint64, size func(K, V) in
 	for i := range c.sh {
 		c.sh[i].m = map[K]*entry[K, V]{}
 	}
+	return c
+}
+
+// NewWithin makes a cache bounded by what limit returns at each Put, not by
+// a fixed size: a cache that shares a Budget with others (Budget.Free). As
+// the limit shrinks the cache evicts down to it as it is written: each Put
+// trims its own shard and, while the whole holds more than the limit, one
+// other shard in turn, so it is back within the limit after at most 64
+// puts (see Budget for how far over that lets the total be).
+func NewWithin[K comparable, V any](limit func() int64, hash func(K) uint64, size func(K, V) int64) *Cache[K, V] {
+	c := New(0, hash, size)
+	c.limit = limit
 	return c
 }
 
@@ -109,17 +131,21 @@ func (c *Cache[K, V]) Get(k K) (V, bool) {
 // budget is not held.
 func (c *Cache[K, V]) Put(k K, v V) {
 	n := c.size(k, v) + c.overhead
-	if n > c.budget || n > 1<<30 {
+	budget := c.budget
+	if c.limit != nil {
+		budget = max(c.limit(), 0) / shards
+	}
+	if n > budget || n > 1<<30 {
 		// Larger than a shard's budget: not held (one held before under k
 		// is dropped, as it no longer says what k is).
 		c.Delete(k)
+		c.trimOther(budget, nil)
 		return
 	}
 	s := c.shard(k)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if e := s.m[k]; e != nil {
-		s.bytes += n - int64(e.size)
+		s.add(c, n-int64(e.size))
 		e.v, e.size = v, int32(n)
 		e.ref.Store(true)
 	} else {
@@ -130,16 +156,44 @@ func (c *Cache[K, V]) Put(k K, v V) {
 		e.ref.Store(true)
 		s.m[k] = e
 		s.ring = append(s.ring, e)
-		s.bytes += n
+		s.add(c, n)
 	}
-	for s.bytes > c.budget && len(s.ring) > 0 {
-		s.evict()
+	for s.bytes > budget && len(s.ring) > 0 {
+		s.evict(c)
 	}
+	s.mu.Unlock()
+	c.trimOther(budget, s)
+}
+
+// trimOther, when the cache's limit shrank below what it holds, trims one
+// shard other than done (just trimmed), the next in turn, down to the
+// shard budget, so that shards this cache's keys seldom reach do not stay
+// over it: within 64 such puts every shard has been trimmed.
+func (c *Cache[K, V]) trimOther(budget int64, done *shard[K, V]) {
+	if c.limit == nil || c.held.Load() <= budget*shards {
+		return
+	}
+	o := &c.sh[c.sweep.Add(1)&(shards-1)]
+	if o == done {
+		return
+	}
+	o.mu.Lock()
+	for o.bytes > budget && len(o.ring) > 0 {
+		o.evict(c)
+	}
+	o.mu.Unlock()
+}
+
+// add counts n more bytes in the shard (under its write lock) and in the
+// cache's total.
+func (s *shard[K, V]) add(c *Cache[K, V], n int64) {
+	s.bytes += n
+	c.held.Add(n)
 }
 
 // evict sweeps the hand to the first entry not used since its last pass and
 // removes it; the ring's last entry takes its slot.
-func (s *shard[K, V]) evict() {
+func (s *shard[K, V]) evict(c *Cache[K, V]) {
 	for {
 		if s.hand >= len(s.ring) {
 			s.hand = 0
@@ -150,19 +204,19 @@ func (s *shard[K, V]) evict() {
 			s.hand++
 			continue
 		}
-		s.remove(e)
+		s.remove(c, e)
 		return
 	}
 }
 
-func (s *shard[K, V]) remove(e *entry[K, V]) {
+func (s *shard[K, V]) remove(c *Cache[K, V], e *entry[K, V]) {
 	last := len(s.ring) - 1
 	moved := s.ring[last]
 	s.ring[e.at], moved.at = moved, e.at
 	s.ring[last] = nil
 	s.ring = s.ring[:last]
 	delete(s.m, e.k)
-	s.bytes -= int64(e.size)
+	s.add(c, -int64(e.size))
 }
 
 // Delete forgets k.
@@ -170,7 +224,7 @@ func (c *Cache[K, V]) Delete(k K) {
 	s := c.shard(k)
 	s.mu.Lock()
 	if e := s.m[k]; e != nil {
-		s.remove(e)
+		s.remove(c, e)
 	}
 	s.mu.Unlock()
 }
@@ -180,22 +234,16 @@ func (c *Cache[K, V]) Clear() {
 	for i := range c.sh {
 		s := &c.sh[i]
 		s.mu.Lock()
+		c.held.Add(-s.bytes)
 		s.m, s.ring, s.hand, s.bytes = map[K]*entry[K, V]{}, nil, 0, 0
 		s.mu.Unlock()
 	}
 }
 
-// Bytes is what the cache holds, as its sizer counts it with Overhead.
-func (c *Cache[K, V]) Bytes() int64 {
-	var n int64
-	for i := range c.sh {
-		s := &c.sh[i]
-		s.mu.RLock()
-		n += s.bytes
-		s.mu.RUnlock()
-	}
-	return n
-}
+// Bytes is what the cache holds, as its sizer counts it with Overhead: one
+// atomic load, cheap enough for a Budget to read on every put of another
+// cache.
+func (c *Cache[K, V]) Bytes() int64 { return c.held.Load() }
 
 // Len is how many entries the cache holds.
 func (c *Cache[K, V]) Len() int {
@@ -209,8 +257,13 @@ func (c *Cache[K, V]) Len() int {
 	return n
 }
 
-// Max is the cache's bound in bytes.
-func (c *Cache[K, V]) Max() int64 { return c.budget * shards }
+// Max is the cache's bound in bytes (now, for a cache made by NewWithin).
+func (c *Cache[K, V]) Max() int64 {
+	if c.limit != nil {
+		return max(c.limit(), 0) / shards * shards
+	}
+	return c.budget * shards
+}
 
 var seed = maphash.MakeSeed()
 
