@@ -59,6 +59,16 @@ func (NumbersModule) Mount(r *web.Routes) {
 }
 
 // answer writes v with status, or the error.
+// id reads the :id of a numbers route; a bad one is answered (400) here.
+func (h *numbersAPI) id(c *gin.Context) (uint, bool) {
+	id, err := web.NumbersID(c)
+	if err != nil {
+		h.s.Fail(c, err)
+		return 0, false
+	}
+	return id, true
+}
+
 func (h *numbersAPI) answer(c *gin.Context, status int, v any, err error) {
 	if err != nil {
 		h.s.Fail(c, err)
@@ -195,9 +205,8 @@ func (h *numbersAPI) portOrders(c *gin.Context) {
 }
 
 func (h *numbersAPI) portOrder(c *gin.Context) {
-	id, err := web.NumbersID(c)
-	if err != nil {
-		h.s.Fail(c, err)
+	id, ok := h.id(c)
+	if !ok {
 		return
 	}
 	o, err := h.tn.PortOrder(c.Request.Context(), id)
@@ -205,9 +214,8 @@ func (h *numbersAPI) portOrder(c *gin.Context) {
 }
 
 func (h *numbersAPI) movePortOrder(c *gin.Context) {
-	id, err := web.NumbersID(c)
-	if err != nil {
-		h.s.Fail(c, err)
+	id, ok := h.id(c)
+	if !ok {
 		return
 	}
 	var body struct {
@@ -247,9 +255,8 @@ func (h *numbersAPI) numberRequests(c *gin.Context) {
 }
 
 func (h *numbersAPI) moveNumberRequest(c *gin.Context) {
-	id, err := web.NumbersID(c)
-	if err != nil {
-		h.s.Fail(c, err)
+	id, ok := h.id(c)
+	if !ok {
 		return
 	}
 	var in struct {
@@ -281,9 +288,8 @@ func (h *numbersAPI) addresses(c *gin.Context) {
 }
 
 func (h *numbersAPI) address(c *gin.Context) {
-	id, err := web.NumbersID(c)
-	if err != nil {
-		h.s.Fail(c, err)
+	id, ok := h.id(c)
+	if !ok {
 		return
 	}
 	a, err := h.tn.Address(c.Request.Context(), id)
@@ -291,18 +297,16 @@ func (h *numbersAPI) address(c *gin.Context) {
 }
 
 func (h *numbersAPI) deleteAddress(c *gin.Context) {
-	id, err := web.NumbersID(c)
-	if err != nil {
-		h.s.Fail(c, err)
+	id, ok := h.id(c)
+	if !ok {
 		return
 	}
 	h.answer(c, http.StatusNoContent, nil, h.tn.DeleteAddress(c.Request.Context(), id))
 }
 
 func (h *numbersAPI) addLocation(c *gin.Context) {
-	id, err := web.NumbersID(c)
-	if err != nil {
-		h.s.Fail(c, err)
+	id, ok := h.id(c)
+	if !ok {
 		return
 	}
 	var in struct {
@@ -332,9 +336,8 @@ func (h *numbersAPI) services(c *gin.Context) {
 }
 
 func (h *numbersAPI) deleteService(c *gin.Context) {
-	id, err := web.NumbersID(c)
-	if err != nil {
-		h.s.Fail(c, err)
+	id, ok := h.id(c)
+	if !ok {
 		return
 	}
 	h.answer(c, http.StatusNoContent, nil, h.tn.DeleteService(c.Request.Context(), id))

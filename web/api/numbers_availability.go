@@ -42,9 +42,8 @@ func (h *numbersAPI) confirmCapacity(c *gin.Context) {
 }
 
 func (h *numbersAPI) markValidated(c *gin.Context) {
-	id, err := web.NumbersID(c)
-	if err != nil {
-		h.s.Fail(c, err)
+	id, ok := h.id(c)
+	if !ok {
 		return
 	}
 	a, err := h.tn.MarkAddressValidated(c.Request.Context(), id, web.AdminOf(c))

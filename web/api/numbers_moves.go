@@ -37,9 +37,8 @@ func (h *numbersAPI) move(c *gin.Context) {
 }
 
 func (h *numbersAPI) service(c *gin.Context) {
-	id, err := web.NumbersID(c)
-	if err != nil {
-		h.s.Fail(c, err)
+	id, ok := h.id(c)
+	if !ok {
 		return
 	}
 	v, err := h.tn.VoiceServiceByID(c.Request.Context(), id)
@@ -47,9 +46,8 @@ func (h *numbersAPI) service(c *gin.Context) {
 }
 
 func (h *numbersAPI) setServiceDefaults(c *gin.Context) {
-	id, err := web.NumbersID(c)
-	if err != nil {
-		h.s.Fail(c, err)
+	id, ok := h.id(c)
+	if !ok {
 		return
 	}
 	var in tenant.ServiceDefaults
@@ -62,9 +60,8 @@ func (h *numbersAPI) setServiceDefaults(c *gin.Context) {
 }
 
 func (h *numbersAPI) updateAddress(c *gin.Context) {
-	id, err := web.NumbersID(c)
-	if err != nil {
-		h.s.Fail(c, err)
+	id, ok := h.id(c)
+	if !ok {
 		return
 	}
 	var in tenant.AddressPatch
@@ -77,9 +74,8 @@ func (h *numbersAPI) updateAddress(c *gin.Context) {
 }
 
 func (h *numbersAPI) locations(c *gin.Context) {
-	id, err := web.NumbersID(c)
-	if err != nil {
-		h.s.Fail(c, err)
+	id, ok := h.id(c)
+	if !ok {
 		return
 	}
 	ls, err := h.tn.Locations(c.Request.Context(), id)
@@ -87,9 +83,8 @@ func (h *numbersAPI) locations(c *gin.Context) {
 }
 
 func (h *numbersAPI) deleteLocation(c *gin.Context) {
-	id, err := web.NumbersID(c)
-	if err != nil {
-		h.s.Fail(c, err)
+	id, ok := h.id(c)
+	if !ok {
 		return
 	}
 	loc, err := strconv.ParseUint(c.Param("location"), 10, 32)
