@@ -36,6 +36,20 @@ func TestNumbersAPI(t *testing.T) {
 		if code := call("GET", "/api/v1/numbers/quota", "", &q); code != 200 || q.User.Limit != 65 || q.ServiceToll.Limit != 20 || q.ServiceTollFree.Limit != 0 {
 			t.Fatalf("quota: %d %+v", code, q)
 		}
+		// Reservations are named by a token, not a number: an unknown one is a 404.
+		t.Run("a route's id that is not a number is a 400 naming the field", func(t *testing.T) {
+			for _, r := range []struct{ method, path string }{
+				{"GET", "/api/v1/portorders/-1"}, {"GET", "/api/v1/portorders/0"},
+				{"POST", "/api/v1/portorders/x/submit"}, {"POST", "/api/v1/numberrequests/x/cancel"},
+				{"GET", "/api/v1/emergencyaddresses/x"}, {"DELETE", "/api/v1/emergencyaddresses/x"},
+				{"POST", "/api/v1/emergencyaddresses/x/locations"}, {"DELETE", "/api/v1/voiceservices/x"},
+			} {
+				var e webtest.TenantErr
+				if code := call(r.method, r.path, "{}", &e); code != 400 || e.Field != "id" || !strings.Contains(e.Message, "is not an id") {
+					t.Errorf("%s %s: %d %+v", r.method, r.path, code, e)
+				}
+			}
+		})
 		t.Run("an unknown field in a load is a 400 naming it", func(t *testing.T) {
 			var e webtest.TenantErr
 			if code := call("POST", "/api/v1/numbers/inventory", `{"numbers":[],"colour":"red"}`, &e); code != 400 {
