@@ -257,7 +257,7 @@ func (s *Service) Poll(ctx context.Context, dev Device) error {
 	if s.polls.unchanged(mac, dev, now) {
 		return nil
 	}
-	reported := pollFacts{report: reportOf(dev), at: now.UnixNano(), offered: noOffer}
+	reported := pollFacts{report: reportOf(dev), serial: serialSum(dev.Serial), at: now.UnixNano(), offered: noOffer}
 	vendor, model, rev, loc := dev.key()
 	version := strings.TrimSpace(dev.Version)
 	serial := strings.ToUpper(strings.TrimSpace(dev.Serial))

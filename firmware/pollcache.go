@@ -1,6 +1,7 @@
 package firmware
 
 import (
+	"hash/maphash"
 	"sync/atomic"
 	"time"
 	"unique"
@@ -15,9 +16,13 @@ import (
 // its file right after the poll reads nothing (decide). A million of them
 // are held in the default --cache-size, so they are kept small: the report
 // is interned (phones of a model on one version share it), the key is the
-// MAC and the time a number.
+// MAC and the time a number. The serial number, which only a Lync Phone
+// Edition reports and which is each phone's own, is held as a 64-bit digest
+// beside the shared report: interned, every such phone would have had an
+// entry of its own in the intern table (about 250 bytes, counted nowhere).
 type pollFacts struct {
-	report  unique.Handle[Device] // the report without its MAC
+	report  unique.Handle[Device] // the report without its MAC and serial
+	serial  uint64                // serialSum of the report's serial
 	at      int64                 // UnixNano
 	offered unique.Handle[string] // the row's offered_image
 	flagged bool                  // the row's flagged
@@ -26,11 +31,21 @@ type pollFacts struct {
 // noOffer is an offer of nothing, as pollFacts holds it.
 var noOffer = unique.Make("")
 
-// reportOf is the interned form of a report, without its MAC (the key).
+// reportOf is the interned form of a report, without its MAC (the key) and
+// its serial (serialSum).
 func reportOf(dev Device) unique.Handle[Device] {
-	dev.MAC = ""
+	dev.MAC, dev.Serial = "", ""
 	return unique.Make(dev)
 }
+
+// serialSeed keys serialSum for this process.
+var serialSeed = maphash.MakeSeed()
+
+// serialSum stands for a reported serial number in a remembered poll. Two
+// serials that differ give the same sum with a chance of 2^-64: a poll
+// would then be taken as unchanged and its store write skipped, as for a
+// phone that reported nothing new.
+func serialSum(serial string) uint64 { return maphash.String(serialSeed, serial) }
 
 // rowFacts is what decide reads of a phone's row, as held beside the report.
 type rowFacts struct {
@@ -119,8 +134,9 @@ func (c *pollCache) unchanged(mac string, dev Device, now time.Time) bool {
 	// Compared field by field, not interned first: interning hashes every
 	// field on every poll, and a remembered phone's strings are the ones
 	// its User-Agent's cached reading holds, equal at a glance.
-	dev.MAC = ""
-	return old.report.Value() == dev
+	serial := dev.Serial
+	dev.MAC, dev.Serial = "", ""
+	return old.report.Value() == dev && old.serial == serialSum(serial)
 }
 
 // get is what is remembered of mac, while it may stand in for a read.

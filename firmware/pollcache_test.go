@@ -2,6 +2,7 @@ package firmware
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -112,5 +113,53 @@ func TestPollCache(t *testing.T) {
 				t.Fatal("remembered a read older than a forget")
 			}
 		})
+	})
+}
+
+// TestPollSerialIsNotInterned checks that Lync Phone Edition phones, each
+// reporting its own serial number, share one interned report (before, every
+// such phone had an intern-table entry of its own, counted by no cache),
+// and that a serial that changes is still not taken as an unchanged poll.
+func TestPollSerialIsNotInterned(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s, _ := firmwareTestService(t, db)
+		lpe := func(i int, serial string) Device {
+			return Device{Vendor: LPE, Model: "CX600", MAC: fmt.Sprintf("0004f3%06x", i), Serial: serial, Version: "4.0.7577.4366"}
+		}
+		for i := range 3 {
+			if err := s.Poll(ctx, lpe(i, fmt.Sprintf("SN%04d", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var reports []Device
+		for i := range 3 {
+			f, ok := s.polls.get(lpe(i, "").MAC, time.Now())
+			if !ok {
+				t.Fatalf("phone %d's poll was not remembered", i)
+			}
+			reports = append(reports, f.report.Value())
+		}
+		a, _ := s.polls.get(lpe(0, "").MAC, time.Now())
+		b, _ := s.polls.get(lpe(1, "").MAC, time.Now())
+		if a.report != b.report || reports[0].Serial != "" || reports[0].MAC != "" {
+			t.Fatalf("phones of one model and version must share one interned report without MAC or serial: %+v", reports)
+		}
+		if !s.polls.unchanged(lpe(0, "").MAC, lpe(0, "SN0000"), time.Now()) {
+			t.Fatal("the same report again must be answered from memory")
+		}
+		if s.polls.unchanged(lpe(0, "").MAC, lpe(0, "SN9999"), time.Now()) {
+			t.Fatal("a new serial was taken as an unchanged poll")
+		}
+		if err := s.Poll(ctx, lpe(0, "sn9999")); err != nil {
+			t.Fatal(err)
+		}
+		var st deviceState
+		if err := db.Where("mac = ?", lpe(0, "").MAC).Take(&st).Error; err != nil {
+			t.Fatal(err)
+		}
+		if st.Serial != "SN9999" {
+			t.Fatalf("the new serial was not written: %+v", st)
+		}
 	})
 }
