@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -99,5 +100,23 @@ func TestFewPhonesKeepTheirFilesInTheSharedBudget(t *testing.T) {
 	}
 	if rendered, answers, agents, sightings := prov.CacheBytes(); rendered+answers+agents+sightings+fw.PollCacheBytes()+phones.CacheBytes() > total {
 		t.Fatalf("the caches hold %d+%d+%d+%d (provisioning) + %d (polls) + %d (enrolments): over %d", rendered, answers, agents, sightings, fw.PollCacheBytes(), phones.CacheBytes(), total)
+	}
+}
+
+// TestMemoryLimitFollowsTheCacheSize checks the soft memory limit serve sets:
+// twice --cache-size and 256 MiB, unless GOMEMLIMIT is set, which wins.
+func TestMemoryLimitFollowsTheCacheSize(t *testing.T) {
+	old := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	t.Setenv("GOMEMLIMIT", "")
+	limit, from := applyMemoryLimit(256 << 20)
+	if limit != 768<<20 || from != "--cache-size" || debug.SetMemoryLimit(-1) != 768<<20 {
+		t.Fatalf("default size: limit %d from %s, runtime %d; want 768 MiB from --cache-size", limit, from, debug.SetMemoryLimit(-1))
+	}
+	// The runtime reads GOMEMLIMIT when the process starts: stand in for it.
+	t.Setenv("GOMEMLIMIT", "2GiB")
+	debug.SetMemoryLimit(2 << 30)
+	if limit, from := applyMemoryLimit(256 << 20); limit != 2<<30 || from != "GOMEMLIMIT" || debug.SetMemoryLimit(-1) != 2<<30 {
+		t.Fatalf("with GOMEMLIMIT: limit %d from %s; want 2 GiB from GOMEMLIMIT, untouched", limit, from)
 	}
 }

@@ -441,6 +441,9 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		}
 	}
 
+	limit, from := applyMemoryLimit(o.CacheBytes)
+	log.Info("memory", "cache_size_bytes", o.CacheBytes, "go_memory_limit_bytes", limit, "set_by", from)
+
 	srv, err := web.New(web.Deps{DB: a.db, Tenant: a.tenant, Log: log, PublicURL: o.PublicURL, TrustedProxies: o.TrustedProxies, Phones: a.phones}, a.modules...)
 	if err != nil {
 		return err
