@@ -10,6 +10,17 @@
 #   CACHE_SIZE=512MiB DURATION=10s bench/million.sh   # deskprov --cache-size, wrk run length
 #   DB='postgres://user@host:5432/emptydb?sslmode=disable' bench/million.sh
 #   DESKPROV_BIN=… PHONESIM_BIN=… bench/million.sh    # prebuilt binaries
+#   SAVE=/var/tmp/m1 bench/million.sh                 # keep the registered fleet (SQLite only)
+#   FROM=/var/tmp/m1 bench/million.sh                 # start from it: no registration
+#   DEBUG_LISTEN=127.0.0.1:6060 bench/million.sh      # deskprov --debug-listen (pprof)
+#
+# SAVE keeps, after the last step, the stopped server's data directory and the
+# phones' credentials and targets. FROM starts a server on a copy of them:
+# the SMALL step is skipped, and the PHONES step polls every saved phone once
+# with its credentials (phones that reboot into a restarted server; the
+# server learns each one again from the store) before wrk measures. A FROM
+# run measures a restarted server; the figures of a fleet registered in the
+# same process are the ones without it.
 #
 # Bounded: each phonesim step stops after STEP_TIMEOUT (default 90m), each
 # wrk run lasts DURATION. Phones register as phonesim -boot=false does: the
@@ -46,6 +57,11 @@ if [ -n "${DB:-}" ]; then
   set -- --db "$DB" --secret-key-file "$work/secret.key"
 fi
 [ -n "$CACHE_SIZE" ] && set -- "$@" --cache-size "$CACHE_SIZE"
+[ -n "${DEBUG_LISTEN:-}" ] && set -- "$@" --debug-listen "$DEBUG_LISTEN"
+if [ -n "${FROM:-}" ]; then
+  [ -z "${DB:-}" ] || { echo "FROM works with SQLite only"; exit 2; }
+  cp -r "$FROM/data" "$work/data" && cp "$FROM/creds.txt" "$FROM/targets.txt" "$work/"
+fi
 DESKPROV_ADMIN_PASSWORD=bench-password-1 "$work/deskprov" serve --listen 127.0.0.1:$DP_PORT \
   --data-dir "$work/data" --public-url http://127.0.0.1:$DP_PORT --log-level warn "$@" >"$work/deskprov.log" 2>&1 &
 dp_pid=$!
@@ -58,7 +74,7 @@ step() { # step N: register phones up to N, then poll
   n=$1
   echo "== $n phones: registering (load $(cut -d' ' -f1-3 /proc/loadavg))"
   t0=$(date +%s.%N)
-  timeout "$STEP_TIMEOUT" "$work/phonesim" -server http://127.0.0.1:$DP_PORT -boot=false -phones "$n" -polls 2 \
+  timeout "$STEP_TIMEOUT" "$work/phonesim" -server http://127.0.0.1:$DP_PORT -boot=false -phones "$n" -polls "${polls:-2}" \
     -concurrency "$CONC" -credentials "$work/creds.txt" -etags "$work/targets.txt" >"$work/phonesim.txt" 2>&1 ||
     { echo "phonesim failed or timed out:"; tail -20 "$work/phonesim.txt"; exit 1; }
   t1=$(date +%s.%N)
@@ -85,8 +101,20 @@ step() { # step N: register phones up to N, then poll
 }
 
 prev=0
-step "$SMALL"
+if [ -n "${FROM:-}" ]; then
+  prev=$(wc -l <"$work/creds.txt")
+  echo "== from $FROM: $prev phones registered before; each polls once first"; polls=1
+  prev=0
+else
+  step "$SMALL"
+fi
 step "$PHONES"
+if [ -n "${SAVE:-}" ]; then
+  [ -z "${DB:-}" ] || { echo "SAVE works with SQLite only"; exit 2; }
+  kill "$dp_pid"; wait "$dp_pid" 2>/dev/null || true; dp_pid=""
+  rm -rf "$SAVE" && mkdir -p "$SAVE" && cp -r "$work/data" "$SAVE/data" && cp "$work/creds.txt" "$work/targets.txt" "$SAVE/"
+  echo "== saved the registered fleet in $SAVE"
+fi
 if grep -q -E 'level=(WARN|ERROR)' "$work/deskprov.log"; then
   echo "== deskprov warnings:"; grep -E 'level=(WARN|ERROR)' "$work/deskprov.log" | sort | uniq -c | head -20
 fi
