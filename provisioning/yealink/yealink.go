@@ -144,15 +144,37 @@ func (Family) Render(e provisioning.Entry, in provisioning.Inputs) ([]byte, erro
 		}
 		data = struct{ Includes []string }{inc}
 	case "cfg.tmpl":
-		data = struct {
-			Head   string
-			Params []provisioning.KV
-		}{header(e, in), params(e, in)}
+		return cfg(header(e, in), params(e, in)), nil
 	default:
 		return nil, provisioning.NotFound(e.Name)
 	}
 	return templates.Render(e.Template, e.Name, data)
 }
+
+// cfg writes a configuration file: the version line, the header, and a
+// "name = value" line per parameter. It is what templates/cfg.tmpl says,
+// written out, as a phone's file is re-rendered on most polls of a fleet
+// larger than the caches and text/template's reflection was half the cost
+// (TestCfgIsTheTemplate holds the two byte for byte).
+func cfg(head string, params []provisioning.KV) []byte {
+	n := len(cfgVersion) + len(head) + 1
+	for _, kv := range params {
+		n += len(kv.Name) + len(kv.Value) + 4
+	}
+	b := make([]byte, 0, n)
+	b = append(b, cfgVersion...)
+	b = append(b, head...)
+	for _, kv := range params {
+		b = append(b, '\n')
+		b = append(b, kv.Name...)
+		b = append(b, " = "...)
+		b = append(b, kv.Value...)
+	}
+	return append(b, '\n')
+}
+
+// cfgVersion is a configuration file's first line, which Yealink requires.
+const cfgVersion = "#!version:1.0.0.1\n"
 
 // header is the file's comment line, folded like every value: the policy
 // name is an admin's text.

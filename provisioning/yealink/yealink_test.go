@@ -281,3 +281,55 @@ func TestCodecsMapToYealinkNames(t *testing.T) {
 		}
 	}
 }
+
+// TestCfgIsTheTemplate holds cfg, which writes a configuration file out,
+// to templates/cfg.tmpl byte for byte: for the files of several models and
+// versions, with a site, credentials and a policy whose name and values
+// carry what a template would have to keep as typed.
+func TestCfgIsTheTemplate(t *testing.T) {
+	pol := policy.Defaults()
+	pol.LocalProvisioningServerPassword = "Ring <desk> & \"front\" = 1 % {{.x}}"
+	for _, dev := range []provisioning.Device{
+		{Vendor: provisioning.Yealink, Model: "T46G", MAC: "001565aabbcc", Version: "28.83.0.120"},
+		{Vendor: provisioning.Yealink, Model: "T58A", MAC: "805ec0112233", Version: "58.86.0.15"},
+		{Vendor: provisioning.Yealink, Model: "T46S", Version: "66.86.0.15"},
+	} {
+		for _, private := range []bool{false, true} {
+			e, err := New().Resolve("GET", "y0000000000"+Codes[dev.Model]+".cfg", &dev)
+			if dev.MAC != "" {
+				e, err = New().Resolve("GET", dev.MAC+".cfg", &dev)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := provisioning.Inputs{Device: dev, Private: private, Server: provisioning.Server{PublicURL: "https://prov.example.com"},
+				Policy:     policy.Effective{Identity: "Tag:Front <desk>", Version: 7, Settings: pol},
+				Credential: &provisioning.Credential{User: "phone-x", Password: "p = w % d"}}
+			in.Site = in.Server.DefaultSite()
+			head, kvs := header(e, in), params(e, in)
+			want, err := templates.Render("cfg.tmpl", e.Name, struct {
+				Head   string
+				Params []provisioning.KV
+			}{head, kvs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg(head, kvs); !bytes.Equal(got, want) {
+				t.Fatalf("%s private=%v: cfg wrote\n%s\nthe template\n%s", e.Name, private, got, want)
+			}
+			if got := cfg(head, nil); !bytes.Equal(got, must(templates.Render("cfg.tmpl", e.Name, struct {
+				Head   string
+				Params []provisioning.KV
+			}{head, nil}))) {
+				t.Fatalf("no parameters: %q", got)
+			}
+		}
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
