@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/deskprov/deskprov/provisioning"
@@ -297,15 +298,31 @@ func codecRows() []provisioning.Param {
 
 // codecs are the policy's codecs in order, under the 400HD's names, without
 // the ones it lacks and at most CodecSlots of them.
+// The list is kept for the policy list it was made from: a render asks for
+// it three times a slot, and a fleet re-renders under one policy. Callers
+// only read it.
 func codecs(in provisioning.Inputs) []string {
+	list := in.Policy.Settings.PrioritizedCodecsList
+	if h := lastCodecs.Load(); h != nil && h.list == list {
+		return h.out
+	}
 	var out []string
-	for _, c := range provisioning.Codecs(in.Policy.Settings.PrioritizedCodecsList) {
+	for _, c := range provisioning.Codecs(list) {
 		if name, ok := codecNames[c]; ok && len(out) < CodecSlots {
 			out = append(out, name)
 		}
 	}
+	lastCodecs.Store(&heldCodecs{list: list, out: out})
 	return out
 }
+
+// heldCodecs is the last list codecs made, and the policy list it read.
+type heldCodecs struct {
+	list string
+	out  []string
+}
+
+var lastCodecs atomic.Pointer[heldCodecs]
 
 // languages are the 400HD's language names by BCP 47 primary language (the
 // generator's table); a tag it does not list leaves the phone's own.
