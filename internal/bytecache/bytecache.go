@@ -44,9 +44,14 @@ type Cache[K comparable, V any] struct {
 }
 
 type shard[K comparable, V any] struct {
-	mu    sync.RWMutex
-	m     map[K]*entry[K, V]
-	ring  []*entry[K, V]
+	mu sync.RWMutex
+	// m maps a key to its entry's index in ring. Entries are held in the
+	// ring by value, not each in an object of its own: with a million
+	// phones' enrolments and remembered polls that was two million objects
+	// for the collector to mark, and a map of pointers for it to scan (a
+	// map of a number key to an index holds none).
+	m     map[K]int32
+	ring  []entry[K, V]
 	hand  int
 	bytes int64
 	_     [32]byte // keep shards' locks on separate cache lines
@@ -56,8 +61,10 @@ type entry[K comparable, V any] struct {
 	k    K
 	v    V
 	size int32
-	at   int32 // index in ring
-	ref  atomic.Bool
+	// ref is the second-chance flag, set by Get under the shard's read
+	// lock (atomically: readers set it together) and cleared by the hand
+	// under its write lock.
+	ref uint32
 }
 
 // New makes a cache of about max bytes. hash spreads keys over shards; size
@@ -68,7 +75,7 @@ type entry[K comparable, V any] struct {
 func New[K comparable, V any](max int64, hash func(K) uint64, size func(K, V) int64) *Cache[K, V] {
 	c := &Cache[K, V]{hash: hash, size: size, budget: max / shards, overhead: overheadOf[K, V]()}
 	for i := range c.sh {
-		c.sh[i].m = map[K]*entry[K, V]{}
+		c.sh[i].m = map[K]int32{}
 	}
 	return c
 }
@@ -86,17 +93,18 @@ func NewWithin[K comparable, V any](limit func() int64, hash func(K) uint64, siz
 }
 
 // overheadOf is what an entry of K and V costs beyond the bytes its sizer
-// counts: the entry as allocated (rounded up as the allocator's small size
-// classes are, to 16 bytes), its map slot (key and pointer, the map kept at
-// most 7/8 full, and a control byte) and its ring slot. With a million
-// phones' entries in a cache, a key of 8 bytes rather than a string's 16
-// (and its bytes) is worth counting.
+// counts: the entry in the ring (with an eighth for the room a growing ring
+// keeps spare) and its map slot (key and index, the map kept at most 7/8
+// full, and a control byte). With a million phones' entries in a cache, a
+// key of 8 bytes rather than a string's 16 (and its bytes) is worth
+// counting.
 func overheadOf[K comparable, V any]() int64 {
 	var e entry[K, V]
-	var k K
-	alloc := (int64(unsafe.Sizeof(e)) + 15) &^ 15
-	slot := (int64(unsafe.Sizeof(k))+8)*8/7 + 1
-	return alloc + slot + 8
+	var slot struct {
+		k K
+		i int32
+	}
+	return int64(unsafe.Sizeof(e))*9/8 + int64(unsafe.Sizeof(slot))*8/7 + 1
 }
 
 // Overhead is what each entry costs beyond what the sizer counts.
@@ -109,21 +117,20 @@ func (c *Cache[K, V]) shard(k K) *shard[K, V] {
 // Get returns the value held for k.
 func (c *Cache[K, V]) Get(k K) (V, bool) {
 	s := c.shard(k)
-	s.mu.RLock()
-	e := s.m[k]
 	var v V
-	if e != nil {
-		// Read under the lock: Put replaces an entry's value in place.
+	s.mu.RLock()
+	i, ok := s.m[k]
+	if ok {
+		// Read under the lock: Put replaces an entry's value in place,
+		// and a put or an eviction may move the ring.
+		e := &s.ring[i]
 		v = e.v
+		if atomic.LoadUint32(&e.ref) == 0 {
+			atomic.StoreUint32(&e.ref, 1) // a second chance; written only when not yet set
+		}
 	}
 	s.mu.RUnlock()
-	if e == nil {
-		return v, false
-	}
-	if !e.ref.Load() {
-		e.ref.Store(true) // a second chance; written only when not yet set
-	}
-	return v, true
+	return v, ok
 }
 
 // Put holds v for k, evicting entries not used since the hand last passed
@@ -144,18 +151,16 @@ func (c *Cache[K, V]) Put(k K, v V) {
 	}
 	s := c.shard(k)
 	s.mu.Lock()
-	if e := s.m[k]; e != nil {
+	if i, ok := s.m[k]; ok {
+		e := &s.ring[i]
 		s.add(c, n-int64(e.size))
-		e.v, e.size = v, int32(n)
-		e.ref.Store(true)
+		e.v, e.size, e.ref = v, int32(n), 1
 	} else {
-		e := &entry[K, V]{k: k, v: v, size: int32(n), at: int32(len(s.ring))}
 		// A new entry starts as used: were it not, a shard whose entries
 		// are all in use would clear them all and then evict the new one,
 		// the last the hand reaches, at once, on every put.
-		e.ref.Store(true)
-		s.m[k] = e
-		s.ring = append(s.ring, e)
+		s.m[k] = int32(len(s.ring))
+		s.ring = append(s.ring, entry[K, V]{k: k, v: v, size: int32(n), ref: 1})
 		s.add(c, n)
 	}
 	for s.bytes > budget && len(s.ring) > 0 {
@@ -198,33 +203,41 @@ func (s *shard[K, V]) evict(c *Cache[K, V]) {
 		if s.hand >= len(s.ring) {
 			s.hand = 0
 		}
-		e := s.ring[s.hand]
-		if e.ref.Load() {
-			e.ref.Store(false)
+		e := &s.ring[s.hand]
+		if e.ref != 0 {
+			e.ref = 0 // under the write lock: no reader sets it now
 			s.hand++
 			continue
 		}
-		s.remove(c, e)
+		s.remove(c, s.hand)
 		return
 	}
 }
 
-func (s *shard[K, V]) remove(c *Cache[K, V], e *entry[K, V]) {
+// remove takes the entry at i out of the ring (under the write lock); the
+// ring's last entry takes its slot, and a ring left mostly empty is copied
+// into a smaller one.
+func (s *shard[K, V]) remove(c *Cache[K, V], i int) {
 	last := len(s.ring) - 1
-	moved := s.ring[last]
-	s.ring[e.at], moved.at = moved, e.at
-	s.ring[last] = nil
+	delete(s.m, s.ring[i].k)
+	s.add(c, -int64(s.ring[i].size))
+	if i != last {
+		s.ring[i] = s.ring[last]
+		s.m[s.ring[i].k] = int32(i)
+	}
+	s.ring[last] = entry[K, V]{} // let go of what it held
 	s.ring = s.ring[:last]
-	delete(s.m, e.k)
-	s.add(c, -int64(e.size))
+	if cap(s.ring) >= 64 && len(s.ring) < cap(s.ring)/4 {
+		s.ring = append(make([]entry[K, V], 0, 2*len(s.ring)), s.ring...)
+	}
 }
 
 // Delete forgets k.
 func (c *Cache[K, V]) Delete(k K) {
 	s := c.shard(k)
 	s.mu.Lock()
-	if e := s.m[k]; e != nil {
-		s.remove(c, e)
+	if i, ok := s.m[k]; ok {
+		s.remove(c, int(i))
 	}
 	s.mu.Unlock()
 }
@@ -235,7 +248,7 @@ func (c *Cache[K, V]) Clear() {
 		s := &c.sh[i]
 		s.mu.Lock()
 		c.held.Add(-s.bytes)
-		s.m, s.ring, s.hand, s.bytes = map[K]*entry[K, V]{}, nil, 0, 0
+		s.m, s.ring, s.hand, s.bytes = map[K]int32{}, nil, 0, 0
 		s.mu.Unlock()
 	}
 }
