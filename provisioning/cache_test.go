@@ -208,3 +208,28 @@ func TestEachPhoneFileIsCountedOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestCarriesMAC: the User-Agents that name the phone (Yealink's with
+// colons, AudioCodes 2.x's in upper case) are told from those that name
+// only the model (Polycom's, AudioCodes 3.x's).
+func TestCarriesMAC(t *testing.T) {
+	for _, tc := range []struct {
+		ua, mac string
+		want    bool
+	}{
+		{"Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26", "0015654c4c26", true},
+		{"AUDC-IPPhone/2.2.8.61 (440HDG-Rev0; 00908F602AAC)", "00908f602aac", true},
+		{"Some phone 00-04-F2-A1-B2-C3", "0004f2a1b2c3", true},
+		{"Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:27", "0015654c4c26", false},
+		{"FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application", "0004f2a1b2c3", false},
+		{"AUDC/3.4.6.604 AUDC-IPPhone-C450HD_UC_3.4.6.604/1", "00908f602aac", false},
+		{"0:015654c4c26", "0015654c4c26", false}, // a separator inside a byte
+		{"000015654c4c26", "0015654c4c26", true},
+		{"", "0015654c4c26", false},
+		{"0015654c4c26", "", false},
+	} {
+		if got := provisioning.CarriesMAC(tc.ua, tc.mac); got != tc.want {
+			t.Errorf("CarriesMAC(%q, %q) = %v, want %v", tc.ua, tc.mac, got, tc.want)
+		}
+	}
+}

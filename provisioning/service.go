@@ -378,17 +378,49 @@ func (s *Service) Fetch(ctx context.Context, r Request) (Answer, error) {
 		}
 		known = answerSeen{fam: fam, dev: dev, e: e}
 		if cacheable && e.Kind != Rendered {
-			s.answers.Put(key.keep(), known)
+			s.answers.Put(key.keep(dev.MAC), known)
 		}
 	}
 	return s.answer(ctx, r, key, known, cacheable)
 }
 
 // keep readies a key to be held in the answer cache: phones of one model
-// send one User-Agent, held once rather than once per phone.
-func (k answerKey) keep() answerKey {
-	k.ua = unique.Make(k.ua).Value()
+// send one User-Agent, held once rather than once per phone. A User-Agent
+// that carries the phone's own MAC (a Yealink's, an AudioCodes 2.x's) is
+// one phone's alone: interning it would only make an intern-table entry per
+// phone, made and dropped again at every poll of a fleet larger than the
+// cache, so it is held as the request gave it (answerSize counts it).
+func (k answerKey) keep(mac string) answerKey {
+	if !carriesMAC(k.ua, mac) {
+		k.ua = unique.Make(k.ua).Value()
+	}
 	return k
+}
+
+// carriesMAC reports whether ua holds mac (12 lower-case hex digits) in any
+// case, with or without a separator (':', '-', '.') between its bytes.
+func carriesMAC(ua, mac string) bool {
+	if len(mac) != 12 {
+		return false
+	}
+	for start := 0; start+12 <= len(ua); start++ {
+		n := 0 // how many of mac's digits matched from start
+		for i := start; i < len(ua) && n < 12; i++ {
+			c := ua[i]
+			if c >= 'A' && c <= 'F' {
+				c += 'a' - 'A'
+			}
+			if c == mac[n] {
+				n++
+			} else if !((c == ':' || c == '-' || c == '.') && n > 0 && n%2 == 0) {
+				break
+			}
+		}
+		if n == 12 {
+			return true
+		}
+	}
+	return false
 }
 
 func answerKeyOf(r Request) (answerKey, bool) {
@@ -459,7 +491,7 @@ func (s *Service) answer(ctx context.Context, r Request, key answerKey, known an
 		}
 		if owned {
 			known.file, known.site = f, site.Name
-			s.answers.Put(key.keep(), known)
+			s.answers.Put(key.keep(dev.MAC), known)
 		}
 	}
 	a.File = f
