@@ -68,7 +68,8 @@ dp_pid=$!
 for i in $(seq 100); do curl -sf http://127.0.0.1:$DP_PORT/readyz >/dev/null && break; sleep 0.2; done
 
 rss() { awk '/VmRSS/{r=$2} /VmHWM/{h=$2} END{printf "RSS %d MiB (peak %d MiB)", r/1024, h/1024}' /proc/$dp_pid/status; }
-cpu() { awk -v t="$(getconf CLK_TCK)" '{printf "%.1f", ($14+$15)/t}' /proc/$dp_pid/stat; }
+cpu() { pcpu "$dp_pid"; }
+pcpu() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14+$15)/t}' /proc/$1/stat 2>/dev/null; }
 
 step() { # step N: register phones up to N, then poll
   n=$1
@@ -82,14 +83,23 @@ step() { # step N: register phones up to N, then poll
   awk -v a="$t0" -v b="$t1" -v n="$n" -v p="${prev:-0}" 'BEGIN{printf "registered %d new phones in %.1f s: %.0f phones/s\n", n-p, b-a, (n-p)/(b-a)}'
   prev=$n
   echo "deskprov after registering: $(rss), CPU $(cpu) s"
-  c0=$(cpu)
-  BENCH_TARGETS="$work/targets.txt" BENCH_MODE=200 wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$here/targets.lua" \
-    http://127.0.0.1:$DP_PORT >"$work/wrk.txt" 2>&1
+  # wrk formats each target's request once as it loads (BENCH_PREFORMAT) and
+  # starts polling once every thread has loaded (BENCH_READY); deskprov's and
+  # wrk's CPU are read from then to the end of the run.
+  rm -f "$work/ready"
+  BENCH_TARGETS="$work/targets.txt" BENCH_MODE=200 BENCH_PREFORMAT=1 BENCH_READY="$work/ready" BENCH_THREADS="$THREADS" \
+    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$here/targets.lua" http://127.0.0.1:$DP_PORT >"$work/wrk.txt" 2>&1 &
+  wrk_pid=$!
+  until [ -f "$work/ready" ] && [ "$(wc -l <"$work/ready")" -ge "$THREADS" ] || ! kill -0 "$wrk_pid" 2>/dev/null; do sleep 0.05; done
+  c0=$(cpu) w0=$(pcpu "$wrk_pid")
+  w1=$w0
+  while kill -0 "$wrk_pid" 2>/dev/null; do w=$(pcpu "$wrk_pid") && [ -n "$w" ] && w1=$w; sleep 0.2; done
+  wait "$wrk_pid" || { echo "wrk failed:"; cat "$work/wrk.txt"; exit 1; }
   c1=$(cpu)
   if grep -q "Non-2xx" "$work/wrk.txt"; then echo "wrk saw errors:"; cat "$work/wrk.txt"; exit 1; fi
   reqs=$(awk '/requests in/{print $1}' "$work/wrk.txt")
-  awk -v n="$n" -v r="$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")" -v q="$reqs" -v a="$c0" -v b="$c1" \
-    'BEGIN{printf "polls over %d phones: %.0f req/s, %.1f µs CPU per poll\n", n, r, (b-a)*1e6/q}'
+  awk -v n="$n" -v r="$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")" -v q="$reqs" -v a="$c0" -v b="$c1" -v x="$w0" -v y="$w1" \
+    'BEGIN{printf "polls over %d phones: %.0f req/s, %.1f µs CPU per poll (wrk: %.1f µs)\n", n, r, (b-a)*1e6/q, (y-x)*1e6/q}'
   echo "deskprov after polling: $(rss) (load $(cut -d' ' -f1-3 /proc/loadavg))"
   kib=$(awk '/VmRSS/{print $2}' /proc/$dp_pid/status)
   if [ -n "${prev_kib:-}" ] && [ "$n" -gt "$prev_n" ]; then
@@ -103,7 +113,7 @@ step() { # step N: register phones up to N, then poll
 prev=0
 if [ -n "${FROM:-}" ]; then
   prev=$(wc -l <"$work/creds.txt")
-  echo "== from $FROM: $prev phones registered before; each polls once first"; polls=1
+  echo "== from $FROM: a saved fleet; each phone polls once first"; polls=1
   prev=0
 else
   step "$SMALL"
