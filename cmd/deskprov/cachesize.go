@@ -45,8 +45,8 @@ func parseCacheSize(v string) (int64, error) {
 // shareCaches bounds the per-phone caches by one budget of total bytes
 // (--cache-size). A phone's state keeps ceilings of its own, so that files
 // never squeeze it out: enrolments up to 45% and firmware's remembered polls
-// up to 35%, enough for a million phones in the default 256MiB (about 120
-// and 90 bytes a phone as counted). Provisioning (answers with each phone's
+// up to 35%, enough for a million phones in the default 256MiB (about 118
+// and 82 bytes a phone as counted). Provisioning (answers with each phone's
 // 1–2 KB file, shared files, User-Agents, the sighting buffer) shares the
 // rest of the total that the state does not hold now, read on each put: a
 // fleet of 100,000 phones, whose state is about 21 MB, keeps about all their
