@@ -11,6 +11,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/provisioning"
+	"github.com/deskprov/deskprov/provisioning/polycom"
+	"github.com/deskprov/deskprov/provisioning/yealink"
 	"github.com/deskprov/deskprov/store"
 	"github.com/deskprov/deskprov/store/storetest"
 )
@@ -231,5 +233,29 @@ func TestCarriesMAC(t *testing.T) {
 		if got := provisioning.CarriesMAC(tc.ua, tc.mac); got != tc.want {
 			t.Errorf("CarriesMAC(%q, %q) = %v, want %v", tc.ua, tc.mac, got, tc.want)
 		}
+	}
+}
+
+// TestOnePhonesUserAgentIsNotKept: a User-Agent that carries the phone's
+// MAC is read but not kept in the User-Agent cache (at a fleet larger than
+// the caches each one evicted another phone's); a model's is kept.
+func TestOnePhonesUserAgentIsNotKept(t *testing.T) {
+	db := storetest.SQLite(t)
+	if err := provisioning.Migrate(db); err != nil {
+		t.Fatal(err)
+	}
+	s := provisioning.New(db, polycom.New(), yealink.New())
+	_, dev, _, err := s.Identify("GET", "0015654c4c26.cfg", "Yealink SIP-T46G 28.83.0.120 00:15:65:4c:4c:26")
+	if err != nil || dev.Model != "T46G" || dev.MAC != "0015654c4c26" {
+		t.Fatalf("%+v %v", dev, err)
+	}
+	if _, _, agents, _ := s.CacheBytes(); agents != 0 {
+		t.Fatalf("a User-Agent naming one phone was kept (%d bytes)", agents)
+	}
+	if _, dev, _, err = s.Identify("GET", "0004f2a1b2c3.cfg", "FileTransport PolycomVVX-VVX_500-UA/5.9.7.4477 Type/Application"); err != nil || dev.Model != "VVX500" {
+		t.Fatalf("%+v %v", dev, err)
+	}
+	if _, _, agents, _ := s.CacheBytes(); agents == 0 {
+		t.Fatal("a model's User-Agent was not kept")
 	}
 }

@@ -354,6 +354,13 @@ func (s *Service) identifyAgent(ua string) (Family, Device) {
 	if len(ua) > maxAgentLen {
 		return a.fam, a.dev // no phone sends one this long; not worth keeping
 	}
+	if a.dev.MAC != "" {
+		// One phone's own User-Agent (it carries its MAC): its polls are
+		// answered from the answer cache while that holds them, and at a
+		// fleet larger than the caches, where they are not, keeping it
+		// here only evicted another phone's at every poll.
+		return a.fam, a.dev
+	}
 	s.agents.Put(ua, a)
 	return a.fam, a.dev
 }
