@@ -259,3 +259,49 @@ func TestOnePhonesUserAgentIsNotKept(t *testing.T) {
 		t.Fatal("a model's User-Agent was not kept")
 	}
 }
+
+// TestAFleetLargerThanTheCacheKeepsWhatItHolds: phones poll in turn, each
+// once a round, a fleet a quarter larger than the answer cache holds. CLOCK
+// alone (like LRU) replaced every answer before its phone came round again,
+// so no poll found its file; the doorkeeper admits no answer that missed
+// only once, so the cache keeps the files it holds and most polls find
+// theirs.
+func TestAFleetLargerThanTheCacheKeepsWhatItHolds(t *testing.T) {
+	db := storetest.SQLite(t)
+	s := provTestService(t, db)
+	s.SetCacheSize(4 << 20)
+	ctx := context.Background()
+	held := 0
+	for i := range 20000 { // fill it: how many phones' answers fit
+		if _, err := s.Fetch(ctx, cacheTestPoll(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 20000 {
+		if s.AnswerCached(cacheTestPoll(i)) {
+			held++
+		}
+	}
+	if held < 500 || held > 15000 {
+		t.Fatalf("%d of 20,000 answers held in 4 MiB", held)
+	}
+	s = provTestService(t, db)
+	s.SetCacheSize(4 << 20)
+	fleet := held * 5 / 4
+	hits := 0
+	for round := range 4 {
+		for i := range fleet {
+			r := cacheTestPoll(i)
+			if round == 3 && s.AnswerCached(r) {
+				hits++
+			}
+			if _, err := s.Fetch(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if hits < fleet/2 {
+		t.Fatalf("a fleet of %d phones, the cache holding about %d: %d polls of the last round found their file", fleet, held, hits)
+	}
+	t.Logf("a fleet of %d phones, the cache holding about %d: %d polls of the last round (%.0f%%) found their file", fleet, held, hits, 100*float64(hits)/float64(fleet))
+}

@@ -65,8 +65,10 @@ type Service struct {
 	outage    outage
 
 	// The per-phone caches, each bounded by bytes (SetCacheSize).
-	agents   *bytecache.Cache[string, agentSeen]
-	answers  *bytecache.Cache[answerKey, answerSeen]
+	agents  *bytecache.Cache[string, agentSeen]
+	answers *bytecache.Cache[answerKey, answerSeen]
+	// door admits answers into a full answer cache (door.go).
+	door     doorkeeper
 	rendered *bytecache.Cache[renderKey, *File]
 	// cacheGen is the newest config generation a file was rendered at: a
 	// file rendered at an older one (a read that raced a change) is not kept.
@@ -497,8 +499,11 @@ func (s *Service) answer(ctx context.Context, r Request, key answerKey, known an
 			return Answer{}, err
 		}
 		if owned {
+			held := known.file != nil // the answer came from the cache
 			known.file, known.site = f, site.Name
-			s.answers.Put(key.keep(dev.MAC), known)
+			if s.keepAnswer(key, known, held) {
+				s.answers.Put(key.keep(dev.MAC), known)
+			}
 		}
 	}
 	a.File = f

@@ -170,6 +170,21 @@ func (c *Cache[K, V]) Put(k K, v V) {
 	c.trimOther(budget, s)
 }
 
+// Room tells whether Put(k, v) would hold v without evicting anything
+// (the shard k falls in has room for it now).
+func (c *Cache[K, V]) Room(k K, v V) bool {
+	n := c.size(k, v) + c.overhead
+	budget := c.budget
+	if c.limit != nil {
+		budget = max(c.limit(), 0) / shards
+	}
+	s := c.shard(k)
+	s.mu.RLock()
+	room := s.bytes+n <= budget
+	s.mu.RUnlock()
+	return room
+}
+
 // trimOther, when the cache's limit shrank below what it holds, trims one
 // shard other than done (just trimmed), the next in turn, down to the
 // shard budget, so that shards this cache's keys seldom reach do not stay

@@ -232,3 +232,22 @@ func TestBytesIsWhatTheHeapHolds(t *testing.T) {
 	t.Logf("200,000 entries: counted %.0f bytes an entry, heap %.0f, %d objects", float64(c.Bytes())/2e5, float64(heap)/2e5, int64(after.HeapObjects)-int64(before.HeapObjects))
 	runtime.KeepAlive(c)
 }
+
+// Room says whether a put would evict: true while the key's shard has room
+// for the entry, false once it would push another out.
+func TestRoom(t *testing.T) {
+	per := overheadOf[string, string]() + 2 + 10
+	c := New[string, string](2*per*shards, func(string) uint64 { return 0 }, func(k, v string) int64 { return int64(len(k) + len(v)) })
+	for _, k := range []string{"k1", "k2"} {
+		if !c.Room(k, "0123456789") {
+			t.Fatalf("no room for %s in a shard that holds two", k)
+		}
+		c.Put(k, "0123456789")
+	}
+	if c.Room("k3", "0123456789") {
+		t.Fatal("room for a third in a shard that holds two")
+	}
+	if c.Room("k3", "0123456789") || c.Len() != 2 {
+		t.Fatal("Room changed the cache")
+	}
+}
