@@ -123,7 +123,7 @@ func TestPollCache(t *testing.T) {
 func TestPollSerialIsNotInterned(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
-		s, _ := firmwareTestService(t, db)
+		s, now := firmwareTestService(t, db)
 		lpe := func(i int, serial string) Device {
 			return Device{Vendor: LPE, Model: "CX600", MAC: fmt.Sprintf("0004f3%06x", i), Serial: serial, Version: "4.0.7577.4366"}
 		}
@@ -134,21 +134,21 @@ func TestPollSerialIsNotInterned(t *testing.T) {
 		}
 		var reports []Device
 		for i := range 3 {
-			f, ok := s.polls.get(lpe(i, "").MAC, time.Now())
+			f, ok := s.polls.get(lpe(i, "").MAC, *now)
 			if !ok {
 				t.Fatalf("phone %d's poll was not remembered", i)
 			}
 			reports = append(reports, f.report.Value())
 		}
-		a, _ := s.polls.get(lpe(0, "").MAC, time.Now())
-		b, _ := s.polls.get(lpe(1, "").MAC, time.Now())
+		a, _ := s.polls.get(lpe(0, "").MAC, *now)
+		b, _ := s.polls.get(lpe(1, "").MAC, *now)
 		if a.report != b.report || reports[0].Serial != "" || reports[0].MAC != "" {
 			t.Fatalf("phones of one model and version must share one interned report without MAC or serial: %+v", reports)
 		}
-		if !s.polls.unchanged(lpe(0, "").MAC, lpe(0, "SN0000"), time.Now()) {
+		if !s.polls.unchanged(lpe(0, "").MAC, lpe(0, "SN0000"), *now) {
 			t.Fatal("the same report again must be answered from memory")
 		}
-		if s.polls.unchanged(lpe(0, "").MAC, lpe(0, "SN9999"), time.Now()) {
+		if s.polls.unchanged(lpe(0, "").MAC, lpe(0, "SN9999"), *now) {
 			t.Fatal("a new serial was taken as an unchanged poll")
 		}
 		if err := s.Poll(ctx, lpe(0, "sn9999")); err != nil {
