@@ -9,7 +9,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/deskprov/deskprov/policy"
-	"github.com/deskprov/deskprov/store/notify"
 	"github.com/deskprov/deskprov/store/storetest"
 )
 
@@ -145,25 +144,8 @@ func TestDecisionReadsWhatThePollRemembered(t *testing.T) {
 func TestDecisionSeesTheOtherInstancesWrites(t *testing.T) {
 	db := storetest.Postgres(t)
 	ctx := context.Background()
-	instance := func() *Service {
-		s, _ := firmwareTestService(t, db)
-		h, err := notify.New(ctx, db, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runCtx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); h.Run(runCtx) }()
-		t.Cleanup(func() { cancel(); <-done })
-		s.UseHub(h)
-		for deadline := time.Now().Add(5 * time.Second); !h.Live(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("the hub did not connect")
-			}
-		}
-		return s
-	}
-	a, b := instance(), instance()
+	a, _ := liveHubInstance(t, db)
+	b, _ := liveHubInstance(t, db)
 	firmwareTestImport(t, a, "T46-28.83.0.100.rom", "old", ImageMeta{})
 	rules, _ := a.Rules(ctx)
 	if _, err := a.Act(ctx, rules[0].ID, ActionApprove, nil, "alice"); err != nil {

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/deskprov/deskprov/store/notify"
 	"github.com/deskprov/deskprov/store/storetest"
 )
@@ -22,26 +24,8 @@ func TestLoopGuardCountsFlipsSeenByEitherInstance(t *testing.T) {
 	notify.RetryMin = 2 * time.Second
 	t.Cleanup(func() { notify.RetryMin = retry })
 	ctx := context.Background()
-	instance := func() (*Service, *notify.Hub) {
-		s, _ := firmwareTestService(t, db)
-		h, err := notify.New(ctx, db, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runCtx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); h.Run(runCtx) }()
-		t.Cleanup(func() { cancel(); <-done })
-		s.UseHub(h)
-		for deadline := time.Now().Add(5 * time.Second); !h.Live(); time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("the hub did not connect")
-			}
-		}
-		return s, h
-	}
-	a, hubA := instance()
-	b, _ := instance()
+	a, hubA := liveHubInstance(t, db)
+	b, _ := liveHubInstance(t, db)
 	dev := Device{Vendor: "yealink", Model: "T46G", MAC: "001565aabbcc"}
 	poll := func(s *Service, version string) {
 		t.Helper()
@@ -92,4 +76,28 @@ func TestLoopGuardCountsFlipsSeenByEitherInstance(t *testing.T) {
 	if !a.polls.has(dev.MAC) {
 		t.Fatal("A's cache stayed off after its listener came back")
 	}
+}
+
+// liveHubInstance is one server's firmware service on db with its own store
+// hub, returned once the hub listens (the test fails after 5 s otherwise);
+// the hub stops when the test ends.
+func liveHubInstance(t *testing.T, db *gorm.DB) (*Service, *notify.Hub) {
+	t.Helper()
+	ctx := context.Background()
+	s, _ := firmwareTestService(t, db)
+	h, err := notify.New(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); h.Run(runCtx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	s.UseHub(h)
+	for deadline := time.Now().Add(5 * time.Second); !h.Live(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the hub did not connect")
+		}
+	}
+	return s, h
 }
