@@ -138,10 +138,7 @@ func (c *Cache[K, V]) Get(k K) (V, bool) {
 // budget is not held.
 func (c *Cache[K, V]) Put(k K, v V) {
 	n := c.size(k, v) + c.overhead
-	budget := c.budget
-	if c.limit != nil {
-		budget = max(c.limit(), 0) / shards
-	}
+	budget := c.shardBudget()
 	if n > budget || n > 1<<30 {
 		// Larger than a shard's budget: not held (one held before under k
 		// is dropped, as it no longer says what k is).
@@ -170,14 +167,20 @@ func (c *Cache[K, V]) Put(k K, v V) {
 	c.trimOther(budget, s)
 }
 
+// shardBudget is what one shard may hold now: its fixed share, or a share
+// of what the limit of a cache made by NewWithin returns.
+func (c *Cache[K, V]) shardBudget() int64 {
+	if c.limit != nil {
+		return max(c.limit(), 0) / shards
+	}
+	return c.budget
+}
+
 // Room tells whether Put(k, v) would hold v without evicting anything
 // (the shard k falls in has room for it now).
 func (c *Cache[K, V]) Room(k K, v V) bool {
 	n := c.size(k, v) + c.overhead
-	budget := c.budget
-	if c.limit != nil {
-		budget = max(c.limit(), 0) / shards
-	}
+	budget := c.shardBudget()
 	s := c.shard(k)
 	s.mu.RLock()
 	room := s.bytes+n <= budget
@@ -286,12 +289,7 @@ func (c *Cache[K, V]) Len() int {
 }
 
 // Max is the cache's bound in bytes (now, for a cache made by NewWithin).
-func (c *Cache[K, V]) Max() int64 {
-	if c.limit != nil {
-		return max(c.limit(), 0) / shards * shards
-	}
-	return c.budget * shards
-}
+func (c *Cache[K, V]) Max() int64 { return c.shardBudget() * shards }
 
 var seed = maphash.MakeSeed()
 
