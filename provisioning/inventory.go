@@ -67,6 +67,33 @@ type inventory struct {
 	budget  func() int64
 	kick    chan struct{}
 	dropped atomic.Int64
+	// What the flushes did, for InventoryStats (/metrics).
+	flushes, written, failed, flushNanos atomic.Int64
+}
+
+// InventoryStats is what the inventory's buffer and flushes have done since
+// the service started (serve shows them on /metrics).
+type InventoryStats struct {
+	// Flushes is how many flushes wrote at least one sighting, Written the
+	// sightings they wrote, Failed the flushes the store refused (their
+	// sightings were kept for the next one), and FlushSeconds the time
+	// spent in all of them.
+	Flushes, Written, Failed int64
+	FlushSeconds             float64
+	// Dropped counts polls of phones not recorded because the buffer was
+	// past its share of --cache-size (the phone is recorded at a later
+	// poll); Pending and PendingBytes are what the buffer holds now.
+	Dropped, Pending, PendingBytes int64
+}
+
+// InventoryStats reports the inventory's buffer and flushes.
+func (s *Service) InventoryStats() InventoryStats {
+	iv := s.inventory
+	iv.mu.Lock()
+	pending, bytes := int64(len(iv.pending)), iv.bytes
+	iv.mu.Unlock()
+	return InventoryStats{Flushes: iv.flushes.Load(), Written: iv.written.Load(), Failed: iv.failed.Load(),
+		FlushSeconds: time.Duration(iv.flushNanos.Load()).Seconds(), Dropped: iv.dropped.Load(), Pending: pending, PendingBytes: bytes}
 }
 
 // sightingSize is about what a buffered sighting holds before its files.
@@ -207,6 +234,8 @@ func (s *Service) Flush(ctx context.Context) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	start := time.Now()
+	defer func() { iv.flushNanos.Add(int64(time.Since(start))) }()
 	macs := make([]string, 0, len(batch))
 	for m := range batch {
 		macs = append(macs, m)
@@ -256,7 +285,11 @@ func (s *Service) Flush(ctx context.Context) error {
 		}
 		return nil
 	})
-	if err != nil {
+	if err == nil {
+		iv.flushes.Add(1)
+		iv.written.Add(int64(len(batch)))
+	} else {
+		iv.failed.Add(1)
 		// Put the batch back so the next flush tries again; a sighting
 		// buffered since is newer and wins, keeping the older's files and
 		// first sighting.
@@ -506,28 +539,33 @@ func (s *Service) Run(ctx context.Context, onErr func(error)) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	var kicked time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			if err := s.Flush(context.Background()); err != nil && onErr != nil {
+	var failedAt time.Time
+	flush := func(ctx context.Context) {
+		if err := s.Flush(ctx); err != nil {
+			failedAt = time.Now()
+			if onErr != nil {
 				onErr(err)
 			}
 			return
+		}
+		failedAt = time.Time{}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			flush(context.Background())
+			return
 		case <-t.C:
-			if err := s.Flush(ctx); err != nil && onErr != nil {
-				onErr(err)
-			}
+			flush(ctx)
 		case <-s.inventory.kick:
-			// A full buffer is written at once, but no more than once a
-			// second while the store refuses it.
-			if time.Since(kicked) < time.Second {
+			// A full buffer is written at once, as often as it fills: a
+			// buffer that could not be written for a second would turn away
+			// every phone it does not hold yet. Only while the store refuses
+			// the writes is it tried at most once a second.
+			if !failedAt.IsZero() && time.Since(failedAt) < time.Second {
 				continue
 			}
-			kicked = time.Now()
-			if err := s.Flush(ctx); err != nil && onErr != nil {
-				onErr(err)
-			}
+			flush(ctx)
 		}
 	}
 }

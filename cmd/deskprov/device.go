@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/deskprov/deskprov/phonefiles"
@@ -68,6 +69,7 @@ func (a *app) addProvisioning(ctx context.Context, o serveOptions, signedIn prov
 	moved, left, err := up.AdoptOld(ctx, filepath.Join(o.DataDir, "uploads"))
 	a.adoptOld("phone uploads", moved, left, err)
 	p.Uploads = up
+	a.metrics = append(a.metrics, inventoryMetrics(p)...)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
@@ -324,4 +326,37 @@ func sinceTime(s string, now time.Time) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("--seen-since %q: give an RFC 3339 time (2026-01-02T15:04:05Z) or a duration such as 24h", s)
 	}
 	return now.Add(-d).UTC(), nil
+}
+
+// inventoryMetrics shows on /metrics what the device inventory's sighting
+// buffer and its flushes do (docs/operations.md): how many sightings are
+// written and how long that takes, and how many polls went unrecorded
+// because the buffer was full.
+func inventoryMetrics(p *provisioning.Service) []prometheus.Collector {
+	stat := func(f func(provisioning.InventoryStats) float64) func() float64 {
+		return func() float64 { return f(p.InventoryStats()) }
+	}
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "deskprov_inventory_flushes_total",
+			Help: "Flushes of the sighting buffer that wrote the device inventory."},
+			stat(func(s provisioning.InventoryStats) float64 { return float64(s.Flushes) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "deskprov_inventory_flush_failures_total",
+			Help: "Flushes the store refused; their sightings were kept for the next flush."},
+			stat(func(s provisioning.InventoryStats) float64 { return float64(s.Failed) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "deskprov_inventory_sightings_written_total",
+			Help: "Phone sightings written to the device inventory (one a phone a flush)."},
+			stat(func(s provisioning.InventoryStats) float64 { return float64(s.Written) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "deskprov_inventory_flush_seconds_total",
+			Help: "Time spent writing sightings to the device inventory."},
+			stat(func(s provisioning.InventoryStats) float64 { return s.FlushSeconds })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "deskprov_inventory_sightings_dropped_total",
+			Help: "Polls not recorded in the inventory because the sighting buffer was past its share of --cache-size (the phone is recorded at a later poll)."},
+			stat(func(s provisioning.InventoryStats) float64 { return float64(s.Dropped) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "deskprov_inventory_sightings_pending",
+			Help: "Sightings buffered, not yet written to the inventory."},
+			stat(func(s provisioning.InventoryStats) float64 { return float64(s.Pending) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "deskprov_inventory_buffer_bytes",
+			Help: "Bytes the sighting buffer holds, as counted against its share of --cache-size."},
+			stat(func(s provisioning.InventoryStats) float64 { return float64(s.PendingBytes) })),
+	}
 }

@@ -314,6 +314,14 @@ func TestServeAnswersRepeatedPolls(t *testing.T) {
 		!strings.Contains(string(m), `deskprov_http_requests_total{method="GET",route="/prov/*name",status="401"} 1`) {
 		t.Fatalf("metrics lack the 4 polls and one challenge:\n%s", m)
 	}
+	// The inventory's buffer: the phone's sighting waits for the next flush.
+	for _, want := range []string{"deskprov_inventory_sightings_pending 1", "deskprov_inventory_sightings_dropped_total 0",
+		"deskprov_inventory_flushes_total ", "deskprov_inventory_sightings_written_total ", "deskprov_inventory_flush_seconds_total ",
+		"deskprov_inventory_flush_failures_total 0", "deskprov_inventory_buffer_bytes "} {
+		if !strings.Contains(string(m), "\n"+want) {
+			t.Fatalf("metrics lack %q:\n%s", want, m)
+		}
+	}
 }
 
 // TestServeStillAcceptsPhoneLane: --phone-lane named the phone lane, since

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"gorm.io/gorm"
@@ -218,6 +220,8 @@ type app struct {
 	fw *firmware.Service
 	// closers run at shutdown, last added first.
 	closers []func()
+	// metrics are the services' own collectors, registered on /metrics.
+	metrics []prometheus.Collector
 }
 
 func (a *app) close() {
@@ -449,6 +453,7 @@ func serve(ctx context.Context, o serveOptions, out io.Writer) error {
 		return err
 	}
 	srv.Registry.MustRegister(hubMetric(a.hub))
+	srv.Registry.MustRegister(a.metrics...)
 	debugLine := ""
 	if o.DebugListen != "" {
 		dl, err := net.Listen("tcp", o.DebugListen)
