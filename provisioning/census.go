@@ -34,17 +34,17 @@ func (s *Service) Census(ctx context.Context) (Census, error) {
 	now := s.Now().UTC()
 	db := s.db.WithContext(ctx)
 	c := Census{ByFirmware: []ModelCount{}}
-	// Each count reads an index (last_seen's for the recent ones); in one
+	// Each count reads an index (device_seen's seen_us for the recent ones); in one
 	// read transaction on SQLite they see one snapshot, so they agree with
 	// each other while phones are being written.
 	err := db.Transaction(func(tx *gorm.DB) error {
 		if err := tx.Model(&DeviceRecord{}).Count(&c.Phones).Error; err != nil {
 			return err
 		}
-		if err := tx.Model(&DeviceRecord{}).Where("last_seen >= ?", now.Add(-time.Hour)).Count(&c.SeenLastHour).Error; err != nil {
+		if err := tx.Model(&seenRecord{}).Where("seen_us >= ?", us(now.Add(-time.Hour))).Count(&c.SeenLastHour).Error; err != nil {
 			return err
 		}
-		if err := tx.Model(&DeviceRecord{}).Where("last_seen >= ?", now.Add(-24*time.Hour)).Count(&c.SeenLastDay).Error; err != nil {
+		if err := tx.Model(&seenRecord{}).Where("seen_us >= ?", us(now.Add(-24*time.Hour))).Count(&c.SeenLastDay).Error; err != nil {
 			return err
 		}
 		return tx.Model(&DeviceRecord{}).Select("vendor, model, firmware, COUNT(*) AS phones").

@@ -27,14 +27,14 @@ func (f DeviceFilter) narrow(q *gorm.DB) (*gorm.DB, error) {
 		mac := "%" + likeEscaper.Replace(macSeparators.Replace(t)) + "%"
 		// "user" is a reserved word in PostgreSQL, so it is quoted; LIKE's
 		// escape is spelled out because SQLite has no default one.
-		q = q.Where(`mac LIKE ? ESCAPE '\' OR LOWER(model) LIKE ? ESCAPE '\' OR LOWER("user") LIKE ? ESCAPE '\'`, mac, like, like)
+		q = q.Where(`devices.mac LIKE ? ESCAPE '\' OR LOWER(model) LIKE ? ESCAPE '\' OR LOWER("user") LIKE ? ESCAPE '\'`, mac, like, like)
 	}
 	switch st := f.Enrolment; {
 	case st == "":
 	case st == EnrolmentNone:
-		q = q.Where("mac NOT IN (?)", phoneid.EnrolledMACs(q.Session(&gorm.Session{NewDB: true}), ""))
+		q = q.Where("devices.mac NOT IN (?)", phoneid.EnrolledMACs(q.Session(&gorm.Session{NewDB: true}), ""))
 	case slices.Contains(phoneid.States, phoneid.State(st)):
-		q = q.Where("mac IN (?)", phoneid.EnrolledMACs(q.Session(&gorm.Session{NewDB: true}), phoneid.State(st)))
+		q = q.Where("devices.mac IN (?)", phoneid.EnrolledMACs(q.Session(&gorm.Session{NewDB: true}), phoneid.State(st)))
 	default:
 		return nil, fault.FieldInvalid("enrolment", "unknown enrolment state %q: use %s or %s", clip(st), phoneid.StateNames(), EnrolmentNone)
 	}

@@ -77,8 +77,8 @@ func TestInterleavedSightingsNeverGoBackwards(t *testing.T) {
 				if err := svcs[k].Flush(ctx); err != nil {
 					t.Fatal(err)
 				}
-				var r provisioning.DeviceRecord
-				if err := db.Where("mac = ?", mac).Take(&r).Error; err != nil {
+				r, err := provisioning.StoredRecord(db, mac)
+				if err != nil {
 					t.Fatal(err)
 				}
 				if r.LastSeen.Before(newest) {

@@ -2,6 +2,7 @@ package provisioning
 
 import (
 	"context"
+	"database/sql"
 	"maps"
 	"sort"
 	"strings"
@@ -29,21 +30,55 @@ type DeviceRecord struct {
 	Revision      string    `gorm:"size:32" json:"revision,omitempty"`
 	Locale        string    `gorm:"size:16" json:"locale,omitempty"`
 	IP            string    `gorm:"size:64" json:"ip"`
-	FirstSeen     time.Time `json:"firstSeen"`
-	LastSeen      time.Time `gorm:"index" json:"lastSeen"`
+	FirstSeen     time.Time `gorm:"-" json:"firstSeen"`
+	LastSeen      time.Time `gorm:"-" json:"lastSeen"`
 	Files         string    `gorm:"size:4000" json:"-"`
-	ConfigVersion string    `gorm:"size:64" json:"configVersion,omitempty"`
-	ConfigAt      time.Time `json:"configAt,omitzero"`
+	ConfigVersion string    `gorm:"-" json:"configVersion,omitempty"`
+	ConfigAt      time.Time `gorm:"-" json:"configAt,omitzero"`
 	User          string    `gorm:"size:320" json:"user,omitempty"`
 
 	FileList []string `gorm:"-" json:"files"`
+
+	// The times as device_seen holds them (seen.go), read with the record
+	// (withSeen) and turned into the fields above (fromSeen).
+	FirstUS    int64  `gorm:"column:first_us;->;-:migration" json:"-"`
+	SeenUS     int64  `gorm:"column:seen_us;->;-:migration" json:"-"`
+	ConfigETag string `gorm:"column:config_etag;->;-:migration" json:"-"`
+	ConfigUS   int64  `gorm:"column:config_us;->;-:migration" json:"-"`
+	// said is sightingDigest of the sighting that creates the record.
+	said int64
+}
+
+// AfterCreate writes the times of a new record into device_seen, in the
+// same transaction: a record and its times are created together, by the
+// inventory's flush or by anything else that creates one.
+func (r *DeviceRecord) AfterCreate(tx *gorm.DB) error {
+	return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&seenRecord{MAC: r.MAC, FirstUS: us(r.FirstSeen),
+		SeenUS: us(r.LastSeen), ConfigETag: r.ConfigVersion, ConfigUS: us(r.ConfigAt), Said: r.said}).Error
+}
+
+// withSeen reads devices with their times.
+func withSeen(q *gorm.DB) *gorm.DB {
+	return q.Table("devices").Select("devices.*, device_seen.first_us, device_seen.seen_us, device_seen.config_etag, device_seen.config_us").
+		Joins("JOIN device_seen ON device_seen.mac = devices.mac")
+}
+
+// fromSeen sets the record's times from what withSeen read.
+func (r *DeviceRecord) fromSeen() {
+	r.FirstSeen, r.LastSeen, r.ConfigAt = fromUS(r.FirstUS), fromUS(r.SeenUS), fromUS(r.ConfigUS)
+	r.ConfigVersion = r.ConfigETag
 }
 
 // TableName keeps the table's name stable.
 func (DeviceRecord) TableName() string { return "devices" }
 
 // Migrate creates provisioning's tables.
-func Migrate(db *gorm.DB) error { return db.AutoMigrate(&DeviceRecord{}, &phoneUpload{}) }
+func Migrate(db *gorm.DB) error {
+	if err := db.AutoMigrate(&DeviceRecord{}, &phoneUpload{}); err != nil {
+		return err
+	}
+	return migrateSeen(db)
+}
 
 // FlushEvery is how often buffered sightings are written by default
 // (serve --inventory-flush): a phone seen by one instance is in the
@@ -125,6 +160,8 @@ type sighting struct {
 	configAt  time.Time
 	user      string
 	knownUser bool
+	// said is sightingDigest(p), set as the sighting is flushed.
+	said int64
 }
 
 func newInventory(s *Service) *inventory {
@@ -241,6 +278,9 @@ func (s *Service) Flush(ctx context.Context) error {
 		macs = append(macs, m)
 	}
 	sort.Strings(macs) // a stable lock order between instances
+	for _, p := range batch {
+		p.said = sightingDigest(p)
+	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// The records are read a chunk at a time, not one by one: a large
 		// fleet's flush is a write per phone, and at 100,000 phones a read
@@ -248,12 +288,41 @@ func (s *Service) Flush(ctx context.Context) error {
 		for len(macs) > 0 {
 			chunk := macs[:min(len(macs), flushChunk)]
 			macs = macs[len(chunk):]
+			if store.EngineOf(tx) == store.Postgres {
+				// Every flush locks a chunk's times first, in MAC order,
+				// then the facts it reads: two instances flushing the same
+				// phones wait for each other instead of deadlocking.
+				var locked []string
+				if err := store.ForUpdate(tx).Model(&seenRecord{}).Where("mac IN ?", chunk).Order("mac").Pluck("mac", &locked).Error; err != nil {
+					return err
+				}
+			}
+			// Sightings that say what their phone's facts were last set
+			// from (nearly every poll of a settled fleet) write their
+			// times without a read; the rest are merged with their record.
+			settled, err := writeSettledBatch(tx, batch, chunk)
+			if err != nil {
+				return err
+			}
+			if len(settled) > 0 {
+				rest := make([]string, 0, len(chunk)-len(settled))
+				for _, m := range chunk {
+					if !settled[m] {
+						rest = append(rest, m)
+					}
+				}
+				chunk = rest
+			}
+			if len(chunk) == 0 {
+				continue
+			}
 			var rs []DeviceRecord
-			if err := store.ForUpdate(tx).Where("mac IN ?", chunk).Order("mac").Find(&rs).Error; err != nil {
+			if err := store.ForUpdate(withSeen(tx)).Where("devices.mac IN ?", chunk).Order("devices.mac").Find(&rs).Error; err != nil {
 				return err
 			}
 			held := make(map[string]*DeviceRecord, len(rs))
 			for i := range rs {
+				rs[i].fromSeen()
 				held[rs[i].MAC] = &rs[i]
 			}
 			// Sightings that tell nothing new (nearly every poll of a
@@ -325,9 +394,10 @@ func (s *Service) Flush(ctx context.Context) error {
 // version if that was fetched later than the recorded one.
 func writeSighting(tx *gorm.DB, p *sighting) error {
 	var r DeviceRecord
-	if err := store.ForUpdate(tx).Where("mac = ?", p.dev.MAC).Limit(1).Find(&r).Error; err != nil {
+	if err := store.ForUpdate(withSeen(tx)).Where("devices.mac = ?", p.dev.MAC).Limit(1).Find(&r).Error; err != nil {
 		return err
 	}
+	r.fromSeen()
 	return writeSightingOn(tx, p, &r)
 }
 
@@ -342,7 +412,7 @@ func writeSightingOn(tx *gorm.DB, p *sighting, held *DeviceRecord) error {
 		r = *held
 	}
 	if r.MAC == "" {
-		r = DeviceRecord{MAC: p.dev.MAC, FirstSeen: p.first, LastSeen: p.last, ConfigVersion: p.config, ConfigAt: p.configAt}
+		r = DeviceRecord{MAC: p.dev.MAC, FirstSeen: p.first, LastSeen: p.last, ConfigVersion: p.config, ConfigAt: p.configAt, said: p.said}
 		applySighting(&r, p)
 		r.Files = joinFiles(nil, p.files)
 		// Another instance may have created the row since the read: then
@@ -357,28 +427,40 @@ func writeSightingOn(tx *gorm.DB, p *sighting, held *DeviceRecord) error {
 	if done, err := writeSeenAgain(tx, p, r, files); done || err != nil {
 		return err
 	}
-	merged := map[string]any{"files": files}
+	times := map[string]any{}
 	if p.first.Before(r.FirstSeen) {
-		merged["first_seen"] = p.first
+		times["first_us"] = us(p.first)
 	}
 	// The config file has its own time: a sighting older than the record
 	// may still hold the latest config fetch.
 	if p.config != "" && p.configAt.After(r.ConfigAt) {
-		merged["config_version"], merged["config_at"] = p.config, p.configAt
+		times["config_etag"], times["config_us"] = p.config, us(p.configAt)
 	}
 	if !p.last.Before(r.LastSeen) {
-		applySighting(&r, p)
-		up := map[string]any{"vendor": r.Vendor, "model": r.Model, "serial": r.Serial, "firmware": r.Firmware,
-			"revision": r.Revision, "locale": r.Locale, "ip": r.IP, "user": r.User, "last_seen": p.last}
-		maps.Copy(up, merged)
-		res := tx.Model(&DeviceRecord{}).Where("mac = ? AND last_seen <= ?", r.MAC, p.last).Updates(up)
-		if res.Error != nil || res.RowsAffected == 1 {
+		newer := maps.Clone(times)
+		newer["seen_us"], newer["said"] = us(p.last), p.said
+		res := tx.Model(&seenRecord{}).Where("mac = ? AND seen_us <= ?", r.MAC, us(p.last)).Updates(newer)
+		if res.Error != nil {
 			return res.Error
+		}
+		if res.RowsAffected == 1 {
+			applySighting(&r, p)
+			return tx.Model(&DeviceRecord{}).Where("mac = ?", r.MAC).Updates(map[string]any{"vendor": r.Vendor, "model": r.Model,
+				"serial": r.Serial, "firmware": r.Firmware, "revision": r.Revision, "locale": r.Locale, "ip": r.IP,
+				"user": r.User, "files": files}).Error
 		}
 		// A newer sighting got there first (the row lock makes this rare):
 		// this one is older after all.
 	}
-	return tx.Model(&DeviceRecord{}).Where("mac = ?", r.MAC).Updates(merged).Error
+	if len(times) > 0 {
+		if err := tx.Model(&seenRecord{}).Where("mac = ?", r.MAC).Updates(times).Error; err != nil {
+			return err
+		}
+	}
+	if files == r.Files {
+		return nil
+	}
+	return tx.Model(&DeviceRecord{}).Where("mac = ?", r.MAC).Update("files", files).Error
 }
 
 // writeSeenAgain writes, in one plain statement, the sighting of a phone
@@ -392,10 +474,10 @@ func writeSeenAgain(tx *gorm.DB, p *sighting, r DeviceRecord, files string) (don
 	}
 	var res *gorm.DB
 	if p.config != "" && p.configAt.After(r.ConfigAt) {
-		res = tx.Exec("UPDATE devices SET last_seen = ?, config_version = ?, config_at = ? WHERE mac = ? AND last_seen <= ?",
-			p.last, p.config, p.configAt, r.MAC, p.last)
+		res = tx.Exec("UPDATE device_seen SET seen_us = ?, said = ?, config_etag = ?, config_us = ? WHERE mac = ? AND seen_us <= ?",
+			us(p.last), p.said, p.config, us(p.configAt), r.MAC, us(p.last))
 	} else {
-		res = tx.Exec("UPDATE devices SET last_seen = ? WHERE mac = ? AND last_seen <= ?", p.last, r.MAC, p.last)
+		res = tx.Exec("UPDATE device_seen SET seen_us = ?, said = ? WHERE mac = ? AND seen_us <= ?", us(p.last), p.said, r.MAC, us(p.last))
 	}
 	return res.Error == nil && res.RowsAffected == 1, res.Error
 }
@@ -407,6 +489,7 @@ type seenAgainRow struct {
 	mac            string
 	last, configAt time.Time
 	config         string
+	said           int64
 }
 
 // seenAgainOf tells whether sighting p of the phone whose record is r
@@ -422,7 +505,7 @@ func seenAgainOf(p *sighting, r DeviceRecord, files string) (seenAgainRow, bool)
 		after.Revision != r.Revision || after.Locale != r.Locale || after.IP != r.IP || after.User != r.User {
 		return seenAgainRow{}, false
 	}
-	row := seenAgainRow{mac: r.MAC, last: p.last, config: r.ConfigVersion, configAt: r.ConfigAt}
+	row := seenAgainRow{mac: r.MAC, last: p.last, config: r.ConfigVersion, configAt: r.ConfigAt, said: p.said}
 	if p.config != "" && p.configAt.After(r.ConfigAt) {
 		row.config, row.configAt = p.config, p.configAt
 	}
@@ -441,29 +524,33 @@ func writeSeenAgainBatch(tx *gorm.DB, rows []seenAgainRow) (map[string]bool, err
 	// PostgreSQL types a VALUES list by its first row: the parameters are
 	// cast there (SQLite compares them as the values they are, and would
 	// turn a time cast to an unknown type into a number).
-	first := "(?, ?, ?, ?)"
+	first := "(?, ?, ?, ?, ?)"
 	if store.EngineOf(tx) == store.Postgres {
-		first = "(CAST(? AS text), CAST(? AS timestamptz), CAST(? AS text), CAST(? AS timestamptz))"
+		first = "(CAST(? AS text), CAST(? AS bigint), CAST(? AS text), CAST(? AS bigint), CAST(? AS bigint))"
 	}
 	var q strings.Builder
-	q.WriteString("WITH v(mac, last_seen, config_version, config_at) AS (VALUES ")
-	args := make([]any, 0, 4*len(rows))
+	q.WriteString("WITH v(mac, seen_us, config_etag, config_us, said) AS (VALUES ")
+	args := make([]any, 0, 5*len(rows))
 	for i, r := range rows {
 		if i == 0 {
 			q.WriteString(first)
 		} else {
-			q.WriteString(", (?, ?, ?, ?)")
+			q.WriteString(", (?, ?, ?, ?, ?)")
 		}
-		args = append(args, r.mac, r.last, r.config, r.configAt)
+		args = append(args, r.mac, us(r.last), r.config, us(r.configAt), r.said)
 	}
-	q.WriteString(") UPDATE devices SET last_seen = v.last_seen, config_version = v.config_version, config_at = v.config_at" +
-		" FROM v WHERE devices.mac = v.mac AND devices.last_seen <= v.last_seen RETURNING devices.mac")
-	res, err := tx.Raw(q.String(), args...).Rows()
+	q.WriteString(") UPDATE device_seen SET seen_us = v.seen_us, config_etag = v.config_etag, config_us = v.config_us, said = v.said" +
+		" FROM v WHERE device_seen.mac = v.mac AND device_seen.seen_us <= v.seen_us RETURNING device_seen.mac")
+	return returnedMACs(tx.Raw(q.String(), args...).Rows())
+}
+
+// returnedMACs reads the MACs an UPDATE … RETURNING mac wrote.
+func returnedMACs(res *sql.Rows, err error) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer res.Close()
-	done := make(map[string]bool, len(rows))
+	done := map[string]bool{}
 	for res.Next() {
 		var mac string
 		if err := res.Scan(&mac); err != nil {
@@ -599,7 +686,7 @@ func (s *Service) Devices(ctx context.Context, f DeviceFilter) ([]DeviceRecord, 
 	if err := s.Flush(ctx); err != nil {
 		return nil, err
 	}
-	q := s.db.WithContext(ctx).Model(&DeviceRecord{})
+	q := withSeen(s.db.WithContext(ctx))
 	q, err := f.narrow(q)
 	if err != nil {
 		return nil, err
@@ -615,21 +702,22 @@ func (s *Service) Devices(ctx context.Context, f DeviceFilter) ([]DeviceRecord, 
 		q = q.Where("firmware = ?", f.Firmware)
 	}
 	if !f.SeenSince.IsZero() {
-		q = q.Where("last_seen >= ?", f.SeenSince.UTC())
+		q = q.Where("device_seen.seen_us >= ?", us(f.SeenSince))
 	}
 	if f.After.MAC != "" {
-		at := f.After.LastSeen.UTC()
-		q = q.Where("last_seen < ? OR (last_seen = ? AND mac > ?)", at, at, f.After.MAC)
+		at := us(f.After.LastSeen)
+		q = q.Where("device_seen.seen_us < ? OR (device_seen.seen_us = ? AND devices.mac > ?)", at, at, f.After.MAC)
 	}
 	limit := f.Limit
 	if limit <= 0 || limit > MaxDevicePage {
 		limit = MaxDevicePage
 	}
 	var rs []DeviceRecord
-	if err := q.Order("last_seen DESC, mac").Limit(limit).Find(&rs).Error; err != nil {
+	if err := q.Order("device_seen.seen_us DESC, devices.mac").Limit(limit).Find(&rs).Error; err != nil {
 		return nil, err
 	}
 	for i := range rs {
+		rs[i].fromSeen()
 		rs[i].FileList = nonNil(splitFiles(rs[i].Files))
 	}
 	return rs, nil
@@ -645,12 +733,13 @@ func (s *Service) Device(ctx context.Context, mac string) (DeviceRecord, error) 
 		return DeviceRecord{}, err
 	}
 	var r DeviceRecord
-	if err := s.db.WithContext(ctx).Where("mac = ?", m).Limit(1).Find(&r).Error; err != nil {
+	if err := withSeen(s.db.WithContext(ctx)).Where("devices.mac = ?", m).Limit(1).Find(&r).Error; err != nil {
 		return DeviceRecord{}, err
 	}
 	if r.MAC == "" {
 		return DeviceRecord{}, fault.NotFoundf("no device with MAC %s has been seen", m)
 	}
+	r.fromSeen()
 	r.FileList = nonNil(splitFiles(r.Files))
 	return r, nil
 }

@@ -18,7 +18,12 @@ import (
 // 2: files moved into the blob store (package blob): shared phone files
 // out of phone_file_blobs, phones' uploads into phone_uploads. A build of
 // version 1 would answer 503 for them, so it refuses the store instead.
-const SchemaVersion = 2
+//
+// 3: the inventory's times (first and last seen, the config fetched) moved
+// from devices into device_seen (provisioning/seen.go), their columns
+// dropped from devices: a build of version 2 would fail every inventory
+// read and write.
+const SchemaVersion = 3
 
 // migrateLockClass is the first half of the PostgreSQL advisory lock key that
 // serialises migrations ("dpmg"); the second half is the schema's name, so
