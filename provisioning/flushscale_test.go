@@ -12,8 +12,8 @@ import (
 
 // TestFlushAtScale measures (it asserts nothing) what a flush costs per
 // sighting against a copy of a large fleet's SQLite store:
-// DESKPROV_FLUSH_DB=/path/copy.db DESKPROV_FLUSH_PER=20000 go test -run FlushAtScale -v ./provisioning
-// Each round buffers PER sightings of random phones twice and times the
+// DESKPROV_FLUSH_DB=/path/copy.db go test -run FlushAtScale -v ./provisioning
+// Each round buffers 20,000 sightings of random phones twice and times the
 // second flush (the first sets what their phones said). Skipped without it.
 func TestFlushAtScale(t *testing.T) {
 	path := os.Getenv("DESKPROV_FLUSH_DB")
