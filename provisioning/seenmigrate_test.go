@@ -31,8 +31,8 @@ func (oldDevice) TableName() string { return "devices" }
 
 // TestTheInventorysTimesMoveToDeviceSeen: a store written by a build that
 // kept the times in devices keeps every phone's times, to the microsecond,
-// after the migration moves them to device_seen; the old columns are gone,
-// and a second migration changes nothing.
+// after the migration moves them to device_seen (lastSeen indexed there);
+// the old columns are gone, and a second migration changes nothing.
 func TestTheInventorysTimesMoveToDeviceSeen(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
@@ -60,6 +60,12 @@ func TestTheInventorysTimesMoveToDeviceSeen(t *testing.T) {
 			if db.Migrator().HasColumn("devices", c) {
 				t.Errorf("devices.%s is still there", c)
 			}
+		}
+		// The device list (newest first) and the dashboard's recent counts
+		// read lastSeen's index: without it a million phones' first page
+		// sorted the whole table (0.4 s).
+		if !db.Migrator().HasIndex("device_seen", "idx_device_seen_seen_us") {
+			t.Error("device_seen.seen_us has no index")
 		}
 		s := provTestService(t, db)
 		ds, err := s.Devices(ctx, provisioning.DeviceFilter{})

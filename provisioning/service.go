@@ -104,24 +104,34 @@ func (s *Service) SetCacheSize(n int64) {
 	s.inventory.budget = func() int64 { return n * 10 / 100 }
 }
 
-// ShareCache bounds the service's caches, in the same proportions as
-// SetCacheSize, by what b leaves free now: the bytes of b's total that the
-// caches it keeps (phone enrolments, firmware's remembered polls) do not
-// hold at the moment. A fleet whose state fills little of its ceilings so
-// keeps far more phones' files; as the state grows the caches here shrink
-// as they are written (bytecache.Budget says how far over the total that
-// lets memory be, briefly). Call before serving: it empties the caches.
+// ShareCache bounds the service's caches by b. The sighting buffer keeps
+// 10% of b's total as its own (b.Keep): at a million phones the state
+// fills most of the total, and a tenth of what it left held ~18,000
+// sightings, a second of polls, so each flush wrote as many rows as it
+// had sightings and the buffer turned phones away while it did (each
+// flush writes one row a phone whatever the fleet; the more sightings it
+// carries, the more of them share the table's pages). A flush's batch is
+// counted too while it is written. The other caches share what the state
+// and the sightings leave free now, in the proportions of SetCacheSize:
+// the bytes of b's total that the caches it keeps (phone enrolments,
+// firmware's remembered polls, these sightings) do not hold at the moment.
+// A fleet whose state fills little of its ceilings so keeps far more
+// phones' files; as the state grows the caches here shrink as they are
+// written (bytecache.Budget says how far over the total that lets memory
+// be, briefly). Call before serving: it empties the caches.
 func (s *Service) ShareCache(b *bytecache.Budget) {
+	limit := b.Total() * 10 / 100
+	s.inventory.budget = func() int64 { return limit }
+	b.Keep(s.inventory.heldBytes)
 	s.rendered = bytecache.NewWithin(b.Part(5), renderKey.hash, renderSize)
-	s.answers = bytecache.NewWithin(b.Part(80), answerKey.hash, answerSize)
+	s.answers = bytecache.NewWithin(b.Part(90), answerKey.hash, answerSize)
 	s.agents = bytecache.NewWithin(b.Part(5), bytecache.String, agentSize)
-	s.inventory.budget = b.Part(10)
 }
 
 // CacheBytes is what the caches hold, as their entries are sized.
 func (s *Service) CacheBytes() (rendered, answers, agents, sightings int64) {
 	s.inventory.mu.Lock()
-	sightings = s.inventory.bytes
+	sightings = s.inventory.bytes.Load()
 	s.inventory.mu.Unlock()
 	return s.rendered.Bytes(), s.answers.Bytes(), s.agents.Bytes(), sightings
 }
