@@ -101,13 +101,13 @@ type inventory struct {
 	// --cache-size leaves free (Service.ShareCache) changes as state grows.
 	// bytes is read without mu by the caches sharing --cache-size
 	// (heldBytes), hence atomic; it changes only under mu.
-	bytes   atomic.Int64
-	budget  func() int64
+	bytes  atomic.Int64
+	budget func() int64
 	// flushing is what the batch being written holds: out of the buffer,
 	// not yet out of memory.
 	flushing atomic.Int64
-	kick    chan struct{}
-	dropped atomic.Int64
+	kick     chan struct{}
+	dropped  atomic.Int64
 	// What the flushes did, for InventoryStats (/metrics).
 	flushes, written, failed, flushNanos atomic.Int64
 }
