@@ -94,13 +94,12 @@ type inventory struct {
 	pending map[string]*sighting
 	flushMu sync.Mutex
 	// bytes is about what pending holds; past budget the buffer is
-	// flushed at once (kick), and while it stays past it (the store does
-	// not answer) a phone not yet buffered is not recorded until it
-	// polls again: the buffer never outgrows its share of --cache-size.
-	// budget is read as a sighting is buffered: a share of what
-	// --cache-size leaves free (Service.ShareCache) changes as state grows.
-	// bytes is read without mu by the caches sharing --cache-size
-	// (heldBytes), hence atomic; it changes only under mu.
+	// flushed at once (kick), and while it stays past it (a flush under
+	// way, or the store not answering) a phone not yet buffered is not
+	// recorded until it polls again (dropped): the buffer never outgrows
+	// its share of --cache-size (Service.ShareCache, SetCacheSize). bytes
+	// is read without mu by the caches sharing --cache-size (heldBytes),
+	// hence atomic; it changes only under mu.
 	bytes  atomic.Int64
 	budget func() int64
 	// flushing is what the batch being written holds: out of the buffer,
