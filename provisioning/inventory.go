@@ -537,25 +537,13 @@ func writeSeenAgainBatch(tx *gorm.DB, rows []seenAgainRow) (map[string]bool, err
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	// PostgreSQL types a VALUES list by its first row: the parameters are
-	// cast there (SQLite compares them as the values they are, and would
-	// turn a time cast to an unknown type into a number).
-	first := "(?, ?, ?, ?, ?)"
-	if store.EngineOf(tx) == store.Postgres {
-		first = "(CAST(? AS text), CAST(? AS bigint), CAST(? AS text), CAST(? AS bigint), CAST(? AS bigint))"
-	}
-	var q strings.Builder
-	q.WriteString("WITH v(mac, seen_us, config_etag, config_us, said) AS (VALUES ")
 	args := make([]any, 0, 5*len(rows))
-	for i, r := range rows {
-		if i == 0 {
-			q.WriteString(first)
-		} else {
-			q.WriteString(", (?, ?, ?, ?, ?)")
-		}
+	for _, r := range rows {
 		args = append(args, r.mac, us(r.last), r.config, us(r.configAt), r.said)
 	}
-	q.WriteString(") UPDATE device_seen SET seen_us = v.seen_us, config_etag = v.config_etag, config_us = v.config_us, said = v.said" +
+	var q strings.Builder
+	valuesCTE(&q, tx, len(rows), "mac text", "seen_us bigint", "config_etag text", "config_us bigint", "said bigint")
+	q.WriteString(" UPDATE device_seen SET seen_us = v.seen_us, config_etag = v.config_etag, config_us = v.config_us, said = v.said" +
 		" FROM v WHERE device_seen.mac = v.mac AND device_seen.seen_us <= v.seen_us RETURNING device_seen.mac")
 	return returnedMACs(tx.Raw(q.String(), args...).Rows())
 }

@@ -148,27 +148,43 @@ func writeSettledBatch(tx *gorm.DB, batch map[string]*sighting, macs []string) (
 	if len(macs) == 0 {
 		return nil, nil
 	}
-	first := "(?, ?, ?, ?, ?, ?)"
-	if store.EngineOf(tx) == store.Postgres {
-		// PostgreSQL types a VALUES list by its first row.
-		first = "(CAST(? AS text), CAST(? AS bigint), CAST(? AS bigint), CAST(? AS text), CAST(? AS bigint), CAST(? AS bigint))"
-	}
-	var q strings.Builder
-	q.WriteString("WITH v(mac, first_us, seen_us, config_etag, config_us, said) AS (VALUES ")
 	args := make([]any, 0, 6*len(macs))
-	for i, m := range macs {
+	for _, m := range macs {
 		p := batch[m]
-		if i == 0 {
-			q.WriteString(first)
-		} else {
-			q.WriteString(", (?, ?, ?, ?, ?, ?)")
-		}
 		args = append(args, m, us(p.first), us(p.last), p.config, us(p.configAt), p.said)
 	}
-	q.WriteString(") UPDATE device_seen SET seen_us = v.seen_us," +
+	var q strings.Builder
+	valuesCTE(&q, tx, len(macs), "mac text", "first_us bigint", "seen_us bigint", "config_etag text", "config_us bigint", "said bigint")
+	q.WriteString(" UPDATE device_seen SET seen_us = v.seen_us," +
 		" config_etag = CASE WHEN v.config_etag <> '' AND v.config_us > device_seen.config_us THEN v.config_etag ELSE device_seen.config_etag END," +
 		" config_us = CASE WHEN v.config_etag <> '' AND v.config_us > device_seen.config_us THEN v.config_us ELSE device_seen.config_us END" +
 		" FROM v WHERE device_seen.mac = v.mac AND device_seen.said = v.said AND device_seen.seen_us <= v.seen_us" +
 		" AND device_seen.first_us <= v.first_us RETURNING device_seen.mac")
 	return returnedMACs(tx.Raw(q.String(), args...).Rows())
+}
+
+// valuesCTE writes "WITH v(col, …) AS (VALUES (?, …), …)" for rows rows
+// of the columns cols ("name type"), to be followed by the statement that
+// reads v. PostgreSQL types a VALUES list by its first row, so the first
+// row's parameters are cast to the types named (SQLite compares them as the
+// values they are, and would turn a value cast to an unknown type into a
+// number).
+func valuesCTE(q *strings.Builder, tx *gorm.DB, rows int, cols ...string) {
+	names := make([]string, len(cols))
+	casts := make([]string, len(cols))
+	for i, c := range cols {
+		name, typ, _ := strings.Cut(c, " ")
+		names[i], casts[i] = name, "CAST(? AS "+typ+")"
+	}
+	plain := "(" + strings.Repeat("?, ", len(cols)-1) + "?)"
+	first := plain
+	if store.EngineOf(tx) == store.Postgres {
+		first = "(" + strings.Join(casts, ", ") + ")"
+	}
+	q.WriteString("WITH v(" + strings.Join(names, ", ") + ") AS (VALUES ")
+	q.WriteString(first)
+	for range rows - 1 {
+		q.WriteString(", " + plain)
+	}
+	q.WriteString(")")
 }

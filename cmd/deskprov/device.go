@@ -333,30 +333,35 @@ func sinceTime(s string, now time.Time) (time.Time, error) {
 // written and how long that takes, and how many polls went unrecorded
 // because the buffer was full.
 func inventoryMetrics(p *provisioning.Service) []prometheus.Collector {
-	stat := func(f func(provisioning.InventoryStats) float64) func() float64 {
-		return func() float64 { return f(p.InventoryStats()) }
+	type stat = provisioning.InventoryStats
+	metrics := []struct {
+		name, help string
+		gauge      bool
+		value      func(stat) float64
+	}{
+		{"flushes_total", "Flushes of the sighting buffer that wrote the device inventory.", false,
+			func(s stat) float64 { return float64(s.Flushes) }},
+		{"flush_failures_total", "Flushes the store refused; their sightings were kept for the next flush.", false,
+			func(s stat) float64 { return float64(s.Failed) }},
+		{"sightings_written_total", "Phone sightings written to the device inventory (one a phone a flush).", false,
+			func(s stat) float64 { return float64(s.Written) }},
+		{"flush_seconds_total", "Time spent writing sightings to the device inventory.", false,
+			func(s stat) float64 { return s.FlushSeconds }},
+		{"sightings_dropped_total", "Polls not recorded in the inventory because the sighting buffer was past its share of --cache-size (the phone is recorded at a later poll).", false,
+			func(s stat) float64 { return float64(s.Dropped) }},
+		{"sightings_pending", "Sightings buffered, not yet written to the inventory.", true,
+			func(s stat) float64 { return float64(s.Pending) }},
+		{"buffer_bytes", "Bytes the sighting buffer holds, as counted against its share of --cache-size.", true,
+			func(s stat) float64 { return float64(s.PendingBytes) }},
 	}
-	return []prometheus.Collector{
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "deskprov_inventory_flushes_total",
-			Help: "Flushes of the sighting buffer that wrote the device inventory."},
-			stat(func(s provisioning.InventoryStats) float64 { return float64(s.Flushes) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "deskprov_inventory_flush_failures_total",
-			Help: "Flushes the store refused; their sightings were kept for the next flush."},
-			stat(func(s provisioning.InventoryStats) float64 { return float64(s.Failed) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "deskprov_inventory_sightings_written_total",
-			Help: "Phone sightings written to the device inventory (one a phone a flush)."},
-			stat(func(s provisioning.InventoryStats) float64 { return float64(s.Written) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "deskprov_inventory_flush_seconds_total",
-			Help: "Time spent writing sightings to the device inventory."},
-			stat(func(s provisioning.InventoryStats) float64 { return s.FlushSeconds })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "deskprov_inventory_sightings_dropped_total",
-			Help: "Polls not recorded in the inventory because the sighting buffer was past its share of --cache-size (the phone is recorded at a later poll)."},
-			stat(func(s provisioning.InventoryStats) float64 { return float64(s.Dropped) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "deskprov_inventory_sightings_pending",
-			Help: "Sightings buffered, not yet written to the inventory."},
-			stat(func(s provisioning.InventoryStats) float64 { return float64(s.Pending) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "deskprov_inventory_buffer_bytes",
-			Help: "Bytes the sighting buffer holds, as counted against its share of --cache-size."},
-			stat(func(s provisioning.InventoryStats) float64 { return float64(s.PendingBytes) })),
+	cs := make([]prometheus.Collector, 0, len(metrics))
+	for _, m := range metrics {
+		read := func() float64 { return m.value(p.InventoryStats()) }
+		if m.gauge {
+			cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "deskprov_inventory_" + m.name, Help: m.help}, read))
+		} else {
+			cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "deskprov_inventory_" + m.name, Help: m.help}, read))
+		}
 	}
+	return cs
 }
