@@ -26,6 +26,5 @@ func (s *Service) Sight(dev Device, ip, file, config, user string, knownUser boo
 func StoredRecord(db *gorm.DB, mac string) (DeviceRecord, error) {
 	var r DeviceRecord
 	err := withSeen(db).Where("devices.mac = ?", mac).Take(&r).Error
-	r.fromSeen()
 	return r, err
 }

@@ -58,7 +58,6 @@ func BenchmarkFlushAtScale(b *testing.B) {
 		b.Fatal("the store has no phones")
 	}
 	record := func(r DeviceRecord) {
-		r.fromSeen()
 		s.inventory.record(Device{Vendor: r.Vendor, Model: r.Model, MAC: r.MAC, Version: r.Firmware, Serial: r.Serial,
 			Revision: r.Revision, Locale: r.Locale}, r.IP, strings.Split(r.Files, "\n")[0], r.ConfigVersion, r.User, r.User != "")
 	}

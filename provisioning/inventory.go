@@ -41,7 +41,7 @@ type DeviceRecord struct {
 	FileList []string `gorm:"-" json:"files"`
 
 	// The times as device_seen holds them (seen.go), read with the record
-	// (withSeen) and turned into the fields above (fromSeen).
+	// (withSeen) and turned into the fields above (AfterFind).
 	FirstUS    int64  `gorm:"column:first_us;->;-:migration" json:"-"`
 	SeenUS     int64  `gorm:"column:seen_us;->;-:migration" json:"-"`
 	ConfigETag string `gorm:"column:config_etag;->;-:migration" json:"-"`
@@ -64,10 +64,12 @@ func withSeen(q *gorm.DB) *gorm.DB {
 		Joins("JOIN device_seen ON device_seen.mac = devices.mac")
 }
 
-// fromSeen sets the record's times from what withSeen read.
-func (r *DeviceRecord) fromSeen() {
+// AfterFind sets a record's times from what withSeen read, for every read
+// of records (a read without the join leaves them zero, as they are then).
+func (r *DeviceRecord) AfterFind(*gorm.DB) error {
 	r.FirstSeen, r.LastSeen, r.ConfigAt = fromUS(r.FirstUS), fromUS(r.SeenUS), fromUS(r.ConfigUS)
 	r.ConfigVersion = r.ConfigETag
+	return nil
 }
 
 // TableName keeps the table's name stable.
@@ -168,8 +170,8 @@ type sighting struct {
 	// name one or two, and a map per sighting was a third of its memory).
 	files []string
 	// filesSize is what files holds, counted as files are added: a poll
-	// sizes its sighting twice, and walking the map for it was a twentieth
-	// of a cached poll's CPU.
+	// sizes its sighting twice, and walking the files for it (a map then)
+	// was a twentieth of a cached poll's CPU.
 	filesSize int64
 	config    string
 	configAt  time.Time
@@ -338,7 +340,6 @@ func (s *Service) Flush(ctx context.Context) error {
 			}
 			held := make(map[string]*DeviceRecord, len(rs))
 			for i := range rs {
-				rs[i].fromSeen()
 				held[rs[i].MAC] = &rs[i]
 			}
 			// Sightings that tell nothing new (nearly every poll of a
@@ -413,7 +414,6 @@ func writeSighting(tx *gorm.DB, p *sighting) error {
 	if err := store.ForUpdate(withSeen(tx)).Where("devices.mac = ?", p.dev.MAC).Limit(1).Find(&r).Error; err != nil {
 		return err
 	}
-	r.fromSeen()
 	return writeSightingOn(tx, p, &r)
 }
 
@@ -721,7 +721,6 @@ func (s *Service) Devices(ctx context.Context, f DeviceFilter) ([]DeviceRecord, 
 		return nil, err
 	}
 	for i := range rs {
-		rs[i].fromSeen()
 		rs[i].FileList = nonNil(splitFiles(rs[i].Files))
 	}
 	return rs, nil
@@ -743,7 +742,6 @@ func (s *Service) Device(ctx context.Context, mac string) (DeviceRecord, error) 
 	if r.MAC == "" {
 		return DeviceRecord{}, fault.NotFoundf("no device with MAC %s has been seen", m)
 	}
-	r.fromSeen()
 	r.FileList = nonNil(splitFiles(r.Files))
 	return r, nil
 }
