@@ -46,13 +46,15 @@ func parseCacheSize(v string) (int64, error) {
 // (--cache-size). A phone's state keeps ceilings of its own, so that files
 // never squeeze it out: enrolments up to 45% and firmware's remembered polls
 // up to 35%, enough for a million phones in the default 256MiB (about 118
-// and 82 bytes a phone as counted). Provisioning (answers with each phone's
-// 1–2 KB file, shared files, User-Agents, the sighting buffer) shares the
-// rest of the total that the state does not hold now, read on each put: a
-// fleet of 100,000 phones, whose state is about 21 MB, keeps about all their
-// files in 256MiB (answers get 80% of about 245 MB), as before stop 24,
-// while at a million phones, state full, provisioning gets about the 20% it
-// had with the fixed shares of stop 24. When state
+// and 82 bytes a phone as counted). The inventory's sighting buffer keeps
+// 10% of its own (provisioning.Service.ShareCache; up to twice that while a
+// flush writes a full buffer, so memory may then be over the total by up
+// to a tenth). Provisioning's caches (answers with each phone's 1–2 KB
+// file, shared files, User-Agents) share the rest of the total that the
+// state and the sightings do not hold now, read on each put: a fleet of
+// 100,000 phones, whose state is about 21 MB, keeps about all their files
+// in 256MiB (answers get 90% of what is left), while at a million phones,
+// state full, they get what the state and the sightings leave. When state
 // grows, provisioning's caches shrink to the new rest as they are written,
 // so memory is briefly over the total by at most what the state grew since
 // their last few dozen puts (bytecache.Budget). Where enrolments are not
